@@ -1,0 +1,883 @@
+/* dp-connection.c: one authenticated TCP connection — the one frame reader
+ * and the one frame writer
+ *
+ * Reading happens in the router thread, driven by a unix-fd GSource on the
+ * router's context: bytes are read into a buffer, complete frames are cut
+ * out and handed to the owner's DpConnectionHandler. A frame over 64 KiB
+ * gets a buffer of its own, read into directly, and its payload is loaded
+ * without a copy.
+ *
+ * Writing may happen from any thread (a place putting a message, the app
+ * putting to a remote place): the frame is appended to the output queue
+ * under a lock, and the thread that finds nobody writing writes everything
+ * queued with one sendmsg(). When the socket is full the router takes over
+ * on POLLOUT, so a slow peer never blocks anyone but itself. Small payloads
+ * are copied into the queue; large ones are queued by reference.
+ *
+ * Nothing but the handshake is read or written before the peer has proved
+ * it knows the secret (see dp-wire.c); frames queued before are held.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#define BIG_FRAME        (64 * 1024)
+#define COPY_MAX         (64 * 1024)
+#define READ_CHUNK       (128 * 1024)
+#define MAX_IOV          64
+#define HANDSHAKE_TIMEOUT_S 10
+
+typedef enum {
+  STATE_HANDSHAKE,
+  STATE_READY,
+  STATE_CLOSED,
+} ConnState;
+
+struct _DpConnection
+{
+  gatomicrefcount            ref;
+  GMainContext              *context;
+  GSocketConnection         *sconn;
+  int                        fd;
+  GSource                   *source;
+  gpointer                   fd_tag;
+  GSource                   *hs_timeout;
+
+  DpConnectionRole           role;
+  ConnState                  state;          /* router thread */
+  char                      *peer;
+  GBytes                    *secret;
+  gsize                      max_frame;
+  guint8                     own_nonce[DP_NONCE_LEN];
+  guint8                     peer_nonce[DP_NONCE_LEN];
+  gboolean                   got_hello;
+
+  const DpConnectionHandler *handler;
+  gpointer                   handler_data;
+
+  /* input, router thread only */
+  guint8                    *in;
+  gsize                      in_len;
+  gsize                      in_cap;
+  gboolean                   big;
+  DpFrameHeader              big_h;
+  guint8                    *big_buf;
+  gsize                      big_have;
+
+  /* output, under out_lock */
+  GMutex                     out_lock;
+  GQueue                     segs;           /* GBytes */
+  gsize                      head_off;
+  GByteArray                *tail;
+  GByteArray                *held;           /* frames sent before READY */
+  gboolean                   out_ready;
+  gboolean                   out_closed;
+  gboolean                   writing;
+  gboolean                   want_out;
+
+  /* channels */
+  GMutex                     chan_lock;
+  GHashTable                *channels;       /* id -> DpChannelEntry */
+  gint                       next_id;
+};
+
+typedef struct {
+  GSource       source;
+  DpConnection *conn;
+} ConnSource;
+
+static void handle_input  (DpConnection *conn);
+static void handle_output (DpConnection *conn);
+static void close_with    (DpConnection *conn, GError *error);
+
+/* ---- GSource on the socket ---- */
+
+static gboolean
+conn_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  DpConnection *conn = ((ConnSource *) source)->conn;
+  GIOCondition revents = g_source_query_unix_fd (source, conn->fd_tag);
+
+  _dp_connection_ref (conn);
+  if (revents & G_IO_OUT)
+    handle_output (conn);
+  if (conn->state != STATE_CLOSED && (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    handle_input (conn);
+  _dp_connection_unref (conn);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+conn_source_finalize (GSource *source)
+{
+  g_clear_pointer (&((ConnSource *) source)->conn, _dp_connection_unref);
+}
+
+static GSourceFuncs conn_source_funcs = {
+  NULL, NULL, conn_source_dispatch, conn_source_finalize, NULL, NULL,
+};
+
+/* ---- life cycle ---- */
+
+DpConnection *
+_dp_connection_new (GSocketConnection         *sconn,
+                    DpConnectionRole           role,
+                    GBytes                    *secret,
+                    gsize                      max_frame,
+                    GMainContext              *context,
+                    const DpConnectionHandler *handler,
+                    gpointer                   handler_data)
+{
+  DpConnection *conn = g_new0 (DpConnection, 1);
+  GSocket *socket = g_socket_connection_get_socket (sconn);
+  g_autoptr(GSocketAddress) remote = NULL;
+
+  g_atomic_ref_count_init (&conn->ref);
+  conn->context = g_main_context_ref (context);
+  conn->sconn = g_object_ref (sconn);
+  conn->fd = g_socket_get_fd (socket);
+  conn->role = role;
+  conn->state = STATE_HANDSHAKE;
+  conn->secret = g_bytes_ref (secret);
+  conn->max_frame = max_frame;
+  conn->handler = handler;
+  conn->handler_data = handler_data;
+  conn->in_cap = READ_CHUNK;
+  conn->in = g_malloc (conn->in_cap);
+  g_mutex_init (&conn->out_lock);
+  g_mutex_init (&conn->chan_lock);
+  g_queue_init (&conn->segs);
+  conn->tail = g_byte_array_sized_new (4096);
+  conn->held = g_byte_array_new ();
+  conn->channels = g_hash_table_new_full (NULL, NULL, NULL,
+                                          (GDestroyNotify) _dp_channel_entry_unref);
+  conn->next_id = 1;
+
+  g_socket_set_blocking (socket, FALSE);
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+
+  remote = g_socket_get_remote_address (socket, NULL);
+  if (G_IS_INET_SOCKET_ADDRESS (remote))
+    {
+      g_autofree char *addr =
+        g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+      conn->peer = g_strdup_printf ("%s:%u", addr,
+                                    g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote)));
+    }
+  else
+    conn->peer = g_strdup ("(unknown peer)");
+
+  _dp_random_bytes (conn->own_nonce, DP_NONCE_LEN);
+  return conn;
+}
+
+DpConnection *
+_dp_connection_ref (DpConnection *conn)
+{
+  g_atomic_ref_count_inc (&conn->ref);
+  return conn;
+}
+
+void
+_dp_connection_unref (DpConnection *conn)
+{
+  if (!g_atomic_ref_count_dec (&conn->ref))
+    return;
+  g_clear_object (&conn->sconn);
+  g_main_context_unref (conn->context);
+  g_bytes_unref (conn->secret);
+  g_free (conn->peer);
+  g_free (conn->in);
+  g_free (conn->big_buf);
+  g_queue_clear_full (&conn->segs, (GDestroyNotify) g_bytes_unref);
+  g_byte_array_unref (conn->tail);
+  g_byte_array_unref (conn->held);
+  g_hash_table_unref (conn->channels);
+  g_mutex_clear (&conn->out_lock);
+  g_mutex_clear (&conn->chan_lock);
+  g_free (conn);
+}
+
+static gboolean
+handshake_timed_out (gpointer data)
+{
+  DpConnection *conn = data;
+
+  g_clear_pointer (&conn->hs_timeout, g_source_unref);
+  close_with (conn, g_error_new (DP_ERROR, DP_ERROR_TIMED_OUT,
+                                 "handshake not completed within %d s",
+                                 HANDSHAKE_TIMEOUT_S));
+  return G_SOURCE_REMOVE;
+}
+
+static void flush_locked (DpConnection *conn);
+
+static void
+send_raw (DpConnection *conn,
+          const guint8 *data,
+          gsize         len)
+{
+  g_mutex_lock (&conn->out_lock);
+  g_byte_array_append (conn->tail, data, len);
+  if (!conn->writing && !conn->want_out)
+    flush_locked (conn);
+  g_mutex_unlock (&conn->out_lock);
+}
+
+/* Must be called in the router thread. */
+void
+_dp_connection_start (DpConnection *conn)
+{
+  guint8 hello[DP_HELLO_LEN];
+  ConnSource *cs;
+
+  conn->source = g_source_new (&conn_source_funcs, sizeof (ConnSource));
+  cs = (ConnSource *) conn->source;
+  cs->conn = _dp_connection_ref (conn);
+  g_source_set_static_name (conn->source, "DpConnection");
+  g_source_set_priority (conn->source, G_PRIORITY_DEFAULT);
+  conn->fd_tag = g_source_add_unix_fd (conn->source, conn->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_attach (conn->source, conn->context);
+
+  conn->hs_timeout = g_timeout_source_new_seconds (HANDSHAKE_TIMEOUT_S);
+  g_source_set_callback (conn->hs_timeout, handshake_timed_out, _dp_connection_ref (conn),
+                         (GDestroyNotify) _dp_connection_unref);
+  g_source_attach (conn->hs_timeout, conn->context);
+
+  _dp_wire_hello_build (hello, conn->own_nonce);
+  send_raw (conn, hello, sizeof hello);
+}
+
+void
+_dp_connection_set_handler (DpConnection              *conn,
+                            const DpConnectionHandler *handler,
+                            gpointer                   data)
+{
+  conn->handler = handler;
+  conn->handler_data = data;
+}
+
+const char *
+_dp_connection_get_peer (DpConnection *conn)
+{
+  return conn->peer;
+}
+
+gboolean
+_dp_connection_is_open (DpConnection *conn)
+{
+  gboolean open;
+
+  g_mutex_lock (&conn->out_lock);
+  open = !conn->out_closed;
+  g_mutex_unlock (&conn->out_lock);
+  return open;
+}
+
+static void
+close_with (DpConnection *conn,
+            GError       *error)
+{
+  if (conn->state == STATE_CLOSED)
+    {
+      g_clear_error (&error);
+      return;
+    }
+  conn->state = STATE_CLOSED;
+
+  g_mutex_lock (&conn->out_lock);
+  conn->out_closed = TRUE;
+  g_mutex_unlock (&conn->out_lock);
+
+  if (conn->source)
+    {
+      g_source_destroy (conn->source);
+      g_clear_pointer (&conn->source, g_source_unref);
+    }
+  if (conn->hs_timeout)
+    {
+      g_source_destroy (conn->hs_timeout);
+      g_clear_pointer (&conn->hs_timeout, g_source_unref);
+    }
+  g_io_stream_close (G_IO_STREAM (conn->sconn), NULL, NULL);
+
+  _dp_connection_ref (conn);
+  if (conn->handler && conn->handler->closed)
+    conn->handler->closed (conn, error, conn->handler_data);
+  _dp_connection_unref (conn);
+  g_clear_error (&error);
+}
+
+void
+_dp_connection_close (DpConnection *conn,
+                      const GError *reason)
+{
+  close_with (conn, reason ? g_error_copy (reason) : NULL);
+}
+
+/* ---- output ---- */
+
+static void
+arm_pollout_in_router (gpointer data)
+{
+  DpConnection *conn = data;
+  gboolean want;
+
+  g_mutex_lock (&conn->out_lock);
+  want = conn->want_out;
+  g_mutex_unlock (&conn->out_lock);
+  if (want && conn->source && conn->state != STATE_CLOSED)
+    g_source_modify_unix_fd (conn->source, conn->fd_tag,
+                             G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_OUT);
+}
+
+static gboolean
+arm_pollout_cb (gpointer data)
+{
+  arm_pollout_in_router (data);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+close_broken_cb (gpointer data)
+{
+  DpConnection *conn = data;
+
+  if (conn->state != STATE_CLOSED)
+    close_with (conn, g_error_new (DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
+                                   "write to %s failed", conn->peer));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+in_router (DpConnection *conn,
+           GSourceFunc   func)
+{
+  g_main_context_invoke_full (conn->context, G_PRIORITY_DEFAULT, func,
+                              _dp_connection_ref (conn),
+                              (GDestroyNotify) _dp_connection_unref);
+}
+
+/* Called with out_lock held; drops it around the system call. */
+static void
+flush_locked (DpConnection *conn)
+{
+  struct iovec iov[MAX_IOV];
+
+  conn->writing = TRUE;
+  while (!conn->out_closed)
+    {
+      struct msghdr msg = { 0 };
+      gsize n_iov = 0;
+      gssize n;
+      GList *l;
+
+      if (conn->tail->len > 0)
+        {
+          g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
+          conn->tail = g_byte_array_sized_new (4096);
+        }
+      if (conn->segs.length == 0)
+        break;
+
+      for (l = conn->segs.head; l && n_iov < MAX_IOV; l = l->next)
+        {
+          gsize size;
+          const guint8 *data = g_bytes_get_data (l->data, &size);
+          gsize off = (l == conn->segs.head) ? conn->head_off : 0;
+          iov[n_iov].iov_base = (void *) (data + off);
+          iov[n_iov].iov_len = size - off;
+          n_iov++;
+        }
+      msg.msg_iov = iov;
+      msg.msg_iovlen = n_iov;
+
+      g_mutex_unlock (&conn->out_lock);
+      n = sendmsg (conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      g_mutex_lock (&conn->out_lock);
+
+      if (n < 0)
+        {
+          int err = errno;
+          if (err == EINTR)
+            continue;
+          if (err == EAGAIN || err == EWOULDBLOCK)
+            {
+              conn->want_out = TRUE;
+              if (g_main_context_is_owner (conn->context))
+                {
+                  g_mutex_unlock (&conn->out_lock);
+                  arm_pollout_in_router (conn);
+                  g_mutex_lock (&conn->out_lock);
+                }
+              else
+                in_router (conn, arm_pollout_cb);
+              break;
+            }
+          conn->out_closed = TRUE;
+          in_router (conn, close_broken_cb);
+          break;
+        }
+
+      /* consume n bytes */
+      while (n > 0)
+        {
+          GBytes *head = g_queue_peek_head (&conn->segs);
+          gsize left = g_bytes_get_size (head) - conn->head_off;
+          if ((gsize) n >= left)
+            {
+              n -= (gssize) left;
+              g_bytes_unref (g_queue_pop_head (&conn->segs));
+              conn->head_off = 0;
+            }
+          else
+            {
+              conn->head_off += (gsize) n;
+              n = 0;
+            }
+        }
+    }
+  conn->writing = FALSE;
+}
+
+static void
+handle_output (DpConnection *conn)
+{
+  gboolean still;
+
+  g_mutex_lock (&conn->out_lock);
+  conn->want_out = FALSE;
+  if (!conn->writing)
+    flush_locked (conn);
+  still = conn->want_out;
+  g_mutex_unlock (&conn->out_lock);
+  if (!still && conn->source)
+    g_source_modify_unix_fd (conn->source, conn->fd_tag, G_IO_IN | G_IO_HUP | G_IO_ERR);
+}
+
+/**
+ * _dp_connection_send: (skip)
+ *
+ * Queues one frame and writes it unless somebody else is writing. Safe
+ * from any thread. Returns FALSE when the connection is closed.
+ */
+gboolean
+_dp_connection_send (DpConnection *conn,
+                     guint8        type,
+                     guint32       channel,
+                     guint32       arg,
+                     GVariant     *payload)
+{
+  guint8 header[DP_FRAME_HEADER_LEN];
+  static const guint8 zeros[8] = { 0 };
+  DpFrameHeader h = { 0 };
+  const char *sig = NULL;
+  gsize sig_len = 0, pad = 0, data_len = 0;
+  g_autoptr(GBytes) data = NULL;
+  const guint8 *data_ptr = NULL;
+  GByteArray *buf;
+
+  if (payload)
+    {
+      sig = g_variant_get_type_string (payload);
+      sig_len = strlen (sig);
+      pad = _dp_frame_sig_padded (sig_len) - sig_len;
+      data = g_variant_get_data_as_bytes (payload);
+      data_ptr = g_bytes_get_data (data, &data_len);
+    }
+  h.body_len = (guint32) (sig_len + pad + data_len);
+  h.type = type;
+  h.sig_len = (guint16) sig_len;
+  h.channel = channel;
+  h.arg = arg;
+  _dp_frame_header_pack (&h, header);
+
+  g_mutex_lock (&conn->out_lock);
+  if (conn->out_closed)
+    {
+      g_mutex_unlock (&conn->out_lock);
+      return FALSE;
+    }
+  buf = conn->out_ready ? conn->tail : conn->held;
+  g_byte_array_append (buf, header, sizeof header);
+  if (sig_len)
+    {
+      g_byte_array_append (buf, (const guint8 *) sig, sig_len);
+      g_byte_array_append (buf, zeros, pad);
+    }
+  if (data_len > 0)
+    {
+      if (data_len <= COPY_MAX || !conn->out_ready)
+        g_byte_array_append (buf, data_ptr, data_len);
+      else
+        {
+          if (conn->tail->len > 0)
+            {
+              g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
+              conn->tail = g_byte_array_sized_new (4096);
+            }
+          g_queue_push_tail (&conn->segs, g_steal_pointer (&data));
+        }
+    }
+  if (conn->out_ready && !conn->writing && !conn->want_out)
+    flush_locked (conn);
+  g_mutex_unlock (&conn->out_lock);
+  return TRUE;
+}
+
+/* ---- input ---- */
+
+static gboolean
+dispatch_frame (DpConnection        *conn,
+                const DpFrameHeader *h,
+                const guint8        *body,
+                GBytes              *body_bytes)
+{
+  g_autoptr(GVariant) payload = NULL;
+
+  if (h->sig_len > 0)
+    {
+      gsize off = _dp_frame_sig_padded (h->sig_len);
+      g_autoptr(GBytes) data = NULL;
+      GError *error = NULL;
+
+      if (body_bytes)
+        data = g_bytes_new_from_bytes (body_bytes, off, h->body_len - off);
+      else
+        data = g_bytes_new (body + off, h->body_len - off);
+      payload = _dp_wire_decode_payload ((const char *) body, h->sig_len, data, &error);
+      if (payload == NULL)
+        {
+          g_prefix_error (&error, "frame type %u from %s: ", h->type, conn->peer);
+          close_with (conn, error);
+          return FALSE;
+        }
+    }
+  if (h->type == DP_FRAME_PING)
+    {
+      _dp_connection_send (conn, DP_FRAME_PONG, h->channel, h->arg, NULL);
+      return TRUE;
+    }
+  if (conn->handler && conn->handler->frame)
+    conn->handler->frame (conn, h, payload, conn->handler_data);
+  return conn->state != STATE_CLOSED;
+}
+
+static void
+become_ready (DpConnection *conn)
+{
+  if (conn->hs_timeout)
+    {
+      g_source_destroy (conn->hs_timeout);
+      g_clear_pointer (&conn->hs_timeout, g_source_unref);
+    }
+  conn->state = STATE_READY;
+
+  g_mutex_lock (&conn->out_lock);
+  conn->out_ready = TRUE;
+  if (conn->held->len > 0)
+    {
+      g_byte_array_append (conn->tail, conn->held->data, conn->held->len);
+      g_byte_array_set_size (conn->held, 0);
+    }
+  if (!conn->writing && !conn->want_out)
+    flush_locked (conn);
+  g_mutex_unlock (&conn->out_lock);
+
+  if (conn->handler && conn->handler->ready)
+    conn->handler->ready (conn, conn->handler_data);
+}
+
+/* Returns the number of bytes used, or 0 when more are needed; closes the
+ * connection on a failed handshake. */
+static gsize
+handle_handshake (DpConnection *conn,
+                  const guint8 *data,
+                  gsize         len)
+{
+  GError *error = NULL;
+
+  if (!conn->got_hello)
+    {
+      if (len < DP_HELLO_LEN)
+        return 0;
+      if (!_dp_wire_hello_parse (data, conn->peer_nonce, &error))
+        {
+          g_prefix_error (&error, "handshake with %s: ", conn->peer);
+          close_with (conn, error);
+          return 0;
+        }
+      conn->got_hello = TRUE;
+      if (conn->role == DP_CONNECTION_CLIENT)
+        {
+          guint8 proof[DP_AUTH_LEN];
+          _dp_wire_auth_compute (conn->secret, 'C', conn->peer_nonce, conn->own_nonce, proof);
+          send_raw (conn, proof, sizeof proof);
+        }
+      return DP_HELLO_LEN;
+    }
+
+  if (len < DP_AUTH_LEN)
+    return 0;
+
+  if (conn->role == DP_CONNECTION_SERVER)
+    {
+      guint8 proof[DP_AUTH_LEN];
+
+      if (!_dp_wire_auth_verify (conn->secret, 'C', conn->own_nonce, conn->peer_nonce, data))
+        {
+          close_with (conn, g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
+                                         "%s failed authentication (wrong secret)",
+                                         conn->peer));
+          return 0;
+        }
+      _dp_wire_auth_compute (conn->secret, 'S', conn->peer_nonce, conn->own_nonce, proof);
+      send_raw (conn, proof, sizeof proof);
+    }
+  else if (!_dp_wire_auth_verify (conn->secret, 'S', conn->own_nonce, conn->peer_nonce, data))
+    {
+      close_with (conn, g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
+                                     "node %s failed authentication (wrong secret)",
+                                     conn->peer));
+      return 0;
+    }
+  become_ready (conn);
+  return DP_AUTH_LEN;
+}
+
+static void
+process_input (DpConnection *conn)
+{
+  gsize pos = 0;
+
+  while (conn->state != STATE_CLOSED)
+    {
+      gsize avail = conn->in_len - pos;
+      DpFrameHeader h;
+      GError *error = NULL;
+      gsize total;
+
+      if (conn->state == STATE_HANDSHAKE)
+        {
+          gsize used = handle_handshake (conn, conn->in + pos, avail);
+          if (used == 0)
+            break;
+          pos += used;
+          continue;
+        }
+
+      if (avail < DP_FRAME_HEADER_LEN)
+        break;
+      _dp_frame_header_unpack (conn->in + pos, &h);
+      if (!_dp_frame_header_check (&h, conn->max_frame, &error))
+        {
+          g_prefix_error (&error, "bad frame from %s: ", conn->peer);
+          close_with (conn, error);
+          return;
+        }
+      total = DP_FRAME_HEADER_LEN + h.body_len;
+
+      if (h.body_len > BIG_FRAME)
+        {
+          gsize have = MIN (avail - DP_FRAME_HEADER_LEN, h.body_len);
+          conn->big = TRUE;
+          conn->big_h = h;
+          conn->big_buf = g_malloc (h.body_len);
+          memcpy (conn->big_buf, conn->in + pos + DP_FRAME_HEADER_LEN, have);
+          conn->big_have = have;
+          pos += DP_FRAME_HEADER_LEN + have;
+          if (conn->big_have == h.body_len)
+            {
+              g_autoptr(GBytes) body = g_bytes_new_take (g_steal_pointer (&conn->big_buf), h.body_len);
+              conn->big = FALSE;
+              if (!dispatch_frame (conn, &h, g_bytes_get_data (body, NULL), body))
+                return;
+              continue;
+            }
+          break;
+        }
+
+      if (avail < total)
+        break;
+      if (!dispatch_frame (conn, &h, conn->in + pos + DP_FRAME_HEADER_LEN, NULL))
+        return;
+      pos += total;
+    }
+
+  if (conn->state == STATE_CLOSED)
+    return;
+  if (pos > 0)
+    {
+      memmove (conn->in, conn->in + pos, conn->in_len - pos);
+      conn->in_len -= pos;
+    }
+}
+
+static void
+handle_input (DpConnection *conn)
+{
+  /* Read a bounded amount per dispatch, so one busy peer cannot starve the
+   * others on the same router. */
+  for (int round = 0; round < 8 && conn->state != STATE_CLOSED; round++)
+    {
+      gssize n;
+
+      if (conn->big)
+        {
+          n = recv (conn->fd, conn->big_buf + conn->big_have,
+                    conn->big_h.body_len - conn->big_have, MSG_DONTWAIT);
+          if (n > 0)
+            {
+              conn->big_have += (gsize) n;
+              if (conn->big_have == conn->big_h.body_len)
+                {
+                  DpFrameHeader h = conn->big_h;
+                  g_autoptr(GBytes) body = g_bytes_new_take (g_steal_pointer (&conn->big_buf), h.body_len);
+                  conn->big = FALSE;
+                  if (!dispatch_frame (conn, &h, g_bytes_get_data (body, NULL), body))
+                    return;
+                }
+              continue;
+            }
+        }
+      else
+        {
+          if (conn->in_cap - conn->in_len < READ_CHUNK / 2)
+            {
+              conn->in_cap = MAX (conn->in_cap * 2, conn->in_len + READ_CHUNK);
+              conn->in = g_realloc (conn->in, conn->in_cap);
+            }
+          n = recv (conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len, MSG_DONTWAIT);
+          if (n > 0)
+            {
+              conn->in_len += (gsize) n;
+              process_input (conn);
+              /* a frame header may have announced a big frame */
+              continue;
+            }
+        }
+
+      if (n == 0)
+        {
+          close_with (conn, g_error_new (DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
+                                         conn->state == STATE_HANDSHAKE
+                                         ? "%s closed the connection during the handshake"
+                                         : "%s closed the connection", conn->peer));
+          return;
+        }
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return;
+      close_with (conn, g_error_new (DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
+                                     "reading from %s failed: %s",
+                                     conn->peer, g_strerror (errno)));
+      return;
+    }
+}
+
+/* ---- channel table ---- */
+
+guint32
+_dp_connection_alloc_channel (DpConnection *conn)
+{
+  return (guint32) g_atomic_int_add (&conn->next_id, 1);
+}
+
+void
+_dp_connection_add_entry (DpConnection   *conn,
+                          guint32         id,
+                          DpChannelEntry *entry)
+{
+  g_mutex_lock (&conn->chan_lock);
+  g_hash_table_replace (conn->channels, GUINT_TO_POINTER (id), entry);
+  g_mutex_unlock (&conn->chan_lock);
+}
+
+DpChannelEntry *
+_dp_connection_lookup (DpConnection *conn,
+                       guint32       id)
+{
+  DpChannelEntry *e;
+
+  g_mutex_lock (&conn->chan_lock);
+  e = g_hash_table_lookup (conn->channels, GUINT_TO_POINTER (id));
+  if (e)
+    _dp_channel_entry_ref (e);
+  g_mutex_unlock (&conn->chan_lock);
+  return e;
+}
+
+DpChannelEntry *
+_dp_connection_steal_entry (DpConnection *conn,
+                            guint32       id)
+{
+  gpointer key, value = NULL;
+
+  g_mutex_lock (&conn->chan_lock);
+  if (!g_hash_table_steal_extended (conn->channels, GUINT_TO_POINTER (id), &key, &value))
+    value = NULL;
+  g_mutex_unlock (&conn->chan_lock);
+  return value;
+}
+
+GPtrArray *
+_dp_connection_steal_all_entries (DpConnection *conn)
+{
+  GPtrArray *all = g_ptr_array_new_with_free_func ((GDestroyNotify) _dp_channel_entry_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_mutex_lock (&conn->chan_lock);
+  g_hash_table_iter_init (&iter, conn->channels);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      g_ptr_array_add (all, value);
+      g_hash_table_iter_steal (&iter);
+    }
+  g_mutex_unlock (&conn->chan_lock);
+  return all;
+}
+
+/* ---- entries ---- */
+
+DpChannelEntry *
+_dp_channel_entry_new (DpEntryKind kind,
+                       guint32     id)
+{
+  DpChannelEntry *e = g_new0 (DpChannelEntry, 1);
+
+  g_atomic_ref_count_init (&e->ref);
+  e->kind = kind;
+  e->id = id;
+  g_weak_ref_init (&e->remote, NULL);
+  return e;
+}
+
+DpChannelEntry *
+_dp_channel_entry_ref (DpChannelEntry *e)
+{
+  g_atomic_ref_count_inc (&e->ref);
+  return e;
+}
+
+void
+_dp_channel_entry_unref (DpChannelEntry *e)
+{
+  if (!g_atomic_ref_count_dec (&e->ref))
+    return;
+  g_clear_object (&e->target);
+  g_clear_object (&e->reply);
+  g_clear_object (&e->place);
+  g_weak_ref_clear (&e->remote);
+  g_free (e);
+}

@@ -1,0 +1,88 @@
+/* dp-node-process-private.h: the one spawner abstraction
+ *
+ * A DpNodeProcess is a running `dp-node` program somewhere: a child process
+ * of ours (DpLocalNodeProcess, GSubprocess) or a command run over ssh
+ * (DpSshNodeProcess, libssh). The base class owns everything the two have in
+ * common: the argument vector, handing the secret over standard input,
+ * reading the one ready line, forwarding output, the ready timeout and the
+ * "exited" signal. A backend only starts the program and hands over three
+ * streams, and later reports the exit.
+ *
+ * Everything here runs in the router's main context (the thread-default
+ * context of the DpNode's router thread).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include "dp-spawn-options.h"
+
+G_BEGIN_DECLS
+
+#define DP_TYPE_NODE_PROCESS (dp_node_process_get_type ())
+G_DECLARE_DERIVABLE_TYPE (DpNodeProcess, dp_node_process, DP, NODE_PROCESS, GObject)
+
+struct _DpNodeProcessClass
+{
+  GObjectClass parent_class;
+
+  /* Start @argv (argv[0] is the node program) on the target. Exactly once,
+   * later (or before returning), the backend calls either
+   * dp_node_process_take_streams() or dp_node_process_start_failed(). */
+  void (*start)     (DpNodeProcess       *self,
+                     const char * const  *argv,
+                     GCancellable        *cancellable);
+
+  /* Make the node go away: close its standard input (the node exits when
+   * it closes); with @force, kill it / the session outright. */
+  void (*terminate) (DpNodeProcess *self,
+                     gboolean       force);
+};
+
+/* Public to the library */
+void          dp_node_process_launch_async  (DpNodeProcess        *self,
+                                             GBytes               *secret,
+                                             guint16               port,
+                                             const DpSpawnOptions *options,
+                                             GCancellable         *cancellable,
+                                             GAsyncReadyCallback   callback,
+                                             gpointer              user_data);
+gboolean      dp_node_process_launch_finish (DpNodeProcess        *self,
+                                             GAsyncResult         *result,
+                                             GError              **error);
+const char   *dp_node_process_get_host      (DpNodeProcess *self);
+guint16       dp_node_process_get_port      (DpNodeProcess *self);
+gint64        dp_node_process_get_pid       (DpNodeProcess *self);
+gboolean      dp_node_process_has_exited    (DpNodeProcess *self);
+const char   *dp_node_process_get_exit_reason (DpNodeProcess *self);
+void          dp_node_process_terminate     (DpNodeProcess *self,
+                                             gboolean       force);
+/* Signal "exited" (int status, const char *reason): status is the exit
+ * status of the node program (or -1 when unknown, e.g. a lost session). */
+
+/* For backends */
+void          dp_node_process_take_streams  (DpNodeProcess *self,
+                                             GOutputStream *stdin_pipe,
+                                             GInputStream  *stdout_pipe,
+                                             GInputStream  *stderr_pipe);
+void          dp_node_process_start_failed  (DpNodeProcess *self,
+                                             GError        *error);
+void          dp_node_process_notify_exited (DpNodeProcess *self,
+                                             int            status,
+                                             const char    *reason);
+const DpSpawnOptions *dp_node_process_get_options (DpNodeProcess *self);
+
+/* Backends */
+DpNodeProcess *dp_local_node_process_new (const char *host);
+DpNodeProcess *dp_ssh_node_process_new   (const char *host);
+
+/* Helpers */
+gboolean      dp_host_is_local (const char *host);
+char         *dp_find_node_program (const DpSpawnOptions *options);
+
+G_END_DECLS
+
+G_BEGIN_DECLS
+void _dp_node_process_set_host (DpNodeProcess *self, const char *host);
+G_END_DECLS

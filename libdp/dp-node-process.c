@@ -1,0 +1,549 @@
+/* dp-node-process.c: what every way of starting a node has in common
+ *
+ * The node program is told where to listen and is handed the cluster secret
+ * on its standard input (never on its command line). It answers with one
+ * line of JSON on standard output, `{"dp-node":"ready","port":N,"pid":P}`,
+ * once it listens; after that its standard output carries what its places
+ * print, and its standard error its log. Its standard input stays open: the
+ * node exits when it closes, so no node outlives its master.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+#include "dp-node-process-private.h"
+
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STDERR_TAIL_LINES 12
+
+typedef struct {
+  char             *host;
+  DpSpawnOptions   *options;
+  GBytes           *secret;
+  GCancellable     *cancellable;
+
+  GOutputStream    *stdin_pipe;
+  GDataInputStream *out_data;
+  GDataInputStream *err_data;
+
+  GTask            *launch_task;
+  GSource          *timeout;
+  GError           *pending_error;
+
+  guint16           port;
+  gint64            pid;
+  gboolean          ready;
+  gboolean          exited;
+  gboolean          stderr_eof;
+  int               exit_status;
+  char             *exit_reason;
+  GQueue            stderr_tail;
+} DpNodeProcessPrivate;
+
+enum {
+  SIGNAL_EXITED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (DpNodeProcess, dp_node_process, G_TYPE_OBJECT)
+
+#define PRIV(self) ((DpNodeProcessPrivate *) dp_node_process_get_instance_private (self))
+
+static void
+dp_node_process_finalize (GObject *object)
+{
+  DpNodeProcessPrivate *priv = PRIV (DP_NODE_PROCESS (object));
+
+  g_free (priv->host);
+  g_clear_pointer (&priv->options, dp_spawn_options_free);
+  g_clear_pointer (&priv->secret, g_bytes_unref);
+  g_clear_object (&priv->cancellable);
+  g_clear_object (&priv->stdin_pipe);
+  g_clear_object (&priv->out_data);
+  g_clear_object (&priv->err_data);
+  g_clear_error (&priv->pending_error);
+  if (priv->timeout)
+    {
+      g_source_destroy (priv->timeout);
+      g_source_unref (priv->timeout);
+    }
+  g_free (priv->exit_reason);
+  g_queue_clear_full (&priv->stderr_tail, g_free);
+  G_OBJECT_CLASS (dp_node_process_parent_class)->finalize (object);
+}
+
+static void
+dp_node_process_dispose (GObject *object)
+{
+  DpNodeProcessPrivate *priv = PRIV (DP_NODE_PROCESS (object));
+
+  if (priv->cancellable)
+    g_cancellable_cancel (priv->cancellable);
+  G_OBJECT_CLASS (dp_node_process_parent_class)->dispose (object);
+}
+
+static void
+dp_node_process_class_init (DpNodeProcessClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = dp_node_process_dispose;
+  object_class->finalize = dp_node_process_finalize;
+
+  signals[SIGNAL_EXITED] =
+    g_signal_new ("exited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_STRING);
+}
+
+static void
+dp_node_process_init (DpNodeProcess *self)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+
+  g_queue_init (&priv->stderr_tail);
+  priv->cancellable = g_cancellable_new ();
+  priv->exit_status = -1;
+}
+
+/* ---- helpers ---- */
+
+gboolean
+dp_host_is_local (const char *host)
+{
+  if (host == NULL)
+    return TRUE;
+  if (strchr (host, '@') != NULL)
+    return FALSE;
+  return g_ascii_strcasecmp (host, "localhost") == 0 ||
+         g_str_has_prefix (host, "127.") ||
+         g_strcmp0 (host, "::1") == 0 ||
+         g_ascii_strcasecmp (host, g_get_host_name ()) == 0;
+}
+
+char *
+dp_find_node_program (const DpSpawnOptions *options)
+{
+  const char *env = g_getenv ("DP_NODE_PATH");
+  g_autofree char *self_exe = NULL;
+  char *found;
+
+  if (options && dp_spawn_options_get_node_path (options))
+    return g_strdup (dp_spawn_options_get_node_path (options));
+  if (env && *env)
+    return g_strdup (env);
+  self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  if (self_exe)
+    {
+      g_autofree char *dir = g_path_get_dirname (self_exe);
+      g_autofree char *beside = g_build_filename (dir, "dp-node", NULL);
+      if (g_file_test (beside, G_FILE_TEST_IS_EXECUTABLE))
+        return g_steal_pointer (&beside);
+    }
+#ifdef DP_BINDIR
+  if (g_file_test (DP_BINDIR "/dp-node", G_FILE_TEST_IS_EXECUTABLE))
+    return g_strdup (DP_BINDIR "/dp-node");
+#endif
+  found = g_find_program_in_path ("dp-node");
+  return found ? found : g_strdup ("dp-node");
+}
+
+static char *
+stderr_tail_text (DpNodeProcessPrivate *priv)
+{
+  GString *s = g_string_new (NULL);
+
+  for (GList *l = priv->stderr_tail.head; l; l = l->next)
+    {
+      if (s->len)
+        g_string_append (s, " | ");
+      g_string_append (s, l->data);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static void
+finish_launch (DpNodeProcess *self,
+               GError        *error)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+  GTask *task = g_steal_pointer (&priv->launch_task);
+
+  if (priv->timeout)
+    {
+      g_source_destroy (priv->timeout);
+      g_clear_pointer (&priv->timeout, g_source_unref);
+    }
+  if (task == NULL)
+    {
+      g_clear_error (&error);
+      return;
+    }
+  if (error)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static void
+fail_before_ready (DpNodeProcess *self)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+  g_autofree char *tail = stderr_tail_text (priv);
+  GError *error;
+
+  if (priv->pending_error)
+    error = g_steal_pointer (&priv->pending_error);
+  else if (priv->exit_status == 127)
+    error = g_error_new (DP_ERROR, DP_ERROR_NODE_NOT_FOUND,
+                         "dp-node not found or not executable on %s%s%s",
+                         priv->host, *tail ? ": " : "", tail);
+  else
+    error = g_error_new (DP_ERROR, DP_ERROR_NODE_EXITED,
+                         "node on %s %s before it was ready%s%s", priv->host,
+                         priv->exit_reason ? priv->exit_reason : "exited",
+                         *tail ? ": " : "", tail);
+  finish_launch (self, error);
+}
+
+/* ---- output ---- */
+
+static void read_stdout (DpNodeProcess *self);
+static void read_stderr (DpNodeProcess *self);
+
+static gboolean
+parse_ready_line (DpNodeProcess  *self,
+                  const char     *line,
+                  GError        **error)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *obj;
+
+  if (!json_parser_load_from_data (parser, line, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    goto bad;
+  obj = json_node_get_object (json_parser_get_root (parser));
+  if (g_strcmp0 (json_object_get_string_member_with_default (obj, "dp-node", ""), "ready") != 0)
+    goto bad;
+  priv->port = (guint16) json_object_get_int_member_with_default (obj, "port", 0);
+  priv->pid = json_object_get_int_member_with_default (obj, "pid", 0);
+  if (priv->port == 0)
+    goto bad;
+  return TRUE;
+
+bad:
+  g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,
+               "node on %s did not start with a ready line (got \"%.80s\")",
+               priv->host, line);
+  return FALSE;
+}
+
+static void
+stdout_line_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  DpNodeProcess *self = user_data;
+  DpNodeProcessPrivate *priv = PRIV (self);
+  g_autoptr(GError) error = NULL;
+  gsize len = 0;
+  g_autofree char *line =
+    g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, &len, &error);
+
+  if (line == NULL)
+    {
+      g_object_unref (self);
+      return;          /* EOF, cancelled or broken: the exit tells the rest */
+    }
+
+  if (!priv->ready)
+    {
+      GError *perr = NULL;
+      if (!parse_ready_line (self, line, &perr))
+        {
+          finish_launch (self, perr);
+          dp_node_process_terminate (self, TRUE);
+          g_object_unref (self);
+          return;
+        }
+      priv->ready = TRUE;
+      finish_launch (self, NULL);
+    }
+  else
+    {
+      switch (dp_spawn_options_get_output (priv->options))
+        {
+        case DP_SPAWN_OUTPUT_STDOUT:
+          g_print ("%s\n", line);
+          fflush (stdout);
+          break;
+        case DP_SPAWN_OUTPUT_STDERR:
+          g_printerr ("%s\n", line);
+          break;
+        case DP_SPAWN_OUTPUT_LOG:
+          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                            "MESSAGE", "[%s:%u] %s", priv->host, priv->port, line,
+                            "DP_NODE", priv->host);
+          break;
+        case DP_SPAWN_OUTPUT_DISCARD:
+        default:
+          break;
+        }
+    }
+  g_data_input_stream_read_line_async (priv->out_data, G_PRIORITY_DEFAULT,
+                                       priv->cancellable, stdout_line_cb, self);
+}
+
+static void
+read_stdout (DpNodeProcess *self)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+
+  g_data_input_stream_read_line_async (priv->out_data, G_PRIORITY_DEFAULT,
+                                       priv->cancellable, stdout_line_cb,
+                                       g_object_ref (self));
+}
+
+static void
+stderr_line_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  DpNodeProcess *self = user_data;
+  DpNodeProcessPrivate *priv = PRIV (self);
+  g_autoptr(GError) error = NULL;
+  gsize len = 0;
+  g_autofree char *line =
+    g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, &len, &error);
+
+  if (line == NULL)
+    {
+      priv->stderr_eof = TRUE;
+      if (priv->exited && priv->launch_task)
+        fail_before_ready (self);
+      g_object_unref (self);
+      return;
+    }
+
+  g_queue_push_tail (&priv->stderr_tail, g_strdup (line));
+  while (priv->stderr_tail.length > STDERR_TAIL_LINES)
+    g_free (g_queue_pop_head (&priv->stderr_tail));
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "MESSAGE", "[node %s%s%.0u] %s", priv->host,
+                    priv->port ? ":" : "", (unsigned) priv->port, line,
+                    "DP_NODE", priv->host, "DP_EVENT", "node-log");
+  g_data_input_stream_read_line_async (priv->err_data, G_PRIORITY_DEFAULT,
+                                       priv->cancellable, stderr_line_cb, self);
+}
+
+static void
+read_stderr (DpNodeProcess *self)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+
+  g_data_input_stream_read_line_async (priv->err_data, G_PRIORITY_DEFAULT,
+                                       priv->cancellable, stderr_line_cb,
+                                       g_object_ref (self));
+}
+
+static gboolean
+ready_timed_out (gpointer user_data)
+{
+  DpNodeProcess *self = user_data;
+  DpNodeProcessPrivate *priv = PRIV (self);
+  g_autofree char *tail = stderr_tail_text (priv);
+
+  g_clear_pointer (&priv->timeout, g_source_unref);
+  finish_launch (self, g_error_new (DP_ERROR, DP_ERROR_TIMED_OUT,
+                                    "node on %s did not report ready within %u ms%s%s",
+                                    priv->host,
+                                    dp_spawn_options_get_ready_timeout (priv->options),
+                                    *tail ? ": " : "", tail));
+  dp_node_process_terminate (self, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* ---- API ---- */
+
+void
+dp_node_process_launch_async (DpNodeProcess        *self,
+                              GBytes               *secret,
+                              guint16               port,
+                              const DpSpawnOptions *options,
+                              GCancellable         *cancellable,
+                              GAsyncReadyCallback   callback,
+                              gpointer              user_data)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  const char *listen = NULL;
+  const char * const *dirs;
+
+  g_return_if_fail (priv->launch_task == NULL);
+
+  priv->options = options ? dp_spawn_options_copy (options) : dp_spawn_options_new ();
+  priv->secret = g_bytes_ref (secret);
+  priv->launch_task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (priv->launch_task, dp_node_process_launch_async);
+
+  listen = dp_spawn_options_get_listen_address (priv->options);
+  if (listen == NULL)
+    listen = DP_IS_NODE_PROCESS (self) && dp_host_is_local (priv->host) ? "127.0.0.1" : "0.0.0.0";
+
+  g_ptr_array_add (argv, dp_find_node_program (priv->options));
+  g_ptr_array_add (argv, g_strdup ("--listen"));
+  g_ptr_array_add (argv, strchr (listen, ':')
+                         ? g_strdup_printf ("[%s]:%u", listen, port)
+                         : g_strdup_printf ("%s:%u", listen, port));
+  g_ptr_array_add (argv, g_strdup ("--secret-stdin"));
+  dirs = dp_spawn_options_get_plugin_dirs (priv->options);
+  for (guint i = 0; dirs && dirs[i]; i++)
+    {
+      g_ptr_array_add (argv, g_strdup ("--plugin-dir"));
+      g_ptr_array_add (argv, g_strdup (dirs[i]));
+    }
+  g_ptr_array_add (argv, NULL);
+
+  if (dp_spawn_options_get_ready_timeout (priv->options) > 0)
+    {
+      priv->timeout = g_timeout_source_new (dp_spawn_options_get_ready_timeout (priv->options));
+      g_source_set_callback (priv->timeout, ready_timed_out, self, NULL);
+      g_source_attach (priv->timeout, g_main_context_get_thread_default ());
+    }
+
+  DP_NODE_PROCESS_GET_CLASS (self)->start (self, (const char * const *) argv->pdata,
+                                           priv->cancellable);
+}
+
+gboolean
+dp_node_process_launch_finish (DpNodeProcess  *self,
+                               GAsyncResult   *result,
+                               GError        **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+dp_node_process_take_streams (DpNodeProcess *self,
+                              GOutputStream *stdin_pipe,
+                              GInputStream  *stdout_pipe,
+                              GInputStream  *stderr_pipe)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+  g_autofree char *hex = dp_secret_to_string (priv->secret);
+  g_autofree char *line = g_strconcat (hex, "\n", NULL);
+  g_autoptr(GError) error = NULL;
+
+  priv->stdin_pipe = stdin_pipe;
+  priv->out_data = g_data_input_stream_new (stdout_pipe);
+  priv->err_data = g_data_input_stream_new (stderr_pipe);
+  g_object_unref (stdout_pipe);
+  g_object_unref (stderr_pipe);
+
+  read_stdout (self);
+  read_stderr (self);
+
+  /* 65 bytes into an empty pipe never blocks */
+  if (!g_output_stream_write_all (priv->stdin_pipe, line, strlen (line), NULL, NULL, &error) ||
+      !g_output_stream_flush (priv->stdin_pipe, NULL, &error))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                      "MESSAGE", "could not hand the secret to the node on %s: %s",
+                      priv->host, error->message);
+  memset (line, 0, strlen (line));
+  memset (hex, 0, strlen (hex));
+}
+
+void
+dp_node_process_start_failed (DpNodeProcess *self,
+                              GError        *error)
+{
+  PRIV (self)->exited = TRUE;
+  finish_launch (self, error);
+}
+
+void
+dp_node_process_notify_exited (DpNodeProcess *self,
+                               int            status,
+                               const char    *reason)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+
+  if (priv->exited)
+    return;
+  priv->exited = TRUE;
+  priv->exit_status = status;
+  priv->exit_reason = g_strdup (reason);
+  if (priv->launch_task)
+    {
+      if (priv->stderr_eof || priv->err_data == NULL)
+        fail_before_ready (self);
+      /* else: once the rest of its stderr is read (stderr_line_cb) */
+    }
+  g_object_ref (self);
+  g_signal_emit (self, signals[SIGNAL_EXITED], 0, status, reason);
+  g_object_unref (self);
+}
+
+void
+dp_node_process_terminate (DpNodeProcess *self,
+                           gboolean       force)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+
+  if (priv->stdin_pipe)
+    g_output_stream_close (priv->stdin_pipe, NULL, NULL);
+  if (DP_NODE_PROCESS_GET_CLASS (self)->terminate)
+    DP_NODE_PROCESS_GET_CLASS (self)->terminate (self, force);
+}
+
+const DpSpawnOptions *
+dp_node_process_get_options (DpNodeProcess *self)
+{
+  return PRIV (self)->options;
+}
+
+const char *
+dp_node_process_get_host (DpNodeProcess *self)
+{
+  return PRIV (self)->host;
+}
+
+guint16
+dp_node_process_get_port (DpNodeProcess *self)
+{
+  return PRIV (self)->port;
+}
+
+gint64
+dp_node_process_get_pid (DpNodeProcess *self)
+{
+  return PRIV (self)->pid;
+}
+
+gboolean
+dp_node_process_has_exited (DpNodeProcess *self)
+{
+  return PRIV (self)->exited;
+}
+
+const char *
+dp_node_process_get_exit_reason (DpNodeProcess *self)
+{
+  return PRIV (self)->exit_reason;
+}
+
+/* for backends' constructors */
+void _dp_node_process_set_host (DpNodeProcess *self, const char *host);
+
+void
+_dp_node_process_set_host (DpNodeProcess *self,
+                           const char    *host)
+{
+  g_free (PRIV (self)->host);
+  PRIV (self)->host = g_strdup (host);
+}

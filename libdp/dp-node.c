@@ -1,0 +1,1290 @@
+/* dp-node.c: DpNode, the message router of a node
+ *
+ * A DpNode owns a router thread running its own GMainContext: every socket
+ * of the node is read there, so a blocking get in the application (even in
+ * a main-loop callback) never stops the traffic. Signals are emitted in the
+ * thread-default main context that was current when the node was created.
+ *
+ * As a server (dp-node, or any program calling dp_node_listen()) it accepts
+ * authenticated connections and starts places on request: a place function
+ * runs in a thread of its own, bound to the (connection, channel id) that
+ * asked for it; a named place can in addition be reached by any number of
+ * client connections, each message carrying the channel its reply goes to.
+ * As a client (a master) it connects to nodes on behalf of DpRemoteNode.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+
+#include <string.h>
+
+typedef struct {
+  DpPlace        *place;
+  DpPlaceChannel *target;
+} NamedPlace;
+
+struct _DpNode
+{
+  GObject           parent_instance;
+
+  GMainContext     *owner_context;
+  GMainContext     *router_context;
+  GMainLoop        *router_loop;
+  GThread          *router_thread;
+  GMainLoop        *user_loop;          /* dp_message_router() */
+
+  GMutex            lock;
+  GBytes           *secret;
+  GPtrArray        *plugin_dirs;        /* char*, NULL-terminated on use */
+  gsize             max_frame;
+  guint             n_places;           /* atomic */
+
+  /* router thread only */
+  GSocketService   *service;
+  guint16           port;
+  GPtrArray        *server_conns;       /* DpConnection */
+  GHashTable       *named;              /* char* -> NamedPlace */
+  gboolean          shut_down;
+};
+
+enum {
+  PROP_0,
+  PROP_MAX_FRAME_SIZE,
+  PROP_PORT,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_EXIT_REQUESTED,
+  SIGNAL_PLACE_EXITED,
+  SIGNAL_PEER_REJECTED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (DpNode, dp_node, G_TYPE_OBJECT)
+
+/* ---- invoking across threads ---- */
+
+typedef struct {
+  GObject        *object;
+  void          (*func) (gpointer object, gpointer data);
+  gpointer        data;
+  GDestroyNotify  data_free;
+} ObjectInvoke;
+
+static gboolean
+object_invoke_cb (gpointer user_data)
+{
+  ObjectInvoke *oi = user_data;
+
+  oi->func (oi->object, oi->data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+object_invoke_free (gpointer user_data)
+{
+  ObjectInvoke *oi = user_data;
+
+  if (oi->data_free)
+    oi->data_free (oi->data);
+  g_object_unref (oi->object);
+  g_free (oi);
+}
+
+void
+_dp_object_invoke (GMainContext   *context,
+                   gpointer        object,
+                   void          (*func) (gpointer object, gpointer data),
+                   gpointer        data,
+                   GDestroyNotify  data_free)
+{
+  ObjectInvoke *oi = g_new0 (ObjectInvoke, 1);
+  GSource *source;
+
+  oi->object = g_object_ref (object);
+  oi->func = func;
+  oi->data = data;
+  oi->data_free = data_free;
+  /* Always through an idle source, never inline: the caller may hold locks
+   * or be in the middle of the router's bookkeeping. */
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, object_invoke_cb, oi, object_invoke_free);
+  g_source_set_static_name (source, "[libdp] invoke");
+  g_source_attach (source, context);
+  g_source_unref (source);
+}
+
+typedef struct {
+  DpRouterFunc    func;
+  gpointer        data;
+  GDestroyNotify  notify;
+  GMutex          lock;
+  GCond           cond;
+  gboolean        sync;
+  gboolean        done;
+} RouterCall;
+
+static gboolean
+router_call_cb (gpointer user_data)
+{
+  RouterCall *rc = user_data;
+
+  rc->func (rc->data);
+  if (rc->sync)
+    {
+      g_mutex_lock (&rc->lock);
+      rc->done = TRUE;
+      g_cond_signal (&rc->cond);
+      g_mutex_unlock (&rc->lock);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+router_call_free (gpointer user_data)
+{
+  RouterCall *rc = user_data;
+
+  if (rc->sync)
+    return;
+  if (rc->notify)
+    rc->notify (rc->data);
+  g_free (rc);
+}
+
+gboolean
+_dp_node_in_router (DpNode *self)
+{
+  return g_thread_self () == self->router_thread;
+}
+
+GMainContext *
+_dp_node_get_router_context (DpNode *self)
+{
+  return self->router_context;
+}
+
+void
+_dp_node_invoke (DpNode         *self,
+                 DpRouterFunc    func,
+                 gpointer        data,
+                 GDestroyNotify  notify)
+{
+  RouterCall *rc = g_new0 (RouterCall, 1);
+  GSource *source;
+
+  rc->func = func;
+  rc->data = data;
+  rc->notify = notify;
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, router_call_cb, rc, router_call_free);
+  g_source_attach (source, self->router_context);
+  g_source_unref (source);
+}
+
+void
+_dp_node_invoke_sync (DpNode       *self,
+                      DpRouterFunc  func,
+                      gpointer      data)
+{
+  RouterCall rc = { 0 };
+  GSource *source;
+
+  if (_dp_node_in_router (self))
+    {
+      func (data);
+      return;
+    }
+  rc.func = func;
+  rc.data = data;
+  rc.sync = TRUE;
+  g_mutex_init (&rc.lock);
+  g_cond_init (&rc.cond);
+  source = g_idle_source_new ();
+  g_source_set_callback (source, router_call_cb, &rc, router_call_free);
+  g_source_attach (source, self->router_context);
+  g_source_unref (source);
+  g_mutex_lock (&rc.lock);
+  while (!rc.done)
+    g_cond_wait (&rc.cond, &rc.lock);
+  g_mutex_unlock (&rc.lock);
+  g_mutex_clear (&rc.lock);
+  g_cond_clear (&rc.cond);
+}
+
+static gpointer
+router_thread_main (gpointer data)
+{
+  DpNode *self = data;
+
+  g_main_context_push_thread_default (self->router_context);
+  g_main_loop_run (self->router_loop);
+  g_main_context_pop_thread_default (self->router_context);
+  return NULL;
+}
+
+/* ---- places on this node ---- */
+
+typedef struct {
+  DpNode       *node;
+  DpConnection *conn;
+  guint32       channel;
+  char         *name;
+  char         *symbol;
+  DpPlaceExit   exit;
+  char         *detail;
+} PlaceRecord;
+
+static void
+place_record_free (gpointer data)
+{
+  PlaceRecord *pr = data;
+
+  g_object_unref (pr->node);
+  _dp_connection_unref (pr->conn);
+  g_free (pr->name);
+  g_free (pr->symbol);
+  g_free (pr->detail);
+  g_free (pr);
+}
+
+static void
+emit_place_exited (gpointer object,
+                   gpointer data)
+{
+  PlaceRecord *pr = data;
+
+  g_signal_emit (object, signals[SIGNAL_PLACE_EXITED], 0,
+                 pr->symbol, pr->exit, pr->detail);
+}
+
+static void
+place_exited_in_router (gpointer data)
+{
+  PlaceRecord *pr = data;
+  DpNode *self = pr->node;
+  g_autoptr(DpChannelEntry) entry = NULL;
+
+  entry = _dp_connection_steal_entry (pr->conn, pr->channel);
+  if (pr->name)
+    {
+      NamedPlace *np = g_hash_table_lookup (self->named, pr->name);
+      if (np && entry && np->place == entry->place)
+        g_hash_table_remove (self->named, pr->name);
+    }
+  g_atomic_int_dec_and_test ((gint *) &self->n_places);
+  g_log_structured (G_LOG_DOMAIN,
+                    pr->exit == DP_PLACE_EXIT_RETURNED ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
+                    "MESSAGE", "place %s (channel %u of %s) exited: %s",
+                    pr->symbol, pr->channel, _dp_connection_get_peer (pr->conn), pr->detail,
+                    "DP_EVENT", "place-exited");
+  _dp_object_invoke (self->owner_context, self, emit_place_exited, pr, place_record_free);
+}
+
+/* Runs in the place's thread, right after it ended: its last messages are
+ * already queued on the connection, so the death notice follows them. */
+static void
+on_place_exit (DpPlace     *place,
+               DpPlaceExit  exit,
+               const char  *detail,
+               gpointer     data)
+{
+  PlaceRecord *pr = data;
+
+  pr->exit = exit;
+  pr->detail = g_strdup (detail);
+  _dp_connection_send (pr->conn, DP_FRAME_PLACE_DIED, pr->channel, 0,
+                       g_variant_new ("(us)", (guint32) exit, detail ? detail : ""));
+  _dp_node_invoke (pr->node, place_exited_in_router, pr, NULL);
+}
+
+static void
+send_failed (DpConnection *conn,
+             guint32       channel,
+             const GError *error)
+{
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                    "MESSAGE", "request from %s on channel %u failed: %s",
+                    _dp_connection_get_peer (conn), channel, error->message,
+                    "DP_EVENT", "place-failed");
+  _dp_connection_send (conn, DP_FRAME_PLACE_FAILED, channel, 0,
+                       g_variant_new ("(us)", (guint32) error->code, error->message));
+}
+
+static const char *
+dict_str (GVariantDict *d,
+          const char   *key)
+{
+  const char *s = NULL;
+
+  if (!g_variant_dict_lookup (d, key, "&s", &s))
+    return NULL;
+  return (s && *s) ? s : NULL;
+}
+
+static void
+handle_new_place (DpNode       *self,
+                  DpConnection *conn,
+                  guint32       channel,
+                  GVariant     *payload)
+{
+  g_autoptr(GVariantDict) d = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpChannelEntry) entry = NULL;
+  const char *kind, *plugin, *symbol, *name;
+
+  if (payload == NULL || !g_variant_is_of_type (payload, G_VARIANT_TYPE_VARDICT))
+    {
+      g_set_error (&error, DP_ERROR, DP_ERROR_PROTOCOL, "malformed place request");
+      send_failed (conn, channel, error);
+      return;
+    }
+  entry = _dp_connection_lookup (conn, channel);
+  if (entry != NULL)
+    {
+      g_set_error (&error, DP_ERROR, DP_ERROR_PROTOCOL, "channel %u is already in use", channel);
+      send_failed (conn, channel, error);
+      return;
+    }
+  d = g_variant_dict_new (payload);
+  kind = dict_str (d, "kind");
+  plugin = dict_str (d, "plugin");
+  symbol = dict_str (d, "symbol");
+  name = dict_str (d, "name");
+
+  if (g_strcmp0 (kind, "connect") == 0)
+    {
+      NamedPlace *np = name ? g_hash_table_lookup (self->named, name) : NULL;
+
+      if (np == NULL)
+        {
+          g_set_error (&error, DP_ERROR, DP_ERROR_NAME_NOT_FOUND,
+                       "no place named '%s' on this node", name ? name : "");
+          send_failed (conn, channel, error);
+          return;
+        }
+      entry = _dp_channel_entry_new (DP_ENTRY_CLIENT, channel);
+      entry->target = g_object_ref (np->target);
+      entry->reply = _dp_place_channel_new_bound (conn, channel);
+      _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
+      _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
+      return;
+    }
+
+  if (g_strcmp0 (kind, "place") != 0 && g_strcmp0 (kind, "thunk") != 0)
+    {
+      g_set_error (&error, DP_ERROR, DP_ERROR_PROTOCOL, "unknown request kind '%s'",
+                   kind ? kind : "");
+      send_failed (conn, channel, error);
+      return;
+    }
+  if (name && g_hash_table_contains (self->named, name))
+    {
+      g_set_error (&error, DP_ERROR, DP_ERROR_NAME_IN_USE,
+                   "a place named '%s' already runs on this node", name);
+      send_failed (conn, channel, error);
+      return;
+    }
+
+  {
+    gpointer fn;
+    DpPlace *place = NULL;
+    DpPlaceChannel *target = NULL;
+    PlaceRecord *pr;
+
+    g_mutex_lock (&self->lock);
+    g_ptr_array_add (self->plugin_dirs, NULL);
+    fn = _dp_plugin_lookup (plugin, symbol, (const char * const *) self->plugin_dirs->pdata,
+                            FALSE, &error);
+    g_ptr_array_remove_index (self->plugin_dirs, self->plugin_dirs->len - 1);
+    g_mutex_unlock (&self->lock);
+    if (fn == NULL)
+      {
+        send_failed (conn, channel, error);
+        return;
+      }
+
+    entry = _dp_channel_entry_new (DP_ENTRY_PLACE, channel);
+    if (g_strcmp0 (kind, "thunk") == 0)
+      {
+        place = ((DpPlaceThunk) fn) ();
+        if (place == NULL || !DP_IS_PLACE (place))
+          {
+            g_set_error (&error, DP_ERROR, DP_ERROR_PLACE_FAILED,
+                         "thunk '%s' of plugin '%s' did not return a place", symbol, plugin);
+            send_failed (conn, channel, error);
+            return;
+          }
+        _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
+        target = _dp_place_channel_bind_peer (dp_place_get_channel (place), conn, channel);
+      }
+    else
+      {
+        target = _dp_place_channel_new_bound (conn, channel);
+        _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
+        /* register before the thread runs, so nothing it triggers is missed */
+        entry->target = g_object_ref (target);
+        _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
+        place = _dp_place_new_with_channel ((DpPlaceFunc) fn, g_object_ref (target), NULL);
+      }
+    if (entry->target == NULL)
+      {
+        entry->target = g_object_ref (target);
+        _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
+      }
+    entry->place = g_object_ref (place);
+    g_object_unref (target);
+
+    if (name)
+      {
+        NamedPlace *np = g_new0 (NamedPlace, 1);
+        np->place = g_object_ref (place);
+        np->target = g_object_ref (entry->target);
+        g_hash_table_insert (self->named, g_strdup (name), np);
+      }
+
+    g_atomic_int_inc ((gint *) &self->n_places);
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                      "MESSAGE", "started place %s:%s on channel %u of %s%s%s",
+                      plugin, symbol, channel, _dp_connection_get_peer (conn),
+                      name ? " as " : "", name ? name : "",
+                      "DP_EVENT", "place-started");
+
+    pr = g_new0 (PlaceRecord, 1);
+    pr->node = g_object_ref (self);
+    pr->conn = _dp_connection_ref (conn);
+    pr->channel = channel;
+    pr->name = g_strdup (name);
+    pr->symbol = g_strdup (symbol);
+    _dp_place_set_exit_notify (place, on_place_exit, pr);
+    g_object_unref (place);
+  }
+}
+
+static void
+emit_exit_requested (gpointer object,
+                     gpointer data)
+{
+  g_signal_emit (object, signals[SIGNAL_EXIT_REQUESTED], 0);
+}
+
+static void
+server_frame (DpConnection        *conn,
+              const DpFrameHeader *h,
+              GVariant            *payload,
+              gpointer             data)
+{
+  DpNode *self = data;
+  g_autoptr(DpChannelEntry) entry = NULL;
+
+  switch (h->type)
+    {
+    case DP_FRAME_DATA:
+      entry = _dp_connection_lookup (conn, h->channel);
+      if (entry == NULL || payload == NULL)
+        {
+          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                            "MESSAGE", "dropped a message from %s for channel %u: %s",
+                            _dp_connection_get_peer (conn), h->channel,
+                            entry ? "no payload" : "no such channel");
+          return;
+        }
+      _dp_place_channel_deliver (entry->target, payload, entry->reply);
+      break;
+
+    case DP_FRAME_NEW_PLACE:
+      handle_new_place (self, conn, h->channel, payload);
+      break;
+
+    case DP_FRAME_CLOSE:
+      entry = _dp_connection_lookup (conn, h->channel);
+      if (entry == NULL)
+        return;
+      if (entry->kind == DP_ENTRY_PLACE)
+        _dp_place_channel_close_inbox (entry->target);
+      else
+        {
+          g_autoptr(DpChannelEntry) gone = _dp_connection_steal_entry (conn, h->channel);
+          if (gone && gone->reply)
+            _dp_place_channel_unbind (gone->reply);
+        }
+      break;
+
+    case DP_FRAME_DIE:
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "MESSAGE", "%s asked this node to exit",
+                        _dp_connection_get_peer (conn), "DP_EVENT", "exit-requested");
+      _dp_object_invoke (self->owner_context, self, emit_exit_requested, NULL, NULL);
+      break;
+
+    case DP_FRAME_SET_OWNER:
+    case DP_FRAME_PONG:
+    case DP_FRAME_NEW_NODE:
+      break;
+
+    default:
+      {
+        GError *error = g_error_new (DP_ERROR, DP_ERROR_PROTOCOL,
+                                     "%s sent frame type %u, which only nodes send",
+                                     _dp_connection_get_peer (conn), h->type);
+        _dp_connection_close (conn, error);
+        g_error_free (error);
+      }
+      break;
+    }
+}
+
+static void
+emit_peer_rejected (gpointer object,
+                    gpointer data)
+{
+  char **pair = data;
+
+  g_signal_emit (object, signals[SIGNAL_PEER_REJECTED], 0, pair[0], pair[1]);
+}
+
+static void
+server_closed (DpConnection *conn,
+               const GError *reason,
+               gpointer      data)
+{
+  DpNode *self = data;
+  g_autoptr(GPtrArray) entries = _dp_connection_steal_all_entries (conn);
+  gboolean bad = reason && !g_error_matches (reason, DP_ERROR, DP_ERROR_CONNECTION_CLOSED);
+
+  for (guint i = 0; i < entries->len; i++)
+    {
+      DpChannelEntry *e = entries->pdata[i];
+      if (e->kind == DP_ENTRY_PLACE)
+        {
+          /* the place sees its channel closed; what it puts is dropped */
+          _dp_place_channel_close_inbox (e->target);
+          _dp_place_channel_unbind (e->target);
+        }
+      else if (e->reply)
+        _dp_place_channel_unbind (e->reply);
+    }
+
+  g_log_structured (G_LOG_DOMAIN, bad ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG,
+                    "MESSAGE", "connection from %s closed: %s", _dp_connection_get_peer (conn),
+                    reason ? reason->message : "closed",
+                    "DP_PEER", _dp_connection_get_peer (conn),
+                    "DP_EVENT", bad ? "peer-rejected" : "peer-closed");
+  if (bad)
+    {
+      char **pair = g_new0 (char *, 3);
+      pair[0] = g_strdup (_dp_connection_get_peer (conn));
+      pair[1] = g_strdup (reason->message);
+      _dp_object_invoke (self->owner_context, self, emit_peer_rejected, pair,
+                         (GDestroyNotify) g_strfreev);
+    }
+  g_ptr_array_remove (self->server_conns, conn);
+}
+
+static const DpConnectionHandler server_handler = {
+  NULL, server_frame, server_closed,
+};
+
+static gboolean
+on_incoming (GSocketService    *service,
+             GSocketConnection *sconn,
+             GObject           *source_object,
+             gpointer           user_data)
+{
+  DpNode *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) secret = dp_node_get_secret (self, &error);
+  DpConnection *conn;
+
+  if (secret == NULL)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "MESSAGE", "refusing a connection: %s", error->message);
+      return TRUE;
+    }
+  conn = _dp_connection_new (sconn, DP_CONNECTION_SERVER, secret, self->max_frame,
+                             self->router_context, &server_handler, self);
+  g_ptr_array_add (self->server_conns, conn);
+  _dp_connection_start (conn);
+  return TRUE;
+}
+
+/* ---- client side (a master) ---- */
+
+static void
+deliver_remote_end (DpChannelEntry *entry,
+                    DpPlaceExit     exit,
+                    const char     *detail,
+                    const GError   *error)
+{
+  g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&entry->remote);
+
+  if (rc)
+    _dp_remote_connection_ended (rc, exit, detail, error);
+  else if (entry->target)
+    _dp_place_channel_close_inbox (entry->target);
+}
+
+void
+_dp_node_handle_client_frame (DpNode              *self,
+                              DpConnection        *conn,
+                              const DpFrameHeader *h,
+                              GVariant            *payload)
+{
+  g_autoptr(DpChannelEntry) entry = NULL;
+
+  switch (h->type)
+    {
+    case DP_FRAME_DATA:
+      entry = _dp_connection_lookup (conn, h->channel);
+      if (entry && payload)
+        _dp_place_channel_deliver (entry->target, payload, NULL);
+      break;
+
+    case DP_FRAME_PLACE_STARTED:
+      entry = _dp_connection_lookup (conn, h->channel);
+      if (entry)
+        {
+          g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&entry->remote);
+          if (rc)
+            _dp_remote_connection_started (rc);
+        }
+      break;
+
+    case DP_FRAME_PLACE_FAILED:
+    case DP_FRAME_PLACE_DIED:
+      entry = _dp_connection_steal_entry (conn, h->channel);
+      if (entry)
+        {
+          guint32 code = 0;
+          const char *text = "";
+          g_autoptr(GError) error = NULL;
+
+          if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(us)")))
+            g_variant_get (payload, "(u&s)", &code, &text);
+          if (h->type == DP_FRAME_PLACE_FAILED)
+            {
+              error = _dp_error_from_remote (code, text);
+              deliver_remote_end (entry, DP_PLACE_EXIT_FAILED, text, error);
+            }
+          else
+            {
+              DpPlaceExit exit = code <= DP_PLACE_EXIT_LOST ? (DpPlaceExit) code : DP_PLACE_EXIT_CRASHED;
+              deliver_remote_end (entry, exit, text, NULL);
+            }
+        }
+      break;
+
+    case DP_FRAME_LOG:
+      if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ss)")))
+        {
+          const char *sev, *msg;
+          g_variant_get (payload, "(&s&s)", &sev, &msg);
+          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                            "MESSAGE", "%s", msg, "DP_NODE", _dp_connection_get_peer (conn),
+                            "DP_SEVERITY", sev);
+        }
+      break;
+
+    case DP_FRAME_PONG:
+      break;
+
+    default:
+      {
+        GError *error = g_error_new (DP_ERROR, DP_ERROR_PROTOCOL,
+                                     "node %s sent frame type %u, which only masters send",
+                                     _dp_connection_get_peer (conn), h->type);
+        _dp_connection_close (conn, error);
+        g_error_free (error);
+      }
+      break;
+    }
+}
+
+typedef struct {
+  const DpConnectionHandler *handler;
+  gpointer                   handler_data;
+  DpConnection              *conn;
+  GTask                     *task;
+} ConnectOp;
+
+static void
+connect_op_free (ConnectOp *op)
+{
+  g_clear_pointer (&op->conn, _dp_connection_unref);
+  g_free (op);
+}
+
+static void
+connect_ready (DpConnection *conn,
+               gpointer      data)
+{
+  GTask *task = data;
+  ConnectOp *op = g_task_get_task_data (task);
+
+  _dp_connection_set_handler (conn, op->handler, op->handler_data);
+  g_task_return_pointer (task, _dp_connection_ref (conn), (GDestroyNotify) _dp_connection_unref);
+  g_object_unref (task);
+}
+
+static void
+connect_closed (DpConnection *conn,
+                const GError *reason,
+                gpointer      data)
+{
+  GTask *task = data;
+
+  if (reason)
+    g_task_return_error (task, g_error_copy (reason));
+  else
+    g_task_return_new_error (task, DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
+                             "connection closed during the handshake");
+  g_object_unref (task);
+}
+
+static const DpConnectionHandler connect_handler = {
+  connect_ready, NULL, connect_closed,
+};
+
+static void
+connected_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GTask *task = user_data;
+  DpNode *self = g_task_get_source_object (task);
+  ConnectOp *op = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) sconn = NULL;
+  g_autoptr(GBytes) secret = NULL;
+
+  sconn = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (sconn == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
+        g_task_return_new_error (task, DP_ERROR, DP_ERROR_CONNECTION_REFUSED, "%s", error->message);
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_task_return_error (task, g_steal_pointer (&error));
+      else
+        g_task_return_new_error (task, DP_ERROR, DP_ERROR_HOST_UNREACHABLE, "%s", error->message);
+      g_object_unref (task);
+      return;
+    }
+  secret = dp_node_get_secret (self, &error);
+  if (secret == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  op->conn = _dp_connection_new (sconn, DP_CONNECTION_CLIENT, secret, self->max_frame,
+                                 self->router_context, &connect_handler, task);
+  _dp_connection_start (op->conn);
+}
+
+/* Call in the router thread. */
+void
+_dp_node_connect_async (DpNode                    *self,
+                        const char                *host,
+                        guint16                    port,
+                        const DpConnectionHandler *handler,
+                        gpointer                   handler_data,
+                        GCancellable              *cancellable,
+                        GAsyncReadyCallback        callback,
+                        gpointer                   user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  ConnectOp *op = g_new0 (ConnectOp, 1);
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+
+  g_task_set_source_tag (task, _dp_node_connect_async);
+  op->handler = handler;
+  op->handler_data = handler_data;
+  g_task_set_task_data (task, op, (GDestroyNotify) connect_op_free);
+  g_socket_client_set_timeout (client, 30);
+  g_socket_client_connect_to_host_async (client, host, port, cancellable, connected_cb, task);
+}
+
+DpConnection *
+_dp_node_connect_finish (DpNode        *self,
+                         GAsyncResult  *result,
+                         GError       **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- GObject ---- */
+
+static void
+shutdown_in_router (gpointer data)
+{
+  DpNode *self = data;
+
+  if (self->shut_down)
+    return;
+  self->shut_down = TRUE;
+  if (self->service)
+    {
+      g_socket_service_stop (self->service);
+      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+      g_clear_object (&self->service);
+    }
+  while (self->server_conns->len > 0)
+    {
+      DpConnection *conn = _dp_connection_ref (self->server_conns->pdata[0]);
+      _dp_connection_close (conn, NULL);
+      g_ptr_array_remove (self->server_conns, conn);
+      _dp_connection_unref (conn);
+    }
+  g_hash_table_remove_all (self->named);
+}
+
+static void
+dp_node_dispose (GObject *object)
+{
+  DpNode *self = DP_NODE (object);
+
+  if (self->router_thread)
+    {
+      _dp_node_invoke_sync (self, shutdown_in_router, self);
+      g_main_loop_quit (self->router_loop);
+      if (_dp_node_in_router (self))
+        g_thread_unref (self->router_thread);
+      else
+        g_thread_join (self->router_thread);
+      self->router_thread = NULL;
+    }
+  G_OBJECT_CLASS (dp_node_parent_class)->dispose (object);
+}
+
+static void
+named_place_free (gpointer data)
+{
+  NamedPlace *np = data;
+
+  g_object_unref (np->place);
+  g_object_unref (np->target);
+  g_free (np);
+}
+
+static void
+dp_node_finalize (GObject *object)
+{
+  DpNode *self = DP_NODE (object);
+
+  g_clear_pointer (&self->user_loop, g_main_loop_unref);
+  g_main_loop_unref (self->router_loop);
+  g_main_context_unref (self->router_context);
+  g_main_context_unref (self->owner_context);
+  g_clear_pointer (&self->secret, g_bytes_unref);
+  g_ptr_array_unref (self->plugin_dirs);
+  g_ptr_array_unref (self->server_conns);
+  g_hash_table_unref (self->named);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (dp_node_parent_class)->finalize (object);
+}
+
+static void
+dp_node_get_property (GObject    *object,
+                      guint       prop_id,
+                      GValue     *value,
+                      GParamSpec *pspec)
+{
+  DpNode *self = DP_NODE (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_FRAME_SIZE:
+      g_value_set_uint64 (value, self->max_frame);
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, self->port);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+dp_node_set_property (GObject      *object,
+                      guint         prop_id,
+                      const GValue *value,
+                      GParamSpec   *pspec)
+{
+  DpNode *self = DP_NODE (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAX_FRAME_SIZE:
+      dp_node_set_max_frame_size (self, g_value_get_uint64 (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+dp_node_class_init (DpNodeClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = dp_node_dispose;
+  object_class->finalize = dp_node_finalize;
+  object_class->get_property = dp_node_get_property;
+  object_class->set_property = dp_node_set_property;
+
+  /**
+   * DpNode:max-frame-size:
+   *
+   * Frames over this many bytes close the connection that sent them.
+   */
+  properties[PROP_MAX_FRAME_SIZE] =
+    g_param_spec_uint64 ("max-frame-size", NULL, NULL,
+                         1024, G_MAXUINT32, DP_DEFAULT_MAX_FRAME_SIZE,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * DpNode:port:
+   *
+   * The TCP port the node listens on, 0 before dp_node_listen().
+   */
+  properties[PROP_PORT] =
+    g_param_spec_uint ("port", NULL, NULL, 0, G_MAXUINT16, 0,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * DpNode::exit-requested:
+   *
+   * A master sent `node-send-exit`. dp-node exits; an embedding
+   * application decides for itself.
+   */
+  signals[SIGNAL_EXIT_REQUESTED] =
+    g_signal_new ("exit-requested", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /**
+   * DpNode::place-exited:
+   * @node: the node
+   * @symbol: the place's symbol
+   * @exit: a #DpPlaceExit
+   * @detail: how it ended, in words
+   *
+   * A place on this node ended. The peer that started it has been told.
+   */
+  signals[SIGNAL_PLACE_EXITED] =
+    g_signal_new ("place-exited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING, G_TYPE_INT, G_TYPE_STRING);
+  /**
+   * DpNode::peer-rejected:
+   * @node: the node
+   * @peer: the peer's address
+   * @reason: why
+   *
+   * A connection was dropped because its peer failed the handshake or broke
+   * the protocol (malformed or oversized frame). Nothing it sent was acted on
+   * after that point; every other connection is unaffected.
+   */
+  signals[SIGNAL_PEER_REJECTED] =
+    g_signal_new ("peer-rejected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+}
+
+static void
+dp_node_init (DpNode *self)
+{
+  g_mutex_init (&self->lock);
+  self->owner_context = g_main_context_ref_thread_default ();
+  self->router_context = g_main_context_new ();
+  self->router_loop = g_main_loop_new (self->router_context, FALSE);
+  self->plugin_dirs = g_ptr_array_new_with_free_func (g_free);
+  self->max_frame = DP_DEFAULT_MAX_FRAME_SIZE;
+  self->server_conns = g_ptr_array_new_with_free_func ((GDestroyNotify) _dp_connection_unref);
+  self->named = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, named_place_free);
+  {
+    g_auto(GStrv) dirs = _dp_plugin_default_dirs ();
+    for (guint i = 0; dirs[i]; i++)
+      g_ptr_array_add (self->plugin_dirs, g_strdup (dirs[i]));
+  }
+  self->router_thread = g_thread_new ("dp-router", router_thread_main, self);
+}
+
+/* ---- public API ---- */
+
+/**
+ * dp_node_new:
+ *
+ * Creates a message router. Its network I/O runs on a thread of its own;
+ * its signals, and those of the objects made through it, are emitted in the
+ * thread-default main context of the caller.
+ *
+ * Returns: (transfer full): a new #DpNode
+ */
+DpNode *
+dp_node_new (void)
+{
+  return g_object_new (DP_TYPE_NODE, NULL);
+}
+
+/**
+ * dp_node_set_secret:
+ * @self: a #DpNode
+ * @secret: the cluster secret (at least 16 bytes)
+ *
+ * Sets the secret every connection of this node is authenticated with.
+ */
+void
+dp_node_set_secret (DpNode *self,
+                    GBytes *secret)
+{
+  g_return_if_fail (DP_IS_NODE (self));
+  g_return_if_fail (secret != NULL && g_bytes_get_size (secret) >= DP_SECRET_MIN_LEN);
+  g_mutex_lock (&self->lock);
+  g_clear_pointer (&self->secret, g_bytes_unref);
+  self->secret = g_bytes_ref (secret);
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * dp_node_load_cookie:
+ * @self: a #DpNode
+ * @path: (nullable): the cookie file, %NULL for the default
+ * @error: return location for a #GError
+ *
+ * Uses the secret of a cookie file, creating it (mode 0600) if needed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+dp_node_load_cookie (DpNode      *self,
+                     const char  *path,
+                     GError     **error)
+{
+  g_autoptr(GBytes) secret = dp_cookie_load (path, TRUE, error);
+
+  if (secret == NULL)
+    return FALSE;
+  dp_node_set_secret (self, secret);
+  return TRUE;
+}
+
+/**
+ * dp_node_get_secret:
+ * @self: a #DpNode
+ * @error: return location for a #GError
+ *
+ * The node's secret; when none was set, the default cookie file's (created
+ * if needed).
+ *
+ * Returns: (transfer full) (nullable): the secret
+ */
+GBytes *
+dp_node_get_secret (DpNode  *self,
+                    GError **error)
+{
+  GBytes *secret;
+
+  g_return_val_if_fail (DP_IS_NODE (self), NULL);
+  g_mutex_lock (&self->lock);
+  if (self->secret == NULL)
+    self->secret = dp_cookie_load (NULL, TRUE, error);
+  secret = self->secret ? g_bytes_ref (self->secret) : NULL;
+  g_mutex_unlock (&self->lock);
+  return secret;
+}
+
+typedef struct {
+  DpNode     *node;
+  const char *address;
+  guint16     port;
+  GError     *error;
+  gboolean    ok;
+} ListenCall;
+
+static void
+listen_in_router (gpointer data)
+{
+  ListenCall *lc = data;
+  DpNode *self = lc->node;
+  g_autoptr(GSocketAddress) addr = NULL;
+  g_autoptr(GSocketAddress) effective = NULL;
+
+  if (self->service != NULL)
+    {
+      g_set_error (&lc->error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                   "the node already listens on port %u", self->port);
+      return;
+    }
+  addr = g_inet_socket_address_new_from_string (lc->address, lc->port);
+  if (addr == NULL)
+    {
+      g_set_error (&lc->error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                   "'%s' is not an IP address to listen on", lc->address);
+      return;
+    }
+  self->service = g_socket_service_new ();
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), addr,
+                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                      NULL, &effective, &lc->error))
+    {
+      g_prefix_error (&lc->error, "cannot listen on %s:%u: ", lc->address, lc->port);
+      g_clear_object (&self->service);
+      return;
+    }
+  self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
+  g_socket_service_start (self->service);
+  lc->ok = TRUE;
+}
+
+/**
+ * dp_node_listen:
+ * @self: a #DpNode
+ * @address: (nullable): the IP address to listen on; %NULL for loopback
+ * @port: the TCP port, 0 for one the system picks (see dp_node_get_port())
+ * @error: return location for a #GError
+ *
+ * Makes the node accept connections from masters and peers that know its
+ * secret, and start places for them.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+dp_node_listen (DpNode      *self,
+                const char  *address,
+                guint16      port,
+                GError     **error)
+{
+  ListenCall lc = { self, address ? address : "127.0.0.1", port, NULL, FALSE };
+  g_autoptr(GBytes) secret = NULL;
+
+  g_return_val_if_fail (DP_IS_NODE (self), FALSE);
+  secret = dp_node_get_secret (self, error);
+  if (secret == NULL)
+    return FALSE;
+  _dp_node_invoke_sync (self, listen_in_router, &lc);
+  if (!lc.ok)
+    {
+      g_propagate_error (error, lc.error);
+      return FALSE;
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
+  return TRUE;
+}
+
+/**
+ * dp_node_get_port:
+ * @self: a #DpNode
+ *
+ * Returns: the port the node listens on, or 0
+ */
+guint16
+dp_node_get_port (DpNode *self)
+{
+  g_return_val_if_fail (DP_IS_NODE (self), 0);
+  return self->port;
+}
+
+/**
+ * dp_node_add_plugin_dir:
+ * @self: a #DpNode
+ * @dir: a directory
+ *
+ * Adds @dir to the directories places may be loaded from.
+ */
+void
+dp_node_add_plugin_dir (DpNode     *self,
+                        const char *dir)
+{
+  g_return_if_fail (DP_IS_NODE (self));
+  g_return_if_fail (dir != NULL);
+  g_mutex_lock (&self->lock);
+  g_ptr_array_insert (self->plugin_dirs, 0, g_strdup (dir));
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * dp_node_set_max_frame_size:
+ * @self: a #DpNode
+ * @max_frame_size: the largest frame, in bytes, connections made or
+ *   accepted from now on accept
+ */
+void
+dp_node_set_max_frame_size (DpNode *self,
+                            gsize   max_frame_size)
+{
+  g_return_if_fail (DP_IS_NODE (self));
+  g_return_if_fail (max_frame_size >= 1024);
+  if (self->max_frame == max_frame_size)
+    return;
+  self->max_frame = max_frame_size;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_FRAME_SIZE]);
+}
+
+/**
+ * dp_node_get_max_frame_size:
+ * @self: a #DpNode
+ *
+ * Returns: the largest frame accepted, in bytes
+ */
+gsize
+dp_node_get_max_frame_size (DpNode *self)
+{
+  g_return_val_if_fail (DP_IS_NODE (self), 0);
+  return self->max_frame;
+}
+
+/**
+ * dp_node_get_context:
+ * @self: a #DpNode
+ *
+ * Returns: (transfer none): the main context signals are emitted in
+ */
+GMainContext *
+dp_node_get_context (DpNode *self)
+{
+  g_return_val_if_fail (DP_IS_NODE (self), NULL);
+  return self->owner_context;
+}
+
+/**
+ * dp_node_get_n_places:
+ * @self: a #DpNode
+ *
+ * Returns: how many places run on this node now
+ */
+guint
+dp_node_get_n_places (DpNode *self)
+{
+  g_return_val_if_fail (DP_IS_NODE (self), 0);
+  return (guint) g_atomic_int_get ((gint *) &self->n_places);
+}
+
+/**
+ * dp_node_shutdown:
+ * @self: a #DpNode
+ *
+ * Stops listening and closes every connection made to the node.
+ */
+void
+dp_node_shutdown (DpNode *self)
+{
+  g_return_if_fail (DP_IS_NODE (self));
+  _dp_node_invoke_sync (self, shutdown_in_router, self);
+}
+
+/* used by dp-router.c */
+GMainLoop *_dp_node_get_user_loop (DpNode *self);
+
+GMainLoop *
+_dp_node_get_user_loop (DpNode *self)
+{
+  if (self->user_loop == NULL)
+    self->user_loop = g_main_loop_new (self->owner_context, FALSE);
+  return self->user_loop;
+}

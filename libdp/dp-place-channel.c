@@ -1,0 +1,641 @@
+/* dp-place-channel.c: the two-ended channel a place talks through
+ *
+ * A pipe has two sides, each with an inbox. An end is a handle on one side:
+ * dp_place_channel_put() on side i appends to the inbox of side 1-i, or,
+ * when side i is bound to a connection, sends a DATA frame there. Frames
+ * the router receives for a channel id are delivered straight into the
+ * inbox of the side that owns the id. So a place on a node and the master's
+ * DpRemoteConnection talk through one object each, and the path between the
+ * socket and the place has no extra queue or thread.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+
+#include <string.h>
+
+typedef struct {
+  GVariant       *msg;
+  DpPlaceChannel *reply;
+} DpQueued;
+
+typedef struct {
+  GMutex         lock;
+  GCond          cond;
+  DpQueued      *ring;
+  guint          cap;
+  guint          head;
+  guint          len;
+  gboolean       closed;
+  guint          waiters;
+  DpInboxNotify  notify;
+  gpointer       notify_data;
+} DpInbox;
+
+typedef struct {
+  gatomicrefcount ref;
+  DpInbox         box[2];
+  GMutex          out_lock[2];
+  DpConnection   *sink[2];
+  guint32         sink_chan[2];
+  gboolean        out_closed[2];
+} DpPipe;
+
+struct _DpPlaceChannel
+{
+  GObject  parent_instance;
+  DpPipe  *pipe;
+  guint    side;
+  gboolean owner;      /* closing / finalizing this handle closes the side */
+};
+
+static void dp_place_channel_channel_iface_init (DpChannelInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (DpPlaceChannel, dp_place_channel, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (DP_TYPE_CHANNEL,
+                                                      dp_place_channel_channel_iface_init))
+
+/* ---- inbox ---- */
+
+static void
+inbox_init (DpInbox *box)
+{
+  g_mutex_init (&box->lock);
+  g_cond_init (&box->cond);
+}
+
+static void
+inbox_clear (DpInbox *box)
+{
+  for (guint i = 0; i < box->len; i++)
+    {
+      DpQueued *q = &box->ring[(box->head + i) % box->cap];
+      g_variant_unref (q->msg);
+      g_clear_object (&q->reply);
+    }
+  g_free (box->ring);
+  box->ring = NULL;
+  box->len = box->cap = box->head = 0;
+  g_mutex_clear (&box->lock);
+  g_cond_clear (&box->cond);
+}
+
+/* Takes @msg and @reply. Returns FALSE (and frees them) when closed. */
+static gboolean
+inbox_push (DpInbox        *box,
+            GVariant       *msg,
+            DpPlaceChannel *reply)
+{
+  DpInboxNotify notify;
+  gpointer notify_data;
+
+  g_mutex_lock (&box->lock);
+  if (box->closed)
+    {
+      g_mutex_unlock (&box->lock);
+      g_variant_unref (msg);
+      g_clear_object (&reply);
+      return FALSE;
+    }
+  if (box->len == box->cap)
+    {
+      guint new_cap = box->cap ? box->cap * 2 : 16;
+      DpQueued *ring = g_new (DpQueued, new_cap);
+      for (guint i = 0; i < box->len; i++)
+        ring[i] = box->ring[(box->head + i) % box->cap];
+      g_free (box->ring);
+      box->ring = ring;
+      box->cap = new_cap;
+      box->head = 0;
+    }
+  box->ring[(box->head + box->len) % box->cap] = (DpQueued) { msg, reply };
+  box->len++;
+  if (box->waiters)
+    g_cond_signal (&box->cond);
+  notify = box->notify;
+  notify_data = box->notify_data;
+  g_mutex_unlock (&box->lock);
+
+  if (notify)
+    notify (notify_data);
+  return TRUE;
+}
+
+static void
+inbox_close (DpInbox *box)
+{
+  DpInboxNotify notify;
+  gpointer notify_data;
+
+  g_mutex_lock (&box->lock);
+  if (box->closed)
+    {
+      g_mutex_unlock (&box->lock);
+      return;
+    }
+  box->closed = TRUE;
+  g_cond_broadcast (&box->cond);
+  notify = box->notify;
+  notify_data = box->notify_data;
+  g_mutex_unlock (&box->lock);
+  if (notify)
+    notify (notify_data);
+}
+
+/* deadline: -1 = wait forever, 0 = don't wait, else monotonic end time */
+static GVariant *
+inbox_pop (DpInbox         *box,
+           gint64           deadline,
+           DpPlaceChannel **reply,
+           gboolean        *closed)
+{
+  GVariant *msg = NULL;
+
+  g_mutex_lock (&box->lock);
+  while (box->len == 0 && !box->closed && deadline != 0)
+    {
+      box->waiters++;
+      if (deadline < 0)
+        g_cond_wait (&box->cond, &box->lock);
+      else if (!g_cond_wait_until (&box->cond, &box->lock, deadline))
+        deadline = 0;
+      box->waiters--;
+    }
+  if (box->len > 0)
+    {
+      DpQueued *q = &box->ring[box->head];
+      msg = q->msg;
+      if (reply)
+        *reply = q->reply;
+      else
+        g_clear_object (&q->reply);
+      box->head = (box->head + 1) % box->cap;
+      box->len--;
+    }
+  if (closed)
+    *closed = (box->len == 0 && box->closed);
+  g_mutex_unlock (&box->lock);
+  return msg;
+}
+
+static gboolean
+inbox_ready (DpInbox *box)
+{
+  gboolean ready;
+
+  g_mutex_lock (&box->lock);
+  ready = box->len > 0 || box->closed;
+  g_mutex_unlock (&box->lock);
+  return ready;
+}
+
+/* ---- pipe ---- */
+
+static DpPipe *
+pipe_new (void)
+{
+  DpPipe *p = g_new0 (DpPipe, 1);
+
+  g_atomic_ref_count_init (&p->ref);
+  for (guint i = 0; i < 2; i++)
+    {
+      inbox_init (&p->box[i]);
+      g_mutex_init (&p->out_lock[i]);
+    }
+  return p;
+}
+
+static DpPipe *
+pipe_ref (DpPipe *p)
+{
+  g_atomic_ref_count_inc (&p->ref);
+  return p;
+}
+
+static void
+pipe_unref (DpPipe *p)
+{
+  if (!g_atomic_ref_count_dec (&p->ref))
+    return;
+  for (guint i = 0; i < 2; i++)
+    {
+      inbox_clear (&p->box[i]);
+      g_mutex_clear (&p->out_lock[i]);
+      g_clear_pointer (&p->sink[i], _dp_connection_unref);
+    }
+  g_free (p);
+}
+
+static DpPlaceChannel *
+end_new (DpPipe   *pipe,
+         guint     side,
+         gboolean  owner)
+{
+  DpPlaceChannel *self = g_object_new (DP_TYPE_PLACE_CHANNEL, NULL);
+
+  self->pipe = pipe_ref (pipe);
+  self->side = side;
+  self->owner = owner;
+  return self;
+}
+
+/* ---- GObject ---- */
+
+static void
+close_side (DpPlaceChannel *self)
+{
+  DpPipe *p = self->pipe;
+  guint i = self->side;
+  gboolean had_sink;
+
+  g_mutex_lock (&p->out_lock[i]);
+  p->out_closed[i] = TRUE;
+  had_sink = p->sink[i] != NULL;
+  g_mutex_unlock (&p->out_lock[i]);
+
+  /* The other side sees this one gone once it has read what was sent. */
+  if (!had_sink)
+    inbox_close (&p->box[1 - i]);
+  /* Nothing more is read on this side. */
+  inbox_close (&p->box[i]);
+}
+
+static void
+dp_place_channel_finalize (GObject *object)
+{
+  DpPlaceChannel *self = DP_PLACE_CHANNEL (object);
+
+  if (self->pipe)
+    {
+      if (self->owner)
+        close_side (self);
+      pipe_unref (self->pipe);
+    }
+  G_OBJECT_CLASS (dp_place_channel_parent_class)->finalize (object);
+}
+
+static void
+dp_place_channel_class_init (DpPlaceChannelClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = dp_place_channel_finalize;
+}
+
+static void
+dp_place_channel_init (DpPlaceChannel *self)
+{
+}
+
+/* ---- public API ---- */
+
+/**
+ * dp_place_channel_new_pair:
+ * @end_a: (out) (transfer full): one end
+ * @end_b: (out) (transfer full): the other end
+ *
+ * Creates an in-process channel: what is put on one end is got from the
+ * other, in order. Either end may be used from any thread.
+ */
+void
+dp_place_channel_new_pair (DpPlaceChannel **end_a,
+                           DpPlaceChannel **end_b)
+{
+  DpPipe *p;
+
+  g_return_if_fail (end_a != NULL && end_b != NULL);
+  p = pipe_new ();
+  *end_a = end_new (p, 0, TRUE);
+  *end_b = end_new (p, 1, TRUE);
+  pipe_unref (p);
+}
+
+/**
+ * dp_place_channel_put:
+ * @self: a #DpPlaceChannel
+ * @message: the message; a floating reference is sunk
+ *
+ * Sends @message to the other end. Never blocks on the receiver.
+ *
+ * Returns: %FALSE when the other side has gone (the message is dropped)
+ */
+gboolean
+dp_place_channel_put (DpPlaceChannel *self,
+                      GVariant       *message)
+{
+  DpPipe *p;
+  guint i;
+  gboolean ok;
+
+  g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+
+  p = self->pipe;
+  i = self->side;
+  g_variant_ref_sink (message);
+
+  g_mutex_lock (&p->out_lock[i]);
+  if (p->out_closed[i])
+    ok = FALSE;
+  else if (p->sink[i] != NULL)
+    ok = _dp_connection_send (p->sink[i], DP_FRAME_DATA, p->sink_chan[i], 0, message);
+  else
+    {
+      g_mutex_unlock (&p->out_lock[i]);
+      return inbox_push (&p->box[1 - i], message, NULL);
+    }
+  g_mutex_unlock (&p->out_lock[i]);
+  g_variant_unref (message);
+  return ok;
+}
+
+/**
+ * dp_place_channel_get:
+ * @self: a #DpPlaceChannel
+ *
+ * Blocks until a message arrives.
+ *
+ * Returns: (transfer full) (nullable): the message, or %NULL once the other
+ *   side has gone and everything it sent has been read
+ */
+GVariant *
+dp_place_channel_get (DpPlaceChannel *self)
+{
+  g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), NULL);
+  return inbox_pop (&self->pipe->box[self->side], -1, NULL, NULL);
+}
+
+/**
+ * dp_place_channel_get_full:
+ * @self: a #DpPlaceChannel
+ * @reply_channel: (out) (transfer full) (optional) (nullable): where to
+ *   answer this message
+ *
+ * Like dp_place_channel_get(). A named place is shared by every client
+ * connected to it; each message it gets comes with the channel that leads
+ * back to the client that sent it. For other messages @reply_channel is set
+ * to a new reference on @self.
+ *
+ * Returns: (transfer full) (nullable): the message, or %NULL once closed
+ */
+GVariant *
+dp_place_channel_get_full (DpPlaceChannel  *self,
+                           DpPlaceChannel **reply_channel)
+{
+  DpPlaceChannel *reply = NULL;
+  GVariant *msg;
+
+  g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), NULL);
+  msg = inbox_pop (&self->pipe->box[self->side], -1, &reply, NULL);
+  if (reply_channel)
+    *reply_channel = reply ? reply : (msg ? g_object_ref (self) : NULL);
+  else
+    g_clear_object (&reply);
+  return msg;
+}
+
+/**
+ * dp_place_channel_get_timeout:
+ * @self: a #DpPlaceChannel
+ * @timeout_us: how long to wait, in microseconds
+ * @closed: (out) (optional): set to %TRUE when %NULL is returned because the
+ *   channel is closed rather than because the time ran out
+ *
+ * Returns: (transfer full) (nullable): a message, or %NULL
+ */
+GVariant *
+dp_place_channel_get_timeout (DpPlaceChannel *self,
+                              gint64          timeout_us,
+                              gboolean       *closed)
+{
+  g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), NULL);
+  return inbox_pop (&self->pipe->box[self->side],
+                    g_get_monotonic_time () + MAX (timeout_us, 1), NULL, closed);
+}
+
+/**
+ * dp_place_channel_try_get:
+ * @self: a #DpPlaceChannel
+ *
+ * Returns: (transfer full) (nullable): a queued message, or %NULL at once
+ */
+GVariant *
+dp_place_channel_try_get (DpPlaceChannel *self)
+{
+  g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), NULL);
+  return inbox_pop (&self->pipe->box[self->side], 0, NULL, NULL);
+}
+
+/**
+ * dp_place_channel_close:
+ * @self: a #DpPlaceChannel
+ *
+ * Closes this end: further puts return %FALSE, the other end's get returns
+ * %NULL once it has read what was sent, and what was queued here is dropped.
+ */
+void
+dp_place_channel_close (DpPlaceChannel *self)
+{
+  g_return_if_fail (DP_IS_PLACE_CHANNEL (self));
+  close_side (self);
+}
+
+/**
+ * dp_place_channel_is_closed:
+ * @self: a #DpPlaceChannel
+ *
+ * Returns: %TRUE when nothing more will arrive on this end
+ */
+gboolean
+dp_place_channel_is_closed (DpPlaceChannel *self)
+{
+  DpInbox *box;
+  gboolean closed;
+
+  g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), TRUE);
+  box = &self->pipe->box[self->side];
+  g_mutex_lock (&box->lock);
+  closed = box->closed && box->len == 0;
+  g_mutex_unlock (&box->lock);
+  return closed;
+}
+
+/* ---- GSource ---- */
+
+typedef struct {
+  GSource         source;
+  DpPlaceChannel *channel;
+} DpChannelSource;
+
+static gboolean
+channel_source_dispatch (GSource     *source,
+                         GSourceFunc  callback,
+                         gpointer     user_data)
+{
+  DpChannelSource *cs = (DpChannelSource *) source;
+  gboolean keep;
+
+  g_source_set_ready_time (source, -1);
+  if (callback == NULL)
+    return G_SOURCE_CONTINUE;
+  keep = ((gboolean (*) (DpPlaceChannel *, gpointer)) (void (*) (void)) callback) (cs->channel, user_data);
+  if (keep && inbox_ready (&cs->channel->pipe->box[cs->channel->side]))
+    g_source_set_ready_time (source, 0);
+  return keep;
+}
+
+static void
+channel_source_finalize (GSource *source)
+{
+  DpChannelSource *cs = (DpChannelSource *) source;
+
+  _dp_place_channel_set_notify (cs->channel, NULL, NULL);
+  g_clear_object (&cs->channel);
+}
+
+static GSourceFuncs channel_source_funcs = {
+  NULL, NULL, channel_source_dispatch, channel_source_finalize, NULL, NULL,
+};
+
+static void
+channel_source_wake (gpointer data)
+{
+  g_source_set_ready_time ((GSource *) data, 0);
+}
+
+/**
+ * dp_place_channel_create_source:
+ * @self: a #DpPlaceChannel
+ *
+ * Creates a #GSource that is ready whenever a message can be got from @self
+ * without blocking, or the channel has closed. Its callback has the type
+ * `gboolean (*) (DpPlaceChannel *channel, gpointer user_data)`. A channel
+ * end has at most one such source at a time.
+ *
+ * Returns: (transfer full): the new source
+ */
+GSource *
+dp_place_channel_create_source (DpPlaceChannel *self)
+{
+  GSource *source;
+  DpChannelSource *cs;
+
+  g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), NULL);
+  source = g_source_new (&channel_source_funcs, sizeof (DpChannelSource));
+  cs = (DpChannelSource *) source;
+  cs->channel = g_object_ref (self);
+  g_source_set_static_name (source, "DpPlaceChannel");
+  _dp_place_channel_set_notify (self, channel_source_wake, source);
+  if (inbox_ready (&self->pipe->box[self->side]))
+    g_source_set_ready_time (source, 0);
+  return source;
+}
+
+/* ---- internal ---- */
+
+DpPlaceChannel *
+_dp_place_channel_new_bound (DpConnection *conn,
+                             guint32       channel)
+{
+  DpPipe *p = pipe_new ();
+  DpPlaceChannel *self;
+
+  p->sink[0] = _dp_connection_ref (conn);
+  p->sink_chan[0] = channel;
+  /* side 1 has no end: nothing is ever put into box[0] but deliveries */
+  self = end_new (p, 0, TRUE);
+  pipe_unref (p);
+  return self;
+}
+
+DpPlaceChannel *
+_dp_place_channel_bind_peer (DpPlaceChannel *parent_end,
+                             DpConnection   *conn,
+                             guint32         channel)
+{
+  DpPipe *p = parent_end->pipe;
+  guint c = 1 - parent_end->side;
+  DpInbox *pending = &p->box[parent_end->side];
+  GVariant *msg;
+
+  g_mutex_lock (&p->out_lock[c]);
+  /* What the place put before it was bound goes out first, in order. */
+  while ((msg = inbox_pop (pending, 0, NULL, NULL)) != NULL)
+    {
+      _dp_connection_send (conn, DP_FRAME_DATA, channel, 0, msg);
+      g_variant_unref (msg);
+    }
+  p->sink[c] = _dp_connection_ref (conn);
+  p->sink_chan[c] = channel;
+  g_mutex_unlock (&p->out_lock[c]);
+
+  return end_new (p, c, FALSE);
+}
+
+void
+_dp_place_channel_unbind (DpPlaceChannel *self)
+{
+  DpPipe *p = self->pipe;
+  guint i = self->side;
+  DpConnection *conn;
+
+  g_mutex_lock (&p->out_lock[i]);
+  conn = g_steal_pointer (&p->sink[i]);
+  p->out_closed[i] = TRUE;
+  g_mutex_unlock (&p->out_lock[i]);
+  g_clear_pointer (&conn, _dp_connection_unref);
+}
+
+void
+_dp_place_channel_deliver (DpPlaceChannel *self,
+                           GVariant       *msg,
+                           DpPlaceChannel *reply)
+{
+  inbox_push (&self->pipe->box[self->side], g_variant_ref (msg),
+              reply ? g_object_ref (reply) : NULL);
+}
+
+void
+_dp_place_channel_close_inbox (DpPlaceChannel *self)
+{
+  inbox_close (&self->pipe->box[self->side]);
+}
+
+void
+_dp_place_channel_set_notify (DpPlaceChannel *self,
+                              DpInboxNotify   notify,
+                              gpointer        data)
+{
+  DpInbox *box = &self->pipe->box[self->side];
+
+  g_mutex_lock (&box->lock);
+  box->notify = notify;
+  box->notify_data = data;
+  g_mutex_unlock (&box->lock);
+}
+
+/* ---- DpChannel ---- */
+
+static gboolean
+iface_put (DpChannel *ch, GVariant *message)
+{
+  return dp_place_channel_put (DP_PLACE_CHANNEL (ch), message);
+}
+
+static GVariant *
+iface_get (DpChannel *ch)
+{
+  return dp_place_channel_get (DP_PLACE_CHANNEL (ch));
+}
+
+static GVariant *
+iface_try_get (DpChannel *ch)
+{
+  return dp_place_channel_try_get (DP_PLACE_CHANNEL (ch));
+}
+
+static void
+dp_place_channel_channel_iface_init (DpChannelInterface *iface)
+{
+  iface->put = iface_put;
+  iface->get = iface_get;
+  iface->try_get = iface_try_get;
+}

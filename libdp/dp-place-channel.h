@@ -1,0 +1,53 @@
+/* dp-place-channel.h: the two-ended channel a place talks through
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined(__LIBDP_INSIDE__) && !defined(LIBDP_COMPILATION)
+# error "Only <libdp/libdp.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+#include "dp-version-macros.h"
+
+G_BEGIN_DECLS
+
+#define DP_TYPE_PLACE_CHANNEL (dp_place_channel_get_type ())
+DP_AVAILABLE_IN_1_0
+G_DECLARE_FINAL_TYPE (DpPlaceChannel, dp_place_channel, DP, PLACE_CHANNEL, GObject)
+
+/**
+ * DpPlaceFunc:
+ * @channel: the place's end of its channel
+ *
+ * The body of a place. It runs in a thread of its own; when it returns,
+ * the place has exited and the other end of @channel sees it closed.
+ */
+typedef void (*DpPlaceFunc) (DpPlaceChannel *channel);
+
+DP_AVAILABLE_IN_1_0
+void      dp_place_channel_new_pair   (DpPlaceChannel **end_a,
+                                       DpPlaceChannel **end_b);
+DP_AVAILABLE_IN_1_0
+gboolean  dp_place_channel_put        (DpPlaceChannel  *self,
+                                       GVariant        *message);
+DP_AVAILABLE_IN_1_0
+GVariant *dp_place_channel_get        (DpPlaceChannel  *self);
+DP_AVAILABLE_IN_1_0
+GVariant *dp_place_channel_get_full   (DpPlaceChannel  *self,
+                                       DpPlaceChannel **reply_channel);
+DP_AVAILABLE_IN_1_0
+GVariant *dp_place_channel_get_timeout (DpPlaceChannel *self,
+                                       gint64           timeout_us,
+                                       gboolean        *closed);
+DP_AVAILABLE_IN_1_0
+GVariant *dp_place_channel_try_get    (DpPlaceChannel  *self);
+DP_AVAILABLE_IN_1_0
+void      dp_place_channel_close      (DpPlaceChannel  *self);
+DP_AVAILABLE_IN_1_0
+gboolean  dp_place_channel_is_closed  (DpPlaceChannel  *self);
+DP_AVAILABLE_IN_1_0
+GSource  *dp_place_channel_create_source (DpPlaceChannel *self);
+
+G_END_DECLS

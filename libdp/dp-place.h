@@ -1,0 +1,67 @@
+/* dp-place.h: a place running in a thread of this process
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined(__LIBDP_INSIDE__) && !defined(LIBDP_COMPILATION)
+# error "Only <libdp/libdp.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+#include "dp-version-macros.h"
+#include "dp-place-channel.h"
+
+G_BEGIN_DECLS
+
+/**
+ * DpPlaceExit:
+ * @DP_PLACE_EXIT_RUNNING: the place has not exited yet
+ * @DP_PLACE_EXIT_RETURNED: the place function returned
+ * @DP_PLACE_EXIT_CRASHED: the place was stopped by a fatal signal (abort,
+ *   segmentation fault…); the node survives and reports it
+ * @DP_PLACE_EXIT_FAILED: the place could not be started
+ * @DP_PLACE_EXIT_LOST: the node or the connection to it went away
+ *
+ * How a place ended.
+ */
+typedef enum {
+  DP_PLACE_EXIT_RUNNING,
+  DP_PLACE_EXIT_RETURNED,
+  DP_PLACE_EXIT_CRASHED,
+  DP_PLACE_EXIT_FAILED,
+  DP_PLACE_EXIT_LOST,
+} DpPlaceExit;
+
+#define DP_TYPE_PLACE (dp_place_get_type ())
+DP_AVAILABLE_IN_1_0
+G_DECLARE_FINAL_TYPE (DpPlace, dp_place, DP, PLACE, GObject)
+
+/**
+ * DpPlaceThunk:
+ *
+ * The `--thunk` form of a place symbol: called on the node's router, it
+ * creates the place itself (normally with dp_place_new()) and returns it.
+ *
+ * Returns: (transfer full) (nullable): the new place
+ */
+typedef DpPlace *(*DpPlaceThunk) (void);
+
+DP_AVAILABLE_IN_1_0
+DpPlace        *dp_place_new          (DpPlaceFunc  func);
+DP_AVAILABLE_IN_1_0
+DpPlace        *dp_place_new_from_plugin (const char  *plugin,
+                                          const char  *symbol,
+                                          GError     **error);
+DP_AVAILABLE_IN_1_0
+DpPlaceChannel *dp_place_get_channel  (DpPlace     *self);
+DP_AVAILABLE_IN_1_0
+DpPlaceExit     dp_place_wait         (DpPlace     *self);
+DP_AVAILABLE_IN_1_0
+DpPlaceExit     dp_place_get_exit     (DpPlace     *self);
+DP_AVAILABLE_IN_1_0
+const char     *dp_place_get_exit_detail (DpPlace  *self);
+DP_AVAILABLE_IN_1_0
+const char     *dp_place_exit_to_string (DpPlaceExit exit);
+
+G_END_DECLS

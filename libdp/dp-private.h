@@ -1,0 +1,216 @@
+/* dp-private.h: internals shared by libdp's sources (never installed)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "libdp.h"
+
+G_BEGIN_DECLS
+
+/* ------------------------------------------------------------------ *
+ * Wire format (dp-wire.c): the one codec                              *
+ * ------------------------------------------------------------------ */
+
+#define DP_PROTOCOL_VERSION 1
+#define DP_WIRE_MAGIC "\x89" "DPL\r\n\x1a\n"
+#define DP_WIRE_MAGIC_LEN 8
+#define DP_NONCE_LEN 32
+#define DP_HELLO_LEN (DP_WIRE_MAGIC_LEN + 4 + 4 + DP_NONCE_LEN)   /* 48 */
+#define DP_AUTH_LEN 32                                             /* HMAC-SHA256 */
+#define DP_FRAME_HEADER_LEN 16
+#define DP_SECRET_MIN_LEN 16
+
+/* Frame types. The numbers the seed's protocol uses on TCP are kept. */
+typedef enum {
+  DP_FRAME_DIE           = 1,   /* node: exit */
+  DP_FRAME_DATA          = 4,   /* channel: one message */
+  DP_FRAME_PLACE_DIED    = 7,   /* channel: the place ended; payload (us) exit, detail */
+  DP_FRAME_LOG           = 8,   /* payload (ssa{sv}) severity, message, fields */
+  DP_FRAME_NEW_PLACE     = 9,   /* channel: start a place / connect; payload a{sv} */
+  DP_FRAME_PLACE_FAILED  = 10,  /* channel: could not start; payload (us) code, message */
+  DP_FRAME_SET_OWNER     = 11,  /* the sender wants the node's logs */
+  DP_FRAME_PLACE_STARTED = 12,  /* channel: the place runs */
+  DP_FRAME_CLOSE         = 13,  /* channel: the sender closed its end */
+  DP_FRAME_PING          = 20,  /* arg: cookie; answered by PONG */
+  DP_FRAME_PONG          = 21,
+  DP_FRAME_NEW_NODE      = 50,  /* payload (sq): a peer node to know about */
+} DpFrameType;
+
+typedef struct {
+  guint32 body_len;   /* bytes after the header */
+  guint8  type;
+  guint8  flags;
+  guint16 sig_len;    /* length of the GVariant type string, 0 = no payload */
+  guint32 channel;
+  guint32 arg;
+} DpFrameHeader;
+
+void      _dp_frame_header_pack   (const DpFrameHeader *h, guint8 out[DP_FRAME_HEADER_LEN]);
+void      _dp_frame_header_unpack (const guint8 in[DP_FRAME_HEADER_LEN], DpFrameHeader *h);
+gsize     _dp_frame_sig_padded    (gsize sig_len);
+gboolean  _dp_frame_header_check  (const DpFrameHeader *h, gsize max_frame, GError **error);
+GVariant *_dp_wire_decode_payload (const char *sig, gsize sig_len, GBytes *data, GError **error);
+gboolean  _dp_frame_type_is_known (guint8 type);
+
+void      _dp_wire_hello_build    (guint8 out[DP_HELLO_LEN], const guint8 nonce[DP_NONCE_LEN]);
+gboolean  _dp_wire_hello_parse    (const guint8 in[DP_HELLO_LEN], guint8 nonce_out[DP_NONCE_LEN], GError **error);
+void      _dp_wire_auth_compute   (GBytes *secret, char role,
+                                   const guint8 peer_nonce[DP_NONCE_LEN],
+                                   const guint8 own_nonce[DP_NONCE_LEN],
+                                   guint8 out[DP_AUTH_LEN]);
+gboolean  _dp_wire_auth_verify    (GBytes *secret, char role,
+                                   const guint8 verifier_nonce[DP_NONCE_LEN],
+                                   const guint8 prover_nonce[DP_NONCE_LEN],
+                                   const guint8 proof[DP_AUTH_LEN]);
+void      _dp_random_bytes        (guint8 *buf, gsize len);
+
+/* ------------------------------------------------------------------ *
+ * Connections (dp-connection.c): the one frame reader and writer      *
+ * ------------------------------------------------------------------ */
+
+typedef struct _DpConnection DpConnection;
+typedef struct _DpChannelEntry DpChannelEntry;
+
+typedef enum {
+  DP_CONNECTION_CLIENT,
+  DP_CONNECTION_SERVER,
+} DpConnectionRole;
+
+/* What a connection tells its owner. Called in the router thread. */
+typedef struct {
+  void (*ready)  (DpConnection *conn, gpointer data);
+  void (*frame)  (DpConnection *conn, const DpFrameHeader *h, GVariant *payload, gpointer data);
+  void (*closed) (DpConnection *conn, const GError *reason, gpointer data);
+} DpConnectionHandler;
+
+DpConnection *_dp_connection_new        (GSocketConnection *sconn,
+                                         DpConnectionRole   role,
+                                         GBytes            *secret,
+                                         gsize              max_frame,
+                                         GMainContext      *context,
+                                         const DpConnectionHandler *handler,
+                                         gpointer           handler_data);
+DpConnection *_dp_connection_ref        (DpConnection *conn);
+void          _dp_connection_unref      (DpConnection *conn);
+void          _dp_connection_start      (DpConnection *conn);
+gboolean      _dp_connection_send       (DpConnection *conn,
+                                         guint8        type,
+                                         guint32       channel,
+                                         guint32       arg,
+                                         GVariant     *payload);
+void          _dp_connection_close      (DpConnection *conn, const GError *reason);
+gboolean      _dp_connection_is_open    (DpConnection *conn);
+const char   *_dp_connection_get_peer   (DpConnection *conn);
+guint32       _dp_connection_alloc_channel (DpConnection *conn);
+void          _dp_connection_set_handler (DpConnection *conn, const DpConnectionHandler *handler, gpointer data);
+/* channel table (thread-safe) */
+void          _dp_connection_add_entry  (DpConnection *conn, guint32 id, DpChannelEntry *entry);
+DpChannelEntry *_dp_connection_lookup   (DpConnection *conn, guint32 id);     /* returns a ref */
+DpChannelEntry *_dp_connection_steal_entry (DpConnection *conn, guint32 id);
+GPtrArray    *_dp_connection_steal_all_entries (DpConnection *conn);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DpConnection, _dp_connection_unref)
+
+/* ------------------------------------------------------------------ *
+ * Channel table entries: what a channel id on a connection leads to   *
+ * ------------------------------------------------------------------ */
+
+typedef enum {
+  DP_ENTRY_PLACE,       /* node: a place started by this connection */
+  DP_ENTRY_CLIENT,      /* node: a client connection to a named place */
+  DP_ENTRY_REMOTE,      /* master: a DpRemoteConnection */
+} DpEntryKind;
+
+struct _DpChannelEntry {
+  gatomicrefcount     ref;
+  DpEntryKind         kind;
+  guint32             id;
+  DpPlaceChannel     *target;   /* incoming messages go into this end's inbox */
+  DpPlaceChannel     *reply;    /* CLIENT: the reply channel handed with each message */
+  DpPlace            *place;    /* PLACE */
+  GWeakRef            remote;   /* REMOTE: DpRemoteConnection */
+};
+
+DpChannelEntry *_dp_channel_entry_new   (DpEntryKind kind, guint32 id);
+DpChannelEntry *_dp_channel_entry_ref   (DpChannelEntry *e);
+void            _dp_channel_entry_unref (DpChannelEntry *e);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DpChannelEntry, _dp_channel_entry_unref)
+
+/* ------------------------------------------------------------------ *
+ * Place channels (dp-place-channel.c)                                 *
+ * ------------------------------------------------------------------ */
+
+typedef void (*DpInboxNotify) (gpointer data);
+
+/* An end whose puts go out as DATA frames on @conn / @channel */
+DpPlaceChannel *_dp_place_channel_new_bound   (DpConnection *conn, guint32 channel);
+/* Redirect: puts on the end paired with @parent_end go to the wire from now
+ * on (what was queued for @parent_end is sent first, in order); returns the
+ * paired end, whose inbox receives what arrives on the wire. */
+DpPlaceChannel *_dp_place_channel_bind_peer   (DpPlaceChannel *parent_end,
+                                               DpConnection   *conn,
+                                               guint32         channel);
+void      _dp_place_channel_deliver     (DpPlaceChannel *self, GVariant *msg, DpPlaceChannel *reply);
+void      _dp_place_channel_close_inbox (DpPlaceChannel *self);
+void      _dp_place_channel_set_notify  (DpPlaceChannel *self, DpInboxNotify notify, gpointer data);
+void      _dp_place_channel_unbind      (DpPlaceChannel *self);
+
+/* ------------------------------------------------------------------ *
+ * Places (dp-place.c) and plugins (dp-plugin.c)                       *
+ * ------------------------------------------------------------------ */
+
+typedef void (*DpPlaceExitNotify) (DpPlace *place, DpPlaceExit exit, const char *detail, gpointer data);
+
+DpPlace  *_dp_place_new_with_channel (DpPlaceFunc func, DpPlaceChannel *child_end, DpPlaceChannel *parent_end);
+void      _dp_place_set_exit_notify  (DpPlace *self, DpPlaceExitNotify notify, gpointer data);
+void      _dp_place_install_crash_handlers (void);
+
+gpointer  _dp_plugin_lookup (const char         *plugin,
+                             const char         *symbol,
+                             const char * const *plugin_dirs,
+                             gboolean            allow_any_path,
+                             GError            **error);
+GStrv     _dp_plugin_default_dirs (void);
+
+/* ------------------------------------------------------------------ *
+ * Node internals (dp-node.c)                                          *
+ * ------------------------------------------------------------------ */
+
+typedef void (*DpRouterFunc) (gpointer data);
+
+GMainContext *_dp_node_get_router_context (DpNode *self);
+gboolean      _dp_node_in_router          (DpNode *self);
+void          _dp_node_invoke             (DpNode *self, DpRouterFunc func, gpointer data, GDestroyNotify notify);
+void          _dp_node_invoke_sync        (DpNode *self, DpRouterFunc func, gpointer data);
+void          _dp_node_connect_async      (DpNode *self, const char *host, guint16 port,
+                                           const DpConnectionHandler *handler, gpointer handler_data,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+DpConnection *_dp_node_connect_finish     (DpNode *self, GAsyncResult *result, GError **error);
+/* router-thread handlers for frames a master side sees (used by DpRemoteNode) */
+void          _dp_node_handle_client_frame (DpNode *self, DpConnection *conn,
+                                            const DpFrameHeader *h, GVariant *payload);
+
+/* ------------------------------------------------------------------ *
+ * Remote connections (dp-remote-connection.c)                         *
+ * ------------------------------------------------------------------ */
+
+DpRemoteConnection *_dp_remote_connection_new (DpRemoteNode *node, DpConnection *conn,
+                                               guint32 id, GVariant *request,
+                                               const char *symbol);
+void  _dp_remote_connection_started (DpRemoteConnection *self);
+void  _dp_remote_connection_ended   (DpRemoteConnection *self, DpPlaceExit exit,
+                                     const char *detail, const GError *error);
+
+/* ------------------------------------------------------------------ *
+ * Utilities                                                           *
+ * ------------------------------------------------------------------ */
+
+/* Run @func on @self in @context (the owner's), keeping a ref meanwhile */
+void  _dp_object_invoke (GMainContext *context, gpointer object,
+                         void (*func) (gpointer object, gpointer data),
+                         gpointer data, GDestroyNotify data_free);
+GError *_dp_error_from_remote (guint32 code, const char *message);
+
+G_END_DECLS

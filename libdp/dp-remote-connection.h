@@ -1,0 +1,76 @@
+/* dp-remote-connection.h: the master's handle on one remote place
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined(__LIBDP_INSIDE__) && !defined(LIBDP_COMPILATION)
+# error "Only <libdp/libdp.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+#include "dp-version-macros.h"
+#include "dp-place.h"
+
+G_BEGIN_DECLS
+
+/**
+ * DpRemoteConnectionState:
+ * @DP_REMOTE_CONNECTION_STARTING: the request is on its way
+ * @DP_REMOTE_CONNECTION_READY: the place runs (or the named place was found)
+ * @DP_REMOTE_CONNECTION_EXITED: the place ended or could not be started
+ *
+ * Where a #DpRemoteConnection is in its life.
+ */
+typedef enum {
+  DP_REMOTE_CONNECTION_STARTING,
+  DP_REMOTE_CONNECTION_READY,
+  DP_REMOTE_CONNECTION_EXITED,
+} DpRemoteConnectionState;
+
+#define DP_TYPE_REMOTE_CONNECTION (dp_remote_connection_get_type ())
+DP_AVAILABLE_IN_1_0
+G_DECLARE_FINAL_TYPE (DpRemoteConnection, dp_remote_connection, DP, REMOTE_CONNECTION, GObject)
+
+DP_AVAILABLE_IN_1_0
+gboolean     dp_remote_connection_put        (DpRemoteConnection *self,
+                                              GVariant           *message);
+DP_AVAILABLE_IN_1_0
+GVariant    *dp_remote_connection_get        (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
+GVariant    *dp_remote_connection_get_timeout (DpRemoteConnection *self,
+                                              gint64              timeout_us,
+                                              GError            **error);
+DP_AVAILABLE_IN_1_0
+GVariant    *dp_remote_connection_try_get    (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
+void         dp_remote_connection_close      (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
+gboolean     dp_remote_connection_wait_ready (DpRemoteConnection *self,
+                                              GCancellable       *cancellable,
+                                              GError            **error);
+DP_AVAILABLE_IN_1_0
+void         dp_remote_connection_wait_ready_async  (DpRemoteConnection  *self,
+                                                     GCancellable        *cancellable,
+                                                     GAsyncReadyCallback  callback,
+                                                     gpointer             user_data);
+DP_AVAILABLE_IN_1_0
+gboolean     dp_remote_connection_wait_ready_finish (DpRemoteConnection  *self,
+                                                     GAsyncResult        *result,
+                                                     GError             **error);
+DP_AVAILABLE_IN_1_0
+DpPlaceExit  dp_remote_connection_wait       (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
+DpRemoteConnectionState dp_remote_connection_get_state (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
+DpPlaceExit  dp_remote_connection_get_exit   (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
+const char  *dp_remote_connection_get_exit_detail (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
+const GError *dp_remote_connection_get_error (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
+const char  *dp_remote_connection_get_symbol (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
+guint32      dp_remote_connection_get_id     (DpRemoteConnection *self);
+
+G_END_DECLS

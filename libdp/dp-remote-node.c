@@ -1,0 +1,906 @@
+/* dp-remote-node.c: the master's handle on a node process
+ *
+ * Spawning runs in the router thread: the node process is started by a
+ * DpNodeProcess backend (local child or ssh), which reports the port from
+ * the node's ready line; then the router connects and authenticates. No
+ * sleeping and no polling: each step is driven by the previous one's
+ * completion.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+#include "dp-node-process-private.h"
+
+#include <string.h>
+
+#define DIE_GRACE_MS 2000
+
+struct _DpRemoteNode
+{
+  GObject         parent_instance;
+
+  DpNode         *router;
+  GMainContext   *owner_context;
+  char           *host;
+  char           *connect_host;
+  guint16         requested_port;
+  DpSpawnOptions *options;
+
+  /* router thread */
+  DpNodeProcess  *process;
+  GSource        *grace;
+  gboolean        conn_closed;
+  char           *conn_reason;
+
+  GMutex          lock;
+  GCond           cond;
+  DpConnection   *conn;
+  guint16         port;
+  gint64          pid;
+  gboolean        alive;
+  gboolean        died;
+  char           *death_reason;
+  GPtrArray      *connections;      /* DpRemoteConnection, in creation order */
+};
+
+enum {
+  SIGNAL_READY,
+  SIGNAL_DIED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (DpRemoteNode, dp_remote_node, G_TYPE_OBJECT)
+
+static void
+close_conn_in_router (gpointer data)
+{
+  DpConnection *conn = data;
+
+  _dp_connection_set_handler (conn, NULL, NULL);
+  _dp_connection_close (conn, NULL);
+}
+
+static void
+dp_remote_node_dispose (GObject *object)
+{
+  DpRemoteNode *self = DP_REMOTE_NODE (object);
+
+  if (self->conn)
+    {
+      /* no callback may reach us any more */
+      DpConnection *conn = g_steal_pointer (&self->conn);
+      _dp_node_invoke (self->router, close_conn_in_router, conn,
+                       (GDestroyNotify) _dp_connection_unref);
+    }
+
+  /* Our node goes when we do: its standard input closes. */
+  if (self->process)
+    {
+      g_signal_handlers_disconnect_by_data (self->process, self);
+      dp_node_process_terminate (self->process, FALSE);
+    }
+  G_OBJECT_CLASS (dp_remote_node_parent_class)->dispose (object);
+}
+
+static void
+dp_remote_node_finalize (GObject *object)
+{
+  DpRemoteNode *self = DP_REMOTE_NODE (object);
+
+  if (self->grace)
+    {
+      g_source_destroy (self->grace);
+      g_source_unref (self->grace);
+    }
+  g_clear_object (&self->process);
+  g_clear_object (&self->router);
+  g_main_context_unref (self->owner_context);
+  g_free (self->host);
+  g_free (self->connect_host);
+  g_free (self->conn_reason);
+  g_free (self->death_reason);
+  g_clear_pointer (&self->options, dp_spawn_options_free);
+  g_ptr_array_unref (self->connections);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+  G_OBJECT_CLASS (dp_remote_node_parent_class)->finalize (object);
+}
+
+static void
+dp_remote_node_class_init (DpRemoteNodeClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = dp_remote_node_dispose;
+  G_OBJECT_CLASS (klass)->finalize = dp_remote_node_finalize;
+
+  /**
+   * DpRemoteNode::ready:
+   *
+   * The node runs and the connection to it is authenticated.
+   */
+  signals[SIGNAL_READY] =
+    g_signal_new ("ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /**
+   * DpRemoteNode::died:
+   * @node: the node
+   * @reason: what happened ("exited with status 1", "connection lost: …")
+   *
+   * The node process ended or the connection to it was lost. Every
+   * #DpRemoteConnection of the node has emitted #DpRemoteConnection::died
+   * with %DP_PLACE_EXIT_LOST before (unless its place had ended already).
+   */
+  signals[SIGNAL_DIED] =
+    g_signal_new ("died", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+static void
+dp_remote_node_init (DpRemoteNode *self)
+{
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  self->owner_context = g_main_context_ref_thread_default ();
+  self->connections = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+static DpRemoteNode *
+remote_node_new (DpNode               *router,
+                 const char           *host,
+                 guint16               port,
+                 const DpSpawnOptions *options)
+{
+  DpRemoteNode *self = g_object_new (DP_TYPE_REMOTE_NODE, NULL);
+
+  self->router = g_object_ref (router);
+  self->host = g_strdup (host ? host : "localhost");
+  self->requested_port = port;
+  self->options = options ? dp_spawn_options_copy (options) : dp_spawn_options_new ();
+  return self;
+}
+
+/* "user@host:port" → "host"; "[v6]:port" → "v6" */
+static char *
+host_part (const char *spec)
+{
+  const char *at = strrchr (spec, '@');
+  const char *h = at ? at + 1 : spec;
+  const char *colon;
+
+  if (*h == '[')
+    {
+      const char *end = strchr (h, ']');
+      return end ? g_strndup (h + 1, end - h - 1) : g_strdup (h);
+    }
+  colon = strchr (h, ':');
+  if (colon && strchr (colon + 1, ':') == NULL)
+    return g_strndup (h, colon - h);
+  return g_strdup (h);
+}
+
+/* ---- death ---- */
+
+static void
+emit_died (gpointer object,
+           gpointer data)
+{
+  DpRemoteNode *self = object;
+
+  g_signal_emit (self, signals[SIGNAL_DIED], 0, self->death_reason);
+}
+
+static void
+emit_ready (gpointer object,
+            gpointer data)
+{
+  g_signal_emit (object, signals[SIGNAL_READY], 0);
+}
+
+/* router thread */
+static void
+declare_dead (DpRemoteNode *self)
+{
+  const char *proc_reason = self->process ? dp_node_process_get_exit_reason (self->process) : NULL;
+
+  g_mutex_lock (&self->lock);
+  if (self->died)
+    {
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+  self->died = TRUE;
+  self->alive = FALSE;
+  if (proc_reason)
+    self->death_reason = g_strdup_printf ("node %s:%u %s", self->host, self->port, proc_reason);
+  else
+    self->death_reason = g_strdup_printf ("node %s:%u: %s", self->host, self->port,
+                                          self->conn_reason ? self->conn_reason : "connection lost");
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+
+  if (self->grace)
+    {
+      g_source_destroy (self->grace);
+      g_clear_pointer (&self->grace, g_source_unref);
+    }
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "MESSAGE", "%s", self->death_reason,
+                    "DP_NODE", self->host, "DP_EVENT", "node-died");
+  _dp_object_invoke (self->owner_context, self, emit_died, NULL, NULL);
+}
+
+static gboolean
+grace_expired (gpointer data)
+{
+  DpRemoteNode *self = data;
+
+  g_clear_pointer (&self->grace, g_source_unref);
+  if (self->process)
+    dp_node_process_terminate (self->process, TRUE);
+  declare_dead (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+lose_places (DpRemoteNode *self,
+             const char   *why)
+{
+  g_autoptr(GPtrArray) entries = _dp_connection_steal_all_entries (self->conn);
+  g_autofree char *detail = g_strdup_printf ("lost the node: %s", why);
+  GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, detail };
+
+  for (guint i = 0; i < entries->len; i++)
+    {
+      DpChannelEntry *e = entries->pdata[i];
+      g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->remote);
+      if (rc)
+        _dp_remote_connection_ended (rc, DP_PLACE_EXIT_LOST, detail, &error);
+    }
+}
+
+static void
+remote_frame (DpConnection        *conn,
+              const DpFrameHeader *h,
+              GVariant            *payload,
+              gpointer             data)
+{
+  DpRemoteNode *self = data;
+
+  _dp_node_handle_client_frame (self->router, conn, h, payload);
+}
+
+static void
+remote_closed (DpConnection *conn,
+               const GError *reason,
+               gpointer      data)
+{
+  DpRemoteNode *self = data;
+
+  self->conn_closed = TRUE;
+  self->conn_reason = g_strdup (reason ? reason->message : "connection closed");
+  g_mutex_lock (&self->lock);
+  self->alive = FALSE;
+  g_mutex_unlock (&self->lock);
+  lose_places (self, self->conn_reason);
+
+  if (self->process == NULL || dp_node_process_has_exited (self->process))
+    declare_dead (self);
+  else
+    {
+      /* The process should follow; give it a moment to say how it ended. */
+      dp_node_process_terminate (self->process, FALSE);
+      self->grace = g_timeout_source_new (DIE_GRACE_MS);
+      g_source_set_callback (self->grace, grace_expired, self, NULL);
+      g_source_attach (self->grace, _dp_node_get_router_context (self->router));
+    }
+}
+
+static const DpConnectionHandler remote_handler = {
+  NULL, remote_frame, remote_closed,
+};
+
+static void
+process_exited (DpNodeProcess *process,
+                int            status,
+                const char    *reason,
+                gpointer       data)
+{
+  DpRemoteNode *self = data;
+
+  if (self->conn == NULL || self->conn_closed)
+    declare_dead (self);
+  else
+    {
+      /* the connection's EOF follows at once; make sure of it */
+      GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, (char *) reason };
+      _dp_connection_close (self->conn, &error);
+    }
+}
+
+/* ---- spawn / connect (router thread) ---- */
+
+static void
+connected_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GTask *task = user_data;
+  DpRemoteNode *self = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  DpConnection *conn;
+
+  conn = _dp_node_connect_finish (DP_NODE (source), result, &error);
+  if (conn == NULL)
+    {
+      g_prefix_error (&error, "cannot connect to node %s:%u: ", self->connect_host, self->port);
+      if (self->process)
+        dp_node_process_terminate (self->process, TRUE);
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  _dp_connection_set_handler (conn, &remote_handler, self);
+  g_mutex_lock (&self->lock);
+  self->conn = conn;
+  self->alive = TRUE;
+  g_mutex_unlock (&self->lock);
+  _dp_connection_send (conn, DP_FRAME_SET_OWNER, 0, 0, NULL);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "MESSAGE", "node %s:%u is ready (pid %" G_GINT64_FORMAT ")",
+                    self->host, self->port, self->pid,
+                    "DP_NODE", self->host, "DP_EVENT", "node-ready");
+  _dp_object_invoke (self->owner_context, self, emit_ready, NULL, NULL);
+  g_task_return_pointer (task, g_object_ref (self), g_object_unref);
+  g_object_unref (task);
+}
+
+static void
+launched_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  GTask *task = user_data;
+  DpRemoteNode *self = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!dp_node_process_launch_finish (DP_NODE_PROCESS (source), result, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  self->port = dp_node_process_get_port (self->process);
+  self->pid = dp_node_process_get_pid (self->process);
+  g_signal_connect (self->process, "exited", G_CALLBACK (process_exited), self);
+  _dp_node_connect_async (self->router, self->connect_host, self->port, &remote_handler, self,
+                          g_task_get_cancellable (task), connected_cb, task);
+}
+
+static void
+spawn_in_router (gpointer data)
+{
+  GTask *task = data;
+  DpRemoteNode *self = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) secret = dp_node_get_secret (self->router, &error);
+  DpSpawnMethod method = dp_spawn_options_get_method (self->options);
+  gboolean local;
+
+  if (secret == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  local = method == DP_SPAWN_LOCAL || (method == DP_SPAWN_AUTO && dp_host_is_local (self->host));
+  if (local)
+    {
+      self->process = dp_local_node_process_new (self->host);
+      self->connect_host = g_strdup ("127.0.0.1");
+      if (dp_spawn_options_get_listen_address (self->options) &&
+          g_strcmp0 (dp_spawn_options_get_listen_address (self->options), "0.0.0.0") != 0)
+        {
+          g_free (self->connect_host);
+          self->connect_host = g_strdup (dp_spawn_options_get_listen_address (self->options));
+        }
+    }
+  else
+    {
+      self->process = dp_ssh_node_process_new (self->host);
+      self->connect_host = host_part (self->host);
+    }
+  dp_node_process_launch_async (self->process, secret, self->requested_port, self->options,
+                                g_task_get_cancellable (task), launched_cb, task);
+}
+
+static void
+connect_in_router (gpointer data)
+{
+  GTask *task = data;
+  DpRemoteNode *self = g_task_get_task_data (task);
+
+  self->connect_host = host_part (self->host);
+  self->port = self->requested_port;
+  _dp_node_connect_async (self->router, self->connect_host, self->port, &remote_handler, self,
+                          g_task_get_cancellable (task), connected_cb, task);
+}
+
+/**
+ * dp_remote_node_spawn_async:
+ * @router: the master's #DpNode
+ * @host: where: `localhost`, a host name, `user@host`, `host:sshport`
+ * @port: the port the node is to listen on; 0 lets it pick a free one
+ * @options: (nullable): spawn options
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the node is up and connected, or failed
+ * @user_data: data for @callback
+ *
+ * Starts a node (`spawn-remote-racket-node`): as a child process for a
+ * local host, over ssh otherwise (see #DpSpawnMethod). The node receives
+ * the router's secret on its standard input and exits when that closes —
+ * when the returned #DpRemoteNode is finalized or this process exits.
+ */
+void
+dp_remote_node_spawn_async (DpNode               *router,
+                            const char           *host,
+                            guint16               port,
+                            const DpSpawnOptions *options,
+                            GCancellable         *cancellable,
+                            GAsyncReadyCallback   callback,
+                            gpointer              user_data)
+{
+  DpRemoteNode *self;
+  GTask *task;
+
+  g_return_if_fail (DP_IS_NODE (router));
+  self = remote_node_new (router, host, port, options);
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dp_remote_node_spawn_async);
+  g_task_set_task_data (task, self, g_object_unref);
+  _dp_node_invoke (router, spawn_in_router, task, NULL);
+}
+
+/**
+ * dp_remote_node_spawn_finish:
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the node
+ */
+DpRemoteNode *
+dp_remote_node_spawn_finish (GAsyncResult  *result,
+                             GError       **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+typedef struct {
+  GMutex        lock;
+  GCond         cond;
+  gboolean      done;
+  GAsyncResult *result;
+} SyncWait;
+
+static void
+sync_done (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  SyncWait *w = user_data;
+
+  g_mutex_lock (&w->lock);
+  w->result = g_object_ref (result);
+  w->done = TRUE;
+  g_cond_signal (&w->cond);
+  g_mutex_unlock (&w->lock);
+}
+
+/* Runs an _async operation whose task completes in a private context and
+ * waits for it without iterating any context of the caller's. */
+typedef void (*SyncStart) (gpointer data, GAsyncReadyCallback cb, gpointer user_data);
+
+static GAsyncResult *
+run_sync (SyncStart start, gpointer data)
+{
+  SyncWait w = { 0 };
+  g_autoptr(GMainContext) ctx = g_main_context_new ();
+
+  g_mutex_init (&w.lock);
+  g_cond_init (&w.cond);
+  g_main_context_push_thread_default (ctx);
+  start (data, sync_done, &w);
+  g_main_context_pop_thread_default (ctx);
+  for (;;)
+    {
+      g_mutex_lock (&w.lock);
+      if (w.done)
+        {
+          g_mutex_unlock (&w.lock);
+          break;
+        }
+      g_mutex_unlock (&w.lock);
+      g_main_context_iteration (ctx, TRUE);
+    }
+  g_mutex_clear (&w.lock);
+  g_cond_clear (&w.cond);
+  return w.result;
+}
+
+typedef struct {
+  DpNode               *router;
+  const char           *host;
+  guint16               port;
+  const DpSpawnOptions *options;
+  GCancellable         *cancellable;
+  gboolean              spawn;
+} SyncArgs;
+
+static void
+sync_start (gpointer data, GAsyncReadyCallback cb, gpointer user_data)
+{
+  SyncArgs *a = data;
+
+  if (a->spawn)
+    dp_remote_node_spawn_async (a->router, a->host, a->port, a->options, a->cancellable, cb, user_data);
+  else
+    dp_remote_node_connect_async (a->router, a->host, a->port, a->cancellable, cb, user_data);
+}
+
+/**
+ * dp_remote_node_spawn:
+ * @router: the master's #DpNode
+ * @host: where
+ * @port: the node's port, 0 for any
+ * @options: (nullable): spawn options
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The synchronous form of dp_remote_node_spawn_async(). Signals of the
+ * returned object are emitted in the caller's thread-default main context.
+ *
+ * Returns: (transfer full) (nullable): the node
+ */
+DpRemoteNode *
+dp_remote_node_spawn (DpNode               *router,
+                      const char           *host,
+                      guint16               port,
+                      const DpSpawnOptions *options,
+                      GCancellable         *cancellable,
+                      GError              **error)
+{
+  SyncArgs a = { router, host, port, options, cancellable, TRUE };
+  g_autoptr(GAsyncResult) result = NULL;
+  DpRemoteNode *self;
+
+  result = run_sync (sync_start, &a);
+  self = dp_remote_node_spawn_finish (result, error);
+  if (self)
+    {
+      /* emit in the caller's context, not the private one used to wait */
+      g_main_context_unref (self->owner_context);
+      self->owner_context = g_main_context_ref_thread_default ();
+    }
+  return self;
+}
+
+/**
+ * dp_remote_node_connect_async:
+ * @router: the master's #DpNode
+ * @host: the node's host
+ * @port: the node's port
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when connected, or failed
+ * @user_data: data for @callback
+ *
+ * Attaches to a node that already runs (for example one started by hand
+ * with `dp-node --listen`), authenticating with the router's secret.
+ */
+void
+dp_remote_node_connect_async (DpNode              *router,
+                              const char          *host,
+                              guint16              port,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  DpRemoteNode *self;
+  GTask *task;
+
+  g_return_if_fail (DP_IS_NODE (router));
+  self = remote_node_new (router, host, port, NULL);
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dp_remote_node_connect_async);
+  g_task_set_task_data (task, self, g_object_unref);
+  _dp_node_invoke (router, connect_in_router, task, NULL);
+}
+
+/**
+ * dp_remote_node_connect_finish:
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the node
+ */
+DpRemoteNode *
+dp_remote_node_connect_finish (GAsyncResult  *result,
+                               GError       **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * dp_remote_node_connect:
+ * @router: the master's #DpNode
+ * @host: the node's host
+ * @port: the node's port
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the node
+ */
+DpRemoteNode *
+dp_remote_node_connect (DpNode        *router,
+                        const char    *host,
+                        guint16        port,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  SyncArgs a = { router, host, port, NULL, cancellable, FALSE };
+  g_autoptr(GAsyncResult) result = NULL;
+  DpRemoteNode *self;
+
+  result = run_sync (sync_start, &a);
+  self = dp_remote_node_connect_finish (result, error);
+  if (self)
+    {
+      g_main_context_unref (self->owner_context);
+      self->owner_context = g_main_context_ref_thread_default ();
+    }
+  return self;
+}
+
+/* ---- places ---- */
+
+static DpRemoteConnection *
+open_channel (DpRemoteNode *self,
+              GVariant     *request,
+              const char   *symbol)
+{
+  DpConnection *conn;
+  DpRemoteConnection *rc;
+
+  g_mutex_lock (&self->lock);
+  conn = (self->conn && self->alive) ? _dp_connection_ref (self->conn) : NULL;
+  g_mutex_unlock (&self->lock);
+
+  rc = _dp_remote_connection_new (self, conn,
+                                  conn ? _dp_connection_alloc_channel (conn) : 0,
+                                  request, symbol);
+  g_mutex_lock (&self->lock);
+  g_ptr_array_add (self->connections, g_object_ref (rc));
+  g_mutex_unlock (&self->lock);
+  g_clear_pointer (&conn, _dp_connection_unref);
+  return rc;
+}
+
+/**
+ * dp_remote_node_launch_place:
+ * @self: a #DpRemoteNode
+ * @plugin: the plugin: a name on the node's plugin path, or a file in one
+ *   of its plugin directories
+ * @symbol: the place function (or, with %DP_LAUNCH_THUNK, the thunk)
+ * @flags: #DpLaunchFlags
+ * @name: (nullable): register the place under this name on the node
+ *
+ * Asks the node to start a place (`supervise-place-at`). Returns at once;
+ * the connection becomes ready, or dies with the node's error (a missing
+ * plugin or symbol, a wrong plugin ABI…), asynchronously: see
+ * dp_remote_connection_wait_ready() and the #DpRemoteConnection signals.
+ * Messages may be put on it right away.
+ *
+ * Returns: (transfer full): the connection to the place
+ */
+DpRemoteConnection *
+dp_remote_node_launch_place (DpRemoteNode  *self,
+                             const char    *plugin,
+                             const char    *symbol,
+                             DpLaunchFlags  flags,
+                             const char    *name)
+{
+  GVariantBuilder b;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
+  g_return_val_if_fail (plugin != NULL && symbol != NULL, NULL);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "kind",
+                         g_variant_new_string ((flags & DP_LAUNCH_THUNK) ? "thunk" : "place"));
+  g_variant_builder_add (&b, "{sv}", "plugin", g_variant_new_string (plugin));
+  g_variant_builder_add (&b, "{sv}", "symbol", g_variant_new_string (symbol));
+  if (name)
+    g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (name));
+  return open_channel (self, g_variant_builder_end (&b), symbol);
+}
+
+/**
+ * dp_remote_node_connect_to_named_place:
+ * @self: a #DpRemoteNode
+ * @name: the name the place was started under
+ *
+ * Opens a connection to a named place (`connect-to-named-place`). Each
+ * connection gets the replies to what it sent; the place's state is shared.
+ *
+ * Returns: (transfer full): the connection
+ */
+DpRemoteConnection *
+dp_remote_node_connect_to_named_place (DpRemoteNode *self,
+                                       const char   *name)
+{
+  GVariantBuilder b;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "kind", g_variant_new_string ("connect"));
+  g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (name));
+  return open_channel (self, g_variant_builder_end (&b), name);
+}
+
+/**
+ * dp_remote_node_get_first_place:
+ * @self: a #DpRemoteNode
+ *
+ * Returns: (transfer none) (nullable): the first connection made through
+ *   @self (`node-get-first-place`)
+ */
+DpRemoteConnection *
+dp_remote_node_get_first_place (DpRemoteNode *self)
+{
+  DpRemoteConnection *rc;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
+  g_mutex_lock (&self->lock);
+  rc = self->connections->len ? self->connections->pdata[0] : NULL;
+  g_mutex_unlock (&self->lock);
+  return rc;
+}
+
+/**
+ * dp_remote_node_send_exit:
+ * @self: a #DpRemoteNode
+ *
+ * Asks the node to exit (`node-send-exit`). Harmless on a dead node.
+ */
+void
+dp_remote_node_send_exit (DpRemoteNode *self)
+{
+  DpConnection *conn;
+
+  g_return_if_fail (DP_IS_REMOTE_NODE (self));
+  g_mutex_lock (&self->lock);
+  conn = self->conn ? _dp_connection_ref (self->conn) : NULL;
+  g_mutex_unlock (&self->lock);
+  if (conn)
+    {
+      _dp_connection_send (conn, DP_FRAME_DIE, 0, 0, NULL);
+      _dp_connection_unref (conn);
+    }
+}
+
+static void
+terminate_in_router (gpointer data)
+{
+  DpRemoteNode *self = data;
+
+  if (self->process)
+    dp_node_process_terminate (self->process, FALSE);
+  else if (self->conn)
+    _dp_connection_close (self->conn, NULL);
+}
+
+/**
+ * dp_remote_node_terminate:
+ * @self: a #DpRemoteNode
+ *
+ * Closes the node's standard input (a spawned node exits) or, for a node
+ * attached with dp_remote_node_connect(), the connection to it.
+ */
+void
+dp_remote_node_terminate (DpRemoteNode *self)
+{
+  g_return_if_fail (DP_IS_REMOTE_NODE (self));
+  _dp_node_invoke (self->router, terminate_in_router, g_object_ref (self), g_object_unref);
+}
+
+/**
+ * dp_remote_node_wait_for_die:
+ * @self: a #DpRemoteNode
+ * @timeout_us: how long to wait; -1 for ever
+ *
+ * Blocks until the node is dead (`wait-for-die`).
+ *
+ * Returns: %TRUE when it is, %FALSE when the time ran out
+ */
+gboolean
+dp_remote_node_wait_for_die (DpRemoteNode *self,
+                             gint64        timeout_us)
+{
+  gint64 end = timeout_us < 0 ? -1 : g_get_monotonic_time () + timeout_us;
+  gboolean died;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), TRUE);
+  g_mutex_lock (&self->lock);
+  while (!self->died)
+    {
+      if (end < 0)
+        g_cond_wait (&self->cond, &self->lock);
+      else if (!g_cond_wait_until (&self->cond, &self->lock, end))
+        break;
+    }
+  died = self->died;
+  g_mutex_unlock (&self->lock);
+  return died;
+}
+
+gboolean
+dp_remote_node_is_alive (DpRemoteNode *self)
+{
+  gboolean alive;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), FALSE);
+  g_mutex_lock (&self->lock);
+  alive = self->alive;
+  g_mutex_unlock (&self->lock);
+  return alive;
+}
+
+const char *
+dp_remote_node_get_host (DpRemoteNode *self)
+{
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
+  return self->host;
+}
+
+/**
+ * dp_remote_node_get_port:
+ * @self: a #DpRemoteNode
+ *
+ * Returns: the port the node listens on (the one it picked, for port 0)
+ */
+guint16
+dp_remote_node_get_port (DpRemoteNode *self)
+{
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), 0);
+  return self->port;
+}
+
+/**
+ * dp_remote_node_get_pid:
+ * @self: a #DpRemoteNode
+ *
+ * Returns: the node's process id on its host, or 0 when not known
+ */
+gint64
+dp_remote_node_get_pid (DpRemoteNode *self)
+{
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), 0);
+  return self->pid;
+}
+
+/**
+ * dp_remote_node_get_death_reason:
+ * @self: a #DpRemoteNode
+ *
+ * Returns: (nullable): why the node died, once it has
+ */
+const char *
+dp_remote_node_get_death_reason (DpRemoteNode *self)
+{
+  const char *r;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
+  g_mutex_lock (&self->lock);
+  r = self->death_reason;
+  g_mutex_unlock (&self->lock);
+  return r;
+}

@@ -1,0 +1,325 @@
+/* dp-router.c: the seed's message-router API on top of DpNode
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+
+#include <stdarg.h>
+
+GMainLoop *_dp_node_get_user_loop (DpNode *self);
+
+/**
+ * dp_message_router:
+ * @node: the master's #DpNode
+ * @first_source: (nullable): a #GSource (a timer from dp_after_seconds(),
+ *   dp_every_seconds(), or any other), then more, ending with %NULL
+ * @...: more sources, %NULL-terminated
+ *
+ * The seed's `message-router`: attaches the sources to the node's main
+ * context (the caller's thread-default context when the node was made)
+ * and runs it until dp_message_router_quit(). The node's own traffic runs
+ * on its router thread, so a source's callback may block on
+ * dp_remote_connection_get().
+ */
+void
+dp_message_router (DpNode  *node,
+                   GSource *first_source,
+                   ...)
+{
+  va_list ap;
+  GSource *source;
+  GMainLoop *loop;
+
+  g_return_if_fail (DP_IS_NODE (node));
+
+  va_start (ap, first_source);
+  for (source = first_source; source != NULL; source = va_arg (ap, GSource *))
+    {
+      g_source_attach (source, dp_node_get_context (node));
+      g_source_unref (source);
+    }
+  va_end (ap);
+
+  loop = g_main_loop_ref (_dp_node_get_user_loop (node));
+  g_main_context_push_thread_default (dp_node_get_context (node));
+  g_main_loop_run (loop);
+  g_main_context_pop_thread_default (dp_node_get_context (node));
+  g_main_loop_unref (loop);
+}
+
+/**
+ * dp_message_router_quit:
+ * @node: the #DpNode passed to dp_message_router()
+ *
+ * Makes dp_message_router() return.
+ */
+void
+dp_message_router_quit (DpNode *node)
+{
+  g_return_if_fail (DP_IS_NODE (node));
+  g_main_loop_quit (_dp_node_get_user_loop (node));
+}
+
+/**
+ * dp_after_seconds:
+ * @seconds: delay
+ * @func: called once, after @seconds
+ * @user_data: data for @func
+ * @notify: (nullable): frees @user_data
+ *
+ * The seed's `after-seconds`. The delay counts from when the source is
+ * attached (by dp_message_router()), that is, from the start of the event
+ * loop. The return value of @func is ignored: it runs once.
+ *
+ * Returns: (transfer full): a #GSource for dp_message_router()
+ */
+GSource *
+dp_after_seconds (gdouble         seconds,
+                  GSourceFunc     func,
+                  gpointer        user_data,
+                  GDestroyNotify  notify)
+{
+  GSource *source = g_timeout_source_new ((guint) (MAX (seconds, 0) * 1000.0 + 0.5));
+
+  g_source_set_callback (source, func, user_data, notify);
+  g_source_set_static_name (source, "dp_after_seconds");
+  return source;
+}
+
+typedef struct {
+  GSourceFunc    func;
+  gpointer       user_data;
+  GDestroyNotify notify;
+  gboolean       first;
+} EveryData;
+
+static gboolean
+every_cb (gpointer data)
+{
+  EveryData *ed = data;
+
+  return ed->func (ed->user_data);
+}
+
+static void
+every_free (gpointer data)
+{
+  EveryData *ed = data;
+
+  if (ed->notify)
+    ed->notify (ed->user_data);
+  g_free (ed);
+}
+
+/**
+ * dp_every_seconds:
+ * @seconds: period
+ * @func: called at once, then every @seconds, while it returns
+ *   %G_SOURCE_CONTINUE
+ * @user_data: data for @func
+ * @notify: (nullable): frees @user_data
+ *
+ * The seed's `every-seconds`: like the original, the body runs once as soon
+ * as the loop starts, then every @seconds.
+ *
+ * Returns: (transfer full): a #GSource for dp_message_router()
+ */
+GSource *
+dp_every_seconds (gdouble         seconds,
+                  GSourceFunc     func,
+                  gpointer        user_data,
+                  GDestroyNotify  notify)
+{
+  GSource *source = g_timeout_source_new ((guint) (MAX (seconds, 0) * 1000.0 + 0.5));
+  EveryData *ed = g_new0 (EveryData, 1);
+
+  ed->func = func;
+  ed->user_data = user_data;
+  ed->notify = notify;
+  g_source_set_callback (source, every_cb, ed, every_free);
+  g_source_set_static_name (source, "dp_every_seconds");
+  /* first run at once */
+  g_source_set_ready_time (source, 0);
+  return source;
+}
+
+/**
+ * dp_spawn_remote_node:
+ * @router: the master's #DpNode
+ * @host: where
+ * @port: the node's port (0: any)
+ * @options: (nullable): spawn options
+ * @error: return location for a #GError
+ *
+ * The seed's `spawn-remote-racket-node`; see dp_remote_node_spawn().
+ *
+ * Returns: (transfer full) (nullable): the node
+ */
+DpRemoteNode *
+dp_spawn_remote_node (DpNode               *router,
+                      const char           *host,
+                      guint16               port,
+                      const DpSpawnOptions *options,
+                      GError              **error)
+{
+  return dp_remote_node_spawn (router, host, port, options, NULL, error);
+}
+
+/**
+ * dp_spawn_node_supervise_place_at:
+ * @router: the master's #DpNode
+ * @host: where
+ * @port: the node's port (0: any)
+ * @plugin: the place's plugin
+ * @symbol: the place function or thunk
+ * @flags: #DpLaunchFlags
+ * @name: (nullable): name the place on its node
+ * @options: (nullable): spawn options
+ * @node_out: (out) (transfer full) (optional): the node
+ * @connection_out: (out) (transfer full) (optional): the place
+ * @error: return location for a #GError
+ *
+ * The seed's `spawn-node-supervise-place-at`: spawns a node, starts one
+ * place on it and waits until the place runs.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+dp_spawn_node_supervise_place_at (DpNode               *router,
+                                  const char           *host,
+                                  guint16               port,
+                                  const char           *plugin,
+                                  const char           *symbol,
+                                  DpLaunchFlags         flags,
+                                  const char           *name,
+                                  const DpSpawnOptions *options,
+                                  DpRemoteNode        **node_out,
+                                  DpRemoteConnection  **connection_out,
+                                  GError              **error)
+{
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autoptr(DpRemoteConnection) rc = NULL;
+
+  node = dp_remote_node_spawn (router, host, port, options, NULL, error);
+  if (node == NULL)
+    return FALSE;
+  rc = dp_remote_node_launch_place (node, plugin, symbol, flags, name);
+  if (!dp_remote_connection_wait_ready (rc, NULL, error))
+    return FALSE;
+  if (node_out)
+    *node_out = g_steal_pointer (&node);
+  if (connection_out)
+    *connection_out = g_steal_pointer (&rc);
+  return TRUE;
+}
+
+/**
+ * dp_spawn_node_with_place_at:
+ * @router: the master's #DpNode
+ * @host: where
+ * @port: the node's port (0: any)
+ * @plugin: the place's plugin
+ * @symbol: the place function or thunk
+ * @flags: #DpLaunchFlags
+ * @name: (nullable): name the place on its node
+ * @options: (nullable): spawn options
+ * @error: return location for a #GError
+ *
+ * The seed's `spawn-node-with-place-at`: like
+ * dp_spawn_node_supervise_place_at() but returns only the node; get the
+ * place with dp_node_get_first_place().
+ *
+ * Returns: (transfer full) (nullable): the node
+ */
+DpRemoteNode *
+dp_spawn_node_with_place_at (DpNode               *router,
+                             const char           *host,
+                             guint16               port,
+                             const char           *plugin,
+                             const char           *symbol,
+                             DpLaunchFlags         flags,
+                             const char           *name,
+                             const DpSpawnOptions *options,
+                             GError              **error)
+{
+  DpRemoteNode *node = NULL;
+
+  if (!dp_spawn_node_supervise_place_at (router, host, port, plugin, symbol, flags, name,
+                                         options, &node, NULL, error))
+    return NULL;
+  return node;
+}
+
+/**
+ * dp_supervise_place_at:
+ * @node: a #DpRemoteNode
+ * @plugin: the place's plugin
+ * @symbol: the place function or thunk
+ * @flags: #DpLaunchFlags
+ * @name: (nullable): name the place on its node
+ *
+ * The seed's `supervise-place-at`; see dp_remote_node_launch_place().
+ *
+ * Returns: (transfer full): the connection to the place
+ */
+DpRemoteConnection *
+dp_supervise_place_at (DpRemoteNode  *node,
+                       const char    *plugin,
+                       const char    *symbol,
+                       DpLaunchFlags  flags,
+                       const char    *name)
+{
+  return dp_remote_node_launch_place (node, plugin, symbol, flags, name);
+}
+
+/**
+ * dp_connect_to_named_place:
+ * @node: a #DpRemoteNode
+ * @name: the place's name
+ *
+ * Returns: (transfer full): the connection
+ */
+DpRemoteConnection *
+dp_connect_to_named_place (DpRemoteNode *node,
+                           const char   *name)
+{
+  return dp_remote_node_connect_to_named_place (node, name);
+}
+
+/**
+ * dp_node_send_exit:
+ * @node: a #DpRemoteNode
+ *
+ * The seed's `node-send-exit`.
+ */
+void
+dp_node_send_exit (DpRemoteNode *node)
+{
+  dp_remote_node_send_exit (node);
+}
+
+/**
+ * dp_node_get_first_place:
+ * @node: a #DpRemoteNode
+ *
+ * Returns: (transfer none) (nullable): the seed's `node-get-first-place`
+ */
+DpRemoteConnection *
+dp_node_get_first_place (DpRemoteNode *node)
+{
+  return dp_remote_node_get_first_place (node);
+}
+
+/**
+ * dp_distributed_place_wait:
+ * @connection: a #DpRemoteConnection
+ *
+ * The seed's `distributed-place-wait`.
+ *
+ * Returns: how the place ended
+ */
+DpPlaceExit
+dp_distributed_place_wait (DpRemoteConnection *connection)
+{
+  return dp_remote_connection_wait (connection);
+}

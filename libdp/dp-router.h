@@ -1,0 +1,81 @@
+/* dp-router.h: the seed's message-router API
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined(__LIBDP_INSIDE__) && !defined(LIBDP_COMPILATION)
+# error "Only <libdp/libdp.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+#include "dp-version-macros.h"
+#include "dp-channel.h"
+#include "dp-node.h"
+#include "dp-remote-node.h"
+
+G_BEGIN_DECLS
+
+DP_AVAILABLE_IN_1_0
+void     dp_message_router       (DpNode   *node,
+                                  GSource  *first_source,
+                                  ...) G_GNUC_NULL_TERMINATED;
+DP_AVAILABLE_IN_1_0
+void     dp_message_router_quit  (DpNode   *node);
+
+DP_AVAILABLE_IN_1_0
+GSource *dp_after_seconds        (gdouble         seconds,
+                                  GSourceFunc     func,
+                                  gpointer        user_data,
+                                  GDestroyNotify  notify);
+DP_AVAILABLE_IN_1_0
+GSource *dp_every_seconds        (gdouble         seconds,
+                                  GSourceFunc     func,
+                                  gpointer        user_data,
+                                  GDestroyNotify  notify);
+
+DP_AVAILABLE_IN_1_0
+DpRemoteNode *dp_spawn_remote_node (DpNode               *router,
+                                    const char           *host,
+                                    guint16               port,
+                                    const DpSpawnOptions *options,
+                                    GError              **error);
+DP_AVAILABLE_IN_1_0
+gboolean dp_spawn_node_supervise_place_at (DpNode               *router,
+                                           const char           *host,
+                                           guint16               port,
+                                           const char           *plugin,
+                                           const char           *symbol,
+                                           DpLaunchFlags         flags,
+                                           const char           *name,
+                                           const DpSpawnOptions *options,
+                                           DpRemoteNode        **node_out,
+                                           DpRemoteConnection  **connection_out,
+                                           GError              **error);
+DP_AVAILABLE_IN_1_0
+DpRemoteNode *dp_spawn_node_with_place_at (DpNode               *router,
+                                           const char           *host,
+                                           guint16               port,
+                                           const char           *plugin,
+                                           const char           *symbol,
+                                           DpLaunchFlags         flags,
+                                           const char           *name,
+                                           const DpSpawnOptions *options,
+                                           GError              **error);
+DP_AVAILABLE_IN_1_0
+DpRemoteConnection *dp_supervise_place_at (DpRemoteNode  *node,
+                                           const char    *plugin,
+                                           const char    *symbol,
+                                           DpLaunchFlags  flags,
+                                           const char    *name);
+DP_AVAILABLE_IN_1_0
+DpRemoteConnection *dp_connect_to_named_place (DpRemoteNode *node,
+                                               const char   *name);
+DP_AVAILABLE_IN_1_0
+void     dp_node_send_exit       (DpRemoteNode *node);
+DP_AVAILABLE_IN_1_0
+DpRemoteConnection *dp_node_get_first_place (DpRemoteNode *node);
+DP_AVAILABLE_IN_1_0
+DpPlaceExit dp_distributed_place_wait (DpRemoteConnection *connection);
+
+G_END_DECLS

@@ -1,0 +1,250 @@
+/* dp-wire.c: the wire codec — frame headers, payloads, handshake
+ *
+ * A frame is a 16-byte header followed by a body:
+ *
+ *   u32 body_len | u8 type | u8 flags | u16 sig_len | u32 channel | u32 arg
+ *   body: GVariant type string (sig_len bytes), zero padding to a multiple
+ *         of 8, then the GVariant's own serialised data.
+ *
+ * All integers are big-endian. The padding keeps the data 8-aligned inside a
+ * freshly allocated body so that it is loaded without a copy.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+
+#include <string.h>
+
+/* Payloads up to this size are checked to be in normal form; larger ones
+ * are loaded as untrusted data, which GVariant reads safely whatever the
+ * bytes (out-of-range offsets read as defaults), without an O(n) scan. */
+#define DP_NORMAL_FORM_CHECK_MAX (1024 * 1024)
+
+void
+_dp_frame_header_pack (const DpFrameHeader *h,
+                       guint8               out[DP_FRAME_HEADER_LEN])
+{
+  guint32 be32;
+  guint16 be16;
+
+  be32 = GUINT32_TO_BE (h->body_len);
+  memcpy (out, &be32, 4);
+  out[4] = h->type;
+  out[5] = h->flags;
+  be16 = GUINT16_TO_BE (h->sig_len);
+  memcpy (out + 6, &be16, 2);
+  be32 = GUINT32_TO_BE (h->channel);
+  memcpy (out + 8, &be32, 4);
+  be32 = GUINT32_TO_BE (h->arg);
+  memcpy (out + 12, &be32, 4);
+}
+
+void
+_dp_frame_header_unpack (const guint8   in[DP_FRAME_HEADER_LEN],
+                         DpFrameHeader *h)
+{
+  guint32 be32;
+  guint16 be16;
+
+  memcpy (&be32, in, 4);
+  h->body_len = GUINT32_FROM_BE (be32);
+  h->type = in[4];
+  h->flags = in[5];
+  memcpy (&be16, in + 6, 2);
+  h->sig_len = GUINT16_FROM_BE (be16);
+  memcpy (&be32, in + 8, 4);
+  h->channel = GUINT32_FROM_BE (be32);
+  memcpy (&be32, in + 12, 4);
+  h->arg = GUINT32_FROM_BE (be32);
+}
+
+gsize
+_dp_frame_sig_padded (gsize sig_len)
+{
+  return (sig_len + 7) & ~(gsize) 7;
+}
+
+gboolean
+_dp_frame_type_is_known (guint8 type)
+{
+  switch (type)
+    {
+    case DP_FRAME_DIE:
+    case DP_FRAME_DATA:
+    case DP_FRAME_PLACE_DIED:
+    case DP_FRAME_LOG:
+    case DP_FRAME_NEW_PLACE:
+    case DP_FRAME_PLACE_FAILED:
+    case DP_FRAME_SET_OWNER:
+    case DP_FRAME_PLACE_STARTED:
+    case DP_FRAME_CLOSE:
+    case DP_FRAME_PING:
+    case DP_FRAME_PONG:
+    case DP_FRAME_NEW_NODE:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+gboolean
+_dp_frame_header_check (const DpFrameHeader *h,
+                        gsize                max_frame,
+                        GError             **error)
+{
+  if (!_dp_frame_type_is_known (h->type))
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,
+                   "unknown frame type %u", h->type);
+      return FALSE;
+    }
+  if ((gsize) h->body_len + DP_FRAME_HEADER_LEN > max_frame)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_FRAME_TOO_LARGE,
+                   "frame of %" G_GUINT32_FORMAT " bytes is over the maximum of %"
+                   G_GSIZE_FORMAT, h->body_len, max_frame);
+      return FALSE;
+    }
+  if (_dp_frame_sig_padded (h->sig_len) > h->body_len)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,
+                   "frame type string (%u bytes) is longer than its body (%"
+                   G_GUINT32_FORMAT " bytes)", h->sig_len, h->body_len);
+      return FALSE;
+    }
+  if (h->sig_len == 0 && h->body_len != 0)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,
+                   "frame without a type string has a body");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GVariant *
+_dp_wire_decode_payload (const char *sig,
+                         gsize       sig_len,
+                         GBytes     *data,
+                         GError    **error)
+{
+  const char *end = NULL;
+  g_autofree char *type_string = NULL;
+  GVariant *value;
+
+  if (sig_len == 0 || memchr (sig, '\0', sig_len) != NULL ||
+      !g_variant_type_string_scan (sig, sig + sig_len, &end) ||
+      end != sig + sig_len)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,
+                   "payload type string is not a valid GVariant type");
+      return NULL;
+    }
+  type_string = g_strndup (sig, sig_len);
+  if (!g_variant_type_is_definite (G_VARIANT_TYPE (type_string)))
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,
+                   "payload type '%s' is not a definite type", type_string);
+      return NULL;
+    }
+
+  value = g_variant_new_from_bytes (G_VARIANT_TYPE (type_string), data, FALSE);
+  if (g_bytes_get_size (data) <= DP_NORMAL_FORM_CHECK_MAX &&
+      !g_variant_is_normal_form (value))
+    {
+      g_variant_unref (g_variant_ref_sink (value));
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,
+                   "payload of type '%s' is not a valid serialised GVariant",
+                   type_string);
+      return NULL;
+    }
+  return g_variant_ref_sink (value);
+}
+
+/* Handshake.
+ *
+ *   both sides:  HELLO = magic (8) | u16 version | u16 flags | u32 reserved | nonce (32)
+ *   client:      AUTH  = HMAC-SHA256 (secret, "libdp-auth-1" 'C' server_nonce client_nonce)
+ *   server:      checks it; only then AUTH = HMAC-SHA256 (secret, ... 'S' client_nonce server_nonce)
+ *   client:      checks it; the connection is up.
+ *
+ * Each side proves knowledge of the secret over a nonce the other chose, so
+ * neither a replayed nor a reflected proof is accepted.
+ */
+
+void
+_dp_wire_hello_build (guint8       out[DP_HELLO_LEN],
+                      const guint8 nonce[DP_NONCE_LEN])
+{
+  guint16 be16 = GUINT16_TO_BE (DP_PROTOCOL_VERSION);
+
+  memset (out, 0, DP_HELLO_LEN);
+  memcpy (out, DP_WIRE_MAGIC, DP_WIRE_MAGIC_LEN);
+  memcpy (out + DP_WIRE_MAGIC_LEN, &be16, 2);
+  memcpy (out + DP_WIRE_MAGIC_LEN + 8, nonce, DP_NONCE_LEN);
+}
+
+gboolean
+_dp_wire_hello_parse (const guint8  in[DP_HELLO_LEN],
+                      guint8        nonce_out[DP_NONCE_LEN],
+                      GError      **error)
+{
+  guint16 be16;
+  guint16 version;
+
+  if (memcmp (in, DP_WIRE_MAGIC, DP_WIRE_MAGIC_LEN) != 0)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,
+                   "peer does not speak the libdp protocol (bad magic)");
+      return FALSE;
+    }
+  memcpy (&be16, in + DP_WIRE_MAGIC_LEN, 2);
+  version = GUINT16_FROM_BE (be16);
+  if (version != DP_PROTOCOL_VERSION)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,
+                   "peer speaks libdp protocol version %u, this side speaks %u",
+                   version, DP_PROTOCOL_VERSION);
+      return FALSE;
+    }
+  memcpy (nonce_out, in + DP_WIRE_MAGIC_LEN + 8, DP_NONCE_LEN);
+  return TRUE;
+}
+
+void
+_dp_wire_auth_compute (GBytes       *secret,
+                       char          role,
+                       const guint8  peer_nonce[DP_NONCE_LEN],
+                       const guint8  own_nonce[DP_NONCE_LEN],
+                       guint8        out[DP_AUTH_LEN])
+{
+  g_autoptr(GHmac) hmac = NULL;
+  gsize key_len = 0;
+  const guint8 *key = g_bytes_get_data (secret, &key_len);
+  gsize digest_len = DP_AUTH_LEN;
+  static const char label[] = "libdp-auth-1";
+
+  hmac = g_hmac_new (G_CHECKSUM_SHA256, key, key_len);
+  g_hmac_update (hmac, (const guchar *) label, sizeof label - 1);
+  g_hmac_update (hmac, (const guchar *) &role, 1);
+  g_hmac_update (hmac, peer_nonce, DP_NONCE_LEN);
+  g_hmac_update (hmac, own_nonce, DP_NONCE_LEN);
+  g_hmac_get_digest (hmac, out, &digest_len);
+  g_assert (digest_len == DP_AUTH_LEN);
+}
+
+gboolean
+_dp_wire_auth_verify (GBytes       *secret,
+                      char          role,
+                      const guint8  verifier_nonce[DP_NONCE_LEN],
+                      const guint8  prover_nonce[DP_NONCE_LEN],
+                      const guint8  proof[DP_AUTH_LEN])
+{
+  guint8 expected[DP_AUTH_LEN];
+  guint8 diff = 0;
+
+  /* The prover computed HMAC (role, its peer's nonce = ours, its own). */
+  _dp_wire_auth_compute (secret, role, verifier_nonce, prover_nonce, expected);
+  for (gsize i = 0; i < DP_AUTH_LEN; i++)
+    diff |= expected[i] ^ proof[i];
+  return diff == 0;
+}

@@ -1,0 +1,22 @@
+/* libdp.h: distributed places for C
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#define __LIBDP_INSIDE__
+
+#include "dp-version-macros.h"
+#include "dp-error.h"
+#include "dp-channel.h"
+#include "dp-place-channel.h"
+#include "dp-place.h"
+#include "dp-plugin.h"
+#include "dp-node.h"
+#include "dp-spawn-options.h"
+#include "dp-remote-connection.h"
+#include "dp-remote-node.h"
+#include "dp-router.h"
+#include "dp-json.h"
+
+#undef __LIBDP_INSIDE__

@@ -1,0 +1,382 @@
+/* dp-launch: run a place on a node from the command line
+ *
+ *   dp-launch [OPTIONS] HOST:PORT PLUGIN SYMBOL
+ *
+ * Spawns a node on HOST (locally for a local host name, over ssh otherwise)
+ * listening on PORT (0: a free one), or attaches to a running one with
+ * --connect; starts the place SYMBOL of PLUGIN there; sends it each --message
+ * and then each line of standard input, parsed as JSON; prints every
+ * message the place sends as one line of JSON on standard output. When
+ * standard input ends the channel is closed; dp-launch exits once the place
+ * has finished. Lifecycle events and errors go to standard error.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <libdp/libdp.h>
+
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <errno.h>
+
+enum {
+  EXIT_OK = 0,
+  EXIT_FAILURE_ = 1,
+  EXIT_USAGE = 2,
+  EXIT_NODE = 3,
+  EXIT_PLACE_START = 4,
+  EXIT_PLACE_CRASHED = 5,
+  EXIT_LOST = 6,
+  EXIT_BAD_INPUT = 7,
+};
+
+static GMainLoop *loop;
+static int exit_code = EXIT_OK;
+static gboolean bad_input;
+static gboolean verbose;
+static guint line_no;
+static DpRemoteConnection *place;
+static GDataInputStream *input;
+static char **messages;
+static char *signature;
+
+static void
+finish (int code)
+{
+  exit_code = code;
+  g_main_loop_quit (loop);
+}
+
+static void
+on_message (DpRemoteConnection *rc, GVariant *msg, gpointer data)
+{
+  g_autofree char *json = dp_variant_to_json (msg);
+
+  printf ("%s\n", json);
+  fflush (stdout);
+}
+
+static void
+on_died (DpRemoteConnection *rc, int exit, const char *detail, gpointer data)
+{
+  const GError *error = dp_remote_connection_get_error (rc);
+
+  switch (exit)
+    {
+    case DP_PLACE_EXIT_RETURNED:
+      if (verbose)
+        g_printerr ("dp-launch: place %s finished\n", dp_remote_connection_get_symbol (rc));
+      finish (bad_input ? EXIT_BAD_INPUT : EXIT_OK);
+      break;
+    case DP_PLACE_EXIT_CRASHED:
+      g_printerr ("dp-launch: place %s crashed: %s\n", dp_remote_connection_get_symbol (rc), detail);
+      finish (EXIT_PLACE_CRASHED);
+      break;
+    case DP_PLACE_EXIT_FAILED:
+      g_printerr ("dp-launch: cannot start place: %s\n", error ? error->message : detail);
+      finish (EXIT_PLACE_START);
+      break;
+    default:
+      g_printerr ("dp-launch: place %s lost: %s\n", dp_remote_connection_get_symbol (rc), detail);
+      finish (EXIT_LOST);
+      break;
+    }
+}
+
+static void
+put_json (const char *text, const char *what)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = dp_variant_from_json (text, signature, &error);
+
+  if (v == NULL)
+    {
+      g_printerr ("dp-launch: %s: %s\n", what, error->message);
+      bad_input = TRUE;
+      return;
+    }
+  if (!dp_remote_connection_put (place, v))
+    {
+      g_printerr ("dp-launch: %s: the place is gone, message dropped\n", what);
+      bad_input = TRUE;
+    }
+}
+
+static void
+line_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gsize len;
+  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (input, result, &len, &error);
+
+  if (line == NULL)
+    {
+      if (error)
+        {
+          g_printerr ("dp-launch: standard input: %s\n", error->message);
+          bad_input = TRUE;
+        }
+      dp_remote_connection_close (place);
+      return;
+    }
+  line_no++;
+  g_strstrip (line);
+  if (*line)
+    {
+      g_autofree char *what = g_strdup_printf ("line %u", line_no);
+      put_json (line, what);
+    }
+  g_data_input_stream_read_line_async (input, G_PRIORITY_DEFAULT, NULL, line_cb, NULL);
+}
+
+static void
+ready_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!dp_remote_connection_wait_ready_finish (place, result, &error))
+    return;  /* "died" reports it */
+  if (verbose)
+    g_printerr ("dp-launch: place %s runs\n", dp_remote_connection_get_symbol (place));
+}
+
+typedef struct {
+  char          *plugin;
+  char          *symbol;
+  char          *name;
+  DpLaunchFlags  flags;
+  gboolean       read_stdin;
+} LaunchArgs;
+
+static void
+start_place (DpRemoteNode *node, LaunchArgs *a)
+{
+  g_printerr ("dp-launch: node %s:%u ready (pid %" G_GINT64_FORMAT ")\n",
+              dp_remote_node_get_host (node), dp_remote_node_get_port (node),
+              dp_remote_node_get_pid (node));
+  place = dp_remote_node_launch_place (node, a->plugin, a->symbol, a->flags, a->name);
+  g_signal_connect (place, "message", G_CALLBACK (on_message), NULL);
+  g_signal_connect (place, "died", G_CALLBACK (on_died), NULL);
+  dp_remote_connection_wait_ready_async (place, NULL, ready_cb, NULL);
+
+  for (guint i = 0; messages && messages[i]; i++)
+    {
+      g_autofree char *what = g_strdup_printf ("--message %u", i + 1);
+      put_json (messages[i], what);
+    }
+  if (a->read_stdin)
+    {
+      g_autoptr(GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+      input = g_data_input_stream_new (in);
+      g_data_input_stream_read_line_async (input, G_PRIORITY_DEFAULT, NULL, line_cb, NULL);
+    }
+  else
+    dp_remote_connection_close (place);
+}
+
+static DpRemoteNode *the_node;
+static gboolean connect_mode;
+
+static void
+node_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  LaunchArgs *a = data;
+  g_autoptr(GError) error = NULL;
+  the_node = connect_mode ? dp_remote_node_connect_finish (result, &error)
+                     : dp_remote_node_spawn_finish (result, &error);
+  if (the_node == NULL)
+    {
+      g_printerr ("dp-launch: %s\n", error->message);
+      finish (EXIT_NODE);
+      return;
+    }
+  start_place (the_node, a);
+}
+
+static gboolean
+parse_host_port (const char *spec, char **host, guint16 *port)
+{
+  const char *colon = strrchr (spec, ':');
+  guint64 p;
+
+  if (colon == NULL || colon == spec)
+    return FALSE;
+  if (spec[0] == '[' && colon[-1] != ']')
+    return FALSE;
+  if (!g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &p, NULL))
+    return FALSE;
+  *host = g_strndup (spec, colon - spec);
+  *port = (guint16) p;
+  return TRUE;
+}
+
+static gboolean
+on_sigint (gpointer data)
+{
+  g_printerr ("dp-launch: interrupted\n");
+  finish (130);
+  return G_SOURCE_REMOVE;
+}
+
+int
+main (int argc, char **argv)
+{
+  gboolean thunk = FALSE, connect = FALSE, use_ssh = FALSE, use_local = FALSE;
+  gboolean accept_new = FALSE, no_stdin = FALSE;
+  g_autofree char *named = NULL, *node_path = NULL, *cookie_file = NULL;
+  g_autofree char *identity = NULL, *known_hosts = NULL, *ssh_config = NULL;
+  g_auto(GStrv) plugin_dirs = NULL;
+  gint ready_timeout = 30000;
+  GOptionEntry entries[] = {
+    { "message", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &messages, "Send this JSON message first (repeatable)", "JSON" },
+    { "named", 'n', 0, G_OPTION_ARG_STRING, &named, "Register the place under NAME on the node", "NAME" },
+    { "thunk", 't', 0, G_OPTION_ARG_NONE, &thunk, "SYMBOL is a thunk that creates the place (DpPlace *fn (void))", NULL },
+    { "connect", 'c', 0, G_OPTION_ARG_NONE, &connect, "Attach to a node already running at HOST:PORT instead of spawning one", NULL },
+    { "local", 0, 0, G_OPTION_ARG_NONE, &use_local, "Spawn the node as a local child process, whatever HOST says", NULL },
+    { "ssh", 0, 0, G_OPTION_ARG_NONE, &use_ssh, "Spawn the node over ssh, even on localhost", NULL },
+    { "node-path", 0, 0, G_OPTION_ARG_FILENAME, &node_path, "The dp-node program on the node's host", "PATH" },
+    { "plugin-dir", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &plugin_dirs, "Let the node load plugins from DIR (repeatable)", "DIR" },
+    { "cookie-file", 0, 0, G_OPTION_ARG_FILENAME, &cookie_file, "Cookie file with the cluster secret", "FILE" },
+    { "signature", 's', 0, G_OPTION_ARG_STRING, &signature, "Parse input as this GVariant type instead of inferring one", "TYPE" },
+    { "no-stdin", 0, 0, G_OPTION_ARG_NONE, &no_stdin, "Do not read standard input: send the --message's, then close", NULL },
+    { "ready-timeout", 0, 0, G_OPTION_ARG_INT, &ready_timeout, "How long a node may take to start, in ms (default 30000)", "MS" },
+    { "accept-new-host-key", 0, 0, G_OPTION_ARG_NONE, &accept_new, "Add an unknown ssh host key to known_hosts", NULL },
+    { "ssh-identity", 0, 0, G_OPTION_ARG_FILENAME, &identity, "ssh private key to use", "FILE" },
+    { "ssh-known-hosts", 0, 0, G_OPTION_ARG_FILENAME, &known_hosts, "ssh known_hosts file to use", "FILE" },
+    { "ssh-config", 0, 0, G_OPTION_ARG_FILENAME, &ssh_config, "ssh config file to read instead of ~/.ssh/config", "FILE" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say more on standard error", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new ("HOST:PORT PLUGIN SYMBOL - run a place on a node");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpNode) router = NULL;
+  g_autoptr(DpSpawnOptions) opts = NULL;
+  g_autofree char *host = NULL;
+  guint16 port = 0;
+  LaunchArgs a = { 0 };
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_set_summary (ctx,
+    "Starts the place SYMBOL of PLUGIN on a node at HOST:PORT (PORT 0: any free\n"
+    "port), sends it the --message's and then each line of standard input as a\n"
+    "JSON message, and prints every message it sends back as a line of JSON.\n"
+    "When standard input ends the channel is closed; dp-launch exits once the\n"
+    "place has finished.\n\n"
+    "HOST is spawned locally when it names this machine (localhost, 127.0.0.1…),\n"
+    "over ssh otherwise; it may be user@host or host:sshport for ssh. PLUGIN is a\n"
+    "file (its directory is added to a spawned node's plugin path) or a name on\n"
+    "the node's plugin path ($DP_PLUGIN_PATH, --plugin-dir).");
+  g_option_context_set_description (ctx,
+    "Exit status:\n"
+    "  0  the place finished normally\n"
+    "  1  other failure\n"
+    "  2  usage error\n"
+    "  3  the node could not be spawned or connected to\n"
+    "  4  the place could not be started (plugin, symbol, ABI, name)\n"
+    "  5  the place crashed\n"
+    "  6  the node or the connection to it was lost\n"
+    "  7  some input lines were not valid JSON messages (the rest was sent)\n"
+    "  130 interrupted\n\n"
+    "Examples:\n"
+    "  printf '\"ping\"\\n[1, 2.5]\\n' | dp-launch localhost:0 ./echo.so echo\n"
+    "  dp-node --listen 127.0.0.1:6340 --plugin-dir /opt/plugins &\n"
+    "  dp-launch --connect -m '\"hi\"' --no-stdin 127.0.0.1:6340 echo echo\n");
+
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      g_printerr ("dp-launch: %s\n", error->message);
+      return EXIT_USAGE;
+    }
+  if (argc != 4 || !parse_host_port (argv[1], &host, &port))
+    {
+      g_printerr ("dp-launch: usage: dp-launch [OPTIONS] HOST:PORT PLUGIN SYMBOL (see --help)\n");
+      return EXIT_USAGE;
+    }
+  if (use_ssh && use_local)
+    {
+      g_printerr ("dp-launch: --ssh and --local exclude each other\n");
+      return EXIT_USAGE;
+    }
+  if (signature && !g_variant_type_string_is_valid (signature))
+    {
+      g_printerr ("dp-launch: --signature '%s' is not a GVariant type\n", signature);
+      return EXIT_USAGE;
+    }
+  if (verbose)
+    g_log_set_debug_enabled (TRUE);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  router = dp_node_new ();
+  if (cookie_file && !dp_node_load_cookie (router, cookie_file, &error))
+    {
+      g_printerr ("dp-launch: %s\n", error->message);
+      return EXIT_NODE;
+    }
+
+  opts = dp_spawn_options_new ();
+  dp_spawn_options_set_output (opts, DP_SPAWN_OUTPUT_STDERR);
+  dp_spawn_options_set_method (opts, use_ssh ? DP_SPAWN_SSH : use_local ? DP_SPAWN_LOCAL : DP_SPAWN_AUTO);
+  dp_spawn_options_set_ready_timeout (opts, (guint) MAX (ready_timeout, 0));
+  dp_spawn_options_set_accept_new_host_key (opts, accept_new);
+  if (node_path)
+    dp_spawn_options_set_node_path (opts, node_path);
+  if (identity)
+    dp_spawn_options_set_ssh_identity (opts, identity);
+  if (known_hosts)
+    dp_spawn_options_set_ssh_known_hosts (opts, known_hosts);
+  if (ssh_config)
+    dp_spawn_options_set_ssh_config (opts, ssh_config);
+  for (guint i = 0; plugin_dirs && plugin_dirs[i]; i++)
+    dp_spawn_options_add_plugin_dir (opts, plugin_dirs[i]);
+
+  a.plugin = g_strdup (argv[2]);
+  a.symbol = g_strdup (argv[3]);
+  a.name = g_strdup (named);
+  a.flags = thunk ? DP_LAUNCH_THUNK : DP_LAUNCH_NONE;
+  a.read_stdin = !no_stdin;
+  if (strchr (a.plugin, '/') != NULL)
+    {
+      char *real = realpath (a.plugin, NULL);
+      if (real == NULL)
+        {
+          g_printerr ("dp-launch: plugin %s: %s\n", a.plugin, g_strerror (errno));
+          return EXIT_PLACE_START;
+        }
+      g_free (a.plugin);
+      a.plugin = g_strdup (real);
+      free (real);
+      {
+        g_autofree char *dir = g_path_get_dirname (a.plugin);
+        dp_spawn_options_add_plugin_dir (opts, dir);
+      }
+    }
+
+  g_unix_signal_add (SIGINT, on_sigint, NULL);
+  g_unix_signal_add (SIGTERM, on_sigint, NULL);
+
+  connect_mode = connect;
+  if (connect)
+    dp_remote_node_connect_async (router, host, port, NULL, node_cb, &a);
+  else
+    dp_remote_node_spawn_async (router, host, port, opts, NULL, node_cb, &a);
+
+  g_main_loop_run (loop);
+
+  if (place)
+    {
+      g_signal_handlers_disconnect_by_data (place, NULL);
+      g_object_unref (place);
+    }
+  g_clear_object (&input);
+  g_clear_object (&the_node);
+  g_free (a.plugin);
+  g_free (a.symbol);
+  g_free (a.name);
+  g_strfreev (messages);
+  g_free (signature);
+  g_main_loop_unref (loop);
+  return exit_code;
+}

@@ -1,0 +1,254 @@
+/* dp-node: the node bootstrap a master runs, locally or over ssh
+ *
+ *   dp-node [--listen ADDR:PORT] [--secret-stdin | --cookie-file FILE]
+ *           [--plugin-dir DIR]... [--max-frame-size BYTES] [--daemon] [-v]
+ *
+ * With --secret-stdin the first line of standard input is the cluster
+ * secret (hexadecimal); otherwise the cookie file's is used. Once it
+ * listens, dp-node prints exactly one line on standard output:
+ *
+ *   {"dp-node":"ready","port":6340,"pid":1234,"version":"0.1.0","protocol":1}
+ *
+ * Afterwards standard output carries what places print; the log goes to
+ * standard error. dp-node exits (status 0) when its standard input closes
+ * (unless --daemon), when a master sends node-send-exit, or on SIGTERM /
+ * SIGINT; it exits with status 1 when it cannot start (the reason on
+ * standard error).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <libdp/libdp.h>
+
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <errno.h>
+
+static GMainLoop *loop;
+static const char *quit_reason = "stopped";
+
+static void
+quit (const char *why)
+{
+  quit_reason = why;
+  g_main_loop_quit (loop);
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_exit_requested (DpNode *node, gpointer data)
+{
+  quit ("a master asked it to exit");
+}
+
+static void
+stdin_read_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+
+  bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
+  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
+    {
+      quit ("its standard input closed");
+      return;
+    }
+  /* Nothing is read from the control channel after the secret yet. */
+  g_input_stream_read_bytes_async (G_INPUT_STREAM (source), 4096, G_PRIORITY_DEFAULT,
+                                   NULL, stdin_read_cb, NULL);
+}
+
+/* Reads one line from fd 0 without buffering past it. */
+static char *
+read_secret_line (GError **error)
+{
+  GString *s = g_string_new (NULL);
+
+  for (;;)
+    {
+      char c;
+      ssize_t n = read (STDIN_FILENO, &c, 1);
+      if (n == 1 && c != '\n' && s->len < 4096)
+        {
+          g_string_append_c (s, c);
+          continue;
+        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n == 1 || (n == 0 && s->len > 0))
+        break;
+      g_set_error (error, DP_ERROR, DP_ERROR_COOKIE,
+                   "no secret on standard input (--secret-stdin)");
+      g_string_free (s, TRUE);
+      return NULL;
+    }
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+parse_listen (const char *spec, char **addr, guint16 *port, GError **error)
+{
+  const char *colon = strrchr (spec, ':');
+  guint64 p;
+  g_autofree char *host = NULL;
+
+  if (colon == NULL)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                   "--listen wants ADDRESS:PORT, got '%s'", spec);
+      return FALSE;
+    }
+  if (!g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &p, error))
+    return FALSE;
+  host = g_strndup (spec, colon - spec);
+  if (host[0] == '[' && host[strlen (host) - 1] == ']')
+    {
+      host[strlen (host) - 1] = '\0';
+      memmove (host, host + 1, strlen (host));
+    }
+  if (g_strcmp0 (host, "localhost") == 0 || *host == '\0')
+    {
+      g_free (host);
+      host = g_strdup ("127.0.0.1");
+    }
+  *addr = g_steal_pointer (&host);
+  *port = (guint16) p;
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *listen = NULL;
+  g_autofree char *cookie_file = NULL;
+  g_auto(GStrv) plugin_dirs = NULL;
+  gboolean secret_stdin = FALSE, daemon_mode = FALSE, verbose = FALSE, version = FALSE;
+  gint64 max_frame = 0;
+  GOptionEntry entries[] = {
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen on ADDRESS:PORT (default 127.0.0.1:6340; port 0 picks a free one)", "ADDRESS:PORT" },
+    { "secret-stdin", 0, 0, G_OPTION_ARG_NONE, &secret_stdin, "Read the cluster secret from the first line of standard input", NULL },
+    { "cookie-file", 0, 0, G_OPTION_ARG_FILENAME, &cookie_file, "Cookie file with the secret (default $DP_COOKIE_FILE or ~/.config/libdp/cookie)", "FILE" },
+    { "plugin-dir", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &plugin_dirs, "Also load plugins from DIR (repeatable; $DP_PLUGIN_PATH is used too)", "DIR" },
+    { "max-frame-size", 0, 0, G_OPTION_ARG_INT64, &max_frame, "Drop connections that send frames over BYTES", "BYTES" },
+    { "daemon", 0, 0, G_OPTION_ARG_NONE, &daemon_mode, "Keep running when standard input closes", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new ("- run a libdp node");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpNode) node = NULL;
+  g_autofree char *addr = NULL;
+  guint16 port = DP_DEFAULT_ROUTER_PORT;
+  g_autoptr(GInputStream) in = NULL;
+
+  setvbuf (stdout, NULL, _IOLBF, 0);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_set_description (ctx,
+    "Prints one JSON ready line on standard output once it listens, and exits\n"
+    "when standard input closes (its master is gone) or a master asks it to.\n");
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      g_printerr ("dp-node: %s\n", error->message);
+      return 2;
+    }
+  if (version)
+    {
+      g_print ("dp-node %d.%d\n", DP_MAJOR_VERSION, DP_MINOR_VERSION);
+      return 0;
+    }
+  if (verbose)
+    g_log_set_debug_enabled (TRUE);
+
+  if (!parse_listen (listen ? listen : "127.0.0.1:6340", &addr, &port, &error))
+    {
+      g_printerr ("dp-node: %s\n", error->message);
+      return 2;
+    }
+
+  node = dp_node_new ();
+  if (secret_stdin)
+    {
+      g_autofree char *line = read_secret_line (&error);
+      g_autoptr(GBytes) secret = line ? dp_secret_parse (line, &error) : NULL;
+      if (line)
+        memset (line, 0, strlen (line));
+      if (secret == NULL)
+        {
+          g_printerr ("dp-node: %s\n", error->message);
+          return 1;
+        }
+      dp_node_set_secret (node, secret);
+    }
+  else if (!dp_node_load_cookie (node, cookie_file, &error))
+    {
+      g_printerr ("dp-node: %s\n", error->message);
+      return 1;
+    }
+
+  for (guint i = 0; plugin_dirs && plugin_dirs[i]; i++)
+    dp_node_add_plugin_dir (node, plugin_dirs[i]);
+  if (max_frame > 0)
+    dp_node_set_max_frame_size (node, (gsize) max_frame);
+
+  if (!dp_node_listen (node, addr, port, &error))
+    {
+      g_printerr ("dp-node: %s\n", error->message);
+      return 1;
+    }
+
+  loop = g_main_loop_new (NULL, FALSE);
+  g_signal_connect (node, "exit-requested", G_CALLBACK (on_exit_requested), NULL);
+  g_unix_signal_add (SIGTERM, on_signal, (gpointer) "SIGTERM");
+  g_unix_signal_add (SIGINT, on_signal, (gpointer) "SIGINT");
+  if (!daemon_mode)
+    {
+      in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+      g_input_stream_read_bytes_async (in, 4096, G_PRIORITY_DEFAULT, NULL, stdin_read_cb, NULL);
+    }
+
+  {
+    g_autoptr(JsonBuilder) b = json_builder_new ();
+    g_autoptr(JsonGenerator) gen = json_generator_new ();
+    g_autoptr(JsonNode) root = NULL;
+    g_autofree char *text = NULL;
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "dp-node");
+    json_builder_add_string_value (b, "ready");
+    json_builder_set_member_name (b, "port");
+    json_builder_add_int_value (b, dp_node_get_port (node));
+    json_builder_set_member_name (b, "pid");
+    json_builder_add_int_value (b, getpid ());
+    json_builder_set_member_name (b, "version");
+    json_builder_add_string_value (b, "0.1.0");
+    json_builder_set_member_name (b, "protocol");
+    json_builder_add_int_value (b, 1);
+    json_builder_end_object (b);
+    root = json_builder_get_root (b);
+    json_generator_set_root (gen, root);
+    text = json_generator_to_data (gen, NULL);
+    printf ("%s\n", text);
+    fflush (stdout);
+  }
+  g_log_structured ("dp-node", G_LOG_LEVEL_DEBUG,
+                    "MESSAGE", "listening on %s:%u", addr, dp_node_get_port (node));
+
+  g_main_loop_run (loop);
+  g_log_structured ("dp-node", G_LOG_LEVEL_DEBUG, "MESSAGE", "exiting: %s", quit_reason);
+
+  /* Places may still be running user code; don't wait for them. */
+  dp_node_shutdown (node);
+  fflush (stdout);
+  fflush (stderr);
+  _exit (0);
+}
