@@ -150,8 +150,6 @@ router_call_free (gpointer user_data)
 {
   RouterCall *rc = user_data;
 
-  if (rc->sync)
-    return;
   if (rc->notify)
     rc->notify (rc->data);
   g_free (rc);
@@ -207,7 +205,8 @@ _dp_node_invoke_sync (DpNode       *self,
   g_mutex_init (&rc.lock);
   g_cond_init (&rc.cond);
   source = g_idle_source_new ();
-  g_source_set_callback (source, router_call_cb, &rc, router_call_free);
+  /* no destroy notify: @rc lives on this stack frame only until done */
+  g_source_set_callback (source, router_call_cb, &rc, NULL);
   g_source_attach (source, self->router_context);
   g_source_unref (source);
   g_mutex_lock (&rc.lock);

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages libdp needs to build, test and benchmark.
+# Idempotent: does nothing when everything is already there.
+#
+#   sdk/install-deps.sh            # build + tests + benchmarks
+#
+set -euo pipefail
+
+packages=(
+  build-essential meson ninja-build pkg-config
+  libglib2.0-dev libjson-glib-dev libltdl-dev libssh-dev
+  openssh-server openssh-client          # the tests start their own sshd on loopback
+  libzmq3-dev                            # the ZeroMQ baseline in bench/
+  python3                                # bench/run.py
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
