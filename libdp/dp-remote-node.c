@@ -30,6 +30,7 @@ struct _DpRemoteNode
   DpNodeProcess  *process;
   GSource        *grace;
   gboolean        conn_closed;
+  gboolean        detached;
   char           *conn_reason;
 
   GMutex          lock;
@@ -52,13 +53,32 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (DpRemoteNode, dp_remote_node, G_TYPE_OBJECT)
 
-static void
-close_conn_in_router (gpointer data)
-{
-  DpConnection *conn = data;
+static void lose_places (DpRemoteNode *self, DpConnection *conn, const char *why);
 
-  _dp_connection_set_handler (conn, NULL, NULL);
-  _dp_connection_close (conn, NULL);
+/* Router thread: after this no callback of the connection or the process
+ * reaches @self any more. */
+static void
+detach_in_router (gpointer data)
+{
+  DpRemoteNode *self = data;
+
+  if (self->conn)
+    {
+      _dp_connection_set_handler (self->conn, NULL, NULL);
+      lose_places (self, self->conn, "the DpRemoteNode was released");
+      _dp_connection_close (self->conn, NULL);
+    }
+  if (self->grace)
+    {
+      g_source_destroy (self->grace);
+      g_clear_pointer (&self->grace, g_source_unref);
+    }
+  if (self->process)
+    {
+      /* Our node goes when we do: its standard input closes. */
+      g_signal_handlers_disconnect_by_data (self->process, self);
+      dp_node_process_terminate (self->process, FALSE);
+    }
 }
 
 static void
@@ -66,19 +86,10 @@ dp_remote_node_dispose (GObject *object)
 {
   DpRemoteNode *self = DP_REMOTE_NODE (object);
 
-  if (self->conn)
+  if (!self->detached)
     {
-      /* no callback may reach us any more */
-      DpConnection *conn = g_steal_pointer (&self->conn);
-      _dp_node_invoke (self->router, close_conn_in_router, conn,
-                       (GDestroyNotify) _dp_connection_unref);
-    }
-
-  /* Our node goes when we do: its standard input closes. */
-  if (self->process)
-    {
-      g_signal_handlers_disconnect_by_data (self->process, self);
-      dp_node_process_terminate (self->process, FALSE);
+      self->detached = TRUE;
+      _dp_node_invoke_sync (self->router, detach_in_router, self);
     }
   G_OBJECT_CLASS (dp_remote_node_parent_class)->dispose (object);
 }
@@ -88,11 +99,7 @@ dp_remote_node_finalize (GObject *object)
 {
   DpRemoteNode *self = DP_REMOTE_NODE (object);
 
-  if (self->grace)
-    {
-      g_source_destroy (self->grace);
-      g_source_unref (self->grace);
-    }
+  g_clear_pointer (&self->conn, _dp_connection_unref);
   g_clear_object (&self->process);
   g_clear_object (&self->router);
   g_main_context_unref (self->owner_context);
@@ -243,9 +250,10 @@ grace_expired (gpointer data)
 
 static void
 lose_places (DpRemoteNode *self,
+             DpConnection *conn,
              const char   *why)
 {
-  g_autoptr(GPtrArray) entries = _dp_connection_steal_all_entries (self->conn);
+  g_autoptr(GPtrArray) entries = _dp_connection_steal_all_entries (conn);
   g_autofree char *detail = g_strdup_printf ("lost the node: %s", why);
   GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, detail };
 
@@ -281,7 +289,7 @@ remote_closed (DpConnection *conn,
   g_mutex_lock (&self->lock);
   self->alive = FALSE;
   g_mutex_unlock (&self->lock);
-  lose_places (self, self->conn_reason);
+  lose_places (self, conn, self->conn_reason);
 
   if (self->process == NULL || dp_node_process_has_exited (self->process))
     declare_dead (self);

@@ -1,0 +1,312 @@
+/* libdp-bench: the benchmark workloads on libdp's public API
+ *
+ *   libdp-bench WORKLOAD      (W0 W1 W2 W3 W4 W6 W7)
+ *
+ * Prints one JSON line {"workload":..,"value":..,"unit":..,"ok":true,...}
+ * and exits 0; a wrong result (count, byte total, value) exits 1. Nodes are
+ * real dp-node processes reached over loopback TCP (DP_NODE_PATH); places
+ * come from the echo plugin (DP_PLUGIN_PATH or --plugin-dir).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <libdp/libdp.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *plugin_dir;
+static char *echo_plugin = "echo";
+
+static double
+now_s (void)
+{
+  return g_get_monotonic_time () / 1e6;
+}
+
+static G_NORETURN void
+die (const char *what, const GError *error)
+{
+  fprintf (stderr, "libdp-bench: %s: %s\n", what, error ? error->message : "failed");
+  printf ("{\"ok\":false,\"error\":\"%s\"}\n", what);
+  exit (1);
+}
+
+static DpSpawnOptions *
+options (void)
+{
+  DpSpawnOptions *o = dp_spawn_options_new ();
+
+  if (plugin_dir)
+    dp_spawn_options_add_plugin_dir (o, plugin_dir);
+  dp_spawn_options_set_output (o, DP_SPAWN_OUTPUT_STDERR);
+  return o;
+}
+
+static void
+report (const char *w, double value, const char *unit, const char *extra)
+{
+  printf ("{\"workload\":\"%s\",\"system\":\"libdp\",\"value\":%.6g,\"unit\":\"%s\",\"ok\":true%s%s}\n",
+          w, value, unit, extra ? "," : "", extra ? extra : "");
+}
+
+static DpRemoteConnection *
+start_place (DpNode *node, DpRemoteNode **remote, const char *symbol)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpSpawnOptions) o = options ();
+  DpRemoteConnection *pl = NULL;
+
+  if (!dp_spawn_node_supervise_place_at (node, "localhost", 0, echo_plugin, symbol,
+                                         DP_LAUNCH_NONE, NULL, o, remote, &pl, &error))
+    die ("spawn", error);
+  return pl;
+}
+
+static void
+w1 (DpNode *node)
+{
+  double t0 = now_s ();
+  g_autoptr(DpRemoteNode) remote = NULL;
+  g_autoptr(DpRemoteConnection) pl = start_place (node, &remote, "echo");
+  g_autoptr(GVariant) r = NULL;
+
+  dp_remote_connection_put (pl, g_variant_new_int64 (42));
+  r = dp_remote_connection_get (pl);
+  if (r == NULL || g_variant_get_int64 (r) != 42)
+    die ("W1 reply", NULL);
+  report ("W1", (now_s () - t0) * 1e3, "ms", NULL);
+}
+
+static void
+w2 (DpNode *node)
+{
+  g_autoptr(DpRemoteNode) remote = NULL;
+  g_autoptr(DpRemoteConnection) pl = start_place (node, &remote, "echo");
+  const int n = 10000;
+  double t0;
+
+  for (int i = 0; i < 200; i++)  /* warm up */
+    {
+      dp_remote_connection_put (pl, g_variant_new_int64 (42));
+      g_variant_unref (dp_remote_connection_get (pl));
+    }
+  t0 = now_s ();
+  for (int i = 0; i < n; i++)
+    {
+      GVariant *r;
+      dp_remote_connection_put (pl, g_variant_new_int64 (42));
+      r = dp_remote_connection_get (pl);
+      if (r == NULL || g_variant_get_int64 (r) != 42)
+        die ("W2 reply", NULL);
+      g_variant_unref (r);
+    }
+  report ("W2", (now_s () - t0) * 1e6 / n, "us/rt", NULL);
+}
+
+static void
+w3 (DpNode *node)
+{
+  g_autoptr(DpRemoteNode) remote = NULL;
+  g_autoptr(DpRemoteConnection) pl = start_place (node, &remote, "count");
+  const guint64 n = 200000;
+  char payload[65];
+  g_autoptr(GVariant) r = NULL;
+  guint64 count = 0, bytes = 0;
+  double t0;
+
+  memset (payload, 'x', 64);
+  payload[64] = '\0';
+  t0 = now_s ();
+  for (guint64 i = 0; i < n; i++)
+    dp_remote_connection_put (pl, g_variant_new_string (payload));
+  dp_remote_connection_put (pl, g_variant_new_string ("count?"));
+  r = dp_remote_connection_get (pl);
+  if (r == NULL)
+    die ("W3 reply", NULL);
+  g_variant_get (r, "(tt)", &count, &bytes);
+  if (count != n)
+    die ("W3 count", NULL);
+  report ("W3", n / (now_s () - t0), "msg/s", NULL);
+}
+
+static void
+w4 (DpNode *node)
+{
+  g_autoptr(DpRemoteNode) remote = NULL;
+  g_autoptr(DpRemoteConnection) pl = start_place (node, &remote, "count");
+  const guint64 n = 256, size = 4 * 1024 * 1024;
+  g_autofree guint8 *blob = g_malloc (size);
+  g_autoptr(GBytes) bytes_obj = NULL;
+  g_autoptr(GVariant) r = NULL;
+  guint64 count = 0, bytes = 0;
+  double t0, dt;
+
+  memset (blob, 0xab, size);
+  bytes_obj = g_bytes_new_static (blob, size);
+  t0 = now_s ();
+  for (guint64 i = 0; i < n; i++)
+    dp_remote_connection_put (pl, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes_obj, TRUE));
+  dp_remote_connection_put (pl, g_variant_new_string ("count?"));
+  r = dp_remote_connection_get (pl);
+  if (r == NULL)
+    die ("W4 reply", NULL);
+  g_variant_get (r, "(tt)", &count, &bytes);
+  dt = now_s () - t0;
+  if (count != n || bytes != n * size)
+    die ("W4 byte total", NULL);
+  report ("W4", (double) (n * size) / dt / 1e6, "MB/s", NULL);
+}
+
+typedef struct {
+  DpNode   *node;
+  int       pending;
+  gboolean  failed;
+  GPtrArray *keep;
+} W6State;
+
+static void
+w6_spawned (G_GNUC_UNUSED GObject *source, GAsyncResult *result, gpointer data)
+{
+  W6State *st = data;
+  g_autoptr(GError) error = NULL;
+  DpRemoteNode *remote = dp_remote_node_spawn_finish (result, &error);
+  DpRemoteConnection *pl;
+  GVariant *r;
+
+  if (remote == NULL)
+    die ("W6 spawn", error);
+  pl = dp_remote_node_launch_place (remote, echo_plugin, "echo", DP_LAUNCH_NONE, NULL);
+  dp_remote_connection_put (pl, g_variant_new_int64 (7));
+  r = dp_remote_connection_get (pl);
+  if (r == NULL || g_variant_get_int64 (r) != 7)
+    st->failed = TRUE;
+  g_clear_pointer (&r, g_variant_unref);
+  g_ptr_array_add (st->keep, pl);
+  g_ptr_array_add (st->keep, remote);
+  st->pending--;
+}
+
+static void
+w6 (DpNode *node)
+{
+  W6State st = { node, 8, FALSE, g_ptr_array_new_with_free_func (g_object_unref) };
+  g_autoptr(DpSpawnOptions) o = options ();
+  double t0 = now_s ();
+
+  for (int i = 0; i < 8; i++)
+    dp_remote_node_spawn_async (node, "localhost", 0, o, NULL, w6_spawned, &st);
+  while (st.pending > 0)
+    g_main_context_iteration (NULL, TRUE);
+  if (st.failed)
+    die ("W6 replies", NULL);
+  report ("W6", (now_s () - t0) * 1e3, "ms", NULL);
+  g_ptr_array_unref (st.keep);
+}
+
+static gint64
+rss_kb (gint64 pid, const char *field)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/status", pid);
+  g_autofree char *text = NULL;
+  const char *p;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (p = strstr (text, field)) == NULL)
+    return -1;
+  return g_ascii_strtoll (p + strlen (field), NULL, 10);
+}
+
+static void
+w7 (DpNode *node)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpSpawnOptions) o = options ();
+  g_autoptr(DpRemoteNode) remote = dp_remote_node_spawn (node, "localhost", 0, o, NULL, &error);
+  g_autoptr(GPtrArray) places = g_ptr_array_new_with_free_func (g_object_unref);
+  const int n = 1000;
+  gint64 idle_rss;
+  double t0;
+  char extra[160];
+
+  if (remote == NULL)
+    die ("W7 spawn", error);
+  idle_rss = rss_kb (dp_remote_node_get_pid (remote), "VmRSS:");
+  t0 = now_s ();
+  for (int i = 0; i < n; i++)
+    {
+      DpRemoteConnection *pl = dp_remote_node_launch_place (remote, echo_plugin, "echo", DP_LAUNCH_NONE, NULL);
+      dp_remote_connection_put (pl, g_variant_new_int32 (i));
+      g_ptr_array_add (places, pl);
+    }
+  for (int i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) r = dp_remote_connection_get (places->pdata[i]);
+      if (r == NULL || g_variant_get_int32 (r) != i)
+        die ("W7 reply", dp_remote_connection_get_error (places->pdata[i]));
+    }
+  g_snprintf (extra, sizeof extra, "\"node_idle_rss_kb\":%" G_GINT64_FORMAT ",\"node_peak_rss_kb\":%" G_GINT64_FORMAT,
+              idle_rss, rss_kb (dp_remote_node_get_pid (remote), "VmHWM:"));
+  report ("W7", (now_s () - t0) * 1e3, "ms", extra);
+}
+
+static void
+w0 (void)
+{
+  /* the whole dp-launch process: spawn, place, one message, exit */
+  const char *launch = g_getenv ("DP_LAUNCH_PATH");
+  g_autofree char *plugin = NULL;
+  g_autoptr(GSubprocess) sp = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  double t0;
+
+  if (launch == NULL || plugin_dir == NULL)
+    die ("W0 needs DP_LAUNCH_PATH and --plugin-dir", NULL);
+  plugin = g_build_filename (plugin_dir, "echo.so", NULL);
+  t0 = now_s ();
+  sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                         G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                         launch, "localhost:0", plugin, "echo", NULL);
+  if (sp == NULL || !g_subprocess_communicate_utf8 (sp, "\"Hello\"\n", NULL, &out, NULL, &error))
+    die ("W0 dp-launch", error);
+  if (g_subprocess_get_exit_status (sp) != 0 || g_strcmp0 (out, "\"Hello\"\n") != 0)
+    die ("W0 output", NULL);
+  report ("W0", (now_s () - t0) * 1e3, "ms", NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(DpNode) node = NULL;
+  const char *w;
+
+  for (int i = 1; i + 1 < argc; i++)
+    if (strcmp (argv[i], "--plugin-dir") == 0)
+      plugin_dir = argv[i + 1];
+  if (argc < 2)
+    {
+      fprintf (stderr, "usage: libdp-bench W0|W1|W2|W3|W4|W6|W7 [--plugin-dir DIR]\n");
+      return 2;
+    }
+  w = argv[1];
+  if (strcmp (w, "W0") == 0)
+    {
+      w0 ();
+      return 0;
+    }
+  node = dp_node_new ();
+  if (strcmp (w, "W1") == 0) w1 (node);
+  else if (strcmp (w, "W2") == 0) w2 (node);
+  else if (strcmp (w, "W3") == 0) w3 (node);
+  else if (strcmp (w, "W4") == 0) w4 (node);
+  else if (strcmp (w, "W6") == 0) w6 (node);
+  else if (strcmp (w, "W7") == 0) w7 (node);
+  else
+    {
+      fprintf (stderr, "libdp-bench: unknown workload %s\n", w);
+      return 2;
+    }
+  fflush (stdout);
+  _exit (0);
+}
