@@ -32,6 +32,7 @@
 #define COPY_MAX         (64 * 1024)
 #define READ_CHUNK       (128 * 1024)
 #define MAX_IOV          64
+#define STREAM_AFTER     4      /* unanswered frames before writes are batched */
 #define HANDSHAKE_TIMEOUT_S 10
 
 typedef enum {
@@ -81,6 +82,9 @@ struct _DpConnection
   gboolean                   out_closed;
   gboolean                   writing;
   gboolean                   want_out;
+  gboolean                   flush_scheduled;
+  guint                      unanswered;     /* frames sent since one was received */
+  GSource                   *flush_source;   /* router: write what was queued */
 
   /* channels */
   GMutex                     chan_lock;
@@ -124,6 +128,28 @@ conn_source_finalize (GSource *source)
 
 static GSourceFuncs conn_source_funcs = {
   NULL, NULL, conn_source_dispatch, conn_source_finalize, NULL, NULL,
+};
+
+static void flush_locked (DpConnection *conn);
+
+static gboolean
+flush_source_dispatch (GSource     *source,
+                       GSourceFunc  callback,
+                       gpointer     user_data)
+{
+  DpConnection *conn = ((ConnSource *) source)->conn;
+
+  g_source_set_ready_time (source, -1);
+  g_mutex_lock (&conn->out_lock);
+  conn->flush_scheduled = FALSE;
+  if (conn->out_ready && !conn->writing && !conn->want_out)
+    flush_locked (conn);
+  g_mutex_unlock (&conn->out_lock);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs flush_source_funcs = {
+  NULL, NULL, flush_source_dispatch, conn_source_finalize, NULL, NULL,
 };
 
 /* ---- life cycle ---- */
@@ -219,8 +245,6 @@ handshake_timed_out (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static void flush_locked (DpConnection *conn);
-
 static void
 send_raw (DpConnection *conn,
           const guint8 *data,
@@ -247,6 +271,11 @@ _dp_connection_start (DpConnection *conn)
   g_source_set_priority (conn->source, G_PRIORITY_DEFAULT);
   conn->fd_tag = g_source_add_unix_fd (conn->source, conn->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
   g_source_attach (conn->source, conn->context);
+
+  conn->flush_source = g_source_new (&flush_source_funcs, sizeof (ConnSource));
+  ((ConnSource *) conn->flush_source)->conn = _dp_connection_ref (conn);
+  g_source_set_static_name (conn->flush_source, "DpConnection flush");
+  g_source_attach (conn->flush_source, conn->context);
 
   conn->hs_timeout = g_timeout_source_new_seconds (HANDSHAKE_TIMEOUT_S);
   g_source_set_callback (conn->hs_timeout, handshake_timed_out, _dp_connection_ref (conn),
@@ -307,6 +336,11 @@ close_with (DpConnection *conn,
     {
       g_source_destroy (conn->hs_timeout);
       g_clear_pointer (&conn->hs_timeout, g_source_unref);
+    }
+  if (conn->flush_source)
+    {
+      g_source_destroy (conn->flush_source);
+      g_clear_pointer (&conn->flush_source, g_source_unref);
     }
   g_io_stream_close (G_IO_STREAM (conn->sconn), NULL, NULL);
 
@@ -528,8 +562,21 @@ _dp_connection_send (DpConnection *conn,
           g_queue_push_tail (&conn->segs, g_steal_pointer (&data));
         }
     }
+  /* While the peer answers what we send (request and reply) the frame is
+   * written at once, by this thread: the lowest latency. Once we are
+   * streaming (several frames with no answer) writing is left to the
+   * router thread, so that frames queued meanwhile go out together in one
+   * system call instead of one each. */
   if (conn->out_ready && !conn->writing && !conn->want_out)
-    flush_locked (conn);
+    {
+      if (++conn->unanswered <= STREAM_AFTER)
+        flush_locked (conn);
+      else if (!conn->flush_scheduled && conn->flush_source)
+        {
+          conn->flush_scheduled = TRUE;
+          g_source_set_ready_time (conn->flush_source, 0);
+        }
+    }
   g_mutex_unlock (&conn->out_lock);
   return TRUE;
 }
@@ -561,6 +608,12 @@ dispatch_frame (DpConnection        *conn,
           close_with (conn, error);
           return FALSE;
         }
+    }
+  if (conn->unanswered)
+    {
+      g_mutex_lock (&conn->out_lock);
+      conn->unanswered = 0;
+      g_mutex_unlock (&conn->out_lock);
     }
   if (h->type == DP_FRAME_PING)
     {

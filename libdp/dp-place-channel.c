@@ -12,6 +12,7 @@
  */
 #include "dp-private.h"
 
+#include <sched.h>
 #include <string.h>
 
 typedef struct {
@@ -19,13 +20,27 @@ typedef struct {
   DpPlaceChannel *reply;
 } DpQueued;
 
+/* How long a receiver spins before it sleeps: $DP_SPIN_US, default 50. */
+static gint64 spin_us = -1;
+
+static gint64
+get_spin_us (void)
+{
+  if (G_UNLIKELY (spin_us < 0))
+    {
+      const char *env = g_getenv ("DP_SPIN_US");
+      spin_us = env ? g_ascii_strtoll (env, NULL, 10) : 50;
+    }
+  return spin_us;
+}
+
 typedef struct {
   GMutex         lock;
   GCond          cond;
   DpQueued      *ring;
   guint          cap;
   guint          head;
-  guint          len;
+  gint           len;        /* read without the lock by spinners */
   gboolean       closed;
   guint          waiters;
   DpInboxNotify  notify;
@@ -67,7 +82,7 @@ inbox_init (DpInbox *box)
 static void
 inbox_clear (DpInbox *box)
 {
-  for (guint i = 0; i < box->len; i++)
+  for (guint i = 0; i < (guint) box->len; i++)
     {
       DpQueued *q = &box->ring[(box->head + i) % box->cap];
       g_variant_unref (q->msg);
@@ -97,19 +112,19 @@ inbox_push (DpInbox        *box,
       g_clear_object (&reply);
       return FALSE;
     }
-  if (box->len == box->cap)
+  if ((guint) box->len == box->cap)
     {
       guint new_cap = box->cap ? box->cap * 2 : 16;
       DpQueued *ring = g_new (DpQueued, new_cap);
-      for (guint i = 0; i < box->len; i++)
+      for (guint i = 0; i < (guint) box->len; i++)
         ring[i] = box->ring[(box->head + i) % box->cap];
       g_free (box->ring);
       box->ring = ring;
       box->cap = new_cap;
       box->head = 0;
     }
-  box->ring[(box->head + box->len) % box->cap] = (DpQueued) { msg, reply };
-  box->len++;
+  box->ring[(box->head + (guint) box->len) % box->cap] = (DpQueued) { msg, reply };
+  g_atomic_int_inc (&box->len);
   if (box->waiters)
     g_cond_signal (&box->cond);
   notify = box->notify;
@@ -133,7 +148,7 @@ inbox_close (DpInbox *box)
       g_mutex_unlock (&box->lock);
       return;
     }
-  box->closed = TRUE;
+  g_atomic_int_set (&box->closed, TRUE);
   g_cond_broadcast (&box->cond);
   notify = box->notify;
   notify_data = box->notify_data;
@@ -150,6 +165,18 @@ inbox_pop (DpInbox         *box,
            gboolean        *closed)
 {
   GVariant *msg = NULL;
+
+  /* A receiver that would block first spins briefly, yielding the CPU:
+   * a message that is already on its way (the other half of a round trip)
+   * is then picked up without the cost of waking a sleeping thread. */
+  if (deadline != 0 && get_spin_us () > 0 && !g_atomic_int_get (&box->len) && !g_atomic_int_get (&box->closed))
+    {
+      gint64 until = g_get_monotonic_time () + spin_us;
+      do
+        sched_yield ();
+      while (!g_atomic_int_get (&box->len) && !g_atomic_int_get (&box->closed) &&
+             g_get_monotonic_time () < until);
+    }
 
   g_mutex_lock (&box->lock);
   while (box->len == 0 && !box->closed && deadline != 0)
@@ -170,7 +197,7 @@ inbox_pop (DpInbox         *box,
       else
         g_clear_object (&q->reply);
       box->head = (box->head + 1) % box->cap;
-      box->len--;
+      g_atomic_int_add (&box->len, -1);
     }
   if (closed)
     *closed = (box->len == 0 && box->closed);
