@@ -333,10 +333,29 @@ stderr_line_cb (GObject      *source,
   g_queue_push_tail (&priv->stderr_tail, g_strdup (line));
   while (priv->stderr_tail.length > STDERR_TAIL_LINES)
     g_free (g_queue_pop_head (&priv->stderr_tail));
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-                    "MESSAGE", "[node %s%s%.0u] %s", priv->host,
-                    priv->port ? ":" : "", (unsigned) priv->port, line,
-                    "DP_NODE", priv->host, "DP_EVENT", "node-log");
+  {
+    /* dp-node writes "LEVEL: message"; log it at that level, naming the node */
+    static const struct { const char *prefix; GLogLevelFlags level; } levels[] = {
+      { "error: ", G_LOG_LEVEL_CRITICAL }, { "critical: ", G_LOG_LEVEL_CRITICAL },
+      { "warning: ", G_LOG_LEVEL_WARNING }, { "message: ", G_LOG_LEVEL_MESSAGE },
+      { "info: ", G_LOG_LEVEL_INFO }, { "debug: ", G_LOG_LEVEL_DEBUG },
+    };
+    GLogLevelFlags level = G_LOG_LEVEL_MESSAGE;
+    const char *text = line;
+    g_autofree char *node = priv->port ? g_strdup_printf ("%s:%u", priv->host, priv->port)
+                                       : g_strdup (priv->host);
+
+    for (gsize i = 0; i < G_N_ELEMENTS (levels); i++)
+      if (g_str_has_prefix (line, levels[i].prefix))
+        {
+          level = levels[i].level;
+          text = line + strlen (levels[i].prefix);
+          break;
+        }
+    g_log_structured (G_LOG_DOMAIN, level,
+                      "MESSAGE", "node %s: %s", node, text,
+                      "DP_NODE", node, "DP_EVENT", "node-log");
+  }
   g_data_input_stream_read_line_async (priv->err_data, G_PRIORITY_DEFAULT,
                                        priv->cancellable, stderr_line_cb, self);
 }

@@ -98,7 +98,8 @@ put_json (const char *text, const char *what)
       bad_input = TRUE;
       return;
     }
-  if (!dp_remote_connection_put (place, v))
+  if (!dp_remote_connection_put (place, v) &&
+      dp_remote_connection_get_state (place) != DP_REMOTE_CONNECTION_EXITED)
     {
       g_printerr ("dp-launch: %s: the place is gone, message dropped\n", what);
       bad_input = TRUE;

@@ -28,6 +28,38 @@
 #include <errno.h>
 
 static GMainLoop *loop;
+
+/* One line per record on stderr, "LEVEL: message", which the master's
+ * spawner reads back and logs at the same level with the node attached. */
+static GLogWriterOutput
+node_log_writer (GLogLevelFlags   level,
+                 const GLogField *fields,
+                 gsize            n_fields,
+                 gpointer         data)
+{
+  const char *message = NULL, *name;
+  g_autofree char *line = NULL;
+
+  if (g_log_writer_default_would_drop (level, "dp-node") &&
+      g_log_writer_default_would_drop (level, "Dp"))
+    return G_LOG_WRITER_HANDLED;
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
+      message = fields[i].value;
+  switch (level & G_LOG_LEVEL_MASK)
+    {
+    case G_LOG_LEVEL_ERROR:    name = "error"; break;
+    case G_LOG_LEVEL_CRITICAL: name = "critical"; break;
+    case G_LOG_LEVEL_WARNING:  name = "warning"; break;
+    case G_LOG_LEVEL_MESSAGE:  name = "message"; break;
+    case G_LOG_LEVEL_INFO:     name = "info"; break;
+    default:                   name = "debug"; break;
+    }
+  line = g_strdup_printf ("%s: %s\n", name, message ? message : "");
+  fputs (line, stderr);
+  fflush (stderr);
+  return G_LOG_WRITER_HANDLED;
+}
 static const char *quit_reason = "stopped";
 
 static void
@@ -152,6 +184,7 @@ main (int argc, char **argv)
   g_autoptr(GInputStream) in = NULL;
 
   setvbuf (stdout, NULL, _IOLBF, 0);
+  g_log_set_writer_func (node_log_writer, NULL, NULL);
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_description (ctx,
     "Prints one JSON ready line on standard output once it listens, and exits\n"
