@@ -79,7 +79,7 @@ dp_after_seconds (gdouble         seconds,
                   gpointer        user_data,
                   GDestroyNotify  notify)
 {
-  GSource *source = g_timeout_source_new ((guint) (MAX (seconds, 0) * 1000.0 + 0.5));
+  GSource *source = dp_timeout_source_new (seconds);
 
   g_source_set_callback (source, func, user_data, notify);
   g_source_set_static_name (source, "dp_after_seconds");
@@ -130,7 +130,7 @@ dp_every_seconds (gdouble         seconds,
                   gpointer        user_data,
                   GDestroyNotify  notify)
 {
-  GSource *source = g_timeout_source_new ((guint) (MAX (seconds, 0) * 1000.0 + 0.5));
+  GSource *source = dp_timeout_source_new (seconds);
   EveryData *ed = g_new0 (EveryData, 1);
 
   ed->func = func;

@@ -9,6 +9,7 @@
 #include "dp-version-macros.h"
 #include "dp-error.h"
 #include "dp-channel.h"
+#include "dp-clock.h"
 #include "dp-place-channel.h"
 #include "dp-place.h"
 #include "dp-plugin.h"
@@ -16,6 +17,7 @@
 #include "dp-spawn-options.h"
 #include "dp-remote-connection.h"
 #include "dp-remote-node.h"
+#include "dp-restarter.h"
 #include "dp-router.h"
 #include "dp-json.h"
 

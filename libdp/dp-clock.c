@@ -1,0 +1,92 @@
+/* dp-clock.c: the time every libdp timer runs on
+ *
+ * Timers, restart delays and heartbeats are given in seconds of libdp
+ * time. Normally that is real time; with $DP_TIME_SCALE=N (or
+ * dp_set_time_scale()) it runs N times faster, so a test of a restarter
+ * that waits 5 s between restarts takes 50 ms at a scale of 100. Spawned
+ * local nodes inherit the variable, so places that pace themselves with
+ * dp_sleep() speed up with their master.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+
+static gdouble scale = -1;
+static gint64 origin_us;
+
+static void
+ensure_scale (void)
+{
+  if (G_UNLIKELY (scale < 0))
+    {
+      const char *env = g_getenv ("DP_TIME_SCALE");
+      gdouble s = env ? g_ascii_strtod (env, NULL) : 1.0;
+      origin_us = g_get_monotonic_time ();
+      scale = s > 0 ? s : 1.0;
+    }
+}
+
+/**
+ * dp_time_scale:
+ *
+ * Returns: how many times faster than real time libdp time runs
+ */
+gdouble
+dp_time_scale (void)
+{
+  ensure_scale ();
+  return scale;
+}
+
+/**
+ * dp_set_time_scale:
+ * @scale: how many times faster than real time libdp time is to run
+ *
+ * For tests. Set it before any timer is created.
+ */
+void
+dp_set_time_scale (gdouble new_scale)
+{
+  g_return_if_fail (new_scale > 0);
+  ensure_scale ();
+  scale = new_scale;
+}
+
+/**
+ * dp_now:
+ *
+ * Returns: libdp time in seconds, from an arbitrary origin
+ */
+gdouble
+dp_now (void)
+{
+  ensure_scale ();
+  return (g_get_monotonic_time () - origin_us) / 1e6 * scale;
+}
+
+/**
+ * dp_sleep:
+ * @seconds: libdp seconds to sleep
+ */
+void
+dp_sleep (gdouble seconds)
+{
+  ensure_scale ();
+  if (seconds > 0)
+    g_usleep ((gulong) (seconds * 1e6 / scale));
+}
+
+/**
+ * dp_timeout_source_new:
+ * @seconds: libdp seconds
+ *
+ * Returns: (transfer full): a #GSource that fires after @seconds of libdp
+ *   time (and then every @seconds while its callback returns
+ *   %G_SOURCE_CONTINUE)
+ */
+GSource *
+dp_timeout_source_new (gdouble seconds)
+{
+  ensure_scale ();
+  return g_timeout_source_new ((guint) (MAX (seconds, 0) * 1000.0 / scale + 0.5));
+}
