@@ -231,9 +231,10 @@ router_thread_main (gpointer data)
 /* ---- places on this node ---- */
 
 typedef struct {
-  DpNode       *node;
-  DpConnection *conn;
-  guint32       channel;
+  DpNode         *node;
+  DpConnection   *conn;
+  DpPlaceChannel *target;
+  guint32         channel;
   char         *name;
   char         *symbol;
   DpPlaceExit   exit;
@@ -247,6 +248,7 @@ place_record_free (gpointer data)
 
   g_object_unref (pr->node);
   _dp_connection_unref (pr->conn);
+  g_clear_object (&pr->target);
   g_free (pr->name);
   g_free (pr->symbol);
   g_free (pr->detail);
@@ -295,11 +297,27 @@ on_place_exit (DpPlace     *place,
                gpointer     data)
 {
   PlaceRecord *pr = data;
+  g_autoptr(GPtrArray) replies = NULL;
+  g_autoptr(GPtrArray) unread = _dp_place_channel_drain_inbox (pr->target, &replies);
+  GVariantBuilder returned;
 
   pr->exit = exit;
   pr->detail = g_strdup (detail);
+
+  /* Nothing is dropped silently: what the place never read goes back to
+   * whoever sent it — with the death notice to the place's owner, or
+   * bounced to the client of a named place. */
+  g_variant_builder_init (&returned, G_VARIANT_TYPE ("av"));
+  for (guint i = 0; i < unread->len; i++)
+    {
+      DpPlaceChannel *reply = replies->pdata[i];
+      if (reply)
+        _dp_place_channel_bounce (reply, unread->pdata[i]);
+      else
+        g_variant_builder_add (&returned, "v", unread->pdata[i]);
+    }
   _dp_connection_send (pr->conn, DP_FRAME_PLACE_DIED, pr->channel, 0,
-                       g_variant_new ("(us)", (guint32) exit, detail ? detail : ""));
+                       g_variant_new ("(usav)", (guint32) exit, detail ? detail : "", &returned));
   _dp_node_invoke (pr->node, place_exited_in_router, pr, NULL);
 }
 
@@ -458,6 +476,7 @@ handle_new_place (DpNode       *self,
     pr = g_new0 (PlaceRecord, 1);
     pr->node = g_object_ref (self);
     pr->conn = _dp_connection_ref (conn);
+    pr->target = g_object_ref (entry->target);
     pr->channel = channel;
     pr->name = g_strdup (name);
     pr->symbol = g_strdup (symbol);
@@ -485,16 +504,18 @@ server_frame (DpConnection        *conn,
   switch (h->type)
     {
     case DP_FRAME_DATA:
+      if (payload == NULL)
+        return;
       entry = _dp_connection_lookup (conn, h->channel);
-      if (entry == NULL || payload == NULL)
+      if (entry == NULL || !_dp_place_channel_deliver (entry->target, payload, entry->reply))
         {
+          /* the place has ended (or never was): send it back, don't drop it */
           g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
-                            "MESSAGE", "dropped a message from %s for channel %u: %s",
+                            "MESSAGE", "bounced a message from %s for channel %u: %s",
                             _dp_connection_get_peer (conn), h->channel,
-                            entry ? "no payload" : "no such channel");
-          return;
+                            entry ? "the place has ended" : "no such channel");
+          _dp_connection_send (conn, DP_FRAME_BOUNCE, h->channel, 0, payload);
         }
-      _dp_place_channel_deliver (entry->target, payload, entry->reply);
       break;
 
     case DP_FRAME_NEW_PLACE:
@@ -620,12 +641,14 @@ static void
 deliver_remote_end (DpChannelEntry *entry,
                     DpPlaceExit     exit,
                     const char     *detail,
-                    const GError   *error)
+                    const GError   *error,
+                    GVariant       *returned)
 {
   g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&entry->remote);
 
+  entry->dead = TRUE;
   if (rc)
-    _dp_remote_connection_ended (rc, exit, detail, error);
+    _dp_remote_connection_ended (rc, exit, detail, error, returned);
   else if (entry->target)
     _dp_place_channel_close_inbox (entry->target);
 }
@@ -658,25 +681,40 @@ _dp_node_handle_client_frame (DpNode              *self,
 
     case DP_FRAME_PLACE_FAILED:
     case DP_FRAME_PLACE_DIED:
-      entry = _dp_connection_steal_entry (conn, h->channel);
-      if (entry)
+      /* The entry stays (marked dead) so that bounced messages still find
+       * their connection; the connection removes it when it goes. */
+      entry = _dp_connection_lookup (conn, h->channel);
+      if (entry && !entry->dead)
         {
           guint32 code = 0;
           const char *text = "";
           g_autoptr(GError) error = NULL;
+          g_autoptr(GVariant) returned = NULL;
 
           if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(us)")))
             g_variant_get (payload, "(u&s)", &code, &text);
+          else if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(usav)")))
+            g_variant_get (payload, "(u&s@av)", &code, &text, &returned);
           if (h->type == DP_FRAME_PLACE_FAILED)
             {
               error = _dp_error_from_remote (code, text);
-              deliver_remote_end (entry, DP_PLACE_EXIT_FAILED, text, error);
+              deliver_remote_end (entry, DP_PLACE_EXIT_FAILED, text, error, NULL);
             }
           else
             {
               DpPlaceExit exit = code <= DP_PLACE_EXIT_LOST ? (DpPlaceExit) code : DP_PLACE_EXIT_CRASHED;
-              deliver_remote_end (entry, exit, text, NULL);
+              deliver_remote_end (entry, exit, text, NULL, returned);
             }
+        }
+      break;
+
+    case DP_FRAME_BOUNCE:
+      entry = _dp_connection_lookup (conn, h->channel);
+      if (entry && payload)
+        {
+          g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&entry->remote);
+          if (rc)
+            _dp_remote_connection_bounced (rc, payload);
         }
       break;
 

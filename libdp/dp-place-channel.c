@@ -611,13 +611,103 @@ _dp_place_channel_unbind (DpPlaceChannel *self)
   g_clear_pointer (&conn, _dp_connection_unref);
 }
 
-void
+gboolean
 _dp_place_channel_deliver (DpPlaceChannel *self,
                            GVariant       *msg,
                            DpPlaceChannel *reply)
 {
-  inbox_push (&self->pipe->box[self->side], g_variant_ref (msg),
-              reply ? g_object_ref (reply) : NULL);
+  return inbox_push (&self->pipe->box[self->side], g_variant_ref (msg),
+                     reply ? g_object_ref (reply) : NULL);
+}
+
+GPtrArray *
+_dp_place_channel_drain_inbox (DpPlaceChannel  *self,
+                               GPtrArray      **replies)
+{
+  GPtrArray *msgs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  DpPlaceChannel *reply = NULL;
+  GVariant *msg;
+
+  if (replies)
+    *replies = g_ptr_array_new_with_free_func (g_object_unref);
+  while ((msg = inbox_pop (&self->pipe->box[self->side], 0, &reply, NULL)) != NULL)
+    {
+      g_ptr_array_add (msgs, msg);
+      if (replies)
+        g_ptr_array_add (*replies, reply);   /* may be NULL */
+      else
+        g_clear_object (&reply);
+    }
+  return msgs;
+}
+
+gboolean
+_dp_place_channel_bounce (DpPlaceChannel *self,
+                          GVariant       *msg)
+{
+  DpPipe *p = self->pipe;
+  guint i = self->side;
+  gboolean ok = FALSE;
+
+  g_mutex_lock (&p->out_lock[i]);
+  if (p->sink[i])
+    ok = _dp_connection_send (p->sink[i], DP_FRAME_BOUNCE, p->sink_chan[i], 0, msg);
+  g_mutex_unlock (&p->out_lock[i]);
+  return ok;
+}
+
+void
+_dp_place_channel_hold (DpPlaceChannel *self,
+                        GVariant       *first)
+{
+  DpPipe *p = self->pipe;
+  guint i = self->side;
+  DpConnection *conn;
+
+  g_mutex_lock (&p->out_lock[i]);
+  conn = g_steal_pointer (&p->sink[i]);
+  if (first)
+    {
+      GVariantIter iter;
+      GVariant *child;
+
+      g_variant_iter_init (&iter, first);
+      while ((child = g_variant_iter_next_value (&iter)) != NULL)
+        {
+          GVariant *msg = g_variant_get_variant (child);
+          inbox_push (&p->box[1 - i], msg, NULL);
+          g_variant_unref (child);
+        }
+    }
+  g_mutex_unlock (&p->out_lock[i]);
+  g_clear_pointer (&conn, _dp_connection_unref);
+}
+
+void
+_dp_place_channel_rebind (DpPlaceChannel *self,
+                          DpConnection   *conn,
+                          guint32         channel,
+                          guint8          type,
+                          GVariant       *payload)
+{
+  DpPipe *p = self->pipe;
+  guint i = self->side;
+  DpConnection *old;
+  GVariant *msg;
+
+  g_mutex_lock (&p->out_lock[i]);
+  _dp_connection_send (conn, type, channel, 0, payload);
+  while ((msg = inbox_pop (&p->box[1 - i], 0, NULL, NULL)) != NULL)
+    {
+      _dp_connection_send (conn, DP_FRAME_DATA, channel, 0, msg);
+      g_variant_unref (msg);
+    }
+  old = p->sink[i];
+  p->sink[i] = _dp_connection_ref (conn);
+  p->sink_chan[i] = channel;
+  p->out_closed[i] = FALSE;
+  g_mutex_unlock (&p->out_lock[i]);
+  g_clear_pointer (&old, _dp_connection_unref);
 }
 
 void

@@ -32,6 +32,7 @@ typedef enum {
   DP_FRAME_SET_OWNER     = 11,  /* the sender wants the node's logs */
   DP_FRAME_PLACE_STARTED = 12,  /* channel: the place runs */
   DP_FRAME_CLOSE         = 13,  /* channel: the sender closed its end */
+  DP_FRAME_BOUNCE        = 14,  /* channel: a message that could not be delivered, sent back */
   DP_FRAME_PING          = 20,  /* arg: cookie; answered by PONG */
   DP_FRAME_PONG          = 21,
   DP_FRAME_NEW_NODE      = 50,  /* payload (sq): a peer node to know about */
@@ -130,6 +131,7 @@ struct _DpChannelEntry {
   DpPlaceChannel     *reply;    /* CLIENT: the reply channel handed with each message */
   DpPlace            *place;    /* PLACE */
   GWeakRef            remote;   /* REMOTE: DpRemoteConnection */
+  gboolean            dead;     /* REMOTE: that incarnation of the place ended */
 };
 
 DpChannelEntry *_dp_channel_entry_new   (DpEntryKind kind, guint32 id);
@@ -151,7 +153,18 @@ DpPlaceChannel *_dp_place_channel_new_bound   (DpConnection *conn, guint32 chann
 DpPlaceChannel *_dp_place_channel_bind_peer   (DpPlaceChannel *parent_end,
                                                DpConnection   *conn,
                                                guint32         channel);
-void      _dp_place_channel_deliver     (DpPlaceChannel *self, GVariant *msg, DpPlaceChannel *reply);
+gboolean  _dp_place_channel_deliver     (DpPlaceChannel *self, GVariant *msg, DpPlaceChannel *reply);
+/* What is still unread in the inbox: GVariant, with the reply channel of
+ * each (or NULL) in @replies at the same index. */
+GPtrArray *_dp_place_channel_drain_inbox (DpPlaceChannel *self, GPtrArray **replies);
+/* Sends @msg back over the connection this end writes to (BOUNCE). */
+gboolean  _dp_place_channel_bounce      (DpPlaceChannel *self, GVariant *msg);
+/* Stop writing to the wire: puts are queued here from now on, after @first. */
+void      _dp_place_channel_hold        (DpPlaceChannel *self, GVariant *first);
+/* Write to @conn / @channel again: sends @type/@payload first, then what was
+ * queued while held, in order. */
+void      _dp_place_channel_rebind      (DpPlaceChannel *self, DpConnection *conn,
+                                         guint32 channel, guint8 type, GVariant *payload);
 void      _dp_place_channel_close_inbox (DpPlaceChannel *self);
 void      _dp_place_channel_set_notify  (DpPlaceChannel *self, DpInboxNotify notify, gpointer data);
 void      _dp_place_channel_unbind      (DpPlaceChannel *self);
@@ -200,8 +213,14 @@ DpRemoteConnection *_dp_remote_connection_new (DpRemoteNode *node, DpConnection 
                                                guint32 id, GVariant *request,
                                                const char *symbol);
 void  _dp_remote_connection_started (DpRemoteConnection *self);
-void  _dp_remote_connection_ended   (DpRemoteConnection *self, DpPlaceExit exit,
-                                     const char *detail, const GError *error);
+/* @returned: messages the node got for the place but the place never read
+ * (an `av`), or NULL. Returns TRUE when the connection will restart the
+ * place (its channel entry stays, for bounces). */
+gboolean _dp_remote_connection_ended (DpRemoteConnection *self, DpPlaceExit exit,
+                                      const char *detail, const GError *error,
+                                      GVariant *returned);
+void  _dp_remote_connection_bounced (DpRemoteConnection *self, GVariant *msg);
+DpConnection *_dp_remote_node_ref_connection (DpRemoteNode *self);
 
 /* ------------------------------------------------------------------ *
  * Utilities                                                           *

@@ -32,14 +32,49 @@ struct _DpRemoteConnection
   GError                  *error;
   GList                   *ready_tasks;
   gint                     dispatch_pending;
-  gboolean                 ready_emitted;
-  gboolean                 died_emitted;
+  GQueue                   events;          /* Event, emitted in order */
+  GArray                  *ids;             /* every channel id used, for cleanup */
+
+  /* restart-on-exit */
+  gboolean                 restart_always;
+  DpRestarter             *restarter;
+  DpRestartFunc            restart_func;
+  gpointer                 restart_data;
+  GDestroyNotify           restart_notify;
+  guint                    attempt;         /* 0 for the first incarnation */
+  gboolean                 closed_by_user;
 };
+
+typedef enum {
+  EVENT_READY,
+  EVENT_DIED,
+  EVENT_RESTARTING,
+  EVENT_UNDELIVERED,
+} EventType;
+
+typedef struct {
+  EventType    type;
+  DpPlaceExit  exit;
+  char        *detail;
+  guint        attempt;
+  GVariant    *msg;
+} Event;
+
+static void
+event_free (Event *e)
+{
+  g_free (e->detail);
+  g_clear_pointer (&e->msg, g_variant_unref);
+  g_free (e);
+}
 
 enum {
   SIGNAL_READY,
   SIGNAL_MESSAGE,
   SIGNAL_DIED,
+  SIGNAL_RESTARTING,
+  SIGNAL_RESTARTED,
+  SIGNAL_UNDELIVERED,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -50,39 +85,86 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (DpRemoteConnection, dp_remote_connection, G_TYPE_
                                G_IMPLEMENT_INTERFACE (DP_TYPE_CHANNEL,
                                                       dp_remote_connection_channel_iface_init))
 
+static void apply_restart_policy (DpRemoteConnection *self);
+
+static void
+emit_messages (DpRemoteConnection *self)
+{
+  GVariant *msg;
+
+  if (!g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE], 0, FALSE))
+    return;
+  while ((msg = dp_place_channel_try_get (self->end)) != NULL)
+    {
+      g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, msg);
+      g_variant_unref (msg);
+    }
+}
+
+/* Runs in the owner's context: emits what happened, in order. Messages come
+ * before the death that followed them. */
 static void
 dispatch_in_owner (gpointer object,
                    gpointer data)
 {
   DpRemoteConnection *self = object;
-  gboolean emit_ready = FALSE, emit_died = FALSE;
 
   g_atomic_int_set (&self->dispatch_pending, 0);
 
-  g_mutex_lock (&self->lock);
-  if (self->state != DP_REMOTE_CONNECTION_STARTING && !self->ready_emitted &&
-      self->error == NULL)
-    emit_ready = self->ready_emitted = TRUE;
-  g_mutex_unlock (&self->lock);
-  if (emit_ready)
-    g_signal_emit (self, signals[SIGNAL_READY], 0);
-
-  if (g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE], 0, FALSE))
+  for (;;)
     {
-      GVariant *msg;
-      while ((msg = dp_place_channel_try_get (self->end)) != NULL)
-        {
-          g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, msg);
-          g_variant_unref (msg);
-        }
-    }
+      Event *e;
 
+      g_mutex_lock (&self->lock);
+      e = g_queue_pop_head (&self->events);
+      g_mutex_unlock (&self->lock);
+      if (e == NULL)
+        break;
+
+      switch (e->type)
+        {
+        case EVENT_READY:
+          if (e->attempt == 0)
+            g_signal_emit (self, signals[SIGNAL_READY], 0);
+          else
+            g_signal_emit (self, signals[SIGNAL_RESTARTED], 0, e->attempt);
+          break;
+        case EVENT_DIED:
+          emit_messages (self);
+          g_signal_emit (self, signals[SIGNAL_DIED], 0, (int) e->exit, e->detail);
+          if (e->attempt)   /* a death the restart policy is to act on */
+            apply_restart_policy (self);
+          break;
+        case EVENT_RESTARTING:
+          g_signal_emit (self, signals[SIGNAL_RESTARTING], 0, e->attempt);
+          break;
+        case EVENT_UNDELIVERED:
+          g_signal_emit (self, signals[SIGNAL_UNDELIVERED], 0, e->msg);
+          break;
+        }
+      event_free (e);
+    }
+  emit_messages (self);
+}
+
+static void
+push_event (DpRemoteConnection *self,
+            EventType           type,
+            DpPlaceExit         exit,
+            const char         *detail,
+            guint               attempt,
+            GVariant           *msg)
+{
+  Event *e = g_new0 (Event, 1);
+
+  e->type = type;
+  e->exit = exit;
+  e->detail = g_strdup (detail);
+  e->attempt = attempt;
+  e->msg = msg ? g_variant_ref (msg) : NULL;
   g_mutex_lock (&self->lock);
-  if (self->state == DP_REMOTE_CONNECTION_EXITED && !self->died_emitted)
-    emit_died = self->died_emitted = TRUE;
+  g_queue_push_tail (&self->events, e);
   g_mutex_unlock (&self->lock);
-  if (emit_died)
-    g_signal_emit (self, signals[SIGNAL_DIED], 0, (int) self->exit, self->detail);
 }
 
 static void
@@ -101,6 +183,19 @@ dp_remote_connection_finalize (GObject *object)
 
   if (self->end)
     _dp_place_channel_set_notify (self->end, NULL, NULL);
+  if (self->conn)
+    for (guint i = 0; i < self->ids->len; i++)
+      {
+        DpChannelEntry *e = _dp_connection_steal_entry (self->conn, g_array_index (self->ids, guint32, i));
+        g_clear_pointer (&e, _dp_channel_entry_unref);
+      }
+  g_array_unref (self->ids);
+  g_queue_clear_full (&self->events, (GDestroyNotify) event_free);
+  if (self->restarter)
+    dp_restarter_cancel (self->restarter);
+  g_clear_object (&self->restarter);
+  if (self->restart_notify)
+    self->restart_notify (self->restart_data);
   g_clear_object (&self->end);
   g_clear_pointer (&self->conn, _dp_connection_unref);
   g_clear_pointer (&self->request, g_variant_unref);
@@ -152,7 +247,41 @@ dp_remote_connection_class_init (DpRemoteConnectionClass *klass)
   signals[SIGNAL_DIED] =
     g_signal_new ("died", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_STRING);
+  /**
+   * DpRemoteConnection::restarting:
+   * @connection: the connection
+   * @attempt: 1 for the first restart, 2 for the second…
+   *
+   * The place is being launched again (restart-on-exit). Messages put
+   * meanwhile are queued and delivered to the new incarnation.
+   */
+  signals[SIGNAL_RESTARTING] =
+    g_signal_new ("restarting", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+  /**
+   * DpRemoteConnection::restarted:
+   * @connection: the connection
+   * @attempt: the restart's number
+   *
+   * The new incarnation of the place runs.
+   */
+  signals[SIGNAL_RESTARTED] =
+    g_signal_new ("restarted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+  /**
+   * DpRemoteConnection::undelivered:
+   * @connection: the connection
+   * @message: a message the place never got (a #GVariant)
+   *
+   * The place ended before it read @message and will not be restarted;
+   * the node sent it back. Nothing is dropped without this signal and a
+   * log line.
+   */
+  signals[SIGNAL_UNDELIVERED] =
+    g_signal_new ("undelivered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_VARIANT);
 }
+
 
 static void
 dp_remote_connection_init (DpRemoteConnection *self)
@@ -160,6 +289,8 @@ dp_remote_connection_init (DpRemoteConnection *self)
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   g_weak_ref_init (&self->node, NULL);
+  g_queue_init (&self->events);
+  self->ids = g_array_new (FALSE, FALSE, sizeof (guint32));
   self->owner_context = g_main_context_ref_thread_default ();
 }
 
@@ -187,11 +318,12 @@ _dp_remote_connection_new (DpRemoteNode *node,
       g_object_unref (other);
       _dp_remote_connection_ended (self, DP_PLACE_EXIT_LOST, "the node is not connected",
                                    &(GError) { DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
-                                               (char *) "the node is not connected" });
+                                               (char *) "the node is not connected" }, NULL);
       return self;
     }
 
   self->conn = _dp_connection_ref (conn);
+  g_array_append_val (self->ids, id);
   self->end = _dp_place_channel_new_bound (conn, id);
   _dp_place_channel_set_notify (self->end, schedule_dispatch, self);
 
@@ -205,7 +337,7 @@ _dp_remote_connection_new (DpRemoteNode *node,
       g_autoptr(DpChannelEntry) gone = _dp_connection_steal_entry (conn, id);
       _dp_remote_connection_ended (self, DP_PLACE_EXIT_LOST, "the connection to the node is closed",
                                    &(GError) { DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
-                                               (char *) "the connection to the node is closed" });
+                                               (char *) "the connection to the node is closed" }, NULL);
     }
   return self;
 }
@@ -234,44 +366,265 @@ void
 _dp_remote_connection_started (DpRemoteConnection *self)
 {
   GList *tasks;
+  guint attempt;
 
   g_mutex_lock (&self->lock);
   if (self->state == DP_REMOTE_CONNECTION_STARTING)
     self->state = DP_REMOTE_CONNECTION_READY;
+  attempt = self->attempt;
   tasks = g_steal_pointer (&self->ready_tasks);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   complete_ready_tasks (self, tasks);
+  push_event (self, EVENT_READY, 0, NULL, attempt, NULL);
   schedule_dispatch (self);
 }
 
-void
+static gboolean
+wants_restart (DpRemoteConnection *self,
+               DpPlaceExit         exit)
+{
+  if (self->closed_by_user || exit == DP_PLACE_EXIT_FAILED || exit == DP_PLACE_EXIT_LOST)
+    return FALSE;
+  if (self->restarter && dp_restarter_has_given_up (self->restarter))
+    return FALSE;
+  return self->restart_always || self->restarter || self->restart_func;
+}
+
+static void
+report_undelivered (DpRemoteConnection *self,
+                    GVariant           *msg)
+{
+  g_autofree char *text = g_variant_print (msg, FALSE);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                    "MESSAGE", "place %s ended before it read %.200s; not delivered",
+                    self->symbol ? self->symbol : "", text,
+                    "DP_PLACE", self->symbol ? self->symbol : "",
+                    "DP_EVENT", "undelivered");
+  push_event (self, EVENT_UNDELIVERED, 0, NULL, 0, msg);
+}
+
+gboolean
 _dp_remote_connection_ended (DpRemoteConnection *self,
                              DpPlaceExit         exit,
                              const char         *detail,
-                             const GError       *error)
+                             const GError       *error,
+                             GVariant           *returned)
 {
   GList *tasks;
+  gboolean restart;
+  g_autofree char *text = g_strdup (detail ? detail : dp_place_exit_to_string (exit));
 
   g_mutex_lock (&self->lock);
   if (self->state == DP_REMOTE_CONNECTION_EXITED)
     {
       g_mutex_unlock (&self->lock);
-      return;
+      return FALSE;
     }
-  self->state = DP_REMOTE_CONNECTION_EXITED;
+  restart = wants_restart (self, exit);
+  self->state = restart ? DP_REMOTE_CONNECTION_STARTING : DP_REMOTE_CONNECTION_EXITED;
   self->exit = exit;
-  self->detail = g_strdup (detail ? detail : dp_place_exit_to_string (exit));
+  g_free (self->detail);
+  self->detail = g_strdup (text);
+  g_clear_error (&self->error);
   if (error)
     self->error = g_error_copy (error);
-  tasks = g_steal_pointer (&self->ready_tasks);
+  tasks = restart ? NULL : g_steal_pointer (&self->ready_tasks);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
 
-  _dp_place_channel_unbind (self->end);
-  _dp_place_channel_close_inbox (self->end);
-  complete_ready_tasks (self, tasks);
+  if (restart)
+    {
+      /* Keep the inbox open for the next incarnation; queue what is put
+       * meanwhile behind what the dead one never read. */
+      _dp_place_channel_hold (self->end, returned);
+      push_event (self, EVENT_DIED, exit, text, 1, NULL);
+    }
+  else
+    {
+      _dp_place_channel_unbind (self->end);
+      _dp_place_channel_close_inbox (self->end);
+      if (returned)
+        {
+          GVariantIter iter;
+          GVariant *child;
+
+          g_variant_iter_init (&iter, returned);
+          while ((child = g_variant_iter_next_value (&iter)) != NULL)
+            {
+              g_autoptr(GVariant) msg = g_variant_get_variant (child);
+              report_undelivered (self, msg);
+              g_variant_unref (child);
+            }
+        }
+      complete_ready_tasks (self, tasks);
+      push_event (self, EVENT_DIED, exit, text, 0, NULL);
+    }
   schedule_dispatch (self);
+  return restart;
+}
+
+void
+_dp_remote_connection_bounced (DpRemoteConnection *self,
+                               GVariant           *msg)
+{
+  gboolean exited;
+
+  g_mutex_lock (&self->lock);
+  exited = self->state == DP_REMOTE_CONNECTION_EXITED;
+  g_mutex_unlock (&self->lock);
+
+  /* While the place is being restarted this queues it for the new one */
+  if (exited || !dp_place_channel_put (self->end, msg))
+    {
+      report_undelivered (self, msg);
+      schedule_dispatch (self);
+    }
+}
+
+static void
+restart_cb (guint    attempt,
+            gpointer data)
+{
+  dp_remote_connection_restart (DP_REMOTE_CONNECTION (data));
+}
+
+/* owner context, after "died" was emitted */
+static void
+apply_restart_policy (DpRemoteConnection *self)
+{
+  if (self->restart_always)
+    dp_remote_connection_restart (self);
+  else if (self->restarter)
+    dp_restarter_request (self->restarter, restart_cb, g_object_ref (self), g_object_unref);
+  else if (self->restart_func)
+    self->restart_func (self->attempt + 1, self->restart_data);
+}
+
+/**
+ * dp_remote_connection_restart:
+ * @self: a #DpRemoteConnection
+ *
+ * Launches the place again on its node, with the same plugin, symbol,
+ * flags and name, keeping this connection: what is put while the place is
+ * down is delivered to the new incarnation. Restart policies
+ * (%DP_LAUNCH_RESTART_ON_EXIT, dp_remote_connection_set_restarter()) call
+ * this; a restart callback calls it when it decides to.
+ *
+ * Returns: %FALSE when the node is gone (the connection then exits)
+ */
+gboolean
+dp_remote_connection_restart (DpRemoteConnection *self)
+{
+  g_autoptr(DpRemoteNode) node = NULL;
+  DpConnection *conn = NULL;
+  DpChannelEntry *entry;
+  guint32 id;
+  guint attempt;
+
+  g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), FALSE);
+
+  node = g_weak_ref_get (&self->node);
+  if (node)
+    conn = _dp_remote_node_ref_connection (node);
+  if (conn == NULL)
+    {
+      GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, (char *) "the node is gone" };
+      g_mutex_lock (&self->lock);
+      self->closed_by_user = TRUE;                /* no further restart */
+      self->state = DP_REMOTE_CONNECTION_READY;   /* let ended() finish it */
+      g_mutex_unlock (&self->lock);
+      _dp_remote_connection_ended (self, DP_PLACE_EXIT_LOST, "cannot restart: the node is gone",
+                                   &error, NULL);
+      return FALSE;
+    }
+
+  id = _dp_connection_alloc_channel (conn);
+  entry = _dp_channel_entry_new (DP_ENTRY_REMOTE, id);
+  entry->target = g_object_ref (self->end);
+  g_weak_ref_set (&entry->remote, self);
+  _dp_connection_add_entry (conn, id, entry);
+
+  g_mutex_lock (&self->lock);
+  attempt = ++self->attempt;
+  self->state = DP_REMOTE_CONNECTION_STARTING;
+  self->id = id;
+  if (self->conn != conn)
+    {
+      g_clear_pointer (&self->conn, _dp_connection_unref);
+      self->conn = _dp_connection_ref (conn);
+      g_array_set_size (self->ids, 0);
+    }
+  g_array_append_val (self->ids, id);
+  g_mutex_unlock (&self->lock);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "MESSAGE", "restarting place %s (attempt %u)", self->symbol, attempt,
+                    "DP_PLACE", self->symbol, "DP_EVENT", "place-restarting");
+  push_event (self, EVENT_RESTARTING, 0, NULL, attempt, NULL);
+  _dp_place_channel_rebind (self->end, conn, id, DP_FRAME_NEW_PLACE, self->request);
+  _dp_connection_unref (conn);
+  schedule_dispatch (self);
+  return TRUE;
+}
+
+/**
+ * dp_remote_connection_set_restart:
+ * @self: a #DpRemoteConnection
+ * @restart: %TRUE to relaunch the place at once whenever it exits
+ *
+ * The seed's `#:restart-on-exit #t` (also %DP_LAUNCH_RESTART_ON_EXIT).
+ * A place that could not be started, or whose node is lost, is not
+ * restarted; nor is one whose connection was closed with
+ * dp_remote_connection_close().
+ */
+void
+dp_remote_connection_set_restart (DpRemoteConnection *self,
+                                  gboolean            restart)
+{
+  g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
+  self->restart_always = restart;
+}
+
+/**
+ * dp_remote_connection_set_restarter:
+ * @self: a #DpRemoteConnection
+ * @restarter: (nullable): a policy such as dp_restart_every()'s
+ *
+ * Restart the place whenever it exits, as @restarter allows.
+ */
+void
+dp_remote_connection_set_restarter (DpRemoteConnection *self,
+                                    DpRestarter        *restarter)
+{
+  g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
+  g_set_object (&self->restarter, restarter);
+}
+
+/**
+ * dp_remote_connection_set_restart_func:
+ * @self: a #DpRemoteConnection
+ * @func: (nullable): called after each death with the number the next
+ *   restart would have; it calls dp_remote_connection_restart() if and
+ *   when it wants to
+ * @user_data: data for @func
+ * @notify: (nullable): frees @user_data
+ *
+ * The seed's restart procedure.
+ */
+void
+dp_remote_connection_set_restart_func (DpRemoteConnection *self,
+                                       DpRestartFunc       func,
+                                       gpointer            user_data,
+                                       GDestroyNotify      notify)
+{
+  g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
+  if (self->restart_notify)
+    self->restart_notify (self->restart_data);
+  self->restart_func = func;
+  self->restart_data = user_data;
+  self->restart_notify = notify;
 }
 
 /* ---- public API ---- */
@@ -368,6 +721,9 @@ void
 dp_remote_connection_close (DpRemoteConnection *self)
 {
   g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
+  g_mutex_lock (&self->lock);
+  self->closed_by_user = TRUE;
+  g_mutex_unlock (&self->lock);
   if (self->conn)
     _dp_connection_send (self->conn, DP_FRAME_CLOSE, self->id, 0, NULL);
   _dp_place_channel_unbind (self->end);

@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 #include "dp-version-macros.h"
 #include "dp-place.h"
+#include "dp-restarter.h"
 
 G_BEGIN_DECLS
 
@@ -72,5 +73,18 @@ DP_AVAILABLE_IN_1_0
 const char  *dp_remote_connection_get_symbol (DpRemoteConnection *self);
 DP_AVAILABLE_IN_1_0
 guint32      dp_remote_connection_get_id     (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
+gboolean     dp_remote_connection_restart    (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
+void         dp_remote_connection_set_restart (DpRemoteConnection *self,
+                                               gboolean            restart);
+DP_AVAILABLE_IN_1_0
+void         dp_remote_connection_set_restarter (DpRemoteConnection *self,
+                                                 DpRestarter        *restarter);
+DP_AVAILABLE_IN_1_0
+void         dp_remote_connection_set_restart_func (DpRemoteConnection *self,
+                                                    DpRestartFunc       func,
+                                                    gpointer            user_data,
+                                                    GDestroyNotify      notify);
 
 G_END_DECLS

@@ -262,7 +262,7 @@ lose_places (DpRemoteNode *self,
       DpChannelEntry *e = entries->pdata[i];
       g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->remote);
       if (rc)
-        _dp_remote_connection_ended (rc, DP_PLACE_EXIT_LOST, detail, &error);
+        _dp_remote_connection_ended (rc, DP_PLACE_EXIT_LOST, detail, &error, NULL);
     }
 }
 
@@ -669,17 +669,24 @@ dp_remote_node_connect (DpNode        *router,
 
 /* ---- places ---- */
 
+DpConnection *
+_dp_remote_node_ref_connection (DpRemoteNode *self)
+{
+  DpConnection *conn;
+
+  g_mutex_lock (&self->lock);
+  conn = (self->conn && self->alive) ? _dp_connection_ref (self->conn) : NULL;
+  g_mutex_unlock (&self->lock);
+  return conn;
+}
+
 static DpRemoteConnection *
 open_channel (DpRemoteNode *self,
               GVariant     *request,
               const char   *symbol)
 {
-  DpConnection *conn;
+  DpConnection *conn = _dp_remote_node_ref_connection (self);
   DpRemoteConnection *rc;
-
-  g_mutex_lock (&self->lock);
-  conn = (self->conn && self->alive) ? _dp_connection_ref (self->conn) : NULL;
-  g_mutex_unlock (&self->lock);
 
   rc = _dp_remote_connection_new (self, conn,
                                   conn ? _dp_connection_alloc_channel (conn) : 0,
@@ -716,6 +723,7 @@ dp_remote_node_launch_place (DpRemoteNode  *self,
                              const char    *name)
 {
   GVariantBuilder b;
+  DpRemoteConnection *rc;
 
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
   g_return_val_if_fail (plugin != NULL && symbol != NULL, NULL);
@@ -727,7 +735,10 @@ dp_remote_node_launch_place (DpRemoteNode  *self,
   g_variant_builder_add (&b, "{sv}", "symbol", g_variant_new_string (symbol));
   if (name)
     g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (name));
-  return open_channel (self, g_variant_builder_end (&b), symbol);
+  rc = open_channel (self, g_variant_builder_end (&b), symbol);
+  if (flags & DP_LAUNCH_RESTART_ON_EXIT)
+    dp_remote_connection_set_restart (rc, TRUE);
+  return rc;
 }
 
 /**

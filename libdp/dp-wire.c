@@ -78,6 +78,7 @@ _dp_frame_type_is_known (guint8 type)
     case DP_FRAME_SET_OWNER:
     case DP_FRAME_PLACE_STARTED:
     case DP_FRAME_CLOSE:
+    case DP_FRAME_BOUNCE:
     case DP_FRAME_PING:
     case DP_FRAME_PONG:
     case DP_FRAME_NEW_NODE:
