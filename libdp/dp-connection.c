@@ -86,6 +86,16 @@ struct _DpConnection
   guint                      unanswered;     /* frames sent since one was received */
   GSource                   *flush_source;   /* router: write what was queued */
 
+  /* heartbeat, router thread (rtt_us and last_seen_us read atomically) */
+  GSource                   *heartbeat;
+  gdouble                    hb_interval;    /* libdp seconds, 0: off */
+  gdouble                    hb_timeout;
+  gint64                     last_seen_us;   /* monotonic */
+  gint64                     ping_sent_us;
+  guint32                    ping_seq;
+  gboolean                   peer_pings;     /* the peer runs heartbeats too */
+  gint64                     rtt_us;         /* -1 until measured */
+
   /* channels */
   GMutex                     chan_lock;
   GHashTable                *channels;       /* id -> DpChannelEntry */
@@ -187,6 +197,8 @@ _dp_connection_new (GSocketConnection         *sconn,
   conn->channels = g_hash_table_new_full (NULL, NULL, NULL,
                                           (GDestroyNotify) _dp_channel_entry_unref);
   conn->next_id = 1;
+  conn->rtt_us = -1;
+  conn->last_seen_us = g_get_monotonic_time ();
 
   g_socket_set_blocking (socket, FALSE);
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
@@ -341,6 +353,11 @@ close_with (DpConnection *conn,
     {
       g_source_destroy (conn->flush_source);
       g_clear_pointer (&conn->flush_source, g_source_unref);
+    }
+  if (conn->heartbeat)
+    {
+      g_source_destroy (conn->heartbeat);
+      g_clear_pointer (&conn->heartbeat, g_source_unref);
     }
   g_io_stream_close (G_IO_STREAM (conn->sconn), NULL, NULL);
 
@@ -617,12 +634,75 @@ dispatch_frame (DpConnection        *conn,
     }
   if (h->type == DP_FRAME_PING)
     {
+      conn->peer_pings = TRUE;
       _dp_connection_send (conn, DP_FRAME_PONG, h->channel, h->arg, NULL);
+      return TRUE;
+    }
+  if (h->type == DP_FRAME_PONG)
+    {
+      if (h->arg == conn->ping_seq && conn->ping_sent_us)
+        conn->rtt_us = g_get_monotonic_time () - conn->ping_sent_us;
       return TRUE;
     }
   if (conn->handler && conn->handler->frame)
     conn->handler->frame (conn, h, payload, conn->handler_data);
   return conn->state != STATE_CLOSED;
+}
+
+static gboolean
+heartbeat_cb (gpointer data)
+{
+  DpConnection *conn = data;
+  gint64 now = g_get_monotonic_time ();
+  gint64 timeout_us = (gint64) (conn->hb_timeout * 1e6 / dp_time_scale ());
+
+  /* A server only holds a peer to a timeout once the peer has shown it
+   * sends heartbeats itself. */
+  if (conn->hb_timeout > 0 && (conn->role == DP_CONNECTION_CLIENT || conn->peer_pings) &&
+      now - conn->last_seen_us > timeout_us)
+    {
+      close_with (conn, g_error_new (DP_ERROR, DP_ERROR_TIMED_OUT,
+                                     "no sign of life from %s for %.1f s (heartbeat timeout)",
+                                     conn->peer, (now - conn->last_seen_us) / 1e6 * dp_time_scale ()));
+      return G_SOURCE_REMOVE;
+    }
+  conn->ping_sent_us = now;
+  _dp_connection_send (conn, DP_FRAME_PING, 0, ++conn->ping_seq, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Router thread, before or after the handshake. 0 turns it off. */
+void
+_dp_connection_set_heartbeat (DpConnection *conn,
+                              gdouble       interval,
+                              gdouble       timeout)
+{
+  conn->hb_interval = interval;
+  conn->hb_timeout = timeout;
+  if (conn->heartbeat)
+    {
+      g_source_destroy (conn->heartbeat);
+      g_clear_pointer (&conn->heartbeat, g_source_unref);
+    }
+  if (conn->state == STATE_READY && interval > 0)
+    {
+      conn->heartbeat = dp_timeout_source_new (interval);
+      g_source_set_callback (conn->heartbeat, heartbeat_cb, conn, NULL);
+      g_source_attach (conn->heartbeat, conn->context);
+    }
+}
+
+gdouble
+_dp_connection_get_rtt (DpConnection *conn)
+{
+  gint64 rtt = conn->rtt_us;
+  return rtt < 0 ? -1.0 : rtt / 1e6;
+}
+
+gdouble
+_dp_connection_get_idle (DpConnection *conn)
+{
+  return (g_get_monotonic_time () - conn->last_seen_us) / 1e6;
 }
 
 static void
@@ -646,6 +726,7 @@ become_ready (DpConnection *conn)
     flush_locked (conn);
   g_mutex_unlock (&conn->out_lock);
 
+  _dp_connection_set_heartbeat (conn, conn->hb_interval, conn->hb_timeout);
   if (conn->handler && conn->handler->ready)
     conn->handler->ready (conn, conn->handler_data);
 }
@@ -790,6 +871,7 @@ handle_input (DpConnection *conn)
                     conn->big_h.body_len - conn->big_have, MSG_DONTWAIT);
           if (n > 0)
             {
+              conn->last_seen_us = g_get_monotonic_time ();
               conn->big_have += (gsize) n;
               if (conn->big_have == conn->big_h.body_len)
                 {
@@ -812,6 +894,7 @@ handle_input (DpConnection *conn)
           n = recv (conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len, MSG_DONTWAIT);
           if (n > 0)
             {
+              conn->last_seen_us = g_get_monotonic_time ();
               conn->in_len += (gsize) n;
               process_input (conn);
               /* a frame header may have announced a big frame */

@@ -37,6 +37,8 @@ struct _DpNode
   GBytes           *secret;
   GPtrArray        *plugin_dirs;        /* char*, NULL-terminated on use */
   gsize             max_frame;
+  gdouble           hb_interval;
+  gdouble           hb_timeout;
   guint             n_places;           /* atomic */
 
   /* router thread only */
@@ -51,6 +53,8 @@ enum {
   PROP_0,
   PROP_MAX_FRAME_SIZE,
   PROP_PORT,
+  PROP_HEARTBEAT_INTERVAL,
+  PROP_HEARTBEAT_TIMEOUT,
   N_PROPS
 };
 
@@ -631,6 +635,7 @@ on_incoming (GSocketService    *service,
   conn = _dp_connection_new (sconn, DP_CONNECTION_SERVER, secret, self->max_frame,
                              self->router_context, &server_handler, self);
   g_ptr_array_add (self->server_conns, conn);
+  _dp_connection_set_heartbeat (conn, self->hb_interval, self->hb_timeout);
   _dp_connection_start (conn);
   return TRUE;
 }
@@ -822,6 +827,7 @@ connected_cb (GObject      *source,
     }
   op->conn = _dp_connection_new (sconn, DP_CONNECTION_CLIENT, secret, self->max_frame,
                                  self->router_context, &connect_handler, task);
+  _dp_connection_set_heartbeat (op->conn, self->hb_interval, self->hb_timeout);
   _dp_connection_start (op->conn);
 }
 
@@ -943,6 +949,12 @@ dp_node_get_property (GObject    *object,
     case PROP_PORT:
       g_value_set_uint (value, self->port);
       break;
+    case PROP_HEARTBEAT_INTERVAL:
+      g_value_set_double (value, self->hb_interval);
+      break;
+    case PROP_HEARTBEAT_TIMEOUT:
+      g_value_set_double (value, self->hb_timeout);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -960,6 +972,12 @@ dp_node_set_property (GObject      *object,
     {
     case PROP_MAX_FRAME_SIZE:
       dp_node_set_max_frame_size (self, g_value_get_uint64 (value));
+      break;
+    case PROP_HEARTBEAT_INTERVAL:
+      self->hb_interval = g_value_get_double (value);
+      break;
+    case PROP_HEARTBEAT_TIMEOUT:
+      self->hb_timeout = g_value_get_double (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -993,6 +1011,25 @@ dp_node_class_init (DpNodeClass *klass)
   properties[PROP_PORT] =
     g_param_spec_uint ("port", NULL, NULL, 0, G_MAXUINT16, 0,
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:heartbeat-interval:
+   *
+   * Every connection made or accepted from now on sends a heartbeat this
+   * often (libdp seconds; 0 turns heartbeats off). Set before connecting.
+   */
+  properties[PROP_HEARTBEAT_INTERVAL] =
+    g_param_spec_double ("heartbeat-interval", NULL, NULL, 0, G_MAXDOUBLE, 2.0,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:heartbeat-timeout:
+   *
+   * A connection on which nothing (data or heartbeat) has arrived for this
+   * long is declared dead and closed: a frozen peer (SIGSTOP) or a link cut
+   * without a TCP reset is noticed within this time. 0: never.
+   */
+  properties[PROP_HEARTBEAT_TIMEOUT] =
+    g_param_spec_double ("heartbeat-timeout", NULL, NULL, 0, G_MAXDOUBLE, 10.0,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1041,6 +1078,8 @@ dp_node_init (DpNode *self)
   self->router_loop = g_main_loop_new (self->router_context, FALSE);
   self->plugin_dirs = g_ptr_array_new_with_free_func (g_free);
   self->max_frame = DP_DEFAULT_MAX_FRAME_SIZE;
+  self->hb_interval = 2.0;
+  self->hb_timeout = 10.0;
   self->server_conns = g_ptr_array_new_with_free_func ((GDestroyNotify) _dp_connection_unref);
   self->named = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, named_place_free);
   {

@@ -104,6 +104,9 @@ void          _dp_connection_close      (DpConnection *conn, const GError *reaso
 gboolean      _dp_connection_is_open    (DpConnection *conn);
 const char   *_dp_connection_get_peer   (DpConnection *conn);
 guint32       _dp_connection_alloc_channel (DpConnection *conn);
+void          _dp_connection_set_heartbeat (DpConnection *conn, gdouble interval, gdouble timeout);
+gdouble       _dp_connection_get_rtt     (DpConnection *conn);
+gdouble       _dp_connection_get_idle    (DpConnection *conn);
 void          _dp_connection_set_handler (DpConnection *conn, const DpConnectionHandler *handler, gpointer data);
 /* channel table (thread-safe) */
 void          _dp_connection_add_entry  (DpConnection *conn, guint32 id, DpChannelEntry *entry);

@@ -31,6 +31,7 @@ struct _DpRemoteNode
   GSource        *grace;
   gboolean        conn_closed;
   gboolean        detached;
+  gboolean        process_ignored;
   char           *conn_reason;
 
   GMutex          lock;
@@ -50,6 +51,34 @@ enum {
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
+
+enum {
+  PROP_0,
+  PROP_RTT,
+  PROP_LAST_SEEN,
+  PROP_HOST,
+  PROP_PORT,
+  N_PROPS
+};
+static GParamSpec *properties[N_PROPS];
+
+static void
+dp_remote_node_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  DpRemoteNode *self = DP_REMOTE_NODE (object);
+
+  switch (prop_id)
+    {
+    case PROP_RTT:       g_value_set_double (value, dp_remote_node_get_rtt (self)); break;
+    case PROP_LAST_SEEN: g_value_set_double (value, dp_remote_node_get_last_seen (self)); break;
+    case PROP_HOST:      g_value_set_string (value, self->host); break;
+    case PROP_PORT:      g_value_set_uint (value, self->port); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
 
 G_DEFINE_FINAL_TYPE (DpRemoteNode, dp_remote_node, G_TYPE_OBJECT)
 
@@ -119,6 +148,29 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = dp_remote_node_dispose;
   G_OBJECT_CLASS (klass)->finalize = dp_remote_node_finalize;
+  G_OBJECT_CLASS (klass)->get_property = dp_remote_node_get_property;
+
+  /**
+   * DpRemoteNode:rtt:
+   *
+   * Round-trip time of the last heartbeat, in seconds; -1 before the first.
+   */
+  properties[PROP_RTT] =
+    g_param_spec_double ("rtt", NULL, NULL, -1, G_MAXDOUBLE, -1,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpRemoteNode:last-seen:
+   *
+   * Seconds since anything last arrived from the node; -1 when not connected.
+   */
+  properties[PROP_LAST_SEEN] =
+    g_param_spec_double ("last-seen", NULL, NULL, -1, G_MAXDOUBLE, -1,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_HOST] =
+    g_param_spec_string ("host", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_PORT] =
+    g_param_spec_uint ("port", NULL, NULL, 0, G_MAXUINT16, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (G_OBJECT_CLASS (klass), N_PROPS, properties);
 
   /**
    * DpRemoteNode::ready:
@@ -207,7 +259,8 @@ emit_ready (gpointer object,
 static void
 declare_dead (DpRemoteNode *self)
 {
-  const char *proc_reason = self->process ? dp_node_process_get_exit_reason (self->process) : NULL;
+  const char *proc_reason = (self->process && !self->process_ignored)
+                            ? dp_node_process_get_exit_reason (self->process) : NULL;
 
   g_mutex_lock (&self->lock);
   if (self->died)
@@ -291,7 +344,19 @@ remote_closed (DpConnection *conn,
   g_mutex_unlock (&self->lock);
   lose_places (self, conn, self->conn_reason);
 
-  if (self->process == NULL || dp_node_process_has_exited (self->process))
+  if (g_error_matches (reason, DP_ERROR, DP_ERROR_TIMED_OUT))
+    {
+      /* frozen or cut off: it is dead to us now; make sure it goes */
+      if (self->process)
+        dp_node_process_terminate (self->process, TRUE);
+      g_free (self->conn_reason);
+      self->conn_reason = g_strdup (reason->message);
+      if (self->process)
+        g_signal_handlers_disconnect_by_data (self->process, self);
+      self->process_ignored = TRUE;
+      declare_dead (self);
+    }
+  else if (self->process == NULL || dp_node_process_has_exited (self->process))
     declare_dead (self);
   else
     {
@@ -912,6 +977,43 @@ dp_remote_node_get_pid (DpRemoteNode *self)
  *
  * Returns: (nullable): why the node died, once it has
  */
+/**
+ * dp_remote_node_get_rtt:
+ * @self: a #DpRemoteNode
+ *
+ * The round-trip time of the last heartbeat (the #DpRemoteNode:rtt property).
+ *
+ * Returns: seconds, or -1 when not measured yet
+ */
+gdouble
+dp_remote_node_get_rtt (DpRemoteNode *self)
+{
+  g_autoptr(DpConnection) conn = NULL;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), -1);
+  conn = _dp_remote_node_ref_connection (self);
+  return conn ? _dp_connection_get_rtt (conn) : -1;
+}
+
+/**
+ * dp_remote_node_get_last_seen:
+ * @self: a #DpRemoteNode
+ *
+ * How long ago anything last arrived from the node (the
+ * #DpRemoteNode:last-seen property).
+ *
+ * Returns: seconds (real time), or -1 when not connected
+ */
+gdouble
+dp_remote_node_get_last_seen (DpRemoteNode *self)
+{
+  g_autoptr(DpConnection) conn = NULL;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), -1);
+  conn = _dp_remote_node_ref_connection (self);
+  return conn ? _dp_connection_get_idle (conn) : -1;
+}
+
 const char *
 dp_remote_node_get_death_reason (DpRemoteNode *self)
 {

@@ -98,5 +98,9 @@ DP_AVAILABLE_IN_1_0
 gint64        dp_remote_node_get_pid        (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
 const char   *dp_remote_node_get_death_reason (DpRemoteNode *self);
+DP_AVAILABLE_IN_1_0
+gdouble       dp_remote_node_get_rtt        (DpRemoteNode *self);
+DP_AVAILABLE_IN_1_0
+gdouble       dp_remote_node_get_last_seen  (DpRemoteNode *self);
 
 G_END_DECLS
