@@ -287,8 +287,8 @@ stdout_line_cb (GObject      *source,
           break;
         case DP_SPAWN_OUTPUT_LOG:
           g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                            "MESSAGE", "[%s:%u] %s", priv->host, priv->port, line,
-                            "DP_NODE", priv->host);
+                            "DP_NODE", priv->host,
+                            "MESSAGE", "[%s:%u] %s", priv->host, priv->port, line);
           break;
         case DP_SPAWN_OUTPUT_DISCARD:
         default:
@@ -353,8 +353,9 @@ stderr_line_cb (GObject      *source,
           break;
         }
     g_log_structured (G_LOG_DOMAIN, level,
-                      "MESSAGE", "node %s: %s", node, text,
-                      "DP_NODE", node, "DP_EVENT", "node-log");
+                      "DP_NODE", node,
+                      "DP_EVENT", "node-log",
+                      "MESSAGE", "node %s: %s", node, text);
   }
   g_data_input_stream_read_line_async (priv->err_data, G_PRIORITY_DEFAULT,
                                        priv->cancellable, stderr_line_cb, self);

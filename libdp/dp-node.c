@@ -46,6 +46,7 @@ struct _DpNode
   guint16           port;
   GPtrArray        *server_conns;       /* DpConnection */
   GHashTable       *named;              /* char* -> NamedPlace */
+  DpConnection     *owner;              /* where logs of peers' places go */
   gboolean          shut_down;
 };
 
@@ -62,6 +63,7 @@ enum {
   SIGNAL_EXIT_REQUESTED,
   SIGNAL_PLACE_EXITED,
   SIGNAL_PEER_REJECTED,
+  SIGNAL_LOG,
   N_SIGNALS
 };
 
@@ -284,11 +286,9 @@ place_exited_in_router (gpointer data)
         g_hash_table_remove (self->named, pr->name);
     }
   g_atomic_int_dec_and_test ((gint *) &self->n_places);
-  g_log_structured (G_LOG_DOMAIN,
-                    pr->exit == DP_PLACE_EXIT_RETURNED ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
-                    "MESSAGE", "place %s (channel %u of %s) exited: %s",
-                    pr->symbol, pr->channel, _dp_connection_get_peer (pr->conn), pr->detail,
-                    "DP_EVENT", "place-exited");
+  g_log_structured (G_LOG_DOMAIN, pr->exit == DP_PLACE_EXIT_RETURNED ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
+                    "DP_EVENT", "place-exited",
+                    "MESSAGE", "place %s (channel %u of %s) exited: %s", pr->symbol, pr->channel, _dp_connection_get_peer (pr->conn), pr->detail);
   _dp_object_invoke (self->owner_context, self, emit_place_exited, pr, place_record_free);
 }
 
@@ -331,9 +331,8 @@ send_failed (DpConnection *conn,
              const GError *error)
 {
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                    "MESSAGE", "request from %s on channel %u failed: %s",
-                    _dp_connection_get_peer (conn), channel, error->message,
-                    "DP_EVENT", "place-failed");
+                    "DP_EVENT", "place-failed",
+                    "MESSAGE", "request from %s on channel %u failed: %s", _dp_connection_get_peer (conn), channel, error->message);
   _dp_connection_send (conn, DP_FRAME_PLACE_FAILED, channel, 0,
                        g_variant_new ("(us)", (guint32) error->code, error->message));
 }
@@ -472,10 +471,8 @@ handle_new_place (DpNode       *self,
 
     g_atomic_int_inc ((gint *) &self->n_places);
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
-                      "MESSAGE", "started place %s:%s on channel %u of %s%s%s",
-                      plugin, symbol, channel, _dp_connection_get_peer (conn),
-                      name ? " as " : "", name ? name : "",
-                      "DP_EVENT", "place-started");
+                      "DP_EVENT", "place-started",
+                      "MESSAGE", "started place %s:%s on channel %u of %s%s%s", plugin, symbol, channel, _dp_connection_get_peer (conn), name ? " as " : "", name ? name : "");
 
     pr = g_new0 (PlaceRecord, 1);
     pr->node = g_object_ref (self);
@@ -540,14 +537,36 @@ server_frame (DpConnection        *conn,
         }
       break;
 
+
     case DP_FRAME_DIE:
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                        "MESSAGE", "%s asked this node to exit",
-                        _dp_connection_get_peer (conn), "DP_EVENT", "exit-requested");
+                        "DP_EVENT", "exit-requested",
+                        "MESSAGE", "%s asked this node to exit", _dp_connection_get_peer (conn));
       _dp_object_invoke (self->owner_context, self, emit_exit_requested, NULL, NULL);
       break;
 
     case DP_FRAME_SET_OWNER:
+      g_clear_pointer (&self->owner, _dp_connection_unref);
+      self->owner = _dp_connection_ref (conn);
+      break;
+
+    case DP_FRAME_LOG:
+      /* a record from a place that a peer node started: pass it on to our
+       * own owner, towards the root */
+      if (payload && self->owner && self->owner != conn &&
+          g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ssa{sv})")))
+        _dp_connection_send (self->owner, DP_FRAME_LOG, 0, 0, payload);
+      else if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ssa{sv})")))
+        {
+          const char *sev, *msg;
+          g_variant_get (payload, "(&s&s@a{sv})", &sev, &msg, NULL);
+          g_log_structured (G_LOG_DOMAIN, _dp_severity_to_level (sev),
+                            "DP_NODE", _dp_connection_get_peer (conn),
+                            "DP_SEVERITY", sev,
+                            "MESSAGE", "%s", msg);
+        }
+      break;
+
     case DP_FRAME_PONG:
     case DP_FRAME_NEW_NODE:
       break;
@@ -596,10 +615,9 @@ server_closed (DpConnection *conn,
     }
 
   g_log_structured (G_LOG_DOMAIN, bad ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG,
-                    "MESSAGE", "connection from %s closed: %s", _dp_connection_get_peer (conn),
-                    reason ? reason->message : "closed",
                     "DP_PEER", _dp_connection_get_peer (conn),
-                    "DP_EVENT", bad ? "peer-rejected" : "peer-closed");
+                    "DP_EVENT", bad ? "peer-rejected" : "peer-closed",
+                    "MESSAGE", "connection from %s closed: %s", _dp_connection_get_peer (conn), reason ? reason->message : "closed");
   if (bad)
     {
       char **pair = g_new0 (char *, 3);
@@ -608,6 +626,8 @@ server_closed (DpConnection *conn,
       _dp_object_invoke (self->owner_context, self, emit_peer_rejected, pair,
                          (GDestroyNotify) g_strfreev);
     }
+  if (self->owner == conn)
+    g_clear_pointer (&self->owner, _dp_connection_unref);
   g_ptr_array_remove (self->server_conns, conn);
 }
 
@@ -641,6 +661,34 @@ on_incoming (GSocketService    *service,
 }
 
 /* ---- client side (a master) ---- */
+
+typedef struct {
+  char *node;
+  char *place;
+  char *severity;
+  char *message;
+} LogRecord;
+
+static void
+log_record_free (gpointer data)
+{
+  LogRecord *lr = data;
+
+  g_free (lr->node);
+  g_free (lr->place);
+  g_free (lr->severity);
+  g_free (lr->message);
+  g_free (lr);
+}
+
+static void
+emit_log (gpointer object,
+          gpointer data)
+{
+  LogRecord *lr = data;
+
+  g_signal_emit (object, signals[SIGNAL_LOG], 0, lr->node, lr->place, lr->severity, lr->message);
+}
 
 static void
 deliver_remote_end (DpChannelEntry *entry,
@@ -724,13 +772,33 @@ _dp_node_handle_client_frame (DpNode              *self,
       break;
 
     case DP_FRAME_LOG:
-      if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ss)")))
+      if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ssa{sv})")))
         {
-          const char *sev, *msg;
-          g_variant_get (payload, "(&s&s)", &sev, &msg);
-          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-                            "MESSAGE", "%s", msg, "DP_NODE", _dp_connection_get_peer (conn),
-                            "DP_SEVERITY", sev);
+          g_autoptr(DpRemoteConnection) rc = NULL;
+          const char *sev, *msg, *place = NULL, *via = NULL;
+          g_autoptr(GVariant) fields = NULL;
+          LogRecord *lr;
+
+          g_variant_get (payload, "(&s&s@a{sv})", &sev, &msg, &fields);
+          entry = _dp_connection_lookup (conn, h->channel);
+          if (entry)
+            rc = g_weak_ref_get (&entry->remote);
+          if (rc)
+            place = dp_remote_connection_get_symbol (rc);
+          g_variant_lookup (fields, "place", "&s", &place);
+          g_variant_lookup (fields, "node", "&s", &via);
+          lr = g_new0 (LogRecord, 1);
+          lr->node = g_strdup (via ? via : _dp_connection_get_peer (conn));
+          lr->place = g_strdup (place ? place : "");
+          lr->severity = g_strdup (sev);
+          lr->message = g_strdup (msg);
+          g_log_structured (G_LOG_DOMAIN, _dp_severity_to_level (sev),
+                            "DP_NODE", lr->node,
+                            "DP_PLACE", lr->place,
+                            "DP_SEVERITY", sev,
+                            "DP_EVENT", "place-log",
+                            "MESSAGE", "[%s %s] %s", lr->node, lr->place, msg);
+          _dp_object_invoke (self->owner_context, self, emit_log, lr, log_record_free);
         }
       break;
 
@@ -886,6 +954,7 @@ shutdown_in_router (gpointer data)
       _dp_connection_unref (conn);
     }
   g_hash_table_remove_all (self->named);
+  g_clear_pointer (&self->owner, _dp_connection_unref);
 }
 
 static void
@@ -1067,6 +1136,23 @@ dp_node_class_init (DpNodeClass *klass)
   signals[SIGNAL_PEER_REJECTED] =
     g_signal_new ("peer-rejected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * DpNode::log:
+   * @node: the root node
+   * @from_node: the node the record comes from (host:port)
+   * @place: the place that logged it (its symbol), or ""
+   * @severity: "fatal", "error", "warning", "info" or "debug"
+   * @message: the text
+   *
+   * A place on a node this one started logged something (the seed's
+   * `log-message` / `log-to-parent`). The record has also gone through GLib
+   * structured logging with the fields `DP_NODE`, `DP_PLACE` and
+   * `DP_SEVERITY`.
+   */
+  signals[SIGNAL_LOG] =
+    g_signal_new ("log", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 4,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void

@@ -485,6 +485,59 @@ dp_place_channel_is_closed (DpPlaceChannel *self)
   return closed;
 }
 
+GLogLevelFlags
+_dp_severity_to_level (const char *severity)
+{
+  if (g_strcmp0 (severity, "debug") == 0)
+    return G_LOG_LEVEL_DEBUG;
+  if (g_strcmp0 (severity, "info") == 0)
+    return G_LOG_LEVEL_INFO;
+  if (g_strcmp0 (severity, "message") == 0)
+    return G_LOG_LEVEL_MESSAGE;
+  if (g_strcmp0 (severity, "warning") == 0)
+    return G_LOG_LEVEL_WARNING;
+  /* "error", "fatal": never G_LOG_LEVEL_ERROR, which would abort the root */
+  return G_LOG_LEVEL_CRITICAL;
+}
+
+/**
+ * dp_place_channel_log:
+ * @self: a place's channel
+ * @severity: "fatal", "error", "warning", "info" or "debug" (the seed's
+ *   severities; "message" too)
+ * @message: the text
+ *
+ * `log-to-parent`: sends a log record to whoever started the place — the
+ * root node, through any node in between — where it is logged with GLib
+ * structured logging (fields `DP_NODE`, `DP_PLACE`, `DP_SEVERITY`) and
+ * emitted as #DpNode::log. A record never arrives as a message. On a
+ * channel that leads nowhere remote the record is logged here.
+ */
+void
+dp_place_channel_log (DpPlaceChannel *self,
+                      const char     *severity,
+                      const char     *message)
+{
+  DpPipe *p;
+  guint i;
+  gboolean sent = FALSE;
+
+  g_return_if_fail (DP_IS_PLACE_CHANNEL (self));
+  g_return_if_fail (severity != NULL && message != NULL);
+
+  p = self->pipe;
+  i = self->side;
+  g_mutex_lock (&p->out_lock[i]);
+  if (p->sink[i])
+    sent = _dp_connection_send (p->sink[i], DP_FRAME_LOG, p->sink_chan[i], 0,
+                                g_variant_new ("(ssa{sv})", severity, message, NULL));
+  g_mutex_unlock (&p->out_lock[i]);
+  if (!sent)
+    g_log_structured (G_LOG_DOMAIN, _dp_severity_to_level (severity),
+                      "DP_SEVERITY", severity,
+                      "MESSAGE", "%s", message);
+}
+
 /* ---- GSource ---- */
 
 typedef struct {

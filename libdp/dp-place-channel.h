@@ -49,5 +49,9 @@ DP_AVAILABLE_IN_1_0
 gboolean  dp_place_channel_is_closed  (DpPlaceChannel  *self);
 DP_AVAILABLE_IN_1_0
 GSource  *dp_place_channel_create_source (DpPlaceChannel *self);
+DP_AVAILABLE_IN_1_0
+void      dp_place_channel_log        (DpPlaceChannel  *self,
+                                       const char      *severity,
+                                       const char      *message);
 
 G_END_DECLS

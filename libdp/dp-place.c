@@ -43,6 +43,13 @@ static const int crash_signals[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
 #define ALT_STACK_SIZE (64 * 1024)
 
 static __thread sigjmp_buf *place_jump;
+static __thread DpPlaceChannel *current_channel;
+
+DpPlaceChannel *
+_dp_place_get_current_channel (void)
+{
+  return current_channel;
+}
 static __thread volatile sig_atomic_t place_signal;
 
 static void
@@ -122,6 +129,7 @@ place_thread (gpointer data)
   if (sigsetjmp (jump, 1) == 0)
     {
       place_jump = &jump;
+      current_channel = self->child_end;
       self->func (self->child_end);
       place_jump = NULL;
       exit = DP_PLACE_EXIT_RETURNED;
@@ -133,10 +141,11 @@ place_thread (gpointer data)
       exit = DP_PLACE_EXIT_CRASHED;
       detail = g_strdup_printf ("killed by signal %d (%s)", sig, g_strsignal (sig));
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                        "MESSAGE", "place crashed: %s", detail,
-                        "DP_EVENT", "place-crashed");
+                        "DP_EVENT", "place-crashed",
+                        "MESSAGE", "place crashed: %s", detail);
     }
 
+  current_channel = NULL;
   alt.ss_flags = SS_DISABLE;
   sigaltstack (&alt, NULL);
   g_free (alt_mem);

@@ -171,6 +171,9 @@ void      _dp_place_channel_rebind      (DpPlaceChannel *self, DpConnection *con
 void      _dp_place_channel_close_inbox (DpPlaceChannel *self);
 void      _dp_place_channel_set_notify  (DpPlaceChannel *self, DpInboxNotify notify, gpointer data);
 void      _dp_place_channel_unbind      (DpPlaceChannel *self);
+GLogLevelFlags _dp_severity_to_level    (const char *severity);
+/* the channel of the place running on this thread, or NULL */
+DpPlaceChannel *_dp_place_get_current_channel (void);
 
 /* ------------------------------------------------------------------ *
  * Places (dp-place.c) and plugins (dp-plugin.c)                       *

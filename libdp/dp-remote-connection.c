@@ -398,10 +398,9 @@ report_undelivered (DpRemoteConnection *self,
   g_autofree char *text = g_variant_print (msg, FALSE);
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                    "MESSAGE", "place %s ended before it read %.200s; not delivered",
-                    self->symbol ? self->symbol : "", text,
                     "DP_PLACE", self->symbol ? self->symbol : "",
-                    "DP_EVENT", "undelivered");
+                    "DP_EVENT", "undelivered",
+                    "MESSAGE", "place %s ended before it read %.200s; not delivered", self->symbol ? self->symbol : "", text);
   push_event (self, EVENT_UNDELIVERED, 0, NULL, 0, msg);
 }
 
@@ -560,8 +559,9 @@ dp_remote_connection_restart (DpRemoteConnection *self)
   g_mutex_unlock (&self->lock);
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "MESSAGE", "restarting place %s (attempt %u)", self->symbol, attempt,
-                    "DP_PLACE", self->symbol, "DP_EVENT", "place-restarting");
+                    "DP_PLACE", self->symbol,
+                    "DP_EVENT", "place-restarting",
+                    "MESSAGE", "restarting place %s (attempt %u)", self->symbol, attempt);
   push_event (self, EVENT_RESTARTING, 0, NULL, attempt, NULL);
   _dp_place_channel_rebind (self->end, conn, id, DP_FRAME_NEW_PLACE, self->request);
   _dp_connection_unref (conn);

@@ -284,8 +284,9 @@ declare_dead (DpRemoteNode *self)
       g_clear_pointer (&self->grace, g_source_unref);
     }
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "MESSAGE", "%s", self->death_reason,
-                    "DP_NODE", self->host, "DP_EVENT", "node-died");
+                    "DP_NODE", self->host,
+                    "DP_EVENT", "node-died",
+                    "MESSAGE", "%s", self->death_reason);
   _dp_object_invoke (self->owner_context, self, emit_died, NULL, NULL);
 }
 
@@ -419,9 +420,9 @@ connected_cb (GObject      *source,
   g_mutex_unlock (&self->lock);
   _dp_connection_send (conn, DP_FRAME_SET_OWNER, 0, 0, NULL);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
-                    "MESSAGE", "node %s:%u is ready (pid %" G_GINT64_FORMAT ")",
-                    self->host, self->port, self->pid,
-                    "DP_NODE", self->host, "DP_EVENT", "node-ready");
+                    "DP_NODE", self->host,
+                    "DP_EVENT", "node-ready",
+                    "MESSAGE", "node %s:%u is ready (pid %" G_GINT64_FORMAT ")", self->host, self->port, self->pid);
   _dp_object_invoke (self->owner_context, self, emit_ready, NULL, NULL);
   g_task_return_pointer (task, g_object_ref (self), g_object_unref);
   g_object_unref (task);

@@ -100,8 +100,8 @@ decide (DpRestarter *self,
       gboolean first = !self->given_up;
       self->given_up = TRUE;
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                        "MESSAGE", "already retried to restart %u times; giving up",
-                        self->retries, "DP_EVENT", "final-fail");
+                        "DP_EVENT", "final-fail",
+                        "MESSAGE", "already retried to restart %u times; giving up", self->retries);
       request_free (r);
       if (first)
         g_signal_emit (self, signals[SIGNAL_FINAL_FAIL], 0);

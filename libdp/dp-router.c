@@ -311,6 +311,36 @@ dp_node_get_first_place (DpRemoteNode *node)
 }
 
 /**
+ * dp_log_message:
+ * @severity: "fatal", "error", "warning", "info" or "debug"
+ * @format: printf-style format
+ * @...: arguments
+ *
+ * The seed's `log-message`: logs at the root node. Called in a place, the
+ * record travels to the master that started it (see
+ * dp_place_channel_log()); elsewhere this process is the root and logs it.
+ */
+void
+dp_log_message (const char *severity,
+                const char *format,
+                ...)
+{
+  g_autofree char *text = NULL;
+  DpPlaceChannel *ch = _dp_place_get_current_channel ();
+  va_list ap;
+
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  if (ch)
+    dp_place_channel_log (ch, severity, text);
+  else
+    g_log_structured (G_LOG_DOMAIN, _dp_severity_to_level (severity),
+                      "DP_SEVERITY", severity,
+                      "MESSAGE", "%s", text);
+}
+
+/**
  * dp_distributed_place_wait:
  * @connection: a #DpRemoteConnection
  *

@@ -78,4 +78,9 @@ DpRemoteConnection *dp_node_get_first_place (DpRemoteNode *node);
 DP_AVAILABLE_IN_1_0
 DpPlaceExit dp_distributed_place_wait (DpRemoteConnection *connection);
 
+DP_AVAILABLE_IN_1_0
+void     dp_log_message          (const char *severity,
+                                  const char *format,
+                                  ...) G_GNUC_PRINTF (2, 3);
+
 G_END_DECLS

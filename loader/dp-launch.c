@@ -42,6 +42,36 @@ static DpRemoteConnection *place;
 static GDataInputStream *input;
 static char **messages;
 static char *signature;
+static gboolean log_json;
+
+/* Records from places are printed by on_log(); everything else as usual. */
+static GLogWriterOutput
+log_writer (GLogLevelFlags   level,
+            const GLogField *fields,
+            gsize            n_fields,
+            gpointer         data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_strcmp0 (fields[i].key, "DP_EVENT") == 0 && g_strcmp0 (fields[i].value, "place-log") == 0)
+      return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
+static void
+on_log (DpNode *router, const char *node, const char *from_place, const char *severity,
+        const char *message, gpointer data)
+{
+  if (log_json)
+    {
+      g_autoptr(GVariant) v = g_variant_ref_sink (
+        g_variant_new_parsed ("{'node': <%s>, 'place': <%s>, 'severity': <%s>, 'message': <%s>}",
+                              node, from_place, severity, message));
+      g_autofree char *json = dp_variant_to_json (v);
+      g_printerr ("%s\n", json);
+    }
+  else
+    g_printerr ("dp-launch: [%s %s] %s: %s\n", node, from_place, severity, message);
+}
 
 static void
 finish (int code)
@@ -248,6 +278,7 @@ main (int argc, char **argv)
     { "ssh-identity", 0, 0, G_OPTION_ARG_FILENAME, &identity, "ssh private key to use", "FILE" },
     { "ssh-known-hosts", 0, 0, G_OPTION_ARG_FILENAME, &known_hosts, "ssh known_hosts file to use", "FILE" },
     { "ssh-config", 0, 0, G_OPTION_ARG_FILENAME, &ssh_config, "ssh config file to read instead of ~/.ssh/config", "FILE" },
+    { "log-json", 0, 0, G_OPTION_ARG_NONE, &log_json, "Print log records from places as JSON lines on standard error", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say more on standard error", NULL },
     { NULL }
   };
@@ -310,7 +341,9 @@ main (int argc, char **argv)
     g_log_set_debug_enabled (TRUE);
 
   loop = g_main_loop_new (NULL, FALSE);
+  g_log_set_writer_func (log_writer, NULL, NULL);
   router = dp_node_new ();
+  g_signal_connect (router, "log", G_CALLBACK (on_log), NULL);
   if (cookie_file && !dp_node_load_cookie (router, cookie_file, &error))
     {
       g_printerr ("dp-launch: %s\n", error->message);
