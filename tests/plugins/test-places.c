@@ -1,0 +1,38 @@
+/* Places for the tests: well-behaved and broken ones. */
+#include <libdp/libdp.h>
+#include <stdlib.h>
+
+DP_PLUGIN_DEFINE ("test-places", "Places for libdp's tests", "1.0", "LGPL-2.1-or-later")
+
+DP_PLACE_EXPORT void quick (DpPlaceChannel *ch) { }
+
+DP_PLACE_EXPORT void
+crash (DpPlaceChannel *ch)
+{
+  GVariant *m = dp_place_channel_get (ch);
+  if (m)
+    g_variant_unref (m);
+  abort ();
+}
+
+/* sends 100 integers, then returns */
+DP_PLACE_EXPORT void
+burst (DpPlaceChannel *ch)
+{
+  for (gint32 i = 0; i < 100; i++)
+    dp_place_channel_put (ch, g_variant_new_int32 (i));
+}
+
+static void
+echo_body (DpPlaceChannel *ch)
+{
+  GVariant *m;
+  while ((m = dp_place_channel_get (ch)) != NULL)
+    {
+      dp_place_channel_put (ch, m);
+      g_variant_unref (m);
+    }
+}
+
+DP_PLACE_EXPORT DpPlace *echo_thunk (void) { return dp_place_new (echo_body); }
+DP_PLACE_EXPORT DpPlace *null_thunk (void) { return NULL; }

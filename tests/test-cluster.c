@@ -1,0 +1,475 @@
+/* Multi-process tests: real dp-node processes on loopback, ephemeral ports. */
+#include "dp-private.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+typedef struct {
+  DpNode       *router;
+  DpRemoteNode *node;
+} Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) secret = g_bytes_new ("test-secret-0123456789abcdef", 28);
+
+  f->router = dp_node_new ();
+  dp_node_set_secret (f->router, secret);
+  f->node = dp_remote_node_spawn (f->router, "localhost", 0, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (dp_remote_node_is_alive (f->node));
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  g_clear_object (&f->node);
+  g_clear_object (&f->router);
+}
+
+static DpRemoteConnection *
+launch (Fixture *f, const char *plugin, const char *symbol, DpLaunchFlags flags, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  DpRemoteConnection *rc = dp_remote_node_launch_place (f->node, plugin, symbol, flags, name);
+
+  g_assert_true (dp_remote_connection_wait_ready (rc, NULL, &error));
+  g_assert_no_error (error);
+  return rc;
+}
+
+static void
+test_echo_values (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (f, "echo", "echo", 0, NULL);
+  const char *texts[] = {
+    "'Hello'", "(1, 'two', [3, 4], {'k': <5>})", "{1: 'x'}", "@mi nothing", "@ms 'm'",
+    "b'bytes'", "''", "(int64 -9223372036854775808, uint64 18446744073709551615)",
+    "<<(true, 1.5)>>", "@a{sv} {}",
+  };
+  g_autofree guint8 *blob = g_malloc (4 * 1024 * 1024);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr(GVariant) v = g_variant_ref_sink (g_variant_parse (NULL, texts[i], NULL, NULL, NULL));
+      g_autoptr(GVariant) back = NULL;
+      g_assert_true (dp_remote_connection_put (rc, v));
+      back = dp_remote_connection_get (rc);
+      g_assert_nonnull (back);
+      g_assert_true (g_variant_equal (v, back));
+    }
+  for (gsize i = 0; i < 4 * 1024 * 1024; i++)
+    blob[i] = (guint8) (i * 13);
+  {
+    g_autoptr(GVariant) v = g_variant_ref_sink (
+      g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, blob, 4 * 1024 * 1024, 1));
+    g_autoptr(GVariant) back = NULL;
+    dp_remote_connection_put (rc, v);
+    back = dp_remote_connection_get (rc);
+    g_assert_true (g_variant_equal (v, back));
+  }
+  dp_remote_connection_close (rc);
+  g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_RETURNED);
+  g_assert_null (dp_remote_connection_get (rc));
+}
+
+static void
+test_thunk (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (f, "test-places", "echo_thunk", DP_LAUNCH_THUNK, NULL);
+  g_autoptr(GVariant) r = NULL;
+
+  dp_channel_put (DP_CHANNEL (rc), g_variant_new_string ("Hello"));
+  r = dp_channel_get (DP_CHANNEL (rc));
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, "Hello");
+}
+
+static void
+test_death_after_last_message (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (f->node, "test-places", "burst", 0, NULL);
+  GVariant *m;
+  gint32 n = 0;
+
+  while ((m = dp_remote_connection_get (rc)) != NULL)
+    {
+      g_assert_cmpint (g_variant_get_int32 (m), ==, n++);
+      g_variant_unref (m);
+    }
+  g_assert_cmpint (n, ==, 100);
+  g_assert_cmpint (dp_remote_connection_get_exit (rc), ==, DP_PLACE_EXIT_RETURNED);
+
+  {
+    g_autoptr(DpRemoteConnection) q = dp_remote_node_launch_place (f->node, "test-places", "quick", 0, NULL);
+    g_assert_null (dp_remote_connection_get (q));
+    g_assert_cmpint (dp_remote_connection_get_exit (q), ==, DP_PLACE_EXIT_RETURNED);
+  }
+}
+
+static void
+test_crash_others_live (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) echo = launch (f, "echo", "echo", 0, NULL);
+  g_autoptr(DpRemoteConnection) bad = launch (f, "test-places", "crash", 0, NULL);
+  g_autoptr(GVariant) r = NULL;
+
+  dp_remote_connection_put (bad, g_variant_new_int32 (1));
+  g_assert_cmpint (dp_remote_connection_wait (bad), ==, DP_PLACE_EXIT_CRASHED);
+  g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), "signal 6"));
+  dp_remote_connection_put (echo, g_variant_new_int32 (2));
+  r = dp_remote_connection_get (echo);
+  g_assert_cmpint (g_variant_get_int32 (r), ==, 2);
+  g_assert_true (dp_remote_node_is_alive (f->node));
+}
+
+static void
+expect_failure (Fixture *f, const char *plugin, const char *symbol, DpLaunchFlags flags,
+                int code, const char *mentions)
+{
+  g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (f->node, plugin, symbol, flags, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (dp_remote_connection_wait_ready (rc, NULL, &error));
+  g_assert_error (error, DP_ERROR, code);
+  g_assert_nonnull (strstr (error->message, mentions));
+  g_assert_cmpint (dp_remote_connection_get_exit (rc), ==, DP_PLACE_EXIT_FAILED);
+}
+
+static void
+test_launch_errors (Fixture *f, gconstpointer data)
+{
+  expect_failure (f, "no-such-plugin", "x", 0, DP_ERROR_PLUGIN_NOT_FOUND, "no-such-plugin");
+  expect_failure (f, "echo", "no_such_symbol", 0, DP_ERROR_SYMBOL_NOT_FOUND, "no_such_symbol");
+  expect_failure (f, "bad-abi", "echo", 0, DP_ERROR_PLUGIN_ABI, "99.0");
+  expect_failure (f, "test-places", "null_thunk", DP_LAUNCH_THUNK, DP_ERROR_PLACE_FAILED, "null_thunk");
+  expect_failure (f, "/bin/true", "main", 0, DP_ERROR_PLUGIN_NOT_ALLOWED, "outside");
+  /* the node still serves */
+  g_object_unref (launch (f, "echo", "echo", 0, NULL));
+}
+
+static void
+test_named (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) owner = launch (f, "echo", "echo_named", 0, "srv");
+  g_autoptr(DpRemoteConnection) c1 = NULL;
+  g_autoptr(DpRemoteConnection) c2 = NULL;
+  g_autoptr(GVariant) r1 = NULL;
+  g_autoptr(GVariant) r2 = NULL;
+  g_autoptr(GError) error = NULL;
+
+  c1 = dp_remote_node_connect_to_named_place (f->node, "srv");
+  c2 = dp_remote_node_connect_to_named_place (f->node, "srv");
+  dp_remote_connection_put (c2, g_variant_new_string ("two"));
+  dp_remote_connection_put (c1, g_variant_new_string ("one"));
+  r1 = dp_remote_connection_get (c1);
+  r2 = dp_remote_connection_get (c2);
+  g_assert_cmpstr (g_variant_get_string (r1, NULL), ==, "one");
+  g_assert_cmpstr (g_variant_get_string (r2, NULL), ==, "two");
+  {
+    g_autoptr(DpRemoteConnection) none = dp_remote_node_connect_to_named_place (f->node, "nobody");
+    g_assert_false (dp_remote_connection_wait_ready (none, NULL, &error));
+    g_assert_error (error, DP_ERROR, DP_ERROR_NAME_NOT_FOUND);
+  }
+}
+
+static void
+test_two_nodes (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) other = dp_remote_node_spawn (f->router, "localhost", 0, NULL, NULL, &error);
+  g_autoptr(DpRemoteConnection) a = launch (f, "echo", "echo", 0, NULL);
+  g_autoptr(DpRemoteConnection) b = NULL;
+  g_autoptr(GVariant) ra = NULL;
+  g_autoptr(GVariant) rb = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (dp_remote_node_get_port (other), !=, dp_remote_node_get_port (f->node));
+  b = dp_remote_node_launch_place (other, "echo", "echo", 0, NULL);
+  dp_remote_connection_put (a, g_variant_new_string ("a"));
+  dp_remote_connection_put (b, g_variant_new_string ("b"));
+  ra = dp_remote_connection_get (a);
+  rb = dp_remote_connection_get (b);
+  g_assert_cmpstr (g_variant_get_string (ra, NULL), ==, "a");
+  g_assert_cmpstr (g_variant_get_string (rb, NULL), ==, "b");
+}
+
+/* ---- raw, misbehaving peers ---- */
+
+static GSocketConnection *
+raw_connect (Fixture *f)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *c = g_socket_client_connect_to_host (client, "127.0.0.1",
+                                                          dp_remote_node_get_port (f->node), NULL, &error);
+  g_assert_no_error (error);
+  g_socket_set_timeout (g_socket_connection_get_socket (c), 10);
+  return c;
+}
+
+static void
+raw_write (GSocketConnection *c, const void *data, gsize len)
+{
+  g_autoptr(GError) error = NULL;
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (c)), data, len, NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* Reads until EOF: the node has dropped us. Fails on the 10 s socket timeout. */
+static void
+expect_dropped (GSocketConnection *c)
+{
+  guint8 buf[256];
+  GError *error = NULL;
+  gssize n;
+
+  while ((n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (c)),
+                                   buf, sizeof buf, NULL, &error)) > 0)
+    ;
+  if (error && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+    g_assert_no_error (error);
+  g_clear_error (&error);
+}
+
+static void
+raw_handshake (Fixture *f, GSocketConnection *c, GBytes *secret)
+{
+  guint8 nonce[DP_NONCE_LEN], hello[DP_HELLO_LEN], theirs[DP_HELLO_LEN], peer[DP_NONCE_LEN], proof[DP_AUTH_LEN];
+  gsize got = 0;
+  g_autoptr(GError) error = NULL;
+
+  _dp_random_bytes (nonce, sizeof nonce);
+  _dp_wire_hello_build (hello, nonce);
+  raw_write (c, hello, sizeof hello);
+  g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (c)), theirs, sizeof theirs, &got, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (_dp_wire_hello_parse (theirs, peer, &error));
+  _dp_wire_auth_compute (secret, 'C', peer, nonce, proof);
+  raw_write (c, proof, sizeof proof);
+}
+
+static void
+assert_node_serves (Fixture *f)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (f, "echo", "echo", 0, NULL);
+  g_autoptr(GVariant) r = NULL;
+
+  dp_remote_connection_put (rc, g_variant_new_string ("still here"));
+  r = dp_remote_connection_get (rc);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, "still here");
+}
+
+static void
+test_bad_peers (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) secret = dp_node_get_secret (f->router, NULL);
+  g_autoptr(GBytes) wrong = g_bytes_new ("wrong-secret-0123456789abcdef", 29);
+  g_autoptr(GSocketConnection) half = raw_connect (f);
+  g_autoptr(DpRemoteConnection) busy = launch (f, "echo", "echo", 0, NULL);
+
+  /* a half-sent frame on an authenticated connection stays pending while
+   * everybody else is served */
+  raw_handshake (f, half, secret);
+  {
+    guint8 hdr[DP_FRAME_HEADER_LEN];
+    DpFrameHeader h = { 100, DP_FRAME_DATA, 0, 1, 1, 0 };
+    _dp_frame_header_pack (&h, hdr);
+    raw_write (half, hdr, 10);
+  }
+  assert_node_serves (f);
+
+  /* garbage instead of a handshake */
+  {
+    g_autoptr(GSocketConnection) c = raw_connect (f);
+    raw_write (c, "GET / HTTP/1.0\r\n\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 71);
+    expect_dropped (c);
+  }
+  /* the wrong secret */
+  {
+    g_autoptr(GSocketConnection) c = raw_connect (f);
+    raw_handshake (f, c, wrong);
+    expect_dropped (c);
+  }
+  /* an oversized frame, an unknown frame type, a payload that is not a GVariant */
+  {
+    DpFrameHeader bad[] = {
+      { 0x7fffffff, DP_FRAME_DATA, 0, 1, 1, 0 },
+      { 0, 99, 0, 0, 1, 0 },
+      { 16, DP_FRAME_DATA, 0, 2, 1, 0 },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autoptr(GSocketConnection) c = raw_connect (f);
+        guint8 hdr[DP_FRAME_HEADER_LEN];
+        raw_handshake (f, c, secret);
+        _dp_frame_header_pack (&bad[i], hdr);
+        raw_write (c, hdr, sizeof hdr);
+        if (bad[i].sig_len == 2)
+          raw_write (c, "a{\0\0\0\0\0\0xxxxxxxx", 16);
+        expect_dropped (c);
+      }
+  }
+  /* a master with another secret cannot connect */
+  {
+    g_autoptr(DpNode) stranger = dp_node_new ();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(DpRemoteNode) n = NULL;
+    dp_node_set_secret (stranger, wrong);
+    n = dp_remote_node_connect (stranger, "127.0.0.1", dp_remote_node_get_port (f->node), NULL, &error);
+    g_assert_null (n);
+    g_assert_nonnull (error);
+  }
+  /* through all of that, an old connection and new ones work */
+  {
+    g_autoptr(GVariant) r = NULL;
+    dp_remote_connection_put (busy, g_variant_new_int32 (5));
+    r = dp_remote_connection_get (busy);
+    g_assert_cmpint (g_variant_get_int32 (r), ==, 5);
+  }
+  assert_node_serves (f);
+}
+
+/* ---- whole programs ---- */
+
+static char *
+build_path (const char *rel)
+{
+  return g_build_filename (g_getenv ("DP_BUILD_DIR"), rel, NULL);
+}
+
+static void
+test_dp_launch (void)
+{
+  g_autofree char *launch_path = build_path ("loader/dp-launch");
+  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GSubprocess) sp = NULL;
+
+  sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                         launch_path, "localhost:0", echo, "echo", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (sp, "\"ping\"\n[1, 2.5, \"x\"]\n{\"k\": true}\n", NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (out, ==, "\"ping\"\n[1,2.5,\"x\"]\n{\"k\":true}\n");
+  g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 0);
+
+  /* a missing symbol: 4; a bad input line: 7, the rest still sent */
+  g_clear_object (&sp);
+  g_clear_pointer (&out, g_free);
+  sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                         G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                         launch_path, "localhost:0", echo, "nope", NULL);
+  g_subprocess_communicate_utf8 (sp, "1\n", NULL, NULL, NULL, &error);
+  g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 4);
+  g_clear_object (&sp);
+  sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                         G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                         launch_path, "localhost:0", echo, "echo", NULL);
+  g_subprocess_communicate_utf8 (sp, "oops\n2\n", NULL, &out, NULL, &error);
+  g_assert_cmpstr (out, ==, "2\n");
+  g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 7);
+}
+
+static void
+test_hello_world (void)
+{
+  g_autofree char *hello = build_path ("samples/hello-world/hello-world");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GSubprocess) sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, hello, "--fast", NULL);
+
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (sp, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (out, "hello-world received: Hello\n"));
+  g_assert_nonnull (strstr (out, "message-router received: Hello World\n"));
+  g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 0);
+}
+
+static gboolean
+process_gone (gint64 pid)
+{
+  int status;
+  /* reap it if it is our child's orphan adopted by nobody; otherwise probe */
+  waitpid ((pid_t) pid, &status, WNOHANG);
+  return kill ((pid_t) pid, 0) != 0;
+}
+
+static void
+test_master_killed (void)
+{
+  g_autofree char *launch_path = build_path ("loader/dp-launch");
+  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                                &error, launch_path, "localhost:0", echo, "echo", NULL);
+  g_autoptr(GDataInputStream) err = NULL;
+  g_autofree char *line = NULL;
+  const char *p;
+  gint64 node_pid, deadline;
+
+  g_assert_no_error (error);
+  err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (sp));
+  line = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error);
+  g_assert_no_error (error);
+  p = line ? strstr (line, "(pid ") : NULL;
+  g_assert_nonnull (p);
+  node_pid = g_ascii_strtoll (p + 5, NULL, 10);
+  g_assert_cmpint (node_pid, >, 0);
+  g_assert_false (process_gone (node_pid));
+
+  g_subprocess_send_signal (sp, SIGKILL);
+  g_subprocess_wait (sp, NULL, NULL);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!process_gone (node_pid) && g_get_monotonic_time () < deadline)
+    g_usleep (10000);   /* polling a condition with a deadline */
+  g_assert_true (process_gone (node_pid));
+}
+
+static void
+final_fail (DpRestarter *r, gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static void
+test_restarter (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (f->node, "test-places", "quick", 0, NULL);
+  gboolean failed = FALSE;
+  g_autoptr(DpRestarter) r = dp_restart_every (0.2, 3, G_CALLBACK (final_fail), &failed);
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  dp_remote_connection_set_restarter (rc, r);
+  while (!failed && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (failed);
+  g_assert_cmpuint (dp_restarter_get_retries (r), ==, 3);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  /* libdp warns about crashed places and rejected peers, which these tests
+   * cause on purpose; criticals stay fatal */
+  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL);
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)
+  ADD ("/cluster/echo-values", test_echo_values);
+  ADD ("/cluster/thunk", test_thunk);
+  ADD ("/cluster/death-after-last-message", test_death_after_last_message);
+  ADD ("/cluster/crash-others-live", test_crash_others_live);
+  ADD ("/cluster/launch-errors", test_launch_errors);
+  ADD ("/cluster/named", test_named);
+  ADD ("/cluster/two-nodes", test_two_nodes);
+  ADD ("/cluster/bad-peers", test_bad_peers);
+  ADD ("/cluster/restarter", test_restarter);
+  g_test_add_func ("/cluster/dp-launch", test_dp_launch);
+  g_test_add_func ("/cluster/hello-world", test_hello_world);
+  g_test_add_func ("/cluster/master-killed", test_master_killed);
+  return g_test_run ();
+}
