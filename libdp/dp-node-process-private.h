@@ -85,4 +85,5 @@ G_END_DECLS
 
 G_BEGIN_DECLS
 void _dp_node_process_set_host (DpNodeProcess *self, const char *host);
+const char *_dp_ssh_node_process_get_resolved_host (DpNodeProcess *process);
 G_END_DECLS

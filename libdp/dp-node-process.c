@@ -198,7 +198,7 @@ fail_before_ready (DpNodeProcess *self)
 
   if (priv->pending_error)
     error = g_steal_pointer (&priv->pending_error);
-  else if (priv->exit_status == 127)
+  else if (priv->exit_status == 127 || priv->exit_status == 126)
     error = g_error_new (DP_ERROR, DP_ERROR_NODE_NOT_FOUND,
                          "dp-node not found or not executable on %s%s%s",
                          priv->host, *tail ? ": " : "", tail);

@@ -445,6 +445,12 @@ launched_cb (GObject      *source,
     }
   self->port = dp_node_process_get_port (self->process);
   self->pid = dp_node_process_get_pid (self->process);
+  if (_dp_ssh_node_process_get_resolved_host (self->process))
+    {
+      /* an ssh config alias: connect to its HostName */
+      g_free (self->connect_host);
+      self->connect_host = g_strdup (_dp_ssh_node_process_get_resolved_host (self->process));
+    }
   g_signal_connect (self->process, "exited", G_CALLBACK (process_exited), self);
   _dp_node_connect_async (self->router, self->connect_host, self->port, &remote_handler, self,
                           g_task_get_cancellable (task), connected_cb, task);

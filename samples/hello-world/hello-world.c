@@ -47,10 +47,12 @@ main (int argc, char **argv)
 {
   gint port = 0;
   g_autofree char *host = NULL;
+  g_autofree char *ssh_config = NULL;
   GOptionEntry entries[] = {
     { "fast", 'f', 0, G_OPTION_ARG_NONE, &fast, "Send at once and exit as soon as the reply arrives", NULL },
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "The node's port (default: any free one; the seed uses 6344)", "PORT" },
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, "Where to spawn the node (default localhost)", "HOST" },
+    { "ssh-config", 0, 0, G_OPTION_ARG_FILENAME, &ssh_config, "ssh config file to read instead of ~/.ssh/config", "FILE" },
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new ("- the seed's hello-world");
@@ -73,6 +75,8 @@ main (int argc, char **argv)
   dp_spawn_options_add_plugin_dir (opts, self_dir);
   /* what the place prints shows up here */
   dp_spawn_options_set_output (opts, DP_SPAWN_OUTPUT_STDOUT);
+  if (ssh_config)
+    dp_spawn_options_set_ssh_config (opts, ssh_config);
 
   /* 1) spawn a node on localhost, 2) start the place made by the thunk
    * hello_world of the plugin hello-world-place, 3) get both handles */

@@ -1,0 +1,454 @@
+/* Nodes spawned over ssh, against a real sshd on loopback.
+ *
+ * Run by tests/sshd-fixture.sh, which starts a private sshd and tells these
+ * tests where it is through DP_TEST_SSH* variables. Every node here is a real
+ * dp-node started by sshd on 127.0.0.1; the master talks to it over real TCP.
+ */
+#include "dp-private.h"
+
+#include <signal.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static const char *
+env (const char *name)
+{
+  const char *v = g_getenv (name);
+  if (v == NULL)
+    g_error ("%s is not set: run this test through tests/sshd-fixture.sh", name);
+  return v;
+}
+
+static char *
+build_path (const char *rel)
+{
+  return g_build_filename (g_getenv ("DP_BUILD_DIR"), rel, NULL);
+}
+
+/* "127.0.0.1:SSHPORT" or "USER@127.0.0.1:SSHPORT" */
+static char *
+ssh_target (gboolean with_user)
+{
+  if (with_user)
+    return g_strdup_printf ("%s@127.0.0.1:%s", g_get_user_name (), env ("DP_TEST_SSHD_PORT"));
+  return g_strdup_printf ("127.0.0.1:%s", env ("DP_TEST_SSHD_PORT"));
+}
+
+static DpSpawnOptions *
+ssh_options (const char *known_hosts,
+             const char *identity)
+{
+  DpSpawnOptions *o = dp_spawn_options_new ();
+  g_autofree char *plugins = build_path ("plugins");
+  g_autofree char *tests = build_path ("tests");
+
+  dp_spawn_options_set_method (o, DP_SPAWN_SSH);
+  dp_spawn_options_set_ssh_known_hosts (o, known_hosts ? known_hosts : env ("DP_TEST_SSH_KNOWN_HOSTS"));
+  dp_spawn_options_set_ssh_identity (o, identity ? identity : env ("DP_TEST_SSH_IDENTITY"));
+  dp_spawn_options_add_plugin_dir (o, plugins);
+  dp_spawn_options_add_plugin_dir (o, tests);
+  return o;
+}
+
+static DpNode *
+new_router (void)
+{
+  DpNode *router = dp_node_new ();
+  g_autoptr(GBytes) secret = g_bytes_new ("ssh-test-secret-0123456789abcdef", 32);
+
+  dp_node_set_secret (router, secret);
+  return router;
+}
+
+static void
+assert_echo (DpRemoteNode *node,
+             gint32        value)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (node, "echo", "echo", 0, NULL);
+  g_autoptr(GVariant) back = NULL;
+
+  g_assert_true (dp_remote_connection_wait_ready (rc, NULL, &error));
+  g_assert_no_error (error);
+  dp_remote_connection_put (rc, g_variant_new_int32 (value));
+  back = dp_remote_connection_get (rc);
+  g_assert_nonnull (back);
+  g_assert_cmpint (g_variant_get_int32 (back), ==, value);
+}
+
+/* Waits (poll on a pidfd, no sleeping) until @pid, not our child, is gone. */
+static gboolean
+wait_process_gone (gint64 pid,
+                   int    timeout_ms)
+{
+  int fd = (int) syscall (SYS_pidfd_open, (pid_t) pid, 0);
+  struct pollfd p;
+  int r;
+
+  if (fd < 0)
+    return TRUE;           /* already gone */
+  p = (struct pollfd) { fd, POLLIN, 0 };
+  r = poll (&p, 1, timeout_ms);
+  close (fd);
+  return r == 1;
+}
+
+/* ---- tests ---- */
+
+static void
+test_hello_world (void)
+{
+  g_autofree char *hello = build_path ("samples/hello-world/hello-world");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GSubprocess) sp = NULL;
+
+  /* through an ssh_config alias: HostName, Port, User, IdentityFile and
+   * UserKnownHostsFile all come from the file */
+  sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, hello, "--fast",
+                         "--host", "dp-test", "--ssh-config", env ("DP_TEST_SSH_CONFIG"), NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (sp, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (out, "hello-world received: Hello\n"));
+  g_assert_nonnull (strstr (out, "message-router received: Hello World\n"));
+  g_assert_true (g_subprocess_get_if_exited (sp));
+  g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 0);
+}
+
+static void
+test_dp_launch (void)
+{
+  g_autofree char *launch = build_path ("loader/dp-launch");
+  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GSubprocess) sp = NULL;
+
+  sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                         G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                         launch, "--ssh-config", env ("DP_TEST_SSH_CONFIG"), "dp-test:0", echo, "echo", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (sp, "\"over ssh\"\n[1, 2]\n", NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (out, ==, "\"over ssh\"\n[1,2]\n");
+  g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 0);
+}
+
+static void
+spawned_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GPtrArray *results = data;
+  GError *error = NULL;
+  DpRemoteNode *node = dp_remote_node_spawn_finish (result, &error);
+
+  g_assert_no_error (error);
+  g_ptr_array_add (results, node);
+}
+
+static void
+test_concurrent (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
+  g_autofree char *target = ssh_target (TRUE);
+  g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 t0 = g_get_monotonic_time ();
+
+  for (int i = 0; i < 4; i++)
+    dp_remote_node_spawn_async (router, target, 0, o, NULL, spawned_cb, nodes);
+  while (nodes->len < 4)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_message ("4 nodes over ssh in %.1f ms", (g_get_monotonic_time () - t0) / 1000.0);
+
+  for (guint i = 0; i < 4; i++)
+    {
+      DpRemoteNode *n = nodes->pdata[i];
+      g_assert_true (dp_remote_node_is_alive (n));
+      g_assert_cmpint (dp_remote_node_get_pid (n), >, 0);
+      for (guint j = 0; j < i; j++)
+        g_assert_cmpint (dp_remote_node_get_pid (n), !=, dp_remote_node_get_pid (nodes->pdata[j]));
+      assert_echo (n, (gint32) i * 7);
+    }
+}
+
+static void
+test_host_key_unknown (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autofree char *kh = g_build_filename (env ("DP_TEST_SSH_DIR"), "unknown_known_hosts", NULL);
+  g_autoptr(DpSpawnOptions) o = ssh_options (kh, NULL);
+  g_autofree char *target = ssh_target (FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autofree char *contents = NULL;
+
+  g_assert_true (g_file_set_contents (kh, "", 0, NULL));
+  node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
+  g_assert_null (node);
+  g_assert_error (error, DP_ERROR, DP_ERROR_HOST_KEY_UNKNOWN);
+  g_assert_nonnull (strstr (error->message, "127.0.0.1"));
+  g_assert_nonnull (strstr (error->message, "--accept-new-host-key"));
+  g_assert_true (g_file_get_contents (kh, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "");           /* nothing added without the opt-in */
+  g_clear_error (&error);
+  g_clear_pointer (&contents, g_free);
+
+  /* the opt-in: accepted, added, and from then on known */
+  dp_spawn_options_set_accept_new_host_key (o, TRUE);
+  node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
+  g_assert_no_error (error);
+  assert_echo (node, 11);
+  g_clear_object (&node);
+  g_assert_true (g_file_get_contents (kh, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, "ssh-ed25519"));
+
+  dp_spawn_options_set_accept_new_host_key (o, FALSE);
+  node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
+  g_assert_no_error (error);
+  assert_echo (node, 12);
+}
+
+static void
+test_host_key_changed (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpSpawnOptions) o = ssh_options (env ("DP_TEST_SSH_WRONG_KNOWN_HOSTS"), NULL);
+  g_autofree char *target = ssh_target (FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = NULL;
+
+  /* a changed key fails even with the opt-in for new keys */
+  dp_spawn_options_set_accept_new_host_key (o, TRUE);
+  node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
+  g_assert_null (node);
+  g_assert_error (error, DP_ERROR, DP_ERROR_HOST_KEY_CHANGED);
+  g_assert_nonnull (strstr (error->message, "127.0.0.1"));
+  g_assert_nonnull (strstr (error->message, "CHANGED"));
+}
+
+static void
+test_auth_failed (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpSpawnOptions) o = ssh_options (NULL, env ("DP_TEST_SSH_OTHER_IDENTITY"));
+  g_autofree char *target = ssh_target (TRUE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = NULL;
+
+  node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
+  g_assert_null (node);
+  g_assert_error (error, DP_ERROR, DP_ERROR_SSH_AUTH_FAILED);
+  g_assert_nonnull (strstr (error->message, "127.0.0.1"));
+}
+
+static void
+test_node_not_found (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
+  g_autofree char *target = ssh_target (FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = NULL;
+
+  /* a space and a quote in the path: quoted for the remote shell, not split */
+  dp_spawn_options_set_node_path (o, "/no/such dir/dp-node's");
+  node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
+  g_assert_null (node);
+  g_assert_error (error, DP_ERROR, DP_ERROR_NODE_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "127.0.0.1"));
+  g_assert_nonnull (strstr (error->message, "/no/such dir/dp-node's"));
+  g_clear_error (&error);
+
+  /* a node that fails before it is ready: its exit status and stderr */
+  dp_spawn_options_set_node_path (o, "/bin/false");
+  node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
+  g_assert_null (node);
+  g_assert_error (error, DP_ERROR, DP_ERROR_NODE_EXITED);
+  g_assert_nonnull (strstr (error->message, "status 1"));
+}
+
+static void
+test_ready_timeout (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
+  g_autofree char *target = ssh_target (FALSE);
+  g_autofree char *script = g_build_filename (env ("DP_TEST_SSH_DIR"), "silent-node", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = NULL;
+
+  /* a "node" that never says it is ready (and exits when its stdin closes) */
+  g_assert_true (g_file_set_contents (script, "#!/bin/sh\necho starting >&2\nexec cat >/dev/null\n", -1, NULL));
+  g_assert_cmpint (chmod (script, 0755), ==, 0);
+  dp_spawn_options_set_node_path (o, script);
+  dp_spawn_options_set_ready_timeout (o, 500);
+  node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
+  g_assert_null (node);
+  g_assert_error (error, DP_ERROR, DP_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (error->message, "500 ms"));
+  g_assert_nonnull (strstr (error->message, "starting"));   /* its stderr tail */
+}
+
+static void
+test_connect_errors (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autoptr(GSocket) s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, 0, NULL);
+  g_autofree char *refused = NULL;
+
+  {
+    g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr(GSocketAddress) a = g_inet_socket_address_new (lo, 0);
+    g_autoptr(GSocketAddress) bound = NULL;
+    g_assert_true (g_socket_bind (s, a, FALSE, NULL));
+    bound = g_socket_get_local_address (s, NULL);
+    refused = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  }
+  node = dp_remote_node_spawn (router, refused, 0, o, NULL, &error);
+  g_assert_null (node);
+  g_assert_error (error, DP_ERROR, DP_ERROR_CONNECTION_REFUSED);
+  g_assert_nonnull (strstr (error->message, "127.0.0.1"));
+  g_clear_error (&error);
+
+  /* .invalid never resolves (RFC 2606) */
+  node = dp_remote_node_spawn (router, "no-such-host.invalid", 0, o, NULL, &error);
+  g_assert_null (node);
+  g_assert_error (error, DP_ERROR, DP_ERROR_HOST_UNREACHABLE);
+  g_assert_nonnull (strstr (error->message, "no-such-host.invalid"));
+}
+
+static void
+test_master_killed (void)
+{
+  g_autofree char *launch = build_path ("loader/dp-launch");
+  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) sp = NULL;
+  g_autoptr(GDataInputStream) err = NULL;
+  g_autofree char *line = NULL;
+  const char *p;
+  gint64 node_pid;
+
+  sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                         launch, "--ssh-config", env ("DP_TEST_SSH_CONFIG"), "dp-test:0", echo, "echo", NULL);
+  g_assert_no_error (error);
+  err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (sp));
+  do
+    {
+      g_free (line);
+      line = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+    }
+  while (strstr (line, "ready (pid ") == NULL);
+  p = strstr (line, "(pid ");
+  node_pid = g_ascii_strtoll (p + 5, NULL, 10);
+  g_assert_cmpint (node_pid, >, 0);
+  g_assert_false (wait_process_gone (node_pid, 0));
+
+  /* kill -9 the master: the ssh session closes, so does the node's stdin */
+  g_subprocess_send_signal (sp, SIGKILL);
+  g_subprocess_wait (sp, NULL, NULL);
+  g_assert_true (wait_process_gone (node_pid, 10000));
+}
+
+/* SIGKILL every sshd process below the fixture's listener: the sessions */
+static guint
+cut_ssh_sessions (void)
+{
+  g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+  gint64 listener = g_ascii_strtoll (env ("DP_TEST_SSHD_PID"), NULL, 10);
+  const char *name;
+  guint killed = 0;
+
+  while ((name = g_dir_read_name (proc)))
+    {
+      gint64 pid = g_ascii_strtoll (name, NULL, 10);
+      gint64 cur = pid;
+      g_autofree char *comm = NULL;
+      g_autofree char *comm_path = g_strdup_printf ("/proc/%s/comm", name);
+
+      if (pid <= 0 || pid == listener)
+        continue;
+      if (!g_file_get_contents (comm_path, &comm, NULL, NULL) || !g_str_has_prefix (comm, "sshd"))
+        continue;
+      /* is the listener an ancestor? */
+      for (int depth = 0; depth < 8 && cur > 1; depth++)
+        {
+          g_autofree char *stat_path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/stat", cur);
+          g_autofree char *stat = NULL;
+          const char *rp;
+          if (!g_file_get_contents (stat_path, &stat, NULL, NULL) || !(rp = strrchr (stat, ')')))
+            break;
+          /* ") S PPID ..." */
+          cur = g_ascii_strtoll (rp + 4, NULL, 10);
+          if (cur == listener)
+            {
+              if (kill ((pid_t) pid, SIGKILL) == 0)
+                killed++;
+              break;
+            }
+        }
+    }
+  return killed;
+}
+
+static void
+died_cb (DpRemoteNode *node, const char *reason, gpointer data)
+{
+  *(char **) data = g_strdup (reason);
+}
+
+static void
+test_session_cut (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
+  g_autofree char *target = ssh_target (FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autofree char *reason = NULL;
+  gint64 pid;
+
+  node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
+  g_assert_no_error (error);
+  assert_echo (node, 5);
+  pid = dp_remote_node_get_pid (node);
+  g_signal_connect (node, "died", G_CALLBACK (died_cb), &reason);
+
+  g_assert_cmpuint (cut_ssh_sessions (), >, 0);
+  while (reason == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_message ("died: %s", reason);
+  g_assert_false (dp_remote_node_is_alive (node));
+  g_assert_nonnull (strstr (reason, "127.0.0.1"));
+  /* and the node itself went away with its session */
+  g_assert_true (wait_process_gone (pid, 10000));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL);
+  g_test_add_func ("/ssh/hello-world", test_hello_world);
+  g_test_add_func ("/ssh/dp-launch", test_dp_launch);
+  g_test_add_func ("/ssh/concurrent", test_concurrent);
+  g_test_add_func ("/ssh/host-key-unknown", test_host_key_unknown);
+  g_test_add_func ("/ssh/host-key-changed", test_host_key_changed);
+  g_test_add_func ("/ssh/auth-failed", test_auth_failed);
+  g_test_add_func ("/ssh/node-not-found", test_node_not_found);
+  g_test_add_func ("/ssh/ready-timeout", test_ready_timeout);
+  g_test_add_func ("/ssh/connect-errors", test_connect_errors);
+  g_test_add_func ("/ssh/master-killed", test_master_killed);
+  g_test_add_func ("/ssh/session-cut", test_session_cut);
+  return g_test_run ();
+}
