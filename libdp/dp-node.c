@@ -227,10 +227,14 @@ static gpointer
 router_thread_main (gpointer data)
 {
   DpNode *self = data;
+  /* The node may be finalized on this thread (its last reference dropped
+   * by something the router runs): never touch @self after the loop. */
+  g_autoptr(GMainContext) context = g_main_context_ref (self->router_context);
+  g_autoptr(GMainLoop) loop = g_main_loop_ref (self->router_loop);
 
-  g_main_context_push_thread_default (self->router_context);
-  g_main_loop_run (self->router_loop);
-  g_main_context_pop_thread_default (self->router_context);
+  g_main_context_push_thread_default (context);
+  g_main_loop_run (loop);
+  g_main_context_pop_thread_default (context);
   return NULL;
 }
 

@@ -673,6 +673,13 @@ _dp_place_channel_deliver (DpPlaceChannel *self,
                      reply ? g_object_ref (reply) : NULL);
 }
 
+static void
+unref_nullable (gpointer object)
+{
+  if (object)
+    g_object_unref (object);
+}
+
 GPtrArray *
 _dp_place_channel_drain_inbox (DpPlaceChannel  *self,
                                GPtrArray      **replies)
@@ -682,7 +689,7 @@ _dp_place_channel_drain_inbox (DpPlaceChannel  *self,
   GVariant *msg;
 
   if (replies)
-    *replies = g_ptr_array_new_with_free_func (g_object_unref);
+    *replies = g_ptr_array_new_with_free_func (unref_nullable);
   while ((msg = inbox_pop (&self->pipe->box[self->side], 0, &reply, NULL)) != NULL)
     {
       g_ptr_array_add (msgs, msg);

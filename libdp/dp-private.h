@@ -225,6 +225,7 @@ void  _dp_remote_connection_started (DpRemoteConnection *self);
 gboolean _dp_remote_connection_ended (DpRemoteConnection *self, DpPlaceExit exit,
                                       const char *detail, const GError *error,
                                       GVariant *returned);
+gboolean _dp_remote_connection_node_lost (DpRemoteConnection *self, const char *detail);
 void  _dp_remote_connection_bounced (DpRemoteConnection *self, GVariant *msg);
 DpConnection *_dp_remote_node_ref_connection (DpRemoteNode *self);
 

@@ -438,7 +438,12 @@ _dp_remote_connection_ended (DpRemoteConnection *self,
       /* Keep the inbox open for the next incarnation; queue what is put
        * meanwhile behind what the dead one never read. */
       _dp_place_channel_hold (self->end, returned);
-      push_event (self, EVENT_DIED, exit, text, 1, NULL);
+      /* restart TRUE needs nobody's main loop: relaunch from here (the
+       * router thread); a restarter or a callback act in the owner's
+       * context, once "died" has been emitted there */
+      push_event (self, EVENT_DIED, exit, text, self->restart_always ? 0 : 1, NULL);
+      if (self->restart_always)
+        dp_remote_connection_restart (self);
     }
   else
     {
@@ -462,6 +467,35 @@ _dp_remote_connection_ended (DpRemoteConnection *self,
     }
   schedule_dispatch (self);
   return restart;
+}
+
+/* Router thread: the node died and is to be respawned (node restart-on-exit).
+ * Unless the place had ended or its connection was closed, keep this
+ * connection for the place's next incarnation on the new node: "died" is
+ * emitted (DP_PLACE_EXIT_LOST), what is put meanwhile is queued, and
+ * dp_remote_connection_restart() relaunches it once the node is back.
+ * Returns whether it is to be relaunched. */
+gboolean
+_dp_remote_connection_node_lost (DpRemoteConnection *self,
+                                 const char         *detail)
+{
+  g_mutex_lock (&self->lock);
+  if (self->state == DP_REMOTE_CONNECTION_EXITED || self->closed_by_user)
+    {
+      g_mutex_unlock (&self->lock);
+      return FALSE;
+    }
+  self->state = DP_REMOTE_CONNECTION_STARTING;
+  self->exit = DP_PLACE_EXIT_LOST;
+  g_free (self->detail);
+  self->detail = g_strdup (detail);
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+
+  _dp_place_channel_hold (self->end, NULL);
+  push_event (self, EVENT_DIED, DP_PLACE_EXIT_LOST, detail, 0, NULL);
+  schedule_dispatch (self);
+  return TRUE;
 }
 
 void
@@ -494,7 +528,7 @@ static void
 apply_restart_policy (DpRemoteConnection *self)
 {
   if (self->restart_always)
-    dp_remote_connection_restart (self);
+    ;   /* done in _dp_remote_connection_ended() */
   else if (self->restarter)
     dp_restarter_request (self->restarter, restart_cb, g_object_ref (self), g_object_unref);
   else if (self->restart_func)

@@ -43,11 +43,29 @@ struct _DpRemoteNode
   gboolean        died;
   char           *death_reason;
   GPtrArray      *connections;      /* DpRemoteConnection, in creation order */
+
+  /* restart-on-exit of the node (under lock) */
+  gboolean        spawned;          /* made by spawn: can be spawned again */
+  gboolean        stopping;         /* terminate / send-exit: do not restart */
+  gboolean        restart_always;
+  DpRestarter    *restarter;
+  DpRestartFunc   restart_func;
+  gpointer        restart_data;
+  GDestroyNotify  restart_notify;
+  guint           attempt;
+  gboolean        respawn_failed;
+  GSource        *retry;            /* owner context: retry of a failed respawn */
+  /* router thread: places waiting for the new node, in creation order */
+  GPtrArray      *relaunch;
 };
+
+static void clear_restart_policy (DpRemoteNode *self);
 
 enum {
   SIGNAL_READY,
   SIGNAL_DIED,
+  SIGNAL_RESTARTING,
+  SIGNAL_RESTARTED,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -130,6 +148,13 @@ dp_remote_node_finalize (GObject *object)
 
   g_clear_pointer (&self->conn, _dp_connection_unref);
   g_clear_object (&self->process);
+  clear_restart_policy (self);
+  g_clear_pointer (&self->relaunch, g_ptr_array_unref);
+  if (self->retry)
+    {
+      g_source_destroy (self->retry);
+      g_clear_pointer (&self->retry, g_source_unref);
+    }
   g_clear_object (&self->router);
   g_main_context_unref (self->owner_context);
   g_free (self->host);
@@ -192,6 +217,28 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
   signals[SIGNAL_DIED] =
     g_signal_new ("died", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * DpRemoteNode::restarting:
+   * @node: the node
+   * @attempt: 1 for the first restart, 2 for the second…
+   *
+   * The node died and is being spawned again (restart-on-exit: see
+   * dp_remote_node_set_restart()).
+   */
+  signals[SIGNAL_RESTARTING] =
+    g_signal_new ("restarting", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+  /**
+   * DpRemoteNode::restarted:
+   * @node: the node
+   * @attempt: the restart's number
+   *
+   * The node is up again and its places are being relaunched; each of their
+   * #DpRemoteConnection emits #DpRemoteConnection::restarting.
+   */
+  signals[SIGNAL_RESTARTED] =
+    g_signal_new ("restarted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
 }
 
 static void
@@ -201,6 +248,7 @@ dp_remote_node_init (DpRemoteNode *self)
   g_cond_init (&self->cond);
   self->owner_context = g_main_context_ref_thread_default ();
   self->connections = g_ptr_array_new_with_free_func (g_object_unref);
+  self->relaunch = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 static DpRemoteNode *
@@ -239,13 +287,20 @@ host_part (const char *spec)
 
 /* ---- death ---- */
 
+static void apply_restart_policy (DpRemoteNode *self);
+static gboolean will_restart (DpRemoteNode *self);
+static gboolean restart_always (DpRemoteNode *self);
+static void respawn_in_router (gpointer data);
+
 static void
 emit_died (gpointer object,
            gpointer data)
 {
   DpRemoteNode *self = object;
 
-  g_signal_emit (self, signals[SIGNAL_DIED], 0, self->death_reason);
+  /* @data: the reason at the time (a restart may have cleared it since) */
+  g_signal_emit (self, signals[SIGNAL_DIED], 0, (const char *) data);
+  apply_restart_policy (self);
 }
 
 static void
@@ -287,7 +342,10 @@ declare_dead (DpRemoteNode *self)
                     "DP_NODE", self->host,
                     "DP_EVENT", "node-died",
                     "MESSAGE", "%s", self->death_reason);
-  _dp_object_invoke (self->owner_context, self, emit_died, NULL, NULL);
+  _dp_object_invoke (self->owner_context, self, emit_died, g_strdup (self->death_reason), g_free);
+  /* restart TRUE needs nobody's main loop: done from the router thread */
+  if (will_restart (self) && restart_always (self))
+    _dp_node_invoke (self->router, respawn_in_router, g_object_ref (self), g_object_unref);
 }
 
 static gboolean
@@ -302,6 +360,43 @@ grace_expired (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+will_restart (DpRemoteNode *self)
+{
+  gboolean r;
+
+  g_mutex_lock (&self->lock);
+  r = self->spawned && !self->stopping && !self->detached &&
+      (self->restart_always || self->restart_func ||
+       (self->restarter && !dp_restarter_has_given_up (self->restarter)));
+  g_mutex_unlock (&self->lock);
+  return r;
+}
+
+static gboolean
+restart_always (DpRemoteNode *self)
+{
+  gboolean r;
+
+  g_mutex_lock (&self->lock);
+  r = self->restart_always;
+  g_mutex_unlock (&self->lock);
+  return r;
+}
+
+static gint
+by_creation (gconstpointer a,
+             gconstpointer b,
+             gpointer      data)
+{
+  GPtrArray *order = data;
+  guint ia = 0, ib = 0;
+
+  g_ptr_array_find (order, *(gpointer *) a, &ia);
+  g_ptr_array_find (order, *(gpointer *) b, &ib);
+  return (gint) ia - (gint) ib;
+}
+
 static void
 lose_places (DpRemoteNode *self,
              DpConnection *conn,
@@ -311,12 +406,27 @@ lose_places (DpRemoteNode *self,
   g_autofree char *detail = g_strdup_printf ("lost the node: %s", why);
   GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, detail };
 
+  gboolean keep = will_restart (self);
+
   for (guint i = 0; i < entries->len; i++)
     {
       DpChannelEntry *e = entries->pdata[i];
       g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->remote);
-      if (rc)
+      if (rc == NULL)
+        continue;
+      if (keep && g_ptr_array_find (self->relaunch, rc, NULL))
+        continue;
+      if (keep && _dp_remote_connection_node_lost (rc, detail))
+        g_ptr_array_add (self->relaunch, g_object_ref (rc));
+      else
         _dp_remote_connection_ended (rc, DP_PLACE_EXIT_LOST, detail, &error, NULL);
+    }
+  if (keep)
+    {
+      /* relaunch in creation order: a named place before connections to it */
+      g_mutex_lock (&self->lock);
+      g_ptr_array_sort_with_data (self->relaunch, by_creation, self->connections);
+      g_mutex_unlock (&self->lock);
     }
 }
 
@@ -534,6 +644,7 @@ dp_remote_node_spawn_async (DpNode               *router,
 
   g_return_if_fail (DP_IS_NODE (router));
   self = remote_node_new (router, host, port, options);
+  self->spawned = TRUE;
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, dp_remote_node_spawn_async);
   g_task_set_task_data (task, self, g_object_unref);
@@ -739,6 +850,327 @@ dp_remote_node_connect (DpNode        *router,
   return self;
 }
 
+/* ---- restart-on-exit (node) ---- */
+
+static void
+emit_restart_signal (gpointer object,
+                     gpointer data)
+{
+  guint which = GPOINTER_TO_UINT (data) >> 24;
+  guint attempt = GPOINTER_TO_UINT (data) & 0xffffff;
+
+  g_signal_emit (object, signals[which], 0, attempt);
+}
+
+/* router thread: the places kept for a new node will not get one */
+static void
+abandon_relaunch_in_router (gpointer data)
+{
+  DpRemoteNode *self = data;
+  g_autoptr(GPtrArray) rcs = g_steal_pointer (&self->relaunch);
+  GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, (char *) "the node was not restarted" };
+
+  self->relaunch = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < rcs->len; i++)
+    _dp_remote_connection_ended (rcs->pdata[i], DP_PLACE_EXIT_LOST,
+                                 "lost the node, which was not restarted", &error, NULL);
+}
+
+/* router thread */
+static gboolean
+retry_respawn (gpointer data)
+{
+  DpRemoteNode *self = data;
+
+  g_clear_pointer (&self->retry, g_source_unref);
+  respawn_in_router (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+respawned_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  DpRemoteNode *self = user_data;      /* the task's data holds a ref */
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = g_task_propagate_pointer (G_TASK (result), &error);
+  guint attempt;
+
+  g_mutex_lock (&self->lock);
+  attempt = self->attempt;
+  g_mutex_unlock (&self->lock);
+
+  if (node == NULL)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "DP_NODE", self->host,
+                        "DP_EVENT", "node-restart-failed",
+                        "MESSAGE", "could not restart node %s (attempt %u): %s",
+                        self->host, attempt, error->message);
+      g_mutex_lock (&self->lock);
+      self->died = TRUE;
+      self->respawn_failed = TRUE;
+      g_free (self->death_reason);
+      self->death_reason = g_strdup_printf ("node %s could not be restarted: %s", self->host, error->message);
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      _dp_object_invoke (self->owner_context, self, emit_died, g_strdup (self->death_reason), g_free);
+      if (will_restart (self) && restart_always (self) && self->retry == NULL)
+        {
+          /* the host may be down: do not spin, try again in a second */
+          self->retry = dp_timeout_source_new (1.0);
+          g_source_set_callback (self->retry, retry_respawn, self, NULL);
+          g_source_attach (self->retry, _dp_node_get_router_context (self->router));
+        }
+      return;
+    }
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "DP_NODE", self->host,
+                    "DP_EVENT", "node-restarted",
+                    "MESSAGE", "node %s restarted (attempt %u) on port %u; relaunching %u place(s)",
+                    self->host, attempt, self->port, self->relaunch->len);
+  _dp_object_invoke (self->owner_context, self, emit_restart_signal,
+                     GUINT_TO_POINTER ((SIGNAL_RESTARTED << 24) | attempt), NULL);
+  {
+    g_autoptr(GPtrArray) rcs = g_steal_pointer (&self->relaunch);
+    self->relaunch = g_ptr_array_new_with_free_func (g_object_unref);
+    for (guint i = 0; i < rcs->len; i++)
+      dp_remote_connection_restart (rcs->pdata[i]);
+  }
+}
+
+static void
+respawn_in_router (gpointer data)
+{
+  DpRemoteNode *self = data;
+  GTask *task;
+  guint attempt;
+
+  g_mutex_lock (&self->lock);
+  if (!self->died || self->detached || self->stopping)
+    {
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+  self->died = FALSE;
+  self->alive = FALSE;
+  self->respawn_failed = FALSE;
+  attempt = ++self->attempt;
+  g_clear_pointer (&self->death_reason, g_free);
+  g_mutex_unlock (&self->lock);
+
+  if (self->conn)
+    _dp_connection_set_handler (self->conn, NULL, NULL);
+  g_mutex_lock (&self->lock);
+  g_clear_pointer (&self->conn, _dp_connection_unref);
+  g_mutex_unlock (&self->lock);
+  if (self->process)
+    {
+      g_signal_handlers_disconnect_by_data (self->process, self);
+      dp_node_process_terminate (self->process, TRUE);
+      g_clear_object (&self->process);
+    }
+  self->conn_closed = FALSE;
+  self->process_ignored = FALSE;
+  g_clear_pointer (&self->conn_reason, g_free);
+  g_clear_pointer (&self->connect_host, g_free);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "DP_NODE", self->host,
+                    "DP_EVENT", "node-restarting",
+                    "MESSAGE", "restarting node %s (attempt %u)", self->host, attempt);
+  _dp_object_invoke (self->owner_context, self, emit_restart_signal,
+                     GUINT_TO_POINTER ((SIGNAL_RESTARTING << 24) | attempt), NULL);
+
+  task = g_task_new (NULL, NULL, respawned_cb, self);
+  g_task_set_source_tag (task, respawn_in_router);
+  g_task_set_task_data (task, g_object_ref (self), g_object_unref);
+  spawn_in_router (task);
+}
+
+/**
+ * dp_remote_node_restart:
+ * @self: a #DpRemoteNode made by dp_remote_node_spawn() (or its async form)
+ *
+ * Spawns a dead node again, the same way, and relaunches the places it ran
+ * (those that had neither ended nor been closed), keeping their
+ * #DpRemoteConnection objects. Restart policies (dp_remote_node_set_restart()
+ * and friends) call this; a restart callback calls it when it decides to.
+ * Does nothing while the node is alive.
+ *
+ * Returns: %FALSE when @self cannot be restarted (it was not spawned, or it
+ *   was stopped with dp_remote_node_terminate() / dp_remote_node_send_exit())
+ */
+gboolean
+dp_remote_node_restart (DpRemoteNode *self)
+{
+  gboolean can;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), FALSE);
+  g_mutex_lock (&self->lock);
+  can = self->spawned && !self->stopping;
+  g_mutex_unlock (&self->lock);
+  if (can)
+    _dp_node_invoke (self->router, respawn_in_router, g_object_ref (self), g_object_unref);
+  return can;
+}
+
+static void
+restarter_cb (guint    attempt,
+              gpointer data)
+{
+  dp_remote_node_restart (DP_REMOTE_NODE (data));
+}
+
+
+/* owner context, after "died": the policies that involve the owner (a
+ * restarter's timers and signals, a callback); restart TRUE is handled in
+ * the router thread (declare_dead) */
+static void
+apply_restart_policy (DpRemoteNode *self)
+{
+  DpRestarter *restarter;
+  DpRestartFunc func;
+  gpointer func_data;
+  guint attempt;
+  gboolean always;
+
+  if (!will_restart (self))
+    {
+      _dp_node_invoke (self->router, abandon_relaunch_in_router, g_object_ref (self), g_object_unref);
+      return;
+    }
+  g_mutex_lock (&self->lock);
+  always = self->restart_always;
+  restarter = self->restarter ? g_object_ref (self->restarter) : NULL;
+  func = self->restart_func;
+  func_data = self->restart_data;
+  attempt = self->attempt + 1;
+  g_mutex_unlock (&self->lock);
+
+  if (always)
+    ;
+  else if (restarter)
+    {
+      dp_restarter_request (restarter, restarter_cb, g_object_ref (self), g_object_unref);
+      if (dp_restarter_has_given_up (restarter))
+        _dp_node_invoke (self->router, abandon_relaunch_in_router, g_object_ref (self), g_object_unref);
+    }
+  else if (func)
+    func (attempt, func_data);
+  g_clear_object (&restarter);
+}
+
+static void
+clear_restart_policy (DpRemoteNode *self)
+{
+  GDestroyNotify notify = self->restart_notify;
+  gpointer data = self->restart_data;
+
+  self->restart_always = FALSE;
+  if (self->restarter)
+    dp_restarter_cancel (self->restarter);
+  g_clear_object (&self->restarter);
+  self->restart_func = NULL;
+  self->restart_notify = NULL;
+  self->restart_data = NULL;
+  if (notify)
+    notify (data);
+}
+
+/**
+ * dp_remote_node_set_restart:
+ * @self: a spawned #DpRemoteNode
+ * @restart: %TRUE to spawn the node again at once whenever it dies
+ *
+ * Node restart-on-exit (the seed's `remote-node%` `restart-on-exit`): when
+ * the node process dies, its connection is lost (heartbeat timeout) or its
+ * ssh session ends, the node is spawned again with the same host, port and
+ * options, and every place it ran that had not ended is launched again on
+ * it, keeping its #DpRemoteConnection. Messages put to those places while
+ * the node is down are queued and delivered to the new incarnations;
+ * messages the old node had received but its places had not read are lost
+ * with it. A node stopped with dp_remote_node_terminate() or
+ * dp_remote_node_send_exit() is not restarted. A respawn that fails is tried
+ * again a second later.
+ */
+void
+dp_remote_node_set_restart (DpRemoteNode *self,
+                            gboolean      restart)
+{
+  g_return_if_fail (DP_IS_REMOTE_NODE (self));
+  g_mutex_lock (&self->lock);
+  clear_restart_policy (self);
+  self->restart_always = restart;
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * dp_remote_node_set_restarter:
+ * @self: a spawned #DpRemoteNode
+ * @restarter: (nullable): a policy such as dp_restart_every()'s
+ *
+ * Like dp_remote_node_set_restart(), but restarts as @restarter allows;
+ * when it gives up, the places waiting for the node end with
+ * %DP_PLACE_EXIT_LOST.
+ */
+void
+dp_remote_node_set_restarter (DpRemoteNode *self,
+                              DpRestarter  *restarter)
+{
+  g_return_if_fail (DP_IS_REMOTE_NODE (self));
+  g_mutex_lock (&self->lock);
+  clear_restart_policy (self);
+  self->restarter = restarter ? g_object_ref (restarter) : NULL;
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * dp_remote_node_set_restart_func:
+ * @self: a spawned #DpRemoteNode
+ * @func: (nullable): called (in the owner's context) after the node died;
+ *   it calls dp_remote_node_restart() if and when it wants the node back
+ * @user_data: data for @func
+ * @notify: (nullable): frees @user_data
+ *
+ * The seed's restart procedure, for a node. The places wait for the node
+ * until it is restarted or @self is released.
+ */
+void
+dp_remote_node_set_restart_func (DpRemoteNode   *self,
+                                 DpRestartFunc   func,
+                                 gpointer        user_data,
+                                 GDestroyNotify  notify)
+{
+  g_return_if_fail (DP_IS_REMOTE_NODE (self));
+  g_mutex_lock (&self->lock);
+  clear_restart_policy (self);
+  self->restart_func = func;
+  self->restart_data = user_data;
+  self->restart_notify = notify;
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * dp_remote_node_get_restarts:
+ * @self: a #DpRemoteNode
+ *
+ * Returns: how many times the node was restarted
+ */
+guint
+dp_remote_node_get_restarts (DpRemoteNode *self)
+{
+  guint n;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), 0);
+  g_mutex_lock (&self->lock);
+  n = self->attempt;
+  g_mutex_unlock (&self->lock);
+  return n;
+}
+
 /* ---- places ---- */
 
 DpConnection *
@@ -869,6 +1301,7 @@ dp_remote_node_send_exit (DpRemoteNode *self)
 
   g_return_if_fail (DP_IS_REMOTE_NODE (self));
   g_mutex_lock (&self->lock);
+  self->stopping = TRUE;
   conn = self->conn ? _dp_connection_ref (self->conn) : NULL;
   g_mutex_unlock (&self->lock);
   if (conn)
@@ -900,6 +1333,9 @@ void
 dp_remote_node_terminate (DpRemoteNode *self)
 {
   g_return_if_fail (DP_IS_REMOTE_NODE (self));
+  g_mutex_lock (&self->lock);
+  self->stopping = TRUE;
+  g_mutex_unlock (&self->lock);
   _dp_node_invoke (self->router, terminate_in_router, g_object_ref (self), g_object_unref);
 }
 

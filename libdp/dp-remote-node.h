@@ -91,6 +91,21 @@ gboolean      dp_remote_node_wait_for_die   (DpRemoteNode *self,
 DP_AVAILABLE_IN_1_0
 gboolean      dp_remote_node_is_alive       (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
+gboolean      dp_remote_node_restart        (DpRemoteNode *self);
+DP_AVAILABLE_IN_1_0
+void          dp_remote_node_set_restart    (DpRemoteNode *self,
+                                             gboolean      restart);
+DP_AVAILABLE_IN_1_0
+void          dp_remote_node_set_restarter  (DpRemoteNode *self,
+                                             DpRestarter  *restarter);
+DP_AVAILABLE_IN_1_0
+void          dp_remote_node_set_restart_func (DpRemoteNode   *self,
+                                               DpRestartFunc   func,
+                                               gpointer        user_data,
+                                               GDestroyNotify  notify);
+DP_AVAILABLE_IN_1_0
+guint         dp_remote_node_get_restarts   (DpRemoteNode *self);
+DP_AVAILABLE_IN_1_0
 const char   *dp_remote_node_get_host       (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
 guint16       dp_remote_node_get_port       (DpRemoteNode *self);

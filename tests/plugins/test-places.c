@@ -36,3 +36,25 @@ echo_body (DpPlaceChannel *ch)
 
 DP_PLACE_EXPORT DpPlace *echo_thunk (void) { return dp_place_new (echo_body); }
 DP_PLACE_EXPORT DpPlace *null_thunk (void) { return NULL; }
+
+/* reads one message, sends it back, returns: each incarnation handles one */
+DP_PLACE_EXPORT void
+one_then_exit (DpPlaceChannel *ch)
+{
+  GVariant *m = dp_place_channel_get (ch);
+  if (m)
+    {
+      dp_place_channel_put (ch, m);
+      g_variant_unref (m);
+    }
+}
+
+/* logs to the root (never data), then sends 1, then echoes */
+DP_PLACE_EXPORT void
+logger (DpPlaceChannel *ch)
+{
+  dp_place_channel_log (ch, "warning", "a record from the logger place");
+  dp_place_channel_log (ch, "info", "a second record");
+  dp_place_channel_put (ch, g_variant_new_int32 (1));
+  echo_body (ch);
+}

@@ -1,0 +1,468 @@
+/* Supervision and lifecycle: place and node restart, heartbeats, timers,
+ * supervised processes, logging to the root. Real dp-node processes on
+ * loopback; DP_TIME_SCALE-style clock scaling (dp_set_time_scale()) so that
+ * schedules measured in seconds run in a fraction of that. */
+#include "dp-private.h"
+
+#include <signal.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static DpNode *
+new_router (void)
+{
+  DpNode *router = dp_node_new ();
+  g_autoptr(GBytes) secret = g_bytes_new ("supervision-secret-0123456789abcdef", 35);
+
+  dp_node_set_secret (router, secret);
+  return router;
+}
+
+static DpRemoteNode *
+spawn (DpNode *router)
+{
+  g_autoptr(GError) error = NULL;
+  DpRemoteNode *node = dp_remote_node_spawn (router, "localhost", 0, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (node);
+  return node;
+}
+
+/* poll a pidfd: no sleeping */
+static gboolean
+wait_process_gone (gint64 pid, int timeout_ms)
+{
+  int fd = (int) syscall (SYS_pidfd_open, (pid_t) pid, 0);
+  struct pollfd p;
+  int r;
+
+  if (fd < 0)
+    return TRUE;
+  p = (struct pollfd) { fd, POLLIN, 0 };
+  r = poll (&p, 1, timeout_ms);
+  close (fd);
+  return r == 1;
+}
+
+static void
+iterate_until (gboolean *flag, double timeout_s)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+
+  while (!*flag && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* wake the main context now and then so iterate_until() sees its deadline */
+static gboolean
+tick (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- place restart with messages in flight ---- */
+
+typedef struct {
+  GArray *restarting;
+  GArray *restarted;
+} Attempts;
+
+static void
+on_attempt (DpRemoteConnection *rc, guint attempt, gpointer data)
+{
+  g_array_append_val ((GArray *) data, attempt);
+}
+
+static void
+test_place_restart_in_flight (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpRemoteNode) node = spawn (router);
+  g_autoptr(DpRemoteConnection) rc =
+    dp_remote_node_launch_place (node, "test-places", "one_then_exit", DP_LAUNCH_RESTART_ON_EXIT, NULL);
+  g_autoptr(GArray) restarting = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GArray) restarted = g_array_new (FALSE, FALSE, sizeof (guint));
+  gint32 seen[5] = { 0 };
+
+  g_signal_connect (rc, "restarting", G_CALLBACK (on_attempt), restarting);
+  g_signal_connect (rc, "restarted", G_CALLBACK (on_attempt), restarted);
+
+  /* five messages at once: each incarnation reads one and exits; the rest
+   * are in flight (in the dead place's inbox, on the wire, or put while it
+   * is restarting) and must reach a later incarnation — none lost */
+  for (gint32 i = 0; i < 5; i++)
+    g_assert_true (dp_remote_connection_put (rc, g_variant_new_int32 (i)));
+  for (int n = 0; n < 5; n++)
+    {
+      g_autoptr(GVariant) r = dp_remote_connection_get_timeout (rc, 20 * G_USEC_PER_SEC, NULL);
+      g_assert_nonnull (r);
+      g_assert_cmpint (g_variant_get_int32 (r), >=, 0);
+      g_assert_cmpint (g_variant_get_int32 (r), <, 5);
+      seen[g_variant_get_int32 (r)]++;
+    }
+  for (int i = 0; i < 5; i++)
+    g_assert_cmpint (seen[i], ==, 1);
+
+  /* the signals carry the attempt numbers 1, 2, … in order */
+  {
+    gboolean enough = FALSE;
+    gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+    while (!enough && g_get_monotonic_time () < end)
+      {
+        g_main_context_iteration (NULL, TRUE);
+        enough = restarted->len >= 4;
+      }
+  }
+  g_assert_cmpuint (restarting->len, >=, 4);
+  g_assert_cmpuint (restarted->len, >=, 4);
+  for (guint i = 0; i < restarted->len; i++)
+    g_assert_cmpuint (g_array_index (restarted, guint, i), ==, i + 1);
+  for (guint i = 0; i < restarting->len; i++)
+    g_assert_cmpuint (g_array_index (restarting, guint, i), ==, i + 1);
+  dp_remote_connection_set_restart (rc, FALSE);
+  g_signal_handlers_disconnect_by_data (rc, restarting);
+  g_signal_handlers_disconnect_by_data (rc, restarted);
+}
+
+/* ---- node restart ---- */
+
+static void
+set_flag (gpointer instance, guint attempt, gpointer data)
+{
+  *(guint *) data = attempt;
+}
+
+static void
+died_flag (gpointer instance, const char *reason, gpointer data)
+{
+  *(char **) data = g_strdup (reason);
+}
+
+static void
+test_node_sigkill_restart (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpRemoteNode) node = spawn (router);
+  g_autoptr(DpRemoteConnection) named = dp_remote_node_launch_place (node, "echo", "echo_named", 0, "svc");
+  g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (node, "echo", "echo", 0, NULL);
+  g_autoptr(DpRemoteConnection) finished = dp_remote_node_launch_place (node, "test-places", "quick", 0, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) r = NULL;
+  g_autofree char *reason = NULL;
+  guint restarted = 0;
+  gint64 old_pid = dp_remote_node_get_pid (node);
+
+  dp_remote_node_set_restart (node, TRUE);
+  g_assert_true (dp_remote_connection_wait_ready (rc, NULL, &error));
+  g_assert_cmpint (dp_remote_connection_wait (finished), ==, DP_PLACE_EXIT_RETURNED);
+  dp_remote_connection_put (rc, g_variant_new_string ("before"));
+  r = dp_remote_connection_get (rc);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, "before");
+  g_clear_pointer (&r, g_variant_unref);
+
+  g_signal_connect (node, "died", G_CALLBACK (died_flag), &reason);
+  g_signal_connect (node, "restarted", G_CALLBACK (set_flag), &restarted);
+  g_assert_cmpint (kill ((pid_t) old_pid, SIGKILL), ==, 0);
+  g_assert_true (wait_process_gone (old_pid, 10000));
+
+  /* once the death is known, what is put is queued for the relaunched
+   * place (what the dead node had received but not handled is gone) */
+  while (reason == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  dp_remote_connection_put (rc, g_variant_new_string ("while down"));
+
+  while (restarted == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_message ("died: %s", reason);
+  g_assert_nonnull (reason);
+  g_assert_nonnull (strstr (reason, "signal 9"));
+  g_assert_cmpuint (restarted, ==, 1);
+  g_assert_cmpuint (dp_remote_node_get_restarts (node), ==, 1);
+  g_assert_true (dp_remote_node_is_alive (node));
+  g_assert_cmpint (dp_remote_node_get_pid (node), !=, old_pid);
+
+  /* the same DpRemoteConnection talks to the relaunched place */
+  r = dp_remote_connection_get_timeout (rc, 20 * G_USEC_PER_SEC, NULL);
+  g_assert_nonnull (r);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, "while down");
+  g_clear_pointer (&r, g_variant_unref);
+  g_assert_true (dp_remote_connection_wait_ready (rc, NULL, &error));
+  g_assert_no_error (error);
+  dp_remote_connection_put (rc, g_variant_new_string ("after"));
+  r = dp_remote_connection_get (rc);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, "after");
+  g_clear_pointer (&r, g_variant_unref);
+
+  /* the named place came back under its name; the finished one did not */
+  dp_remote_connection_put (named, g_variant_new_int32 (3));
+  r = dp_remote_connection_get_timeout (named, 20 * G_USEC_PER_SEC, NULL);
+  g_assert_nonnull (r);
+  g_assert_cmpint (g_variant_get_int32 (r), ==, 3);
+  g_clear_pointer (&r, g_variant_unref);
+  {
+    g_autoptr(DpRemoteConnection) c = dp_remote_node_connect_to_named_place (node, "svc");
+    dp_remote_connection_put (c, g_variant_new_int32 (4));
+    r = dp_remote_connection_get_timeout (c, 20 * G_USEC_PER_SEC, NULL);
+    g_assert_nonnull (r);
+    g_assert_cmpint (g_variant_get_int32 (r), ==, 4);
+  }
+  g_assert_cmpint (dp_remote_connection_get_state (finished), ==, DP_REMOTE_CONNECTION_EXITED);
+
+  /* a node stopped on purpose is not restarted */
+  {
+    gint64 pid = dp_remote_node_get_pid (node);
+    dp_remote_node_terminate (node);
+    g_assert_true (dp_remote_node_wait_for_die (node, 10 * G_USEC_PER_SEC));
+    g_assert_true (wait_process_gone (pid, 10000));
+    g_assert_cmpuint (dp_remote_node_get_restarts (node), ==, 1);
+    g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_LOST);
+  }
+  g_signal_handlers_disconnect_by_data (node, &reason);
+  g_signal_handlers_disconnect_by_data (node, &restarted);
+}
+
+static void
+final_fail (DpRestarter *r, gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static void
+kill_again (DpRemoteNode *node, gpointer data)
+{
+  kill ((pid_t) dp_remote_node_get_pid (node), SIGKILL);
+}
+
+static void
+test_node_restarter_final_fail (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpRemoteNode) node = spawn (router);
+  g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (node, "echo", "echo", 0, NULL);
+  gboolean failed = FALSE;
+  g_autoptr(DpRestarter) restarter = dp_restart_every (0.1, 2, G_CALLBACK (final_fail), &failed);
+  g_autoptr(GSource) t = g_timeout_source_new (100);
+
+  g_source_set_callback (t, tick, NULL, NULL);
+  g_source_attach (t, NULL);
+  dp_remote_node_set_restarter (node, restarter);
+  /* every incarnation is killed as soon as it is up */
+  g_signal_connect (node, "ready", G_CALLBACK (kill_again), NULL);
+  kill ((pid_t) dp_remote_node_get_pid (node), SIGKILL);
+  iterate_until (&failed, 30);
+  g_assert_true (failed);
+  g_assert_cmpuint (dp_remote_node_get_restarts (node), ==, 2);
+  /* the place waiting for a node that will not come back has ended */
+  g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_LOST);
+  g_signal_handlers_disconnect_by_func (node, kill_again, NULL);
+  g_source_destroy (t);
+}
+
+/* ---- heartbeats ---- */
+
+static void
+test_heartbeat_sigstop (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autofree char *reason = NULL;
+  gint64 pid, t0, dt;
+  const double timeout = 0.6;
+
+  g_object_set (router, "heartbeat-interval", 0.1, "heartbeat-timeout", timeout, NULL);
+  node = spawn (router);
+  pid = dp_remote_node_get_pid (node);
+  g_signal_connect (node, "died", G_CALLBACK (died_flag), &reason);
+
+  /* heartbeats measured the link */
+  {
+    gboolean never = FALSE;
+    g_autoptr(GSource) t = g_timeout_source_new (350);
+    g_source_set_callback (t, tick, NULL, NULL);
+    g_source_attach (t, NULL);
+    iterate_until (&never, 0.3);
+    g_source_destroy (t);
+  }
+  g_assert_cmpfloat (dp_remote_node_get_rtt (node), >, 0.0);
+  g_assert_cmpfloat (dp_remote_node_get_rtt (node), <, 0.5);
+  g_assert_cmpfloat (dp_remote_node_get_last_seen (node), <, 0.5);
+
+  g_assert_cmpint (kill ((pid_t) pid, SIGSTOP), ==, 0);
+  t0 = g_get_monotonic_time ();
+  while (reason == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  dt = g_get_monotonic_time () - t0;
+  g_test_message ("frozen node declared dead after %.3f s (timeout %.1f s): %s",
+                  dt / 1e6, timeout, reason);
+  g_assert_cmpint (dt, <, (gint64) ((timeout + 0.5) * G_USEC_PER_SEC));
+  g_assert_cmpint (dt, >, (gint64) ((timeout - 0.25) * G_USEC_PER_SEC));
+  g_assert_false (dp_remote_node_is_alive (node));
+  /* and it was killed, frozen as it was */
+  g_assert_true (wait_process_gone (pid, 10000));
+  g_signal_handlers_disconnect_by_data (node, &reason);
+}
+
+/* ---- timers under the test clock ---- */
+
+typedef struct {
+  GArray *times;
+  gboolean done;
+} Fired;
+
+static gboolean
+record_time (gpointer data)
+{
+  Fired *f = data;
+  double now = dp_now ();
+  g_array_append_val (f->times, now);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+after_done (gpointer data)
+{
+  Fired *f = data;
+  record_time (f);
+  f->done = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_timers (void)
+{
+  Fired every = { g_array_new (FALSE, FALSE, sizeof (double)), FALSE };
+  Fired after = { g_array_new (FALSE, FALSE, sizeof (double)), FALSE };
+  GSource *e, *a;
+  double t0;
+  gint64 real0 = g_get_monotonic_time (), real;
+
+  dp_set_time_scale (20.0);
+  t0 = dp_now ();
+  e = dp_every_seconds (1.0, record_time, &every, NULL);
+  a = dp_after_seconds (3.5, after_done, &after, NULL);
+  g_source_attach (e, NULL);
+  g_source_attach (a, NULL);
+  while (!after.done)
+    g_main_context_iteration (NULL, TRUE);
+  real = g_get_monotonic_time () - real0;
+  g_source_destroy (e);
+  g_source_unref (e);
+  g_source_unref (a);
+  dp_set_time_scale (1.0);
+
+  /* 3.5 libdp seconds took 3.5/20 s of real time */
+  g_test_message ("after-seconds 3.5 at 20x: %.3f s real", real / 1e6);
+  g_assert_cmpint (real, <, 1 * G_USEC_PER_SEC);
+  g_assert_cmpfloat (g_array_index (after.times, double, 0) - t0, >=, 3.5 - 0.01);
+  g_assert_cmpfloat (g_array_index (after.times, double, 0) - t0, <, 3.5 + 1.0);
+  /* every-seconds: at once (as the seed), then every second: 0, 1, 2, 3 */
+  g_assert_cmpuint (every.times->len, >=, 4);
+  g_assert_cmpuint (every.times->len, <=, 5);
+  g_assert_cmpfloat (g_array_index (every.times, double, 0) - t0, <, 0.5);
+  for (guint i = 1; i < every.times->len; i++)
+    {
+      double gap = g_array_index (every.times, double, i) - g_array_index (every.times, double, i - 1);
+      g_assert_cmpfloat (gap, >=, 1.0 - 0.01);
+      g_assert_cmpfloat (gap, <, 1.0 + 0.6);
+    }
+  g_array_unref (every.times);
+  g_array_unref (after.times);
+}
+
+/* ---- logging to the root ---- */
+
+typedef struct {
+  GPtrArray *records;     /* "node|place|severity|message" */
+} LogSeen;
+
+static void
+on_log (DpNode *node, const char *from, const char *place, const char *severity,
+        const char *message, gpointer data)
+{
+  g_ptr_array_add (((LogSeen *) data)->records,
+                   g_strdup_printf ("%s|%s|%s", place, severity, message));
+  g_assert_nonnull (from);
+  g_assert_true (strchr (from, ':') != NULL);   /* host:port of the node */
+}
+
+static GPtrArray *structured;   /* "DP_NODE=…;DP_PLACE=…;MESSAGE=…" seen by the writer */
+
+static GLogWriterOutput
+writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+  const char *node = NULL, *place = NULL, *msg = NULL, *sev = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_strcmp0 (fields[i].key, "DP_NODE") == 0)
+        node = fields[i].value;
+      else if (g_strcmp0 (fields[i].key, "DP_PLACE") == 0)
+        place = fields[i].value;
+      else if (g_strcmp0 (fields[i].key, "DP_SEVERITY") == 0)
+        sev = fields[i].value;
+      else if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
+        msg = fields[i].value;
+    }
+  if (structured && place && sev && node && msg)
+    g_ptr_array_add (structured, g_strdup_printf ("%s|%s|%s", place, sev, msg));
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
+static void
+test_log_records (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpRemoteNode) node = spawn (router);
+  LogSeen seen = { g_ptr_array_new_with_free_func (g_free) };
+  g_autoptr(DpRemoteConnection) rc = NULL;
+  g_autoptr(GVariant) first = NULL;
+  g_autoptr(GVariant) second = NULL;
+  gboolean two = FALSE;
+
+  structured = g_ptr_array_new_with_free_func (g_free);
+  g_signal_connect (router, "log", G_CALLBACK (on_log), &seen);
+  rc = dp_remote_node_launch_place (node, "test-places", "logger", 0, NULL);
+
+  /* the data stream has only data: the first message is 1, not a record */
+  first = dp_remote_connection_get (rc);
+  g_assert_true (g_variant_is_of_type (first, G_VARIANT_TYPE_INT32));
+  g_assert_cmpint (g_variant_get_int32 (first), ==, 1);
+  dp_remote_connection_put (rc, g_variant_new_string ("data"));
+  second = dp_remote_connection_get (rc);
+  g_assert_cmpstr (g_variant_get_string (second, NULL), ==, "data");
+  g_assert_null (dp_remote_connection_try_get (rc));
+
+  while (!two)
+    {
+      g_main_context_iteration (NULL, TRUE);
+      two = seen.records->len >= 2;
+    }
+  g_assert_cmpstr (seen.records->pdata[0], ==, "logger|warning|a record from the logger place");
+  g_assert_cmpstr (seen.records->pdata[1], ==, "logger|info|a second record");
+  /* and through GLib structured logging with its fields */
+  g_assert_cmpuint (structured->len, >=, 2);
+  g_assert_nonnull (strstr (structured->pdata[0], "logger|warning|"));
+  g_assert_nonnull (strstr (structured->pdata[0], "a record from the logger place"));
+  g_clear_pointer (&structured, g_ptr_array_unref);
+  g_signal_handlers_disconnect_by_data (router, &seen);
+  g_ptr_array_unref (seen.records);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_log_set_writer_func (writer, NULL, NULL);
+  /* restarts and killed nodes are logged as warnings on purpose */
+  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL);
+  g_test_add_func ("/supervision/place-restart-in-flight", test_place_restart_in_flight);
+  g_test_add_func ("/supervision/node-sigkill-restart", test_node_sigkill_restart);
+  g_test_add_func ("/supervision/node-restarter-final-fail", test_node_restarter_final_fail);
+  g_test_add_func ("/supervision/heartbeat-sigstop", test_heartbeat_sigstop);
+  g_test_add_func ("/supervision/timers", test_timers);
+  g_test_add_func ("/supervision/log-records", test_log_records);
+  return g_test_run ();
+}
