@@ -51,6 +51,15 @@ void          dp_node_process_launch_async  (DpNodeProcess        *self,
 gboolean      dp_node_process_launch_finish (DpNodeProcess        *self,
                                              GAsyncResult         *result,
                                              GError              **error);
+void          dp_node_process_run_async     (DpNodeProcess        *self,
+                                             const char * const   *argv,
+                                             const DpSpawnOptions *options,
+                                             GCancellable         *cancellable,
+                                             GAsyncReadyCallback   callback,
+                                             gpointer              user_data);
+int           dp_node_process_get_exit_status (DpNodeProcess *self);
+gboolean      dp_node_process_wait_output   (DpNodeProcess *self,
+                                             gint64         timeout_us);
 const char   *dp_node_process_get_host      (DpNodeProcess *self);
 guint16       dp_node_process_get_port      (DpNodeProcess *self);
 gint64        dp_node_process_get_pid       (DpNodeProcess *self);
@@ -59,7 +68,9 @@ const char   *dp_node_process_get_exit_reason (DpNodeProcess *self);
 void          dp_node_process_terminate     (DpNodeProcess *self,
                                              gboolean       force);
 /* Signal "exited" (int status, const char *reason): status is the exit
- * status of the node program (or -1 when unknown, e.g. a lost session). */
+ * status of the node program (or -1 when unknown, e.g. a lost session).
+ * Signal "output" (int fd, const char *line): a line of its stdout (1) or
+ * stderr (2). dp_node_process_launch_finish() also finishes _run_async(). */
 
 /* For backends */
 void          dp_node_process_take_streams  (DpNodeProcess *self,

@@ -35,9 +35,13 @@ typedef struct {
 
   guint16           port;
   gint64            pid;
+  gboolean          raw;          /* any program: no secret, no ready line */
   gboolean          ready;
   gboolean          exited;
   gboolean          stderr_eof;
+  gboolean          stdout_eof;
+  GMutex            eof_lock;     /* stdout_eof/stderr_eof for other threads */
+  GCond             eof_cond;
   int               exit_status;
   char             *exit_reason;
   GQueue            stderr_tail;
@@ -45,6 +49,7 @@ typedef struct {
 
 enum {
   SIGNAL_EXITED,
+  SIGNAL_OUTPUT,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -73,6 +78,8 @@ dp_node_process_finalize (GObject *object)
     }
   g_free (priv->exit_reason);
   g_queue_clear_full (&priv->stderr_tail, g_free);
+  g_mutex_clear (&priv->eof_lock);
+  g_cond_clear (&priv->eof_cond);
   G_OBJECT_CLASS (dp_node_process_parent_class)->finalize (object);
 }
 
@@ -97,6 +104,11 @@ dp_node_process_class_init (DpNodeProcessClass *klass)
   signals[SIGNAL_EXITED] =
     g_signal_new ("exited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_STRING);
+  /* "output" (int fd, const char *line): a line the program wrote on its
+   * stdout (1, after the ready line) or stderr (2) */
+  signals[SIGNAL_OUTPUT] =
+    g_signal_new ("output", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_STRING);
 }
 
 static void
@@ -105,6 +117,8 @@ dp_node_process_init (DpNodeProcess *self)
   DpNodeProcessPrivate *priv = PRIV (self);
 
   g_queue_init (&priv->stderr_tail);
+  g_mutex_init (&priv->eof_lock);
+  g_cond_init (&priv->eof_cond);
   priv->cancellable = g_cancellable_new ();
   priv->exit_status = -1;
 }
@@ -200,7 +214,8 @@ fail_before_ready (DpNodeProcess *self)
     error = g_steal_pointer (&priv->pending_error);
   else if (priv->exit_status == 127 || priv->exit_status == 126)
     error = g_error_new (DP_ERROR, DP_ERROR_NODE_NOT_FOUND,
-                         "dp-node not found or not executable on %s%s%s",
+                         "%s not found or not executable on %s%s%s",
+                         priv->raw ? "program" : "dp-node",
                          priv->host, *tail ? ": " : "", tail);
   else
     error = g_error_new (DP_ERROR, DP_ERROR_NODE_EXITED,
@@ -211,6 +226,22 @@ fail_before_ready (DpNodeProcess *self)
 }
 
 /* ---- output ---- */
+
+static void
+mark_eof (DpNodeProcess *self,
+          gboolean       out,
+          gboolean       err)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+
+  g_mutex_lock (&priv->eof_lock);
+  if (out)
+    priv->stdout_eof = TRUE;
+  if (err)
+    priv->stderr_eof = TRUE;
+  g_cond_broadcast (&priv->eof_cond);
+  g_mutex_unlock (&priv->eof_lock);
+}
 
 static void read_stdout (DpNodeProcess *self);
 static void read_stderr (DpNodeProcess *self);
@@ -257,11 +288,19 @@ stdout_line_cb (GObject      *source,
 
   if (line == NULL)
     {
+      mark_eof (self, TRUE, FALSE);
       g_object_unref (self);
       return;          /* EOF, cancelled or broken: the exit tells the rest */
     }
 
-  if (!priv->ready)
+  if (!priv->ready && priv->raw)
+    {
+      /* the wrapper's first line: the program's pid ($$ before exec) */
+      priv->pid = g_ascii_strtoll (line, NULL, 10);
+      priv->ready = TRUE;
+      finish_launch (self, NULL);
+    }
+  else if (!priv->ready)
     {
       GError *perr = NULL;
       if (!parse_ready_line (self, line, &perr))
@@ -276,6 +315,7 @@ stdout_line_cb (GObject      *source,
     }
   else
     {
+      g_signal_emit (self, signals[SIGNAL_OUTPUT], 0, 1, line);
       switch (dp_spawn_options_get_output (priv->options))
         {
         case DP_SPAWN_OUTPUT_STDOUT:
@@ -323,7 +363,7 @@ stderr_line_cb (GObject      *source,
 
   if (line == NULL)
     {
-      priv->stderr_eof = TRUE;
+      mark_eof (self, FALSE, TRUE);
       if (priv->exited && priv->launch_task)
         fail_before_ready (self);
       g_object_unref (self);
@@ -333,6 +373,13 @@ stderr_line_cb (GObject      *source,
   g_queue_push_tail (&priv->stderr_tail, g_strdup (line));
   while (priv->stderr_tail.length > STDERR_TAIL_LINES)
     g_free (g_queue_pop_head (&priv->stderr_tail));
+  g_signal_emit (self, signals[SIGNAL_OUTPUT], 0, 2, line);
+  if (priv->raw)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                      "DP_NODE", priv->host,
+                      "DP_EVENT", "process-stderr",
+                      "MESSAGE", "process %" G_GINT64_FORMAT " on %s: %s", priv->pid, priv->host, line);
+  else
   {
     /* dp-node writes "LEVEL: message"; log it at that level, naming the node */
     static const struct { const char *prefix; GLogLevelFlags level; } levels[] = {
@@ -440,6 +487,78 @@ dp_node_process_launch_async (DpNodeProcess        *self,
                                            priv->cancellable);
 }
 
+/* Runs any program (supervise-process-at): @argv as given, through
+ * `/bin/sh -c 'echo $$; exec "$@"'` so that its pid arrives first on its
+ * stdout, wherever it runs (the shell then execs the program under that
+ * pid); no secret, no ready line. The launch completes when the pid line
+ * arrives, or fails when the program cannot be run. */
+void
+dp_node_process_run_async (DpNodeProcess        *self,
+                           const char * const   *argv,
+                           const DpSpawnOptions *options,
+                           GCancellable         *cancellable,
+                           GAsyncReadyCallback   callback,
+                           gpointer              user_data)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+  g_autoptr(GPtrArray) full = g_ptr_array_new ();
+
+  g_return_if_fail (priv->launch_task == NULL);
+  g_return_if_fail (argv != NULL && argv[0] != NULL);
+
+  priv->raw = TRUE;
+  priv->options = options ? dp_spawn_options_copy (options) : dp_spawn_options_new ();
+  priv->launch_task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (priv->launch_task, dp_node_process_run_async);
+
+  g_ptr_array_add (full, (gpointer) "/bin/sh");
+  g_ptr_array_add (full, (gpointer) "-c");
+  /* a program that cannot be run fails the launch (127), before the pid */
+  g_ptr_array_add (full, (gpointer)
+                   "case $1 in "
+                   "*/*) [ -f \"$1\" ] && [ -x \"$1\" ] || { echo \"$1: not found or not executable\" >&2; exit 127; } ;; "
+                   "*) command -v \"$1\" >/dev/null || { echo \"$1: not found\" >&2; exit 127; } ;; "
+                   "esac; echo $$; exec \"$@\"");
+  g_ptr_array_add (full, (gpointer) "dp-process");
+  for (gsize i = 0; argv[i]; i++)
+    g_ptr_array_add (full, (gpointer) argv[i]);
+  g_ptr_array_add (full, NULL);
+
+  if (dp_spawn_options_get_ready_timeout (priv->options) > 0)
+    {
+      priv->timeout = g_timeout_source_new (dp_spawn_options_get_ready_timeout (priv->options));
+      g_source_set_callback (priv->timeout, ready_timed_out, self, NULL);
+      g_source_attach (priv->timeout, g_main_context_get_thread_default ());
+    }
+  DP_NODE_PROCESS_GET_CLASS (self)->start (self, (const char * const *) full->pdata,
+                                           priv->cancellable);
+}
+
+/* Any thread but the router's: waits until the program's stdout and stderr
+ * have ended (all it printed has been forwarded), at most @timeout_us. */
+gboolean
+dp_node_process_wait_output (DpNodeProcess *self,
+                             gint64         timeout_us)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+  gint64 end = g_get_monotonic_time () + timeout_us;
+  gboolean done;
+
+  g_mutex_lock (&priv->eof_lock);
+  while (!(priv->stdout_eof && priv->stderr_eof))
+    if (!g_cond_wait_until (&priv->eof_cond, &priv->eof_lock, end))
+      break;
+  done = priv->stdout_eof && priv->stderr_eof;
+  g_mutex_unlock (&priv->eof_lock);
+  return done;
+}
+
+int
+dp_node_process_get_exit_status (DpNodeProcess *self)
+{
+  return PRIV (self)->exit_status;
+}
+
 gboolean
 dp_node_process_launch_finish (DpNodeProcess  *self,
                                GAsyncResult   *result,
@@ -455,8 +574,8 @@ dp_node_process_take_streams (DpNodeProcess *self,
                               GInputStream  *stderr_pipe)
 {
   DpNodeProcessPrivate *priv = PRIV (self);
-  g_autofree char *hex = dp_secret_to_string (priv->secret);
-  g_autofree char *line = g_strconcat (hex, "\n", NULL);
+  g_autofree char *hex = NULL;
+  g_autofree char *line = NULL;
   g_autoptr(GError) error = NULL;
 
   priv->stdin_pipe = stdin_pipe;
@@ -467,7 +586,11 @@ dp_node_process_take_streams (DpNodeProcess *self,
 
   read_stdout (self);
   read_stderr (self);
+  if (priv->raw)
+    return;
 
+  hex = dp_secret_to_string (priv->secret);
+  line = g_strconcat (hex, "\n", NULL);
   /* 65 bytes into an empty pipe never blocks */
   if (!g_output_stream_write_all (priv->stdin_pipe, line, strlen (line), NULL, NULL, &error) ||
       !g_output_stream_flush (priv->stdin_pipe, NULL, &error))
@@ -482,6 +605,7 @@ void
 dp_node_process_start_failed (DpNodeProcess *self,
                               GError        *error)
 {
+  mark_eof (self, TRUE, TRUE);
   PRIV (self)->exited = TRUE;
   finish_launch (self, error);
 }

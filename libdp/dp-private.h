@@ -237,6 +237,11 @@ DpConnection *_dp_remote_node_ref_connection (DpRemoteNode *self);
 void  _dp_object_invoke (GMainContext *context, gpointer object,
                          void (*func) (gpointer object, gpointer data),
                          gpointer data, GDestroyNotify data_free);
+/* Runs an _async operation (started by @start with a callback) whose task
+ * completes in a private context, and waits for it without iterating any
+ * context of the caller's. Returns the result (transfer full). */
+typedef void (*DpSyncStart) (gpointer data, GAsyncReadyCallback cb, gpointer user_data);
+GAsyncResult *_dp_run_sync (DpSyncStart start, gpointer data);
 GError *_dp_error_from_remote (guint32 code, const char *message);
 
 G_END_DECLS

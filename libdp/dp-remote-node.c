@@ -61,6 +61,9 @@ struct _DpRemoteNode
 
 static void clear_restart_policy (DpRemoteNode *self);
 
+/* set (on this thread) while a sync call starts its async form */
+static _Thread_local GMainContext *sync_owner;
+
 enum {
   SIGNAL_READY,
   SIGNAL_DIED,
@@ -137,6 +140,11 @@ dp_remote_node_dispose (GObject *object)
     {
       self->detached = TRUE;
       _dp_node_invoke_sync (self->router, detach_in_router, self);
+      /* the node is exiting (its stdin closed): let what it printed last
+       * reach us before we go, so a master that exits right after a reply
+       * still shows its places' output */
+      if (self->process && !_dp_node_in_router (self->router))
+        dp_node_process_wait_output (self->process, 2 * G_USEC_PER_SEC);
     }
   G_OBJECT_CLASS (dp_remote_node_parent_class)->dispose (object);
 }
@@ -263,6 +271,11 @@ remote_node_new (DpNode               *router,
   self->host = g_strdup (host ? host : "localhost");
   self->requested_port = port;
   self->options = options ? dp_spawn_options_copy (options) : dp_spawn_options_new ();
+  if (sync_owner)
+    {
+      g_main_context_unref (self->owner_context);
+      self->owner_context = g_main_context_ref (sync_owner);
+    }
   return self;
 }
 
@@ -688,10 +701,8 @@ sync_done (GObject      *source,
 
 /* Runs an _async operation whose task completes in a private context and
  * waits for it without iterating any context of the caller's. */
-typedef void (*SyncStart) (gpointer data, GAsyncReadyCallback cb, gpointer user_data);
-
-static GAsyncResult *
-run_sync (SyncStart start, gpointer data)
+GAsyncResult *
+_dp_run_sync (DpSyncStart start, gpointer data)
 {
   SyncWait w = { 0 };
   g_autoptr(GMainContext) ctx = g_main_context_new ();
@@ -724,6 +735,7 @@ typedef struct {
   const DpSpawnOptions *options;
   GCancellable         *cancellable;
   gboolean              spawn;
+  GMainContext         *owner;
 } SyncArgs;
 
 static void
@@ -731,10 +743,13 @@ sync_start (gpointer data, GAsyncReadyCallback cb, gpointer user_data)
 {
   SyncArgs *a = data;
 
+  /* the node's signals go to the caller's context from the first one */
+  sync_owner = a->owner;
   if (a->spawn)
     dp_remote_node_spawn_async (a->router, a->host, a->port, a->options, a->cancellable, cb, user_data);
   else
     dp_remote_node_connect_async (a->router, a->host, a->port, a->cancellable, cb, user_data);
+  sync_owner = NULL;
 }
 
 /**
@@ -759,18 +774,13 @@ dp_remote_node_spawn (DpNode               *router,
                       GCancellable         *cancellable,
                       GError              **error)
 {
-  SyncArgs a = { router, host, port, options, cancellable, TRUE };
+  g_autoptr(GMainContext) owner = g_main_context_ref_thread_default ();
+  SyncArgs a = { router, host, port, options, cancellable, TRUE, owner };
   g_autoptr(GAsyncResult) result = NULL;
   DpRemoteNode *self;
 
-  result = run_sync (sync_start, &a);
+  result = _dp_run_sync (sync_start, &a);
   self = dp_remote_node_spawn_finish (result, error);
-  if (self)
-    {
-      /* emit in the caller's context, not the private one used to wait */
-      g_main_context_unref (self->owner_context);
-      self->owner_context = g_main_context_ref_thread_default ();
-    }
   return self;
 }
 
@@ -836,18 +846,12 @@ dp_remote_node_connect (DpNode        *router,
                         GCancellable  *cancellable,
                         GError       **error)
 {
-  SyncArgs a = { router, host, port, NULL, cancellable, FALSE };
+  g_autoptr(GMainContext) owner = g_main_context_ref_thread_default ();
+  SyncArgs a = { router, host, port, NULL, cancellable, FALSE, owner };
   g_autoptr(GAsyncResult) result = NULL;
-  DpRemoteNode *self;
 
-  result = run_sync (sync_start, &a);
-  self = dp_remote_node_connect_finish (result, error);
-  if (self)
-    {
-      g_main_context_unref (self->owner_context);
-      self->owner_context = g_main_context_ref_thread_default ();
-    }
-  return self;
+  result = _dp_run_sync (sync_start, &a);
+  return dp_remote_node_connect_finish (result, error);
 }
 
 /* ---- restart-on-exit (node) ---- */

@@ -166,6 +166,169 @@ dp_spawn_remote_node (DpNode               *router,
 }
 
 /**
+ * dp_create_place_node:
+ * @router: the master's #DpNode
+ * @host: where
+ * @port: the node's port (0: any)
+ * @options: (nullable): spawn options
+ * @error: return location for a #GError
+ *
+ * The seed's `create-place-node`: dp_spawn_remote_node() with what the
+ * node's places print copied to our standard output, whatever @options say.
+ *
+ * Returns: (transfer full) (nullable): the node
+ */
+DpRemoteNode *
+dp_create_place_node (DpNode               *router,
+                      const char           *host,
+                      guint16               port,
+                      const DpSpawnOptions *options,
+                      GError              **error)
+{
+  g_autoptr(DpSpawnOptions) o = options ? dp_spawn_options_copy (options) : dp_spawn_options_new ();
+
+  dp_spawn_options_set_output (o, DP_SPAWN_OUTPUT_STDOUT);
+  return dp_remote_node_spawn (router, host, port, o, NULL, error);
+}
+
+/**
+ * dp_spawn_node_at:
+ * @router: the master's #DpNode
+ * @host: where
+ * @port: the node's port (0: any)
+ * @options: (nullable): spawn options
+ * @callback: called in the caller's thread-default context once the node is
+ *   up (dp_remote_node_spawn_finish() gives it) or failed
+ * @user_data: data for @callback
+ *
+ * The seed's `spawn-node-at`: starts spawning a node in the background. (The
+ * seed returns a channel that becomes ready with the node; in C that is the
+ * callback. Unlike the seed, a failure is reported, with its #GError.)
+ */
+void
+dp_spawn_node_at (DpNode               *router,
+                  const char           *host,
+                  guint16               port,
+                  const DpSpawnOptions *options,
+                  GAsyncReadyCallback   callback,
+                  gpointer              user_data)
+{
+  dp_remote_node_spawn_async (router, host, port, options, NULL, callback, user_data);
+}
+
+static void
+unref_nullable (gpointer object)
+{
+  if (object)
+    g_object_unref (object);
+}
+
+typedef struct {
+  GPtrArray *nodes;      /* in the order of the descriptions; NULL until up */
+  GError    *error;      /* the first failure */
+  guint      pending;
+} JoinState;
+
+typedef struct {
+  JoinState *state;
+  guint      index;
+} JoinSlot;
+
+static void
+join_spawned (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  JoinSlot *slot = user_data;
+  JoinState *st = slot->state;
+  GError *error = NULL;
+  DpRemoteNode *node = dp_remote_node_spawn_finish (result, &error);
+
+  if (node)
+    st->nodes->pdata[slot->index] = node;
+  else if (st->error == NULL)
+    st->error = error;
+  else
+    g_error_free (error);
+  st->pending--;
+  g_free (slot);
+}
+
+/**
+ * dp_spawn_nodes_join:
+ * @router: the master's #DpNode
+ * @descs: (array length=n_descs): the nodes
+ * @n_descs: how many
+ * @error: return location for a #GError
+ *
+ * The seed's `spawn-nodes/join`: spawns all the nodes at once (local ones as
+ * child processes, remote ones each over its own ssh session) and waits
+ * until every one is up. If any fails, the others are released (they exit)
+ * and the first error is returned.
+ *
+ * Returns: (transfer full) (element-type DpRemoteNode) (nullable): the
+ *   nodes, in the order of @descs
+ */
+GPtrArray *
+dp_spawn_nodes_join (DpNode            *router,
+                     const DpNodeDesc  *descs,
+                     gsize              n_descs,
+                     GError           **error)
+{
+  g_autoptr(GMainContext) ctx = g_main_context_new ();
+  JoinState st = { 0 };
+
+  g_return_val_if_fail (DP_IS_NODE (router), NULL);
+  g_return_val_if_fail (descs != NULL || n_descs == 0, NULL);
+
+  st.nodes = g_ptr_array_new_full ((guint) n_descs, unref_nullable);
+  g_ptr_array_set_size (st.nodes, (guint) n_descs);
+  st.pending = (guint) n_descs;
+
+  /* completions arrive in a private context: nothing of the caller's runs */
+  g_main_context_push_thread_default (ctx);
+  for (gsize i = 0; i < n_descs; i++)
+    {
+      JoinSlot *slot = g_new0 (JoinSlot, 1);
+      slot->state = &st;
+      slot->index = (guint) i;
+      dp_remote_node_spawn_async (router, descs[i].host, descs[i].port, descs[i].options,
+                                  NULL, join_spawned, slot);
+    }
+  while (st.pending > 0)
+    g_main_context_iteration (ctx, TRUE);
+  g_main_context_pop_thread_default (ctx);
+
+  if (st.error)
+    {
+      g_propagate_error (error, st.error);
+      g_ptr_array_unref (st.nodes);
+      return NULL;
+    }
+  return st.nodes;
+}
+
+/**
+ * dp_supervise_thread_at:
+ * @node: a #DpRemoteNode
+ * @plugin: the plugin
+ * @symbol: the place function
+ *
+ * The seed's `supervise-thread-at`: runs @symbol as a thread on the node.
+ * In libdp every place is a thread of its node process already, so this is
+ * dp_supervise_place_at() without flags; the connection works the same way.
+ *
+ * Returns: (transfer full): the connection to the place
+ */
+DpRemoteConnection *
+dp_supervise_thread_at (DpRemoteNode *node,
+                        const char   *plugin,
+                        const char   *symbol)
+{
+  return dp_remote_node_launch_place (node, plugin, symbol, 0, NULL);
+}
+
+/**
  * dp_spawn_node_supervise_place_at:
  * @router: the master's #DpNode
  * @host: where

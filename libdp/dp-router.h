@@ -78,6 +78,43 @@ DpRemoteConnection *dp_node_get_first_place (DpRemoteNode *node);
 DP_AVAILABLE_IN_1_0
 DpPlaceExit dp_distributed_place_wait (DpRemoteConnection *connection);
 
+ /**
+ * DpNodeDesc:
+ * @host: where (as for dp_remote_node_spawn_async())
+ * @port: the node's port (0: any)
+ * @options: (nullable): spawn options
+ *
+ * One node for dp_spawn_nodes_join().
+ */
+typedef struct {
+  const char           *host;
+  guint16               port;
+  const DpSpawnOptions *options;
+} DpNodeDesc;
+
+DP_AVAILABLE_IN_1_0
+DpRemoteNode *dp_create_place_node (DpNode               *router,
+                                    const char           *host,
+                                    guint16               port,
+                                    const DpSpawnOptions *options,
+                                    GError              **error);
+DP_AVAILABLE_IN_1_0
+void      dp_spawn_node_at       (DpNode               *router,
+                                  const char           *host,
+                                  guint16               port,
+                                  const DpSpawnOptions *options,
+                                  GAsyncReadyCallback   callback,
+                                  gpointer              user_data);
+DP_AVAILABLE_IN_1_0
+GPtrArray *dp_spawn_nodes_join   (DpNode               *router,
+                                  const DpNodeDesc     *descs,
+                                  gsize                 n_descs,
+                                  GError              **error);
+DP_AVAILABLE_IN_1_0
+DpRemoteConnection *dp_supervise_thread_at (DpRemoteNode *node,
+                                            const char   *plugin,
+                                            const char   *symbol);
+
 DP_AVAILABLE_IN_1_0
 void     dp_log_message          (const char *severity,
                                   const char *format,

@@ -18,6 +18,7 @@
 #include "dp-remote-connection.h"
 #include "dp-remote-node.h"
 #include "dp-restarter.h"
+#include "dp-spawned-process.h"
 #include "dp-router.h"
 #include "dp-json.h"
 

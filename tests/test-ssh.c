@@ -434,6 +434,43 @@ test_session_cut (void)
   g_assert_true (wait_process_gone (pid, 10000));
 }
 
+static void
+on_output (DpSpawnedProcess *p, int fd, const char *line, gpointer data)
+{
+  g_ptr_array_add (data, g_strdup_printf ("%d:%s", fd, line));
+}
+
+static void
+test_process (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
+  g_autofree char *target = ssh_target (TRUE);
+  const char *argv[] = { "sh", "-c", "echo \"remote $1\"; exit 4", "sh", "it's quoted", NULL };
+  const char *missing[] = { "/no/such/program", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpSpawnedProcess) p = NULL;
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+
+  dp_spawn_options_set_output (o, DP_SPAWN_OUTPUT_DISCARD);
+  p = dp_supervise_process_at (router, target, argv, o, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (dp_spawned_process_get_pid (p), >, 0);
+  g_signal_connect (p, "output", G_CALLBACK (on_output), lines);
+  g_assert_true (dp_spawned_process_wait (p, 20 * G_USEC_PER_SEC));
+  /* the exit status comes back over the ssh channel */
+  g_assert_cmpint (dp_spawned_process_get_exit_status (p), ==, 4);
+  while (lines->len < 1)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (lines->pdata[0], ==, "1:remote it's quoted");
+  g_signal_handlers_disconnect_by_data (p, lines);
+  g_clear_object (&p);
+
+  p = dp_supervise_process_at (router, target, missing, o, &error);
+  g_assert_null (p);
+  g_assert_error (error, DP_ERROR, DP_ERROR_NODE_NOT_FOUND);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -450,5 +487,6 @@ main (int argc, char **argv)
   g_test_add_func ("/ssh/connect-errors", test_connect_errors);
   g_test_add_func ("/ssh/master-killed", test_master_killed);
   g_test_add_func ("/ssh/session-cut", test_session_cut);
+  g_test_add_func ("/ssh/process", test_process);
   return g_test_run ();
 }

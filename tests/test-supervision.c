@@ -451,6 +451,106 @@ test_log_records (void)
   g_ptr_array_unref (seen.records);
 }
 
+/* ---- supervised processes, spawn-nodes/join, supervise-thread-at ---- */
+
+static void
+on_output (DpSpawnedProcess *p, int fd, const char *line, gpointer data)
+{
+  g_ptr_array_add (data, g_strdup_printf ("%d:%s", fd, line));
+}
+
+static void
+on_exited (DpSpawnedProcess *p, int status, const char *reason, gpointer data)
+{
+  *(int *) data = status;
+}
+
+static void
+test_process_exit_status (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpSpawnOptions) o = dp_spawn_options_new ();
+  const char *argv[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+  const char *sleeper[] = { "sleep", "60", NULL };
+  const char *missing[] = { "/no/such/program", "x", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpSpawnedProcess) p = NULL;
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  int status = -2;
+
+  /* keep the program's output off our stdout (TAP) */
+  dp_spawn_options_set_output (o, DP_SPAWN_OUTPUT_DISCARD);
+  p = dp_supervise_process_at (router, "localhost", argv, o, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (dp_spawned_process_get_pid (p), >, 0);
+  g_signal_connect (p, "output", G_CALLBACK (on_output), lines);
+  g_signal_connect (p, "exited", G_CALLBACK (on_exited), &status);
+  g_assert_true (dp_spawned_process_wait (p, 10 * G_USEC_PER_SEC));
+  g_assert_cmpint (dp_spawned_process_get_exit_status (p), ==, 3);
+  g_assert_cmpstr (dp_spawned_process_get_exit_reason (p), ==, "exited with status 3");
+  g_assert_false (dp_spawned_process_is_running (p));
+  while (status == -2 || lines->len < 2)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (status, ==, 3);
+  g_assert_true (g_ptr_array_find_with_equal_func (lines, "1:out", g_str_equal, NULL));
+  g_assert_true (g_ptr_array_find_with_equal_func (lines, "2:err", g_str_equal, NULL));
+  g_signal_handlers_disconnect_by_data (p, lines);
+  g_signal_handlers_disconnect_by_data (p, &status);
+  g_clear_object (&p);
+
+  /* killed: 128 + 9; the pid is the program's own (the wrapper shell
+   * execs it under the same pid), so it is gone afterwards */
+  p = dp_supervise_process_at (router, "localhost", sleeper, o, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (kill ((pid_t) dp_spawned_process_get_pid (p), 0), ==, 0);
+  g_assert_true (dp_spawned_process_is_running (p));
+  dp_spawned_process_terminate (p);
+  g_assert_true (dp_spawned_process_wait (p, 10 * G_USEC_PER_SEC));
+  g_assert_cmpint (dp_spawned_process_get_exit_status (p), ==, 128 + SIGKILL);
+  g_assert_true (wait_process_gone (dp_spawned_process_get_pid (p), 10000));
+  g_clear_object (&p);
+
+  p = dp_supervise_process_at (router, "localhost", missing, o, &error);
+  g_assert_null (p);
+  g_assert_error (error, DP_ERROR, DP_ERROR_NODE_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "/no/such/program"));
+}
+
+static void
+test_spawn_nodes_join (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpSpawnOptions) bad = dp_spawn_options_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) nodes = NULL;
+  DpNodeDesc descs[] = {
+    { "localhost", 0, NULL }, { "localhost", 0, NULL }, { "127.0.0.1", 0, NULL },
+  };
+  DpNodeDesc with_bad[] = {
+    { "localhost", 0, NULL }, { "localhost", 0, bad },
+  };
+
+  nodes = dp_spawn_nodes_join (router, descs, G_N_ELEMENTS (descs), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (nodes->len, ==, 3);
+  for (guint i = 0; i < nodes->len; i++)
+    {
+      g_autoptr(DpRemoteConnection) rc = dp_supervise_thread_at (nodes->pdata[i], "echo", "echo");
+      g_autoptr(GVariant) r = NULL;
+      g_assert_true (dp_remote_node_is_alive (nodes->pdata[i]));
+      g_assert_cmpstr (dp_remote_node_get_host (nodes->pdata[i]), ==, descs[i].host);
+      dp_remote_connection_put (rc, g_variant_new_uint32 (i));
+      r = dp_remote_connection_get (rc);
+      g_assert_cmpuint (g_variant_get_uint32 (r), ==, i);
+    }
+
+  dp_spawn_options_set_node_path (bad, "/no/such/dp-node");
+  g_clear_pointer (&nodes, g_ptr_array_unref);
+  nodes = dp_spawn_nodes_join (router, with_bad, G_N_ELEMENTS (with_bad), &error);
+  g_assert_null (nodes);
+  g_assert_error (error, DP_ERROR, DP_ERROR_NODE_NOT_FOUND);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -464,5 +564,7 @@ main (int argc, char **argv)
   g_test_add_func ("/supervision/heartbeat-sigstop", test_heartbeat_sigstop);
   g_test_add_func ("/supervision/timers", test_timers);
   g_test_add_func ("/supervision/log-records", test_log_records);
+  g_test_add_func ("/supervision/process-exit-status", test_process_exit_status);
+  g_test_add_func ("/supervision/spawn-nodes-join", test_spawn_nodes_join);
   return g_test_run ();
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+static DpNode *node;
 static DpRemoteConnection *pl;
 static gboolean fast;
 
@@ -31,14 +32,16 @@ say_hello (gpointer data)
   printf ("message-router received: %s\n", g_variant_get_string (reply, NULL));
   fflush (stdout);
   if (fast)
-    exit (0);
+    dp_message_router_quit (node);
   return G_SOURCE_REMOVE;
 }
 
+/* Leaving the router releases the node: it exits, and what its place
+ * printed last is shown before we return. */
 static gboolean
 quit (gpointer data)
 {
-  exit (0);
+  dp_message_router_quit (node);
   return G_SOURCE_REMOVE;
 }
 
@@ -57,7 +60,6 @@ main (int argc, char **argv)
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new ("- the seed's hello-world");
   g_autoptr(GError) error = NULL;
-  g_autoptr(DpNode) node = NULL;
   g_autoptr(DpRemoteNode) remote = NULL;
   g_autoptr(DpSpawnOptions) opts = dp_spawn_options_new ();
   g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
@@ -92,5 +94,8 @@ main (int argc, char **argv)
                      dp_after_seconds (fast ? 0 : 2, say_hello, NULL, NULL),
                      dp_after_seconds (fast ? 30 : 6, quit, NULL, NULL),
                      NULL);
+  g_clear_object (&pl);
+  g_clear_object (&remote);
+  g_clear_object (&node);
   return 0;
 }
