@@ -530,7 +530,22 @@ apply_restart_policy (DpRemoteConnection *self)
   if (self->restart_always)
     ;   /* done in _dp_remote_connection_ended() */
   else if (self->restarter)
-    dp_restarter_request (self->restarter, restart_cb, g_object_ref (self), g_object_unref);
+    {
+      dp_restarter_request (self->restarter, restart_cb, g_object_ref (self), g_object_unref);
+      if (dp_restarter_has_given_up (self->restarter))
+        {
+          /* no further incarnation: the connection ends for good */
+          DpPlaceExit exit;
+          g_autofree char *detail = NULL;
+
+          g_mutex_lock (&self->lock);
+          exit = self->exit;
+          detail = g_strdup_printf ("%s; the restart policy gave up",
+                                    self->detail ? self->detail : dp_place_exit_to_string (exit));
+          g_mutex_unlock (&self->lock);
+          _dp_remote_connection_ended (self, exit, detail, NULL, NULL);
+        }
+    }
   else if (self->restart_func)
     self->restart_func (self->attempt + 1, self->restart_data);
 }

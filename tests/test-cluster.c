@@ -449,6 +449,9 @@ test_restarter (Fixture *f, gconstpointer data)
     g_main_context_iteration (NULL, TRUE);
   g_assert_true (failed);
   g_assert_cmpuint (dp_restarter_get_retries (r), ==, 3);
+  /* given up: the connection has ended for good */
+  g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_RETURNED);
+  g_assert_cmpint (dp_remote_connection_get_state (rc), ==, DP_REMOTE_CONNECTION_EXITED);
 }
 
 int

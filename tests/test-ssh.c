@@ -435,6 +435,50 @@ test_session_cut (void)
 }
 
 static void
+restarted_cb (DpRemoteNode *node, guint attempt, gpointer data)
+{
+  *(guint *) data = attempt;
+}
+
+/* a node with restart-on-exit whose ssh session is cut comes back, with
+ * its place relaunched on the same DpRemoteConnection */
+static void
+test_session_cut_restart (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
+  g_autofree char *target = ssh_target (FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autoptr(DpRemoteConnection) rc = NULL;
+  g_autoptr(GVariant) r = NULL;
+  guint restarted = 0;
+  gint64 pid;
+
+  node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
+  g_assert_no_error (error);
+  dp_remote_node_set_restart (node, TRUE);
+  rc = dp_remote_node_launch_place (node, "echo", "echo", 0, NULL);
+  dp_remote_connection_put (rc, g_variant_new_int32 (1));
+  r = dp_remote_connection_get (rc);
+  g_assert_cmpint (g_variant_get_int32 (r), ==, 1);
+  g_clear_pointer (&r, g_variant_unref);
+  pid = dp_remote_node_get_pid (node);
+  g_signal_connect (node, "restarted", G_CALLBACK (restarted_cb), &restarted);
+
+  g_assert_cmpuint (cut_ssh_sessions (), >, 0);
+  while (restarted == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (wait_process_gone (pid, 10000));
+  g_assert_cmpint (dp_remote_node_get_pid (node), !=, pid);
+  dp_remote_connection_put (rc, g_variant_new_int32 (2));
+  r = dp_remote_connection_get_timeout (rc, 20 * G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (r), ==, 2);
+  g_signal_handlers_disconnect_by_data (node, &restarted);
+}
+
+static void
 on_output (DpSpawnedProcess *p, int fd, const char *line, gpointer data)
 {
   g_ptr_array_add (data, g_strdup_printf ("%d:%s", fd, line));
@@ -488,5 +532,6 @@ main (int argc, char **argv)
   g_test_add_func ("/ssh/master-killed", test_master_killed);
   g_test_add_func ("/ssh/session-cut", test_session_cut);
   g_test_add_func ("/ssh/process", test_process);
+  g_test_add_func ("/ssh/session-cut-restart", test_session_cut_restart);
   return g_test_run ();
 }
