@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""Run libdp's benchmark workloads for libdp and its two baselines, side by side.
+
+    bench/run.py --build DIR [--reps N] [--workloads W2,W3] [--systems libdp,raw-tcp]
+                 [--quick] [--json FILE] [--timeout S]
+
+Normally started by bench/run.sh, which builds first. Every workload (W0 W1
+W2 W3 W4 W6 W7) runs for every system (libdp, raw-tcp, zeromq) N times
+(default 5); each repetition runs every system once per workload, the order
+of the systems rotating from one repetition to the next, so drift hits them
+all alike. Each run is a fresh process printing one JSON line. Any run that
+reports ok:false, crashes, prints no result or times out makes the exit
+status 1 (the others still run and the table is still printed).
+
+Prints one table: per workload and system the median (min-max), and libdp's
+ratio to each baseline. --json FILE writes the same (with every sample).
+Python 3 standard library only.
+
+SPDX-License-Identifier: LGPL-2.1-or-later
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+
+WORKLOADS = ["W0", "W1", "W2", "W3", "W4", "W6", "W7"]
+SYSTEMS = ["libdp", "raw-tcp", "zeromq"]
+BASELINES = ["raw-tcp", "zeromq"]
+
+# what each workload measures, and its unit (as the programs report it)
+DESCRIPTION = {
+    "W0": ("hello-world, whole process (dp-launch)", "ms"),
+    "W1": ("spawn a node + first place, 1 round trip", "ms"),
+    "W2": ("10,000 sequential round trips of 42", "us/rt"),
+    "W3": ("200,000 one-way 64-byte messages", "msg/s"),
+    "W4": ("256 one-way 4 MiB messages", "MB/s"),
+    "W6": ("spawn 8 nodes at once, 1 reply each", "ms"),
+    "W7": ("1,000 places on one node, 1 reply each", "ms"),
+}
+HIGHER_IS_BETTER = {"msg/s", "MB/s"}
+UNIT_TEXT = {"us/rt": "µs/rt"}
+
+
+def command_for(system, workload, build):
+    """argv and environment of one run, or None if the program was not built"""
+    env = dict(os.environ)
+    bench = os.path.join(build, "bench")
+    if system == "libdp":
+        plugins = os.path.join(build, "plugins")
+        env["DP_NODE_PATH"] = os.path.join(build, "loader", "dp-node")
+        env["DP_LAUNCH_PATH"] = os.path.join(build, "loader", "dp-launch")
+        env["DP_PLUGIN_PATH"] = plugins
+        return [os.path.join(bench, "libdp-bench"), workload, "--plugin-dir", plugins], env
+    program = os.path.join(bench, {"raw-tcp": "raw-tcp", "zeromq": "zmq"}[system])
+    if not os.access(program, os.X_OK):
+        return None
+    return [program, workload], env
+
+
+def run_one(system, workload, build, timeout):
+    """one run: (result dict, None) or (None, error text)"""
+    argv, env = command_for(system, workload, build)
+    try:
+        p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, "timed out after %g s" % timeout
+    except OSError as e:
+        return None, "could not run %s: %s" % (argv[0], e)
+    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    tail = " | ".join(p.stderr.strip().splitlines()[-3:])
+    result = None
+    if lines:
+        try:
+            result = json.loads(lines[-1])
+        except ValueError:
+            pass
+    if p.returncode != 0:
+        why = ("killed by signal %d" % -p.returncode) if p.returncode < 0 else ("exit status %d" % p.returncode)
+        if result is not None and result.get("ok") is False:
+            why += ", ok:false (%s)" % result.get("error", "?")
+        return None, "%s%s" % (why, (": " + tail) if tail else "")
+    if result is None:
+        return None, "no JSON result line%s" % ((": " + tail) if tail else "")
+    if result.get("ok") is not True:
+        return None, "ok:false (%s)%s" % (result.get("error", "?"), (": " + tail) if tail else "")
+    value = result.get("value")
+    if (result.get("workload") != workload or result.get("system") != system
+            or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0):
+        return None, "unexpected result %s" % lines[-1]
+    if result.get("unit") != DESCRIPTION[workload][1]:
+        return None, "unit %r, expected %r" % (result.get("unit"), DESCRIPTION[workload][1])
+    return result, None
+
+
+def machine_info():
+    info = {
+        "nproc": os.cpu_count(),
+        "kernel": platform.release(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    info["memory_mb"] = int(line.split()[1]) // 1024
+                    break
+    except OSError:
+        pass
+    try:
+        top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        info["commit"] = subprocess.run(["git", "-C", top, "rev-parse", "--short", "HEAD"],
+                                        capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def fmt(v):
+    if v is None:
+        return "—"
+    a = abs(v)
+    if a >= 1e6:
+        return "%.2fM" % (v / 1e6)
+    if a >= 100:
+        return "%.0f" % v
+    if a >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+def ratio_text(r, unit):
+    """libdp ÷ baseline, and which way that is"""
+    if r is None:
+        return "—"
+    if unit in HIGHER_IS_BETTER:
+        verdict = "faster" if r > 1 else "slower" if r < 1 else "same"
+    else:
+        verdict = "slower" if r > 1 else "faster" if r < 1 else "same"
+    return "%.2f× (%s)" % (r, verdict)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", required=True, help="the meson build directory")
+    ap.add_argument("--reps", type=int, help="repetitions per workload and system (default 5)")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS), help="e.g. W2,W3 (default: all)")
+    ap.add_argument("--systems", default=",".join(SYSTEMS), help="e.g. libdp,raw-tcp (default: all)")
+    ap.add_argument("--quick", action="store_true", help="one repetition (unless --reps)")
+    ap.add_argument("--json", metavar="FILE", help="also write every sample, the medians and ratios here")
+    ap.add_argument("--timeout", type=float, default=180, help="seconds per run (default 180)")
+    args = ap.parse_args()
+
+    reps = args.reps if args.reps is not None else (1 if args.quick else 5)
+    if reps < 1:
+        ap.error("--reps must be at least 1")
+    workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    for w in workloads:
+        if w not in WORKLOADS:
+            ap.error("unknown workload %s (have %s)" % (w, " ".join(WORKLOADS)))
+    for s in systems:
+        if s not in SYSTEMS:
+            ap.error("unknown system %s (have %s)" % (s, " ".join(SYSTEMS)))
+    build = os.path.abspath(args.build)
+
+    missing = {}
+    for s in systems:
+        if command_for(s, "W1", build) is None:
+            missing[s] = "not built (libzmq was not found at build time)" if s == "zeromq" else "not built"
+    present = [s for s in systems if s not in missing]
+    if "libdp" in present and not os.access(os.path.join(build, "bench", "libdp-bench"), os.X_OK):
+        sys.exit("run.py: %s/bench/libdp-bench is not built" % build)
+
+    started = datetime.datetime.now().astimezone()
+    info = machine_info()
+    samples = {w: {s: [] for s in present} for w in workloads}
+    extras = {w: {s: [] for s in present} for w in workloads}
+    failures = []
+
+    for rep in range(reps):
+        order = present[rep % len(present):] + present[:rep % len(present)] if present else []
+        for w in workloads:
+            for s in order:
+                result, error = run_one(s, w, build, args.timeout)
+                if error:
+                    failures.append({"rep": rep + 1, "workload": w, "system": s, "error": error})
+                    print("rep %d/%d %s %-8s FAILED: %s" % (rep + 1, reps, w, s, error), file=sys.stderr)
+                    continue
+                samples[w][s].append(result["value"])
+                extra = {k: v for k, v in result.items()
+                         if k not in ("workload", "system", "value", "unit", "ok")}
+                if extra:
+                    extras[w][s].append(extra)
+                print("rep %d/%d %s %-8s %s %s" % (rep + 1, reps, w, s, fmt(result["value"]),
+                                                   UNIT_TEXT.get(result["unit"], result["unit"])),
+                      file=sys.stderr, flush=True)
+
+    # ---- summary ----
+    summary = {}
+    for w in workloads:
+        unit = DESCRIPTION[w][1]
+        per = {}
+        for s in present:
+            v = samples[w][s]
+            per[s] = {
+                "samples": v,
+                "median": statistics.median(v) if v else None,
+                "min": min(v) if v else None,
+                "max": max(v) if v else None,
+            }
+            if extras[w][s]:
+                per[s]["extra"] = extras[w][s]
+                keys = sorted({k for e in extras[w][s] for k, x in e.items() if isinstance(x, (int, float))})
+                per[s]["extra_median"] = {k: statistics.median([e[k] for e in extras[w][s] if k in e])
+                                          for k in keys}
+        ratios = {}
+        lib = per.get("libdp", {}).get("median")
+        for b in BASELINES:
+            base = per.get(b, {}).get("median")
+            if lib is not None and base:
+                ratios[b] = lib / base
+        summary[w] = {"description": DESCRIPTION[w][0], "unit": unit,
+                      "better": "higher" if unit in HIGHER_IS_BETTER else "lower",
+                      "systems": per, "libdp_ratio": ratios}
+
+    # bench/run.sh passes the command it was given
+    command = os.environ.get("LIBDP_BENCH_COMMAND") or " ".join(shlex.quote(a) for a in ["bench/run.py"] + sys.argv[1:])
+    out = []
+    out.append("# libdp benchmarks: libdp vs raw TCP vs ZeroMQ")
+    out.append("")
+    out.append("- date: %s" % started.strftime("%Y-%m-%d %H:%M %Z"))
+    out.append("- machine: %s cores (nproc), Linux %s %s, %s, %s MB RAM" % (
+        info.get("nproc"), info.get("kernel"), info.get("machine"), info.get("cpu", "?"), info.get("memory_mb", "?")))
+    out.append("- command: `%s`" % command)
+    out.append("- commit: %s, build: %s" % (info.get("commit", "?"), build))
+    out.append("- %d repetition%s per workload and system, systems interleaved; each cell: median (min–max)"
+               % (reps, "" if reps == 1 else "s"))
+    for s, why in missing.items():
+        out.append("- %s: MISSING, %s" % (s, why))
+    out.append("")
+    head = ["", "workload", "unit"] + systems + ["libdp ÷ %s" % b for b in BASELINES if b in systems]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "|".join("---" for _ in head) + "|")
+    for w in workloads:
+        sm = summary[w]
+        unit = sm["unit"]
+        row = [w, sm["description"], UNIT_TEXT.get(unit, unit) + (" ↑" if unit in HIGHER_IS_BETTER else " ↓")]
+        for s in systems:
+            if s in missing:
+                row.append("missing")
+                continue
+            st = sm["systems"][s]
+            if st["median"] is None:
+                row.append("FAILED")
+            elif len(st["samples"]) == 1:
+                row.append(fmt(st["median"]))
+            else:
+                row.append("%s (%s–%s)" % (fmt(st["median"]), fmt(st["min"]), fmt(st["max"])))
+        for b in BASELINES:
+            if b in systems:
+                row.append(ratio_text(sm["libdp_ratio"].get(b), unit))
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+    out.append("↓ a time, lower is better; ↑ a rate, higher is better. libdp ÷ baseline is libdp's median")
+    out.append("over the baseline's: for a time, how many times longer libdp takes (above 1× = slower);")
+    out.append("for a rate, libdp's rate as a fraction of the baseline's (below 1× = slower).")
+    if "W7" in workloads:
+        rss = []
+        for s in present:
+            em = summary["W7"]["systems"][s].get("extra_median", {})
+            if "node_idle_rss_kb" in em or "node_peak_rss_kb" in em:
+                rss.append("%s idle %s kB, peak %s kB" % (
+                    s, fmt(em.get("node_idle_rss_kb")), fmt(em.get("node_peak_rss_kb"))))
+        if rss:
+            out.append("")
+            out.append("W7, RSS of the process holding the 1,000 places (libdp: the node; baselines: the server),")
+            out.append("medians: " + "; ".join(rss) + ".")
+    if failures:
+        out.append("")
+        out.append("FAILED runs (%d):" % len(failures))
+        for f in failures:
+            out.append("- rep %d %s %s: %s" % (f["rep"], f["workload"], f["system"], f["error"]))
+    print("\n".join(out))
+
+    if args.json:
+        doc = {
+            "date": started.isoformat(timespec="seconds"),
+            "command": command,
+            "machine": info,
+            "build": build,
+            "repetitions": reps,
+            "workloads": workloads,
+            "systems": systems,
+            "missing": missing,
+            "results": summary,
+            "failures": failures,
+        }
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

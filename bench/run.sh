@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The benchmarks in one command: install what is missing, build (release,
+# in build-bench/), then run every workload for libdp, raw TCP and ZeroMQ
+# and print one table (bench/run.py).
+#
+#   bench/run.sh                       # 5 repetitions of W0 W1 W2 W3 W4 W6 W7
+#   bench/run.sh --quick               # 1 repetition
+#   bench/run.sh --reps 3 --workloads W2,W3 --json results.json
+#
+# LIBDP_BENCH_BUILD=DIR builds and runs in DIR instead of build-bench/.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)    # no cd: --json FILE is relative to the caller
+
+"$top/sdk/install-deps.sh"
+build=${LIBDP_BENCH_BUILD:-$top/build-bench}
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" "$top" -Dbuildtype=release -Dtests=false -Dbench=true >/dev/null
+fi
+if ! ninja -C "$build" >"$build/bench-build.log" 2>&1; then
+  cat "$build/bench-build.log" >&2
+  echo "bench/run.sh: the build failed" >&2
+  exit 1
+fi
+
+export LIBDP_BENCH_COMMAND="bench/run.sh${*:+ $*}"
+exec python3 "$top/bench/run.py" --build "$build" "$@"
