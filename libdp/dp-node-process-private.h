@@ -60,6 +60,7 @@ void          dp_node_process_run_async     (DpNodeProcess        *self,
 int           dp_node_process_get_exit_status (DpNodeProcess *self);
 gboolean      dp_node_process_wait_output   (DpNodeProcess *self,
                                              gint64         timeout_us);
+void          dp_node_process_drain_output  (DpNodeProcess *self);
 const char   *dp_node_process_get_host      (DpNodeProcess *self);
 guint16       dp_node_process_get_port      (DpNodeProcess *self);
 gint64        dp_node_process_get_pid       (DpNodeProcess *self);
@@ -73,6 +74,8 @@ void          dp_node_process_terminate     (DpNodeProcess *self,
  * stderr (2). dp_node_process_launch_finish() also finishes _run_async(). */
 
 /* For backends */
+/* @stdout_pipe must be a GUnixInputStream (it is read as a file
+ * descriptor, so that it can be drained on demand) */
 void          dp_node_process_take_streams  (DpNodeProcess *self,
                                              GOutputStream *stdin_pipe,
                                              GInputStream  *stdout_pipe,

@@ -12,6 +12,9 @@
 #include "dp-private.h"
 #include "dp-node-process-private.h"
 
+#include <errno.h>
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,7 +29,10 @@ typedef struct {
   GCancellable     *cancellable;
 
   GOutputStream    *stdin_pipe;
-  GDataInputStream *out_data;
+  GInputStream     *out_stream;
+  int               out_fd;
+  GString          *out_buf;
+  GSource          *out_source;
   GDataInputStream *err_data;
 
   GTask            *launch_task;
@@ -68,7 +74,9 @@ dp_node_process_finalize (GObject *object)
   g_clear_pointer (&priv->secret, g_bytes_unref);
   g_clear_object (&priv->cancellable);
   g_clear_object (&priv->stdin_pipe);
-  g_clear_object (&priv->out_data);
+  g_clear_object (&priv->out_stream);
+  if (priv->out_buf)
+    g_string_free (priv->out_buf, TRUE);
   g_clear_object (&priv->err_data);
   g_clear_error (&priv->pending_error);
   if (priv->timeout)
@@ -274,24 +282,13 @@ bad:
   return FALSE;
 }
 
-static void
-stdout_line_cb (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
+/* One line of the program's stdout. Returns FALSE when reading is to stop
+ * (a bad ready line: the node is being killed). */
+static gboolean
+handle_stdout_line (DpNodeProcess *self,
+                    const char    *line)
 {
-  DpNodeProcess *self = user_data;
   DpNodeProcessPrivate *priv = PRIV (self);
-  g_autoptr(GError) error = NULL;
-  gsize len = 0;
-  g_autofree char *line =
-    g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, &len, &error);
-
-  if (line == NULL)
-    {
-      mark_eof (self, TRUE, FALSE);
-      g_object_unref (self);
-      return;          /* EOF, cancelled or broken: the exit tells the rest */
-    }
 
   if (!priv->ready && priv->raw)
     {
@@ -307,8 +304,7 @@ stdout_line_cb (GObject      *source,
         {
           finish_launch (self, perr);
           dp_node_process_terminate (self, TRUE);
-          g_object_unref (self);
-          return;
+          return FALSE;
         }
       priv->ready = TRUE;
       finish_launch (self, NULL);
@@ -335,8 +331,81 @@ stdout_line_cb (GObject      *source,
           break;
         }
     }
-  g_data_input_stream_read_line_async (priv->out_data, G_PRIORITY_DEFAULT,
-                                       priv->cancellable, stdout_line_cb, self);
+  return TRUE;
+}
+
+static void
+stop_stdout (DpNodeProcess *self)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+  GSource *source = g_steal_pointer (&priv->out_source);
+
+  if (source)
+    {
+      g_source_destroy (source);
+      g_source_unref (source);     /* drops the source's ref on @self last */
+    }
+}
+
+/* Reads everything the program's stdout has for us now, without blocking,
+ * and handles each complete line. Returns FALSE at EOF or when reading is
+ * to stop. */
+static gboolean
+drain_stdout (DpNodeProcess *self)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+  char buf[16384];
+
+  for (;;)
+    {
+      gssize n = read (priv->out_fd, buf, sizeof buf);
+      char *nl;
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return TRUE;
+      if (n <= 0)
+        {
+          /* EOF (or broken): a last line without its newline, then done */
+          if (priv->out_buf->len > 0)
+            handle_stdout_line (self, priv->out_buf->str);
+          g_string_truncate (priv->out_buf, 0);
+          mark_eof (self, TRUE, FALSE);
+          return FALSE;
+        }
+      g_string_append_len (priv->out_buf, buf, n);
+      while ((nl = memchr (priv->out_buf->str, '\n', priv->out_buf->len)) != NULL)
+        {
+          gsize len = nl - priv->out_buf->str;
+          g_autofree char *line = g_strndup (priv->out_buf->str, len);
+          if (len > 0 && line[len - 1] == '\r')
+            line[len - 1] = '\0';
+          g_string_erase (priv->out_buf, 0, len + 1);
+          if (!g_utf8_validate (line, -1, NULL))
+            {
+              char *valid = g_utf8_make_valid (line, -1);
+              g_free (line);
+              line = valid;
+            }
+          if (!handle_stdout_line (self, line))
+            return FALSE;
+        }
+    }
+}
+
+static gboolean
+stdout_readable (gint         fd,
+                 GIOCondition condition,
+                 gpointer     user_data)
+{
+  DpNodeProcess *self = user_data;
+  DpNodeProcessPrivate *priv = PRIV (self);
+
+  if (drain_stdout (self))
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&priv->out_source, g_source_unref);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -344,9 +413,22 @@ read_stdout (DpNodeProcess *self)
 {
   DpNodeProcessPrivate *priv = PRIV (self);
 
-  g_data_input_stream_read_line_async (priv->out_data, G_PRIORITY_DEFAULT,
-                                       priv->cancellable, stdout_line_cb,
-                                       g_object_ref (self));
+  g_unix_set_fd_nonblocking (priv->out_fd, TRUE, NULL);
+  priv->out_source = g_unix_fd_source_new (priv->out_fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (priv->out_source, (GSourceFunc) (void (*) (void)) stdout_readable,
+                         g_object_ref (self), g_object_unref);
+  g_source_attach (priv->out_source, g_main_context_get_thread_default ());
+}
+
+/* Router thread: hands on what the program printed before now (the node
+ * wrote it before the frame being handled was sent). */
+void
+dp_node_process_drain_output (DpNodeProcess *self)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+
+  if (priv->out_source && !drain_stdout (self))
+    stop_stdout (self);
 }
 
 static void
@@ -579,9 +661,10 @@ dp_node_process_take_streams (DpNodeProcess *self,
   g_autoptr(GError) error = NULL;
 
   priv->stdin_pipe = stdin_pipe;
-  priv->out_data = g_data_input_stream_new (stdout_pipe);
+  priv->out_stream = stdout_pipe;
+  priv->out_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (stdout_pipe));
+  priv->out_buf = g_string_new (NULL);
   priv->err_data = g_data_input_stream_new (stderr_pipe);
-  g_object_unref (stdout_pipe);
   g_object_unref (stderr_pipe);
 
   read_stdout (self);

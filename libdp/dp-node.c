@@ -16,6 +16,8 @@
  */
 #include "dp-private.h"
 
+#include <stdio.h>
+
 #include <string.h>
 
 typedef struct {
@@ -324,6 +326,8 @@ on_place_exit (DpPlace     *place,
       else
         g_variant_builder_add (&returned, "v", unread->pdata[i]);
     }
+  /* what the place printed goes out before its death is told */
+  fflush (stdout);
   _dp_connection_send (pr->conn, DP_FRAME_PLACE_DIED, pr->channel, 0,
                        g_variant_new ("(usav)", (guint32) exit, detail ? detail : "", &returned));
   _dp_node_invoke (pr->node, place_exited_in_router, pr, NULL);

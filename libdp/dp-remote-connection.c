@@ -32,7 +32,6 @@ struct _DpRemoteConnection
   GError                  *error;
   GList                   *ready_tasks;
   gint                     dispatch_pending;
-  GQueue                   events;          /* Event, emitted in order */
   GArray                  *ids;             /* every channel id used, for cleanup */
 
   /* restart-on-exit */
@@ -101,8 +100,43 @@ emit_messages (DpRemoteConnection *self)
     }
 }
 
-/* Runs in the owner's context: emits what happened, in order. Messages come
- * before the death that followed them. */
+/* Runs in the owner's context: one lifecycle event. Each has an idle of its
+ * own (they are rare), so they keep their order with everything else libdp
+ * hands to the owner's context — e.g. a node's output before the death of
+ * the place that printed it. Messages come before the death that followed
+ * them. */
+static void
+dispatch_event (gpointer object,
+                gpointer data)
+{
+  DpRemoteConnection *self = object;
+  Event *e = data;
+
+  switch (e->type)
+    {
+    case EVENT_READY:
+      if (e->attempt == 0)
+        g_signal_emit (self, signals[SIGNAL_READY], 0);
+      else
+        g_signal_emit (self, signals[SIGNAL_RESTARTED], 0, e->attempt);
+      break;
+    case EVENT_DIED:
+      emit_messages (self);
+      g_signal_emit (self, signals[SIGNAL_DIED], 0, (int) e->exit, e->detail);
+      if (e->attempt)   /* a death the restart policy is to act on */
+        apply_restart_policy (self);
+      break;
+    case EVENT_RESTARTING:
+      g_signal_emit (self, signals[SIGNAL_RESTARTING], 0, e->attempt);
+      break;
+    case EVENT_UNDELIVERED:
+      g_signal_emit (self, signals[SIGNAL_UNDELIVERED], 0, e->msg);
+      break;
+    }
+}
+
+/* Runs in the owner's context: "message" for what has arrived (coalesced:
+ * one idle for any number of messages) */
 static void
 dispatch_in_owner (gpointer object,
                    gpointer data)
@@ -110,40 +144,6 @@ dispatch_in_owner (gpointer object,
   DpRemoteConnection *self = object;
 
   g_atomic_int_set (&self->dispatch_pending, 0);
-
-  for (;;)
-    {
-      Event *e;
-
-      g_mutex_lock (&self->lock);
-      e = g_queue_pop_head (&self->events);
-      g_mutex_unlock (&self->lock);
-      if (e == NULL)
-        break;
-
-      switch (e->type)
-        {
-        case EVENT_READY:
-          if (e->attempt == 0)
-            g_signal_emit (self, signals[SIGNAL_READY], 0);
-          else
-            g_signal_emit (self, signals[SIGNAL_RESTARTED], 0, e->attempt);
-          break;
-        case EVENT_DIED:
-          emit_messages (self);
-          g_signal_emit (self, signals[SIGNAL_DIED], 0, (int) e->exit, e->detail);
-          if (e->attempt)   /* a death the restart policy is to act on */
-            apply_restart_policy (self);
-          break;
-        case EVENT_RESTARTING:
-          g_signal_emit (self, signals[SIGNAL_RESTARTING], 0, e->attempt);
-          break;
-        case EVENT_UNDELIVERED:
-          g_signal_emit (self, signals[SIGNAL_UNDELIVERED], 0, e->msg);
-          break;
-        }
-      event_free (e);
-    }
   emit_messages (self);
 }
 
@@ -162,9 +162,7 @@ push_event (DpRemoteConnection *self,
   e->detail = g_strdup (detail);
   e->attempt = attempt;
   e->msg = msg ? g_variant_ref (msg) : NULL;
-  g_mutex_lock (&self->lock);
-  g_queue_push_tail (&self->events, e);
-  g_mutex_unlock (&self->lock);
+  _dp_object_invoke (self->owner_context, self, dispatch_event, e, (GDestroyNotify) event_free);
 }
 
 static void
@@ -190,7 +188,6 @@ dp_remote_connection_finalize (GObject *object)
         g_clear_pointer (&e, _dp_channel_entry_unref);
       }
   g_array_unref (self->ids);
-  g_queue_clear_full (&self->events, (GDestroyNotify) event_free);
   if (self->restarter)
     dp_restarter_cancel (self->restarter);
   g_clear_object (&self->restarter);
@@ -289,7 +286,6 @@ dp_remote_connection_init (DpRemoteConnection *self)
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   g_weak_ref_init (&self->node, NULL);
-  g_queue_init (&self->events);
   self->ids = g_array_new (FALSE, FALSE, sizeof (guint32));
   self->owner_context = g_main_context_ref_thread_default ();
 }

@@ -69,6 +69,7 @@ enum {
   SIGNAL_DIED,
   SIGNAL_RESTARTING,
   SIGNAL_RESTARTED,
+  SIGNAL_OUTPUT,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -247,6 +248,18 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
   signals[SIGNAL_RESTARTED] =
     g_signal_new ("restarted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+  /**
+   * DpRemoteNode::output:
+   * @node: the node
+   * @line: a line its places printed on the node's standard output
+   *
+   * Emitted for every line (besides what #DpSpawnOptions' output mode does
+   * with it), in order with the node's other events: a place's output comes
+   * before its connection's #DpRemoteConnection::died.
+   */
+  signals[SIGNAL_OUTPUT] =
+    g_signal_new ("output", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -451,6 +464,10 @@ remote_frame (DpConnection        *conn,
 {
   DpRemoteNode *self = data;
 
+  /* A place's death comes after what it printed: the node flushed its
+   * stdout before sending this, so hand that on first. */
+  if (h->type == DP_FRAME_PLACE_DIED && self->process)
+    dp_node_process_drain_output (self->process);
   _dp_node_handle_client_frame (self->router, conn, h, payload);
 }
 
@@ -552,6 +569,25 @@ connected_cb (GObject      *source,
 }
 
 static void
+emit_output (gpointer object,
+             gpointer data)
+{
+  g_signal_emit (object, signals[SIGNAL_OUTPUT], 0, (const char *) data);
+}
+
+static void
+process_output (DpNodeProcess *process,
+                int            fd,
+                const char    *line,
+                gpointer       data)
+{
+  DpRemoteNode *self = data;
+
+  if (fd == 1)
+    _dp_object_invoke (self->owner_context, self, emit_output, g_strdup (line), g_free);
+}
+
+static void
 launched_cb (GObject      *source,
              GAsyncResult *result,
              gpointer      user_data)
@@ -575,6 +611,7 @@ launched_cb (GObject      *source,
       self->connect_host = g_strdup (_dp_ssh_node_process_get_resolved_host (self->process));
     }
   g_signal_connect (self->process, "exited", G_CALLBACK (process_exited), self);
+  g_signal_connect (self->process, "output", G_CALLBACK (process_output), self);
   _dp_node_connect_async (self->router, self->connect_host, self->port, &remote_handler, self,
                           g_task_get_cancellable (task), connected_cb, task);
 }

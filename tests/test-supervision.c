@@ -451,6 +451,53 @@ test_log_records (void)
   g_ptr_array_unref (seen.records);
 }
 
+/* ---- a place's output comes before its death ---- */
+
+static void
+order_output (DpRemoteNode *node, const char *line, gpointer data)
+{
+  g_ptr_array_add (data, g_strconcat ("output:", line, NULL));
+}
+
+static void
+order_died (DpRemoteConnection *rc, DpPlaceExit exit, const char *detail, gpointer data)
+{
+  g_ptr_array_add (data, g_strdup ("died"));
+}
+
+static void
+test_output_before_death (void)
+{
+  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpSpawnOptions) o = dp_spawn_options_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
+
+  dp_spawn_options_set_output (o, DP_SPAWN_OUTPUT_DISCARD);   /* keep TAP clean */
+  node = dp_remote_node_spawn (router, "localhost", 0, o, NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (node, "output", G_CALLBACK (order_output), events);
+  for (int round = 0; round < 20; round++)
+    {
+      g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (node, "test-places", "say_and_exit", 0, NULL);
+      gboolean died = FALSE;
+
+      g_ptr_array_set_size (events, 0);
+      g_signal_connect (rc, "died", G_CALLBACK (order_died), events);
+      while (!died)
+        {
+          g_main_context_iteration (NULL, TRUE);
+          died = g_ptr_array_find_with_equal_func (events, "died", g_str_equal, NULL);
+        }
+      g_assert_cmpuint (events->len, ==, 2);
+      g_assert_cmpstr (events->pdata[0], ==, "output:last words");
+      g_assert_cmpstr (events->pdata[1], ==, "died");
+      g_signal_handlers_disconnect_by_data (rc, events);
+    }
+  g_signal_handlers_disconnect_by_data (node, events);
+}
+
 /* ---- supervised processes, spawn-nodes/join, supervise-thread-at ---- */
 
 static void
@@ -564,6 +611,7 @@ main (int argc, char **argv)
   g_test_add_func ("/supervision/heartbeat-sigstop", test_heartbeat_sigstop);
   g_test_add_func ("/supervision/timers", test_timers);
   g_test_add_func ("/supervision/log-records", test_log_records);
+  g_test_add_func ("/supervision/output-before-death", test_output_before_death);
   g_test_add_func ("/supervision/process-exit-status", test_process_exit_status);
   g_test_add_func ("/supervision/spawn-nodes-join", test_spawn_nodes_join);
   return g_test_run ();

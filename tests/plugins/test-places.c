@@ -58,3 +58,10 @@ logger (DpPlaceChannel *ch)
   dp_place_channel_put (ch, g_variant_new_int32 (1));
   echo_body (ch);
 }
+
+/* prints a line, then returns: its output must reach the master first */
+DP_PLACE_EXPORT void
+say_and_exit (DpPlaceChannel *ch)
+{
+  g_print ("last words\n");
+}
