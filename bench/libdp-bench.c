@@ -64,6 +64,37 @@ start_place (DpNode *node, DpRemoteNode **remote, const char *symbol)
   return pl;
 }
 
+/* W1S: W1 with the node spawned over ssh, to the host alias and ssh config
+ * given in $DP_BENCH_SSH_HOST / $DP_BENCH_SSH_CONFIG (bench/run.sh runs
+ * under tests/sshd-fixture.sh: a private sshd on loopback) */
+static void
+w1s (DpNode *node)
+{
+  const char *host = g_getenv ("DP_BENCH_SSH_HOST");
+  const char *config = g_getenv ("DP_BENCH_SSH_CONFIG");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpSpawnOptions) o = options ();
+  g_autoptr(DpRemoteNode) remote = NULL;
+  DpRemoteConnection *pl = NULL;
+  g_autoptr(GVariant) r = NULL;
+  double t0;
+
+  if (host == NULL || config == NULL)
+    die ("W1S needs DP_BENCH_SSH_HOST and DP_BENCH_SSH_CONFIG", NULL);
+  dp_spawn_options_set_method (o, DP_SPAWN_SSH);
+  dp_spawn_options_set_ssh_config (o, config);
+  t0 = now_s ();
+  if (!dp_spawn_node_supervise_place_at (node, host, 0, echo_plugin, "echo",
+                                         DP_LAUNCH_NONE, NULL, o, &remote, &pl, &error))
+    die ("W1S spawn", error);
+  dp_remote_connection_put (pl, g_variant_new_int64 (42));
+  r = dp_remote_connection_get (pl);
+  if (r == NULL || g_variant_get_int64 (r) != 42)
+    die ("W1S reply", NULL);
+  report ("W1S", (now_s () - t0) * 1e3, "ms", NULL);
+  g_object_unref (pl);
+}
+
 static void
 w1 (DpNode *node)
 {
@@ -286,7 +317,7 @@ main (int argc, char **argv)
       plugin_dir = argv[i + 1];
   if (argc < 2)
     {
-      fprintf (stderr, "usage: libdp-bench W0|W1|W2|W3|W4|W6|W7 [--plugin-dir DIR]\n");
+      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W3|W4|W6|W7 [--plugin-dir DIR]\n");
       return 2;
     }
   w = argv[1];
@@ -297,6 +328,7 @@ main (int argc, char **argv)
     }
   node = dp_node_new ();
   if (strcmp (w, "W1") == 0) w1 (node);
+  else if (strcmp (w, "W1S") == 0) w1s (node);
   else if (strcmp (w, "W2") == 0) w2 (node);
   else if (strcmp (w, "W3") == 0) w3 (node);
   else if (strcmp (w, "W4") == 0) w4 (node);

@@ -28,15 +28,31 @@ import shlex
 import statistics
 import subprocess
 import sys
+import time
 
-WORKLOADS = ["W0", "W1", "W2", "W3", "W4", "W6", "W7"]
-SYSTEMS = ["libdp", "raw-tcp", "zeromq"]
-BASELINES = ["raw-tcp", "zeromq"]
+WORKLOADS = ["W0", "W1", "W1S", "W2", "W3", "W4", "W6", "W7"]
+SYSTEMS = ["libdp", "raw-tcp", "zeromq", "ssh"]
+BASELINES = ["raw-tcp", "zeromq", "ssh"]
+# W1S (a node spawned over ssh) runs when a private sshd is up (bench/run.sh
+# starts one with tests/sshd-fixture.sh); its baseline is a bare `ssh HOST
+# true` to the same sshd; the socket baselines have no W1S and ssh only W1S.
+SSH_HOST = "dp-test"
+
+
+def applies(system, workload):
+    if workload == "W1S":
+        return system in ("libdp", "ssh")
+    return system != "ssh"
+
+
+def ssh_available():
+    return bool(os.environ.get("DP_TEST_SSH_CONFIG"))
 
 # what each workload measures, and its unit (as the programs report it)
 DESCRIPTION = {
     "W0": ("hello-world, whole process (dp-launch)", "ms"),
     "W1": ("spawn a node + first place, 1 round trip", "ms"),
+    "W1S": ("W1 over ssh (libdp) / bare `ssh host true` (ssh)", "ms"),
     "W2": ("10,000 sequential round trips of 42", "us/rt"),
     "W3": ("200,000 one-way 64-byte messages", "msg/s"),
     "W4": ("256 one-way 4 MiB messages", "MB/s"),
@@ -51,7 +67,14 @@ def command_for(system, workload, build):
     """argv and environment of one run, or None if the program was not built"""
     env = dict(os.environ)
     bench = os.path.join(build, "bench")
+    if system == "ssh":
+        if not ssh_available():
+            return None
+        return ["ssh", "-F", env["DP_TEST_SSH_CONFIG"], "-o", "BatchMode=yes", SSH_HOST, "true"], env
     if system == "libdp":
+        if workload == "W1S":
+            env["DP_BENCH_SSH_HOST"] = SSH_HOST
+            env["DP_BENCH_SSH_CONFIG"] = env.get("DP_TEST_SSH_CONFIG", "")
         plugins = os.path.join(build, "plugins")
         env["DP_NODE_PATH"] = os.path.join(build, "loader", "dp-node")
         env["DP_LAUNCH_PATH"] = os.path.join(build, "loader", "dp-launch")
@@ -63,9 +86,27 @@ def command_for(system, workload, build):
     return [program, workload], env
 
 
+def run_ssh_true(argv, env, timeout):
+    """the bare-ssh baseline: wall time of `ssh HOST true`, in ms"""
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, "timed out after %g s" % timeout
+    except OSError as e:
+        return None, "could not run %s: %s" % (argv[0], e)
+    ms = (time.perf_counter() - t0) * 1e3
+    if p.returncode != 0:
+        return None, "ssh exit status %d: %s" % (p.returncode, p.stderr.strip()[-200:])
+    return {"workload": "W1S", "system": "ssh", "value": ms, "unit": "ms", "ok": True}, None
+
+
 def run_one(system, workload, build, timeout):
     """one run: (result dict, None) or (None, error text)"""
     argv, env = command_for(system, workload, build)
+    if system == "ssh":
+        return run_ssh_true(argv, env, timeout)
     try:
         p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                            text=True, timeout=timeout)
@@ -159,8 +200,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", required=True, help="the meson build directory")
     ap.add_argument("--reps", type=int, help="repetitions per workload and system (default 5)")
-    ap.add_argument("--workloads", default=",".join(WORKLOADS), help="e.g. W2,W3 (default: all)")
-    ap.add_argument("--systems", default=",".join(SYSTEMS), help="e.g. libdp,raw-tcp (default: all)")
+    ap.add_argument("--workloads", default=None, help="e.g. W2,W3 (default: all; W1S with an sshd)")
+    ap.add_argument("--systems", default=None, help="e.g. libdp,raw-tcp (default: all)")
     ap.add_argument("--quick", action="store_true", help="one repetition (unless --reps)")
     ap.add_argument("--json", metavar="FILE", help="also write every sample, the medians and ratios here")
     ap.add_argument("--timeout", type=float, default=180, help="seconds per run (default 180)")
@@ -169,8 +210,10 @@ def main():
     reps = args.reps if args.reps is not None else (1 if args.quick else 5)
     if reps < 1:
         ap.error("--reps must be at least 1")
-    workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
-    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    default_w = [w for w in WORKLOADS if w != "W1S" or ssh_available()]
+    default_s = [x for x in SYSTEMS if x != "ssh" or ssh_available()]
+    workloads = [w.strip().upper() for w in (args.workloads or ",".join(default_w)).split(",") if w.strip()]
+    systems = [x.strip() for x in (args.systems or ",".join(default_s)).split(",") if x.strip()]
     for w in workloads:
         if w not in WORKLOADS:
             ap.error("unknown workload %s (have %s)" % (w, " ".join(WORKLOADS)))
@@ -181,8 +224,9 @@ def main():
 
     missing = {}
     for s in systems:
-        if command_for(s, "W1", build) is None:
-            missing[s] = "not built (libzmq was not found at build time)" if s == "zeromq" else "not built"
+        if command_for(s, "W1S" if s == "ssh" else "W1", build) is None:
+            missing[s] = ("not built (libzmq was not found at build time)" if s == "zeromq"
+                          else "no sshd (run through bench/run.sh)" if s == "ssh" else "not built")
     present = [s for s in systems if s not in missing]
     if "libdp" in present and not os.access(os.path.join(build, "bench", "libdp-bench"), os.X_OK):
         sys.exit("run.py: %s/bench/libdp-bench is not built" % build)
@@ -197,6 +241,8 @@ def main():
         order = present[rep % len(present):] + present[:rep % len(present)] if present else []
         for w in workloads:
             for s in order:
+                if not applies(s, w):
+                    continue
                 result, error = run_one(s, w, build, args.timeout)
                 if error:
                     failures.append({"rep": rep + 1, "workload": w, "system": s, "error": error})
@@ -242,7 +288,7 @@ def main():
     # bench/run.sh passes the command it was given
     command = os.environ.get("LIBDP_BENCH_COMMAND") or " ".join(shlex.quote(a) for a in ["bench/run.py"] + sys.argv[1:])
     out = []
-    out.append("# libdp benchmarks: libdp vs raw TCP vs ZeroMQ")
+    out.append("# libdp benchmarks: libdp vs raw TCP vs ZeroMQ (and vs bare ssh for W1S)")
     out.append("")
     out.append("- date: %s" % started.strftime("%Y-%m-%d %H:%M %Z"))
     out.append("- machine: %s cores (nproc), Linux %s %s, %s, %s MB RAM" % (
@@ -264,6 +310,9 @@ def main():
         for s in systems:
             if s in missing:
                 row.append("missing")
+                continue
+            if not applies(s, w):
+                row.append("")
                 continue
             st = sm["systems"][s]
             if st["median"] is None:

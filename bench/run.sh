@@ -23,4 +23,9 @@ if ! ninja -C "$build" >"$build/bench-build.log" 2>&1; then
 fi
 
 export LIBDP_BENCH_COMMAND="bench/run.sh${*:+ $*}"
+# W1S spawns nodes over ssh: run next to a private sshd on loopback (the
+# test fixture; LIBDP_BENCH_NO_SSH=1 skips it)
+if [ -z "${LIBDP_BENCH_NO_SSH:-}" ] && [ -x /usr/sbin/sshd ]; then
+  exec "$top/tests/sshd-fixture.sh" python3 "$top/bench/run.py" --build "$build" "$@"
+fi
 exec python3 "$top/bench/run.py" --build "$build" "$@"
