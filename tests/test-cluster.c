@@ -441,7 +441,7 @@ test_restarter (Fixture *f, gconstpointer data)
 {
   g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (f->node, "test-places", "quick", 0, NULL);
   gboolean failed = FALSE;
-  g_autoptr(DpRestarter) r = dp_restart_every (0.2, 3, G_CALLBACK (final_fail), &failed);
+  g_autoptr(DpRestarter) r = dp_restart_every (0.5, 3, G_CALLBACK (final_fail), &failed);
   gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
 
   dp_remote_connection_set_restarter (rc, r);

@@ -4,6 +4,8 @@
  * schedules measured in seconds run in a fraction of that. */
 #include "dp-private.h"
 
+#include <json-glib/json-glib.h>
+
 #include <signal.h>
 #include <string.h>
 #include <poll.h>
@@ -243,7 +245,10 @@ test_node_restarter_final_fail (void)
   g_autoptr(DpRemoteNode) node = spawn (router);
   g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (node, "echo", "echo", 0, NULL);
   gboolean failed = FALSE;
-  g_autoptr(DpRestarter) restarter = dp_restart_every (0.1, 2, G_CALLBACK (final_fail), &failed);
+  g_autoptr(DpRestarter) restarter = dp_restart_every (1.0, 2, G_CALLBACK (final_fail), &failed);
+  /* 1 s between restarts, and the count resets only after 2 s up: a node
+   * killed as soon as it is ready never stays up that long, however slow
+   * the machine */
   g_autoptr(GSource) t = g_timeout_source_new (100);
 
   g_source_set_callback (t, tick, NULL, NULL);
@@ -451,6 +456,51 @@ test_log_records (void)
   g_ptr_array_unref (seen.records);
 }
 
+/* dp-launch shows log records on stderr, as JSON lines with --log-json;
+ * its stdout carries only the place's data */
+static void
+test_launch_log_json (void)
+{
+  g_autofree char *launch = g_build_filename (g_getenv ("DP_BUILD_DIR"), "loader", "dp-launch", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GSubprocess) sp = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint records = 0;
+
+  sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                         launch, "--log-json", "--no-stdin", "-m", "\"x\"",
+                         "localhost:0", "test-places", "logger", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (sp, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 0);
+  g_assert_cmpstr (out, ==, "1\n\"x\"\n");
+  lines = g_strsplit (err, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonObject *o;
+
+      if (lines[i][0] != '{')
+        continue;
+      g_assert_true (json_parser_load_from_data (parser, lines[i], -1, NULL));
+      o = json_node_get_object (json_parser_get_root (parser));
+      g_assert_cmpstr (json_object_get_string_member (o, "place"), ==, "logger");
+      g_assert_nonnull (strchr (json_object_get_string_member (o, "node"), ':'));
+      if (records == 0)
+        {
+          g_assert_cmpstr (json_object_get_string_member (o, "severity"), ==, "warning");
+          g_assert_cmpstr (json_object_get_string_member (o, "message"), ==, "a record from the logger place");
+        }
+      else
+        g_assert_cmpstr (json_object_get_string_member (o, "severity"), ==, "info");
+      records++;
+    }
+  g_assert_cmpuint (records, ==, 2);
+}
+
 /* ---- a place's output comes before its death ---- */
 
 static void
@@ -612,6 +662,7 @@ main (int argc, char **argv)
   g_test_add_func ("/supervision/timers", test_timers);
   g_test_add_func ("/supervision/log-records", test_log_records);
   g_test_add_func ("/supervision/output-before-death", test_output_before_death);
+  g_test_add_func ("/supervision/launch-log-json", test_launch_log_json);
   g_test_add_func ("/supervision/process-exit-status", test_process_exit_status);
   g_test_add_func ("/supervision/spawn-nodes-join", test_spawn_nodes_join);
   return g_test_run ();
