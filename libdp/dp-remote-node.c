@@ -967,6 +967,23 @@ respawned_cb (GObject      *source,
       return;
     }
 
+  if (self->detached)
+    {
+      /* released while it was being restarted: the new node goes too */
+      if (self->conn)
+        {
+          _dp_connection_set_handler (self->conn, NULL, NULL);
+          _dp_connection_close (self->conn, NULL);
+        }
+      if (self->process)
+        {
+          g_signal_handlers_disconnect_by_data (self->process, self);
+          dp_node_process_terminate (self->process, FALSE);
+        }
+      abandon_relaunch_in_router (self);
+      return;
+    }
+
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "DP_NODE", self->host,
                     "DP_EVENT", "node-restarted",
