@@ -542,8 +542,14 @@ _dp_connection_send (DpConnection *conn,
       sig = g_variant_get_type_string (payload);
       sig_len = strlen (sig);
       pad = _dp_frame_sig_padded (sig_len) - sig_len;
-      data = g_variant_get_data_as_bytes (payload);
-      data_ptr = g_bytes_get_data (data, &data_len);
+      data_len = g_variant_get_size (payload);
+      if (data_len <= COPY_MAX)
+        data_ptr = g_variant_get_data (payload);    /* copied below: no GBytes */
+      else
+        {
+          data = g_variant_get_data_as_bytes (payload);
+          data_ptr = g_bytes_get_data (data, &data_len);
+        }
     }
   h.body_len = (guint32) (sig_len + pad + data_len);
   h.type = type;
