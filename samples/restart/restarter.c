@@ -41,9 +41,10 @@ quit_on_signal (int signum)
 }
 
 /* The seed's on-final-fail prints and exits at once. Here it stops the
- * router; main() prints once the node has exited, so that what the last
- * run printed (SLEEP DONE) comes first: libdp copies a node's output to
- * our stdout on its own, unordered with the place's death notice. */
+ * router, and main() prints and returns 1 once the node has been shut down
+ * cleanly. (What the last run printed, SLEEP DONE, is shown before its
+ * death is handled either way: libdp hands a node's output on before the
+ * death notices that follow it.) */
 static void
 on_final_fail (DpRestarter *restarter,
                gpointer     data)
