@@ -341,6 +341,9 @@ main (int argc, char **argv)
     g_log_set_debug_enabled (TRUE);
 
   loop = g_main_loop_new (NULL, FALSE);
+  /* standard output carries only the place's JSON: every log record,
+   * debug and info included, goes to standard error */
+  g_log_writer_default_set_use_stderr (TRUE);
   g_log_set_writer_func (log_writer, NULL, NULL);
   router = dp_node_new ();
   g_signal_connect (router, "log", G_CALLBACK (on_log), NULL);
