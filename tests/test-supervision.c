@@ -235,7 +235,21 @@ final_fail (DpRestarter *r, gpointer data)
 static void
 kill_again (DpRemoteNode *node, gpointer data)
 {
-  kill ((pid_t) dp_remote_node_get_pid (node), SIGKILL);
+  gint64 *last = data;
+  gint64 pid = dp_remote_node_get_pid (node);
+
+  if (pid > 0 && pid != *last && dp_remote_node_is_alive (node))
+    {
+      g_test_message ("node up again: killing %" G_GINT64_FORMAT, pid);
+      *last = pid;
+      kill ((pid_t) pid, SIGKILL);
+    }
+}
+
+static void
+kill_when_restarted (gpointer data, guint attempt, DpRemoteNode *node)
+{
+  kill_again (node, data);
 }
 
 static void
@@ -246,6 +260,7 @@ test_node_restarter_final_fail (void)
   g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (node, "echo", "echo", 0, NULL);
   gboolean failed = FALSE;
   g_autoptr(DpRestarter) restarter = dp_restart_every (1.0, 2, G_CALLBACK (final_fail), &failed);
+  gint64 last_killed = 0;
   /* 1 s between restarts, and the count resets only after 2 s up: a node
    * killed as soon as it is ready never stays up that long, however slow
    * the machine */
@@ -254,15 +269,24 @@ test_node_restarter_final_fail (void)
   g_source_set_callback (t, tick, NULL, NULL);
   g_source_attach (t, NULL);
   dp_remote_node_set_restarter (node, restarter);
-  /* every incarnation is killed as soon as it is up */
-  g_signal_connect (node, "ready", G_CALLBACK (kill_again), NULL);
-  kill ((pid_t) dp_remote_node_get_pid (node), SIGKILL);
-  iterate_until (&failed, 30);
+  /* every incarnation is killed as soon as it is up ("ready"; the loop
+   * below looks too, in case a signal is late) */
+  g_signal_connect (node, "ready", G_CALLBACK (kill_again), &last_killed);
+  g_signal_connect_swapped (node, "restarted", G_CALLBACK (kill_when_restarted), &last_killed);
+  kill_again (node, &last_killed);
+  {
+    gint64 end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+    while (!failed && g_get_monotonic_time () < end)
+      {
+        g_main_context_iteration (NULL, TRUE);
+        kill_again (node, &last_killed);
+      }
+  }
   g_assert_true (failed);
   g_assert_cmpuint (dp_remote_node_get_restarts (node), ==, 2);
   /* the place waiting for a node that will not come back has ended */
   g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_LOST);
-  g_signal_handlers_disconnect_by_func (node, kill_again, NULL);
+  g_signal_handlers_disconnect_by_data (node, &last_killed);
   g_source_destroy (t);
 }
 
