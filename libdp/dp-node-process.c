@@ -463,9 +463,12 @@ stderr_line_cb (GObject      *source,
                       "MESSAGE", "process %" G_GINT64_FORMAT " on %s: %s", priv->pid, priv->host, line);
   else
   {
-    /* dp-node writes "LEVEL: message"; log it at that level, naming the node */
+    /* dp-node writes "LEVEL: message"; log it at that level, naming the
+     * node. A node's "error" (its own fatal condition; the node is gone or
+     * going) is a warning here; a "critical" (a programming error in the
+     * node or a place) stays critical, so that tests catch it. */
     static const struct { const char *prefix; GLogLevelFlags level; } levels[] = {
-      { "error: ", G_LOG_LEVEL_CRITICAL }, { "critical: ", G_LOG_LEVEL_CRITICAL },
+      { "error: ", G_LOG_LEVEL_WARNING }, { "critical: ", G_LOG_LEVEL_CRITICAL },
       { "warning: ", G_LOG_LEVEL_WARNING }, { "message: ", G_LOG_LEVEL_MESSAGE },
       { "info: ", G_LOG_LEVEL_INFO }, { "debug: ", G_LOG_LEVEL_DEBUG },
     };

@@ -270,6 +270,21 @@ test_node_not_found (void)
   g_assert_null (node);
   g_assert_error (error, DP_ERROR, DP_ERROR_NODE_EXITED);
   g_assert_nonnull (strstr (error->message, "status 1"));
+  g_clear_error (&error);
+  {
+    g_autofree char *script = g_build_filename (env ("DP_TEST_SSH_DIR"), "failing-node", NULL);
+    g_assert_true (g_file_set_contents (script,
+                                        "#!/bin/sh\necho 'error: cannot listen: address in use' >&2\nexit 3\n",
+                                        -1, NULL));
+    g_assert_cmpint (chmod (script, 0755), ==, 0);
+    dp_spawn_options_set_node_path (o, script);
+    node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
+    g_assert_null (node);
+    g_assert_error (error, DP_ERROR, DP_ERROR_NODE_EXITED);
+    g_assert_nonnull (strstr (error->message, "127.0.0.1"));
+    g_assert_nonnull (strstr (error->message, "status 3"));
+    g_assert_nonnull (strstr (error->message, "cannot listen: address in use"));
+  }
 }
 
 static void
