@@ -33,6 +33,8 @@
 #define READ_CHUNK       (128 * 1024)
 #define MAX_IOV          64
 #define STREAM_AFTER     4      /* unanswered frames before writes are batched */
+#define BATCH_MAX        128    /* DATA frames handed to the owner at once */
+#define SIG_CACHE_MAX    32
 #define HANDSHAKE_TIMEOUT_S 10
 
 typedef enum {
@@ -71,6 +73,11 @@ struct _DpConnection
   DpFrameHeader              big_h;
   guint8                    *big_buf;
   gsize                      big_have;
+  char                       sig_cache[SIG_CACHE_MAX];   /* last checked type string */
+  gsize                      sig_cache_len;
+  GVariant                  *batch[BATCH_MAX];           /* DATA frames for batch_chan */
+  guint                      batch_len;
+  guint32                    batch_chan;
 
   /* output, under out_lock */
   GMutex                     out_lock;
@@ -236,6 +243,8 @@ _dp_connection_unref (DpConnection *conn)
   g_free (conn->peer);
   g_free (conn->in);
   g_free (conn->big_buf);
+  for (guint i = 0; i < conn->batch_len; i++)
+    g_variant_unref (conn->batch[i]);
   g_queue_clear_full (&conn->segs, (GDestroyNotify) g_bytes_unref);
   g_byte_array_unref (conn->tail);
   g_byte_array_unref (conn->held);
@@ -606,38 +615,106 @@ _dp_connection_send (DpConnection *conn,
 
 /* ---- input ---- */
 
-static gboolean
-dispatch_frame (DpConnection        *conn,
-                const DpFrameHeader *h,
-                const guint8        *body,
-                GBytes              *body_bytes)
+/* The payload of a frame whose header passed _dp_frame_header_check(), or
+ * NULL with @error. The type string is checked once per distinct string
+ * (the last one is remembered); the data is always loaded as untrusted and
+ * checked. */
+static GVariant *
+decode_body (DpConnection        *conn,
+             const DpFrameHeader *h,
+             const guint8        *body,
+             GBytes              *body_bytes,
+             GError             **error)
 {
-  g_autoptr(GVariant) payload = NULL;
+  gsize off = _dp_frame_sig_padded (h->sig_len);
+  g_autofree char *type_string = NULL;
+  const GVariantType *type;
+  g_autoptr(GBytes) data = NULL;
+  GVariant *payload;
 
-  if (h->sig_len > 0)
+  if (h->sig_len == conn->sig_cache_len && memcmp (conn->sig_cache, body, h->sig_len) == 0)
+    type = G_VARIANT_TYPE (conn->sig_cache);
+  else
     {
-      gsize off = _dp_frame_sig_padded (h->sig_len);
-      g_autoptr(GBytes) data = NULL;
-      GError *error = NULL;
-
-      if (body_bytes)
-        data = g_bytes_new_from_bytes (body_bytes, off, h->body_len - off);
-      else
-        data = g_bytes_new (body + off, h->body_len - off);
-      payload = _dp_wire_decode_payload ((const char *) body, h->sig_len, data, &error);
-      if (payload == NULL)
+      if (!_dp_wire_check_type ((const char *) body, h->sig_len, error))
+        return NULL;
+      if (h->sig_len < SIG_CACHE_MAX)
         {
-          g_prefix_error (&error, "frame type %u from %s: ", h->type, conn->peer);
-          close_with (conn, error);
-          return FALSE;
+          memcpy (conn->sig_cache, body, h->sig_len);
+          conn->sig_cache[h->sig_len] = '\0';
+          conn->sig_cache_len = h->sig_len;
+          type = G_VARIANT_TYPE (conn->sig_cache);
         }
+      else
+        type = G_VARIANT_TYPE ((type_string = g_strndup ((const char *) body, h->sig_len)));
     }
+
+  if (body_bytes)
+    data = g_bytes_new_from_bytes (body_bytes, off, h->body_len - off);
+  else
+    data = g_bytes_new (body + off, h->body_len - off);
+  payload = _dp_wire_load_payload (type, data, error);
+  if (payload == NULL)
+    g_prefix_error (error, "frame type %u from %s: ", h->type, conn->peer);
+  return payload;
+}
+
+static void
+frame_received (DpConnection *conn)
+{
   if (conn->unanswered)
     {
       g_mutex_lock (&conn->out_lock);
       conn->unanswered = 0;
       g_mutex_unlock (&conn->out_lock);
     }
+}
+
+static gboolean dispatch_payload (DpConnection *conn, const DpFrameHeader *h, GVariant *payload);
+
+/* Hands the DATA frames gathered for one channel to the owner. Returns
+ * FALSE when the connection closed meanwhile. */
+static gboolean
+flush_batch (DpConnection *conn)
+{
+  guint n = conn->batch_len;
+
+  if (n == 0)
+    return conn->state != STATE_CLOSED;
+  conn->batch_len = 0;
+  if (conn->handler && conn->handler->data)
+    {
+      frame_received (conn);
+      conn->handler->data (conn, conn->batch_chan, conn->batch, n, conn->handler_data);
+      return conn->state != STATE_CLOSED;
+    }
+  /* the owner changed its handler meanwhile: one frame at a time */
+  for (guint i = 0; i < n; i++)
+    {
+      DpFrameHeader h = { 0 };
+      GVariant *payload = conn->batch[i];
+
+      h.type = DP_FRAME_DATA;
+      h.channel = conn->batch_chan;
+      if (conn->state == STATE_CLOSED || !dispatch_payload (conn, &h, payload))
+        {
+          for (guint j = i + 1; j < n; j++)
+            g_variant_unref (conn->batch[j]);
+          g_variant_unref (payload);
+          return FALSE;
+        }
+      g_variant_unref (payload);
+    }
+  return conn->state != STATE_CLOSED;
+}
+
+/* Takes a ref on @payload only as long as the handler runs */
+static gboolean
+dispatch_payload (DpConnection        *conn,
+                  const DpFrameHeader *h,
+                  GVariant            *payload)
+{
+  frame_received (conn);
   if (h->type == DP_FRAME_PING)
     {
       conn->peer_pings = TRUE;
@@ -653,6 +730,49 @@ dispatch_frame (DpConnection        *conn,
   if (conn->handler && conn->handler->frame)
     conn->handler->frame (conn, h, payload, conn->handler_data);
   return conn->state != STATE_CLOSED;
+}
+
+static gboolean
+dispatch_frame (DpConnection        *conn,
+                const DpFrameHeader *h,
+                const guint8        *body,
+                GBytes              *body_bytes)
+{
+  g_autoptr(GVariant) payload = NULL;
+
+  if (h->sig_len > 0)
+    {
+      GError *error = NULL;
+
+      payload = decode_body (conn, h, body, body_bytes, &error);
+      if (payload == NULL)
+        {
+          if (flush_batch (conn))
+            close_with (conn, error);
+          else
+            g_clear_error (&error);
+          return FALSE;
+        }
+    }
+
+  /* DATA frames for one channel are gathered and handed over together: one
+   * channel lookup, one inbox lock and one wake-up of the reader for many
+   * frames. Any other frame first hands over what was gathered, so the
+   * owner sees frames in the order they came. */
+  if (h->type == DP_FRAME_DATA && payload && h->arg == 0 &&
+      conn->handler && conn->handler->data)
+    {
+      if (conn->batch_len > 0 &&
+          (conn->batch_chan != h->channel || conn->batch_len == BATCH_MAX) &&
+          !flush_batch (conn))
+        return FALSE;
+      conn->batch_chan = h->channel;
+      conn->batch[conn->batch_len++] = g_steal_pointer (&payload);
+      return TRUE;
+    }
+  if (!flush_batch (conn))
+    return FALSE;
+  return dispatch_payload (conn, h, payload);
 }
 
 static gboolean
@@ -821,7 +941,10 @@ process_input (DpConnection *conn)
       if (!_dp_frame_header_check (&h, conn->max_frame, &error))
         {
           g_prefix_error (&error, "bad frame from %s: ", conn->peer);
-          close_with (conn, error);
+          if (flush_batch (conn))
+            close_with (conn, error);
+          else
+            g_clear_error (&error);
           return;
         }
       total = DP_FRAME_HEADER_LEN + h.body_len;
@@ -853,7 +976,7 @@ process_input (DpConnection *conn)
       pos += total;
     }
 
-  if (conn->state == STATE_CLOSED)
+  if (!flush_batch (conn))
     return;
   if (pos > 0)
     {

@@ -639,8 +639,32 @@ server_closed (DpConnection *conn,
   g_ptr_array_remove (self->server_conns, conn);
 }
 
+/* DATA frames for one channel, in a batch: one lookup, one inbox push */
+static void
+server_data (DpConnection  *conn,
+             guint32        channel,
+             GVariant     **msgs,
+             guint          n,
+             gpointer       data)
+{
+  g_autoptr(DpChannelEntry) entry = _dp_connection_lookup (conn, channel);
+
+  if (entry && _dp_place_channel_deliver_many (entry->target, msgs, n, entry->reply))
+    return;
+  /* the place has ended (or never was): send them back, don't drop them */
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "MESSAGE", "bounced %u message(s) from %s for channel %u: %s",
+                    n, _dp_connection_get_peer (conn), channel,
+                    entry ? "the place has ended" : "no such channel");
+  for (guint i = 0; i < n; i++)
+    {
+      _dp_connection_send (conn, DP_FRAME_BOUNCE, channel, 0, msgs[i]);
+      g_variant_unref (msgs[i]);
+    }
+}
+
 static const DpConnectionHandler server_handler = {
-  NULL, server_frame, server_closed,
+  NULL, server_frame, server_closed, server_data,
 };
 
 static gboolean

@@ -95,6 +95,28 @@ inbox_clear (DpInbox *box)
   g_cond_clear (&box->cond);
 }
 
+/* With the lock held: room for @n more */
+static void
+inbox_reserve (DpInbox *box,
+               guint    n)
+{
+  guint new_cap;
+  DpQueued *ring;
+
+  if ((guint) box->len + n <= box->cap)
+    return;
+  new_cap = box->cap ? box->cap : 16;
+  while (new_cap < (guint) box->len + n)
+    new_cap *= 2;
+  ring = g_new (DpQueued, new_cap);
+  for (guint i = 0; i < (guint) box->len; i++)
+    ring[i] = box->ring[(box->head + i) % box->cap];
+  g_free (box->ring);
+  box->ring = ring;
+  box->cap = new_cap;
+  box->head = 0;
+}
+
 /* Takes @msg and @reply. Returns FALSE (and frees them) when closed. */
 static gboolean
 inbox_push (DpInbox        *box,
@@ -112,21 +134,50 @@ inbox_push (DpInbox        *box,
       g_clear_object (&reply);
       return FALSE;
     }
-  if ((guint) box->len == box->cap)
-    {
-      guint new_cap = box->cap ? box->cap * 2 : 16;
-      DpQueued *ring = g_new (DpQueued, new_cap);
-      for (guint i = 0; i < (guint) box->len; i++)
-        ring[i] = box->ring[(box->head + i) % box->cap];
-      g_free (box->ring);
-      box->ring = ring;
-      box->cap = new_cap;
-      box->head = 0;
-    }
+  inbox_reserve (box, 1);
   box->ring[(box->head + (guint) box->len) % box->cap] = (DpQueued) { msg, reply };
   g_atomic_int_inc (&box->len);
   if (box->waiters)
     g_cond_signal (&box->cond);
+  notify = box->notify;
+  notify_data = box->notify_data;
+  g_mutex_unlock (&box->lock);
+
+  if (notify)
+    notify (notify_data);
+  return TRUE;
+}
+
+/* Takes all of @msgs (each with a new ref on @reply, if any) under one lock
+ * and with one wake-up, or none when closed (returns FALSE). */
+static gboolean
+inbox_push_many (DpInbox         *box,
+                 GVariant       **msgs,
+                 guint            n,
+                 DpPlaceChannel  *reply)
+{
+  DpInboxNotify notify;
+  gpointer notify_data;
+  guint tail;
+
+  g_mutex_lock (&box->lock);
+  if (box->closed)
+    {
+      g_mutex_unlock (&box->lock);
+      return FALSE;
+    }
+  inbox_reserve (box, n);
+  tail = box->head + (guint) box->len;
+  for (guint i = 0; i < n; i++)
+    box->ring[(tail + i) % box->cap] = (DpQueued) { msgs[i], reply ? g_object_ref (reply) : NULL };
+  g_atomic_int_add (&box->len, (gint) n);
+  if (box->waiters)
+    {
+      if (n > 1 && box->waiters > 1)
+        g_cond_broadcast (&box->cond);
+      else
+        g_cond_signal (&box->cond);
+    }
   notify = box->notify;
   notify_data = box->notify_data;
   g_mutex_unlock (&box->lock);
@@ -671,6 +722,15 @@ _dp_place_channel_deliver (DpPlaceChannel *self,
 {
   return inbox_push (&self->pipe->box[self->side], g_variant_ref (msg),
                      reply ? g_object_ref (reply) : NULL);
+}
+
+gboolean
+_dp_place_channel_deliver_many (DpPlaceChannel  *self,
+                                GVariant       **msgs,
+                                guint            n,
+                                DpPlaceChannel  *reply)
+{
+  return inbox_push_many (&self->pipe->box[self->side], msgs, n, reply);
 }
 
 static void

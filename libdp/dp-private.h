@@ -52,6 +52,8 @@ void      _dp_frame_header_unpack (const guint8 in[DP_FRAME_HEADER_LEN], DpFrame
 gsize     _dp_frame_sig_padded    (gsize sig_len);
 gboolean  _dp_frame_header_check  (const DpFrameHeader *h, gsize max_frame, GError **error);
 GVariant *_dp_wire_decode_payload (const char *sig, gsize sig_len, GBytes *data, GError **error);
+gboolean  _dp_wire_check_type     (const char *sig, gsize sig_len, GError **error);
+GVariant *_dp_wire_load_payload   (const GVariantType *type, GBytes *data, GError **error);
 gboolean  _dp_frame_type_is_known (guint8 type);
 
 void      _dp_wire_hello_build    (guint8 out[DP_HELLO_LEN], const guint8 nonce[DP_NONCE_LEN]);
@@ -83,6 +85,10 @@ typedef struct {
   void (*ready)  (DpConnection *conn, gpointer data);
   void (*frame)  (DpConnection *conn, const DpFrameHeader *h, GVariant *payload, gpointer data);
   void (*closed) (DpConnection *conn, const GError *reason, gpointer data);
+  /* Optional: consecutive DATA frames (arg 0, with a payload) for one
+   * channel, delivered together; takes the messages (transfer full of each,
+   * not of the array). Without it each goes to frame(). */
+  void (*data)   (DpConnection *conn, guint32 channel, GVariant **msgs, guint n, gpointer data);
 } DpConnectionHandler;
 
 DpConnection *_dp_connection_new        (GSocketConnection *sconn,
@@ -157,6 +163,10 @@ DpPlaceChannel *_dp_place_channel_bind_peer   (DpPlaceChannel *parent_end,
                                                DpConnection   *conn,
                                                guint32         channel);
 gboolean  _dp_place_channel_deliver     (DpPlaceChannel *self, GVariant *msg, DpPlaceChannel *reply);
+/* Delivers all of @msgs (taking them) or, when the inbox is closed, none
+ * (FALSE: the caller keeps them). */
+gboolean  _dp_place_channel_deliver_many (DpPlaceChannel *self, GVariant **msgs, guint n,
+                                          DpPlaceChannel *reply);
 /* What is still unread in the inbox: GVariant, with the reply channel of
  * each (or NULL) in @replies at the same index. */
 GPtrArray *_dp_place_channel_drain_inbox (DpPlaceChannel *self, GPtrArray **replies);

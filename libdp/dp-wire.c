@@ -122,15 +122,13 @@ _dp_frame_header_check (const DpFrameHeader *h,
   return TRUE;
 }
 
-GVariant *
-_dp_wire_decode_payload (const char *sig,
-                         gsize       sig_len,
-                         GBytes     *data,
-                         GError    **error)
+/* Checks a payload's type string: a single definite GVariant type. */
+gboolean
+_dp_wire_check_type (const char  *sig,
+                     gsize        sig_len,
+                     GError     **error)
 {
   const char *end = NULL;
-  g_autofree char *type_string = NULL;
-  GVariant *value;
 
   if (sig_len == 0 || memchr (sig, '\0', sig_len) != NULL ||
       !g_variant_type_string_scan (sig, sig + sig_len, &end) ||
@@ -138,27 +136,53 @@ _dp_wire_decode_payload (const char *sig,
     {
       g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,
                    "payload type string is not a valid GVariant type");
-      return NULL;
+      return FALSE;
     }
-  type_string = g_strndup (sig, sig_len);
-  if (!g_variant_type_is_definite (G_VARIANT_TYPE (type_string)))
+  if (!g_variant_type_is_definite ((const GVariantType *) sig))
     {
       g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,
-                   "payload type '%s' is not a definite type", type_string);
-      return NULL;
+                   "payload type '%.*s' is not a definite type", (int) sig_len, sig);
+      return FALSE;
     }
+  return TRUE;
+}
 
-  value = g_variant_new_from_bytes (G_VARIANT_TYPE (type_string), data, FALSE);
+/* Loads untrusted @data as a value of @type (checked by
+ * _dp_wire_check_type()); returns a full (non-floating) reference. */
+GVariant *
+_dp_wire_load_payload (const GVariantType  *type,
+                       GBytes              *data,
+                       GError             **error)
+{
+  /* a new floating value nobody else has seen: taking its reference needs
+   * no lock (g_variant_ref_sink() takes the value's lock) */
+  GVariant *value = g_variant_take_ref (g_variant_new_from_bytes (type, data, FALSE));
+
   if (g_bytes_get_size (data) <= DP_NORMAL_FORM_CHECK_MAX &&
       !g_variant_is_normal_form (value))
     {
-      g_variant_unref (g_variant_ref_sink (value));
+      g_autofree char *type_string = g_variant_type_dup_string (type);
+      g_variant_unref (value);
       g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,
                    "payload of type '%s' is not a valid serialised GVariant",
                    type_string);
       return NULL;
     }
-  return g_variant_ref_sink (value);
+  return value;
+}
+
+GVariant *
+_dp_wire_decode_payload (const char *sig,
+                         gsize       sig_len,
+                         GBytes     *data,
+                         GError    **error)
+{
+  g_autofree char *type_string = NULL;
+
+  if (!_dp_wire_check_type (sig, sig_len, error))
+    return NULL;
+  type_string = g_strndup (sig, sig_len);
+  return _dp_wire_load_payload (G_VARIANT_TYPE (type_string), data, error);
 }
 
 /* Handshake.
