@@ -157,7 +157,7 @@ flush_source_dispatch (GSource     *source,
   DpConnection *conn = ((ConnSource *) source)->conn;
 
   g_source_set_ready_time (source, -1);
-  g_mutex_lock (&conn->out_lock);
+  _dp_mutex_lock (&conn->out_lock);
   conn->flush_scheduled = FALSE;
   if (conn->out_ready && !conn->writing && !conn->want_out)
     flush_locked (conn);
@@ -271,7 +271,7 @@ send_raw (DpConnection *conn,
           const guint8 *data,
           gsize         len)
 {
-  g_mutex_lock (&conn->out_lock);
+  _dp_mutex_lock (&conn->out_lock);
   g_byte_array_append (conn->tail, data, len);
   if (!conn->writing && !conn->want_out)
     flush_locked (conn);
@@ -327,7 +327,7 @@ _dp_connection_is_open (DpConnection *conn)
 {
   gboolean open;
 
-  g_mutex_lock (&conn->out_lock);
+  _dp_mutex_lock (&conn->out_lock);
   open = !conn->out_closed;
   g_mutex_unlock (&conn->out_lock);
   return open;
@@ -344,7 +344,7 @@ close_with (DpConnection *conn,
     }
   conn->state = STATE_CLOSED;
 
-  g_mutex_lock (&conn->out_lock);
+  _dp_mutex_lock (&conn->out_lock);
   conn->out_closed = TRUE;
   g_mutex_unlock (&conn->out_lock);
 
@@ -392,7 +392,7 @@ arm_pollout_in_router (gpointer data)
   DpConnection *conn = data;
   gboolean want;
 
-  g_mutex_lock (&conn->out_lock);
+  _dp_mutex_lock (&conn->out_lock);
   want = conn->want_out;
   g_mutex_unlock (&conn->out_lock);
   if (want && conn->source && conn->state != STATE_CLOSED)
@@ -463,7 +463,7 @@ flush_locked (DpConnection *conn)
 
       g_mutex_unlock (&conn->out_lock);
       n = sendmsg (conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-      g_mutex_lock (&conn->out_lock);
+      _dp_mutex_lock (&conn->out_lock);
 
       if (n < 0)
         {
@@ -477,7 +477,7 @@ flush_locked (DpConnection *conn)
                 {
                   g_mutex_unlock (&conn->out_lock);
                   arm_pollout_in_router (conn);
-                  g_mutex_lock (&conn->out_lock);
+                  _dp_mutex_lock (&conn->out_lock);
                 }
               else
                 in_router (conn, arm_pollout_cb);
@@ -514,7 +514,7 @@ handle_output (DpConnection *conn)
 {
   gboolean still;
 
-  g_mutex_lock (&conn->out_lock);
+  _dp_mutex_lock (&conn->out_lock);
   conn->want_out = FALSE;
   if (!conn->writing)
     flush_locked (conn);
@@ -567,7 +567,7 @@ _dp_connection_send (DpConnection *conn,
   h.arg = arg;
   _dp_frame_header_pack (&h, header);
 
-  g_mutex_lock (&conn->out_lock);
+  _dp_mutex_lock (&conn->out_lock);
   if (conn->out_closed)
     {
       g_mutex_unlock (&conn->out_lock);
@@ -664,7 +664,7 @@ frame_received (DpConnection *conn)
 {
   if (conn->unanswered)
     {
-      g_mutex_lock (&conn->out_lock);
+      _dp_mutex_lock (&conn->out_lock);
       conn->unanswered = 0;
       g_mutex_unlock (&conn->out_lock);
     }
@@ -841,7 +841,7 @@ become_ready (DpConnection *conn)
     }
   conn->state = STATE_READY;
 
-  g_mutex_lock (&conn->out_lock);
+  _dp_mutex_lock (&conn->out_lock);
   conn->out_ready = TRUE;
   if (conn->held->len > 0)
     {

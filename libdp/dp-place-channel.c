@@ -126,7 +126,7 @@ inbox_push (DpInbox        *box,
   DpInboxNotify notify;
   gpointer notify_data;
 
-  g_mutex_lock (&box->lock);
+  _dp_mutex_lock (&box->lock);
   if (box->closed)
     {
       g_mutex_unlock (&box->lock);
@@ -160,7 +160,7 @@ inbox_push_many (DpInbox         *box,
   gpointer notify_data;
   guint tail;
 
-  g_mutex_lock (&box->lock);
+  _dp_mutex_lock (&box->lock);
   if (box->closed)
     {
       g_mutex_unlock (&box->lock);
@@ -193,7 +193,7 @@ inbox_close (DpInbox *box)
   DpInboxNotify notify;
   gpointer notify_data;
 
-  g_mutex_lock (&box->lock);
+  _dp_mutex_lock (&box->lock);
   if (box->closed)
     {
       g_mutex_unlock (&box->lock);
@@ -229,7 +229,7 @@ inbox_pop (DpInbox         *box,
              g_get_monotonic_time () < until);
     }
 
-  g_mutex_lock (&box->lock);
+  _dp_mutex_lock (&box->lock);
   while (box->len == 0 && !box->closed && deadline != 0)
     {
       box->waiters++;
@@ -261,7 +261,7 @@ inbox_ready (DpInbox *box)
 {
   gboolean ready;
 
-  g_mutex_lock (&box->lock);
+  _dp_mutex_lock (&box->lock);
   ready = box->len > 0 || box->closed;
   g_mutex_unlock (&box->lock);
   return ready;
@@ -530,7 +530,7 @@ dp_place_channel_is_closed (DpPlaceChannel *self)
 
   g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), TRUE);
   box = &self->pipe->box[self->side];
-  g_mutex_lock (&box->lock);
+  _dp_mutex_lock (&box->lock);
   closed = box->closed && box->len == 0;
   g_mutex_unlock (&box->lock);
   return closed;
@@ -843,7 +843,7 @@ _dp_place_channel_set_notify (DpPlaceChannel *self,
 {
   DpInbox *box = &self->pipe->box[self->side];
 
-  g_mutex_lock (&box->lock);
+  _dp_mutex_lock (&box->lock);
   box->notify = notify;
   box->notify_data = data;
   g_mutex_unlock (&box->lock);

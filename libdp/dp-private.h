@@ -243,6 +243,25 @@ DpConnection *_dp_remote_node_ref_connection (DpRemoteNode *self);
  * Utilities                                                           *
  * ------------------------------------------------------------------ */
 
+/* g_mutex_lock() for the locks of the message path (a connection's output
+ * queue, an inbox), held only for a few instructions at a time: a thread
+ * that finds one taken retries briefly before it sleeps in the kernel
+ * (GMutex sleeps at once), so a collision costs no system call and no
+ * context switch on either side. */
+static inline void
+_dp_mutex_lock (GMutex *mutex)
+{
+  for (int i = 0; i < 100; i++)
+    {
+      if (g_mutex_trylock (mutex))
+        return;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+      __builtin_ia32_pause ();
+#endif
+    }
+  g_mutex_lock (mutex);
+}
+
 /* Run @func on @self in @context (the owner's), keeping a ref meanwhile */
 void  _dp_object_invoke (GMainContext *context, gpointer object,
                          void (*func) (gpointer object, gpointer data),
