@@ -35,6 +35,7 @@
 #define STREAM_AFTER     4      /* unanswered frames before writes are batched */
 #define BATCH_MAX        128    /* DATA frames handed to the owner at once */
 #define SIG_CACHE_MAX    32
+#define SHARE_MIN        (16 * 1024)   /* input read at once before payloads refer to it */
 #define HANDSHAKE_TIMEOUT_S 10
 
 typedef enum {
@@ -67,6 +68,7 @@ struct _DpConnection
 
   /* input, router thread only */
   guint8                    *in;
+  GBytes                    *in_bytes;       /* owns @in once a payload refers to it */
   gsize                      in_len;
   gsize                      in_cap;
   gboolean                   big;
@@ -241,7 +243,10 @@ _dp_connection_unref (DpConnection *conn)
   g_main_context_unref (conn->context);
   g_bytes_unref (conn->secret);
   g_free (conn->peer);
-  g_free (conn->in);
+  if (conn->in_bytes)
+    g_bytes_unref (conn->in_bytes);
+  else
+    g_free (conn->in);
   g_free (conn->big_buf);
   for (guint i = 0; i < conn->batch_len; i++)
     g_variant_unref (conn->batch[i]);
@@ -624,6 +629,7 @@ decode_body (DpConnection        *conn,
              const DpFrameHeader *h,
              const guint8        *body,
              GBytes              *body_bytes,
+             gsize                body_off,
              GError             **error)
 {
   gsize off = _dp_frame_sig_padded (h->sig_len);
@@ -650,7 +656,7 @@ decode_body (DpConnection        *conn,
     }
 
   if (body_bytes)
-    data = g_bytes_new_from_bytes (body_bytes, off, h->body_len - off);
+    data = g_bytes_new_from_bytes (body_bytes, body_off + off, h->body_len - off);
   else
     data = g_bytes_new (body + off, h->body_len - off);
   payload = _dp_wire_load_payload (type, data, error);
@@ -736,7 +742,8 @@ static gboolean
 dispatch_frame (DpConnection        *conn,
                 const DpFrameHeader *h,
                 const guint8        *body,
-                GBytes              *body_bytes)
+                GBytes              *body_bytes,
+                gsize                body_off)
 {
   g_autoptr(GVariant) payload = NULL;
 
@@ -744,7 +751,7 @@ dispatch_frame (DpConnection        *conn,
     {
       GError *error = NULL;
 
-      payload = decode_body (conn, h, body, body_bytes, &error);
+      payload = decode_body (conn, h, body, body_bytes, body_off, &error);
       if (payload == NULL)
         {
           if (flush_batch (conn))
@@ -918,6 +925,11 @@ static void
 process_input (DpConnection *conn)
 {
   gsize pos = 0;
+  /* Only a buffer that holds many frames (a stream) is shared by their
+   * payloads: a message that is kept for long keeps its whole buffer alive
+   * (at most READ_CHUNK plus a partial frame), so a frame or two (a request,
+   * a reply) is copied instead. */
+  gboolean share = conn->in_len >= SHARE_MIN;
 
   while (conn->state != STATE_CLOSED)
     {
@@ -962,7 +974,7 @@ process_input (DpConnection *conn)
             {
               g_autoptr(GBytes) body = g_bytes_new_take (g_steal_pointer (&conn->big_buf), h.body_len);
               conn->big = FALSE;
-              if (!dispatch_frame (conn, &h, g_bytes_get_data (body, NULL), body))
+              if (!dispatch_frame (conn, &h, g_bytes_get_data (body, NULL), body, 0))
                 return;
               continue;
             }
@@ -971,14 +983,28 @@ process_input (DpConnection *conn)
 
       if (avail < total)
         break;
-      if (!dispatch_frame (conn, &h, conn->in + pos + DP_FRAME_HEADER_LEN, NULL))
+      /* in a stream the payload refers to the input buffer rather than a
+       * copy (the buffer lives as long as any of its payloads) */
+      if (share && h.sig_len > 0 && conn->in_bytes == NULL)
+        conn->in_bytes = g_bytes_new_with_free_func (conn->in, conn->in_cap, g_free, conn->in);
+      if (!dispatch_frame (conn, &h, conn->in + pos + DP_FRAME_HEADER_LEN, conn->in_bytes,
+                           pos + DP_FRAME_HEADER_LEN))
         return;
       pos += total;
     }
 
   if (!flush_batch (conn))
     return;
-  if (pos > 0)
+  if (conn->in_bytes)
+    {
+      /* payloads use this buffer now: what is left goes to a new one */
+      guint8 *in = g_malloc (conn->in_cap);
+      memcpy (in, conn->in + pos, conn->in_len - pos);
+      g_clear_pointer (&conn->in_bytes, g_bytes_unref);
+      conn->in = in;
+      conn->in_len -= pos;
+    }
+  else if (pos > 0)
     {
       memmove (conn->in, conn->in + pos, conn->in_len - pos);
       conn->in_len -= pos;
@@ -1007,7 +1033,7 @@ handle_input (DpConnection *conn)
                   DpFrameHeader h = conn->big_h;
                   g_autoptr(GBytes) body = g_bytes_new_take (g_steal_pointer (&conn->big_buf), h.body_len);
                   conn->big = FALSE;
-                  if (!dispatch_frame (conn, &h, g_bytes_get_data (body, NULL), body))
+                  if (!dispatch_frame (conn, &h, g_bytes_get_data (body, NULL), body, 0))
                     return;
                 }
               continue;
