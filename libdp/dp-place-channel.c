@@ -408,7 +408,12 @@ dp_place_channel_put (DpPlaceChannel *self,
 
   p = self->pipe;
   i = self->side;
-  g_variant_ref_sink (message);
+  /* a floating ref is the caller's to hand over: taking it needs no lock
+   * (g_variant_ref_sink() takes the value's lock) */
+  if (g_variant_is_floating (message))
+    g_variant_take_ref (message);
+  else
+    g_variant_ref (message);
 
   g_mutex_lock (&p->out_lock[i]);
   if (p->out_closed[i])
