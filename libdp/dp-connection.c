@@ -423,13 +423,21 @@ close_broken_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Always through an idle source, never inline: the callers hold out_lock
+ * (flush_locked), and the callbacks take it — run inline on the router
+ * thread (a write failing there, e.g. to a node that just died) they
+ * deadlocked the router. */
 static void
 in_router (DpConnection *conn,
            GSourceFunc   func)
 {
-  g_main_context_invoke_full (conn->context, G_PRIORITY_DEFAULT, func,
-                              _dp_connection_ref (conn),
-                              (GDestroyNotify) _dp_connection_unref);
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, func, _dp_connection_ref (conn),
+                         (GDestroyNotify) _dp_connection_unref);
+  g_source_attach (source, conn->context);
+  g_source_unref (source);
 }
 
 /* Called with out_lock held; drops it around the system call. */
