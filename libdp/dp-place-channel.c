@@ -738,12 +738,6 @@ _dp_place_channel_deliver_many (DpPlaceChannel  *self,
   return inbox_push_many (&self->pipe->box[self->side], msgs, n, reply);
 }
 
-static void
-unref_nullable (gpointer object)
-{
-  if (object)
-    g_object_unref (object);
-}
 
 GPtrArray *
 _dp_place_channel_drain_inbox (DpPlaceChannel  *self,
@@ -754,7 +748,7 @@ _dp_place_channel_drain_inbox (DpPlaceChannel  *self,
   GVariant *msg;
 
   if (replies)
-    *replies = g_ptr_array_new_with_free_func (unref_nullable);
+    *replies = g_ptr_array_new_with_free_func (_dp_object_unref_nullable);
   while ((msg = inbox_pop (&self->pipe->box[self->side], 0, &reply, NULL)) != NULL)
     {
       g_ptr_array_add (msgs, msg);

@@ -269,6 +269,15 @@ void  _dp_object_invoke (GMainContext *context, gpointer object,
 /* Runs an _async operation (started by @start with a callback) whose task
  * completes in a private context, and waits for it without iterating any
  * context of the caller's. Returns the result (transfer full). */
+/* g_object_unref() that accepts NULL, as a GDestroyNotify (arrays of
+ * objects with holes) */
+static inline void
+_dp_object_unref_nullable (gpointer object)
+{
+  if (object)
+    g_object_unref (object);
+}
+
 typedef void (*DpSyncStart) (gpointer data, GAsyncReadyCallback cb, gpointer user_data);
 GAsyncResult *_dp_run_sync (DpSyncStart start, gpointer data);
 GError *_dp_error_from_remote (guint32 code, const char *message);

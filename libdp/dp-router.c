@@ -216,12 +216,6 @@ dp_spawn_node_at (DpNode               *router,
   dp_remote_node_spawn_async (router, host, port, options, NULL, callback, user_data);
 }
 
-static void
-unref_nullable (gpointer object)
-{
-  if (object)
-    g_object_unref (object);
-}
 
 typedef struct {
   GPtrArray *nodes;      /* in the order of the descriptions; NULL until up */
@@ -281,7 +275,7 @@ dp_spawn_nodes_join (DpNode            *router,
   g_return_val_if_fail (DP_IS_NODE (router), NULL);
   g_return_val_if_fail (descs != NULL || n_descs == 0, NULL);
 
-  st.nodes = g_ptr_array_new_full ((guint) n_descs, unref_nullable);
+  st.nodes = g_ptr_array_new_full ((guint) n_descs, _dp_object_unref_nullable);
   g_ptr_array_set_size (st.nodes, (guint) n_descs);
   st.pending = (guint) n_descs;
 

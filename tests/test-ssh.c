@@ -5,6 +5,7 @@
  * dp-node started by sshd on 127.0.0.1; the master talks to it over real TCP.
  */
 #include "dp-private.h"
+#include "dp-test-util.h"
 
 #include <signal.h>
 #include <string.h>
@@ -79,22 +80,6 @@ assert_echo (DpRemoteNode *node,
   g_assert_cmpint (g_variant_get_int32 (back), ==, value);
 }
 
-/* Waits (poll on a pidfd, no sleeping) until @pid, not our child, is gone. */
-static gboolean
-wait_process_gone (gint64 pid,
-                   int    timeout_ms)
-{
-  int fd = (int) syscall (SYS_pidfd_open, (pid_t) pid, 0);
-  struct pollfd p;
-  int r;
-
-  if (fd < 0)
-    return TRUE;           /* already gone */
-  p = (struct pollfd) { fd, POLLIN, 0 };
-  r = poll (&p, 1, timeout_ms);
-  close (fd);
-  return r == 1;
-}
 
 /* ---- tests ---- */
 
@@ -367,12 +352,12 @@ test_master_killed (void)
   p = strstr (line, "(pid ");
   node_pid = g_ascii_strtoll (p + 5, NULL, 10);
   g_assert_cmpint (node_pid, >, 0);
-  g_assert_false (wait_process_gone (node_pid, 0));
+  g_assert_false (dp_test_wait_process_gone (node_pid, 0));
 
   /* kill -9 the master: the ssh session closes, so does the node's stdin */
   g_subprocess_send_signal (sp, SIGKILL);
   g_subprocess_wait (sp, NULL, NULL);
-  g_assert_true (wait_process_gone (node_pid, 10000));
+  g_assert_true (dp_test_wait_process_gone (node_pid, 10000));
 }
 
 /* SIGKILL every sshd process below the fixture's listener: the sessions */
@@ -446,7 +431,7 @@ test_session_cut (void)
   g_assert_false (dp_remote_node_is_alive (node));
   g_assert_nonnull (strstr (reason, "127.0.0.1"));
   /* and the node itself went away with its session */
-  g_assert_true (wait_process_gone (pid, 10000));
+  g_assert_true (dp_test_wait_process_gone (pid, 10000));
 }
 
 static void
@@ -484,7 +469,7 @@ test_session_cut_restart (void)
   g_assert_cmpuint (cut_ssh_sessions (), >, 0);
   while (restarted == 0)
     g_main_context_iteration (NULL, TRUE);
-  g_assert_true (wait_process_gone (pid, 10000));
+  g_assert_true (dp_test_wait_process_gone (pid, 10000));
   g_assert_cmpint (dp_remote_node_get_pid (node), !=, pid);
   dp_remote_connection_put (rc, g_variant_new_int32 (2));
   r = dp_remote_connection_get_timeout (rc, 20 * G_USEC_PER_SEC, &error);

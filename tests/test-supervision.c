@@ -3,6 +3,7 @@
  * loopback; DP_TIME_SCALE-style clock scaling (dp_set_time_scale()) so that
  * schedules measured in seconds run in a fraction of that. */
 #include "dp-private.h"
+#include "dp-test-util.h"
 
 #include <json-glib/json-glib.h>
 
@@ -33,21 +34,6 @@ spawn (DpNode *router)
   return node;
 }
 
-/* poll a pidfd: no sleeping */
-static gboolean
-wait_process_gone (gint64 pid, int timeout_ms)
-{
-  int fd = (int) syscall (SYS_pidfd_open, (pid_t) pid, 0);
-  struct pollfd p;
-  int r;
-
-  if (fd < 0)
-    return TRUE;
-  p = (struct pollfd) { fd, POLLIN, 0 };
-  r = poll (&p, 1, timeout_ms);
-  close (fd);
-  return r == 1;
-}
 
 static void
 iterate_until (gboolean *flag, double timeout_s)
@@ -168,7 +154,7 @@ test_node_sigkill_restart (void)
   g_signal_connect (node, "died", G_CALLBACK (died_flag), &reason);
   g_signal_connect (node, "restarted", G_CALLBACK (set_flag), &restarted);
   g_assert_cmpint (kill ((pid_t) old_pid, SIGKILL), ==, 0);
-  g_assert_true (wait_process_gone (old_pid, 10000));
+  g_assert_true (dp_test_wait_process_gone (old_pid, 10000));
 
   /* once the death is known, what is put is queued for the relaunched
    * place (what the dead node had received but not handled is gone) */
@@ -218,7 +204,7 @@ test_node_sigkill_restart (void)
     gint64 pid = dp_remote_node_get_pid (node);
     dp_remote_node_terminate (node);
     g_assert_true (dp_remote_node_wait_for_die (node, 10 * G_USEC_PER_SEC));
-    g_assert_true (wait_process_gone (pid, 10000));
+    g_assert_true (dp_test_wait_process_gone (pid, 10000));
     g_assert_cmpuint (dp_remote_node_get_restarts (node), ==, 1);
     g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_LOST);
   }
@@ -330,7 +316,7 @@ test_heartbeat_sigstop (void)
   g_assert_cmpint (dt, >, (gint64) ((timeout - 0.25) * G_USEC_PER_SEC));
   g_assert_false (dp_remote_node_is_alive (node));
   /* and it was killed, frozen as it was */
-  g_assert_true (wait_process_gone (pid, 10000));
+  g_assert_true (dp_test_wait_process_gone (pid, 10000));
   g_signal_handlers_disconnect_by_data (node, &reason);
 }
 
@@ -628,7 +614,7 @@ test_process_exit_status (void)
   dp_spawned_process_terminate (p);
   g_assert_true (dp_spawned_process_wait (p, 10 * G_USEC_PER_SEC));
   g_assert_cmpint (dp_spawned_process_get_exit_status (p), ==, 128 + SIGKILL);
-  g_assert_true (wait_process_gone (dp_spawned_process_get_pid (p), 10000));
+  g_assert_true (dp_test_wait_process_gone (dp_spawned_process_get_pid (p), 10000));
   g_clear_object (&p);
 
   p = dp_supervise_process_at (router, "localhost", missing, o, &error);
