@@ -1,11 +1,15 @@
 /* dp-clock.c: the time every libdp timer runs on
  *
- * Timers, restart delays and heartbeats are given in seconds of libdp
- * time. Normally that is real time; with $DP_TIME_SCALE=N (or
- * dp_set_time_scale()) it runs N times faster, so a test of a restarter
- * that waits 5 s between restarts takes 50 ms at a scale of 100. Spawned
- * local nodes inherit the variable, so places that pace themselves with
- * dp_sleep() speed up with their master.
+ * Timers and restart delays are given in seconds of libdp time. Normally
+ * that is real time; with $DP_TIME_SCALE=N (or dp_set_time_scale()) it runs
+ * N times faster, so a test of a restarter that waits 5 s between restarts
+ * takes 50 ms at a scale of 100. Spawned local nodes inherit the variable,
+ * so places that pace themselves with dp_sleep() speed up with their master.
+ *
+ * What measures the machine rather than the program stays in real time:
+ * heartbeats and their timeout, the ready timeout of a spawn, the handshake
+ * timeout. A scaled test must not declare a node dead because the machine
+ * it runs on is slow.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

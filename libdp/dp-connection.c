@@ -795,7 +795,9 @@ heartbeat_cb (gpointer data)
 {
   DpConnection *conn = data;
   gint64 now = g_get_monotonic_time ();
-  gint64 timeout_us = (gint64) (conn->hb_timeout * 1e6 / dp_time_scale ());
+  /* real time: a liveness check measures real processes, so
+   * DP_TIME_SCALE does not shorten it */
+  gint64 timeout_us = (gint64) (conn->hb_timeout * G_USEC_PER_SEC);
 
   /* A server only holds a peer to a timeout once the peer has shown it
    * sends heartbeats itself. */
@@ -804,7 +806,7 @@ heartbeat_cb (gpointer data)
     {
       close_with (conn, g_error_new (DP_ERROR, DP_ERROR_TIMED_OUT,
                                      "no sign of life from %s for %.1f s (heartbeat timeout)",
-                                     conn->peer, (now - conn->last_seen_us) / 1e6 * dp_time_scale ()));
+                                     conn->peer, (now - conn->last_seen_us) / 1e6));
       return G_SOURCE_REMOVE;
     }
   conn->ping_sent_us = now;
@@ -812,7 +814,9 @@ heartbeat_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Router thread, before or after the handshake. 0 turns it off. */
+/* Router thread, before or after the handshake. 0 turns it off. Both are
+ * seconds of real time, whatever the time scale: a node that a test speeds
+ * up still starts, schedules and answers at the machine's own pace. */
 void
 _dp_connection_set_heartbeat (DpConnection *conn,
                               gdouble       interval,
@@ -827,7 +831,7 @@ _dp_connection_set_heartbeat (DpConnection *conn,
     }
   if (conn->state == STATE_READY && interval > 0)
     {
-      conn->heartbeat = dp_timeout_source_new (interval);
+      conn->heartbeat = g_timeout_source_new ((guint) MAX (1, interval * 1000.0 + 0.5));
       g_source_set_callback (conn->heartbeat, heartbeat_cb, conn, NULL);
       g_source_attach (conn->heartbeat, conn->context);
     }

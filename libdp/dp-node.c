@@ -1116,7 +1116,8 @@ dp_node_class_init (DpNodeClass *klass)
    * DpNode:heartbeat-interval:
    *
    * Every connection made or accepted from now on sends a heartbeat this
-   * often (libdp seconds; 0 turns heartbeats off). Set before connecting.
+   * often (seconds of real time, not scaled by DP_TIME_SCALE; 0 turns
+   * heartbeats off). Set before connecting.
    */
   properties[PROP_HEARTBEAT_INTERVAL] =
     g_param_spec_double ("heartbeat-interval", NULL, NULL, 0, G_MAXDOUBLE, 2.0,
@@ -1126,7 +1127,9 @@ dp_node_class_init (DpNodeClass *klass)
    *
    * A connection on which nothing (data or heartbeat) has arrived for this
    * long is declared dead and closed: a frozen peer (SIGSTOP) or a link cut
-   * without a TCP reset is noticed within this time. 0: never.
+   * without a TCP reset is noticed within this time (seconds of real time,
+   * not scaled by DP_TIME_SCALE: a sped-up test still runs at the machine's
+   * own pace). 0: never.
    */
   properties[PROP_HEARTBEAT_TIMEOUT] =
     g_param_spec_double ("heartbeat-timeout", NULL, NULL, 0, G_MAXDOUBLE, 10.0,

@@ -1402,16 +1402,33 @@ dp_remote_node_terminate (DpRemoteNode *self)
  * @self: a #DpRemoteNode
  * @timeout_us: how long to wait; -1 for ever
  *
- * Blocks until the node is dead (`wait-for-die`).
+ * Blocks until the node is dead (`wait-for-die`) and, for a node we
+ * spawned, until what it printed last has arrived (its standard output and
+ * error have ended), within the same time.
  *
  * Returns: %TRUE when it is, %FALSE when the time ran out
  */
+typedef struct {
+  DpRemoteNode  *node;
+  DpNodeProcess *process;
+} ProcessRef;
+
+static void
+ref_process_in_router (gpointer data)
+{
+  ProcessRef *pr = data;
+
+  if (pr->node->process)
+    pr->process = g_object_ref (pr->node->process);
+}
+
 gboolean
 dp_remote_node_wait_for_die (DpRemoteNode *self,
                              gint64        timeout_us)
 {
   gint64 end = timeout_us < 0 ? -1 : g_get_monotonic_time () + timeout_us;
   gboolean died;
+  ProcessRef pr = { self, NULL };
 
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), TRUE);
   g_mutex_lock (&self->lock);
@@ -1424,6 +1441,19 @@ dp_remote_node_wait_for_die (DpRemoteNode *self,
     }
   died = self->died;
   g_mutex_unlock (&self->lock);
+
+  /* its last output travels apart from the connection (a pipe, or the ssh
+   * channel): a master that exits right after this still shows it */
+  if (died && !_dp_node_in_router (self->router))
+    {
+      _dp_node_invoke_sync (self->router, ref_process_in_router, &pr);
+      if (pr.process)
+        {
+          dp_node_process_wait_output (pr.process, end < 0 ? 10 * G_USEC_PER_SEC
+                                                           : MAX (0, end - g_get_monotonic_time ()));
+          g_object_unref (pr.process);
+        }
+    }
   return died;
 }
 

@@ -278,6 +278,39 @@ write_all_fd (int         fd,
   return TRUE;
 }
 
+/* Moves what libssh already holds of the command's stdout and stderr to
+ * their pipes, until neither has more. Reading one stream can take in the
+ * other's bytes (and the EOF) from the socket, so both are read again until
+ * a whole pass finds nothing. FALSE when the session is lost. */
+static gboolean
+drain_channel (ssh_channel  channel,
+               char        *buf,
+               gsize        size,
+               gboolean     out_open[2],
+               int          out_fd,
+               int          err_fd)
+{
+  gboolean more = TRUE;
+
+  while (more)
+    {
+      more = FALSE;
+      for (int s = 0; s < 2; s++)
+        for (;;)
+          {
+            int n = ssh_channel_read_nonblocking (channel, buf, (uint32_t) size, s);
+            if (n == SSH_ERROR)
+              return FALSE;
+            if (n <= 0)
+              break;
+            more = TRUE;
+            if (out_open[s] && !write_all_fd (s ? err_fd : out_fd, buf, n))
+              out_open[s] = FALSE;     /* nobody reads it any more: discard */
+          }
+    }
+  return TRUE;
+}
+
 /* Move bytes until the remote command ends or the session is lost. */
 static void
 pump (DpSshNodeProcess *self,
@@ -303,20 +336,7 @@ pump (DpSshNodeProcess *self,
       gboolean lost = FALSE;
 
       /* drain what libssh already has, both streams */
-      for (int s = 0; s < 2; s++)
-        for (;;)
-          {
-            int n = ssh_channel_read_nonblocking (channel, buf, sizeof buf, s);
-            if (n > 0)
-              {
-                if (out_open[s] && !write_all_fd (s ? err_fd : out_fd, buf, n))
-                  out_open[s] = FALSE;     /* nobody reads it any more: discard */
-                continue;
-              }
-            if (n == SSH_ERROR)
-              lost = TRUE;
-            break;
-          }
+      lost = !drain_channel (channel, buf, sizeof buf, out_open, out_fd, err_fd);
 
       if (lost || !ssh_is_connected (session))
         {
@@ -325,7 +345,11 @@ pump (DpSshNodeProcess *self,
         }
       if (ssh_channel_is_eof (channel) || ssh_channel_is_closed (channel))
         {
-          int status = ssh_channel_get_exit_status (channel);
+          int status;
+
+          /* the EOF may have come in with the last bytes of either stream */
+          drain_channel (channel, buf, sizeof buf, out_open, out_fd, err_fd);
+          status = ssh_channel_get_exit_status (channel);
           r->status = status;
           r->reason = status >= 0 ? g_strdup_printf ("exited with status %d", status)
                                   : g_strdup ("ended (its ssh channel closed without an exit status)");

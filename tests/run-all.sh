@@ -4,26 +4,53 @@
 #
 #   tests/run-all.sh
 #
-set -euo pipefail
+# Both builds always run, even when the first fails, so one failure cannot
+# hide another; the script ends with one line per build and exits non-zero
+# if either failed.
+set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-sdk/install-deps.sh
+sdk/install-deps.sh || { echo "run-all: installing the dependencies failed" >&2; exit 1; }
 
 jobs=$(nproc)
+declare -A result
+t_start=$SECONDS
 
-echo "== plain build =="
-if [ ! -f build/build.ninja ]; then
-  meson setup build
-fi
-ninja -C build
-meson test -C build --print-errorlogs --num-processes "$jobs"
+# build_and_test NAME DIR [meson setup options...]
+build_and_test() {
+  local name=$1 dir=$2; shift 2
+  local t0=$SECONDS
+  echo "== $name =="
+  if [ ! -f "$dir/build.ninja" ] && ! meson setup "$dir" "$@"; then
+    result[$name]="FAILED (meson setup)"
+    return
+  fi
+  if ! ninja -C "$dir"; then
+    result[$name]="FAILED (build)"
+    return
+  fi
+  if ! meson test -C "$dir" --print-errorlogs --num-processes "$jobs" "${test_args[@]}"; then
+    result[$name]="FAILED (tests; see $dir/meson-logs/testlog.txt)"
+    return
+  fi
+  result[$name]="passed in $((SECONDS - t0)) s"
+}
 
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
-if [ ! -f build-asan/build.ninja ]; then
-  meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
-fi
-ninja -C build-asan
-ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}" \
-UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
-  meson test -C build-asan --print-errorlogs --num-processes "$jobs" --timeout-multiplier 3
+test_args=()
+build_and_test "plain build" build
+
+test_args=(--timeout-multiplier 3)
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+build_and_test "AddressSanitizer + UBSan build" build-asan \
+  -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
+
+echo
+echo "== summary ($((SECONDS - t_start)) s) =="
+status=0
+for name in "plain build" "AddressSanitizer + UBSan build"; do
+  echo "$name: ${result[$name]}"
+  case "${result[$name]}" in FAILED*) status=1 ;; esac
+done
+exit $status

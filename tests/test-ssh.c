@@ -272,6 +272,25 @@ test_node_not_found (void)
   }
 }
 
+/* How long one spawn over ssh takes here, to a node that is ready: the
+ * unit every ssh budget of these tests is derived from, so that a machine
+ * where a session takes 1 s passes as one where it takes 0.2 s. */
+static gint64
+measure_ssh_spawn_us (DpNode *router)
+{
+  g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
+  g_autofree char *target = ssh_target (FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = NULL;
+  gint64 t0 = g_get_monotonic_time (), dt;
+
+  node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
+  g_assert_no_error (error);
+  dt = g_get_monotonic_time () - t0;
+  g_test_message ("one node spawned over ssh to ready: %.0f ms", dt / 1000.0);
+  return dt;
+}
+
 static void
 test_ready_timeout (void)
 {
@@ -279,18 +298,26 @@ test_ready_timeout (void)
   g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
   g_autofree char *target = ssh_target (FALSE);
   g_autofree char *script = g_build_filename (env ("DP_TEST_SSH_DIR"), "silent-node", NULL);
+  g_autofree char *in_message = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(DpRemoteNode) node = NULL;
+  guint timeout_ms;
+
+  /* The silent node says "starting" when a real node would say "ready";
+   * the timeout gives it four times what a real spawn took here. */
+  timeout_ms = (guint) MAX (1000, 4 * measure_ssh_spawn_us (router) / 1000);
 
   /* a "node" that never says it is ready (and exits when its stdin closes) */
   g_assert_true (g_file_set_contents (script, "#!/bin/sh\necho starting >&2\nexec cat >/dev/null\n", -1, NULL));
   g_assert_cmpint (chmod (script, 0755), ==, 0);
   dp_spawn_options_set_node_path (o, script);
-  dp_spawn_options_set_ready_timeout (o, 500);
+  dp_spawn_options_set_ready_timeout (o, timeout_ms);
   node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
   g_assert_null (node);
   g_assert_error (error, DP_ERROR, DP_ERROR_TIMED_OUT);
-  g_assert_nonnull (strstr (error->message, "500 ms"));
+  in_message = g_strdup_printf ("within %u ms", timeout_ms);
+  g_assert_nonnull (strstr (error->message, in_message));
+  g_assert_nonnull (strstr (error->message, "127.0.0.1"));
   g_assert_nonnull (strstr (error->message, "starting"));   /* its stderr tail */
 }
 

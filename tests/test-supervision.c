@@ -35,16 +35,7 @@ spawn (DpNode *router)
 }
 
 
-static void
-iterate_until (gboolean *flag, double timeout_s)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
-
-  while (!*flag && g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-}
-
-/* wake the main context now and then so iterate_until() sees its deadline */
+/* wakes the main context now and then so a loop sees its deadline */
 static gboolean
 tick (gpointer data)
 {
@@ -284,36 +275,51 @@ test_heartbeat_sigstop (void)
   g_autoptr(DpNode) router = new_router ();
   g_autoptr(DpRemoteNode) node = NULL;
   g_autofree char *reason = NULL;
-  gint64 pid, t0, dt;
-  const double timeout = 0.6;
+  gint64 pid, t0, dt, spawn_us;
+  double timeout, seen_before;
+  const double interval = 0.05;
 
-  g_object_set (router, "heartbeat-interval", 0.1, "heartbeat-timeout", timeout, NULL);
+  /* The timeout must never catch a healthy node on a slow, loaded machine:
+   * it is ten times what a whole spawn took here, and at least 1 s. */
+  t0 = g_get_monotonic_time ();
+  {
+    g_autoptr(DpRemoteNode) probe = spawn (router);
+  }
+  spawn_us = g_get_monotonic_time () - t0;
+  timeout = MAX (1.0, 10.0 * spawn_us / G_USEC_PER_SEC);
+  g_test_message ("a node spawn took %.1f ms: heartbeat timeout %.2f s", spawn_us / 1000.0, timeout);
+
+  g_object_set (router, "heartbeat-interval", interval, "heartbeat-timeout", timeout, NULL);
   node = spawn (router);
   pid = dp_remote_node_get_pid (node);
   g_signal_connect (node, "died", G_CALLBACK (died_flag), &reason);
 
-  /* heartbeats measured the link */
+  /* heartbeats measure the link: wait for the first answer */
   {
-    gboolean never = FALSE;
-    g_autoptr(GSource) t = g_timeout_source_new (350);
+    g_autoptr(GSource) t = g_timeout_source_new (10);
+    gint64 end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
     g_source_set_callback (t, tick, NULL, NULL);
     g_source_attach (t, NULL);
-    iterate_until (&never, 0.3);
+    while (dp_remote_node_get_rtt (node) <= 0.0 && g_get_monotonic_time () < end)
+      g_main_context_iteration (NULL, TRUE);
     g_source_destroy (t);
   }
   g_assert_cmpfloat (dp_remote_node_get_rtt (node), >, 0.0);
-  g_assert_cmpfloat (dp_remote_node_get_rtt (node), <, 0.5);
-  g_assert_cmpfloat (dp_remote_node_get_last_seen (node), <, 0.5);
+  g_assert_cmpfloat (dp_remote_node_get_rtt (node), <, timeout);
+  g_assert_null (reason);
 
+  seen_before = dp_remote_node_get_last_seen (node);
+  g_assert_cmpfloat (seen_before, <, timeout);
   g_assert_cmpint (kill ((pid_t) pid, SIGSTOP), ==, 0);
   t0 = g_get_monotonic_time ();
   while (reason == NULL)
     g_main_context_iteration (NULL, TRUE);
   dt = g_get_monotonic_time () - t0;
-  g_test_message ("frozen node declared dead after %.3f s (timeout %.1f s): %s",
+  g_test_message ("frozen node declared dead after %.3f s (timeout %.2f s): %s",
                   dt / 1e6, timeout, reason);
-  g_assert_cmpint (dt, <, (gint64) ((timeout + 0.5) * G_USEC_PER_SEC));
-  g_assert_cmpint (dt, >, (gint64) ((timeout - 0.25) * G_USEC_PER_SEC));
+  /* never before the timeout since it was last heard of */
+  g_assert_cmpint (dt, >=, (gint64) ((timeout - seen_before - 0.01) * G_USEC_PER_SEC));
+  g_assert_nonnull (strstr (reason, "heartbeat"));
   g_assert_false (dp_remote_node_is_alive (node));
   /* and it was killed, frozen as it was */
   g_assert_true (dp_test_wait_process_gone (pid, 10000));
@@ -345,16 +351,21 @@ after_done (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Timers run on libdp time. What is asserted is what holds on any machine:
+ * no timer fires early (in libdp time), the scale makes them faster than
+ * real time, and every-seconds fires at once and then periodically; how late
+ * a loaded machine dispatches them is not. */
 static void
 test_timers (void)
 {
+  const double scale = 5.0;
   Fired every = { g_array_new (FALSE, FALSE, sizeof (double)), FALSE };
   Fired after = { g_array_new (FALSE, FALSE, sizeof (double)), FALSE };
   GSource *e, *a;
   double t0;
   gint64 real0 = g_get_monotonic_time (), real;
 
-  dp_set_time_scale (20.0);
+  dp_set_time_scale (scale);
   t0 = dp_now ();
   e = dp_every_seconds (1.0, record_time, &every, NULL);
   a = dp_after_seconds (3.5, after_done, &after, NULL);
@@ -368,20 +379,21 @@ test_timers (void)
   g_source_unref (a);
   dp_set_time_scale (1.0);
 
-  /* 3.5 libdp seconds took 3.5/20 s of real time */
-  g_test_message ("after-seconds 3.5 at 20x: %.3f s real", real / 1e6);
-  g_assert_cmpint (real, <, 1 * G_USEC_PER_SEC);
+  /* 3.5 libdp seconds took about 3.5/scale s of real time: never less,
+   * and less than 3.5 s however slow the machine, or nothing was scaled */
+  g_test_message ("after-seconds 3.5 at %gx: %.3f s real", scale, real / 1e6);
+  g_assert_cmpint (real, >=, (gint64) (3.5 / scale * G_USEC_PER_SEC) - 1000);
+  g_assert_cmpint (real, <, (gint64) (3.5 * G_USEC_PER_SEC));
   g_assert_cmpfloat (g_array_index (after.times, double, 0) - t0, >=, 3.5 - 0.01);
-  g_assert_cmpfloat (g_array_index (after.times, double, 0) - t0, <, 3.5 + 1.0);
-  /* every-seconds: at once (as the seed), then every second: 0, 1, 2, 3 */
-  g_assert_cmpuint (every.times->len, >=, 4);
+  /* every-seconds: at once (as the seed), then every second, never early;
+   * by 3.5 s it fired at 0, 1 and 2 even with 1.5 s of dispatch delays */
+  g_assert_cmpuint (every.times->len, >=, 3);
   g_assert_cmpuint (every.times->len, <=, 5);
-  g_assert_cmpfloat (g_array_index (every.times, double, 0) - t0, <, 0.5);
+  g_assert_cmpfloat (g_array_index (every.times, double, 0) - t0, <, 1.0);
   for (guint i = 1; i < every.times->len; i++)
     {
       double gap = g_array_index (every.times, double, i) - g_array_index (every.times, double, i - 1);
       g_assert_cmpfloat (gap, >=, 1.0 - 0.01);
-      g_assert_cmpfloat (gap, <, 1.0 + 0.6);
     }
   g_array_unref (every.times);
   g_array_unref (after.times);

@@ -36,8 +36,7 @@ say_hello (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Leaving the router releases the node: it exits, and what its place
- * printed last is shown before we return. */
+/* Leaving the router ends the node (below). */
 static gboolean
 quit (gpointer data)
 {
@@ -94,6 +93,10 @@ main (int argc, char **argv)
                      dp_after_seconds (fast ? 0 : 2, say_hello, NULL, NULL),
                      dp_after_seconds (fast ? 30 : 6, quit, NULL, NULL),
                      NULL);
+  /* the node exits when its standard input closes; wait until it has,
+   * and until what its place printed last is shown */
+  dp_remote_node_terminate (remote);
+  dp_remote_node_wait_for_die (remote, 10 * G_USEC_PER_SEC);
   g_clear_object (&pl);
   g_clear_object (&remote);
   g_clear_object (&node);

@@ -171,6 +171,8 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(DpNode) node = NULL;
   g_autoptr(DpSpawnOptions) opts = dp_spawn_options_new ();
+  g_autoptr(GSource) on_sigint = NULL;
+  g_autoptr(GSource) on_sigterm = NULL;
   g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
   g_autofree char *self_dir = self_exe ? g_path_get_dirname (self_exe) : g_strdup (".");
   g_autofree char *restart_dir = g_build_filename (self_dir, "..", "restart", NULL);
@@ -186,6 +188,9 @@ main (int argc, char **argv)
     }
 
   node = router = dp_node_new ();
+  /* SIGINT/SIGTERM stop it cleanly from now on, even while it is spawning */
+  on_sigint = quit_on_signal (SIGINT);
+  on_sigterm = quit_on_signal (SIGTERM);
   /* bank-place and place-worker are built beside this program,
    * wait-place in samples/restart */
   dp_spawn_options_add_plugin_dir (opts, self_dir);
@@ -228,8 +233,8 @@ main (int argc, char **argv)
   dp_message_router (node,
                      dp_every_seconds (3.3, say_hello, NULL, NULL),
                      dp_after_seconds (2, use_the_bank, NULL, NULL),
-                     quit_on_signal (SIGINT),
-                     quit_on_signal (SIGTERM),
+                     g_steal_pointer (&on_sigint),
+                     g_steal_pointer (&on_sigterm),
                      seconds > 0 ? dp_after_seconds (seconds, quit, NULL, NULL) : NULL,
                      NULL);
 

@@ -56,6 +56,8 @@ main (int argc, char **argv)
   g_autoptr(DpRemoteNode) remote = NULL;
   g_autoptr(DpRemoteConnection) pl = NULL;
   g_autoptr(DpSpawnOptions) opts = dp_spawn_options_new ();
+  g_autoptr(GSource) on_sigint = NULL;
+  g_autoptr(GSource) on_sigterm = NULL;
   g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
   g_autofree char *self_dir = self_exe ? g_path_get_dirname (self_exe) : g_strdup (".");
 
@@ -72,6 +74,9 @@ main (int argc, char **argv)
     }
 
   node = dp_node_new ();
+  /* SIGINT/SIGTERM stop it cleanly from now on, even while it is spawning */
+  on_sigint = quit_on_signal (node, SIGINT);
+  on_sigterm = quit_on_signal (node, SIGTERM);
   /* the place plugin is built beside this program */
   dp_spawn_options_add_plugin_dir (opts, self_dir);
   /* what the place prints shows up here */
@@ -95,8 +100,8 @@ main (int argc, char **argv)
 
   dp_message_router (node,
                      dp_after_seconds (seconds, quit, node, NULL),
-                     quit_on_signal (node, SIGINT),
-                     quit_on_signal (node, SIGTERM),
+                     g_steal_pointer (&on_sigint),
+                     g_steal_pointer (&on_sigterm),
                      NULL);
 
   /* the main loop no longer runs, so nothing is restarted any more:

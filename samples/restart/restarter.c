@@ -82,6 +82,8 @@ main (int argc, char **argv)
   g_autoptr(DpRestarter) restarter = NULL;
   g_autoptr(DpRemoteConnection) pl = NULL;
   g_autoptr(DpSpawnOptions) opts = dp_spawn_options_new ();
+  g_autoptr(GSource) on_sigint = NULL;
+  g_autoptr(GSource) on_sigterm = NULL;
   g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
   g_autofree char *self_dir = self_exe ? g_path_get_dirname (self_exe) : g_strdup (".");
 
@@ -98,6 +100,9 @@ main (int argc, char **argv)
     }
 
   node = router = dp_node_new ();
+  /* SIGINT/SIGTERM stop it cleanly from now on, even while it is spawning */
+  on_sigint = quit_on_signal (SIGINT);
+  on_sigterm = quit_on_signal (SIGTERM);
   dp_spawn_options_add_plugin_dir (opts, self_dir);
   dp_spawn_options_set_output (opts, DP_SPAWN_OUTPUT_STDOUT);
 
@@ -123,8 +128,8 @@ main (int argc, char **argv)
 
   /* the list ends at the first NULL: the optional timer goes last */
   dp_message_router (node,
-                     quit_on_signal (SIGINT),
-                     quit_on_signal (SIGTERM),
+                     g_steal_pointer (&on_sigint),
+                     g_steal_pointer (&on_sigterm),
                      seconds > 0 ? dp_after_seconds (seconds, quit, NULL, NULL) : NULL,
                      NULL);
 
