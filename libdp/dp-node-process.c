@@ -2,8 +2,9 @@
  *
  * The node program is told where to listen and is handed the cluster secret
  * on its standard input (never on its command line). It answers with one
- * line of JSON on standard output, `{"dp-node":"ready","port":N,"pid":P}`,
- * once it listens; after that its standard output carries what its places
+ * line of JSON on standard output,
+ * `{"dp-node":"ready","port":N,"pid":P,"version":"V","protocol":1}`, once it
+ * listens (members other than dp-node, port and pid are not needed here); after that its standard output carries what its places
  * print, and its standard error its log. Its standard input stays open: the
  * node exits when it closes, so no node outlives its master.
  *

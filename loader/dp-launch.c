@@ -12,10 +12,13 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "dp-config.h"
+
 #include <libdp/libdp.h>
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,7 +259,7 @@ int
 main (int argc, char **argv)
 {
   gboolean thunk = FALSE, connect = FALSE, use_ssh = FALSE, use_local = FALSE;
-  gboolean accept_new = FALSE, no_stdin = FALSE;
+  gboolean accept_new = FALSE, no_stdin = FALSE, version = FALSE;
   g_autofree char *named = NULL, *node_path = NULL, *cookie_file = NULL;
   g_autofree char *identity = NULL, *known_hosts = NULL, *ssh_config = NULL;
   g_auto(GStrv) plugin_dirs = NULL;
@@ -280,6 +283,7 @@ main (int argc, char **argv)
     { "ssh-config", 0, 0, G_OPTION_ARG_FILENAME, &ssh_config, "ssh config file to read instead of ~/.ssh/config", "FILE" },
     { "log-json", 0, 0, G_OPTION_ARG_NONE, &log_json, "Print log records from places as JSON lines on standard error", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say more on standard error", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new ("HOST:PORT PLUGIN SYMBOL - run a place on a node");
@@ -290,6 +294,7 @@ main (int argc, char **argv)
   guint16 port = 0;
   LaunchArgs a = { 0 };
 
+  setlocale (LC_ALL, "");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_summary (ctx,
     "Starts the place SYMBOL of PLUGIN on a node at HOST:PORT (PORT 0: any free\n"
@@ -312,6 +317,23 @@ main (int argc, char **argv)
     "  6  the node or the connection to it was lost\n"
     "  7  some input lines were not valid JSON messages (the rest was sent)\n"
     "  130 interrupted\n\n"
+    "JSON and messages (json-glib's mapping; a number is never changed):\n"
+    "  JSON         read as     read with --signature TYPE  written from\n"
+    "  \"text\"       s           s; o, g when it is one      s o g\n"
+    "  -12          x (int64)   y n q i u x t h, in range   y n q i u x t h\n"
+    "  2.5  1e3     d           d (integers too)            d, shortest exact form\n"
+    "  \"inf\" \"nan\"  s           d (\"inf\" \"-inf\" \"nan\")      d infinite or NaN\n"
+    "  true false   b           b                           b\n"
+    "  null         mv nothing  mT nothing                  mT nothing\n"
+    "  [...]        av          aT; (T...) one per item     aT (ay too), (T...)\n"
+    "  {\"k\":...}    a{sv}       a{KV}; {KV} one member      a{KV}, {KV}; keys as text\n"
+    "  any value    -           v as without TYPE; mT as T  v, mT: the value inside\n"
+    "  An integer outside int64 (no --signature) or outside TYPE, a number beyond\n"
+    "  a double (1e400), a string that is not wholly a number where TYPE wants\n"
+    "  one: that line is an error naming the number (exit 7). Every output line\n"
+    "  is valid JSON; doubles print in the shortest form that reads back the same\n"
+    "  (2.0, 0.1, 1e+20); an infinite or NaN double prints as \"inf\" \"-inf\" \"nan\".\n"
+    "\n"
     "Examples:\n"
     "  printf '\"ping\"\\n[1, 2.5]\\n' | dp-launch localhost:0 ./echo.so echo\n"
     "  dp-node --listen 127.0.0.1:6340 --plugin-dir /opt/plugins &\n"
@@ -321,6 +343,11 @@ main (int argc, char **argv)
     {
       g_printerr ("dp-launch: %s\n", error->message);
       return EXIT_USAGE;
+    }
+  if (version)
+    {
+      g_print ("dp-launch %s\n", DP_PROJECT_VERSION);
+      return EXIT_OK;
     }
   if (argc != 4 || !parse_host_port (argv[1], &host, &port))
     {
@@ -332,9 +359,10 @@ main (int argc, char **argv)
       g_printerr ("dp-launch: --ssh and --local exclude each other\n");
       return EXIT_USAGE;
     }
-  if (signature && !g_variant_type_string_is_valid (signature))
+  if (signature && (!g_variant_type_string_is_valid (signature) ||
+                    !g_variant_type_is_definite (G_VARIANT_TYPE (signature))))
     {
-      g_printerr ("dp-launch: --signature '%s' is not a GVariant type\n", signature);
+      g_printerr ("dp-launch: --signature '%s' is not a definite GVariant type\n", signature);
       return EXIT_USAGE;
     }
   if (verbose)

@@ -9,6 +9,7 @@
  *
  *   {"dp-node":"ready","port":6340,"pid":1234,"version":"0.1.0","protocol":1}
  *
+ * ("version" is the project's version from meson, as --version prints it.)
  * Afterwards standard output carries what places print; the log goes to
  * standard error. dp-node exits (status 0) when its standard input closes
  * (unless --daemon), when a master sends node-send-exit, or on SIGTERM /
@@ -17,11 +18,14 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "dp-config.h"
+
 #include <libdp/libdp.h>
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -183,6 +187,7 @@ main (int argc, char **argv)
   guint16 port = DP_DEFAULT_ROUTER_PORT;
   g_autoptr(GInputStream) in = NULL;
 
+  setlocale (LC_ALL, "");
   setvbuf (stdout, NULL, _IOLBF, 0);
   g_log_set_writer_func (node_log_writer, NULL, NULL);
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -196,7 +201,7 @@ main (int argc, char **argv)
     }
   if (version)
     {
-      g_print ("dp-node %d.%d\n", DP_MAJOR_VERSION, DP_MINOR_VERSION);
+      g_print ("dp-node %s\n", DP_PROJECT_VERSION);
       return 0;
     }
   if (verbose)
@@ -263,7 +268,7 @@ main (int argc, char **argv)
     json_builder_set_member_name (b, "pid");
     json_builder_add_int_value (b, getpid ());
     json_builder_set_member_name (b, "version");
-    json_builder_add_string_value (b, "0.1.0");
+    json_builder_add_string_value (b, DP_PROJECT_VERSION);
     json_builder_set_member_name (b, "protocol");
     json_builder_add_int_value (b, 1);
     json_builder_end_object (b);

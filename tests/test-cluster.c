@@ -1,6 +1,8 @@
 /* Multi-process tests: real dp-node processes on loopback, ephemeral ports. */
 #include "dp-private.h"
 
+#include <json-glib/json-glib.h>
+
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -374,6 +376,176 @@ test_dp_launch (void)
   g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 7);
 }
 
+/* Runs dp-launch with @args after its own path, @input on standard input;
+ * returns its exit status, standard output and standard error. */
+static int
+run_launch (const char * const *args,
+            const char          *input,
+            char               **out,
+            char               **err)
+{
+  g_autofree char *launch_path = build_path ("loader/dp-launch");
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) sp = NULL;
+
+  g_ptr_array_add (argv, launch_path);
+  for (gsize i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  sp = g_subprocess_newv ((const char * const *) argv->pdata,
+                          G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                          G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (sp, input, NULL, out, err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (sp));
+  return g_subprocess_get_exit_status (sp);
+}
+
+static void
+assert_lines_are_json (const char *out)
+{
+  g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
+
+  for (guint i = 0; lines[i] && *lines[i]; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) node = json_from_string (lines[i], &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (node);
+    }
+}
+
+/* The JSON contract: top-level null as nested null, an integer out of range
+ * is an error for its line (exit 7, the rest sent), 't' takes it. */
+static void
+test_dp_launch_json (void)
+{
+  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autofree char *out = NULL, *err = NULL;
+  int status;
+
+  {
+    const char *args[] = { "localhost:0", echo, "echo", NULL };
+    status = run_launch (args, "null\n18446744073709551615\n[null]\n[1e400]\n3\n", &out, &err);
+    g_assert_cmpstr (out, ==, "null\n[null]\n3\n");
+    g_assert_cmpint (status, ==, 7);
+    g_assert_nonnull (strstr (err, "line 2: integer 18446744073709551615 does not fit int64"));
+    g_assert_nonnull (strstr (err, "line 4: 1e400 is out of the range of a double"));
+    g_assert_null (strstr (err, "line 1"));
+  }
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  {
+    const char *args[] = { "--signature", "t", "localhost:0", echo, "echo", NULL };
+    status = run_launch (args, "18446744073709551615\n-1\n7\n", &out, &err);
+    g_assert_cmpstr (out, ==, "18446744073709551615\n7\n");
+    g_assert_cmpint (status, ==, 7);
+    g_assert_nonnull (strstr (err, "line 2: -1 does not fit type 't'"));
+  }
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  {
+    /* doubles JSON has no number for go out and come back as strings */
+    const char *args[] = { "-s", "d", "localhost:0", echo, "echo", NULL };
+    status = run_launch (args, "\"inf\"\n\"-inf\"\n\"nan\"\n2\n1e20\n", &out, &err);
+    g_assert_cmpstr (out, ==, "\"inf\"\n\"-inf\"\n\"nan\"\n2.0\n1e+20\n");
+    g_assert_cmpint (status, ==, 0);
+  }
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  {
+    const char *args[] = { "-s", "a*", "localhost:0", echo, "echo", NULL };
+    status = run_launch (args, "", &out, &err);
+    g_assert_cmpint (status, ==, 2);
+    g_assert_nonnull (strstr (err, "not a definite GVariant type"));
+  }
+}
+
+/* What a C place sends that JSON has no direct form for still prints as
+ * valid JSON, one line each. */
+static void
+test_dp_launch_odd_values (void)
+{
+  g_autofree char *places = build_path ("tests/test-places.so");
+  const char *args[] = { "--no-stdin", "localhost:0", places, "odd_values", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  int status = run_launch (args, NULL, &out, &err);
+
+  g_assert_cmpstr (out, ==,
+                   "\"nan\"\n"
+                   "\"inf\"\n"
+                   "\"-inf\"\n"
+                   "1e+20\n"
+                   "18446744073709551615\n"
+                   "\"unit\\u001fseparator\"\n"
+                   "[[97,98,0],3,\"/a\",\"ii\",null,1.5,{\"1\":\"x\"},{\"k\":\"v\"},{\"nan\":1}]\n");
+  g_assert_cmpint (status, ==, 0);
+  assert_lines_are_json (out);
+}
+
+/* --version says the project's version (from meson); so does the ready line */
+static void
+test_versions (void)
+{
+  const char *version = g_getenv ("DP_PROJECT_VERSION");
+  g_autofree char *node_path = build_path ("loader/dp-node");
+  g_autofree char *launch_expected = NULL, *node_expected = NULL;
+  g_autofree char *out = NULL, *line = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) sp = NULL;
+  g_autoptr(GDataInputStream) node_out = NULL;
+  g_autoptr(JsonNode) ready = NULL;
+  JsonObject *obj;
+
+  g_assert_nonnull (version);
+  launch_expected = g_strdup_printf ("dp-launch %s\n", version);
+  node_expected = g_strdup_printf ("dp-node %s\n", version);
+  {
+    const char *args[] = { "--version", NULL };
+    g_autofree char *err = NULL;
+    g_assert_cmpint (run_launch (args, NULL, &out, &err), ==, 0);
+    g_assert_cmpstr (out, ==, launch_expected);
+  }
+  g_clear_pointer (&out, g_free);
+  sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, node_path, "--version", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (sp, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (out, ==, node_expected);
+  g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 0);
+  g_clear_object (&sp);
+
+  /* the ready line of a node started by hand */
+  sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                         G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                         node_path, "--listen", "127.0.0.1:0", "--secret-stdin", NULL);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_subprocess_get_stdin_pipe (sp),
+                             "00112233445566778899aabbccddeeff\n", 33, NULL, NULL, &error);
+  g_assert_no_error (error);
+  node_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (sp));
+  line = g_data_input_stream_read_line_utf8 (node_out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  ready = json_from_string (line, &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (ready));
+  obj = json_node_get_object (ready);
+  g_assert_cmpstr (json_object_get_string_member (obj, "dp-node"), ==, "ready");
+  g_assert_cmpstr (json_object_get_string_member (obj, "version"), ==, version);
+  g_assert_cmpint (json_object_get_int_member (obj, "port"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (obj, "pid"), ==,
+                   g_ascii_strtoll (g_subprocess_get_identifier (sp), NULL, 10));
+  /* its standard input closing ends it */
+  g_output_stream_close (g_subprocess_get_stdin_pipe (sp), NULL, &error);
+  g_assert_no_error (error);
+  g_subprocess_wait (sp, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 0);
+}
+
 static void
 test_hello_world (void)
 {
@@ -472,6 +644,9 @@ main (int argc, char **argv)
   ADD ("/cluster/bad-peers", test_bad_peers);
   ADD ("/cluster/restarter", test_restarter);
   g_test_add_func ("/cluster/dp-launch", test_dp_launch);
+  g_test_add_func ("/cluster/dp-launch-json", test_dp_launch_json);
+  g_test_add_func ("/cluster/dp-launch-odd-values", test_dp_launch_odd_values);
+  g_test_add_func ("/cluster/versions", test_versions);
   g_test_add_func ("/cluster/hello-world", test_hello_world);
   g_test_add_func ("/cluster/master-killed", test_master_killed);
   return g_test_run ();

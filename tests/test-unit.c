@@ -2,6 +2,7 @@
 #include "dp-private.h"
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -171,8 +172,74 @@ test_cookie (void)
   g_unlink (path);
 }
 
+/* ---- JSON ↔ GVariant: one test per row of the mapping (README, dp-launch --help) ---- */
+
+static GVariant *
+parse_variant (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *v = g_variant_parse (NULL, text, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return g_variant_ref_sink (v);
+}
+
+/* @json read with @signature gives exactly @expected (GVariant text format). */
 static void
-test_json (void)
+assert_reads (const char *json,
+              const char *signature,
+              const char *expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = dp_variant_from_json (json, signature, &error);
+  g_autoptr(GVariant) want = parse_variant (expected);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (v);
+  g_assert_false (g_variant_is_floating (v));
+  if (!g_variant_equal (v, want))
+    {
+      g_autofree char *got = g_variant_print (v, TRUE);
+      g_error ("%s as %s: got %s, expected %s", json, signature ? signature : "(inferred)",
+               got, expected);
+    }
+}
+
+/* @json read with @signature is an error whose message has @needle. */
+static void
+assert_refused (const char *json,
+                const char *signature,
+                const char *needle)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = dp_variant_from_json (json, signature, &error);
+
+  g_assert_null (v);
+  g_assert_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT);
+  if (strstr (error->message, needle) == NULL)
+    g_error ("%s as %s: error \"%s\" does not say \"%s\"", json,
+             signature ? signature : "(inferred)", error->message, needle);
+}
+
+/* @text (GVariant text format) is written as exactly @expected, which
+ * json-glib reads back. */
+static void
+assert_writes (const char *text,
+               const char *expected)
+{
+  g_autoptr(GVariant) v = parse_variant (text);
+  g_autofree char *json = dp_variant_to_json (v);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) back = NULL;
+
+  g_assert_cmpstr (json, ==, expected);
+  back = json_from_string (json, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (back);
+}
+
+static void
+test_json_round_trip (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) v = dp_variant_from_json ("[1, 2.5, \"x\"]", NULL, &error);
@@ -181,8 +248,336 @@ test_json (void)
   g_assert_no_error (error);
   text = dp_variant_to_json (v);
   g_assert_cmpstr (text, ==, "[1,2.5,\"x\"]");
-  g_assert_null (dp_variant_from_json ("not json", NULL, &error));
-  g_assert_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT);
+  assert_refused ("not json", NULL, "not valid JSON");
+  assert_refused ("", NULL, "not valid JSON");
+  assert_refused ("1", "*", "not a definite GVariant type");
+  assert_refused ("[]", "a*", "not a definite GVariant type");
+  assert_refused ("1", "(i", "not a definite GVariant type");
+}
+
+/* Reading without a signature (json-glib's inference) */
+
+static void
+test_json_read_string (void)
+{
+  assert_reads ("\"text\"", NULL, "'text'");
+  assert_reads ("\"é \\u0001 \\\"q\\\"\"", NULL, "'é \\u0001 \"q\"'");
+}
+
+static void
+test_json_read_integer (void)
+{
+  assert_reads ("-12", NULL, "int64 -12");
+  assert_reads ("0", NULL, "int64 0");
+  assert_reads ("9223372036854775807", NULL, "int64 9223372036854775807");
+  assert_reads ("-9223372036854775808", NULL, "int64 -9223372036854775808");
+  /* json-glib's parser would make these -1, the minimum, the maximum */
+  assert_refused ("18446744073709551615", NULL, "integer 18446744073709551615 does not fit int64");
+  assert_refused ("9223372036854775808", NULL, "9223372036854775808");
+  assert_refused ("-9223372036854775809", NULL, "-9223372036854775809");
+  assert_refused ("99999999999999999999999", NULL, "99999999999999999999999");
+  assert_refused ("[1, {\"a\": [18446744073709551616]}]", NULL, "18446744073709551616");
+  /* numbers inside strings are not numbers */
+  assert_reads ("[\"a\\\"1\", \"18446744073709551615\", 3]", NULL,
+                "[<'a\"1'>, <'18446744073709551615'>, <int64 3>]");
+}
+
+static void
+test_json_read_double (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+
+  assert_reads ("2.5", NULL, "2.5");
+  assert_reads ("1e3", NULL, "1000.0");
+  assert_reads ("-0.5", NULL, "-0.5");
+  assert_reads ("1e-400", NULL, "0.0");            /* underflow is rounding */
+  assert_refused ("1e400", NULL, "1e400 is out of the range of a double");
+  assert_refused ("[0, -1e400]", NULL, "-1e400");
+  v = dp_variant_from_json ("-0.0", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (signbit (g_variant_get_double (v)));
+}
+
+static void
+test_json_read_boolean (void)
+{
+  assert_reads ("true", NULL, "true");
+  assert_reads ("false", NULL, "false");
+}
+
+static void
+test_json_read_null (void)
+{
+  /* the same at the top as nested: json-glib's mv nothing */
+  assert_reads ("null", NULL, "@mv nothing");
+  assert_reads ("[null]", NULL, "[<@mv nothing>]");
+  assert_reads ("{\"a\": null}", NULL, "{'a': <@mv nothing>}");
+}
+
+static void
+test_json_read_array (void)
+{
+  assert_reads ("[1, \"a\", [true]]", NULL, "[<int64 1>, <'a'>, <[<true>]>]");
+  assert_reads ("[]", NULL, "@av []");
+}
+
+static void
+test_json_read_object (void)
+{
+  assert_reads ("{\"k\": true, \"n\": 1}", NULL, "{'k': <true>, 'n': <int64 1>}");
+  assert_reads ("{}", NULL, "@a{sv} {}");
+  /* a repeated member: the last wins, as in json-glib; only what is kept is checked */
+  assert_reads ("{\"a\": 5, \"a\": 6, \"b\": 7}", NULL, "{'a': <int64 6>, 'b': <int64 7>}");
+  assert_refused ("{\"a\": 5, \"a\": 6, \"b\": 18446744073709551615}", NULL,
+                  "18446744073709551615");
+}
+
+/* json-glib's own syntax beyond JSON: every number is still checked */
+static void
+test_json_read_json_glib_syntax (void)
+{
+  assert_reads ("[0x10, $ff, 010, 0b11, .5, 5., - 5, 'a', /c 9 c/ 7]", NULL,
+                "[<int64 16>, <int64 255>, <int64 8>, <int64 3>, <0.5>, <5.0>, <int64 -5>,"
+                " <'a'>, <int64 7>]");
+  assert_refused ("[0xFFFFFFFFFFFFFFFF]", NULL, "0xFFFFFFFFFFFFFFFF does not fit int64");
+  assert_reads ("0xFFFFFFFFFFFFFFFF", "t", "uint64 18446744073709551615");
+}
+
+/* Reading with a signature (json_gvariant_deserialize, range-checked) */
+
+static void
+test_json_read_typed_string (void)
+{
+  assert_reads ("\"x\"", "s", "'x'");
+  assert_reads ("\"/a/b\"", "o", "objectpath '/a/b'");
+  assert_reads ("\"a{sv}\"", "g", "signature 'a{sv}'");
+  /* json-glib would hit a critical making these */
+  assert_refused ("\"a/b\"", "o", "\"a/b\" is not an object path");
+  assert_refused ("\"z(\"", "g", "\"z(\" is not a type signature");
+}
+
+static void
+test_json_read_typed_integer (void)
+{
+  assert_reads ("255", "y", "byte 255");
+  assert_reads ("-32768", "n", "int16 -32768");
+  assert_reads ("65535", "q", "uint16 65535");
+  assert_reads ("-2147483648", "i", "-2147483648");
+  assert_reads ("4294967295", "u", "uint32 4294967295");
+  assert_reads ("-9223372036854775808", "x", "int64 -9223372036854775808");
+  assert_reads ("18446744073709551615", "t", "uint64 18446744073709551615");
+  assert_reads ("9223372036854775808", "t", "uint64 9223372036854775808");
+  assert_reads ("3", "h", "handle 3");
+  assert_reads ("\"12\"", "i", "12");               /* json-glib reads strings too */
+  /* json-glib would wrap each of these */
+  assert_refused ("300", "y", "300 does not fit type 'y' (0 to 255)");
+  assert_refused ("-1", "y", "-1 does not fit type 'y'");
+  assert_refused ("32768", "n", "32768 does not fit type 'n'");
+  assert_refused ("-1", "q", "-1 does not fit type 'q'");
+  assert_refused ("2147483648", "i", "2147483648 does not fit type 'i'");
+  assert_refused ("-1", "u", "-1 does not fit type 'u'");
+  assert_refused ("9223372036854775808", "x", "9223372036854775808 does not fit type 'x'");
+  assert_refused ("-1", "t", "-1 does not fit type 't'");
+  assert_refused ("18446744073709551616", "t", "18446744073709551616 does not fit type 't'");
+  assert_refused ("2147483648", "h", "2147483648 does not fit type 'h'");
+  assert_refused ("\"300\"", "y", "\"300\" does not fit type 'y'");
+  assert_refused ("\"12abc\"", "i", "\"12abc\" does not fit type 'i'");
+  assert_refused ("2.5", "i", "cannot be made a message");
+}
+
+static void
+test_json_read_typed_double (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) nan_v = NULL;
+
+  assert_reads ("2.5", "d", "2.5");
+  assert_reads ("1", "d", "1.0");
+  assert_reads ("18446744073709551616", "d", "1.8446744073709552e19");
+  assert_reads ("\"inf\"", "d", "inf");
+  assert_reads ("\"-inf\"", "d", "-inf");
+  assert_reads ("\"1.5\"", "d", "1.5");
+  nan_v = dp_variant_from_json ("\"nan\"", "d", &error);
+  g_assert_no_error (error);
+  g_assert_true (isnan (g_variant_get_double (nan_v)));
+  assert_refused ("1e400", "d", "1e400 is out of the range of a double");
+  assert_refused ("\"1.5x\"", "d", "\"1.5x\" is not a double");
+}
+
+static void
+test_json_read_typed_boolean (void)
+{
+  assert_reads ("true", "b", "true");
+  assert_reads ("\"false\"", "b", "false");
+}
+
+static void
+test_json_read_typed_maybe (void)
+{
+  assert_reads ("null", "mi", "@mi nothing");
+  assert_reads ("5", "mi", "@mi 5");
+  assert_reads ("null", "mmi", "@mmi nothing");
+  assert_reads ("[null, 2]", "ami", "[nothing, just 2]");
+  assert_refused ("300", "my", "300 does not fit type 'y'");
+  assert_refused ("null", "i", "cannot be made a message");
+}
+
+static void
+test_json_read_typed_array (void)
+{
+  assert_reads ("[1, 255]", "ay", "[byte 1, 255]");
+  assert_reads ("[]", "ai", "@ai []");
+  assert_reads ("[1, \"a\"]", "(is)", "(1, 'a')");
+  assert_reads ("[]", "()", "()");
+  assert_refused ("[1, 256]", "ay", "256 does not fit type 'y'");
+  assert_refused ("[1, [2, 70000]]", "(i(nn))", "70000 does not fit type 'n'");
+  assert_refused ("[1]", "(is)", "cannot be made a message");
+}
+
+static void
+test_json_read_typed_object (void)
+{
+  assert_reads ("{\"1\": \"a\", \"-2\": \"b\"}", "a{is}", "{1: 'a', -2: 'b'}");
+  assert_reads ("{\"k\": 7}", "a{st}", "{'k': uint64 7}");
+  assert_reads ("{\"0.5\": true}", "a{db}", "{0.5: true}");
+  assert_reads ("{\"1\": \"a\"}", "{is}", "@{is} {1, 'a'}");
+  assert_refused ("{\"300\": \"a\"}", "a{ys}", "\"300\" does not fit type 'y'");
+  assert_refused ("{\"k\": -1}", "a{st}", "-1 does not fit type 't'");
+  assert_refused ("{\"/a\": 1}", "a{oi}", "keys of type 'o'");
+  assert_refused ("{\"a\": 1, \"b\": 2}", "{si}", "cannot be made a message");
+}
+
+static void
+test_json_read_typed_variant (void)
+{
+  assert_reads ("1", "v", "<int64 1>");
+  assert_reads ("[1, null]", "(vv)", "(<int64 1>, <@mv nothing>)");
+  assert_refused ("18446744073709551615", "v", "does not fit int64");
+}
+
+/* Writing */
+
+static void
+test_json_write_string (void)
+{
+  assert_writes ("'text'", "\"text\"");
+  assert_writes ("'é \"q\" \\\\ \\n \\t \\u0001 \\u001f \\u007f'",
+                 "\"é \\\"q\\\" \\\\ \\n \\t \\u0001 \\u001f \\u007f\"");
+  assert_writes ("objectpath '/a/b'", "\"/a/b\"");
+  assert_writes ("signature 'a{sv}'", "\"a{sv}\"");
+}
+
+static void
+test_json_write_integer (void)
+{
+  assert_writes ("byte 200", "200");
+  assert_writes ("int16 -5", "-5");
+  assert_writes ("uint16 65535", "65535");
+  assert_writes ("int32 -2147483648", "-2147483648");
+  assert_writes ("uint32 4294967295", "4294967295");
+  assert_writes ("int64 -9223372036854775808", "-9223372036854775808");
+  /* json-glib would write -1 */
+  assert_writes ("uint64 18446744073709551615", "18446744073709551615");
+  assert_writes ("handle 3", "3");
+}
+
+static void
+test_json_write_double (void)
+{
+  double values[] = { 0.1, 1e20, 1e-9, 5e-324, 1.7976931348623157e308, -0.0, 2.0, 1.0 / 3 };
+
+  assert_writes ("2.5", "2.5");
+  assert_writes ("2.0", "2.0");
+  assert_writes ("0.1", "0.1");
+  assert_writes ("-0.0", "-0.0");
+  assert_writes ("1e20", "1e+20");                 /* json-glib 1.6: 1e+20.0 */
+  assert_writes ("1e-9", "1e-09");
+  /* what JSON has no number for: the strings that 'd' reads back */
+  assert_writes ("inf", "\"inf\"");
+  assert_writes ("-inf", "\"-inf\"");
+  assert_writes ("nan", "\"nan\"");
+  assert_writes ("[1.5, inf]", "[1.5,\"inf\"]");
+
+  /* every finite double comes back with the same bits */
+  for (gsize i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      g_autoptr(GVariant) v = g_variant_ref_sink (g_variant_new_double (values[i]));
+      g_autofree char *json = dp_variant_to_json (v);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) back = dp_variant_from_json (json, "d", &error);
+      double got;
+
+      g_assert_no_error (error);
+      got = g_variant_get_double (back);
+      g_assert_cmpmem (&got, sizeof got, &values[i], sizeof values[i]);
+    }
+  /* and so do the ones that are not */
+  {
+    double odd[] = { INFINITY, -INFINITY };
+    for (gsize i = 0; i < G_N_ELEMENTS (odd); i++)
+      {
+        g_autoptr(GVariant) v = g_variant_ref_sink (g_variant_new_double (odd[i]));
+        g_autofree char *json = dp_variant_to_json (v);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) back = dp_variant_from_json (json, "d", &error);
+        g_assert_no_error (error);
+        g_assert_cmpfloat (g_variant_get_double (back), ==, odd[i]);
+      }
+  }
+}
+
+static void
+test_json_write_boolean (void)
+{
+  assert_writes ("true", "true");
+  assert_writes ("false", "false");
+}
+
+static void
+test_json_write_maybe (void)
+{
+  assert_writes ("@mi nothing", "null");
+  assert_writes ("@mi 5", "5");
+  assert_writes ("@mv nothing", "null");
+  assert_writes ("@mmi just nothing", "null");
+  assert_writes ("@(ms) (nothing,)", "[null]");
+}
+
+static void
+test_json_write_array (void)
+{
+  assert_writes ("[1, 2]", "[1,2]");
+  assert_writes ("@ai []", "[]");
+  assert_writes ("@ay [1, 255]", "[1,255]");
+  assert_writes ("b'ab'", "[97,98,0]");            /* a bytestring's NUL is data */
+  assert_writes ("(1, 'a', [true])", "[1,\"a\",[true]]");
+  assert_writes ("()", "[]");
+  assert_writes ("[(1, 'a'), (2, '')]", "[[1,\"a\"],[2,\"\"]]");
+}
+
+static void
+test_json_write_object (void)
+{
+  assert_writes ("{'k': <true>, 'n': <int64 1>}", "{\"k\":true,\"n\":1}");
+  assert_writes ("@a{sv} {}", "{}");
+  assert_writes ("{1: 'x', -2: 'y'}", "{\"1\":\"x\",\"-2\":\"y\"}");
+  assert_writes ("{true: 'x'}", "{\"true\":\"x\"}");
+  assert_writes ("{0.1: 'x', inf: 'y'}", "{\"0.1\":\"x\",\"inf\":\"y\"}");
+  assert_writes ("{uint64 18446744073709551615: 1}", "{\"18446744073709551615\":1}");
+  assert_writes ("{objectpath '/a': 1}", "{\"/a\":1}");
+  assert_writes ("{'a': 'x\"'}", "{\"a\":\"x\\\"\"}");
+  assert_writes ("@{is} {1, 'x'}", "{\"1\":\"x\"}");
+  /* a repeated key (a GVariant dictionary may have one): the last wins */
+  assert_writes ("[{1, 'a'}, {2, 'b'}, {1, 'c'}]", "{\"2\":\"b\",\"1\":\"c\"}");
+}
+
+static void
+test_json_write_variant (void)
+{
+  assert_writes ("<int32 5>", "5");
+  assert_writes ("<<'x'>>", "\"x\"");
+  assert_writes ("[<1>, <'a'>, <@mv nothing>]", "[1,\"a\",null]");
 }
 
 static gpointer
@@ -286,7 +681,31 @@ main (int argc, char **argv)
   g_test_add_func ("/wire/frame-header", test_frame_header);
   g_test_add_func ("/wire/handshake", test_handshake);
   g_test_add_func ("/secret/cookie", test_cookie);
-  g_test_add_func ("/json/round-trip", test_json);
+  g_test_add_func ("/json/round-trip", test_json_round_trip);
+  g_test_add_func ("/json/read/string", test_json_read_string);
+  g_test_add_func ("/json/read/integer", test_json_read_integer);
+  g_test_add_func ("/json/read/double", test_json_read_double);
+  g_test_add_func ("/json/read/boolean", test_json_read_boolean);
+  g_test_add_func ("/json/read/null", test_json_read_null);
+  g_test_add_func ("/json/read/array", test_json_read_array);
+  g_test_add_func ("/json/read/object", test_json_read_object);
+  g_test_add_func ("/json/read/json-glib-syntax", test_json_read_json_glib_syntax);
+  g_test_add_func ("/json/read/typed/string", test_json_read_typed_string);
+  g_test_add_func ("/json/read/typed/integer", test_json_read_typed_integer);
+  g_test_add_func ("/json/read/typed/double", test_json_read_typed_double);
+  g_test_add_func ("/json/read/typed/boolean", test_json_read_typed_boolean);
+  g_test_add_func ("/json/read/typed/maybe", test_json_read_typed_maybe);
+  g_test_add_func ("/json/read/typed/array", test_json_read_typed_array);
+  g_test_add_func ("/json/read/typed/object", test_json_read_typed_object);
+  g_test_add_func ("/json/read/typed/variant", test_json_read_typed_variant);
+  g_test_add_func ("/json/write/string", test_json_write_string);
+  g_test_add_func ("/json/write/integer", test_json_write_integer);
+  g_test_add_func ("/json/write/double", test_json_write_double);
+  g_test_add_func ("/json/write/boolean", test_json_write_boolean);
+  g_test_add_func ("/json/write/maybe", test_json_write_maybe);
+  g_test_add_func ("/json/write/array", test_json_write_array);
+  g_test_add_func ("/json/write/object", test_json_write_object);
+  g_test_add_func ("/json/write/variant", test_json_write_variant);
   g_test_add_func ("/channel/fifo-and-close", test_channel_fifo_and_close);
   g_test_add_func ("/channel/timeout", test_channel_timeout);
   g_test_add_func ("/place/local", test_place_local);

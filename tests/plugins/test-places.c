@@ -1,5 +1,6 @@
 /* Places for the tests: well-behaved and broken ones. */
 #include <libdp/libdp.h>
+#include <math.h>
 #include <stdlib.h>
 
 DP_PLUGIN_DEFINE ("test-places", "Places for libdp's tests", "1.0", "LGPL-2.1-or-later")
@@ -64,4 +65,19 @@ DP_PLACE_EXPORT void
 say_and_exit (DpPlaceChannel *ch)
 {
   g_print ("last words\n");
+}
+
+/* sends values that JSON has no direct form for, then returns */
+DP_PLACE_EXPORT void
+odd_values (DpPlaceChannel *ch)
+{
+  dp_place_channel_put (ch, g_variant_new_double (NAN));
+  dp_place_channel_put (ch, g_variant_new_double (INFINITY));
+  dp_place_channel_put (ch, g_variant_new_double (-INFINITY));
+  dp_place_channel_put (ch, g_variant_new_double (1e20));
+  dp_place_channel_put (ch, g_variant_new_uint64 (G_MAXUINT64));
+  dp_place_channel_put (ch, g_variant_new_string ("unit\x1fseparator"));
+  dp_place_channel_put (ch, g_variant_new_parsed (
+    "(b'ab', handle 3, objectpath '/a', signature 'ii', @mmi just nothing, <<1.5>>,"
+    " {1: 'x'}, @{ss} {'k', 'v'}, {nan: 1})"));
 }
