@@ -15,7 +15,10 @@
  * are copied into the queue; large ones are queued by reference.
  *
  * Nothing but the handshake is read or written before the peer has proved
- * it knows the secret (see dp-wire.c); frames queued before are held.
+ * it knows the secret (see dp-wire.c); frames queued before are held. A
+ * side that finds the peer's proof wrong says so (REFUSED) before closing,
+ * and the error on either side names where its secret came from (a cookie
+ * file, standard input), which is what a user has to look at.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -58,10 +61,12 @@ struct _DpConnection
   ConnState                  state;          /* router thread */
   char                      *peer;
   GBytes                    *secret;
+  char                      *secret_source;  /* for error messages: "cookie file …" */
   gsize                      max_frame;
   guint8                     own_nonce[DP_NONCE_LEN];
   guint8                     peer_nonce[DP_NONCE_LEN];
   gboolean                   got_hello;
+  gboolean                   got_frame;      /* server: a first frame, not REFUSED */
 
   const DpConnectionHandler *handler;
   gpointer                   handler_data;
@@ -177,6 +182,7 @@ DpConnection *
 _dp_connection_new (GSocketConnection         *sconn,
                     DpConnectionRole           role,
                     GBytes                    *secret,
+                    const char                *secret_source,
                     gsize                      max_frame,
                     GMainContext              *context,
                     const DpConnectionHandler *handler,
@@ -193,6 +199,7 @@ _dp_connection_new (GSocketConnection         *sconn,
   conn->role = role;
   conn->state = STATE_HANDSHAKE;
   conn->secret = g_bytes_ref (secret);
+  conn->secret_source = g_strdup (secret_source ? secret_source : "a secret set by the application");
   conn->max_frame = max_frame;
   conn->handler = handler;
   conn->handler_data = handler_data;
@@ -242,6 +249,7 @@ _dp_connection_unref (DpConnection *conn)
   g_clear_object (&conn->sconn);
   g_main_context_unref (conn->context);
   g_bytes_unref (conn->secret);
+  g_free (conn->secret_source);
   g_free (conn->peer);
   if (conn->in_bytes)
     g_bytes_unref (conn->in_bytes);
@@ -876,6 +884,36 @@ become_ready (DpConnection *conn)
     conn->handler->ready (conn, conn->handler_data);
 }
 
+/* The peer has sent REFUSED: it found our proof wrong. */
+static void
+close_refused (DpConnection *conn)
+{
+  close_with (conn, g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
+                                 conn->role == DP_CONNECTION_CLIENT
+                                 ? "node %s refused our authentication: it does not share "
+                                   "this cluster's secret (%s)"
+                                 : "%s refused our authentication: it does not share "
+                                   "this node's secret (%s)",
+                                 conn->peer, conn->secret_source));
+}
+
+/* The peer's proof is wrong: say so (REFUSED) before closing. */
+static void
+refuse (DpConnection *conn)
+{
+  guint8 refused[DP_REFUSAL_LEN];
+
+  _dp_wire_refusal_build (refused);
+  send_raw (conn, refused, sizeof refused);
+  close_with (conn, g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
+                                 conn->role == DP_CONNECTION_SERVER
+                                 ? "%s failed authentication (wrong secret): it does not "
+                                   "share this node's secret (%s)"
+                                 : "node %s failed authentication (wrong secret): it does "
+                                   "not share this cluster's secret (%s)",
+                                 conn->peer, conn->secret_source));
+}
+
 /* Returns the number of bytes used, or 0 when more are needed; closes the
  * connection on a failed handshake. */
 static gsize
@@ -908,15 +946,18 @@ handle_handshake (DpConnection *conn,
   if (len < DP_AUTH_LEN)
     return 0;
 
+  if (conn->role == DP_CONNECTION_CLIENT && _dp_wire_refusal_match (data, DP_AUTH_LEN))
+    {
+      close_refused (conn);
+      return 0;
+    }
   if (conn->role == DP_CONNECTION_SERVER)
     {
       guint8 proof[DP_AUTH_LEN];
 
       if (!_dp_wire_auth_verify (conn->secret, 'C', conn->own_nonce, conn->peer_nonce, data))
         {
-          close_with (conn, g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
-                                         "%s failed authentication (wrong secret)",
-                                         conn->peer));
+          refuse (conn);
           return 0;
         }
       _dp_wire_auth_compute (conn->secret, 'S', conn->peer_nonce, conn->own_nonce, proof);
@@ -924,9 +965,7 @@ handle_handshake (DpConnection *conn,
     }
   else if (!_dp_wire_auth_verify (conn->secret, 'S', conn->own_nonce, conn->peer_nonce, data))
     {
-      close_with (conn, g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
-                                     "node %s failed authentication (wrong secret)",
-                                     conn->peer));
+      refuse (conn);
       return 0;
     }
   become_ready (conn);
@@ -959,6 +998,17 @@ process_input (DpConnection *conn)
           continue;
         }
 
+      if (!conn->got_frame && conn->role == DP_CONNECTION_SERVER)
+        {
+          /* a client that found our proof wrong sends REFUSED instead */
+          if (_dp_wire_refusal_match (conn->in + pos, avail))
+            {
+              if (avail >= DP_REFUSAL_LEN)
+                close_refused (conn);
+              break;
+            }
+          conn->got_frame = TRUE;
+        }
       if (avail < DP_FRAME_HEADER_LEN)
         break;
       _dp_frame_header_unpack (conn->in + pos, &h);

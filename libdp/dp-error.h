@@ -31,7 +31,9 @@ G_BEGIN_DECLS
  * @DP_ERROR_PLACE_FAILED: the place could not be started (e.g. a thunk returned %NULL)
  * @DP_ERROR_NAME_NOT_FOUND: no named place has that name on the node
  * @DP_ERROR_NAME_IN_USE: a named place of that name already exists on the node
- * @DP_ERROR_AUTH_FAILED: the peer failed (or we failed) the challenge-response
+ * @DP_ERROR_AUTH_FAILED: the peer failed the challenge-response, or refused
+ *   ours: the two sides do not share the cluster's secret (the message names
+ *   where ours came from, e.g. the cookie file)
  * @DP_ERROR_PROTOCOL: the peer broke the wire protocol (bad magic, version, frame)
  * @DP_ERROR_FRAME_TOO_LARGE: a frame was over the configured maximum
  * @DP_ERROR_CONNECTION_CLOSED: the connection ended

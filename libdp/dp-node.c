@@ -37,6 +37,7 @@ struct _DpNode
 
   GMutex            lock;
   GBytes           *secret;
+  char             *secret_source;      /* where it came from, for error messages */
   GPtrArray        *plugin_dirs;        /* char*, NULL-terminated on use */
   gsize             max_frame;
   gdouble           hb_interval;
@@ -73,6 +74,8 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (DpNode, dp_node, G_TYPE_OBJECT)
+
+static GBytes *get_secret (DpNode *self, char **source, GError **error);
 
 /* ---- invoking across threads ---- */
 
@@ -675,7 +678,8 @@ on_incoming (GSocketService    *service,
 {
   DpNode *self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) secret = dp_node_get_secret (self, &error);
+  g_autofree char *secret_source = NULL;
+  g_autoptr(GBytes) secret = get_secret (self, &secret_source, &error);
   DpConnection *conn;
 
   if (secret == NULL)
@@ -684,7 +688,7 @@ on_incoming (GSocketService    *service,
                         "MESSAGE", "refusing a connection: %s", error->message);
       return TRUE;
     }
-  conn = _dp_connection_new (sconn, DP_CONNECTION_SERVER, secret, self->max_frame,
+  conn = _dp_connection_new (sconn, DP_CONNECTION_SERVER, secret, secret_source, self->max_frame,
                              self->router_context, &server_handler, self);
   g_ptr_array_add (self->server_conns, conn);
   _dp_connection_set_heartbeat (conn, self->hb_interval, self->hb_timeout);
@@ -905,6 +909,7 @@ connected_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autoptr(GSocketConnection) sconn = NULL;
   g_autoptr(GBytes) secret = NULL;
+  g_autofree char *secret_source = NULL;
 
   sconn = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
   if (sconn == NULL)
@@ -918,14 +923,14 @@ connected_cb (GObject      *source,
       g_object_unref (task);
       return;
     }
-  secret = dp_node_get_secret (self, &error);
+  secret = get_secret (self, &secret_source, &error);
   if (secret == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
       g_object_unref (task);
       return;
     }
-  op->conn = _dp_connection_new (sconn, DP_CONNECTION_CLIENT, secret, self->max_frame,
+  op->conn = _dp_connection_new (sconn, DP_CONNECTION_CLIENT, secret, secret_source, self->max_frame,
                                  self->router_context, &connect_handler, task);
   _dp_connection_set_heartbeat (op->conn, self->hb_interval, self->hb_timeout);
   _dp_connection_start (op->conn);
@@ -1027,6 +1032,7 @@ dp_node_finalize (GObject *object)
   g_main_context_unref (self->router_context);
   g_main_context_unref (self->owner_context);
   g_clear_pointer (&self->secret, g_bytes_unref);
+  g_free (self->secret_source);
   g_ptr_array_unref (self->plugin_dirs);
   g_ptr_array_unref (self->server_conns);
   g_hash_table_unref (self->named);
@@ -1229,22 +1235,55 @@ dp_node_new (void)
 }
 
 /**
- * dp_node_set_secret:
+ * dp_node_set_secret_full:
  * @self: a #DpNode
  * @secret: the cluster secret (at least 16 bytes)
+ * @source: (nullable): where it came from, as error messages are to name
+ *   it: "cookie file /home/u/.config/libdp/cookie", "the secret given on
+ *   standard input"; %NULL for "a secret set by the application"
  *
  * Sets the secret every connection of this node is authenticated with.
+ * When a peer refuses our proof, or fails ours, the #GError
+ * (%DP_ERROR_AUTH_FAILED) names @source, which is where a user has to look.
  */
 void
-dp_node_set_secret (DpNode *self,
-                    GBytes *secret)
+dp_node_set_secret_full (DpNode     *self,
+                         GBytes     *secret,
+                         const char *source)
 {
   g_return_if_fail (DP_IS_NODE (self));
   g_return_if_fail (secret != NULL && g_bytes_get_size (secret) >= DP_SECRET_MIN_LEN);
   g_mutex_lock (&self->lock);
   g_clear_pointer (&self->secret, g_bytes_unref);
   self->secret = g_bytes_ref (secret);
+  g_free (self->secret_source);
+  self->secret_source = g_strdup (source ? source : "a secret set by the application");
   g_mutex_unlock (&self->lock);
+}
+
+/**
+ * dp_node_set_secret:
+ * @self: a #DpNode
+ * @secret: the cluster secret (at least 16 bytes)
+ *
+ * Sets the secret every connection of this node is authenticated with;
+ * error messages call it "a secret set by the application" (see
+ * dp_node_set_secret_full()).
+ */
+void
+dp_node_set_secret (DpNode *self,
+                    GBytes *secret)
+{
+  dp_node_set_secret_full (self, secret, NULL);
+}
+
+static char *
+cookie_source (const char *path)
+{
+  g_autofree char *default_path = path ? NULL : dp_cookie_get_default_path ();
+  g_autofree char *full = g_canonicalize_filename (path ? path : default_path, NULL);
+
+  return g_strdup_printf ("cookie file %s", full);
 }
 
 /**
@@ -1263,11 +1302,36 @@ dp_node_load_cookie (DpNode      *self,
                      GError     **error)
 {
   g_autoptr(GBytes) secret = dp_cookie_load (path, TRUE, error);
+  g_autofree char *source = NULL;
 
   if (secret == NULL)
     return FALSE;
-  dp_node_set_secret (self, secret);
+  source = cookie_source (path);
+  dp_node_set_secret_full (self, secret, source);
   return TRUE;
+}
+
+/* The secret and where it came from; the default cookie file's when none
+ * was set. */
+static GBytes *
+get_secret (DpNode  *self,
+            char   **source,
+            GError **error)
+{
+  GBytes *secret;
+
+  g_mutex_lock (&self->lock);
+  if (self->secret == NULL)
+    {
+      self->secret = dp_cookie_load (NULL, TRUE, error);
+      if (self->secret)
+        self->secret_source = cookie_source (NULL);
+    }
+  secret = self->secret ? g_bytes_ref (self->secret) : NULL;
+  if (source)
+    *source = g_strdup (self->secret_source);
+  g_mutex_unlock (&self->lock);
+  return secret;
 }
 
 /**
@@ -1284,15 +1348,31 @@ GBytes *
 dp_node_get_secret (DpNode  *self,
                     GError **error)
 {
-  GBytes *secret;
+  g_return_val_if_fail (DP_IS_NODE (self), NULL);
+  return get_secret (self, NULL, error);
+}
+
+/**
+ * dp_node_dup_secret_source:
+ * @self: a #DpNode
+ *
+ * Where the node's secret came from, as error messages name it: "cookie
+ * file PATH", "the secret given on standard input", "a secret set by the
+ * application".
+ *
+ * Returns: (transfer full) (nullable): the description, or %NULL while the
+ *   node has no secret yet
+ */
+char *
+dp_node_dup_secret_source (DpNode *self)
+{
+  char *source;
 
   g_return_val_if_fail (DP_IS_NODE (self), NULL);
   g_mutex_lock (&self->lock);
-  if (self->secret == NULL)
-    self->secret = dp_cookie_load (NULL, TRUE, error);
-  secret = self->secret ? g_bytes_ref (self->secret) : NULL;
+  source = g_strdup (self->secret_source);
   g_mutex_unlock (&self->lock);
-  return secret;
+  return source;
 }
 
 typedef struct {

@@ -39,6 +39,12 @@ DP_AVAILABLE_IN_1_0
 void          dp_node_set_secret          (DpNode       *self,
                                            GBytes       *secret);
 DP_AVAILABLE_IN_1_0
+void          dp_node_set_secret_full     (DpNode       *self,
+                                           GBytes       *secret,
+                                           const char   *source);
+DP_AVAILABLE_IN_1_0
+char         *dp_node_dup_secret_source   (DpNode       *self);
+DP_AVAILABLE_IN_1_0
 gboolean      dp_node_load_cookie         (DpNode       *self,
                                            const char   *path,
                                            GError      **error);

@@ -18,6 +18,7 @@ G_BEGIN_DECLS
 #define DP_NONCE_LEN 32
 #define DP_HELLO_LEN (DP_WIRE_MAGIC_LEN + 4 + 4 + DP_NONCE_LEN)   /* 48 */
 #define DP_AUTH_LEN 32                                             /* HMAC-SHA256 */
+#define DP_REFUSAL_LEN DP_AUTH_LEN                                 /* in a proof's place */
 #define DP_FRAME_HEADER_LEN 16
 #define DP_SECRET_MIN_LEN 16
 
@@ -66,6 +67,8 @@ gboolean  _dp_wire_auth_verify    (GBytes *secret, char role,
                                    const guint8 verifier_nonce[DP_NONCE_LEN],
                                    const guint8 prover_nonce[DP_NONCE_LEN],
                                    const guint8 proof[DP_AUTH_LEN]);
+void      _dp_wire_refusal_build  (guint8 out[DP_REFUSAL_LEN]);
+gboolean  _dp_wire_refusal_match  (const guint8 *in, gsize len);
 void      _dp_random_bytes        (guint8 *buf, gsize len);
 
 /* ------------------------------------------------------------------ *
@@ -94,6 +97,7 @@ typedef struct {
 DpConnection *_dp_connection_new        (GSocketConnection *sconn,
                                          DpConnectionRole   role,
                                          GBytes            *secret,
+                                         const char        *secret_source,
                                          gsize              max_frame,
                                          GMainContext      *context,
                                          const DpConnectionHandler *handler,

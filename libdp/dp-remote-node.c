@@ -546,7 +546,9 @@ connected_cb (GObject      *source,
   conn = _dp_node_connect_finish (DP_NODE (source), result, &error);
   if (conn == NULL)
     {
-      g_prefix_error (&error, "cannot connect to node %s:%u: ", self->connect_host, self->port);
+      /* a refused or failed authentication names the node already */
+      if (!g_error_matches (error, DP_ERROR, DP_ERROR_AUTH_FAILED))
+        g_prefix_error (&error, "cannot connect to node %s:%u: ", self->connect_host, self->port);
       if (self->process)
         dp_node_process_terminate (self->process, TRUE);
       g_task_return_error (task, g_steal_pointer (&error));

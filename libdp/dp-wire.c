@@ -189,12 +189,40 @@ _dp_wire_decode_payload (const char *sig,
  *
  *   both sides:  HELLO = magic (8) | u16 version | u16 flags | u32 reserved | nonce (32)
  *   client:      AUTH  = HMAC-SHA256 (secret, "libdp-auth-1" 'C' server_nonce client_nonce)
- *   server:      checks it; only then AUTH = HMAC-SHA256 (secret, ... 'S' client_nonce server_nonce)
- *   client:      checks it; the connection is up.
+ *   server:      checks it; only then AUTH = HMAC-SHA256 (secret, ... 'S' client_nonce server_nonce);
+ *                if it is wrong, REFUSED instead, and closes
+ *   client:      checks it; the connection is up. If it is wrong, REFUSED
+ *                (where the server reads its first frame), and closes.
  *
  * Each side proves knowledge of the secret over a nonce the other chose, so
  * neither a replayed nor a reflected proof is accepted.
+ *
+ * REFUSED (DP_REFUSAL_LEN, the length of a proof, in a proof's place) is
+ * the magic's first four bytes, a zero byte, "refused" and zeros: it tells
+ * the peer that its proof was wrong — that it does not share our secret —
+ * which the close alone tells an attacker anyway, but not a user. An HMAC
+ * equal to it is as likely as a guessed secret; read as a frame header its
+ * type is 0, which no frame has, so it is never taken for a first frame.
+ * A peer that predates REFUSED takes it for a wrong proof (or a bad first
+ * frame) and closes, as it did before; so the protocol version stays 1.
  */
+
+static const char refusal[DP_REFUSAL_LEN] = "\x89" "DPL" "\0" "refused";
+
+void
+_dp_wire_refusal_build (guint8 out[DP_REFUSAL_LEN])
+{
+  memcpy (out, refusal, DP_REFUSAL_LEN);
+}
+
+/* Whether the @len bytes at @in (as many as have arrived) are REFUSED or the
+ * start of it: TRUE with @len < DP_REFUSAL_LEN means "read more to know". */
+gboolean
+_dp_wire_refusal_match (const guint8 *in,
+                        gsize         len)
+{
+  return memcmp (in, refusal, MIN (len, (gsize) DP_REFUSAL_LEN)) == 0;
+}
 
 void
 _dp_wire_hello_build (guint8       out[DP_HELLO_LEN],

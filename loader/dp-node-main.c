@@ -225,7 +225,7 @@ main (int argc, char **argv)
           g_printerr ("dp-node: %s\n", error->message);
           return 1;
         }
-      dp_node_set_secret (node, secret);
+      dp_node_set_secret_full (node, secret, "the secret given on standard input");
     }
   else if (!dp_node_load_cookie (node, cookie_file, &error))
     {

@@ -3,9 +3,117 @@
 
 #include <json-glib/json-glib.h>
 
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+
+/* ---- warnings a test provokes on purpose ----
+ *
+ * A log record whose message contains an expected text is counted and kept
+ * out of the log; any other goes through. Records come from router threads. */
+
+typedef struct {
+  char  *text;
+  guint  seen;
+} Expected;
+
+static GMutex expected_lock;
+static GCond expected_cond;
+static GPtrArray *expected;   /* Expected */
+
+static void
+expected_free (gpointer data)
+{
+  Expected *e = data;
+
+  g_free (e->text);
+  g_free (e);
+}
+
+static void
+expect_log (const char *text)
+{
+  Expected *e = g_new0 (Expected, 1);
+
+  e->text = g_strdup (text);
+  g_mutex_lock (&expected_lock);
+  if (expected == NULL)
+    expected = g_ptr_array_new_with_free_func (expected_free);
+  g_ptr_array_add (expected, e);
+  g_mutex_unlock (&expected_lock);
+}
+
+/* Waits (no time budget: the test's own timeout is the backstop) until
+ * records containing @text have been seen @n times. */
+static void
+wait_log (const char *text,
+          guint       n)
+{
+  g_mutex_lock (&expected_lock);
+  for (;;)
+    {
+      guint seen = 0;
+      for (guint i = 0; expected && i < expected->len; i++)
+        {
+          Expected *e = expected->pdata[i];
+          if (g_str_equal (e->text, text))
+            seen = e->seen;
+        }
+      if (seen >= n)
+        break;
+      g_cond_wait (&expected_cond, &expected_lock);
+    }
+  g_mutex_unlock (&expected_lock);
+}
+
+/* Ends the expectations; returns how often @text was seen. */
+static guint
+expect_done (const char *text)
+{
+  guint seen = 0;
+
+  g_mutex_lock (&expected_lock);
+  for (guint i = 0; expected && i < expected->len; i++)
+    {
+      Expected *e = expected->pdata[i];
+      if (text && g_str_equal (e->text, text))
+        seen = e->seen;
+    }
+  g_clear_pointer (&expected, g_ptr_array_unref);
+  g_mutex_unlock (&expected_lock);
+  return seen;
+}
+
+static GLogWriterOutput
+writer (GLogLevelFlags   level,
+        const GLogField *fields,
+        gsize            n_fields,
+        gpointer         data)
+{
+  const char *message = NULL;
+  gboolean swallowed = FALSE;
+
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
+      message = fields[i].value;
+  g_mutex_lock (&expected_lock);
+  for (guint i = 0; message && expected && i < expected->len; i++)
+    {
+      Expected *e = expected->pdata[i];
+      if (strstr (message, e->text))
+        {
+          e->seen++;
+          swallowed = TRUE;
+          g_cond_broadcast (&expected_cond);
+          break;
+        }
+    }
+  g_mutex_unlock (&expected_lock);
+  if (swallowed)
+    return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (level, fields, n_fields, data);
+}
 
 typedef struct {
   DpNode       *router;
@@ -283,6 +391,14 @@ test_bad_peers (Fixture *f, gconstpointer data)
   }
   assert_node_serves (f);
 
+  /* each bad peer is dropped with a warning in the node's log, which comes
+   * back to us */
+  expect_log ("(bad magic)");
+  expect_log ("failed authentication (wrong secret)");
+  expect_log ("is over the maximum");
+  expect_log ("unknown frame type 99");
+  expect_log ("payload type string is not a valid GVariant type");
+
   /* garbage instead of a handshake */
   {
     g_autoptr(GSocketConnection) c = raw_connect (f);
@@ -295,6 +411,7 @@ test_bad_peers (Fixture *f, gconstpointer data)
     raw_handshake (f, c, wrong);
     expect_dropped (c);
   }
+  wait_log ("failed authentication (wrong secret)", 1);
   /* an oversized frame, an unknown frame type, a payload that is not a GVariant */
   {
     DpFrameHeader bad[] = {
@@ -314,7 +431,7 @@ test_bad_peers (Fixture *f, gconstpointer data)
         expect_dropped (c);
       }
   }
-  /* a master with another secret cannot connect */
+  /* a master with another secret cannot connect: the node refuses it */
   {
     g_autoptr(DpNode) stranger = dp_node_new ();
     g_autoptr(GError) error = NULL;
@@ -322,8 +439,16 @@ test_bad_peers (Fixture *f, gconstpointer data)
     dp_node_set_secret (stranger, wrong);
     n = dp_remote_node_connect (stranger, "127.0.0.1", dp_remote_node_get_port (f->node), NULL, &error);
     g_assert_null (n);
-    g_assert_nonnull (error);
+    g_assert_error (error, DP_ERROR, DP_ERROR_AUTH_FAILED);
+    g_assert_nonnull (strstr (error->message, "refused our authentication"));
+    g_assert_nonnull (strstr (error->message, "(a secret set by the application)"));
   }
+  wait_log ("(bad magic)", 1);
+  wait_log ("failed authentication (wrong secret)", 2);
+  wait_log ("is over the maximum", 1);
+  wait_log ("unknown frame type 99", 1);
+  wait_log ("payload type string is not a valid GVariant type", 1);
+  g_assert_cmpuint (expect_done ("failed authentication (wrong secret)"), ==, 2);
   /* through all of that, an old connection and new ones work */
   {
     g_autoptr(GVariant) r = NULL;
@@ -332,6 +457,217 @@ test_bad_peers (Fixture *f, gconstpointer data)
     g_assert_cmpint (g_variant_get_int32 (r), ==, 5);
   }
   assert_node_serves (f);
+}
+
+/* ---- a wrong secret is named ---- */
+
+/* A fake node: says hello, takes any proof, proves with a wrong secret and
+ * reports whether the master answered REFUSED before it closed. */
+typedef struct {
+  GSocketListener *listener;
+  gboolean         refused;
+  gboolean         closed_after;
+} FakeNode;
+
+static gpointer
+fake_node_thread (gpointer data)
+{
+  FakeNode *fn = data;
+  g_autoptr(GSocketConnection) c = g_socket_listener_accept (fn->listener, NULL, NULL, NULL);
+  g_autoptr(GBytes) wrong = g_bytes_new ("not-the-secret-0123456789", 25);
+  guint8 nonce[DP_NONCE_LEN], hello[DP_HELLO_LEN], theirs[DP_HELLO_LEN + DP_AUTH_LEN];
+  guint8 peer[DP_NONCE_LEN], proof[DP_AUTH_LEN], answer[DP_REFUSAL_LEN], more[1];
+  GInputStream *in;
+  GOutputStream *out;
+  gsize got = 0;
+
+  if (c == NULL)
+    return NULL;
+  g_socket_set_timeout (g_socket_connection_get_socket (c), 0);
+  in = g_io_stream_get_input_stream (G_IO_STREAM (c));
+  out = g_io_stream_get_output_stream (G_IO_STREAM (c));
+  _dp_random_bytes (nonce, sizeof nonce);
+  _dp_wire_hello_build (hello, nonce);
+  if (!g_output_stream_write_all (out, hello, sizeof hello, NULL, NULL, NULL) ||
+      !g_input_stream_read_all (in, theirs, sizeof theirs, &got, NULL, NULL) ||
+      got != sizeof theirs || !_dp_wire_hello_parse (theirs, peer, NULL))
+    return NULL;
+  _dp_wire_auth_compute (wrong, 'S', peer, nonce, proof);
+  if (!g_output_stream_write_all (out, proof, sizeof proof, NULL, NULL, NULL) ||
+      !g_input_stream_read_all (in, answer, sizeof answer, &got, NULL, NULL))
+    return NULL;
+  fn->refused = got == sizeof answer && _dp_wire_refusal_match (answer, sizeof answer);
+  fn->closed_after = g_input_stream_read (in, more, 1, NULL, NULL) == 0;
+  return NULL;
+}
+
+static void
+test_wrong_secret_named (Fixture *f, gconstpointer data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("dp-auth-XXXXXX", NULL);
+  g_autofree char *cookie = g_build_filename (dir, "cookie", NULL);
+  guint16 port = dp_remote_node_get_port (f->node);
+  const char *node_refused =
+    "failed authentication (wrong secret): it does not share this node's secret "
+    "(the secret given on standard input)";
+  const char *node_was_refused =
+    "refused our authentication: it does not share this node's secret "
+    "(the secret given on standard input)";
+
+  expect_log (node_refused);
+  expect_log (node_was_refused);
+
+  /* a master with the secret of another cookie file: the node refuses it,
+   * and the error says so, naming the cookie file */
+  {
+    g_autoptr(DpNode) stranger = dp_node_new ();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(DpRemoteNode) n = NULL;
+    g_autofree char *source = NULL;
+    g_autofree char *want = NULL;
+
+    g_assert_true (dp_node_load_cookie (stranger, cookie, &error));
+    g_assert_no_error (error);
+    source = dp_node_dup_secret_source (stranger);
+    want = g_strdup_printf ("cookie file %s", cookie);
+    g_assert_cmpstr (source, ==, want);
+    n = dp_remote_node_connect (stranger, "127.0.0.1", port, NULL, &error);
+    g_assert_null (n);
+    g_assert_error (error, DP_ERROR, DP_ERROR_AUTH_FAILED);
+    g_clear_pointer (&want, g_free);
+    want = g_strdup_printf ("node 127.0.0.1:%u refused our authentication: it does not share "
+                            "this cluster's secret (cookie file %s)", port, cookie);
+    g_assert_cmpstr (error->message, ==, want);
+  }
+  /* the node still says it on its side, naming its own secret */
+  wait_log (node_refused, 1);
+
+  /* REFUSED on the wire: in place of the node's proof, then the close */
+  {
+    g_autoptr(GBytes) wrong = g_bytes_new ("wrong-secret-0123456789abcdef", 29);
+    g_autoptr(GSocketConnection) c = raw_connect (f);
+    guint8 answer[DP_REFUSAL_LEN];
+    gsize got = 0;
+    g_autoptr(GError) error = NULL;
+
+    raw_handshake (f, c, wrong);
+    g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (c)), answer, sizeof answer,
+                             &got, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (got, ==, sizeof answer);
+    g_assert_true (_dp_wire_refusal_match (answer, sizeof answer));
+    expect_dropped (c);
+  }
+  wait_log (node_refused, 2);
+
+  /* a client that finds the node's proof wrong refuses it in turn: the
+   * node reads REFUSED where it expects the first frame */
+  {
+    g_autoptr(GBytes) secret = dp_node_get_secret (f->router, NULL);
+    g_autoptr(GSocketConnection) c = raw_connect (f);
+    guint8 proof[DP_AUTH_LEN], refused[DP_REFUSAL_LEN];
+    gsize got = 0;
+    g_autoptr(GError) error = NULL;
+
+    raw_handshake (f, c, secret);
+    g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (c)), proof, sizeof proof,
+                             &got, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (got, ==, sizeof proof);
+    g_assert_false (_dp_wire_refusal_match (proof, sizeof proof));
+    _dp_wire_refusal_build (refused);
+    raw_write (c, refused, sizeof refused);
+    expect_dropped (c);
+  }
+  wait_log (node_was_refused, 1);
+
+  /* a "node" whose proof is wrong: the master refuses it (REFUSED, then
+   * the close) and says which secret it used */
+  {
+    FakeNode fn = { g_socket_listener_new () };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(DpRemoteNode) n = NULL;
+    g_autofree char *want = NULL;
+    GThread *t;
+    guint16 fake_port = 0;
+    g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr(GSocketAddress) addr = g_inet_socket_address_new (lo, 0);
+    g_autoptr(GSocketAddress) bound = NULL;
+
+    g_socket_listener_add_address (fn.listener, addr, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                   NULL, &bound, &error);
+    g_assert_no_error (error);
+    fake_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+    t = g_thread_new ("fake-node", fake_node_thread, &fn);
+    n = dp_remote_node_connect (f->router, "127.0.0.1", fake_port, NULL, &error);
+    g_thread_join (t);
+    g_object_unref (fn.listener);
+    g_assert_null (n);
+    g_assert_error (error, DP_ERROR, DP_ERROR_AUTH_FAILED);
+    want = g_strdup_printf ("node 127.0.0.1:%u failed authentication (wrong secret): it does not "
+                            "share this cluster's secret (a secret set by the application)",
+                            fake_port);
+    g_assert_cmpstr (error->message, ==, want);
+    g_assert_true (fn.refused);
+    g_assert_true (fn.closed_after);
+  }
+
+  assert_node_serves (f);
+  g_assert_cmpuint (expect_done (node_refused), ==, 2);
+  g_unlink (cookie);
+  g_rmdir (dir);
+}
+
+/* A node that refuses the master's proof during a spawn: this dp-node
+ * drops the secret its master hands it on standard input and uses another
+ * cookie file's. */
+static void
+test_spawn_refused (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("dp-auth-XXXXXX", NULL);
+  g_autofree char *ours = g_build_filename (dir, "ours", NULL);
+  g_autofree char *theirs = g_build_filename (dir, "theirs", NULL);
+  g_autofree char *wrapper = g_build_filename (dir, "dp-node-other-secret", NULL);
+  g_autofree char *script = NULL;
+  g_autofree char *want = NULL;
+  g_autoptr(GBytes) other = NULL;
+  g_autoptr(DpNode) router = dp_node_new ();
+  g_autoptr(DpSpawnOptions) opts = dp_spawn_options_new ();
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *node_refused = "failed authentication (wrong secret)";
+
+  other = dp_cookie_load (theirs, TRUE, &error);
+  g_assert_no_error (error);
+  script = g_strdup_printf ("#!/bin/sh\n"
+                            "read -r _ || exit 1\n"
+                            "for a; do shift\n"
+                            "  if [ \"$a\" = --secret-stdin ]; then set -- \"$@\" --cookie-file '%s'\n"
+                            "  else set -- \"$@\" \"$a\"; fi\n"
+                            "done\n"
+                            "exec \"$DP_NODE_PATH\" \"$@\"\n", theirs);
+  g_assert_true (g_file_set_contents (wrapper, script, -1, &error));
+  g_assert_cmpint (g_chmod (wrapper, 0700), ==, 0);
+  dp_spawn_options_set_node_path (opts, wrapper);
+  g_assert_true (dp_node_load_cookie (router, ours, &error));
+
+  /* the node may say it too before it is stopped */
+  expect_log (node_refused);
+  node = dp_remote_node_spawn (router, "localhost", 0, opts, NULL, &error);
+  g_assert_null (node);
+  g_assert_error (error, DP_ERROR, DP_ERROR_AUTH_FAILED);
+  g_assert_true (g_str_has_prefix (error->message, "node 127.0.0.1:"));
+  want = g_strdup_printf ("refused our authentication: it does not share this cluster's secret "
+                          "(cookie file %s)", ours);
+  g_assert_true (g_str_has_suffix (error->message, want));
+  /* nothing more comes from that node once its router is gone */
+  g_clear_object (&router);
+  g_assert_cmpuint (expect_done (node_refused), <=, 1);
+
+  g_unlink (wrapper);
+  g_unlink (ours);
+  g_unlink (theirs);
+  g_rmdir (dir);
 }
 
 /* ---- whole programs ---- */
@@ -546,6 +882,96 @@ test_versions (void)
   g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 0);
 }
 
+/* dp-launch --connect to a node started by hand with another cookie: one
+ * line naming the cookie file, exit status 3 */
+static void
+test_dp_launch_wrong_cookie (void)
+{
+  g_autofree char *launch_path = build_path ("loader/dp-launch");
+  g_autofree char *node_path = build_path ("loader/dp-node");
+  g_autofree char *dir = g_dir_make_tmp ("dp-auth-XXXXXX", NULL);
+  g_autofree char *node_cookie = g_build_filename (dir, "node-cookie", NULL);
+  g_autofree char *our_cookie = g_build_filename (dir, "our-cookie", NULL);
+  g_autofree char *spec = NULL;
+  g_autofree char *ready = NULL;
+  g_autofree char *node_err = NULL;
+  g_autoptr(GSubprocessLauncher) nl = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                                  G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                  G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) node = NULL;
+  g_autoptr(GDataInputStream) node_out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) a = dp_cookie_load (node_cookie, TRUE, NULL);
+  g_autoptr(GBytes) b = dp_cookie_load (our_cookie, TRUE, NULL);
+  const char *p;
+  guint64 port;
+
+  g_assert_nonnull (a);
+  g_assert_nonnull (b);
+  g_assert_false (g_bytes_equal (a, b));
+  /* the node exits when its standard input (our pipe) closes */
+  node = g_subprocess_launcher_spawn (nl, &error, node_path, "--listen", "127.0.0.1:0",
+                                      "--cookie-file", node_cookie, NULL);
+  g_assert_no_error (error);
+  node_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node));
+  ready = g_data_input_stream_read_line_utf8 (node_out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  p = ready ? strstr (ready, "\"port\":") : NULL;
+  g_assert_nonnull (p);
+  port = g_ascii_strtoull (p + 7, NULL, 10);
+  g_assert_cmpuint (port, >, 0);
+  spec = g_strdup_printf ("127.0.0.1:%u", (guint) port);
+
+  /* the cookie file from $DP_COOKIE_FILE, then from --cookie-file */
+  for (int i = 0; i < 2; i++)
+    {
+      g_autoptr(GSubprocessLauncher) ll = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                      G_SUBPROCESS_FLAGS_STDERR_PIPE);
+      g_autoptr(GSubprocess) sp = NULL;
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      g_autofree char *want = NULL;
+
+      if (i == 0)
+        {
+          g_subprocess_launcher_setenv (ll, "DP_COOKIE_FILE", our_cookie, TRUE);
+          sp = g_subprocess_launcher_spawn (ll, &error, launch_path, "--connect", "--no-stdin",
+                                            "-m", "\"hi\"", spec, "echo", "echo", NULL);
+        }
+      else
+        sp = g_subprocess_launcher_spawn (ll, &error, launch_path, "--connect", "--no-stdin",
+                                          "--cookie-file", our_cookie,
+                                          "-m", "\"hi\"", spec, "echo", "echo", NULL);
+      g_assert_no_error (error);
+      g_subprocess_communicate_utf8 (sp, NULL, NULL, &out, &err, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 3);
+      g_assert_cmpstr (out, ==, "");
+      want = g_strdup_printf ("dp-launch: node %s refused our authentication: it does not share "
+                              "this cluster's secret (cookie file %s)\n", spec, our_cookie);
+      g_assert_cmpstr (err, ==, want);
+    }
+
+  /* the node said it twice on its side; closing its standard input (as
+   * communicate does) ends it */
+  g_subprocess_communicate_utf8 (node, NULL, NULL, NULL, &node_err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (node));
+  g_assert_cmpint (g_subprocess_get_exit_status (node), ==, 0);
+  {
+    g_autofree char *want = g_strdup_printf ("failed authentication (wrong secret): it does not "
+                                             "share this node's secret (cookie file %s)\n",
+                                             node_cookie);
+    const char *first = strstr (node_err, want);
+    g_assert_nonnull (first);
+    g_assert_nonnull (strstr (first + 1, want));
+  }
+
+  g_unlink (node_cookie);
+  g_unlink (our_cookie);
+  g_rmdir (dir);
+}
+
 static void
 test_hello_world (void)
 {
@@ -630,6 +1056,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_log_set_writer_func (writer, NULL, NULL);
   /* libdp warns about crashed places and rejected peers, which these tests
    * cause on purpose; criticals stay fatal */
   g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL);
@@ -643,10 +1070,13 @@ main (int argc, char **argv)
   ADD ("/cluster/two-nodes", test_two_nodes);
   ADD ("/cluster/bad-peers", test_bad_peers);
   ADD ("/cluster/restarter", test_restarter);
+  ADD ("/cluster/wrong-secret-named", test_wrong_secret_named);
+  g_test_add_func ("/cluster/spawn-refused", test_spawn_refused);
   g_test_add_func ("/cluster/dp-launch", test_dp_launch);
   g_test_add_func ("/cluster/dp-launch-json", test_dp_launch_json);
   g_test_add_func ("/cluster/dp-launch-odd-values", test_dp_launch_odd_values);
   g_test_add_func ("/cluster/versions", test_versions);
+  g_test_add_func ("/cluster/dp-launch-wrong-cookie", test_dp_launch_wrong_cookie);
   g_test_add_func ("/cluster/hello-world", test_hello_world);
   g_test_add_func ("/cluster/master-killed", test_master_killed);
   return g_test_run ();

@@ -141,6 +141,39 @@ test_handshake (void)
   g_assert_error (error, DP_ERROR, DP_ERROR_PROTOCOL);
 }
 
+/* REFUSED, which a side sends in place of its proof when the peer's is wrong */
+static void
+test_refusal (void)
+{
+  g_autoptr(GBytes) secret = g_bytes_new ("0123456789abcdef0123", 20);
+  guint8 refused[DP_REFUSAL_LEN], cn[DP_NONCE_LEN], sn[DP_NONCE_LEN], proof[DP_AUTH_LEN];
+  DpFrameHeader h;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (DP_REFUSAL_LEN, ==, DP_AUTH_LEN);
+  _dp_wire_refusal_build (refused);
+  g_assert_true (_dp_wire_refusal_match (refused, sizeof refused));
+  /* a part of it is "read more to know"; a byte off is not it */
+  g_assert_true (_dp_wire_refusal_match (refused, 5));
+  refused[DP_REFUSAL_LEN - 1] ^= 1;
+  g_assert_false (_dp_wire_refusal_match (refused, sizeof refused));
+  g_assert_true (_dp_wire_refusal_match (refused, DP_REFUSAL_LEN - 1));
+  _dp_wire_refusal_build (refused);
+
+  /* a proof is not a refusal */
+  _dp_random_bytes (cn, sizeof cn);
+  _dp_random_bytes (sn, sizeof sn);
+  _dp_wire_auth_compute (secret, 'S', cn, sn, proof);
+  g_assert_false (_dp_wire_refusal_match (proof, sizeof proof));
+  g_assert_false (_dp_wire_auth_verify (secret, 'S', sn, cn, refused));
+
+  /* nor is any frame: read as a header, its type is one no frame has */
+  _dp_frame_header_unpack (refused, &h);
+  g_assert_false (_dp_frame_type_is_known (h.type));
+  g_assert_false (_dp_frame_header_check (&h, G_MAXSIZE, &error));
+  g_assert_error (error, DP_ERROR, DP_ERROR_PROTOCOL);
+}
+
 static void
 test_cookie (void)
 {
@@ -170,6 +203,36 @@ test_cookie (void)
   g_assert_null (dp_secret_parse ("zz", &error));
   g_assert_error (error, DP_ERROR, DP_ERROR_COOKIE);
   g_unlink (path);
+}
+
+/* where a node's secret came from, which authentication errors name */
+static void
+test_secret_source (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("dp-cookie-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "cookie", NULL);
+  g_autofree char *want = g_strdup_printf ("cookie file %s", path);
+  g_autoptr(GBytes) secret = g_bytes_new ("0123456789abcdef0123", 20);
+  g_autoptr(DpNode) node = dp_node_new ();
+  g_autoptr(GError) error = NULL;
+  char *source;
+
+  g_assert_null (dp_node_dup_secret_source (node));
+  dp_node_set_secret (node, secret);
+  source = dp_node_dup_secret_source (node);
+  g_assert_cmpstr (source, ==, "a secret set by the application");
+  g_free (source);
+  dp_node_set_secret_full (node, secret, "the secret given on standard input");
+  source = dp_node_dup_secret_source (node);
+  g_assert_cmpstr (source, ==, "the secret given on standard input");
+  g_free (source);
+  g_assert_true (dp_node_load_cookie (node, path, &error));
+  g_assert_no_error (error);
+  source = dp_node_dup_secret_source (node);
+  g_assert_cmpstr (source, ==, want);
+  g_free (source);
+  g_unlink (path);
+  g_rmdir (dir);
 }
 
 /* ---- JSON ↔ GVariant: one test per row of the mapping (README, dp-launch --help) ---- */
@@ -680,7 +743,9 @@ main (int argc, char **argv)
   g_test_add_func ("/wire/codec/rejects", test_codec_rejects);
   g_test_add_func ("/wire/frame-header", test_frame_header);
   g_test_add_func ("/wire/handshake", test_handshake);
+  g_test_add_func ("/wire/refusal", test_refusal);
   g_test_add_func ("/secret/cookie", test_cookie);
+  g_test_add_func ("/secret/source", test_secret_source);
   g_test_add_func ("/json/round-trip", test_json_round_trip);
   g_test_add_func ("/json/read/string", test_json_read_string);
   g_test_add_func ("/json/read/integer", test_json_read_integer);
