@@ -311,8 +311,9 @@ drain_channel (ssh_channel  channel,
   return TRUE;
 }
 
-/* Move bytes until the remote command ends or the session is lost. */
-static void
+/* Move bytes until the remote command ends or the session is lost;
+ * returns how it ended. */
+static Report *
 pump (DpSshNodeProcess *self,
       ssh_session       session,
       ssh_channel       channel,
@@ -390,9 +391,7 @@ pump (DpSshNodeProcess *self,
         }
     }
 
-  close (out_fd);
-  close (err_fd);
-  report (self, r);
+  return r;
 }
 
 static gpointer
@@ -412,6 +411,7 @@ worker (gpointer data)
   int fd, rc;
   int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
   GError *fail = NULL;
+  Report *ended = NULL;
   g_autofree char *host = NULL;
 
   if (session == NULL)
@@ -535,16 +535,12 @@ worker (gpointer data)
     report (self, r);
   }
 
-  pump (self, session, channel, in_pipe[0], out_pipe[1], err_pipe[1]);
-  out_pipe[1] = err_pipe[1] = -1;   /* closed by pump() */
+  ended = pump (self, session, channel, in_pipe[0], out_pipe[1], err_pipe[1]);
 
 out:
-  for (int i = 0; i < 2; i++)
-    {
-      if (in_pipe[i] >= 0) close (in_pipe[i]);
-      if (out_pipe[i] >= 0) close (out_pipe[i]);
-      if (err_pipe[i] >= 0) close (err_pipe[i]);
-    }
+  /* The session goes first, the pipes after: the end of the node's output
+   * tells the master that this thread has let go of libssh, so a master
+   * that exits right after it leaves nothing half freed behind. */
   if (channel)
     {
       ssh_channel_close (channel);
@@ -555,6 +551,14 @@ out:
       ssh_disconnect (session);
       ssh_free (session);
     }
+  for (int i = 0; i < 2; i++)
+    {
+      if (in_pipe[i] >= 0) close (in_pipe[i]);
+      if (out_pipe[i] >= 0) close (out_pipe[i]);
+      if (err_pipe[i] >= 0) close (err_pipe[i]);
+    }
+  if (ended)
+    report (self, ended);
   if (fail)
     report_error (self, fail);
   g_object_unref (self);
