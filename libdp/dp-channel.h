@@ -13,6 +13,29 @@
 
 G_BEGIN_DECLS
 
+/**
+ * DpChannel:
+ *
+ * Anything a message can be put on and got from: a place's
+ * #DpPlaceChannel and a master's #DpRemoteConnection alike. The seed's
+ * `*channel-put` and `*channel-get` (dp_channel_put(), dp_channel_get())
+ * work on both, so code written for one works with the other.
+ *
+ * Threads: as the implementing type says; both libdp implementations may
+ * be used from any thread.
+ *
+ * ```c
+ * static GVariant *
+ * ask (DpChannel *ch, const char *question)
+ * {
+ *   dp_channel_put (ch, g_variant_new_string (question));
+ *   return dp_channel_get (ch);              // the reply, or NULL when closed
+ * }
+ *
+ * ask (DP_CHANNEL (remote_connection), "balance");    // from a master
+ * ask (DP_CHANNEL (place_channel), "balance");        // from inside a place
+ * ```
+ */
 #define DP_TYPE_CHANNEL (dp_channel_get_type ())
 DP_AVAILABLE_IN_1_0
 G_DECLARE_INTERFACE (DpChannel, dp_channel, DP, CHANNEL, GObject)

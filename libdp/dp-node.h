@@ -29,6 +29,42 @@ G_BEGIN_DECLS
  */
 #define DP_DEFAULT_MAX_FRAME_SIZE (256u * 1024u * 1024u)
 
+/**
+ * DpNode:
+ *
+ * A message router: the seed's `node%` and `message-router`. Every process
+ * of a cluster has one. In `dp-node` it listens, authenticates masters and
+ * runs their places; in a master it owns the connections to the nodes the
+ * program spawns (#DpRemoteNode) and runs the timers of
+ * dp_message_router().
+ *
+ * A node owns every socket of its process on one private router thread,
+ * as GDBus does, so a place or a main-loop callback may block on a get
+ * without stopping the traffic. Connections are authenticated by a
+ * challenge-response over the cluster's shared secret
+ * (dp_node_load_cookie(), dp_node_set_secret()); nothing else is read
+ * before it succeeds.
+ *
+ * Threads: the object may be used from any thread. Signals are emitted
+ * in the thread-default main context of the thread that called
+ * dp_node_new() (see dp_node_get_context()); network I/O never runs there.
+ *
+ * A node that serves places, as `dp-node` does:
+ *
+ * ```c
+ * g_autoptr(DpNode) node = dp_node_new ();
+ * g_autoptr(GError) error = NULL;
+ *
+ * dp_node_add_plugin_dir (node, "/opt/places");
+ * if (!dp_node_load_cookie (node, NULL, &error) ||       // ~/.config/libdp/cookie
+ *     !dp_node_listen (node, "127.0.0.1", 6340, &error))
+ *   g_error ("%s", error->message);
+ * g_main_loop_run (g_main_loop_new (NULL, FALSE));      // places run meanwhile
+ * ```
+ *
+ * A master uses the same type as the router its remote nodes hang off:
+ * see #DpRemoteNode.
+ */
 #define DP_TYPE_NODE (dp_node_get_type ())
 DP_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (DpNode, dp_node, DP, NODE, GObject)

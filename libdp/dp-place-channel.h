@@ -13,6 +13,33 @@
 
 G_BEGIN_DECLS
 
+/**
+ * DpPlaceChannel:
+ *
+ * One end of a place channel: the seed's `place-channel`. What is put on
+ * one end is got, in order, from the other; the ends may be in the same
+ * process (dp_place_channel_new_pair()) or a place's end may lead over
+ * the network to its master. A get blocks until a message comes or the
+ * channel is closed (then it returns %NULL); dp_place_channel_try_get()
+ * and dp_place_channel_create_source() never block, for main-loop code.
+ * Messages are #GVariant values: a floating reference is sunk by the put.
+ *
+ * Threads: every function may be called from any thread; a get is meant
+ * for the thread that owns the end (a place's own thread).
+ *
+ * ```c
+ * DpPlaceChannel *a, *b;
+ * g_autoptr(GVariant) got = NULL;
+ *
+ * dp_place_channel_new_pair (&a, &b);
+ * dp_place_channel_put (a, g_variant_new ("(si)", "ok", 10));
+ * got = dp_place_channel_get (b);                 // ('ok', 10)
+ * dp_place_channel_close (a);
+ * g_assert_null (dp_place_channel_get (b));      // closed, nothing left
+ * g_object_unref (a);
+ * g_object_unref (b);
+ * ```
+ */
 #define DP_TYPE_PLACE_CHANNEL (dp_place_channel_get_type ())
 DP_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (DpPlaceChannel, dp_place_channel, DP, PLACE_CHANNEL, GObject)

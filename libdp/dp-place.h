@@ -33,6 +33,42 @@ typedef enum {
   DP_PLACE_EXIT_LOST,
 } DpPlaceExit;
 
+/**
+ * DpPlace:
+ *
+ * A place: user code running in a thread of its own, talking to the rest
+ * of the program only through its #DpPlaceChannel — the seed's `place`.
+ * A node makes one for every launch request, from a plugin symbol
+ * (dp_place_new_from_plugin(); see #DpPluginDesc); a thunk
+ * (#DpPlaceThunk, the seed's `#:thunk #t`) makes its own with
+ * dp_place_new(). A place ends when its function returns
+ * (%DP_PLACE_EXIT_RETURNED) or crashes (%DP_PLACE_EXIT_CRASHED); its
+ * death is reported after the last message it put.
+ *
+ * Threads: the place function runs on the place's thread; the other
+ * functions may be called from any thread.
+ *
+ * ```c
+ * static void
+ * counter (DpPlaceChannel *ch)
+ * {
+ *   gint64 n = 0;
+ *   GVariant *msg;
+ *
+ *   while ((msg = dp_place_channel_get (ch)) != NULL)   // NULL: closed
+ *     {
+ *       dp_place_channel_put (ch, g_variant_new_int64 (++n));
+ *       g_variant_unref (msg);
+ *     }
+ * }
+ *
+ * DP_PLACE_EXPORT DpPlace *
+ * counter_thunk (void)
+ * {
+ *   return dp_place_new (counter);      // launched with DP_LAUNCH_THUNK
+ * }
+ * ```
+ */
 #define DP_TYPE_PLACE (dp_place_get_type ())
 DP_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (DpPlace, dp_place, DP, PLACE, GObject)

@@ -29,6 +29,40 @@ typedef enum {
   DP_REMOTE_CONNECTION_EXITED,
 } DpRemoteConnectionState;
 
+/**
+ * DpRemoteConnection:
+ *
+ * The master's end of a channel to one place on a node, or to a named
+ * place: the seed's `remote-connection%`. It is a #DpChannel, so
+ * dp_channel_put() and dp_channel_get() work on it as on a place's own
+ * channel. Replies are matched by channel: what another place or a log
+ * record sends never arrives here. Messages are #GVariant values; any
+ * value put arrives equal (g_variant_equal()) on the other side.
+ *
+ * A connection lives through restarts of its place (or of its node): what
+ * is put while the place is down is queued for the next incarnation, and
+ * what a place could not read comes back as #DpRemoteConnection::undelivered
+ * when no restart follows. Its state (dp_remote_connection_get_state())
+ * goes STARTING → READY → EXITED, with the exit and its detail.
+ *
+ * Threads: put, get and the getters may be called from any thread, and a
+ * blocking get may be made inside a main-loop callback (the router runs on
+ * its own thread). Signals (::message, ::died, ::restarting, ::restarted,
+ * ::undelivered) are emitted in the thread-default main context of the
+ * thread that launched the place or connected.
+ *
+ * ```c
+ * g_autoptr(DpRemoteConnection) pl =
+ *   dp_remote_node_launch_place (node, "echo", "echo", DP_LAUNCH_NONE, NULL);
+ * g_autoptr(GVariant) reply = NULL;
+ *
+ * dp_remote_connection_put (pl, g_variant_new_string ("Hello"));   // sinks the floating ref
+ * reply = dp_remote_connection_get (pl);                            // blocks; NULL: the place ended
+ * g_print ("%s\n", g_variant_get_string (reply, NULL));
+ * dp_remote_connection_close (pl);
+ * g_assert (dp_remote_connection_wait (pl) == DP_PLACE_EXIT_RETURNED);
+ * ```
+ */
 #define DP_TYPE_REMOTE_CONNECTION (dp_remote_connection_get_type ())
 DP_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (DpRemoteConnection, dp_remote_connection, DP, REMOTE_CONNECTION, GObject)

@@ -31,6 +31,40 @@ typedef enum {
   DP_LAUNCH_RESTART_ON_EXIT = 1 << 1,
 } DpLaunchFlags;
 
+/**
+ * DpRemoteNode:
+ *
+ * The master's handle on a node: the seed's `remote-node%`. It is made by
+ * spawning a `dp-node` process — here with #GSubprocess, on another host
+ * over ssh (libssh), see #DpSpawnOptions — or by attaching to a node
+ * started by hand (dp_remote_node_connect()). Through it the master
+ * launches places (dp_remote_node_launch_place(), the seed's
+ * `supervise-place-at`), reaches named places, asks the node to exit, and
+ * learns of its death: the process exited, its ssh session ended, or its
+ * heartbeats stopped (#DpNode:heartbeat-timeout). With a restart policy
+ * (dp_remote_node_set_restart(), _set_restarter(), _set_restart_func())
+ * a dead node is spawned again and its places are relaunched on the same
+ * #DpRemoteConnection objects.
+ *
+ * Threads: the object may be used from any thread; the blocking calls
+ * (dp_remote_node_spawn(), dp_remote_node_wait_for_die()) must not be
+ * made on the router's own thread. Signals (#DpRemoteNode::ready,
+ * ::died, ::restarting, ::restarted, ::output) are emitted in the
+ * thread-default main context in which the spawn or connect was started.
+ *
+ * ```c
+ * g_autoptr(DpNode) router = dp_node_new ();
+ * g_autoptr(GError) error = NULL;
+ * g_autoptr(DpRemoteNode) node =
+ *   dp_remote_node_spawn (router, "localhost", 0, NULL, NULL, &error);  // or "alice@host7:0"
+ *
+ * if (node == NULL)
+ *   g_error ("%s", error->message);       // DP_ERROR_NODE_NOT_FOUND, _HOST_UNREACHABLE, …
+ * g_print ("node %s:%u, pid %" G_GINT64_FORMAT "\n", dp_remote_node_get_host (node),
+ *          dp_remote_node_get_port (node), dp_remote_node_get_pid (node));
+ * dp_remote_node_set_restart (node, TRUE);             // respawn it if it dies
+ * ```
+ */
 #define DP_TYPE_REMOTE_NODE (dp_remote_node_get_type ())
 DP_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (DpRemoteNode, dp_remote_node, DP, REMOTE_NODE, GObject)

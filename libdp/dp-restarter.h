@@ -13,6 +13,28 @@
 
 G_BEGIN_DECLS
 
+/**
+ * DpRestarter:
+ *
+ * A restart policy that limits how often something is restarted: the
+ * seed's `restart-every`. A request made less than #DpRestarter:seconds
+ * after the previous restart waits until that much time has passed; after
+ * `retry` restarts the restarter gives up and emits
+ * #DpRestarter::final-fail. The count starts again when a request comes
+ * more than twice #DpRestarter:seconds after the previous restart (the
+ * thing stayed up that long). Times are libdp time (see dp_now()).
+ *
+ * Threads: requests may be made from any thread; the restart functions,
+ * timers and signals run in the thread-default main context of the thread
+ * that created the restarter.
+ *
+ * ```c
+ * // at most one restart per 5 s, 3 restarts, then on_final_fail (r, data)
+ * g_autoptr(DpRestarter) r = dp_restart_every (5, 3, G_CALLBACK (on_final_fail), data);
+ *
+ * dp_remote_connection_set_restarter (place, r);    // or dp_remote_node_set_restarter (node, r)
+ * ```
+ */
 #define DP_TYPE_RESTARTER (dp_restarter_get_type ())
 DP_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (DpRestarter, dp_restarter, DP, RESTARTER, GObject)

@@ -47,6 +47,29 @@ typedef enum {
 
 typedef struct _DpSpawnOptions DpSpawnOptions;
 
+/**
+ * DpSpawnOptions:
+ *
+ * How a node (or any program, see #DpSpawnedProcess) is spawned: locally
+ * or over ssh (%DP_SPAWN_AUTO picks ssh for any host that is not this
+ * machine), which `dp-node` program, which plugin directories the node may
+ * load from, where the node's output goes, how long to wait for it to be
+ * ready, and the ssh settings (config file, identity, known hosts, whether
+ * a new host key may be accepted). A boxed type: copied by value, freed
+ * with dp_spawn_options_free().
+ *
+ * Threads: not thread-safe; the spawn functions take a copy.
+ *
+ * ```c
+ * g_autoptr(DpSpawnOptions) o = dp_spawn_options_new ();
+ *
+ * dp_spawn_options_add_plugin_dir (o, "/opt/places");
+ * dp_spawn_options_set_ssh_config (o, "/home/alice/cluster.conf");
+ * dp_spawn_options_set_output (o, DP_SPAWN_OUTPUT_STDOUT);   // places' printf here
+ * dp_spawn_options_set_ready_timeout (o, 60000);             // a slow host
+ * node = dp_remote_node_spawn (router, "rack1:0", 0, o, NULL, &error);
+ * ```
+ */
 #define DP_TYPE_SPAWN_OPTIONS (dp_spawn_options_get_type ())
 DP_AVAILABLE_IN_1_0
 GType           dp_spawn_options_get_type   (void) G_GNUC_CONST;

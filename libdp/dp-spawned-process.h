@@ -15,6 +15,29 @@
 
 G_BEGIN_DECLS
 
+/**
+ * DpSpawnedProcess:
+ *
+ * Any program run here or on another host over ssh and supervised: the
+ * seed's `supervise-process-at` and `spawned-process%`. It gives the
+ * program's pid (on its own host), each line it prints
+ * (#DpSpawnedProcess::output) and its exit status
+ * (#DpSpawnedProcess::exited), and can wait for it or kill it. It is
+ * started by the same spawner as nodes, so the same #DpSpawnOptions and
+ * ssh settings apply.
+ *
+ * Threads: the object may be used from any thread; signals are emitted in
+ * the thread-default main context in which the spawn was started.
+ *
+ * ```c
+ * const char *argv[] = { "make", "-C", "/src", NULL };
+ * g_autoptr(DpSpawnedProcess) p = dp_supervise_process_at (router, "build7", argv, NULL, &error);
+ *
+ * g_signal_connect (p, "output", G_CALLBACK (on_line), NULL);   // (p, fd, line, data)
+ * dp_spawned_process_wait (p, -1);
+ * g_print ("make: %s\n", dp_spawned_process_get_exit_reason (p));   // "exited with status 0"
+ * ```
+ */
 #define DP_TYPE_SPAWNED_PROCESS (dp_spawned_process_get_type ())
 DP_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (DpSpawnedProcess, dp_spawned_process, DP, SPAWNED_PROCESS, GObject)
