@@ -1,11 +1,11 @@
 /* Multi-process tests: real dp-node processes on loopback, ephemeral ports. */
 #include "dp-private.h"
+#include "dp-test-utils.h"
 
 #include <json-glib/json-glib.h>
 
 #include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
 
 typedef struct {
   DpNode       *router;
@@ -15,19 +15,15 @@ typedef struct {
 static void
 setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) secret = g_bytes_new ("test-secret-0123456789abcdef", 28);
-
-  f->router = dp_node_new ();
-  dp_node_set_secret (f->router, secret);
-  f->node = dp_remote_node_spawn (f->router, "localhost", 0, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (dp_remote_node_is_alive (f->node));
+  f->router = dp_test_new_router ();
+  f->node = dp_test_spawn_node (f->router);
 }
 
 static void
 teardown (Fixture *f, gconstpointer data)
 {
+  /* while the node still runs: its warnings come through its stderr */
+  dp_test_assert_expected_logs ();
   g_clear_object (&f->node);
   g_clear_object (&f->router);
 }
@@ -118,6 +114,9 @@ test_crash_others_live (Fixture *f, gconstpointer data)
   g_autoptr(DpRemoteConnection) bad = launch (f, "test-places", "crash", 0, NULL);
   g_autoptr(GVariant) r = NULL;
 
+  /* the node says so, in its place's thread and then in its router */
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: place crashed: killed by signal 6 *");
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: place crash (channel *) exited: killed by signal 6 *");
   dp_remote_connection_put (bad, g_variant_new_int32 (1));
   g_assert_cmpint (dp_remote_connection_wait (bad), ==, DP_PLACE_EXIT_CRASHED);
   g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), "signal 6"));
@@ -131,9 +130,12 @@ static void
 expect_failure (Fixture *f, const char *plugin, const char *symbol, DpLaunchFlags flags,
                 int code, const char *mentions)
 {
-  g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (f->node, plugin, symbol, flags, NULL);
+  g_autoptr(DpRemoteConnection) rc = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *logged = g_strdup_printf ("node *: request from * failed: *%s*", mentions);
 
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, logged);
+  rc = dp_remote_node_launch_place (f->node, plugin, symbol, flags, NULL);
   g_assert_false (dp_remote_connection_wait_ready (rc, NULL, &error));
   g_assert_error (error, DP_ERROR, code);
   g_assert_nonnull (strstr (error->message, mentions));
@@ -171,7 +173,11 @@ test_named (Fixture *f, gconstpointer data)
   g_assert_cmpstr (g_variant_get_string (r1, NULL), ==, "one");
   g_assert_cmpstr (g_variant_get_string (r2, NULL), ==, "two");
   {
-    g_autoptr(DpRemoteConnection) none = dp_remote_node_connect_to_named_place (f->node, "nobody");
+    g_autoptr(DpRemoteConnection) none = NULL;
+
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                        "node *: request from * failed: no place named 'nobody' on this node");
+    none = dp_remote_node_connect_to_named_place (f->node, "nobody");
     g_assert_false (dp_remote_connection_wait_ready (none, NULL, &error));
     g_assert_error (error, DP_ERROR, DP_ERROR_NAME_NOT_FOUND);
   }
@@ -286,12 +292,16 @@ test_bad_peers (Fixture *f, gconstpointer data)
   /* garbage instead of a handshake */
   {
     g_autoptr(GSocketConnection) c = raw_connect (f);
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                        "node *: connection from * closed: *peer does not speak the libdp protocol (bad magic)");
     raw_write (c, "GET / HTTP/1.0\r\n\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 71);
     expect_dropped (c);
   }
   /* the wrong secret */
   {
     g_autoptr(GSocketConnection) c = raw_connect (f);
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                        "node *: connection from * closed: * failed authentication (wrong secret)");
     raw_handshake (f, c, wrong);
     expect_dropped (c);
   }
@@ -302,10 +312,16 @@ test_bad_peers (Fixture *f, gconstpointer data)
       { 0, 99, 0, 0, 1, 0 },
       { 16, DP_FRAME_DATA, 0, 2, 1, 0 },
     };
+    const char *why[] = {
+      "node *: connection from * closed: bad frame from *: frame of 2147483647 bytes is over the maximum of *",
+      "node *: connection from * closed: bad frame from *: unknown frame type 99",
+      "node *: connection from * closed: payload type string is not a valid GVariant type",
+    };
     for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
       {
         g_autoptr(GSocketConnection) c = raw_connect (f);
         guint8 hdr[DP_FRAME_HEADER_LEN];
+        dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, why[i]);
         raw_handshake (f, c, secret);
         _dp_frame_header_pack (&bad[i], hdr);
         raw_write (c, hdr, sizeof hdr);
@@ -319,6 +335,8 @@ test_bad_peers (Fixture *f, gconstpointer data)
     g_autoptr(DpNode) stranger = dp_node_new ();
     g_autoptr(GError) error = NULL;
     g_autoptr(DpRemoteNode) n = NULL;
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                        "node *: connection from * closed: * failed authentication (wrong secret)");
     dp_node_set_secret (stranger, wrong);
     n = dp_remote_node_connect (stranger, "127.0.0.1", dp_remote_node_get_port (f->node), NULL, &error);
     g_assert_null (n);
@@ -336,17 +354,11 @@ test_bad_peers (Fixture *f, gconstpointer data)
 
 /* ---- whole programs ---- */
 
-static char *
-build_path (const char *rel)
-{
-  return g_build_filename (g_getenv ("DP_BUILD_DIR"), rel, NULL);
-}
-
 static void
 test_dp_launch (void)
 {
-  g_autofree char *launch_path = build_path ("loader/dp-launch");
-  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autofree char *launch_path = dp_test_build_path ("loader/dp-launch");
+  g_autofree char *echo = dp_test_build_path ("plugins/echo.so");
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
   g_autoptr(GSubprocess) sp = NULL;
@@ -384,7 +396,7 @@ run_launch (const char * const *args,
             char               **out,
             char               **err)
 {
-  g_autofree char *launch_path = build_path ("loader/dp-launch");
+  g_autofree char *launch_path = dp_test_build_path ("loader/dp-launch");
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) sp = NULL;
@@ -422,7 +434,7 @@ assert_lines_are_json (const char *out)
 static void
 test_dp_launch_json (void)
 {
-  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autofree char *echo = dp_test_build_path ("plugins/echo.so");
   g_autofree char *out = NULL, *err = NULL;
   int status;
 
@@ -468,7 +480,7 @@ test_dp_launch_json (void)
 static void
 test_dp_launch_odd_values (void)
 {
-  g_autofree char *places = build_path ("tests/test-places.so");
+  g_autofree char *places = dp_test_build_path ("tests/test-places.so");
   const char *args[] = { "--no-stdin", "localhost:0", places, "odd_values", NULL };
   g_autofree char *out = NULL, *err = NULL;
   int status = run_launch (args, NULL, &out, &err);
@@ -490,7 +502,7 @@ static void
 test_versions (void)
 {
   const char *version = g_getenv ("DP_PROJECT_VERSION");
-  g_autofree char *node_path = build_path ("loader/dp-node");
+  g_autofree char *node_path = dp_test_build_path ("loader/dp-node");
   g_autofree char *launch_expected = NULL, *node_expected = NULL;
   g_autofree char *out = NULL, *line = NULL;
   g_autoptr(GError) error = NULL;
@@ -549,7 +561,7 @@ test_versions (void)
 static void
 test_hello_world (void)
 {
-  g_autofree char *hello = build_path ("samples/hello-world/hello-world");
+  g_autofree char *hello = dp_test_build_path ("samples/hello-world/hello-world");
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
   g_autoptr(GSubprocess) sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, hello, "--fast", NULL);
@@ -562,27 +574,18 @@ test_hello_world (void)
   g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 0);
 }
 
-static gboolean
-process_gone (gint64 pid)
-{
-  int status;
-  /* reap it if it is our child's orphan adopted by nobody; otherwise probe */
-  waitpid ((pid_t) pid, &status, WNOHANG);
-  return kill ((pid_t) pid, 0) != 0;
-}
-
 static void
 test_master_killed (void)
 {
-  g_autofree char *launch_path = build_path ("loader/dp-launch");
-  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autofree char *launch_path = dp_test_build_path ("loader/dp-launch");
+  g_autofree char *echo = dp_test_build_path ("plugins/echo.so");
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
                                                 &error, launch_path, "localhost:0", echo, "echo", NULL);
   g_autoptr(GDataInputStream) err = NULL;
   g_autofree char *line = NULL;
   const char *p;
-  gint64 node_pid, deadline;
+  gint64 node_pid;
 
   g_assert_no_error (error);
   err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (sp));
@@ -592,14 +595,11 @@ test_master_killed (void)
   g_assert_nonnull (p);
   node_pid = g_ascii_strtoll (p + 5, NULL, 10);
   g_assert_cmpint (node_pid, >, 0);
-  g_assert_false (process_gone (node_pid));
+  g_assert_false (dp_test_wait_process_gone (node_pid, 0));
 
   g_subprocess_send_signal (sp, SIGKILL);
   g_subprocess_wait (sp, NULL, NULL);
-  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (!process_gone (node_pid) && g_get_monotonic_time () < deadline)
-    g_usleep (10000);   /* polling a condition with a deadline */
-  g_assert_true (process_gone (node_pid));
+  g_assert_true (dp_test_wait_process_gone (node_pid, 10000));
 }
 
 static void
@@ -629,10 +629,7 @@ test_restarter (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  /* libdp warns about crashed places and rejected peers, which these tests
-   * cause on purpose; criticals stay fatal */
-  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL);
+  dp_test_init (&argc, &argv);
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)
   ADD ("/cluster/echo-values", test_echo_values);
   ADD ("/cluster/thunk", test_thunk);
@@ -643,11 +640,11 @@ main (int argc, char **argv)
   ADD ("/cluster/two-nodes", test_two_nodes);
   ADD ("/cluster/bad-peers", test_bad_peers);
   ADD ("/cluster/restarter", test_restarter);
-  g_test_add_func ("/cluster/dp-launch", test_dp_launch);
-  g_test_add_func ("/cluster/dp-launch-json", test_dp_launch_json);
-  g_test_add_func ("/cluster/dp-launch-odd-values", test_dp_launch_odd_values);
-  g_test_add_func ("/cluster/versions", test_versions);
-  g_test_add_func ("/cluster/hello-world", test_hello_world);
-  g_test_add_func ("/cluster/master-killed", test_master_killed);
+  dp_test_add_func ("/cluster/dp-launch", test_dp_launch);
+  dp_test_add_func ("/cluster/dp-launch-json", test_dp_launch_json);
+  dp_test_add_func ("/cluster/dp-launch-odd-values", test_dp_launch_odd_values);
+  dp_test_add_func ("/cluster/versions", test_versions);
+  dp_test_add_func ("/cluster/hello-world", test_hello_world);
+  dp_test_add_func ("/cluster/master-killed", test_master_killed);
   return g_test_run ();
 }
