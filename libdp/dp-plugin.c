@@ -4,8 +4,10 @@
  * a DP_PLUGIN_DEFINE() descriptor). A node opens plugins found on its
  * plugin path (DP_PLUGIN_PATH, --plugin-dir, the installed plugin
  * directory) by name, or by a file path inside one of those directories.
- * When the plugin has a descriptor it is checked before any other symbol is
- * looked up. Plugins stay loaded for the life of the process.
+ * When the plugin has a descriptor it is checked (the ABI version, then
+ * every field non-empty) before any other symbol is looked up; a plugin
+ * without one loads unchecked. Plugins stay loaded for the life of the
+ * process.
  *
  * libltdl is not thread-safe; every call into it is made under one lock.
  *
@@ -15,6 +17,7 @@
 
 #include <errno.h>
 #include <ltdl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +83,49 @@ path_in_dirs (const char         *file,
   return FALSE;
 }
 
+/* The file lt_dlopenext() would have opened for @key, if there is one:
+ * libltdl says only "file not found" whatever went wrong, so the loader
+ * looks itself to tell a file that is not a shared object apart. */
+static char *
+find_plugin_file (const char         *key,
+                  const char * const *dirs)
+{
+  g_autofree char *with_ext = g_strconcat (key, ".so", NULL);
+
+  if (strchr (key, G_DIR_SEPARATOR) != NULL)
+    {
+      if (g_file_test (key, G_FILE_TEST_IS_REGULAR))
+        return g_strdup (key);
+      return g_file_test (with_ext, G_FILE_TEST_IS_REGULAR) ? g_strdup (with_ext) : NULL;
+    }
+  for (guint i = 0; dirs && dirs[i]; i++)
+    {
+      const char *names[] = { key, with_ext };
+      for (gsize j = 0; j < G_N_ELEMENTS (names); j++)
+        {
+          g_autofree char *file = g_build_filename (dirs[i], names[j], NULL);
+          if (g_file_test (file, G_FILE_TEST_IS_REGULAR))
+            return g_steal_pointer (&file);
+        }
+    }
+  return NULL;
+}
+
+static gboolean
+is_elf_file (const char *file)
+{
+  static const char magic[4] = { 0x7f, 'E', 'L', 'F' };
+  char head[4];
+  FILE *f = fopen (file, "rb");
+  gboolean elf;
+
+  if (f == NULL)
+    return TRUE;           /* cannot tell: let the loader's reason stand */
+  elf = fread (head, 1, sizeof head, f) == sizeof head && memcmp (head, magic, sizeof magic) == 0;
+  fclose (f);
+  return elf;
+}
+
 static lt_dlhandle
 open_plugin_locked (const char         *plugin,
                     const char * const *dirs,
@@ -127,9 +173,16 @@ open_plugin_locked (const char         *plugin,
         {
           g_autofree char *joined = g_strjoinv (":", (char **) dirs);
           const char *why = lt_dlerror ();
-          g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_NOT_FOUND,
-                       "cannot open plugin '%s': %s (plugin path: %s)",
-                       key, why ? why : "not found", joined);
+          g_autofree char *found = find_plugin_file (key, dirs);
+
+          if (found && !is_elf_file (found))
+            g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_NOT_FOUND,
+                         "cannot open plugin '%s': %s is not a shared object",
+                         key, found);
+          else
+            g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_NOT_FOUND,
+                         "cannot open plugin '%s': %s (plugin path: %s)",
+                         key, why ? why : "not found", joined);
           return NULL;
         }
       g_hash_table_insert (plugin_cache, g_strdup (key), handle);
@@ -141,6 +194,21 @@ open_plugin_locked (const char         *plugin,
       *file_out = g_strdup (info && info->filename ? info->filename : key);
     }
   return handle;
+}
+
+/* The first field of @desc that is missing or empty, or NULL */
+static const char *
+empty_desc_field (const DpPluginDesc *desc)
+{
+  const struct { const char *field; const char *value; } fields[] = {
+    { "name", desc->name }, { "description", desc->description },
+    { "version", desc->version }, { "license", desc->license },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
+    if (fields[i].value == NULL || *fields[i].value == '\0')
+      return fields[i].field;
+  return NULL;
 }
 
 gpointer
@@ -183,6 +251,14 @@ _dp_plugin_lookup (const char         *plugin,
                        "plugin '%s' was built for plugin ABI %d.%d; this node supports %d.%d",
                        file, desc ? desc->abi_major : -1, desc ? desc->abi_minor : -1,
                        DP_PLUGIN_ABI_MAJOR, DP_PLUGIN_ABI_MINOR);
+          g_mutex_unlock (&plugin_lock);
+          return NULL;
+        }
+      if (empty_desc_field (desc) != NULL)
+        {
+          g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_ABI,
+                       "plugin '%s' has an invalid descriptor: its %s is missing or empty",
+                       file, empty_desc_field (desc));
           g_mutex_unlock (&plugin_lock);
           return NULL;
         }

@@ -1,119 +1,12 @@
 /* Multi-process tests: real dp-node processes on loopback, ephemeral ports. */
 #include "dp-private.h"
+#include "dp-test-utils.h"
 
 #include <json-glib/json-glib.h>
 
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
-
-/* ---- warnings a test provokes on purpose ----
- *
- * A log record whose message contains an expected text is counted and kept
- * out of the log; any other goes through. Records come from router threads. */
-
-typedef struct {
-  char  *text;
-  guint  seen;
-} Expected;
-
-static GMutex expected_lock;
-static GCond expected_cond;
-static GPtrArray *expected;   /* Expected */
-
-static void
-expected_free (gpointer data)
-{
-  Expected *e = data;
-
-  g_free (e->text);
-  g_free (e);
-}
-
-static void
-expect_log (const char *text)
-{
-  Expected *e = g_new0 (Expected, 1);
-
-  e->text = g_strdup (text);
-  g_mutex_lock (&expected_lock);
-  if (expected == NULL)
-    expected = g_ptr_array_new_with_free_func (expected_free);
-  g_ptr_array_add (expected, e);
-  g_mutex_unlock (&expected_lock);
-}
-
-/* Waits (no time budget: the test's own timeout is the backstop) until
- * records containing @text have been seen @n times. */
-static void
-wait_log (const char *text,
-          guint       n)
-{
-  g_mutex_lock (&expected_lock);
-  for (;;)
-    {
-      guint seen = 0;
-      for (guint i = 0; expected && i < expected->len; i++)
-        {
-          Expected *e = expected->pdata[i];
-          if (g_str_equal (e->text, text))
-            seen = e->seen;
-        }
-      if (seen >= n)
-        break;
-      g_cond_wait (&expected_cond, &expected_lock);
-    }
-  g_mutex_unlock (&expected_lock);
-}
-
-/* Ends the expectations; returns how often @text was seen. */
-static guint
-expect_done (const char *text)
-{
-  guint seen = 0;
-
-  g_mutex_lock (&expected_lock);
-  for (guint i = 0; expected && i < expected->len; i++)
-    {
-      Expected *e = expected->pdata[i];
-      if (text && g_str_equal (e->text, text))
-        seen = e->seen;
-    }
-  g_clear_pointer (&expected, g_ptr_array_unref);
-  g_mutex_unlock (&expected_lock);
-  return seen;
-}
-
-static GLogWriterOutput
-writer (GLogLevelFlags   level,
-        const GLogField *fields,
-        gsize            n_fields,
-        gpointer         data)
-{
-  const char *message = NULL;
-  gboolean swallowed = FALSE;
-
-  for (gsize i = 0; i < n_fields; i++)
-    if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
-      message = fields[i].value;
-  g_mutex_lock (&expected_lock);
-  for (guint i = 0; message && expected && i < expected->len; i++)
-    {
-      Expected *e = expected->pdata[i];
-      if (strstr (message, e->text))
-        {
-          e->seen++;
-          swallowed = TRUE;
-          g_cond_broadcast (&expected_cond);
-          break;
-        }
-    }
-  g_mutex_unlock (&expected_lock);
-  if (swallowed)
-    return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (level, fields, n_fields, data);
-}
 
 typedef struct {
   DpNode       *router;
@@ -123,19 +16,15 @@ typedef struct {
 static void
 setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) secret = g_bytes_new ("test-secret-0123456789abcdef", 28);
-
-  f->router = dp_node_new ();
-  dp_node_set_secret (f->router, secret);
-  f->node = dp_remote_node_spawn (f->router, "localhost", 0, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (dp_remote_node_is_alive (f->node));
+  f->router = dp_test_new_router ();
+  f->node = dp_test_spawn_node (f->router);
 }
 
 static void
 teardown (Fixture *f, gconstpointer data)
 {
+  /* while the node still runs: its warnings come through its stderr */
+  dp_test_assert_expected_logs ();
   g_clear_object (&f->node);
   g_clear_object (&f->router);
 }
@@ -226,6 +115,9 @@ test_crash_others_live (Fixture *f, gconstpointer data)
   g_autoptr(DpRemoteConnection) bad = launch (f, "test-places", "crash", 0, NULL);
   g_autoptr(GVariant) r = NULL;
 
+  /* the node says so, in its place's thread and then in its router */
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: place crashed: killed by signal 6 *");
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: place crash (channel *) exited: killed by signal 6 *");
   dp_remote_connection_put (bad, g_variant_new_int32 (1));
   g_assert_cmpint (dp_remote_connection_wait (bad), ==, DP_PLACE_EXIT_CRASHED);
   g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), "signal 6"));
@@ -239,9 +131,12 @@ static void
 expect_failure (Fixture *f, const char *plugin, const char *symbol, DpLaunchFlags flags,
                 int code, const char *mentions)
 {
-  g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (f->node, plugin, symbol, flags, NULL);
+  g_autoptr(DpRemoteConnection) rc = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *logged = g_strdup_printf ("node *: request from * failed: *%s*", mentions);
 
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, logged);
+  rc = dp_remote_node_launch_place (f->node, plugin, symbol, flags, NULL);
   g_assert_false (dp_remote_connection_wait_ready (rc, NULL, &error));
   g_assert_error (error, DP_ERROR, code);
   g_assert_nonnull (strstr (error->message, mentions));
@@ -279,7 +174,11 @@ test_named (Fixture *f, gconstpointer data)
   g_assert_cmpstr (g_variant_get_string (r1, NULL), ==, "one");
   g_assert_cmpstr (g_variant_get_string (r2, NULL), ==, "two");
   {
-    g_autoptr(DpRemoteConnection) none = dp_remote_node_connect_to_named_place (f->node, "nobody");
+    g_autoptr(DpRemoteConnection) none = NULL;
+
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                        "node *: request from * failed: no place named 'nobody' on this node");
+    none = dp_remote_node_connect_to_named_place (f->node, "nobody");
     g_assert_false (dp_remote_connection_wait_ready (none, NULL, &error));
     g_assert_error (error, DP_ERROR, DP_ERROR_NAME_NOT_FOUND);
   }
@@ -393,25 +292,23 @@ test_bad_peers (Fixture *f, gconstpointer data)
 
   /* each bad peer is dropped with a warning in the node's log, which comes
    * back to us */
-  expect_log ("(bad magic)");
-  expect_log ("failed authentication (wrong secret)");
-  expect_log ("is over the maximum");
-  expect_log ("unknown frame type 99");
-  expect_log ("payload type string is not a valid GVariant type");
-
   /* garbage instead of a handshake */
   {
     g_autoptr(GSocketConnection) c = raw_connect (f);
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                        "node *: connection from * closed: *peer does not speak the libdp protocol (bad magic)");
     raw_write (c, "GET / HTTP/1.0\r\n\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 71);
     expect_dropped (c);
   }
   /* the wrong secret */
   {
     g_autoptr(GSocketConnection) c = raw_connect (f);
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                        "node *: connection from * closed: * failed authentication (wrong secret)*");
     raw_handshake (f, c, wrong);
     expect_dropped (c);
   }
-  wait_log ("failed authentication (wrong secret)", 1);
+  dp_test_assert_expected_logs ();
   /* an oversized frame, an unknown frame type, a payload that is not a GVariant */
   {
     DpFrameHeader bad[] = {
@@ -419,10 +316,16 @@ test_bad_peers (Fixture *f, gconstpointer data)
       { 0, 99, 0, 0, 1, 0 },
       { 16, DP_FRAME_DATA, 0, 2, 1, 0 },
     };
+    const char *why[] = {
+      "node *: connection from * closed: bad frame from *: frame of 2147483647 bytes is over the maximum of *",
+      "node *: connection from * closed: bad frame from *: unknown frame type 99",
+      "node *: connection from * closed: payload type string is not a valid GVariant type",
+    };
     for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
       {
         g_autoptr(GSocketConnection) c = raw_connect (f);
         guint8 hdr[DP_FRAME_HEADER_LEN];
+        dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, why[i]);
         raw_handshake (f, c, secret);
         _dp_frame_header_pack (&bad[i], hdr);
         raw_write (c, hdr, sizeof hdr);
@@ -436,6 +339,8 @@ test_bad_peers (Fixture *f, gconstpointer data)
     g_autoptr(DpNode) stranger = dp_node_new ();
     g_autoptr(GError) error = NULL;
     g_autoptr(DpRemoteNode) n = NULL;
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                        "node *: connection from * closed: * failed authentication (wrong secret)*");
     dp_node_set_secret (stranger, wrong);
     n = dp_remote_node_connect (stranger, "127.0.0.1", dp_remote_node_get_port (f->node), NULL, &error);
     g_assert_null (n);
@@ -443,12 +348,7 @@ test_bad_peers (Fixture *f, gconstpointer data)
     g_assert_nonnull (strstr (error->message, "refused our authentication"));
     g_assert_nonnull (strstr (error->message, "(a secret set by the application)"));
   }
-  wait_log ("(bad magic)", 1);
-  wait_log ("failed authentication (wrong secret)", 2);
-  wait_log ("is over the maximum", 1);
-  wait_log ("unknown frame type 99", 1);
-  wait_log ("payload type string is not a valid GVariant type", 1);
-  g_assert_cmpuint (expect_done ("failed authentication (wrong secret)"), ==, 2);
+  dp_test_assert_expected_logs ();
   /* through all of that, an old connection and new ones work */
   {
     g_autoptr(GVariant) r = NULL;
@@ -508,14 +408,13 @@ test_wrong_secret_named (Fixture *f, gconstpointer data)
   g_autofree char *cookie = g_build_filename (dir, "cookie", NULL);
   guint16 port = dp_remote_node_get_port (f->node);
   const char *node_refused =
-    "failed authentication (wrong secret): it does not share this node's secret "
-    "(the secret given on standard input)";
+    "node *: connection from * closed: * failed authentication (wrong secret): it does not "
+    "share this node's secret (the secret given on standard input)";
   const char *node_was_refused =
-    "refused our authentication: it does not share this node's secret "
-    "(the secret given on standard input)";
+    "node *: connection from * closed: * refused our authentication: it does not share this "
+    "node's secret (the secret given on standard input)";
 
-  expect_log (node_refused);
-  expect_log (node_was_refused);
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, node_refused);
 
   /* a master with the secret of another cookie file: the node refuses it,
    * and the error says so, naming the cookie file */
@@ -540,7 +439,7 @@ test_wrong_secret_named (Fixture *f, gconstpointer data)
     g_assert_cmpstr (error->message, ==, want);
   }
   /* the node still says it on its side, naming its own secret */
-  wait_log (node_refused, 1);
+  dp_test_assert_expected_logs ();
 
   /* REFUSED on the wire: in place of the node's proof, then the close */
   {
@@ -550,6 +449,7 @@ test_wrong_secret_named (Fixture *f, gconstpointer data)
     gsize got = 0;
     g_autoptr(GError) error = NULL;
 
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, node_refused);
     raw_handshake (f, c, wrong);
     g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (c)), answer, sizeof answer,
                              &got, NULL, &error);
@@ -558,7 +458,7 @@ test_wrong_secret_named (Fixture *f, gconstpointer data)
     g_assert_true (_dp_wire_refusal_match (answer, sizeof answer));
     expect_dropped (c);
   }
-  wait_log (node_refused, 2);
+  dp_test_assert_expected_logs ();
 
   /* a client that finds the node's proof wrong refuses it in turn: the
    * node reads REFUSED where it expects the first frame */
@@ -569,6 +469,7 @@ test_wrong_secret_named (Fixture *f, gconstpointer data)
     gsize got = 0;
     g_autoptr(GError) error = NULL;
 
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, node_was_refused);
     raw_handshake (f, c, secret);
     g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (c)), proof, sizeof proof,
                              &got, NULL, &error);
@@ -579,7 +480,7 @@ test_wrong_secret_named (Fixture *f, gconstpointer data)
     raw_write (c, refused, sizeof refused);
     expect_dropped (c);
   }
-  wait_log (node_was_refused, 1);
+  dp_test_assert_expected_logs ();
 
   /* a "node" whose proof is wrong: the master refuses it (REFUSED, then
    * the close) and says which secret it used */
@@ -613,7 +514,6 @@ test_wrong_secret_named (Fixture *f, gconstpointer data)
   }
 
   assert_node_serves (f);
-  g_assert_cmpuint (expect_done (node_refused), ==, 2);
   g_unlink (cookie);
   g_rmdir (dir);
 }
@@ -635,7 +535,6 @@ test_spawn_refused (void)
   g_autoptr(DpSpawnOptions) opts = dp_spawn_options_new ();
   g_autoptr(DpRemoteNode) node = NULL;
   g_autoptr(GError) error = NULL;
-  const char *node_refused = "failed authentication (wrong secret)";
 
   other = dp_cookie_load (theirs, TRUE, &error);
   g_assert_no_error (error);
@@ -652,7 +551,7 @@ test_spawn_refused (void)
   g_assert_true (dp_node_load_cookie (router, ours, &error));
 
   /* the node may say it too before it is stopped */
-  expect_log (node_refused);
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "node *: * failed authentication (wrong secret)*");
   node = dp_remote_node_spawn (router, "localhost", 0, opts, NULL, &error);
   g_assert_null (node);
   g_assert_error (error, DP_ERROR, DP_ERROR_AUTH_FAILED);
@@ -662,7 +561,6 @@ test_spawn_refused (void)
   g_assert_true (g_str_has_suffix (error->message, want));
   /* nothing more comes from that node once its router is gone */
   g_clear_object (&router);
-  g_assert_cmpuint (expect_done (node_refused), <=, 1);
 
   g_unlink (wrapper);
   g_unlink (ours);
@@ -672,17 +570,11 @@ test_spawn_refused (void)
 
 /* ---- whole programs ---- */
 
-static char *
-build_path (const char *rel)
-{
-  return g_build_filename (g_getenv ("DP_BUILD_DIR"), rel, NULL);
-}
-
 static void
 test_dp_launch (void)
 {
-  g_autofree char *launch_path = build_path ("loader/dp-launch");
-  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autofree char *launch_path = dp_test_build_path ("loader/dp-launch");
+  g_autofree char *echo = dp_test_build_path ("plugins/echo.so");
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
   g_autoptr(GSubprocess) sp = NULL;
@@ -720,7 +612,7 @@ run_launch (const char * const *args,
             char               **out,
             char               **err)
 {
-  g_autofree char *launch_path = build_path ("loader/dp-launch");
+  g_autofree char *launch_path = dp_test_build_path ("loader/dp-launch");
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) sp = NULL;
@@ -758,7 +650,7 @@ assert_lines_are_json (const char *out)
 static void
 test_dp_launch_json (void)
 {
-  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autofree char *echo = dp_test_build_path ("plugins/echo.so");
   g_autofree char *out = NULL, *err = NULL;
   int status;
 
@@ -804,7 +696,7 @@ test_dp_launch_json (void)
 static void
 test_dp_launch_odd_values (void)
 {
-  g_autofree char *places = build_path ("tests/test-places.so");
+  g_autofree char *places = dp_test_build_path ("tests/test-places.so");
   const char *args[] = { "--no-stdin", "localhost:0", places, "odd_values", NULL };
   g_autofree char *out = NULL, *err = NULL;
   int status = run_launch (args, NULL, &out, &err);
@@ -826,7 +718,7 @@ static void
 test_versions (void)
 {
   const char *version = g_getenv ("DP_PROJECT_VERSION");
-  g_autofree char *node_path = build_path ("loader/dp-node");
+  g_autofree char *node_path = dp_test_build_path ("loader/dp-node");
   g_autofree char *launch_expected = NULL, *node_expected = NULL;
   g_autofree char *out = NULL, *line = NULL;
   g_autoptr(GError) error = NULL;
@@ -887,8 +779,8 @@ test_versions (void)
 static void
 test_dp_launch_wrong_cookie (void)
 {
-  g_autofree char *launch_path = build_path ("loader/dp-launch");
-  g_autofree char *node_path = build_path ("loader/dp-node");
+  g_autofree char *launch_path = dp_test_build_path ("loader/dp-launch");
+  g_autofree char *node_path = dp_test_build_path ("loader/dp-node");
   g_autofree char *dir = g_dir_make_tmp ("dp-auth-XXXXXX", NULL);
   g_autofree char *node_cookie = g_build_filename (dir, "node-cookie", NULL);
   g_autofree char *our_cookie = g_build_filename (dir, "our-cookie", NULL);
@@ -975,7 +867,7 @@ test_dp_launch_wrong_cookie (void)
 static void
 test_hello_world (void)
 {
-  g_autofree char *hello = build_path ("samples/hello-world/hello-world");
+  g_autofree char *hello = dp_test_build_path ("samples/hello-world/hello-world");
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
   g_autoptr(GSubprocess) sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, hello, "--fast", NULL);
@@ -988,27 +880,18 @@ test_hello_world (void)
   g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 0);
 }
 
-static gboolean
-process_gone (gint64 pid)
-{
-  int status;
-  /* reap it if it is our child's orphan adopted by nobody; otherwise probe */
-  waitpid ((pid_t) pid, &status, WNOHANG);
-  return kill ((pid_t) pid, 0) != 0;
-}
-
 static void
 test_master_killed (void)
 {
-  g_autofree char *launch_path = build_path ("loader/dp-launch");
-  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autofree char *launch_path = dp_test_build_path ("loader/dp-launch");
+  g_autofree char *echo = dp_test_build_path ("plugins/echo.so");
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
                                                 &error, launch_path, "localhost:0", echo, "echo", NULL);
   g_autoptr(GDataInputStream) err = NULL;
   g_autofree char *line = NULL;
   const char *p;
-  gint64 node_pid, deadline;
+  gint64 node_pid;
 
   g_assert_no_error (error);
   err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (sp));
@@ -1018,14 +901,11 @@ test_master_killed (void)
   g_assert_nonnull (p);
   node_pid = g_ascii_strtoll (p + 5, NULL, 10);
   g_assert_cmpint (node_pid, >, 0);
-  g_assert_false (process_gone (node_pid));
+  g_assert_false (dp_test_wait_process_gone (node_pid, 0));
 
   g_subprocess_send_signal (sp, SIGKILL);
   g_subprocess_wait (sp, NULL, NULL);
-  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (!process_gone (node_pid) && g_get_monotonic_time () < deadline)
-    g_usleep (10000);   /* polling a condition with a deadline */
-  g_assert_true (process_gone (node_pid));
+  g_assert_true (dp_test_wait_process_gone (node_pid, 10000));
 }
 
 static void
@@ -1055,11 +935,7 @@ test_restarter (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_log_set_writer_func (writer, NULL, NULL);
-  /* libdp warns about crashed places and rejected peers, which these tests
-   * cause on purpose; criticals stay fatal */
-  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL);
+  dp_test_init (&argc, &argv);
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)
   ADD ("/cluster/echo-values", test_echo_values);
   ADD ("/cluster/thunk", test_thunk);
@@ -1071,13 +947,13 @@ main (int argc, char **argv)
   ADD ("/cluster/bad-peers", test_bad_peers);
   ADD ("/cluster/restarter", test_restarter);
   ADD ("/cluster/wrong-secret-named", test_wrong_secret_named);
-  g_test_add_func ("/cluster/spawn-refused", test_spawn_refused);
-  g_test_add_func ("/cluster/dp-launch", test_dp_launch);
-  g_test_add_func ("/cluster/dp-launch-json", test_dp_launch_json);
-  g_test_add_func ("/cluster/dp-launch-odd-values", test_dp_launch_odd_values);
-  g_test_add_func ("/cluster/versions", test_versions);
-  g_test_add_func ("/cluster/dp-launch-wrong-cookie", test_dp_launch_wrong_cookie);
-  g_test_add_func ("/cluster/hello-world", test_hello_world);
-  g_test_add_func ("/cluster/master-killed", test_master_killed);
+  dp_test_add_func ("/cluster/spawn-refused", test_spawn_refused);
+  dp_test_add_func ("/cluster/dp-launch", test_dp_launch);
+  dp_test_add_func ("/cluster/dp-launch-json", test_dp_launch_json);
+  dp_test_add_func ("/cluster/dp-launch-odd-values", test_dp_launch_odd_values);
+  dp_test_add_func ("/cluster/versions", test_versions);
+  dp_test_add_func ("/cluster/dp-launch-wrong-cookie", test_dp_launch_wrong_cookie);
+  dp_test_add_func ("/cluster/hello-world", test_hello_world);
+  dp_test_add_func ("/cluster/master-killed", test_master_killed);
   return g_test_run ();
 }

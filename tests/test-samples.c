@@ -6,7 +6,8 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <gio/gio.h>
+#include "dp-test-utils.h"
+
 #include <string.h>
 
 #include <signal.h>
@@ -45,15 +46,6 @@ result_clear (Result *r)
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Result, result_clear)
-
-static char *
-build_path (const char *rel)
-{
-  const char *dir = g_getenv ("DP_BUILD_DIR");
-
-  g_assert_nonnull (dir);
-  return g_build_filename (dir, rel, NULL);
-}
 
 static void
 line_read (GObject      *source,
@@ -102,7 +94,7 @@ run_sample (const char  *rel,
             const char  *first_arg,
             ...)
 {
-  g_autofree char *path = build_path (rel);
+  g_autofree char *path = dp_test_build_path (rel);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_autoptr(GSubprocess) sp = NULL;
@@ -272,10 +264,10 @@ test_seconds (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/samples/restarter", test_restarter);
-  g_test_add_func ("/samples/restart", test_restart);
-  g_test_add_func ("/samples/multiple", test_multiple);
-  g_test_add_func ("/samples/seconds", test_seconds);
+  dp_test_init (&argc, &argv);
+  dp_test_add_func ("/samples/restarter", test_restarter);
+  dp_test_add_func ("/samples/restart", test_restart);
+  dp_test_add_func ("/samples/multiple", test_multiple);
+  dp_test_add_func ("/samples/seconds", test_seconds);
   return g_test_run ();
 }

@@ -5,14 +5,11 @@
  * dp-node started by sshd on 127.0.0.1; the master talks to it over real TCP.
  */
 #include "dp-private.h"
-#include "dp-test-util.h"
+#include "dp-test-utils.h"
 
 #include <signal.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 static const char *
 env (const char *name)
@@ -21,12 +18,6 @@ env (const char *name)
   if (v == NULL)
     g_error ("%s is not set: run this test through tests/sshd-fixture.sh", name);
   return v;
-}
-
-static char *
-build_path (const char *rel)
-{
-  return g_build_filename (g_getenv ("DP_BUILD_DIR"), rel, NULL);
 }
 
 /* "127.0.0.1:SSHPORT" or "USER@127.0.0.1:SSHPORT" */
@@ -43,8 +34,8 @@ ssh_options (const char *known_hosts,
              const char *identity)
 {
   DpSpawnOptions *o = dp_spawn_options_new ();
-  g_autofree char *plugins = build_path ("plugins");
-  g_autofree char *tests = build_path ("tests");
+  g_autofree char *plugins = dp_test_build_path ("plugins");
+  g_autofree char *tests = dp_test_build_path ("tests");
 
   dp_spawn_options_set_method (o, DP_SPAWN_SSH);
   dp_spawn_options_set_ssh_known_hosts (o, known_hosts ? known_hosts : env ("DP_TEST_SSH_KNOWN_HOSTS"));
@@ -52,16 +43,6 @@ ssh_options (const char *known_hosts,
   dp_spawn_options_add_plugin_dir (o, plugins);
   dp_spawn_options_add_plugin_dir (o, tests);
   return o;
-}
-
-static DpNode *
-new_router (void)
-{
-  DpNode *router = dp_node_new ();
-  g_autoptr(GBytes) secret = g_bytes_new ("ssh-test-secret-0123456789abcdef", 32);
-
-  dp_node_set_secret (router, secret);
-  return router;
 }
 
 static void
@@ -86,7 +67,7 @@ assert_echo (DpRemoteNode *node,
 static void
 test_hello_world (void)
 {
-  g_autofree char *hello = build_path ("samples/hello-world/hello-world");
+  g_autofree char *hello = dp_test_build_path ("samples/hello-world/hello-world");
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
   g_autoptr(GSubprocess) sp = NULL;
@@ -107,8 +88,8 @@ test_hello_world (void)
 static void
 test_dp_launch (void)
 {
-  g_autofree char *launch = build_path ("loader/dp-launch");
-  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autofree char *launch = dp_test_build_path ("loader/dp-launch");
+  g_autofree char *echo = dp_test_build_path ("plugins/echo.so");
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
@@ -138,7 +119,7 @@ spawned_cb (GObject *source, GAsyncResult *result, gpointer data)
 static void
 test_concurrent (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
   g_autofree char *target = ssh_target (TRUE);
   g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func (g_object_unref);
@@ -164,7 +145,7 @@ test_concurrent (void)
 static void
 test_host_key_unknown (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autofree char *kh = g_build_filename (env ("DP_TEST_SSH_DIR"), "unknown_known_hosts", NULL);
   g_autoptr(DpSpawnOptions) o = ssh_options (kh, NULL);
   g_autofree char *target = ssh_target (FALSE);
@@ -201,7 +182,7 @@ test_host_key_unknown (void)
 static void
 test_host_key_changed (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpSpawnOptions) o = ssh_options (env ("DP_TEST_SSH_WRONG_KNOWN_HOSTS"), NULL);
   g_autofree char *target = ssh_target (FALSE);
   g_autoptr(GError) error = NULL;
@@ -219,7 +200,7 @@ test_host_key_changed (void)
 static void
 test_auth_failed (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpSpawnOptions) o = ssh_options (NULL, env ("DP_TEST_SSH_OTHER_IDENTITY"));
   g_autofree char *target = ssh_target (TRUE);
   g_autoptr(GError) error = NULL;
@@ -234,7 +215,7 @@ test_auth_failed (void)
 static void
 test_node_not_found (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
   g_autofree char *target = ssh_target (FALSE);
   g_autoptr(GError) error = NULL;
@@ -263,6 +244,8 @@ test_node_not_found (void)
                                         -1, NULL));
     g_assert_cmpint (chmod (script, 0755), ==, 0);
     dp_spawn_options_set_node_path (o, script);
+    /* its "error: " line is logged as the node's warning */
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node 127.0.0.1:*: cannot listen: address in use");
     node = dp_remote_node_spawn (router, target, 0, o, NULL, &error);
     g_assert_null (node);
     g_assert_error (error, DP_ERROR, DP_ERROR_NODE_EXITED);
@@ -294,7 +277,7 @@ measure_ssh_spawn_us (DpNode *router)
 static void
 test_ready_timeout (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
   g_autofree char *target = ssh_target (FALSE);
   g_autofree char *script = g_build_filename (env ("DP_TEST_SSH_DIR"), "silent-node", NULL);
@@ -324,7 +307,7 @@ test_ready_timeout (void)
 static void
 test_connect_errors (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(DpRemoteNode) node = NULL;
@@ -355,8 +338,8 @@ test_connect_errors (void)
 static void
 test_master_killed (void)
 {
-  g_autofree char *launch = build_path ("loader/dp-launch");
-  g_autofree char *echo = build_path ("plugins/echo.so");
+  g_autofree char *launch = dp_test_build_path ("loader/dp-launch");
+  g_autofree char *echo = dp_test_build_path ("plugins/echo.so");
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) sp = NULL;
   g_autoptr(GDataInputStream) err = NULL;
@@ -437,7 +420,7 @@ died_cb (DpRemoteNode *node, const char *reason, gpointer data)
 static void
 test_session_cut (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
   g_autofree char *target = ssh_target (FALSE);
   g_autoptr(GError) error = NULL;
@@ -472,7 +455,7 @@ restarted_cb (DpRemoteNode *node, guint attempt, gpointer data)
 static void
 test_session_cut_restart (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
   g_autofree char *target = ssh_target (FALSE);
   g_autoptr(GError) error = NULL;
@@ -514,7 +497,7 @@ on_output (DpSpawnedProcess *p, int fd, const char *line, gpointer data)
 static void
 test_process (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
   g_autofree char *target = ssh_target (TRUE);
   const char *argv[] = { "sh", "-c", "echo \"remote $1\"; exit 4", "sh", "it's quoted", NULL };
@@ -545,20 +528,19 @@ test_process (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL);
-  g_test_add_func ("/ssh/hello-world", test_hello_world);
-  g_test_add_func ("/ssh/dp-launch", test_dp_launch);
-  g_test_add_func ("/ssh/concurrent", test_concurrent);
-  g_test_add_func ("/ssh/host-key-unknown", test_host_key_unknown);
-  g_test_add_func ("/ssh/host-key-changed", test_host_key_changed);
-  g_test_add_func ("/ssh/auth-failed", test_auth_failed);
-  g_test_add_func ("/ssh/node-not-found", test_node_not_found);
-  g_test_add_func ("/ssh/ready-timeout", test_ready_timeout);
-  g_test_add_func ("/ssh/connect-errors", test_connect_errors);
-  g_test_add_func ("/ssh/master-killed", test_master_killed);
-  g_test_add_func ("/ssh/session-cut", test_session_cut);
-  g_test_add_func ("/ssh/process", test_process);
-  g_test_add_func ("/ssh/session-cut-restart", test_session_cut_restart);
+  dp_test_init (&argc, &argv);
+  dp_test_add_func ("/ssh/hello-world", test_hello_world);
+  dp_test_add_func ("/ssh/dp-launch", test_dp_launch);
+  dp_test_add_func ("/ssh/concurrent", test_concurrent);
+  dp_test_add_func ("/ssh/host-key-unknown", test_host_key_unknown);
+  dp_test_add_func ("/ssh/host-key-changed", test_host_key_changed);
+  dp_test_add_func ("/ssh/auth-failed", test_auth_failed);
+  dp_test_add_func ("/ssh/node-not-found", test_node_not_found);
+  dp_test_add_func ("/ssh/ready-timeout", test_ready_timeout);
+  dp_test_add_func ("/ssh/connect-errors", test_connect_errors);
+  dp_test_add_func ("/ssh/master-killed", test_master_killed);
+  dp_test_add_func ("/ssh/session-cut", test_session_cut);
+  dp_test_add_func ("/ssh/process", test_process);
+  dp_test_add_func ("/ssh/session-cut-restart", test_session_cut_restart);
   return g_test_run ();
 }

@@ -3,36 +3,12 @@
  * loopback; DP_TIME_SCALE-style clock scaling (dp_set_time_scale()) so that
  * schedules measured in seconds run in a fraction of that. */
 #include "dp-private.h"
-#include "dp-test-util.h"
+#include "dp-test-utils.h"
 
 #include <json-glib/json-glib.h>
 
 #include <signal.h>
 #include <string.h>
-#include <poll.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-static DpNode *
-new_router (void)
-{
-  DpNode *router = dp_node_new ();
-  g_autoptr(GBytes) secret = g_bytes_new ("supervision-secret-0123456789abcdef", 35);
-
-  dp_node_set_secret (router, secret);
-  return router;
-}
-
-static DpRemoteNode *
-spawn (DpNode *router)
-{
-  g_autoptr(GError) error = NULL;
-  DpRemoteNode *node = dp_remote_node_spawn (router, "localhost", 0, NULL, NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (node);
-  return node;
-}
 
 
 /* wakes the main context now and then so a loop sees its deadline */
@@ -58,8 +34,8 @@ on_attempt (DpRemoteConnection *rc, guint attempt, gpointer data)
 static void
 test_place_restart_in_flight (void)
 {
-  g_autoptr(DpNode) router = new_router ();
-  g_autoptr(DpRemoteNode) node = spawn (router);
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpRemoteNode) node = dp_test_spawn_node (router);
   g_autoptr(DpRemoteConnection) rc =
     dp_remote_node_launch_place (node, "test-places", "one_then_exit", DP_LAUNCH_RESTART_ON_EXIT, NULL);
   g_autoptr(GArray) restarting = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -123,8 +99,8 @@ died_flag (gpointer instance, const char *reason, gpointer data)
 static void
 test_node_sigkill_restart (void)
 {
-  g_autoptr(DpNode) router = new_router ();
-  g_autoptr(DpRemoteNode) node = spawn (router);
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpRemoteNode) node = dp_test_spawn_node (router);
   g_autoptr(DpRemoteConnection) named = dp_remote_node_launch_place (node, "echo", "echo_named", 0, "svc");
   g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (node, "echo", "echo", 0, NULL);
   g_autoptr(DpRemoteConnection) finished = dp_remote_node_launch_place (node, "test-places", "quick", 0, NULL);
@@ -232,8 +208,8 @@ kill_when_restarted (gpointer data, guint attempt, DpRemoteNode *node)
 static void
 test_node_restarter_final_fail (void)
 {
-  g_autoptr(DpNode) router = new_router ();
-  g_autoptr(DpRemoteNode) node = spawn (router);
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpRemoteNode) node = dp_test_spawn_node (router);
   g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (node, "echo", "echo", 0, NULL);
   gboolean failed = FALSE;
   g_autoptr(DpRestarter) restarter = dp_restart_every (1.0, 2, G_CALLBACK (final_fail), &failed);
@@ -272,7 +248,7 @@ test_node_restarter_final_fail (void)
 static void
 test_heartbeat_sigstop (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpRemoteNode) node = NULL;
   g_autofree char *reason = NULL;
   gint64 pid, t0, dt, spawn_us;
@@ -283,14 +259,14 @@ test_heartbeat_sigstop (void)
    * it is ten times what a whole spawn took here, and at least 1 s. */
   t0 = g_get_monotonic_time ();
   {
-    g_autoptr(DpRemoteNode) probe = spawn (router);
+    g_autoptr(DpRemoteNode) probe = dp_test_spawn_node (router);
   }
   spawn_us = g_get_monotonic_time () - t0;
   timeout = MAX (1.0, 10.0 * spawn_us / G_USEC_PER_SEC);
   g_test_message ("a node spawn took %.1f ms: heartbeat timeout %.2f s", spawn_us / 1000.0, timeout);
 
   g_object_set (router, "heartbeat-interval", interval, "heartbeat-timeout", timeout, NULL);
-  node = spawn (router);
+  node = dp_test_spawn_node (router);
   pid = dp_remote_node_get_pid (node);
   g_signal_connect (node, "died", G_CALLBACK (died_flag), &reason);
 
@@ -415,10 +391,12 @@ on_log (DpNode *node, const char *from, const char *place, const char *severity,
   g_assert_true (strchr (from, ':') != NULL);   /* host:port of the node */
 }
 
-static GPtrArray *structured;   /* "DP_NODE=…;DP_PLACE=…;MESSAGE=…" seen by the writer */
+static GMutex structured_lock;
+static GPtrArray *structured;   /* "place|severity|message" seen by the watch, under the lock */
 
-static GLogWriterOutput
-writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+/* a watch on the log: sees every record with its fields, from any thread */
+static void
+watch (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
 {
   const char *node = NULL, *place = NULL, *msg = NULL, *sev = NULL;
 
@@ -433,23 +411,28 @@ writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer 
       else if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
         msg = fields[i].value;
     }
+  g_mutex_lock (&structured_lock);
   if (structured && place && sev && node && msg)
     g_ptr_array_add (structured, g_strdup_printf ("%s|%s|%s", place, sev, msg));
-  return g_log_writer_default (level, fields, n_fields, data);
+  g_mutex_unlock (&structured_lock);
 }
 
 static void
 test_log_records (void)
 {
-  g_autoptr(DpNode) router = new_router ();
-  g_autoptr(DpRemoteNode) node = spawn (router);
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpRemoteNode) node = dp_test_spawn_node (router);
   LogSeen seen = { g_ptr_array_new_with_free_func (g_free) };
   g_autoptr(DpRemoteConnection) rc = NULL;
   g_autoptr(GVariant) first = NULL;
   g_autoptr(GVariant) second = NULL;
   gboolean two = FALSE;
+  guint watch_id;
 
   structured = g_ptr_array_new_with_free_func (g_free);
+  watch_id = dp_test_add_log_watch (watch, NULL);
+  /* the logger place's warning reaches the root's log as a warning */
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "[127.0.0.1:* logger] a record from the logger place");
   g_signal_connect (router, "log", G_CALLBACK (on_log), &seen);
   rc = dp_remote_node_launch_place (node, "test-places", "logger", 0, NULL);
 
@@ -469,7 +452,9 @@ test_log_records (void)
     }
   g_assert_cmpstr (seen.records->pdata[0], ==, "logger|warning|a record from the logger place");
   g_assert_cmpstr (seen.records->pdata[1], ==, "logger|info|a second record");
-  /* and through GLib structured logging with its fields */
+  /* and through GLib structured logging with its fields (logged before
+   * the signal is emitted) */
+  dp_test_remove_log_watch (watch_id);
   g_assert_cmpuint (structured->len, >=, 2);
   g_assert_nonnull (strstr (structured->pdata[0], "logger|warning|"));
   g_assert_nonnull (strstr (structured->pdata[0], "a record from the logger place"));
@@ -483,7 +468,7 @@ test_log_records (void)
 static void
 test_launch_log_json (void)
 {
-  g_autofree char *launch = g_build_filename (g_getenv ("DP_BUILD_DIR"), "loader", "dp-launch", NULL);
+  g_autofree char *launch = dp_test_build_path ("loader/dp-launch");
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
@@ -540,7 +525,7 @@ order_died (DpRemoteConnection *rc, DpPlaceExit exit, const char *detail, gpoint
 static void
 test_output_before_death (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpSpawnOptions) o = dp_spawn_options_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(DpRemoteNode) node = NULL;
@@ -587,7 +572,7 @@ on_exited (DpSpawnedProcess *p, int status, const char *reason, gpointer data)
 static void
 test_process_exit_status (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpSpawnOptions) o = dp_spawn_options_new ();
   const char *argv[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
   const char *sleeper[] = { "sleep", "60", NULL };
@@ -638,7 +623,7 @@ test_process_exit_status (void)
 static void
 test_spawn_nodes_join (void)
 {
-  g_autoptr(DpNode) router = new_router ();
+  g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpSpawnOptions) bad = dp_spawn_options_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) nodes = NULL;
@@ -673,19 +658,16 @@ test_spawn_nodes_join (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_log_set_writer_func (writer, NULL, NULL);
-  /* restarts and killed nodes are logged as warnings on purpose */
-  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL);
-  g_test_add_func ("/supervision/place-restart-in-flight", test_place_restart_in_flight);
-  g_test_add_func ("/supervision/node-sigkill-restart", test_node_sigkill_restart);
-  g_test_add_func ("/supervision/node-restarter-final-fail", test_node_restarter_final_fail);
-  g_test_add_func ("/supervision/heartbeat-sigstop", test_heartbeat_sigstop);
-  g_test_add_func ("/supervision/timers", test_timers);
-  g_test_add_func ("/supervision/log-records", test_log_records);
-  g_test_add_func ("/supervision/output-before-death", test_output_before_death);
-  g_test_add_func ("/supervision/launch-log-json", test_launch_log_json);
-  g_test_add_func ("/supervision/process-exit-status", test_process_exit_status);
-  g_test_add_func ("/supervision/spawn-nodes-join", test_spawn_nodes_join);
+  dp_test_init (&argc, &argv);
+  dp_test_add_func ("/supervision/place-restart-in-flight", test_place_restart_in_flight);
+  dp_test_add_func ("/supervision/node-sigkill-restart", test_node_sigkill_restart);
+  dp_test_add_func ("/supervision/node-restarter-final-fail", test_node_restarter_final_fail);
+  dp_test_add_func ("/supervision/heartbeat-sigstop", test_heartbeat_sigstop);
+  dp_test_add_func ("/supervision/timers", test_timers);
+  dp_test_add_func ("/supervision/log-records", test_log_records);
+  dp_test_add_func ("/supervision/output-before-death", test_output_before_death);
+  dp_test_add_func ("/supervision/launch-log-json", test_launch_log_json);
+  dp_test_add_func ("/supervision/process-exit-status", test_process_exit_status);
+  dp_test_add_func ("/supervision/spawn-nodes-join", test_spawn_nodes_join);
   return g_test_run ();
 }

@@ -1,0 +1,70 @@
+/* dp-test-utils.h: what every libdp test program shares
+ *
+ * One initialisation (dp_test_init()), one way to start a node and its
+ * router, one wait for a process to be gone, paths into the build tree, and
+ * an expected-log hook in the manner of libpeas' testing_util_push_log_hook():
+ * every warning or critical a test provokes on purpose is declared with
+ * dp_test_expect_log() and checked; any other one fails the test.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <libdp/libdp.h>
+
+G_BEGIN_DECLS
+
+/* g_test_init(), warnings and criticals fatal, and the log writer that
+ * checks them against what the running test expects. */
+void          dp_test_init               (int    *argc,
+                                          char ***argv);
+
+/* g_test_add_func() whose test ends with dp_test_assert_expected_logs() */
+void          dp_test_add_func           (const char *testpath,
+                                          GTestFunc   test_func);
+
+/* $DP_BUILD_DIR/@relative (e.g. "loader/dp-launch") */
+char         *dp_test_build_path         (const char *relative);
+
+/* A router with the tests' secret. */
+DpNode       *dp_test_new_router         (void);
+/* A dp-node process on localhost, any free port, ready and alive. */
+DpRemoteNode *dp_test_spawn_node         (DpNode     *router);
+
+/* Waits (poll on a pidfd, no sleeping) until @pid (not necessarily a child
+ * of ours) is gone; TRUE when it is, FALSE after @timeout_ms. */
+gboolean      dp_test_wait_process_gone  (gint64      pid,
+                                          int         timeout_ms);
+
+/* Expects one message of @log_level (G_LOG_LEVEL_WARNING or
+ * G_LOG_LEVEL_CRITICAL) in @log_domain (NULL: any) whose text matches
+ * @pattern (g_pattern_match_simple()). Each expectation is consumed by one
+ * message, from any thread; a warning or critical that no expectation
+ * matches fails the test. */
+void          dp_test_expect_log         (const char     *log_domain,
+                                          GLogLevelFlags  log_level,
+                                          const char     *pattern);
+/* Like dp_test_expect_log(), for a message that may come any number of
+ * times or not at all (a node's warning that races with its being stopped). */
+void          dp_test_allow_log          (const char     *log_domain,
+                                          GLogLevelFlags  log_level,
+                                          const char     *pattern);
+/* Iterates the thread-default main context until every expected message
+ * has arrived (they may come from another thread, or from a node's stderr
+ * read on this context), then asserts that they all did and that nothing
+ * unexpected was logged; forgets the expectations. Only a hang guard bounds
+ * the wait. */
+void          dp_test_assert_expected_logs (void);
+
+/* Called for every record, from the thread that logs it, before it is
+ * checked or written. */
+typedef void (*DpTestLogWatch) (GLogLevelFlags   log_level,
+                                const GLogField *fields,
+                                gsize            n_fields,
+                                gpointer         user_data);
+guint         dp_test_add_log_watch      (DpTestLogWatch watch,
+                                          gpointer       user_data);
+/* Once it returns, @id's watch is not running and will not run again. */
+void          dp_test_remove_log_watch   (guint          id);
+
+G_END_DECLS

@@ -1,0 +1,609 @@
+/* test-peer.c: the protocol between two DpNodes in this one process
+ *
+ * As GLib's gio/tests/gdbus-peer.c runs both ends of a D-Bus connection in
+ * one process, every test here has a server node listening on 127.0.0.1
+ * (any free port) and a master node attached to it with
+ * dp_remote_node_connect(): real sockets, real handshakes and frames, both
+ * routers' threads, places from the plugins of the build tree (found through
+ * DP_PLUGIN_PATH), and no process spawned. The whole suite takes a fraction
+ * of a second; it says how long in its last line.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+#include "dp-test-utils.h"
+
+#include <string.h>
+
+typedef struct {
+  DpNode       *server;   /* listens; runs the places */
+  DpNode       *master;
+  DpRemoteNode *node;     /* the master's handle on the server */
+} Peer;
+
+/* @data: NULL, or the heartbeat interval both nodes use (0: none) */
+static void
+setup (Peer *p, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  p->server = dp_test_new_router ();
+  p->master = dp_test_new_router ();
+  if (data)
+    {
+      g_object_set (p->server, "heartbeat-interval", *(const gdouble *) data, NULL);
+      g_object_set (p->master, "heartbeat-interval", *(const gdouble *) data, NULL);
+    }
+  g_assert_true (dp_node_listen (p->server, "127.0.0.1", 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (dp_node_get_port (p->server), >, 0);
+
+  p->node = dp_remote_node_connect (p->master, "127.0.0.1", dp_node_get_port (p->server),
+                                    NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (p->node);
+}
+
+static void
+teardown (Peer *p, gconstpointer data)
+{
+  dp_test_assert_expected_logs ();
+  g_clear_object (&p->node);
+  g_clear_object (&p->master);
+  /* with the master gone, every place sees its channel closed and ends;
+   * the server goes once they have (their records hold it) */
+  while (dp_node_get_n_places (p->server) > 0)
+    g_main_context_iteration (NULL, TRUE);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_clear_object (&p->server);
+  dp_test_assert_expected_logs ();
+}
+
+static DpRemoteConnection *
+launch (Peer *p, const char *plugin, const char *symbol, DpLaunchFlags flags, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  DpRemoteConnection *rc = dp_remote_node_launch_place (p->node, plugin, symbol, flags, name);
+
+  g_assert_true (dp_remote_connection_wait_ready (rc, NULL, &error));
+  g_assert_no_error (error);
+  return rc;
+}
+
+/* @rc echoes @value back */
+static void
+assert_echoes (DpRemoteConnection *rc, const char *value)
+{
+  g_autoptr(GVariant) r = NULL;
+
+  g_assert_true (dp_remote_connection_put (rc, g_variant_new_string (value)));
+  r = dp_remote_connection_get (rc);
+  g_assert_nonnull (r);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, value);
+}
+
+static void
+assert_node_serves (Peer *p)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (p, "echo", "echo", 0, NULL);
+
+  assert_echoes (rc, "still here");
+}
+
+/* ---- handshake ---- */
+
+static void
+on_peer_rejected (DpNode *node, const char *peer, const char *reason, gpointer data)
+{
+  *(char **) data = g_strdup (reason);
+}
+
+static void
+test_handshake_ok (Peer *p, gconstpointer data)
+{
+  g_assert_true (dp_remote_node_is_alive (p->node));
+  g_assert_cmpuint (dp_remote_node_get_port (p->node), ==, dp_node_get_port (p->server));
+  g_assert_cmpint (dp_remote_node_get_pid (p->node), <=, 0);     /* not ours to run */
+  assert_node_serves (p);
+}
+
+static void
+test_handshake_wrong_secret (Peer *p, gconstpointer data)
+{
+  g_autoptr(DpNode) stranger = dp_node_new ();
+  g_autoptr(GBytes) wrong = g_bytes_new_static ("wrong-secret-0123456789abcdef", 29);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) n = NULL;
+  g_autofree char *reason = NULL;
+
+  g_signal_connect (p->server, "peer-rejected", G_CALLBACK (on_peer_rejected), &reason);
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                      "connection from 127.0.0.1:* closed: 127.0.0.1:* failed authentication (wrong secret)*");
+  dp_node_set_secret (stranger, wrong);
+  n = dp_remote_node_connect (stranger, "127.0.0.1", dp_node_get_port (p->server), NULL, &error);
+  g_assert_null (n);
+  g_assert_error (error, DP_ERROR, DP_ERROR_AUTH_FAILED);
+  g_assert_nonnull (strstr (error->message, "refused our authentication"));
+  g_test_message ("refused: %s", error->message);
+
+  while (reason == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (strstr (reason, "failed authentication (wrong secret)"));
+  g_signal_handlers_disconnect_by_data (p->server, &reason);
+  /* and the master that knows the secret is still served */
+  assert_node_serves (p);
+}
+
+/* ---- places ---- */
+
+static void
+test_echo_values (Peer *p, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (p, "echo", "echo", 0, NULL);
+  const char *texts[] = {
+    "'Hello'", "(1, 'two', [3, 4], {'k': <5>})", "{1: 'x'}", "@mi nothing", "@ms 'm'",
+    "b'bytes'", "''", "(int64 -9223372036854775808, uint64 18446744073709551615)",
+    "<<(true, 1.5)>>", "@a{sv} {}", "[nan, inf, -0.0]",
+  };
+  /* large messages: /peer/place/large-message */
+  g_autofree guint8 *blob = g_malloc (48 * 1024);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr(GVariant) v = g_variant_ref_sink (g_variant_parse (NULL, texts[i], NULL, NULL, NULL));
+      g_autoptr(GVariant) back = NULL;
+
+      g_assert_true (dp_remote_connection_put (rc, v));
+      back = dp_remote_connection_get (rc);
+      g_assert_nonnull (back);
+      g_assert_true (g_variant_get_size (v) == g_variant_get_size (back));
+      g_assert_cmpmem (g_variant_get_data (v), g_variant_get_size (v),
+                       g_variant_get_data (back), g_variant_get_size (back));
+    }
+  for (gsize i = 0; i < 48 * 1024; i++)
+    blob[i] = (guint8) (i * 13);
+  {
+    g_autoptr(GVariant) v = g_variant_ref_sink (
+      g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, blob, 48 * 1024, 1));
+    g_autoptr(GVariant) back = NULL;
+
+    g_assert_true (dp_remote_connection_put (rc, v));
+    back = dp_remote_connection_get (rc);
+    g_assert_true (g_variant_equal (v, back));
+  }
+  /* in order, many at once */
+  for (gint32 i = 0; i < 1000; i++)
+    g_assert_true (dp_remote_connection_put (rc, g_variant_new_int32 (i)));
+  for (gint32 i = 0; i < 1000; i++)
+    {
+      g_autoptr(GVariant) r = dp_remote_connection_get (rc);
+      g_assert_cmpint (g_variant_get_int32 (r), ==, i);
+    }
+  dp_remote_connection_close (rc);
+  g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_RETURNED);
+  g_assert_null (dp_remote_connection_get (rc));
+}
+
+static gint64
+echo_blob_us (DpRemoteConnection *rc, gsize size, gint64 timeout_us)
+{
+  g_autofree guint8 *blob = g_malloc (size);
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GVariant) back = NULL;
+  gint64 t0;
+
+  for (gsize i = 0; i < size; i++)
+    blob[i] = (guint8) (i * 7);
+  v = g_variant_ref_sink (g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, blob, size, 1));
+  t0 = g_get_monotonic_time ();
+  g_assert_true (dp_remote_connection_put (rc, v));
+  back = dp_remote_connection_get_timeout (rc, timeout_us, NULL);
+  if (back == NULL)
+    return -1;
+  g_assert_true (g_variant_equal (v, back));
+  return g_get_monotonic_time () - t0;
+}
+
+/* Messages of 1 and 4 MiB, with no heartbeat timer on either node: they
+ * must arrive without any timer's help. The budget is derived from the
+ * 48 KiB round trip measured here (twenty times it, at least 0.25 s): it
+ * only tells "slow" from "waiting for something that never comes", and what
+ * misses it is reported as a known bug (TODO), not a failure, until the
+ * bug is fixed. */
+static void
+test_large_message (Peer *p, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (p, "echo", "echo", 0, NULL);
+  gsize sizes[] = { 1024 * 1024, 4 * 1024 * 1024 };
+  gint64 small = G_MAXINT64;
+
+  /* the best of a few: the first ones pay for warming up */
+  for (int i = 0; i < 5; i++)
+    {
+      gint64 t = echo_blob_us (rc, 48 * 1024, 10 * G_USEC_PER_SEC);
+      g_assert_cmpint (t, >, 0);
+      small = MIN (small, t);
+    }
+  g_test_message ("48 KiB there and back: %.2f ms", small / 1000.0);
+  for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      gint64 budget = MAX (G_USEC_PER_SEC / 4, 20 * small);
+      gint64 took = echo_blob_us (rc, sizes[i], budget);
+
+      if (took < 0)
+        {
+          /* known: issue 10's report; drop this branch once fixed */
+          g_test_incomplete ("a message over 64 KiB waits for a timer (the next heartbeat) "
+                             "to be delivered: a lost wake-up on the message path");
+          return;
+        }
+      g_test_message ("%zu bytes there and back in %.1f ms", sizes[i], took / 1000.0);
+    }
+}
+
+static void
+test_thunk (Peer *p, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (p, "test-places", "echo_thunk", DP_LAUNCH_THUNK, NULL);
+
+  assert_echoes (rc, "Hello");
+}
+
+static void
+on_place_exited (DpNode *node, const char *symbol, DpPlaceExit exit, const char *detail, gpointer data)
+{
+  g_ptr_array_add (data, g_strdup_printf ("%s:%d", symbol, exit));
+}
+
+/* a place that returns: its death notice comes after its last message,
+ * and its node says so */
+static void
+test_death_after_last_message (Peer *p, gconstpointer data)
+{
+  g_autoptr(GPtrArray) exited = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(DpRemoteConnection) rc = NULL;
+  g_autofree char *burst_exit = g_strdup_printf ("burst:%d", DP_PLACE_EXIT_RETURNED);
+  GVariant *m;
+  gint32 n = 0;
+
+  g_signal_connect (p->server, "place-exited", G_CALLBACK (on_place_exited), exited);
+  rc = dp_remote_node_launch_place (p->node, "test-places", "burst", 0, NULL);
+  while ((m = dp_remote_connection_get (rc)) != NULL)
+    {
+      g_assert_cmpint (g_variant_get_int32 (m), ==, n++);
+      g_variant_unref (m);
+    }
+  g_assert_cmpint (n, ==, 100);
+  g_assert_cmpint (dp_remote_connection_get_exit (rc), ==, DP_PLACE_EXIT_RETURNED);
+  g_assert_cmpint (dp_remote_connection_get_state (rc), ==, DP_REMOTE_CONNECTION_EXITED);
+
+  {
+    g_autoptr(DpRemoteConnection) q = dp_remote_node_launch_place (p->node, "test-places", "quick", 0, NULL);
+    g_assert_null (dp_remote_connection_get (q));
+    g_assert_cmpint (dp_remote_connection_get_exit (q), ==, DP_PLACE_EXIT_RETURNED);
+  }
+  while (exited->len < 2)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (g_ptr_array_find_with_equal_func (exited, burst_exit, g_str_equal, NULL));
+  g_signal_handlers_disconnect_by_data (p->server, exited);
+}
+
+static void
+test_crash_others_live (Peer *p, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) echo = launch (p, "echo", "echo", 0, NULL);
+  g_autoptr(DpRemoteConnection) bad = launch (p, "test-places", "crash", 0, NULL);
+
+  /* the place's thread, then the server's router, say so */
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "place crashed: killed by signal 6 *");
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                      "place crash (channel * of 127.0.0.1:*) exited: killed by signal 6 *");
+  g_assert_true (dp_remote_connection_put (bad, g_variant_new_int32 (1)));
+  g_assert_cmpint (dp_remote_connection_wait (bad), ==, DP_PLACE_EXIT_CRASHED);
+  g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), "signal 6"));
+  assert_echoes (echo, "after the crash");
+  g_assert_true (dp_remote_node_is_alive (p->node));
+}
+
+/* ---- named places ---- */
+
+static void
+test_named_several_clients (Peer *p, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) owner = launch (p, "echo", "echo_named", 0, "srv");
+  g_autoptr(DpRemoteConnection) c1 = dp_remote_node_connect_to_named_place (p->node, "srv");
+  g_autoptr(DpRemoteConnection) c2 = dp_remote_node_connect_to_named_place (p->node, "srv");
+  g_autoptr(DpRemoteConnection) c3 = dp_remote_node_connect_to_named_place (p->node, "srv");
+  g_autoptr(GError) error = NULL;
+
+  /* each client gets its own answers, whatever the order */
+  for (int round = 0; round < 3; round++)
+    {
+      g_autoptr(GVariant) r1 = NULL, r2 = NULL, r3 = NULL;
+
+      g_assert_true (dp_remote_connection_put (c3, g_variant_new_int32 (300 + round)));
+      g_assert_true (dp_remote_connection_put (c1, g_variant_new_int32 (100 + round)));
+      g_assert_true (dp_remote_connection_put (c2, g_variant_new_int32 (200 + round)));
+      r1 = dp_remote_connection_get (c1);
+      r2 = dp_remote_connection_get (c2);
+      r3 = dp_remote_connection_get (c3);
+      g_assert_cmpint (g_variant_get_int32 (r1), ==, 100 + round);
+      g_assert_cmpint (g_variant_get_int32 (r2), ==, 200 + round);
+      g_assert_cmpint (g_variant_get_int32 (r3), ==, 300 + round);
+    }
+
+  /* one client leaving does not end the place for the others */
+  dp_remote_connection_close (c3);
+  g_clear_object (&c3);
+  {
+    g_autoptr(GVariant) r = NULL;
+    g_assert_true (dp_remote_connection_put (c1, g_variant_new_int32 (7)));
+    r = dp_remote_connection_get (c1);
+    g_assert_cmpint (g_variant_get_int32 (r), ==, 7);
+  }
+
+  {
+    g_autoptr(DpRemoteConnection) none = NULL;
+
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                        "request from 127.0.0.1:* on channel * failed: no place named 'nobody' on this node");
+    none = dp_remote_node_connect_to_named_place (p->node, "nobody");
+    g_assert_false (dp_remote_connection_wait_ready (none, NULL, &error));
+    g_assert_error (error, DP_ERROR, DP_ERROR_NAME_NOT_FOUND);
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr(DpRemoteConnection) twice = NULL;
+
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                        "request from 127.0.0.1:* on channel * failed: a place named 'srv' already runs on this node");
+    twice = dp_remote_node_launch_place (p->node, "echo", "echo_named", 0, "srv");
+    g_assert_false (dp_remote_connection_wait_ready (twice, NULL, &error));
+    g_assert_error (error, DP_ERROR, DP_ERROR_NAME_IN_USE);
+  }
+}
+
+/* ---- launch errors: the request fails, the node says why and serves on ---- */
+
+static void
+expect_launch_failure (Peer          *p,
+                       const char    *plugin,
+                       const char    *symbol,
+                       DpLaunchFlags  flags,
+                       int            code,
+                       const char    *mentions)
+{
+  g_autoptr(DpRemoteConnection) rc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *logged = g_strdup_printf ("request from 127.0.0.1:* on channel * failed: *%s*", mentions);
+
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, logged);
+  rc = dp_remote_node_launch_place (p->node, plugin, symbol, flags, NULL);
+  g_assert_false (dp_remote_connection_wait_ready (rc, NULL, &error));
+  g_test_message ("%s %s: %s", plugin, symbol, error->message);
+  g_assert_error (error, DP_ERROR, code);
+  g_assert_nonnull (strstr (error->message, mentions));
+  g_assert_cmpint (dp_remote_connection_get_exit (rc), ==, DP_PLACE_EXIT_FAILED);
+  dp_test_assert_expected_logs ();
+  assert_node_serves (p);
+}
+
+static void
+test_launch_missing_plugin (Peer *p, gconstpointer data)
+{
+  expect_launch_failure (p, "no-such-plugin", "x", 0, DP_ERROR_PLUGIN_NOT_FOUND,
+                         "cannot open plugin 'no-such-plugin': file not found");
+}
+
+static void
+test_launch_missing_symbol (Peer *p, gconstpointer data)
+{
+  expect_launch_failure (p, "echo", "no_such_symbol", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "echo.so' has no symbol 'no_such_symbol'");
+}
+
+static void
+test_launch_bad_abi (Peer *p, gconstpointer data)
+{
+  expect_launch_failure (p, "bad-abi", "echo", 0, DP_ERROR_PLUGIN_ABI,
+                         "bad-abi.so' was built for plugin ABI 99.0");
+}
+
+/* the descriptor is optional: without one, a plugin's places load */
+static void
+test_launch_no_descriptor (Peer *p, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (p, "no-descriptor", "echo", 0, NULL);
+
+  assert_echoes (rc, "no descriptor, no check");
+}
+
+/* a descriptor with a field missing or empty is refused, naming the first
+ * such field and the file */
+static void
+test_launch_empty_descriptor (Peer *p, gconstpointer data)
+{
+  expect_launch_failure (p, "empty-descriptor", "echo", 0, DP_ERROR_PLUGIN_ABI,
+                         "empty-descriptor.so' has an invalid descriptor: its name is missing or empty");
+}
+
+/* a file where a plugin is looked for that is no shared object: not found
+ * (the code libltdl's "file not found" has always given), saying why */
+static void
+test_launch_not_a_shared_object (Peer *p, gconstpointer data)
+{
+  expect_launch_failure (p, "not-a-plugin", "echo", 0, DP_ERROR_PLUGIN_NOT_FOUND,
+                         "not-a-plugin.so is not a shared object");
+}
+
+static void
+test_launch_null_thunk (Peer *p, gconstpointer data)
+{
+  expect_launch_failure (p, "test-places", "null_thunk", DP_LAUNCH_THUNK, DP_ERROR_PLACE_FAILED,
+                         "thunk 'null_thunk' of plugin 'test-places' did not return a place");
+}
+
+static void
+test_launch_outside_plugin_path (Peer *p, gconstpointer data)
+{
+  expect_launch_failure (p, "/bin/true", "main", 0, DP_ERROR_PLUGIN_NOT_ALLOWED,
+                         "is outside the node's plugin path");
+}
+
+/* ---- exit request ---- */
+
+static void
+on_exit_requested (DpNode *node, gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+test_exit_request (Peer *p, gconstpointer data)
+{
+  guint requested = 0;
+
+  g_signal_connect (p->server, "exit-requested", G_CALLBACK (on_exit_requested), &requested);
+  dp_remote_node_send_exit (p->node);
+  while (requested == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (requested, ==, 1);
+  g_signal_handlers_disconnect_by_data (p->server, &requested);
+}
+
+/* ---- raw, misbehaving peers: each closes only its own connection ---- */
+
+static GSocketConnection *
+raw_connect (Peer *p)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *c = g_socket_client_connect_to_host (client, "127.0.0.1",
+                                                          dp_node_get_port (p->server), NULL, &error);
+
+  g_assert_no_error (error);
+  g_socket_set_timeout (g_socket_connection_get_socket (c), 10);
+  return c;
+}
+
+static void
+raw_write (GSocketConnection *c, const void *data, gsize len)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (c)), data, len, NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* Reads until EOF: the node has dropped us. Fails on the 10 s socket timeout. */
+static void
+expect_dropped (GSocketConnection *c)
+{
+  guint8 buf[256];
+  GError *error = NULL;
+
+  while (g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (c)),
+                              buf, sizeof buf, NULL, &error) > 0)
+    ;
+  if (error && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+    g_assert_no_error (error);
+  g_clear_error (&error);
+}
+
+static void
+raw_handshake (GSocketConnection *c, GBytes *secret)
+{
+  guint8 nonce[DP_NONCE_LEN], hello[DP_HELLO_LEN], theirs[DP_HELLO_LEN], peer[DP_NONCE_LEN], proof[DP_AUTH_LEN];
+  gsize got = 0;
+  g_autoptr(GError) error = NULL;
+
+  _dp_random_bytes (nonce, sizeof nonce);
+  _dp_wire_hello_build (hello, nonce);
+  raw_write (c, hello, sizeof hello);
+  g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (c)), theirs, sizeof theirs, &got, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (_dp_wire_hello_parse (theirs, peer, &error));
+  _dp_wire_auth_compute (secret, 'C', peer, nonce, proof);
+  raw_write (c, proof, sizeof proof);
+}
+
+static void
+test_malformed_frames (Peer *p, gconstpointer data)
+{
+  g_autoptr(GBytes) secret = dp_node_get_secret (p->server, NULL);
+  g_autoptr(DpRemoteConnection) busy = launch (p, "echo", "echo", 0, NULL);
+  DpFrameHeader bad[] = {
+    { 0x7fffffff, DP_FRAME_DATA, 0, 1, 1, 0 },
+    { 0, 99, 0, 0, 1, 0 },
+    { 16, DP_FRAME_DATA, 0, 2, 1, 0 },
+    { 0, DP_FRAME_PLACE_DIED, 0, 0, 1, 0 },
+  };
+  const char *why[] = {
+    "connection from 127.0.0.1:* closed: bad frame from 127.0.0.1:*: frame of 2147483647 bytes is over the maximum of *",
+    "connection from 127.0.0.1:* closed: bad frame from 127.0.0.1:*: unknown frame type 99",
+    "connection from 127.0.0.1:* closed: payload type string is not a valid GVariant type",
+    "connection from 127.0.0.1:* closed: 127.0.0.1:* sent frame type 7, which only nodes send",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GSocketConnection) c = raw_connect (p);
+      guint8 hdr[DP_FRAME_HEADER_LEN];
+
+      dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, why[i]);
+      raw_handshake (c, secret);
+      _dp_frame_header_pack (&bad[i], hdr);
+      raw_write (c, hdr, sizeof hdr);
+      if (bad[i].sig_len == 2)
+        raw_write (c, "a{\0\0\0\0\0\0xxxxxxxx", 16);
+      expect_dropped (c);
+      /* the master's connection, opened before, is still served */
+      assert_echoes (busy, why[i]);
+    }
+  /* garbage instead of a handshake */
+  {
+    g_autoptr(GSocketConnection) c = raw_connect (p);
+
+    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                        "connection from 127.0.0.1:* closed: *peer does not speak the libdp protocol (bad magic)");
+    raw_write (c, "GET / HTTP/1.0\r\n\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 71);
+    expect_dropped (c);
+  }
+  assert_echoes (busy, "through all of that");
+  assert_node_serves (p);
+}
+
+int
+main (int argc, char **argv)
+{
+  static const gdouble no_heartbeat = 0.0;
+  gint64 t0;
+  int status;
+
+  dp_test_init (&argc, &argv);
+#define ADD(path, fn) g_test_add (path, Peer, NULL, setup, fn, teardown)
+  ADD ("/peer/handshake/ok", test_handshake_ok);
+  ADD ("/peer/handshake/wrong-secret", test_handshake_wrong_secret);
+  ADD ("/peer/place/echo-values", test_echo_values);
+  g_test_add ("/peer/place/large-message", Peer, &no_heartbeat, setup, test_large_message, teardown);
+  ADD ("/peer/place/thunk", test_thunk);
+  ADD ("/peer/place/death-after-last-message", test_death_after_last_message);
+  ADD ("/peer/place/crash-others-live", test_crash_others_live);
+  ADD ("/peer/named/several-clients", test_named_several_clients);
+  ADD ("/peer/launch-error/missing-plugin", test_launch_missing_plugin);
+  ADD ("/peer/launch-error/missing-symbol", test_launch_missing_symbol);
+  ADD ("/peer/launch-error/bad-abi", test_launch_bad_abi);
+  ADD ("/peer/launch-error/empty-descriptor", test_launch_empty_descriptor);
+  ADD ("/peer/launch-error/not-a-shared-object", test_launch_not_a_shared_object);
+  ADD ("/peer/launch-error/null-thunk", test_launch_null_thunk);
+  ADD ("/peer/launch-error/outside-plugin-path", test_launch_outside_plugin_path);
+  ADD ("/peer/plugin/no-descriptor", test_launch_no_descriptor);
+  ADD ("/peer/exit-request", test_exit_request);
+  ADD ("/peer/malformed-frames", test_malformed_frames);
+#undef ADD
+  t0 = g_get_monotonic_time ();
+  status = g_test_run ();
+  g_test_message ("the in-process suite ran in %.1f ms", (g_get_monotonic_time () - t0) / 1000.0);
+  return status;
+}
