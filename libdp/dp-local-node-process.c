@@ -1,5 +1,8 @@
 /* dp-local-node-process.c: a node started as a child process (GSubprocess)
  *
+ * The first backend of DpNodeProcess; _dp_node_process_new_for_host()
+ * chooses it for this machine.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-private.h"
@@ -94,6 +97,18 @@ local_terminate (DpNodeProcess *process,
     g_subprocess_force_exit (self->subprocess);
 }
 
+/* the listen address it was given, unless that is "any" */
+static const char *
+local_get_address (DpNodeProcess *process)
+{
+  const DpSpawnOptions *options = dp_node_process_get_options (process);
+  const char *listen = options ? dp_spawn_options_get_listen_address (options) : NULL;
+
+  if (listen && g_strcmp0 (listen, "0.0.0.0") != 0)
+    return listen;
+  return "127.0.0.1";
+}
+
 static void
 dp_local_node_process_finalize (GObject *object)
 {
@@ -109,18 +124,10 @@ dp_local_node_process_class_init (DpLocalNodeProcessClass *klass)
   G_OBJECT_CLASS (klass)->finalize = dp_local_node_process_finalize;
   DP_NODE_PROCESS_CLASS (klass)->start = local_start;
   DP_NODE_PROCESS_CLASS (klass)->terminate = local_terminate;
+  DP_NODE_PROCESS_CLASS (klass)->get_address = local_get_address;
 }
 
 static void
 dp_local_node_process_init (DpLocalNodeProcess *self)
 {
-}
-
-DpNodeProcess *
-dp_local_node_process_new (const char *host)
-{
-  DpNodeProcess *self = g_object_new (DP_TYPE_LOCAL_NODE_PROCESS, NULL);
-
-  _dp_node_process_set_host (self, host ? host : "localhost");
-  return self;
 }

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include "dp-private.h"
 #include "dp-spawn-options.h"
 
 G_BEGIN_DECLS
@@ -38,6 +39,11 @@ struct _DpNodeProcessClass
    * it closes); with @force, kill it / the session outright. */
   void (*terminate) (DpNodeProcess *self,
                      gboolean       force);
+
+  /* After the launch: the address the node is reached at (loopback or
+   * the listen address for a child; the host, or the HostName of an ssh
+   * config alias, over ssh). */
+  const char * (*get_address) (DpNodeProcess *self);
 };
 
 /* Public to the library */
@@ -87,17 +93,22 @@ void          dp_node_process_notify_exited (DpNodeProcess *self,
                                              const char    *reason);
 const DpSpawnOptions *dp_node_process_get_options (DpNodeProcess *self);
 
-/* Backends */
-DpNodeProcess *dp_local_node_process_new (const char *host);
-DpNodeProcess *dp_ssh_node_process_new   (const char *host);
+/* The one spawner: reads @host (any form of dp-host.c but the node's port)
+ * and makes the backend the method of @options asks for, or, with
+ * DP_SPAWN_AUTO, a child process for this machine (_dp_host_spec_is_local())
+ * and ssh for any other. Fails (DP_ERROR_INVALID_ARGUMENT) on a malformed
+ * host only. */
+DpNodeProcess *_dp_node_process_new_for_host (const char           *host,
+                                              const DpSpawnOptions *options,
+                                              GError              **error);
+const DpHostSpec *_dp_node_process_get_host_spec (DpNodeProcess *self);
+const char   *_dp_node_process_get_address  (DpNodeProcess *self);
+
+/* The backends (only _dp_node_process_new_for_host() makes them) */
+GType         dp_local_node_process_get_type (void);
+GType         dp_ssh_node_process_get_type   (void);
 
 /* Helpers */
-gboolean      dp_host_is_local (const char *host);
 char         *dp_find_node_program (const DpSpawnOptions *options);
 
-G_END_DECLS
-
-G_BEGIN_DECLS
-void _dp_node_process_set_host (DpNodeProcess *self, const char *host);
-const char *_dp_ssh_node_process_get_resolved_host (DpNodeProcess *process);
 G_END_DECLS

@@ -24,7 +24,8 @@
 #define STDERR_TAIL_LINES 12
 
 typedef struct {
-  char             *host;
+  char             *host;         /* as the user wrote it, for messages */
+  DpHostSpec       *spec;         /* its parts */
   DpSpawnOptions   *options;
   GBytes           *secret;
   GCancellable     *cancellable;
@@ -71,6 +72,7 @@ dp_node_process_finalize (GObject *object)
   DpNodeProcessPrivate *priv = PRIV (DP_NODE_PROCESS (object));
 
   g_free (priv->host);
+  g_clear_pointer (&priv->spec, _dp_host_spec_free);
   g_clear_pointer (&priv->options, dp_spawn_options_free);
   g_clear_pointer (&priv->secret, g_bytes_unref);
   g_clear_object (&priv->cancellable);
@@ -132,20 +134,32 @@ dp_node_process_init (DpNodeProcess *self)
   priv->exit_status = -1;
 }
 
-/* ---- helpers ---- */
+/* ---- the spawner ---- */
 
-gboolean
-dp_host_is_local (const char *host)
+DpNodeProcess *
+_dp_node_process_new_for_host (const char           *host,
+                               const DpSpawnOptions *options,
+                               GError              **error)
 {
+  g_autoptr(DpHostSpec) spec = NULL;
+  DpSpawnMethod method = options ? dp_spawn_options_get_method (options) : DP_SPAWN_AUTO;
+  DpNodeProcess *self;
+
   if (host == NULL)
-    return TRUE;
-  if (strchr (host, '@') != NULL)
-    return FALSE;
-  return g_ascii_strcasecmp (host, "localhost") == 0 ||
-         g_str_has_prefix (host, "127.") ||
-         g_strcmp0 (host, "::1") == 0 ||
-         g_ascii_strcasecmp (host, g_get_host_name ()) == 0;
+    host = "localhost";
+  spec = _dp_host_spec_parse (host, DP_HOST_SPEC_DEFAULT, error);
+  if (spec == NULL)
+    return NULL;
+  if (method == DP_SPAWN_AUTO)
+    method = _dp_host_spec_is_local (spec) ? DP_SPAWN_LOCAL : DP_SPAWN_SSH;
+  self = g_object_new (method == DP_SPAWN_LOCAL ? dp_local_node_process_get_type ()
+                                                : dp_ssh_node_process_get_type (), NULL);
+  PRIV (self)->host = g_strdup (host);
+  PRIV (self)->spec = g_steal_pointer (&spec);
+  return self;
 }
+
+/* ---- helpers ---- */
 
 char *
 dp_find_node_program (const DpSpawnOptions *options)
@@ -546,7 +560,7 @@ dp_node_process_launch_async (DpNodeProcess        *self,
 
   listen = dp_spawn_options_get_listen_address (priv->options);
   if (listen == NULL)
-    listen = DP_IS_NODE_PROCESS (self) && dp_host_is_local (priv->host) ? "127.0.0.1" : "0.0.0.0";
+    listen = _dp_host_spec_is_local (priv->spec) ? "127.0.0.1" : "0.0.0.0";
 
   g_ptr_array_add (argv, dp_find_node_program (priv->options));
   g_ptr_array_add (argv, g_strdup ("--listen"));
@@ -768,13 +782,16 @@ dp_node_process_get_exit_reason (DpNodeProcess *self)
   return PRIV (self)->exit_reason;
 }
 
-/* for backends' constructors */
-void _dp_node_process_set_host (DpNodeProcess *self, const char *host);
-
-void
-_dp_node_process_set_host (DpNodeProcess *self,
-                           const char    *host)
+/* Immutable after construction: any thread */
+const DpHostSpec *
+_dp_node_process_get_host_spec (DpNodeProcess *self)
 {
-  g_free (PRIV (self)->host);
-  PRIV (self)->host = g_strdup (host);
+  return PRIV (self)->spec;
+}
+
+/* Router thread, after the launch finished */
+const char *
+_dp_node_process_get_address (DpNodeProcess *self)
+{
+  return DP_NODE_PROCESS_GET_CLASS (self)->get_address (self);
 }

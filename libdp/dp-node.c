@@ -914,12 +914,7 @@ connected_cb (GObject      *source,
   sconn = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
   if (sconn == NULL)
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
-        g_task_return_new_error (task, DP_ERROR, DP_ERROR_CONNECTION_REFUSED, "%s", error->message);
-      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_task_return_error (task, g_steal_pointer (&error));
-      else
-        g_task_return_new_error (task, DP_ERROR, DP_ERROR_HOST_UNREACHABLE, "%s", error->message);
+      g_task_return_error (task, _dp_error_from_gio (error, NULL));
       g_object_unref (task);
       return;
     }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "libdp.h"
+#include "dp-host-private.h"   /* host strings (dp-host.c), shared with loader/ */
 
 G_BEGIN_DECLS
 
@@ -285,5 +286,8 @@ _dp_object_unref_nullable (gpointer object)
 typedef void (*DpSyncStart) (gpointer data, GAsyncReadyCallback cb, gpointer user_data);
 GAsyncResult *_dp_run_sync (DpSyncStart start, gpointer data);
 GError *_dp_error_from_remote (guint32 code, const char *message);
+/* A GIO (or resolver) error from reaching a host, as a DP_ERROR; @what
+ * (nullable) prefixes the message. G_IO_ERROR_CANCELLED stays as it is. */
+GError *_dp_error_from_gio    (const GError *gio_error, const char *what);
 
 G_END_DECLS

@@ -292,25 +292,6 @@ remote_node_new (DpNode               *router,
   return self;
 }
 
-/* "user@host:port" → "host"; "[v6]:port" → "v6" */
-static char *
-host_part (const char *spec)
-{
-  const char *at = strrchr (spec, '@');
-  const char *h = at ? at + 1 : spec;
-  const char *colon;
-
-  if (*h == '[')
-    {
-      const char *end = strchr (h, ']');
-      return end ? g_strndup (h + 1, end - h - 1) : g_strdup (h);
-    }
-  colon = strchr (h, ':');
-  if (colon && strchr (colon + 1, ':') == NULL)
-    return g_strndup (h, colon - h);
-  return g_strdup (h);
-}
-
 /* ---- death ---- */
 
 static void apply_restart_policy (DpRemoteNode *self);
@@ -606,12 +587,8 @@ launched_cb (GObject      *source,
     }
   self->port = dp_node_process_get_port (self->process);
   self->pid = dp_node_process_get_pid (self->process);
-  if (_dp_ssh_node_process_get_resolved_host (self->process))
-    {
-      /* an ssh config alias: connect to its HostName */
-      g_free (self->connect_host);
-      self->connect_host = g_strdup (_dp_ssh_node_process_get_resolved_host (self->process));
-    }
+  g_free (self->connect_host);
+  self->connect_host = g_strdup (_dp_node_process_get_address (self->process));
   g_signal_connect (self->process, "exited", G_CALLBACK (process_exited), self);
   g_signal_connect (self->process, "output", G_CALLBACK (process_output), self);
   _dp_node_connect_async (self->router, self->connect_host, self->port, &remote_handler, self,
@@ -625,31 +602,14 @@ spawn_in_router (gpointer data)
   DpRemoteNode *self = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) secret = dp_node_get_secret (self->router, &error);
-  DpSpawnMethod method = dp_spawn_options_get_method (self->options);
-  gboolean local;
 
-  if (secret == NULL)
+  if (secret)
+    self->process = _dp_node_process_new_for_host (self->host, self->options, &error);
+  if (self->process == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
       g_object_unref (task);
       return;
-    }
-  local = method == DP_SPAWN_LOCAL || (method == DP_SPAWN_AUTO && dp_host_is_local (self->host));
-  if (local)
-    {
-      self->process = dp_local_node_process_new (self->host);
-      self->connect_host = g_strdup ("127.0.0.1");
-      if (dp_spawn_options_get_listen_address (self->options) &&
-          g_strcmp0 (dp_spawn_options_get_listen_address (self->options), "0.0.0.0") != 0)
-        {
-          g_free (self->connect_host);
-          self->connect_host = g_strdup (dp_spawn_options_get_listen_address (self->options));
-        }
-    }
-  else
-    {
-      self->process = dp_ssh_node_process_new (self->host);
-      self->connect_host = host_part (self->host);
     }
   dp_node_process_launch_async (self->process, secret, self->requested_port, self->options,
                                 g_task_get_cancellable (task), launched_cb, task);
@@ -660,8 +620,16 @@ connect_in_router (gpointer data)
 {
   GTask *task = data;
   DpRemoteNode *self = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpHostSpec) spec = _dp_host_spec_parse (self->host, DP_HOST_SPEC_DEFAULT, &error);
 
-  self->connect_host = host_part (self->host);
+  if (spec == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  self->connect_host = g_strdup (spec->host);
   self->port = self->requested_port;
   _dp_node_connect_async (self->router, self->connect_host, self->port, &remote_handler, self,
                           g_task_get_cancellable (task), connected_cb, task);

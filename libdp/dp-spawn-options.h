@@ -15,8 +15,9 @@ G_BEGIN_DECLS
 
 /**
  * DpSpawnMethod:
- * @DP_SPAWN_AUTO: local for a local host name (`localhost`, `127.0.0.1`,
- *   `::1`, this machine's name), ssh otherwise
+ * @DP_SPAWN_AUTO: local for a host that names this machine (`localhost`,
+ *   a loopback address such as `127.0.0.1` or `::1`, this machine's name)
+ *   given without a user or an ssh port; ssh otherwise
  * @DP_SPAWN_LOCAL: start the node as a child process of this one
  * @DP_SPAWN_SSH: start the node over ssh (libssh), even on localhost
  *

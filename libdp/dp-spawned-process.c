@@ -235,12 +235,15 @@ spawn_in_router (gpointer data)
   GTask *task = data;
   DpSpawnedProcess *self = g_task_get_task_data (task);
   RunArgs *a = g_object_get_data (G_OBJECT (task), "dp-run-args");
-  DpSpawnMethod method = dp_spawn_options_get_method (a->options);
-  gboolean local = method == DP_SPAWN_LOCAL ||
-                   (method == DP_SPAWN_AUTO && dp_host_is_local (self->host));
+  GError *error = NULL;
 
-  self->process = local ? dp_local_node_process_new (self->host)
-                        : dp_ssh_node_process_new (self->host);
+  self->process = _dp_node_process_new_for_host (self->host, a->options, &error);
+  if (self->process == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
   g_signal_connect (self->process, "exited", G_CALLBACK (process_exited), self);
   g_signal_connect (self->process, "output", G_CALLBACK (process_output), self);
   dp_node_process_run_async (self->process, (const char * const *) a->argv, a->options,

@@ -1,6 +1,7 @@
 /* dp-ssh-node-process.c: a node started over ssh (libssh)
  *
- * The second backend of DpNodeProcess. Everything that blocks (name
+ * The second backend of DpNodeProcess, which _dp_node_process_new_for_host()
+ * chooses for any host but this machine. Everything that blocks (name
  * resolution, the TCP connect, key exchange, host key check, public key
  * authentication, the exec request, and then moving bytes) runs on a worker
  * thread of its own, one per session, so spawning many nodes at once is
@@ -15,15 +16,16 @@
  *   stdout pipe  ◀── read ───  write ◀ channel (stdout) ─── dp-node stdout
  *   stderr pipe  ◀── read ───  write ◀ channel (stderr) ─── dp-node stderr
  *
- * The host comes from the user (the spawn call), never from a peer, and is
- * given to libssh as an option value; the remote command line is the node's
+ * The host comes from the user (the spawn call), never from a peer; its
+ * user, name and ssh port (dp-host.c) are given to libssh as option values; the remote command line is the node's
  * argv with every argument quoted for the remote shell. The secret travels
  * on the channel's standard input, never on a command line. When the master
  * goes away the session closes, sshd closes the node's standard input and the
  * node exits.
  *
  * The TCP connection is made with GIO (so the errors are GIO's precise ones:
- * refused, unreachable, unknown name, timed out) and handed to libssh as a
+ * refused, unreachable, unknown name, timed out; _dp_error_from_gio() says
+ * which DpError each is) and handed to libssh as a
  * file descriptor; libssh does everything else, including reading
  * ~/.ssh/config (or the file of dp_spawn_options_set_ssh_config()).
  *
@@ -35,7 +37,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <gio/gunixinputstream.h>
@@ -52,10 +53,8 @@ struct _DpSshNodeProcess
 {
   DpNodeProcess  parent_instance;
 
-  /* set before the worker starts, read-only afterwards */
-  char          *user;          /* from "user@host", or NULL */
-  char          *target;        /* host name or ssh config alias */
-  int            port;          /* from "host:port", or 0 */
+  /* set before the worker starts, read-only afterwards (user, host and
+   * ssh port are the base class's DpHostSpec) */
   char          *command;       /* quoted remote command line */
   GMainContext  *context;       /* the router's */
   GThread       *worker;
@@ -67,39 +66,6 @@ struct _DpSshNodeProcess
 };
 
 G_DEFINE_FINAL_TYPE (DpSshNodeProcess, dp_ssh_node_process, DP_TYPE_NODE_PROCESS)
-
-/* ---- host strings ---- */
-
-/* "user@host", "host:port", "user@[v6]:port", plain "host" */
-static void
-parse_target (const char  *spec,
-              char       **user,
-              char       **host,
-              int         *port)
-{
-  const char *at = strrchr (spec, '@');
-  const char *rest = at ? at + 1 : spec;
-  const char *colon;
-
-  *user = at ? g_strndup (spec, at - spec) : NULL;
-  *port = 0;
-  if (rest[0] == '[' && strchr (rest, ']'))
-    {
-      const char *end = strchr (rest, ']');
-      *host = g_strndup (rest + 1, end - rest - 1);
-      if (end[1] == ':')
-        *port = atoi (end + 2);
-      return;
-    }
-  colon = strchr (rest, ':');
-  if (colon && strchr (colon + 1, ':') == NULL)
-    {
-      *host = g_strndup (rest, colon - rest);
-      *port = atoi (colon + 1);
-    }
-  else
-    *host = g_strdup (rest);
-}
 
 /* ---- handing results to the router thread ---- */
 
@@ -160,20 +126,123 @@ report_error (DpSshNodeProcess *self,
   report (self, r);
 }
 
-/* ---- the worker ---- */
+/* ---- the worker ----
+ *
+ * A sequence of steps, each returning NULL or why the start failed:
+ * configure (the ssh config and the user's choices), connect (TCP with GIO,
+ * then libssh's key exchange), check the host key, authenticate, exec the
+ * node, hand the pipes to the router; then pump until the node ends. */
 
-static GError *
-connect_error (const char *host,
-               int         port,
-               GError     *gio_error)
+/* What the steps share */
+typedef struct {
+  ssh_session   session;
+  ssh_channel   channel;
+  char         *host;        /* after the ssh config: the HostName */
+  unsigned int  port;        /* and the Port */
+  int           in[2];       /* the node's stdin pipe: the worker reads [0] */
+  int           out[2];      /* its stdout and stderr: the worker writes [1] */
+  int           err[2];
+} Session;
+
+static void
+session_clear (Session *s)
 {
-  int code = DP_ERROR_HOST_UNREACHABLE;
+  /* The session goes first, the pipes after: the end of the node's output
+   * tells the master that this thread has let go of libssh, so a master
+   * that exits right after it leaves nothing half freed behind. */
+  if (s->channel)
+    {
+      ssh_channel_close (s->channel);
+      ssh_channel_free (s->channel);
+    }
+  if (s->session)
+    {
+      ssh_disconnect (s->session);
+      ssh_free (s->session);
+    }
+  for (int i = 0; i < 2; i++)
+    {
+      if (s->in[i] >= 0) close (s->in[i]);
+      if (s->out[i] >= 0) close (s->out[i]);
+      if (s->err[i] >= 0) close (s->err[i]);
+    }
+  g_free (s->host);
+}
 
-  if (g_error_matches (gio_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
-    code = DP_ERROR_CONNECTION_REFUSED;
-  else if (g_error_matches (gio_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-    code = DP_ERROR_TIMED_OUT;
-  return g_error_new (DP_ERROR, code, "ssh to %s port %d: %s", host, port, gio_error->message);
+/* The user-given host first (an alias is resolved by the config), then the
+ * config, then what the user said explicitly, which wins over the config */
+static GError *
+configure (DpSshNodeProcess *self,
+           Session          *s)
+{
+  DpNodeProcess *process = DP_NODE_PROCESS (self);
+  const DpSpawnOptions *options = dp_node_process_get_options (process);
+  const DpHostSpec *spec = _dp_node_process_get_host_spec (process);
+  long timeout = SSH_CONNECT_TIMEOUT_S;
+  char *opt_host = NULL;
+
+  s->session = ssh_new ();
+  if (s->session == NULL)
+    return g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s: out of memory",
+                        dp_node_process_get_host (process));
+  ssh_options_set (s->session, SSH_OPTIONS_HOST, spec->host);
+  if (ssh_options_parse_config (s->session, options ? dp_spawn_options_get_ssh_config (options) : NULL) != SSH_OK)
+    return g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s: cannot read the ssh configuration: %s",
+                        dp_node_process_get_host (process), ssh_get_error (s->session));
+  if (spec->user)
+    ssh_options_set (s->session, SSH_OPTIONS_USER, spec->user);
+  if (spec->ssh_port)
+    {
+      unsigned int port = spec->ssh_port;
+      ssh_options_set (s->session, SSH_OPTIONS_PORT, &port);
+    }
+  if (options && dp_spawn_options_get_ssh_identity (options))
+    ssh_options_set (s->session, SSH_OPTIONS_ADD_IDENTITY, dp_spawn_options_get_ssh_identity (options));
+  if (options && dp_spawn_options_get_ssh_known_hosts (options))
+    ssh_options_set (s->session, SSH_OPTIONS_KNOWNHOSTS, dp_spawn_options_get_ssh_known_hosts (options));
+  ssh_options_set (s->session, SSH_OPTIONS_TIMEOUT, &timeout);
+
+  if (ssh_options_get (s->session, SSH_OPTIONS_HOST, &opt_host) == SSH_OK && opt_host)
+    {
+      s->host = g_strdup (opt_host);
+      ssh_string_free_char (opt_host);
+    }
+  else
+    s->host = g_strdup (spec->host);
+  ssh_options_get_port (s->session, &s->port);
+  g_atomic_pointer_set (&self->resolved_host, g_strdup (s->host));
+  return NULL;
+}
+
+/* TCP with GIO (so the errors are its precise ones), handed to libssh for
+ * the key exchange */
+static GError *
+connect_session (Session *s)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  int fd;
+
+  g_socket_client_set_timeout (client, SSH_CONNECT_TIMEOUT_S);
+  conn = g_socket_client_connect_to_host (client, s->host, (guint16) s->port, NULL, &error);
+  if (conn == NULL)
+    {
+      g_autofree char *what = g_strdup_printf ("ssh to %s port %u", s->host, s->port);
+      return _dp_error_from_gio (error, what);
+    }
+  fd = dup (g_socket_get_fd (g_socket_connection_get_socket (conn)));
+  g_clear_object (&conn);
+  if (fd < 0)
+    return g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s: dup: %s", s->host, g_strerror (errno));
+  /* blocking, as libssh expects of a descriptor it is given */
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
+  ssh_options_set (s->session, SSH_OPTIONS_FD, &fd);   /* libssh closes it */
+
+  if (ssh_connect (s->session) != SSH_OK)
+    return g_error_new (DP_ERROR, DP_ERROR_HOST_UNREACHABLE, "ssh to %s port %u: %s",
+                        s->host, s->port, ssh_get_error (s->session));
+  return NULL;
 }
 
 static char *
@@ -190,16 +259,10 @@ known_hosts_hint (ssh_session session)
   return g_strdup ("~/.ssh/known_hosts");
 }
 
-static GError *
-check_host_key (DpSshNodeProcess *self,
-                ssh_session       session,
-                const char       *host,
-                int               port)
+static char *
+server_key_fingerprint (ssh_session session)
 {
-  const DpSpawnOptions *options = dp_node_process_get_options (DP_NODE_PROCESS (self));
-  enum ssh_known_hosts_e state = ssh_session_is_known_server (session);
-  g_autofree char *known = known_hosts_hint (session);
-  g_autofree char *fingerprint = NULL;
+  char *fingerprint = NULL;
   ssh_key key = NULL;
 
   if (ssh_get_server_publickey (session, &key) == SSH_OK)
@@ -215,6 +278,19 @@ check_host_key (DpSshNodeProcess *self,
         }
       ssh_key_free (key);
     }
+  return fingerprint;
+}
+
+static GError *
+check_host_key (DpSshNodeProcess *self,
+                Session          *s)
+{
+  const DpSpawnOptions *options = dp_node_process_get_options (DP_NODE_PROCESS (self));
+  enum ssh_known_hosts_e state = ssh_session_is_known_server (s->session);
+  g_autofree char *known = known_hosts_hint (s->session);
+  g_autofree char *fingerprint = server_key_fingerprint (s->session);
+  const char *host = s->host;
+  int port = (int) s->port;
 
   switch (state)
     {
@@ -234,10 +310,10 @@ check_host_key (DpSshNodeProcess *self,
     case SSH_KNOWN_HOSTS_NOT_FOUND:
       if (options && dp_spawn_options_get_accept_new_host_key (options))
         {
-          if (ssh_session_update_known_hosts (session) != SSH_OK)
+          if (ssh_session_update_known_hosts (s->session) != SSH_OK)
             return g_error_new (DP_ERROR, DP_ERROR_HOST_KEY_UNKNOWN,
                                 "ssh to %s port %d: could not add the host key to %s: %s",
-                                host, port, known, ssh_get_error (session));
+                                host, port, known, ssh_get_error (s->session));
           g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                             "DP_NODE", host,
                             "DP_EVENT", "ssh-host-key-added",
@@ -256,8 +332,66 @@ check_host_key (DpSshNodeProcess *self,
     default:
       return g_error_new (DP_ERROR, DP_ERROR_HOST_KEY_UNKNOWN,
                           "ssh to %s port %d: cannot check the host key against %s: %s",
-                          host, port, known, ssh_get_error (session));
+                          host, port, known, ssh_get_error (s->session));
     }
+}
+
+/* Public keys only: the agent, then the identity files; never a prompt */
+static GError *
+authenticate (Session *s)
+{
+  int rc = ssh_userauth_publickey_auto (s->session, NULL, NULL);
+  char *user = NULL;
+  g_autofree char *who = NULL;
+
+  if (rc == SSH_AUTH_SUCCESS)
+    return NULL;
+  if (ssh_options_get (s->session, SSH_OPTIONS_USER, &user) == SSH_OK && user)
+    {
+      who = g_strdup (user);
+      ssh_string_free_char (user);
+    }
+  return g_error_new (DP_ERROR, DP_ERROR_SSH_AUTH_FAILED,
+                      "ssh to %s port %u: public key authentication as %s failed "
+                      "(no key from the agent or the identity files was accepted)%s%s",
+                      s->host, s->port, who ? who : "?",
+                      rc == SSH_AUTH_ERROR ? ": " : "",
+                      rc == SSH_AUTH_ERROR ? ssh_get_error (s->session) : "");
+}
+
+static GError *
+exec_node (DpSshNodeProcess *self,
+           Session          *s)
+{
+  s->channel = ssh_channel_new (s->session);
+  if (s->channel == NULL ||
+      ssh_channel_open_session (s->channel) != SSH_OK ||
+      ssh_channel_request_exec (s->channel, self->command) != SSH_OK)
+    return g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s port %u: cannot run the node: %s",
+                        s->host, s->port, ssh_get_error (s->session));
+  return NULL;
+}
+
+/* Three pipes; their router ends become the node's streams (the launch
+ * goes on in the base class: the secret, the ready line) */
+static GError *
+hand_over_streams (DpSshNodeProcess *self,
+                   Session          *s)
+{
+  Report *r;
+
+  if (!g_unix_open_pipe (s->in, FD_CLOEXEC, NULL) ||
+      !g_unix_open_pipe (s->out, FD_CLOEXEC, NULL) ||
+      !g_unix_open_pipe (s->err, FD_CLOEXEC, NULL))
+    return g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s: pipe: %s", s->host, g_strerror (errno));
+
+  r = g_new0 (Report, 1);
+  r->fds[0] = s->in[1];
+  r->fds[1] = s->out[0];
+  r->fds[2] = s->err[0];
+  s->in[1] = s->out[0] = s->err[0] = -1;
+  report (self, r);
+  return NULL;
 }
 
 static gboolean
@@ -311,86 +445,100 @@ drain_channel (ssh_channel  channel,
   return TRUE;
 }
 
+/* The pump's state: a session that runs */
+typedef struct {
+  Session  *s;
+  gboolean  in_open;         /* the master has not closed the node's stdin */
+  gboolean  out_open[2];     /* somebody reads the node's stdout, stderr */
+  char      buf[32768];
+} Pump;
+
+/* Why the session is over (moving what libssh holds meanwhile), or NULL
+ * while it goes on; @status: the node's exit status, when it sent one */
+static char *
+pump_ended (DpSshNodeProcess *self,
+            Pump             *p,
+            int              *status)
+{
+  Session *s = p->s;
+
+  if (!drain_channel (s->channel, p->buf, sizeof p->buf, p->out_open, s->out[1], s->err[1]) ||
+      !ssh_is_connected (s->session))
+    return g_strdup_printf ("lost its ssh session (%s)", ssh_get_error (s->session));
+  if (ssh_channel_is_eof (s->channel) || ssh_channel_is_closed (s->channel))
+    {
+      /* the EOF may have come in with the last bytes of either stream */
+      drain_channel (s->channel, p->buf, sizeof p->buf, p->out_open, s->out[1], s->err[1]);
+      *status = ssh_channel_get_exit_status (s->channel);
+      return *status >= 0 ? g_strdup_printf ("exited with status %d", *status)
+                          : g_strdup ("ended (its ssh channel closed without an exit status)");
+    }
+  if (g_atomic_int_get (&self->forced))
+    return g_strdup ("was disconnected");
+  return NULL;
+}
+
+/* Sleeps until the socket, the wake pipe or the node's stdin pipe has
+ * something; @stdin_ready: the last one */
+static char *
+pump_wait (DpSshNodeProcess *self,
+           Pump             *p,
+           gboolean         *stdin_ready)
+{
+  struct pollfd fds[3];
+  nfds_t n_fds = 0;
+
+  fds[n_fds++] = (struct pollfd) { ssh_get_fd (p->s->session), POLLIN, 0 };
+  fds[n_fds++] = (struct pollfd) { self->wake_fds[0], POLLIN, 0 };
+  if (p->in_open)
+    fds[n_fds++] = (struct pollfd) { p->s->in[0], POLLIN, 0 };
+  *stdin_ready = FALSE;
+  if (poll (fds, n_fds, -1) < 0)
+    return errno == EINTR ? NULL : g_strdup_printf ("lost its ssh session (poll: %s)", g_strerror (errno));
+  *stdin_ready = n_fds == 3 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR));
+  return NULL;
+}
+
+/* Passes what the master wrote on the node's stdin on to the channel, and
+ * its EOF */
+static char *
+pump_stdin (Pump *p)
+{
+  Session *s = p->s;
+  gssize n = read (s->in[0], p->buf, sizeof p->buf);
+
+  if (n > 0)
+    {
+      if (ssh_channel_write (s->channel, p->buf, (uint32_t) n) == SSH_ERROR)
+        return g_strdup_printf ("lost its ssh session (%s)", ssh_get_error (s->session));
+    }
+  else if (n == 0 || errno != EINTR)
+    {
+      /* the master closed the node's stdin: pass the EOF on */
+      p->in_open = FALSE;
+      ssh_channel_send_eof (s->channel);
+    }
+  return NULL;
+}
+
 /* Move bytes until the remote command ends or the session is lost;
- * returns how it ended. */
+ * returns how it ended, to be reported once the session is cleared. */
 static Report *
 pump (DpSshNodeProcess *self,
-      ssh_session       session,
-      ssh_channel       channel,
-      int               in_fd,
-      int               out_fd,
-      int               err_fd)
+      Session          *s)
 {
+  g_autofree Pump *p = g_new0 (Pump, 1);
   Report *r = g_new0 (Report, 1);
-  char buf[32768];
-  gboolean in_open = TRUE;
-  gboolean out_open[2] = { TRUE, TRUE };
-  int sock = ssh_get_fd (session);
+  gboolean stdin_ready = FALSE;
 
+  p->s = s;
+  p->in_open = p->out_open[0] = p->out_open[1] = TRUE;
   r->exited = TRUE;
   r->status = -1;
-
-  for (;;)
-    {
-      struct pollfd fds[3];
-      nfds_t n_fds = 0;
-      gboolean lost = FALSE;
-
-      /* drain what libssh already has, both streams */
-      lost = !drain_channel (channel, buf, sizeof buf, out_open, out_fd, err_fd);
-
-      if (lost || !ssh_is_connected (session))
-        {
-          r->reason = g_strdup_printf ("lost its ssh session (%s)", ssh_get_error (session));
-          break;
-        }
-      if (ssh_channel_is_eof (channel) || ssh_channel_is_closed (channel))
-        {
-          int status;
-
-          /* the EOF may have come in with the last bytes of either stream */
-          drain_channel (channel, buf, sizeof buf, out_open, out_fd, err_fd);
-          status = ssh_channel_get_exit_status (channel);
-          r->status = status;
-          r->reason = status >= 0 ? g_strdup_printf ("exited with status %d", status)
-                                  : g_strdup ("ended (its ssh channel closed without an exit status)");
-          break;
-        }
-      if (g_atomic_int_get (&self->forced))
-        {
-          r->reason = g_strdup ("was disconnected");
-          break;
-        }
-
-      fds[n_fds++] = (struct pollfd) { sock, POLLIN, 0 };
-      fds[n_fds++] = (struct pollfd) { self->wake_fds[0], POLLIN, 0 };
-      if (in_open)
-        fds[n_fds++] = (struct pollfd) { in_fd, POLLIN, 0 };
-      if (poll (fds, n_fds, -1) < 0 && errno != EINTR)
-        {
-          r->reason = g_strdup_printf ("lost its ssh session (poll: %s)", g_strerror (errno));
-          break;
-        }
-      if (in_open && n_fds == 3 && (fds[2].revents & (POLLIN | POLLHUP | POLLERR)))
-        {
-          gssize n = read (in_fd, buf, sizeof buf);
-          if (n > 0)
-            {
-              if (ssh_channel_write (channel, buf, (uint32_t) n) == SSH_ERROR)
-                {
-                  r->reason = g_strdup_printf ("lost its ssh session (%s)", ssh_get_error (session));
-                  break;
-                }
-            }
-          else if (n == 0 || errno != EINTR)
-            {
-              /* the master closed the node's stdin: pass the EOF on */
-              in_open = FALSE;
-              ssh_channel_send_eof (channel);
-            }
-        }
-    }
-
+  while ((r->reason = pump_ended (self, p, &r->status)) == NULL &&
+         (r->reason = pump_wait (self, p, &stdin_ready)) == NULL &&
+         (!stdin_ready || (r->reason = pump_stdin (p)) == NULL))
+    ;
   return r;
 }
 
@@ -398,165 +546,18 @@ static gpointer
 worker (gpointer data)
 {
   DpSshNodeProcess *self = data;
-  DpNodeProcess *process = DP_NODE_PROCESS (self);
-  const DpSpawnOptions *options = dp_node_process_get_options (process);
-  const char *spec = dp_node_process_get_host (process);
-  ssh_session session = ssh_new ();
-  ssh_channel channel = NULL;
-  g_autoptr(GSocketClient) client = NULL;
-  g_autoptr(GSocketConnection) conn = NULL;
-  g_autoptr(GError) error = NULL;
-  char *opt_host = NULL;
-  unsigned int port = 0;
-  int fd, rc;
-  int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
-  GError *fail = NULL;
+  Session s = { .in = { -1, -1 }, .out = { -1, -1 }, .err = { -1, -1 } };
   Report *ended = NULL;
-  g_autofree char *host = NULL;
+  GError *fail;
 
-  if (session == NULL)
-    {
-      fail = g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s: out of memory", spec);
-      goto out;
-    }
-
-  /* user-given host (an alias is resolved by the config), then the config,
-   * then what the user said explicitly, which wins over the config */
-  ssh_options_set (session, SSH_OPTIONS_HOST, self->target);
-  if (options && dp_spawn_options_get_ssh_config (options))
-    rc = ssh_options_parse_config (session, dp_spawn_options_get_ssh_config (options));
-  else
-    rc = ssh_options_parse_config (session, NULL);
-  if (rc != SSH_OK)
-    {
-      fail = g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s: cannot read the ssh configuration: %s",
-                          spec, ssh_get_error (session));
-      goto out;
-    }
-  if (self->user)
-    ssh_options_set (session, SSH_OPTIONS_USER, self->user);
-  if (self->port > 0)
-    ssh_options_set (session, SSH_OPTIONS_PORT, &self->port);
-  if (options && dp_spawn_options_get_ssh_identity (options))
-    ssh_options_set (session, SSH_OPTIONS_ADD_IDENTITY, dp_spawn_options_get_ssh_identity (options));
-  if (options && dp_spawn_options_get_ssh_known_hosts (options))
-    ssh_options_set (session, SSH_OPTIONS_KNOWNHOSTS, dp_spawn_options_get_ssh_known_hosts (options));
-  {
-    long timeout = SSH_CONNECT_TIMEOUT_S;
-    ssh_options_set (session, SSH_OPTIONS_TIMEOUT, &timeout);
-  }
-
-  if (ssh_options_get (session, SSH_OPTIONS_HOST, &opt_host) == SSH_OK && opt_host)
-    {
-      host = g_strdup (opt_host);
-      ssh_string_free_char (opt_host);
-    }
-  else
-    host = g_strdup (self->target);
-  ssh_options_get_port (session, &port);
-  g_atomic_pointer_set (&self->resolved_host, g_strdup (host));
-
-  /* TCP with GIO: precise errors */
-  client = g_socket_client_new ();
-  g_socket_client_set_timeout (client, SSH_CONNECT_TIMEOUT_S);
-  conn = g_socket_client_connect_to_host (client, host, (guint16) port, NULL, &error);
-  if (conn == NULL)
-    {
-      fail = connect_error (host, (int) port, error);
-      goto out;
-    }
-  fd = dup (g_socket_get_fd (g_socket_connection_get_socket (conn)));
-  g_clear_object (&conn);
-  if (fd < 0)
-    {
-      fail = g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s: dup: %s", host, g_strerror (errno));
-      goto out;
-    }
-  {
-    /* blocking, as libssh expects of a descriptor it is given */
-    int flags = fcntl (fd, F_GETFL);
-    fcntl (fd, F_SETFL, flags & ~O_NONBLOCK);
-  }
-  ssh_options_set (session, SSH_OPTIONS_FD, &fd);   /* libssh closes it */
-
-  if (ssh_connect (session) != SSH_OK)
-    {
-      fail = g_error_new (DP_ERROR, DP_ERROR_HOST_UNREACHABLE, "ssh to %s port %u: %s",
-                          host, port, ssh_get_error (session));
-      goto out;
-    }
-  if ((fail = check_host_key (self, session, host, (int) port)))
-    goto out;
-
-  /* public keys only: the agent, then the identity files; never a prompt */
-  rc = ssh_userauth_publickey_auto (session, NULL, NULL);
-  if (rc != SSH_AUTH_SUCCESS)
-    {
-      char *user = NULL;
-      g_autofree char *who = NULL;
-      if (ssh_options_get (session, SSH_OPTIONS_USER, &user) == SSH_OK && user)
-        {
-          who = g_strdup (user);
-          ssh_string_free_char (user);
-        }
-      fail = g_error_new (DP_ERROR, DP_ERROR_SSH_AUTH_FAILED,
-                          "ssh to %s port %u: public key authentication as %s failed "
-                          "(no key from the agent or the identity files was accepted)%s%s",
-                          host, port, who ? who : "?",
-                          rc == SSH_AUTH_ERROR ? ": " : "",
-                          rc == SSH_AUTH_ERROR ? ssh_get_error (session) : "");
-      goto out;
-    }
-
-  channel = ssh_channel_new (session);
-  if (channel == NULL ||
-      ssh_channel_open_session (channel) != SSH_OK ||
-      ssh_channel_request_exec (channel, self->command) != SSH_OK)
-    {
-      fail = g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s port %u: cannot run the node: %s",
-                          host, port, ssh_get_error (session));
-      goto out;
-    }
-
-  if (!g_unix_open_pipe (in_pipe, FD_CLOEXEC, NULL) ||
-      !g_unix_open_pipe (out_pipe, FD_CLOEXEC, NULL) ||
-      !g_unix_open_pipe (err_pipe, FD_CLOEXEC, NULL))
-    {
-      fail = g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s: pipe: %s", host, g_strerror (errno));
-      goto out;
-    }
-
-  {
-    Report *r = g_new0 (Report, 1);
-    r->fds[0] = in_pipe[1];
-    r->fds[1] = out_pipe[0];
-    r->fds[2] = err_pipe[0];
-    in_pipe[1] = out_pipe[0] = err_pipe[0] = -1;
-    report (self, r);
-  }
-
-  ended = pump (self, session, channel, in_pipe[0], out_pipe[1], err_pipe[1]);
-
-out:
-  /* The session goes first, the pipes after: the end of the node's output
-   * tells the master that this thread has let go of libssh, so a master
-   * that exits right after it leaves nothing half freed behind. */
-  if (channel)
-    {
-      ssh_channel_close (channel);
-      ssh_channel_free (channel);
-    }
-  if (session)
-    {
-      ssh_disconnect (session);
-      ssh_free (session);
-    }
-  for (int i = 0; i < 2; i++)
-    {
-      if (in_pipe[i] >= 0) close (in_pipe[i]);
-      if (out_pipe[i] >= 0) close (out_pipe[i]);
-      if (err_pipe[i] >= 0) close (err_pipe[i]);
-    }
+  if ((fail = configure (self, &s)) == NULL &&
+      (fail = connect_session (&s)) == NULL &&
+      (fail = check_host_key (self, &s)) == NULL &&
+      (fail = authenticate (&s)) == NULL &&
+      (fail = exec_node (self, &s)) == NULL &&
+      (fail = hand_over_streams (self, &s)) == NULL)
+    ended = pump (self, &s);
+  session_clear (&s);
   if (ended)
     report (self, ended);
   if (fail)
@@ -613,6 +614,16 @@ ssh_terminate (DpNodeProcess *process,
     }
 }
 
+/* Router thread, after the launch finished: the HostName of an ssh config
+ * alias (without user and ssh port) */
+static const char *
+ssh_get_address (DpNodeProcess *process)
+{
+  const char *resolved = g_atomic_pointer_get (&DP_SSH_NODE_PROCESS (process)->resolved_host);
+
+  return resolved ? resolved : _dp_node_process_get_host_spec (process)->host;
+}
+
 static void
 dp_ssh_node_process_finalize (GObject *object)
 {
@@ -621,8 +632,6 @@ dp_ssh_node_process_finalize (GObject *object)
   /* the worker holds a reference until it returns, so it is done (and this
    * may well be running on it) */
   g_clear_pointer (&self->worker, g_thread_unref);
-  g_free (self->user);
-  g_free (self->target);
   g_free (self->command);
   g_free (self->resolved_host);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -638,6 +647,7 @@ dp_ssh_node_process_class_init (DpSshNodeProcessClass *klass)
   G_OBJECT_CLASS (klass)->finalize = dp_ssh_node_process_finalize;
   DP_NODE_PROCESS_CLASS (klass)->start = ssh_start;
   DP_NODE_PROCESS_CLASS (klass)->terminate = ssh_terminate;
+  DP_NODE_PROCESS_CLASS (klass)->get_address = ssh_get_address;
 }
 
 static void
@@ -646,24 +656,4 @@ dp_ssh_node_process_init (DpSshNodeProcess *self)
   self->wake_fds[0] = self->wake_fds[1] = -1;
   if (!g_unix_open_pipe (self->wake_fds, FD_CLOEXEC, NULL))
     self->wake_fds[0] = self->wake_fds[1] = -1;
-}
-
-/* Router thread, after the launch finished: the address to connect to (the
- * HostName of an ssh config alias, without user and ssh port). */
-const char *
-_dp_ssh_node_process_get_resolved_host (DpNodeProcess *process)
-{
-  if (!DP_IS_SSH_NODE_PROCESS (process))
-    return NULL;
-  return g_atomic_pointer_get (&DP_SSH_NODE_PROCESS (process)->resolved_host);
-}
-
-DpNodeProcess *
-dp_ssh_node_process_new (const char *host)
-{
-  DpSshNodeProcess *self = g_object_new (DP_TYPE_SSH_NODE_PROCESS, NULL);
-
-  _dp_node_process_set_host (DP_NODE_PROCESS (self), host ? host : "localhost");
-  parse_target (host ? host : "localhost", &self->user, &self->target, &self->port);
-  return DP_NODE_PROCESS (self);
 }

@@ -15,6 +15,7 @@
 #include "dp-config.h"
 
 #include <libdp/libdp.h>
+#include "dp-host-private.h"
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -231,23 +232,6 @@ node_cb (GObject *source, GAsyncResult *result, gpointer data)
 }
 
 static gboolean
-parse_host_port (const char *spec, char **host, guint16 *port)
-{
-  const char *colon = strrchr (spec, ':');
-  guint64 p;
-
-  if (colon == NULL || colon == spec)
-    return FALSE;
-  if (spec[0] == '[' && colon[-1] != ']')
-    return FALSE;
-  if (!g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &p, NULL))
-    return FALSE;
-  *host = g_strndup (spec, colon - spec);
-  *port = (guint16) p;
-  return TRUE;
-}
-
-static gboolean
 on_sigint (gpointer data)
 {
   g_printerr ("dp-launch: interrupted\n");
@@ -303,7 +287,8 @@ main (int argc, char **argv)
     "When standard input ends the channel is closed; dp-launch exits once the\n"
     "place has finished.\n\n"
     "HOST is spawned locally when it names this machine (localhost, 127.0.0.1…),\n"
-    "over ssh otherwise; it may be user@host or host:sshport for ssh. PLUGIN is a\n"
+    "over ssh otherwise; it may be user@host or host:sshport for ssh, and an IPv6\n"
+    "address goes in brackets ([::1]:0, user@[fe80::1]:22:0). PLUGIN is a\n"
     "file (its directory is added to a spawned node's plugin path) or a name on\n"
     "the node's plugin path ($DP_PLUGIN_PATH, --plugin-dir).");
   g_option_context_set_description (ctx,
@@ -349,7 +334,19 @@ main (int argc, char **argv)
       g_print ("dp-launch %s\n", DP_PROJECT_VERSION);
       return EXIT_OK;
     }
-  if (argc != 4 || !parse_host_port (argv[1], &host, &port))
+  if (argc == 4)
+    {
+      g_autoptr(DpHostSpec) spec = _dp_host_spec_parse (argv[1], DP_HOST_SPEC_NODE_PORT, &error);
+      if (spec == NULL)
+        g_printerr ("dp-launch: %s\n", error->message);
+      else
+        {
+          /* the host as the spawn and connect calls take it: no port */
+          host = _dp_host_spec_to_string (spec);
+          port = spec->port;
+        }
+    }
+  if (host == NULL)
     {
       g_printerr ("dp-launch: usage: dp-launch [OPTIONS] HOST:PORT PLUGIN SYMBOL (see --help)\n");
       return EXIT_USAGE;

@@ -21,6 +21,7 @@
 #include "dp-config.h"
 
 #include <libdp/libdp.h>
+#include "dp-host-private.h"
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -130,34 +131,26 @@ read_secret_line (GError **error)
   return g_string_free (s, FALSE);
 }
 
+/* ADDRESS:PORT: a HOST:PORT as dp-launch reads it (dp-host.c), with
+ * neither a user nor an ssh port */
 static gboolean
-parse_listen (const char *spec, char **addr, guint16 *port, GError **error)
+parse_listen (const char *text, char **addr, guint16 *port, GError **error)
 {
-  const char *colon = strrchr (spec, ':');
-  guint64 p;
-  g_autofree char *host = NULL;
+  g_autoptr(DpHostSpec) spec = _dp_host_spec_parse (text, DP_HOST_SPEC_NODE_PORT, error);
 
-  if (colon == NULL)
+  if (spec == NULL)
     {
-      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
-                   "--listen wants ADDRESS:PORT, got '%s'", spec);
+      g_prefix_error (error, "--listen: ");
       return FALSE;
     }
-  if (!g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &p, error))
-    return FALSE;
-  host = g_strndup (spec, colon - spec);
-  if (host[0] == '[' && host[strlen (host) - 1] == ']')
+  if (spec->user || spec->ssh_port)
     {
-      host[strlen (host) - 1] = '\0';
-      memmove (host, host + 1, strlen (host));
+      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                   "--listen wants ADDRESS:PORT, got '%s'", text);
+      return FALSE;
     }
-  if (g_strcmp0 (host, "localhost") == 0 || *host == '\0')
-    {
-      g_free (host);
-      host = g_strdup ("127.0.0.1");
-    }
-  *addr = g_steal_pointer (&host);
-  *port = (guint16) p;
+  *addr = g_strdup (g_strcmp0 (spec->host, "localhost") == 0 ? "127.0.0.1" : spec->host);
+  *port = spec->port;
   return TRUE;
 }
 

@@ -735,6 +735,220 @@ test_place_crash_survived (void)
   test_place_local ();
 }
 
+/* ---- host strings (dp-host.c), the spawner's choice, GIO errors ---- */
+
+#include "dp-node-process-private.h"
+
+typedef struct {
+  const char      *path;
+  const char      *text;
+  DpHostSpecFlags  flags;
+  const char      *user;       /* expected; for an error: */
+  const char      *host;       /* NULL, and */
+  guint            ssh_port;
+  guint            port;
+  const char      *says;       /* what the message must contain */
+} HostCase;
+
+#define NODE_PORT DP_HOST_SPEC_NODE_PORT
+
+static const HostCase host_forms[] = {
+  /* what the spawn and connect calls take */
+  { "/host/parse/name",               "node7",               0, NULL,    "node7",     0,     0 },
+  { "/host/parse/user",               "alice@node7",         0, "alice", "node7",     0,     0 },
+  { "/host/parse/ssh-port",           "localhost:2222",      0, NULL,    "localhost", 2222,  0 },
+  { "/host/parse/user-ssh-port",      "alice@127.0.0.1:2200", 0, "alice", "127.0.0.1", 2200, 0 },
+  { "/host/parse/ipv6",               "[::1]",               0, NULL,    "::1",       0,     0 },
+  { "/host/parse/ipv6-bare",          "fe80::1",             0, NULL,    "fe80::1",   0,     0 },
+  { "/host/parse/ipv6-ssh-port",      "[::1]:2222",          0, NULL,    "::1",       2222,  0 },
+  { "/host/parse/user-ipv6-ssh-port", "bob@[fe80::1]:22",    0, "bob",   "fe80::1",   22,    0 },
+  /* HOST:PORT (dp-launch, dp-node --listen) */
+  { "/host/parse/port/name",          "localhost:0",         NODE_PORT, NULL,    "localhost", 0,    0 },
+  { "/host/parse/port/alias",         "rack1:6340",          NODE_PORT, NULL,    "rack1",     0,    6340 },
+  { "/host/parse/port/user",          "alice@node7:0",       NODE_PORT, "alice", "node7",     0,    0 },
+  { "/host/parse/port/ssh-port",      "localhost:2222:0",    NODE_PORT, NULL,    "localhost", 2222, 0 },
+  { "/host/parse/port/ipv6",          "[::1]:6340",          NODE_PORT, NULL,    "::1",       0,    6340 },
+  { "/host/parse/port/ipv6-bare",     "::1:0",               NODE_PORT, NULL,    "::1",       0,    0 },
+  { "/host/parse/port/user-ipv6-ssh-port", "user@[fe80::1]:22:0", NODE_PORT, "user", "fe80::1", 22, 0 },
+  { "/host/parse/port/largest",       "node7:65535",         NODE_PORT, NULL,    "node7",     0,    65535 },
+};
+
+static const HostCase host_errors[] = {
+  { "/host/error/empty",              "",                    0, NULL, NULL, 0, 0, "the host is empty" },
+  { "/host/error/empty-host",         "alice@",              0, NULL, NULL, 0, 0, "the host is empty" },
+  { "/host/error/empty-host-port",    ":2222",               0, NULL, NULL, 0, 0, "the host is empty" },
+  { "/host/error/empty-user",         "@node7",              0, NULL, NULL, 0, 0, "user name before '@' is empty" },
+  { "/host/error/unbalanced-open",    "[::1:0",              NODE_PORT, NULL, NULL, 0, 0, "unbalanced brackets" },
+  { "/host/error/unbalanced-close",   "::1]:0",              NODE_PORT, NULL, NULL, 0, 0, "unbalanced brackets" },
+  { "/host/error/bracket-inside",     "node[7]",             0, NULL, NULL, 0, 0, "a '[' must open the host" },
+  { "/host/error/after-bracket",      "[::1]x",              0, NULL, NULL, 0, 0, "']'" },
+  { "/host/error/no-port",            "localhost",           NODE_PORT, NULL, NULL, 0, 0, "no :PORT" },
+  { "/host/error/no-port-ipv6",       "[::1]",               NODE_PORT, NULL, NULL, 0, 0, "no :PORT" },
+  { "/host/error/empty-port",         "localhost:",          NODE_PORT, NULL, NULL, 0, 0, "no port after the ':'" },
+  { "/host/error/port-not-number",    "localhost:x",         NODE_PORT, NULL, NULL, 0, 0, "the port 'x' is not a number" },
+  { "/host/error/port-sign",          "localhost:-1",        NODE_PORT, NULL, NULL, 0, 0, "the port '-1' is not a number" },
+  { "/host/error/port-range",         "localhost:65536",     NODE_PORT, NULL, NULL, 0, 0, "the port 65536 is out of range (0-65535)" },
+  { "/host/error/ssh-port-not-number", "localhost:ssh",      0, NULL, NULL, 0, 0, "the ssh port 'ssh' is not a number" },
+  { "/host/error/ssh-port-range",     "node7:70000:0",       NODE_PORT, NULL, NULL, 0, 0, "the ssh port 70000 is out of range (1-65535)" },
+  { "/host/error/ssh-port-zero",      "node7:0",             0, NULL, NULL, 0, 0, "the ssh port 0 is out of range (1-65535)" },
+  { "/host/error/too-many-colons",    "node7:22:0",          0, NULL, NULL, 0, 0, "neither a host name nor an IPv6 address" },
+};
+
+static void
+test_host_form (gconstpointer data)
+{
+  const HostCase *c = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpHostSpec) spec = _dp_host_spec_parse (c->text, c->flags, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (spec);
+  g_assert_cmpstr (spec->user, ==, c->user);
+  g_assert_cmpstr (spec->host, ==, c->host);
+  g_assert_cmpuint (spec->ssh_port, ==, c->ssh_port);
+  g_assert_cmpuint (spec->port, ==, c->port);
+}
+
+static void
+test_host_error (gconstpointer data)
+{
+  const HostCase *c = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpHostSpec) spec = _dp_host_spec_parse (c->text, c->flags, &error);
+  g_autofree char *quoted = g_strdup_printf ("'%s'", c->text);
+
+  g_assert_null (spec);
+  g_assert_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT);
+  /* says what is wrong, and with what */
+  g_assert_nonnull (strstr (error->message, c->says));
+  g_assert_nonnull (strstr (error->message, quoted));
+}
+
+static void
+test_host_to_string (void)
+{
+  const char *texts[] = { "node7", "alice@node7", "localhost:2222", "[::1]", "bob@[fe80::1]:22" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(DpHostSpec) spec = _dp_host_spec_parse (texts[i], 0, &error);
+      g_autofree char *back = NULL;
+
+      g_assert_no_error (error);
+      back = _dp_host_spec_to_string (spec);
+      g_assert_cmpstr (back, ==, texts[i]);
+    }
+}
+
+static gboolean
+host_is_local (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpHostSpec) spec = _dp_host_spec_parse (text, 0, &error);
+
+  g_assert_no_error (error);
+  return _dp_host_spec_is_local (spec);
+}
+
+static void
+test_host_is_local (void)
+{
+  const char *local[] = { "localhost", "LocalHost", "127.0.0.1", "127.1.2.3", "::1", "[::1]" };
+  const char *remote[] = { "node7", "10.0.0.1", "alice@localhost", "localhost:2222",
+                           "127.0.0.1:2222", "[::1]:22" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (local); i++)
+    g_assert_true (host_is_local (local[i]));
+  for (gsize i = 0; i < G_N_ELEMENTS (remote); i++)
+    g_assert_false (host_is_local (remote[i]));
+  g_assert_true (host_is_local (g_get_host_name ()));
+}
+
+static void
+test_spawn_factory (void)
+{
+  struct { const char *host; DpSpawnMethod method; gboolean local; } cases[] = {
+    { "localhost",       DP_SPAWN_AUTO,  TRUE },
+    { "127.0.0.1",       DP_SPAWN_AUTO,  TRUE },
+    { "node7",           DP_SPAWN_AUTO,  FALSE },
+    { "alice@localhost", DP_SPAWN_AUTO,  FALSE },
+    { "localhost:2222",  DP_SPAWN_AUTO,  FALSE },
+    { "localhost",       DP_SPAWN_SSH,   FALSE },
+    { "node7",           DP_SPAWN_LOCAL, TRUE },
+  };
+  g_autoptr(DpSpawnOptions) options = dp_spawn_options_new ();
+  g_autoptr(GError) error = NULL;
+  DpNodeProcess *process;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      dp_spawn_options_set_method (options, cases[i].method);
+      process = _dp_node_process_new_for_host (cases[i].host, options, &error);
+      g_assert_no_error (error);
+      g_assert_true (G_TYPE_CHECK_INSTANCE_TYPE (process, dp_local_node_process_get_type ()) == cases[i].local);
+      g_assert_true (G_TYPE_CHECK_INSTANCE_TYPE (process, dp_ssh_node_process_get_type ()) == !cases[i].local);
+      g_assert_cmpstr (dp_node_process_get_host (process), ==, cases[i].host);
+      g_object_unref (process);
+    }
+
+  /* no options: automatic; no host: localhost */
+  process = _dp_node_process_new_for_host (NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (G_TYPE_CHECK_INSTANCE_TYPE (process, dp_local_node_process_get_type ()));
+  g_assert_cmpstr (_dp_node_process_get_host_spec (process)->host, ==, "localhost");
+  g_object_unref (process);
+
+  /* a malformed host is refused before anything starts */
+  process = _dp_node_process_new_for_host ("node7:x", options, &error);
+  g_assert_null (process);
+  g_assert_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT);
+}
+
+static void
+test_error_from_gio (void)
+{
+  struct { GQuark domain; int code; int expected; } cases[] = {
+    { G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED, DP_ERROR_CONNECTION_REFUSED },
+    { G_IO_ERROR, G_IO_ERROR_TIMED_OUT, DP_ERROR_TIMED_OUT },
+    { G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE, DP_ERROR_HOST_UNREACHABLE },
+    { G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE, DP_ERROR_HOST_UNREACHABLE },
+    { G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND, DP_ERROR_HOST_UNREACHABLE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) gio = g_error_new_literal (cases[i].domain, cases[i].code, "it went wrong");
+      g_autoptr(GError) plain = _dp_error_from_gio (gio, NULL);
+      g_autoptr(GError) prefixed = _dp_error_from_gio (gio, "ssh to node7 port 22");
+
+      g_assert_error (plain, DP_ERROR, cases[i].expected);
+      g_assert_cmpstr (plain->message, ==, "it went wrong");
+      g_assert_error (prefixed, DP_ERROR, cases[i].expected);
+      g_assert_cmpstr (prefixed->message, ==, "ssh to node7 port 22: it went wrong");
+    }
+
+  /* a cancellation stays one */
+  {
+    g_autoptr(GError) gio = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "cancelled");
+    g_autoptr(GError) same = _dp_error_from_gio (gio, "connect");
+    g_assert_error (same, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  }
+}
+
+static void
+add_host_tests (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (host_forms); i++)
+    g_test_add_data_func (host_forms[i].path, &host_forms[i], test_host_form);
+  for (gsize i = 0; i < G_N_ELEMENTS (host_errors); i++)
+    g_test_add_data_func (host_errors[i].path, &host_errors[i], test_host_error);
+  g_test_add_func ("/host/to-string", test_host_to_string);
+  g_test_add_func ("/host/is-local", test_host_is_local);
+  g_test_add_func ("/spawn/factory", test_spawn_factory);
+  g_test_add_func ("/error/from-gio", test_error_from_gio);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -775,5 +989,6 @@ main (int argc, char **argv)
   dp_test_add_func ("/channel/timeout", test_channel_timeout);
   dp_test_add_func ("/place/local", test_place_local);
   dp_test_add_func ("/place/crash-survived", test_place_crash_survived);
+  add_host_tests ();
   return g_test_run ();
 }
