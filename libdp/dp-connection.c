@@ -1095,7 +1095,11 @@ handle_input (DpConnection *conn)
                   DpFrameHeader h = conn->big_h;
                   g_autoptr(GBytes) body = g_bytes_new_take (g_steal_pointer (&conn->big_buf), h.body_len);
                   conn->big = FALSE;
-                  if (!dispatch_frame (conn, &h, g_bytes_get_data (body, NULL), body, 0))
+                  /* a DATA frame joins the batch: hand it over now, as
+                   * process_input() does at its end — otherwise it waits
+                   * for the next frame to arrive (a heartbeat, or never) */
+                  if (!dispatch_frame (conn, &h, g_bytes_get_data (body, NULL), body, 0) ||
+                      !flush_batch (conn))
                     return;
                 }
               continue;
