@@ -413,22 +413,14 @@ arm_pollout_in_router (gpointer data)
                              G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_OUT);
 }
 
-static gboolean
-arm_pollout_cb (gpointer data)
-{
-  arm_pollout_in_router (data);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-close_broken_cb (gpointer data)
+static void
+close_broken_in_router (gpointer data)
 {
   DpConnection *conn = data;
 
   if (conn->state != STATE_CLOSED)
     close_with (conn, g_error_new (DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
                                    "write to %s failed", conn->peer));
-  return G_SOURCE_REMOVE;
 }
 
 /* Always through an idle source, never inline: the callers hold out_lock
@@ -437,15 +429,10 @@ close_broken_cb (gpointer data)
  * deadlocked the router. */
 static void
 in_router (DpConnection *conn,
-           GSourceFunc   func)
+           DpInvokeFunc  func)
 {
-  GSource *source = g_idle_source_new ();
-
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, func, _dp_connection_ref (conn),
-                         (GDestroyNotify) _dp_connection_unref);
-  g_source_attach (source, conn->context);
-  g_source_unref (source);
+  _dp_main_context_invoke (conn->context, "[libdp] connection call", func,
+                           _dp_connection_ref (conn), (GDestroyNotify) _dp_connection_unref);
 }
 
 /* Called with out_lock held; drops it around the system call. */
@@ -501,11 +488,11 @@ flush_locked (DpConnection *conn)
                   _dp_mutex_lock (&conn->out_lock);
                 }
               else
-                in_router (conn, arm_pollout_cb);
+                in_router (conn, arm_pollout_in_router);
               break;
             }
           conn->out_closed = TRUE;
-          in_router (conn, close_broken_cb);
+          in_router (conn, close_broken_in_router);
           break;
         }
 

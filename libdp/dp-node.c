@@ -77,94 +77,7 @@ G_DEFINE_FINAL_TYPE (DpNode, dp_node, G_TYPE_OBJECT)
 
 static GBytes *get_secret (DpNode *self, char **source, GError **error);
 
-/* ---- invoking across threads ---- */
-
-typedef struct {
-  GObject        *object;
-  void          (*func) (gpointer object, gpointer data);
-  gpointer        data;
-  GDestroyNotify  data_free;
-} ObjectInvoke;
-
-static gboolean
-object_invoke_cb (gpointer user_data)
-{
-  ObjectInvoke *oi = user_data;
-
-  oi->func (oi->object, oi->data);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-object_invoke_free (gpointer user_data)
-{
-  ObjectInvoke *oi = user_data;
-
-  if (oi->data_free)
-    oi->data_free (oi->data);
-  g_object_unref (oi->object);
-  g_free (oi);
-}
-
-void
-_dp_object_invoke (GMainContext   *context,
-                   gpointer        object,
-                   void          (*func) (gpointer object, gpointer data),
-                   gpointer        data,
-                   GDestroyNotify  data_free)
-{
-  ObjectInvoke *oi = g_new0 (ObjectInvoke, 1);
-  GSource *source;
-
-  oi->object = g_object_ref (object);
-  oi->func = func;
-  oi->data = data;
-  oi->data_free = data_free;
-  /* Always through an idle source, never inline: the caller may hold locks
-   * or be in the middle of the router's bookkeeping. */
-  source = g_idle_source_new ();
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, object_invoke_cb, oi, object_invoke_free);
-  g_source_set_static_name (source, "[libdp] invoke");
-  g_source_attach (source, context);
-  g_source_unref (source);
-}
-
-typedef struct {
-  DpRouterFunc    func;
-  gpointer        data;
-  GDestroyNotify  notify;
-  GMutex          lock;
-  GCond           cond;
-  gboolean        sync;
-  gboolean        done;
-} RouterCall;
-
-static gboolean
-router_call_cb (gpointer user_data)
-{
-  RouterCall *rc = user_data;
-
-  rc->func (rc->data);
-  if (rc->sync)
-    {
-      g_mutex_lock (&rc->lock);
-      rc->done = TRUE;
-      g_cond_signal (&rc->cond);
-      g_mutex_unlock (&rc->lock);
-    }
-  return G_SOURCE_REMOVE;
-}
-
-static void
-router_call_free (gpointer user_data)
-{
-  RouterCall *rc = user_data;
-
-  if (rc->notify)
-    rc->notify (rc->data);
-  g_free (rc);
-}
+/* ---- the router thread ---- */
 
 gboolean
 _dp_node_in_router (DpNode *self)
@@ -180,52 +93,23 @@ _dp_node_get_router_context (DpNode *self)
 
 void
 _dp_node_invoke (DpNode         *self,
-                 DpRouterFunc    func,
+                 DpInvokeFunc    func,
                  gpointer        data,
                  GDestroyNotify  notify)
 {
-  RouterCall *rc = g_new0 (RouterCall, 1);
-  GSource *source;
-
-  rc->func = func;
-  rc->data = data;
-  rc->notify = notify;
-  source = g_idle_source_new ();
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, router_call_cb, rc, router_call_free);
-  g_source_attach (source, self->router_context);
-  g_source_unref (source);
+  _dp_main_context_invoke (self->router_context, "[libdp] router call", func, data, notify);
 }
 
+/* Runs @func on the router and waits; inline when called on the router. */
 void
 _dp_node_invoke_sync (DpNode       *self,
-                      DpRouterFunc  func,
+                      DpInvokeFunc  func,
                       gpointer      data)
 {
-  RouterCall rc = { 0 };
-  GSource *source;
-
   if (_dp_node_in_router (self))
-    {
-      func (data);
-      return;
-    }
-  rc.func = func;
-  rc.data = data;
-  rc.sync = TRUE;
-  g_mutex_init (&rc.lock);
-  g_cond_init (&rc.cond);
-  source = g_idle_source_new ();
-  /* no destroy notify: @rc lives on this stack frame only until done */
-  g_source_set_callback (source, router_call_cb, &rc, NULL);
-  g_source_attach (source, self->router_context);
-  g_source_unref (source);
-  g_mutex_lock (&rc.lock);
-  while (!rc.done)
-    g_cond_wait (&rc.cond, &rc.lock);
-  g_mutex_unlock (&rc.lock);
-  g_mutex_clear (&rc.lock);
-  g_cond_clear (&rc.cond);
+    func (data);
+  else
+    _dp_main_context_invoke_sync (self->router_context, "[libdp] router call (sync)", func, data);
 }
 
 static gpointer

@@ -207,15 +207,34 @@ gpointer  _dp_plugin_lookup (const char         *plugin,
 GStrv     _dp_plugin_default_dirs (void);
 
 /* ------------------------------------------------------------------ *
+ * Running code on another thread's loop (dp-main-context.c)           *
+ * ------------------------------------------------------------------ */
+
+typedef void (*DpInvokeFunc) (gpointer data);
+
+/* the one idle helper: @name is a string literal naming the source */
+void  _dp_main_context_invoke      (GMainContext *context, const char *name,
+                                    DpInvokeFunc func, gpointer data, GDestroyNotify notify);
+void  _dp_main_context_invoke_sync (GMainContext *context, const char *name,
+                                    DpInvokeFunc func, gpointer data);
+/* Run @func on @object in @context (the owner's), keeping a ref meanwhile */
+void  _dp_object_invoke (GMainContext *context, gpointer object,
+                         void (*func) (gpointer object, gpointer data),
+                         gpointer data, GDestroyNotify data_free);
+/* Runs an _async operation (started by @start with a callback) whose task
+ * completes in a private context, and waits for it without iterating any
+ * context of the caller's. Returns the result (transfer full). */
+typedef void (*DpSyncStart) (gpointer data, GAsyncReadyCallback cb, gpointer user_data);
+GAsyncResult *_dp_run_sync (DpSyncStart start, gpointer data);
+
+/* ------------------------------------------------------------------ *
  * Node internals (dp-node.c)                                          *
  * ------------------------------------------------------------------ */
 
-typedef void (*DpRouterFunc) (gpointer data);
-
 GMainContext *_dp_node_get_router_context (DpNode *self);
 gboolean      _dp_node_in_router          (DpNode *self);
-void          _dp_node_invoke             (DpNode *self, DpRouterFunc func, gpointer data, GDestroyNotify notify);
-void          _dp_node_invoke_sync        (DpNode *self, DpRouterFunc func, gpointer data);
+void          _dp_node_invoke             (DpNode *self, DpInvokeFunc func, gpointer data, GDestroyNotify notify);
+void          _dp_node_invoke_sync        (DpNode *self, DpInvokeFunc func, gpointer data);
 void          _dp_node_connect_async      (DpNode *self, const char *host, guint16 port,
                                            const DpConnectionHandler *handler, gpointer handler_data,
                                            GCancellable *cancellable,
@@ -266,13 +285,6 @@ _dp_mutex_lock (GMutex *mutex)
   g_mutex_lock (mutex);
 }
 
-/* Run @func on @self in @context (the owner's), keeping a ref meanwhile */
-void  _dp_object_invoke (GMainContext *context, gpointer object,
-                         void (*func) (gpointer object, gpointer data),
-                         gpointer data, GDestroyNotify data_free);
-/* Runs an _async operation (started by @start with a callback) whose task
- * completes in a private context, and waits for it without iterating any
- * context of the caller's. Returns the result (transfer full). */
 /* g_object_unref() that accepts NULL, as a GDestroyNotify (arrays of
  * objects with holes) */
 static inline void
@@ -282,8 +294,6 @@ _dp_object_unref_nullable (gpointer object)
     g_object_unref (object);
 }
 
-typedef void (*DpSyncStart) (gpointer data, GAsyncReadyCallback cb, gpointer user_data);
-GAsyncResult *_dp_run_sync (DpSyncStart start, gpointer data);
 GError *_dp_error_from_remote (guint32 code, const char *message);
 
 G_END_DECLS

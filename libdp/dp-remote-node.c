@@ -718,56 +718,6 @@ dp_remote_node_spawn_finish (GAsyncResult  *result,
 }
 
 typedef struct {
-  GMutex        lock;
-  GCond         cond;
-  gboolean      done;
-  GAsyncResult *result;
-} SyncWait;
-
-static void
-sync_done (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  SyncWait *w = user_data;
-
-  g_mutex_lock (&w->lock);
-  w->result = g_object_ref (result);
-  w->done = TRUE;
-  g_cond_signal (&w->cond);
-  g_mutex_unlock (&w->lock);
-}
-
-/* Runs an _async operation whose task completes in a private context and
- * waits for it without iterating any context of the caller's. */
-GAsyncResult *
-_dp_run_sync (DpSyncStart start, gpointer data)
-{
-  SyncWait w = { 0 };
-  g_autoptr(GMainContext) ctx = g_main_context_new ();
-
-  g_mutex_init (&w.lock);
-  g_cond_init (&w.cond);
-  g_main_context_push_thread_default (ctx);
-  start (data, sync_done, &w);
-  g_main_context_pop_thread_default (ctx);
-  for (;;)
-    {
-      g_mutex_lock (&w.lock);
-      if (w.done)
-        {
-          g_mutex_unlock (&w.lock);
-          break;
-        }
-      g_mutex_unlock (&w.lock);
-      g_main_context_iteration (ctx, TRUE);
-    }
-  g_mutex_clear (&w.lock);
-  g_cond_clear (&w.cond);
-  return w.result;
-}
-
-typedef struct {
   DpNode               *router;
   const char           *host;
   guint16               port;
