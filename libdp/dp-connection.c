@@ -397,6 +397,24 @@ _dp_connection_close (DpConnection *conn,
   close_with (conn, reason ? g_error_copy (reason) : NULL);
 }
 
+void
+_dp_connection_reject_frame (DpConnection        *conn,
+                             const DpFrameHeader *h,
+                             const char          *who)
+{
+  GError *error = g_error_new (DP_ERROR, DP_ERROR_PROTOCOL,
+                               "%s sent frame type %u, which only %s send",
+                               conn->peer, h->type, who);
+
+  close_with (conn, error);
+}
+
+GMainContext *
+_dp_connection_get_context (DpConnection *conn)
+{
+  return conn->context;
+}
+
 /* ---- output ---- */
 
 static void
@@ -1191,16 +1209,24 @@ _dp_connection_steal_all_entries (DpConnection *conn)
 /* ---- entries ---- */
 
 DpChannelEntry *
-_dp_channel_entry_new (DpEntryKind kind,
-                       guint32     id)
+_dp_channel_entry_new (const DpChannelEntryClass *klass,
+                       guint32                    id)
 {
   DpChannelEntry *e = g_new0 (DpChannelEntry, 1);
 
   g_atomic_ref_count_init (&e->ref);
-  e->kind = kind;
+  e->klass = klass;
   e->id = id;
-  g_weak_ref_init (&e->remote, NULL);
+  g_weak_ref_init (&e->owner, NULL);
   return e;
+}
+
+gboolean
+_dp_channel_entry_deliver (DpChannelEntry  *e,
+                           GVariant       **msgs,
+                           guint            n)
+{
+  return _dp_place_channel_deliver_many (e->target, msgs, n, e->reply);
 }
 
 DpChannelEntry *
@@ -1218,6 +1244,6 @@ _dp_channel_entry_unref (DpChannelEntry *e)
   g_clear_object (&e->target);
   g_clear_object (&e->reply);
   g_clear_object (&e->place);
-  g_weak_ref_clear (&e->remote);
+  g_weak_ref_clear (&e->owner);
   g_free (e);
 }

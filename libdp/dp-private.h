@@ -111,6 +111,10 @@ gboolean      _dp_connection_send       (DpConnection *conn,
                                          guint32       arg,
                                          GVariant     *payload);
 void          _dp_connection_close      (DpConnection *conn, const GError *reason);
+/* closes the connection: the peer sent frame @h, which only @who send */
+void          _dp_connection_reject_frame (DpConnection *conn, const DpFrameHeader *h,
+                                           const char *who);
+GMainContext *_dp_connection_get_context (DpConnection *conn);
 gboolean      _dp_connection_is_open    (DpConnection *conn);
 const char   *_dp_connection_get_peer   (DpConnection *conn);
 guint32       _dp_connection_alloc_channel (DpConnection *conn);
@@ -130,24 +134,49 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DpConnection, _dp_connection_unref)
  * Channel table entries: what a channel id on a connection leads to   *
  * ------------------------------------------------------------------ */
 
-typedef enum {
-  DP_ENTRY_PLACE,       /* node: a place started by this connection */
-  DP_ENTRY_CLIENT,      /* node: a client connection to a named place */
-  DP_ENTRY_REMOTE,      /* master: a DpRemoteConnection */
-} DpEntryKind;
+typedef struct _DpChannelEntryClass DpChannelEntryClass;
 
-struct _DpChannelEntry {
-  gatomicrefcount     ref;
-  DpEntryKind         kind;
-  guint32             id;
-  DpPlaceChannel     *target;   /* incoming messages go into this end's inbox */
-  DpPlaceChannel     *reply;    /* CLIENT: the reply channel handed with each message */
-  DpPlace            *place;    /* PLACE */
-  GWeakRef            remote;   /* REMOTE: DpRemoteConnection */
-  gboolean            dead;     /* REMOTE: that incarnation of the place ended */
+/* What the frames of one channel do, set by the entry's owner — the node's
+ * server (a place it started, a client of a named place: dp-node-server.c)
+ * or a DpRemoteConnection (the master's end of a place). The connection's
+ * handler finds the entry and calls it; it never switches on what kind of
+ * channel it is. Every function runs in the router thread; a NULL one
+ * means that frame has no meaning on this kind of channel (it is ignored). */
+struct _DpChannelEntryClass
+{
+  const char *name;
+  /* DATA: takes @msgs (each transfer full, not the array), or — returning
+   * FALSE, when the inbox is closed — none: the caller still owns them */
+  gboolean (*data)    (DpChannelEntry *e, GVariant **msgs, guint n);
+  void     (*started) (DpChannelEntry *e);
+  void     (*failed)  (DpChannelEntry *e, GVariant *payload);
+  void     (*died)    (DpChannelEntry *e, GVariant *payload);
+  void     (*bounce)  (DpChannelEntry *e, GVariant *msg);
+  /* CLOSE: the peer will send nothing more on this channel */
+  void     (*closed)  (DpChannelEntry *e, DpConnection *conn);
+  /* the connection went; the entry has been taken out of its table */
+  void     (*lost)    (DpChannelEntry *e, DpConnection *conn);
 };
 
-DpChannelEntry *_dp_channel_entry_new   (DpEntryKind kind, guint32 id);
+struct _DpChannelEntry
+{
+  gatomicrefcount            ref;
+  /* immutable after construction */
+  const DpChannelEntryClass *klass;
+  guint32                    id;
+  /* set by the owner before the entry is added to a connection's table,
+   * immutable afterwards (the table's lock publishes them) */
+  DpPlaceChannel            *target;  /* incoming messages go into this end's inbox */
+  DpPlaceChannel            *reply;   /* a named place's client: the reply channel handed with each message */
+  DpPlace                   *place;   /* a place the server started */
+  GWeakRef                   owner;   /* the master's DpRemoteConnection (thread-safe) */
+  /* router thread only */
+  gboolean                   dead;    /* master: that incarnation of the place ended */
+};
+
+/* DATA for a channel whose messages go to @e->target with @e->reply */
+gboolean        _dp_channel_entry_deliver (DpChannelEntry *e, GVariant **msgs, guint n);
+DpChannelEntry *_dp_channel_entry_new   (const DpChannelEntryClass *klass, guint32 id);
 DpChannelEntry *_dp_channel_entry_ref   (DpChannelEntry *e);
 void            _dp_channel_entry_unref (DpChannelEntry *e);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DpChannelEntry, _dp_channel_entry_unref)
@@ -228,6 +257,37 @@ typedef void (*DpSyncStart) (gpointer data, GAsyncReadyCallback cb, gpointer use
 GAsyncResult *_dp_run_sync (DpSyncStart start, gpointer data);
 
 /* ------------------------------------------------------------------ *
+ * A node's server half (dp-node-server.c): places started for peers   *
+ * ------------------------------------------------------------------ */
+
+typedef struct _DpNodeServer DpNodeServer;
+
+/* What the server asks of its node: given once, by the node, and called in
+ * the router thread. The server calls its node only through these. */
+typedef struct {
+  GBytes  *(*get_secret)     (GObject *node, char **source, GError **error);
+  gpointer (*lookup_plugin)  (GObject *node, const char *plugin, const char *symbol,
+                              GError **error);
+  void     (*accept_params)  (GObject *node, gsize *max_frame,
+                              gdouble *hb_interval, gdouble *hb_timeout);
+  void     (*place_exited)   (GObject *node, const char *symbol, DpPlaceExit exit,
+                              const char *detail);
+  void     (*exit_requested) (GObject *node);
+  void     (*peer_rejected)  (GObject *node, const char *peer, const char *reason);
+} DpNodeServerHooks;
+
+DpNodeServer *_dp_node_server_new      (GObject *node, GMainContext *router_context,
+                                        const DpNodeServerHooks *hooks);
+void          _dp_node_server_free     (DpNodeServer *server);
+/* router thread */
+gboolean      _dp_node_server_listen   (DpNodeServer *server, const char *address,
+                                        guint16 port, GError **error);
+void          _dp_node_server_shutdown (DpNodeServer *server);
+/* any thread */
+guint16       _dp_node_server_get_port (DpNodeServer *server);
+guint         _dp_node_server_get_n_places (DpNodeServer *server);
+
+/* ------------------------------------------------------------------ *
  * Node internals (dp-node.c)                                          *
  * ------------------------------------------------------------------ */
 
@@ -240,18 +300,26 @@ void          _dp_node_connect_async      (DpNode *self, const char *host, guint
                                            GCancellable *cancellable,
                                            GAsyncReadyCallback callback, gpointer user_data);
 DpConnection *_dp_node_connect_finish     (DpNode *self, GAsyncResult *result, GError **error);
-/* router-thread handlers for frames a master side sees (used by DpRemoteNode) */
-void          _dp_node_handle_client_frame (DpNode *self, DpConnection *conn,
-                                            const DpFrameHeader *h, GVariant *payload);
+/* router thread: a log record from a place on a node this one started */
+void          _dp_node_peer_log           (DpNode *self, const char *from_node, const char *place,
+                                           const char *severity, const char *message);
 
 /* ------------------------------------------------------------------ *
  * Remote connections (dp-remote-connection.c)                         *
  * ------------------------------------------------------------------ */
 
-DpRemoteConnection *_dp_remote_connection_new (DpRemoteNode *node, DpConnection *conn,
+/* How a DpRemoteConnection reaches its node's current connection (a new
+ * one after a node restart): given by the DpRemoteNode that makes it. */
+typedef DpConnection *(*DpRefConnectionFunc) (DpRemoteNode *node);
+
+DpRemoteConnection *_dp_remote_connection_new (DpRemoteNode *node,
+                                               DpRefConnectionFunc ref_connection,
+                                               DpConnection *conn,
                                                guint32 id, GVariant *request,
                                                const char *symbol);
-void  _dp_remote_connection_started (DpRemoteConnection *self);
+/* the connection a channel entry leads to (a ref), or NULL when the entry
+ * is not a DpRemoteConnection's or that is gone */
+DpRemoteConnection *_dp_remote_connection_ref_from_entry (DpChannelEntry *entry);
 /* @returned: messages the node got for the place but the place never read
  * (an `av`), or NULL. Returns TRUE when the connection will restart the
  * place (its channel entry stays, for bounces). */
@@ -259,8 +327,45 @@ gboolean _dp_remote_connection_ended (DpRemoteConnection *self, DpPlaceExit exit
                                       const char *detail, const GError *error,
                                       GVariant *returned);
 gboolean _dp_remote_connection_node_lost (DpRemoteConnection *self, const char *detail);
-void  _dp_remote_connection_bounced (DpRemoteConnection *self, GVariant *msg);
-DpConnection *_dp_remote_node_ref_connection (DpRemoteNode *self);
+
+/* ------------------------------------------------------------------ *
+ * The thread model, checked                                           *
+ * ------------------------------------------------------------------ *
+ *
+ * Every field of the core structs says who may touch it: *immutable after
+ * construction*, *router thread only*, *owner context only* or *under
+ * lock X*. These assertions check it at the top of the functions that rely
+ * on it; like g_assert() they compile to nothing with G_DISABLE_ASSERT.
+ *
+ * DP_ASSERT_ROUTER_THREAD (node): running on @node's router thread.
+ * DP_ASSERT_OWNER_CONTEXT (ctx): running in a dispatch (or an acquire) of
+ *   @ctx — true of the router's own context on the router thread, and of
+ *   an object's owner context in what was invoked there.
+ * DP_ASSERT_LOCK_HELD (mutex): somebody holds @mutex — GDBus's trick
+ *   (CONNECTION_ENSURE_LOCK): a g_mutex_trylock() that succeeds means it
+ *   was free, and the check fails (the lock is released again first). It
+ *   does not tell which thread holds it. POSIX leaves a trylock on a
+ *   non-recursive mutex the calling thread holds undefined; GLib's GMutex
+ *   on Linux is a futex whose trylock simply fails when the mutex is held,
+ *   by anyone, which is what this relies on. Not for GRecMutex.
+ */
+#ifdef G_DISABLE_ASSERT
+# define DP_ASSERT_ROUTER_THREAD(node) G_STMT_START { } G_STMT_END
+# define DP_ASSERT_OWNER_CONTEXT(ctx)  G_STMT_START { } G_STMT_END
+# define DP_ASSERT_LOCK_HELD(mutex)    G_STMT_START { } G_STMT_END
+#else
+# define DP_ASSERT_ROUTER_THREAD(node) g_assert (_dp_node_in_router (node))
+# define DP_ASSERT_OWNER_CONTEXT(ctx)  g_assert (g_main_context_is_owner (ctx))
+# define DP_ASSERT_LOCK_HELD(mutex) G_STMT_START {                              \
+    GMutex *dp_lock_held_ = (mutex);                                            \
+    if (G_UNLIKELY (g_mutex_trylock (dp_lock_held_)))                           \
+      {                                                                         \
+        g_mutex_unlock (dp_lock_held_);                                         \
+        g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC,       \
+                             "DP_ASSERT_LOCK_HELD: " #mutex " is not locked");  \
+      }                                                                         \
+  } G_STMT_END
+#endif
 
 /* ------------------------------------------------------------------ *
  * Utilities                                                           *

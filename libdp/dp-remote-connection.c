@@ -18,6 +18,7 @@ struct _DpRemoteConnection
 
   GMainContext            *owner_context;
   GWeakRef                 node;
+  DpRefConnectionFunc      ref_connection;
   DpConnection            *conn;
   guint32                  id;
   DpPlaceChannel          *end;
@@ -85,6 +86,7 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (DpRemoteConnection, dp_remote_connection, G_TYPE_
                                                       dp_remote_connection_channel_iface_init))
 
 static void apply_restart_policy (DpRemoteConnection *self);
+static void add_entry (DpRemoteConnection *self, DpConnection *conn, guint32 id);
 
 static void
 emit_messages (DpRemoteConnection *self)
@@ -291,16 +293,17 @@ dp_remote_connection_init (DpRemoteConnection *self)
 }
 
 DpRemoteConnection *
-_dp_remote_connection_new (DpRemoteNode *node,
-                           DpConnection *conn,
-                           guint32       id,
-                           GVariant     *request,
-                           const char   *symbol)
+_dp_remote_connection_new (DpRemoteNode        *node,
+                           DpRefConnectionFunc  ref_connection,
+                           DpConnection        *conn,
+                           guint32              id,
+                           GVariant            *request,
+                           const char          *symbol)
 {
   DpRemoteConnection *self = g_object_new (DP_TYPE_REMOTE_CONNECTION, NULL);
-  DpChannelEntry *entry;
 
   g_weak_ref_set (&self->node, node);
+  self->ref_connection = ref_connection;
   self->id = id;
   self->request = g_variant_ref_sink (request);
   self->symbol = g_strdup (symbol);
@@ -323,10 +326,7 @@ _dp_remote_connection_new (DpRemoteNode *node,
   self->end = _dp_place_channel_new_bound (conn, id);
   _dp_place_channel_set_notify (self->end, schedule_dispatch, self);
 
-  entry = _dp_channel_entry_new (DP_ENTRY_REMOTE, id);
-  entry->target = g_object_ref (self->end);
-  g_weak_ref_set (&entry->remote, self);
-  _dp_connection_add_entry (conn, id, entry);
+  add_entry (self, conn, id);
 
   if (!_dp_connection_send (conn, DP_FRAME_NEW_PLACE, id, 0, self->request))
     {
@@ -358,8 +358,8 @@ complete_ready_tasks (DpRemoteConnection *self,
   g_list_free (tasks);
 }
 
-void
-_dp_remote_connection_started (DpRemoteConnection *self)
+static void
+started (DpRemoteConnection *self)
 {
   GList *tasks;
   guint attempt;
@@ -494,9 +494,9 @@ _dp_remote_connection_node_lost (DpRemoteConnection *self,
   return TRUE;
 }
 
-void
-_dp_remote_connection_bounced (DpRemoteConnection *self,
-                               GVariant           *msg)
+static void
+bounced (DpRemoteConnection *self,
+         GVariant           *msg)
 {
   gboolean exited;
 
@@ -510,6 +510,123 @@ _dp_remote_connection_bounced (DpRemoteConnection *self,
       report_undelivered (self, msg);
       schedule_dispatch (self);
     }
+}
+
+/* ---- the channel's frames (router thread; dp-remote-node.c finds the
+ * entry and calls these through its class) ---- */
+
+static void
+entry_started (DpChannelEntry *e)
+{
+  g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->owner);
+
+  if (rc)
+    started (rc);
+}
+
+/* The entry stays (marked dead) so that bounced messages still find their
+ * connection; the connection removes it when it goes. */
+static void
+entry_ended (DpChannelEntry *e,
+             DpPlaceExit     exit,
+             const char     *detail,
+             const GError   *error,
+             GVariant       *returned)
+{
+  g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->owner);
+
+  e->dead = TRUE;
+  if (rc)
+    _dp_remote_connection_ended (rc, exit, detail, error, returned);
+  else if (e->target)
+    _dp_place_channel_close_inbox (e->target);
+}
+
+/* FAILED is (us) code, message; DIED is (usav) exit, detail, unread */
+static void
+parse_end (GVariant    *payload,
+           guint32     *code,
+           const char **text,
+           GVariant   **returned)
+{
+  *code = 0;
+  *text = "";
+  *returned = NULL;
+  if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(us)")))
+    g_variant_get (payload, "(u&s)", code, text);
+  else if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(usav)")))
+    g_variant_get (payload, "(u&s@av)", code, text, returned);
+}
+
+static void
+entry_failed (DpChannelEntry *e,
+              GVariant       *payload)
+{
+  guint32 code;
+  const char *text;
+  g_autoptr(GVariant) returned = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (e->dead)
+    return;
+  parse_end (payload, &code, &text, &returned);
+  error = _dp_error_from_remote (code, text);
+  entry_ended (e, DP_PLACE_EXIT_FAILED, text, error, NULL);
+}
+
+static void
+entry_died (DpChannelEntry *e,
+            GVariant       *payload)
+{
+  guint32 code;
+  const char *text;
+  g_autoptr(GVariant) returned = NULL;
+
+  if (e->dead)
+    return;
+  parse_end (payload, &code, &text, &returned);
+  entry_ended (e, code <= DP_PLACE_EXIT_LOST ? (DpPlaceExit) code : DP_PLACE_EXIT_CRASHED,
+               text, NULL, returned);
+}
+
+static void
+entry_bounce (DpChannelEntry *e,
+              GVariant       *msg)
+{
+  g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->owner);
+
+  if (rc)
+    bounced (rc, msg);
+}
+
+static const DpChannelEntryClass remote_entry_class = {
+  .name    = "remote place",
+  .data    = _dp_channel_entry_deliver,
+  .started = entry_started,
+  .failed  = entry_failed,
+  .died    = entry_died,
+  .bounce  = entry_bounce,
+};
+
+/* Channel @id of @conn leads to this connection from now on */
+static void
+add_entry (DpRemoteConnection *self,
+           DpConnection       *conn,
+           guint32             id)
+{
+  DpChannelEntry *entry = _dp_channel_entry_new (&remote_entry_class, id);
+
+  entry->target = g_object_ref (self->end);
+  g_weak_ref_set (&entry->owner, self);
+  _dp_connection_add_entry (conn, id, entry);
+}
+
+DpRemoteConnection *
+_dp_remote_connection_ref_from_entry (DpChannelEntry *entry)
+{
+  if (entry->klass != &remote_entry_class)
+    return NULL;
+  return g_weak_ref_get (&entry->owner);
 }
 
 static void
@@ -563,7 +680,6 @@ dp_remote_connection_restart (DpRemoteConnection *self)
 {
   g_autoptr(DpRemoteNode) node = NULL;
   DpConnection *conn = NULL;
-  DpChannelEntry *entry;
   guint32 id;
   guint attempt;
 
@@ -571,7 +687,7 @@ dp_remote_connection_restart (DpRemoteConnection *self)
 
   node = g_weak_ref_get (&self->node);
   if (node)
-    conn = _dp_remote_node_ref_connection (node);
+    conn = self->ref_connection (node);
   if (conn == NULL)
     {
       GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, (char *) "the node is gone" };
@@ -585,10 +701,7 @@ dp_remote_connection_restart (DpRemoteConnection *self)
     }
 
   id = _dp_connection_alloc_channel (conn);
-  entry = _dp_channel_entry_new (DP_ENTRY_REMOTE, id);
-  entry->target = g_object_ref (self->end);
-  g_weak_ref_set (&entry->remote, self);
-  _dp_connection_add_entry (conn, id, entry);
+  add_entry (self, conn, id);
 
   g_mutex_lock (&self->lock);
   attempt = ++self->attempt;

@@ -437,7 +437,7 @@ lose_places (DpRemoteNode *self,
   for (guint i = 0; i < entries->len; i++)
     {
       DpChannelEntry *e = entries->pdata[i];
-      g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->remote);
+      g_autoptr(DpRemoteConnection) rc = _dp_remote_connection_ref_from_entry (e);
       if (rc == NULL)
         continue;
       if (keep && g_ptr_array_find (self->relaunch, rc, NULL))
@@ -456,6 +456,31 @@ lose_places (DpRemoteNode *self,
     }
 }
 
+/* a place's log record: the node's "log" signal, naming the place */
+static void
+forward_log (DpRemoteNode   *self,
+             DpConnection   *conn,
+             DpChannelEntry *entry,
+             GVariant       *payload)
+{
+  g_autoptr(DpRemoteConnection) rc = NULL;
+  g_autoptr(GVariant) fields = NULL;
+  const char *sev, *msg, *place = NULL, *via = NULL;
+
+  if (payload == NULL || !g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ssa{sv})")))
+    return;
+  g_variant_get (payload, "(&s&s@a{sv})", &sev, &msg, &fields);
+  if (entry)
+    rc = _dp_remote_connection_ref_from_entry (entry);
+  if (rc)
+    place = dp_remote_connection_get_symbol (rc);
+  g_variant_lookup (fields, "place", "&s", &place);
+  g_variant_lookup (fields, "node", "&s", &via);
+  _dp_node_peer_log (self->router, via ? via : _dp_connection_get_peer (conn), place, sev, msg);
+}
+
+/* The frames a node sends its master: find the channel's entry and let it
+ * act (dp-remote-connection.c), or log. */
 static void
 remote_frame (DpConnection        *conn,
               const DpFrameHeader *h,
@@ -463,12 +488,59 @@ remote_frame (DpConnection        *conn,
               gpointer             data)
 {
   DpRemoteNode *self = data;
+  g_autoptr(DpChannelEntry) entry = NULL;
+  GVariant *msg;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   /* A place's death comes after what it printed: the node flushed its
    * stdout before sending this, so hand that on first. */
   if (h->type == DP_FRAME_PLACE_DIED && self->process)
     dp_node_process_drain_output (self->process);
-  _dp_node_handle_client_frame (self->router, conn, h, payload);
+  if (h->type != DP_FRAME_PONG)
+    entry = _dp_connection_lookup (conn, h->channel);
+
+  switch (h->type)
+    {
+    case DP_FRAME_DATA:
+      if (entry && payload && entry->klass->data)
+        {
+          msg = g_variant_ref (payload);
+          if (!entry->klass->data (entry, &msg, 1))
+            g_variant_unref (msg);
+        }
+      break;
+
+    case DP_FRAME_PLACE_STARTED:
+      if (entry && entry->klass->started)
+        entry->klass->started (entry);
+      break;
+
+    case DP_FRAME_PLACE_FAILED:
+      if (entry && entry->klass->failed)
+        entry->klass->failed (entry, payload);
+      break;
+
+    case DP_FRAME_PLACE_DIED:
+      if (entry && entry->klass->died)
+        entry->klass->died (entry, payload);
+      break;
+
+    case DP_FRAME_BOUNCE:
+      if (entry && payload && entry->klass->bounce)
+        entry->klass->bounce (entry, payload);
+      break;
+
+    case DP_FRAME_LOG:
+      forward_log (self, conn, entry, payload);
+      break;
+
+    case DP_FRAME_PONG:
+      break;
+
+    default:
+      _dp_connection_reject_frame (conn, h, "masters");
+      break;
+    }
 }
 
 static void
@@ -1183,8 +1255,9 @@ dp_remote_node_get_restarts (DpRemoteNode *self)
 
 /* ---- places ---- */
 
-DpConnection *
-_dp_remote_node_ref_connection (DpRemoteNode *self)
+/* the connection to the node while it is alive (a ref), or NULL */
+static DpConnection *
+ref_connection (DpRemoteNode *self)
 {
   DpConnection *conn;
 
@@ -1199,10 +1272,10 @@ open_channel (DpRemoteNode *self,
               GVariant     *request,
               const char   *symbol)
 {
-  DpConnection *conn = _dp_remote_node_ref_connection (self);
+  DpConnection *conn = ref_connection (self);
   DpRemoteConnection *rc;
 
-  rc = _dp_remote_connection_new (self, conn,
+  rc = _dp_remote_connection_new (self, ref_connection, conn,
                                   conn ? _dp_connection_alloc_channel (conn) : 0,
                                   request, symbol);
   g_mutex_lock (&self->lock);
@@ -1474,7 +1547,7 @@ dp_remote_node_get_rtt (DpRemoteNode *self)
   g_autoptr(DpConnection) conn = NULL;
 
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), -1);
-  conn = _dp_remote_node_ref_connection (self);
+  conn = ref_connection (self);
   return conn ? _dp_connection_get_rtt (conn) : -1;
 }
 
@@ -1493,7 +1566,7 @@ dp_remote_node_get_last_seen (DpRemoteNode *self)
   g_autoptr(DpConnection) conn = NULL;
 
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), -1);
-  conn = _dp_remote_node_ref_connection (self);
+  conn = ref_connection (self);
   return conn ? _dp_connection_get_idle (conn) : -1;
 }
 
