@@ -20,8 +20,6 @@
  */
 #include "dp-private.h"
 
-
-
 struct _DpNode
 {
   GObject           parent_instance;

@@ -329,6 +329,43 @@ gboolean _dp_remote_connection_ended (DpRemoteConnection *self, DpPlaceExit exit
 gboolean _dp_remote_connection_node_lost (DpRemoteConnection *self, const char *detail);
 
 /* ------------------------------------------------------------------ *
+ * Restart-on-exit (dp-restart-policy.c): one policy for place and     *
+ * node handles                                                        *
+ * ------------------------------------------------------------------ */
+
+typedef enum {
+  DP_RESTART_NEVER,   /* no policy, or it gave up: the death is final */
+  DP_RESTART_NOW,     /* restart TRUE: relaunch at once, from the router thread */
+  DP_RESTART_OWNER,   /* a restarter or a callback decides, in the owner context, after "died" */
+} DpRestartDecision;
+
+/* Embedded in its handle. Lock rule: no lock of its own; every field but
+ * @lock is under @lock, the handle's own lock. *_locked functions are
+ * called with it held; the others take it, and call out (the restarter,
+ * the callback, a GDestroyNotify) only with it released. */
+typedef struct {
+  GMutex         *lock;          /* immutable after construction: the handle's lock */
+  gboolean        always;        /* under @lock */
+  DpRestarter    *restarter;     /* under @lock */
+  DpRestartFunc   func;          /* under @lock */
+  gpointer        func_data;     /* under @lock */
+  GDestroyNotify  func_notify;   /* under @lock */
+  guint           attempt;       /* under @lock: restarts so far */
+} DpRestartPolicy;
+
+void              _dp_restart_policy_init   (DpRestartPolicy *policy, GMutex *lock);
+void              _dp_restart_policy_clear  (DpRestartPolicy *policy);
+void              _dp_restart_policy_set    (DpRestartPolicy *policy, gboolean always,
+                                             DpRestarter *restarter, DpRestartFunc func,
+                                             gpointer func_data, GDestroyNotify func_notify);
+DpRestartDecision _dp_restart_policy_decide_locked       (DpRestartPolicy *policy);
+guint             _dp_restart_policy_get_attempt_locked  (DpRestartPolicy *policy);
+guint             _dp_restart_policy_next_attempt_locked (DpRestartPolicy *policy);
+gboolean          _dp_restart_policy_apply  (DpRestartPolicy *policy, GObject *handle,
+                                             DpRestartFunc restart);
+guint             _dp_restart_policy_get_attempt (DpRestartPolicy *policy);
+
+/* ------------------------------------------------------------------ *
  * The thread model, checked                                           *
  * ------------------------------------------------------------------ *
  *

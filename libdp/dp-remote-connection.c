@@ -36,12 +36,7 @@ struct _DpRemoteConnection
   GArray                  *ids;             /* every channel id used, for cleanup */
 
   /* restart-on-exit */
-  gboolean                 restart_always;
-  DpRestarter             *restarter;
-  DpRestartFunc            restart_func;
-  gpointer                 restart_data;
-  GDestroyNotify           restart_notify;
-  guint                    attempt;         /* 0 for the first incarnation */
+  DpRestartPolicy          policy;          /* attempt 0: the first incarnation */
   gboolean                 closed_by_user;
 };
 
@@ -190,11 +185,7 @@ dp_remote_connection_finalize (GObject *object)
         g_clear_pointer (&e, _dp_channel_entry_unref);
       }
   g_array_unref (self->ids);
-  if (self->restarter)
-    dp_restarter_cancel (self->restarter);
-  g_clear_object (&self->restarter);
-  if (self->restart_notify)
-    self->restart_notify (self->restart_data);
+  _dp_restart_policy_clear (&self->policy);
   g_clear_object (&self->end);
   g_clear_pointer (&self->conn, _dp_connection_unref);
   g_clear_pointer (&self->request, g_variant_unref);
@@ -287,6 +278,7 @@ dp_remote_connection_init (DpRemoteConnection *self)
 {
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
+  _dp_restart_policy_init (&self->policy, &self->lock);
   g_weak_ref_init (&self->node, NULL);
   self->ids = g_array_new (FALSE, FALSE, sizeof (guint32));
   self->owner_context = g_main_context_ref_thread_default ();
@@ -367,7 +359,7 @@ started (DpRemoteConnection *self)
   g_mutex_lock (&self->lock);
   if (self->state == DP_REMOTE_CONNECTION_STARTING)
     self->state = DP_REMOTE_CONNECTION_READY;
-  attempt = self->attempt;
+  attempt = _dp_restart_policy_get_attempt_locked (&self->policy);
   tasks = g_steal_pointer (&self->ready_tasks);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
@@ -376,15 +368,17 @@ started (DpRemoteConnection *self)
   schedule_dispatch (self);
 }
 
-static gboolean
-wants_restart (DpRemoteConnection *self,
-               DpPlaceExit         exit)
+/* What the place's death means: never restarted when it could not start,
+ * its node is lost (the node's policy decides) or its user closed it;
+ * else as the policy says */
+static DpRestartDecision
+restart_decision_locked (DpRemoteConnection *self,
+                         DpPlaceExit         exit)
 {
+  DP_ASSERT_LOCK_HELD (&self->lock);
   if (self->closed_by_user || exit == DP_PLACE_EXIT_FAILED || exit == DP_PLACE_EXIT_LOST)
-    return FALSE;
-  if (self->restarter && dp_restarter_has_given_up (self->restarter))
-    return FALSE;
-  return self->restart_always || self->restarter || self->restart_func;
+    return DP_RESTART_NEVER;
+  return _dp_restart_policy_decide_locked (&self->policy);
 }
 
 static void
@@ -408,6 +402,7 @@ _dp_remote_connection_ended (DpRemoteConnection *self,
                              GVariant           *returned)
 {
   GList *tasks;
+  DpRestartDecision decision;
   gboolean restart;
   g_autofree char *text = g_strdup (detail ? detail : dp_place_exit_to_string (exit));
 
@@ -417,7 +412,8 @@ _dp_remote_connection_ended (DpRemoteConnection *self,
       g_mutex_unlock (&self->lock);
       return FALSE;
     }
-  restart = wants_restart (self, exit);
+  decision = restart_decision_locked (self, exit);
+  restart = decision != DP_RESTART_NEVER;
   self->state = restart ? DP_REMOTE_CONNECTION_STARTING : DP_REMOTE_CONNECTION_EXITED;
   self->exit = exit;
   g_free (self->detail);
@@ -437,8 +433,8 @@ _dp_remote_connection_ended (DpRemoteConnection *self,
       /* restart TRUE needs nobody's main loop: relaunch from here (the
        * router thread); a restarter or a callback act in the owner's
        * context, once "died" has been emitted there */
-      push_event (self, EVENT_DIED, exit, text, self->restart_always ? 0 : 1, NULL);
-      if (self->restart_always)
+      push_event (self, EVENT_DIED, exit, text, decision == DP_RESTART_NOW ? 0 : 1, NULL);
+      if (decision == DP_RESTART_NOW)
         dp_remote_connection_restart (self);
     }
   else
@@ -636,31 +632,25 @@ restart_cb (guint    attempt,
   dp_remote_connection_restart (DP_REMOTE_CONNECTION (data));
 }
 
-/* owner context, after "died" was emitted */
+/* owner context, after "died" was emitted for a death the policy is to
+ * act on (a restarter or a callback; restart TRUE was done in
+ * _dp_remote_connection_ended()) */
 static void
 apply_restart_policy (DpRemoteConnection *self)
 {
-  if (self->restart_always)
-    ;   /* done in _dp_remote_connection_ended() */
-  else if (self->restarter)
-    {
-      dp_restarter_request (self->restarter, restart_cb, g_object_ref (self), g_object_unref);
-      if (dp_restarter_has_given_up (self->restarter))
-        {
-          /* no further incarnation: the connection ends for good */
-          DpPlaceExit exit;
-          g_autofree char *detail = NULL;
+  DpPlaceExit exit;
+  g_autofree char *detail = NULL;
 
-          g_mutex_lock (&self->lock);
-          exit = self->exit;
-          detail = g_strdup_printf ("%s; the restart policy gave up",
-                                    self->detail ? self->detail : dp_place_exit_to_string (exit));
-          g_mutex_unlock (&self->lock);
-          _dp_remote_connection_ended (self, exit, detail, NULL, NULL);
-        }
-    }
-  else if (self->restart_func)
-    self->restart_func (self->attempt + 1, self->restart_data);
+  DP_ASSERT_OWNER_CONTEXT (self->owner_context);
+  if (_dp_restart_policy_apply (&self->policy, G_OBJECT (self), restart_cb))
+    return;
+  /* no further incarnation: the connection ends for good */
+  g_mutex_lock (&self->lock);
+  exit = self->exit;
+  detail = g_strdup_printf ("%s; the restart policy gave up",
+                            self->detail ? self->detail : dp_place_exit_to_string (exit));
+  g_mutex_unlock (&self->lock);
+  _dp_remote_connection_ended (self, exit, detail, NULL, NULL);
 }
 
 /**
@@ -704,7 +694,7 @@ dp_remote_connection_restart (DpRemoteConnection *self)
   add_entry (self, conn, id);
 
   g_mutex_lock (&self->lock);
-  attempt = ++self->attempt;
+  attempt = _dp_restart_policy_next_attempt_locked (&self->policy);
   self->state = DP_REMOTE_CONNECTION_STARTING;
   self->id = id;
   if (self->conn != conn)
@@ -736,13 +726,20 @@ dp_remote_connection_restart (DpRemoteConnection *self)
  * A place that could not be started, or whose node is lost, is not
  * restarted; nor is one whose connection was closed with
  * dp_remote_connection_close().
+ *
+ * A connection has one restart policy: this, a restarter
+ * (dp_remote_connection_set_restarter()) or a callback
+ * (dp_remote_connection_set_restart_func()); setting one replaces the
+ * other two, as for #DpRemoteNode. After each death that is restarted:
+ * #DpRemoteConnection::died, then ::restarting and ::restarted with the
+ * restart's number (1, 2…).
  */
 void
 dp_remote_connection_set_restart (DpRemoteConnection *self,
                                   gboolean            restart)
 {
   g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
-  self->restart_always = restart;
+  _dp_restart_policy_set (&self->policy, restart, NULL, NULL, NULL, NULL);
 }
 
 /**
@@ -750,14 +747,17 @@ dp_remote_connection_set_restart (DpRemoteConnection *self,
  * @self: a #DpRemoteConnection
  * @restarter: (nullable): a policy such as dp_restart_every()'s
  *
- * Restart the place whenever it exits, as @restarter allows.
+ * Restart the place whenever it exits, as @restarter allows; when it
+ * gives up, the connection exits (its detail ends "; the restart policy
+ * gave up"). Replaces any other restart policy (see
+ * dp_remote_connection_set_restart()).
  */
 void
 dp_remote_connection_set_restarter (DpRemoteConnection *self,
                                     DpRestarter        *restarter)
 {
   g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
-  g_set_object (&self->restarter, restarter);
+  _dp_restart_policy_set (&self->policy, FALSE, restarter, NULL, NULL, NULL);
 }
 
 /**
@@ -769,7 +769,8 @@ dp_remote_connection_set_restarter (DpRemoteConnection *self,
  * @user_data: data for @func
  * @notify: (nullable): frees @user_data
  *
- * The seed's restart procedure.
+ * The seed's restart procedure. Replaces any other restart policy (see
+ * dp_remote_connection_set_restart()).
  */
 void
 dp_remote_connection_set_restart_func (DpRemoteConnection *self,
@@ -778,11 +779,7 @@ dp_remote_connection_set_restart_func (DpRemoteConnection *self,
                                        GDestroyNotify      notify)
 {
   g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
-  if (self->restart_notify)
-    self->restart_notify (self->restart_data);
-  self->restart_func = func;
-  self->restart_data = user_data;
-  self->restart_notify = notify;
+  _dp_restart_policy_set (&self->policy, FALSE, NULL, func, user_data, notify);
 }
 
 /* ---- public API ---- */

@@ -47,19 +47,13 @@ struct _DpRemoteNode
   /* restart-on-exit of the node (under lock) */
   gboolean        spawned;          /* made by spawn: can be spawned again */
   gboolean        stopping;         /* terminate / send-exit: do not restart */
-  gboolean        restart_always;
-  DpRestarter    *restarter;
-  DpRestartFunc   restart_func;
-  gpointer        restart_data;
-  GDestroyNotify  restart_notify;
-  guint           attempt;
+  DpRestartPolicy policy;
   gboolean        respawn_failed;
   GSource        *retry;            /* owner context: retry of a failed respawn */
   /* router thread: places waiting for the new node, in creation order */
   GPtrArray      *relaunch;
 };
 
-static void clear_restart_policy (DpRemoteNode *self);
 
 /* set (on this thread) while a sync call starts its async form */
 static _Thread_local GMainContext *sync_owner;
@@ -157,7 +151,7 @@ dp_remote_node_finalize (GObject *object)
 
   g_clear_pointer (&self->conn, _dp_connection_unref);
   g_clear_object (&self->process);
-  clear_restart_policy (self);
+  _dp_restart_policy_clear (&self->policy);
   g_clear_pointer (&self->relaunch, g_ptr_array_unref);
   if (self->retry)
     {
@@ -267,6 +261,7 @@ dp_remote_node_init (DpRemoteNode *self)
 {
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
+  _dp_restart_policy_init (&self->policy, &self->lock);
   self->owner_context = g_main_context_ref_thread_default ();
   self->connections = g_ptr_array_new_with_free_func (g_object_unref);
   self->relaunch = g_ptr_array_new_with_free_func (g_object_unref);
@@ -314,8 +309,7 @@ host_part (const char *spec)
 /* ---- death ---- */
 
 static void apply_restart_policy (DpRemoteNode *self);
-static gboolean will_restart (DpRemoteNode *self);
-static gboolean restart_always (DpRemoteNode *self);
+static DpRestartDecision restart_decision (DpRemoteNode *self);
 static void respawn_in_router (gpointer data);
 
 static void
@@ -370,7 +364,7 @@ declare_dead (DpRemoteNode *self)
                     "MESSAGE", "%s", self->death_reason);
   _dp_object_invoke (self->owner_context, self, emit_died, g_strdup (self->death_reason), g_free);
   /* restart TRUE needs nobody's main loop: done from the router thread */
-  if (will_restart (self) && restart_always (self))
+  if (restart_decision (self) == DP_RESTART_NOW)
     _dp_node_invoke (self->router, respawn_in_router, g_object_ref (self), g_object_unref);
 }
 
@@ -386,28 +380,20 @@ grace_expired (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-will_restart (DpRemoteNode *self)
+/* What the node's death means: the policy's decision, unless the node was
+ * not spawned (it cannot be again), was stopped on purpose or released */
+static DpRestartDecision
+restart_decision (DpRemoteNode *self)
 {
-  gboolean r;
+  DpRestartDecision d;
 
   g_mutex_lock (&self->lock);
-  r = self->spawned && !self->stopping && !self->detached &&
-      (self->restart_always || self->restart_func ||
-       (self->restarter && !dp_restarter_has_given_up (self->restarter)));
+  if (!self->spawned || self->stopping || self->detached)
+    d = DP_RESTART_NEVER;
+  else
+    d = _dp_restart_policy_decide_locked (&self->policy);
   g_mutex_unlock (&self->lock);
-  return r;
-}
-
-static gboolean
-restart_always (DpRemoteNode *self)
-{
-  gboolean r;
-
-  g_mutex_lock (&self->lock);
-  r = self->restart_always;
-  g_mutex_unlock (&self->lock);
-  return r;
+  return d;
 }
 
 static gint
@@ -432,7 +418,7 @@ lose_places (DpRemoteNode *self,
   g_autofree char *detail = g_strdup_printf ("lost the node: %s", why);
   GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, detail };
 
-  gboolean keep = will_restart (self);
+  gboolean keep = restart_decision (self) != DP_RESTART_NEVER;
 
   for (guint i = 0; i < entries->len; i++)
     {
@@ -962,9 +948,7 @@ respawned_cb (GObject      *source,
   g_autoptr(DpRemoteNode) node = g_task_propagate_pointer (G_TASK (result), &error);
   guint attempt;
 
-  g_mutex_lock (&self->lock);
-  attempt = self->attempt;
-  g_mutex_unlock (&self->lock);
+  attempt = _dp_restart_policy_get_attempt (&self->policy);
 
   if (node == NULL)
     {
@@ -981,7 +965,7 @@ respawned_cb (GObject      *source,
       g_cond_broadcast (&self->cond);
       g_mutex_unlock (&self->lock);
       _dp_object_invoke (self->owner_context, self, emit_died, g_strdup (self->death_reason), g_free);
-      if (will_restart (self) && restart_always (self) && self->retry == NULL)
+      if (restart_decision (self) == DP_RESTART_NOW && self->retry == NULL)
         {
           /* the host may be down: do not spin, try again in a second */
           self->retry = dp_timeout_source_new (1.0);
@@ -1039,7 +1023,7 @@ respawn_in_router (gpointer data)
   self->died = FALSE;
   self->alive = FALSE;
   self->respawn_failed = FALSE;
-  attempt = ++self->attempt;
+  attempt = _dp_restart_policy_next_attempt_locked (&self->policy);
   g_clear_pointer (&self->death_reason, g_free);
   g_mutex_unlock (&self->lock);
 
@@ -1113,53 +1097,10 @@ restarter_cb (guint    attempt,
 static void
 apply_restart_policy (DpRemoteNode *self)
 {
-  DpRestarter *restarter;
-  DpRestartFunc func;
-  gpointer func_data;
-  guint attempt;
-  gboolean always;
-
-  if (!will_restart (self))
-    {
-      _dp_node_invoke (self->router, abandon_relaunch_in_router, g_object_ref (self), g_object_unref);
-      return;
-    }
-  g_mutex_lock (&self->lock);
-  always = self->restart_always;
-  restarter = self->restarter ? g_object_ref (self->restarter) : NULL;
-  func = self->restart_func;
-  func_data = self->restart_data;
-  attempt = self->attempt + 1;
-  g_mutex_unlock (&self->lock);
-
-  if (always)
-    ;
-  else if (restarter)
-    {
-      dp_restarter_request (restarter, restarter_cb, g_object_ref (self), g_object_unref);
-      if (dp_restarter_has_given_up (restarter))
-        _dp_node_invoke (self->router, abandon_relaunch_in_router, g_object_ref (self), g_object_unref);
-    }
-  else if (func)
-    func (attempt, func_data);
-  g_clear_object (&restarter);
-}
-
-static void
-clear_restart_policy (DpRemoteNode *self)
-{
-  GDestroyNotify notify = self->restart_notify;
-  gpointer data = self->restart_data;
-
-  self->restart_always = FALSE;
-  if (self->restarter)
-    dp_restarter_cancel (self->restarter);
-  g_clear_object (&self->restarter);
-  self->restart_func = NULL;
-  self->restart_notify = NULL;
-  self->restart_data = NULL;
-  if (notify)
-    notify (data);
+  DP_ASSERT_OWNER_CONTEXT (self->owner_context);
+  if (restart_decision (self) == DP_RESTART_NEVER ||
+      !_dp_restart_policy_apply (&self->policy, G_OBJECT (self), restarter_cb))
+    _dp_node_invoke (self->router, abandon_relaunch_in_router, g_object_ref (self), g_object_unref);
 }
 
 /**
@@ -1183,10 +1124,7 @@ dp_remote_node_set_restart (DpRemoteNode *self,
                             gboolean      restart)
 {
   g_return_if_fail (DP_IS_REMOTE_NODE (self));
-  g_mutex_lock (&self->lock);
-  clear_restart_policy (self);
-  self->restart_always = restart;
-  g_mutex_unlock (&self->lock);
+  _dp_restart_policy_set (&self->policy, restart, NULL, NULL, NULL, NULL);
 }
 
 /**
@@ -1203,10 +1141,7 @@ dp_remote_node_set_restarter (DpRemoteNode *self,
                               DpRestarter  *restarter)
 {
   g_return_if_fail (DP_IS_REMOTE_NODE (self));
-  g_mutex_lock (&self->lock);
-  clear_restart_policy (self);
-  self->restarter = restarter ? g_object_ref (restarter) : NULL;
-  g_mutex_unlock (&self->lock);
+  _dp_restart_policy_set (&self->policy, FALSE, restarter, NULL, NULL, NULL);
 }
 
 /**
@@ -1227,12 +1162,7 @@ dp_remote_node_set_restart_func (DpRemoteNode   *self,
                                  GDestroyNotify  notify)
 {
   g_return_if_fail (DP_IS_REMOTE_NODE (self));
-  g_mutex_lock (&self->lock);
-  clear_restart_policy (self);
-  self->restart_func = func;
-  self->restart_data = user_data;
-  self->restart_notify = notify;
-  g_mutex_unlock (&self->lock);
+  _dp_restart_policy_set (&self->policy, FALSE, NULL, func, user_data, notify);
 }
 
 /**
@@ -1244,13 +1174,8 @@ dp_remote_node_set_restart_func (DpRemoteNode   *self,
 guint
 dp_remote_node_get_restarts (DpRemoteNode *self)
 {
-  guint n;
-
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), 0);
-  g_mutex_lock (&self->lock);
-  n = self->attempt;
-  g_mutex_unlock (&self->lock);
-  return n;
+  return _dp_restart_policy_get_attempt (&self->policy);
 }
 
 /* ---- places ---- */
