@@ -141,6 +141,7 @@ server_lookup_plugin (GObject     *node,
   DpNode *self = DP_NODE (node);
   gpointer fn;
 
+  DP_ASSERT_ROUTER_THREAD (self);
   g_mutex_lock (&self->lock);
   g_ptr_array_add (self->plugin_dirs, NULL);
   fn = _dp_plugin_lookup (plugin, symbol, (const char * const *) self->plugin_dirs->pdata,
@@ -158,6 +159,7 @@ server_accept_params (GObject *node,
 {
   DpNode *self = DP_NODE (node);
 
+  DP_ASSERT_ROUTER_THREAD (self);
   *max_frame = self->max_frame;
   *hb_interval = self->hb_interval;
   *hb_timeout = self->hb_timeout;
@@ -197,6 +199,7 @@ server_place_exited (GObject     *node,
   DpNode *self = DP_NODE (node);
   PlaceExited *pe = g_new (PlaceExited, 1);
 
+  DP_ASSERT_ROUTER_THREAD (self);
   pe->symbol = g_strdup (symbol);
   pe->exit = exit;
   pe->detail = g_strdup (detail);
@@ -215,6 +218,7 @@ server_exit_requested (GObject *node)
 {
   DpNode *self = DP_NODE (node);
 
+  DP_ASSERT_ROUTER_THREAD (self);
   _dp_object_invoke (self->owner_context, self, emit_exit_requested, NULL, NULL);
 }
 
@@ -235,6 +239,7 @@ server_peer_rejected (GObject    *node,
   DpNode *self = DP_NODE (node);
   char **pair = g_new0 (char *, 3);
 
+  DP_ASSERT_ROUTER_THREAD (self);
   pair[0] = g_strdup (peer);
   pair[1] = g_strdup (reason);
   _dp_object_invoke (self->owner_context, self, emit_peer_rejected, pair,
@@ -291,6 +296,7 @@ _dp_node_peer_log (DpNode     *self,
 {
   LogRecord *lr = g_new (LogRecord, 1);
 
+  DP_ASSERT_ROUTER_THREAD (self);
   lr->node = g_strdup (from_node);
   lr->place = g_strdup (place ? place : "");
   lr->severity = g_strdup (severity);
@@ -362,6 +368,7 @@ connected_cb (GObject      *source,
   g_autoptr(GBytes) secret = NULL;
   g_autofree char *secret_source = NULL;
 
+  DP_ASSERT_ROUTER_THREAD (self);
   sconn = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
   if (sconn == NULL)
     {
@@ -402,6 +409,7 @@ _dp_node_connect_async (DpNode                    *self,
   ConnectOp *op = g_new0 (ConnectOp, 1);
   g_autoptr(GSocketClient) client = g_socket_client_new ();
 
+  DP_ASSERT_ROUTER_THREAD (self);
   g_task_set_source_tag (task, _dp_node_connect_async);
   op->handler = handler;
   op->handler_data = handler_data;
@@ -425,6 +433,7 @@ shutdown_in_router (gpointer data)
 {
   DpNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self);
   _dp_node_server_shutdown (self->server);
 }
 
@@ -810,6 +819,7 @@ listen_in_router (gpointer data)
 {
   ListenCall *lc = data;
 
+  DP_ASSERT_ROUTER_THREAD (lc->node);
   lc->ok = _dp_node_server_listen (lc->node->server, lc->address, lc->port, &lc->error);
 }
 

@@ -16,28 +16,30 @@ struct _DpRemoteConnection
 {
   GObject                  parent_instance;
 
-  GMainContext            *owner_context;
-  GWeakRef                 node;
-  DpRefConnectionFunc      ref_connection;
-  DpConnection            *conn;
-  guint32                  id;
-  DpPlaceChannel          *end;
+  /* immutable after construction */
+  GMainContext            *owner_context;   /* where signals are emitted */
+  GWeakRef                 node;            /* DpRemoteNode (thread-safe) */
+  DpRefConnectionFunc      ref_connection;  /* given by the node */
+  DpPlaceChannel          *end;             /* its inbox is ours; puts go to the wire */
   GVariant                *request;
   char                    *symbol;
 
+  /* atomic */
+  gint                     dispatch_pending;
+
+  /* under @lock */
   GMutex                   lock;
-  GCond                    cond;
+  GCond                    cond;            /* with @lock: @state changed */
+  DpConnection            *conn;            /* a new one after a node restart */
+  guint32                  id;              /* a new one after each restart */
+  GArray                  *ids;             /* every channel id used on @conn, for cleanup */
   DpRemoteConnectionState  state;
   DpPlaceExit              exit;
   char                    *detail;
   GError                  *error;
   GList                   *ready_tasks;
-  gint                     dispatch_pending;
-  GArray                  *ids;             /* every channel id used, for cleanup */
-
-  /* restart-on-exit */
-  DpRestartPolicy          policy;          /* attempt 0: the first incarnation */
   gboolean                 closed_by_user;
+  DpRestartPolicy          policy;          /* its lock is @lock; attempt 0: the first incarnation */
 };
 
 typedef enum {
@@ -109,6 +111,7 @@ dispatch_event (gpointer object,
   DpRemoteConnection *self = object;
   Event *e = data;
 
+  DP_ASSERT_OWNER_CONTEXT (self->owner_context);
   switch (e->type)
     {
     case EVENT_READY:
@@ -140,6 +143,7 @@ dispatch_in_owner (gpointer object,
 {
   DpRemoteConnection *self = object;
 
+  DP_ASSERT_OWNER_CONTEXT (self->owner_context);
   g_atomic_int_set (&self->dispatch_pending, 0);
   emit_messages (self);
 }
@@ -334,17 +338,26 @@ static void
 complete_ready_tasks (DpRemoteConnection *self,
                       GList              *tasks)
 {
+  g_autoptr(GError) error = NULL;
+
+  if (tasks == NULL)
+    return;
+  /* the outcome as it is now, read once under the lock */
+  g_mutex_lock (&self->lock);
+  if (self->state != DP_REMOTE_CONNECTION_READY)
+    error = self->error ? g_error_copy (self->error)
+                        : g_error_new (DP_ERROR, DP_ERROR_PLACE_FAILED,
+                                       "place %s ended before it was ready: %s",
+                                       self->symbol ? self->symbol : "", self->detail);
+  g_mutex_unlock (&self->lock);
+
   for (GList *l = tasks; l; l = l->next)
     {
       GTask *task = l->data;
-      if (self->state == DP_REMOTE_CONNECTION_READY)
+      if (error == NULL)
         g_task_return_boolean (task, TRUE);
-      else if (self->error)
-        g_task_return_error (task, g_error_copy (self->error));
       else
-        g_task_return_new_error (task, DP_ERROR, DP_ERROR_PLACE_FAILED,
-                                 "place %s ended before it was ready: %s",
-                                 self->symbol ? self->symbol : "", self->detail);
+        g_task_return_error (task, g_error_copy (error));
       g_object_unref (task);
     }
   g_list_free (tasks);
@@ -841,8 +854,11 @@ dp_remote_connection_get_timeout (DpRemoteConnection  *self,
   if (msg == NULL)
     {
       if (closed)
-        g_set_error (error, DP_ERROR, DP_ERROR_CLOSED, "place %s has exited: %s",
-                     self->symbol ? self->symbol : "", self->detail ? self->detail : "");
+        {
+          g_autofree char *detail = dp_remote_connection_dup_exit_detail (self);
+          g_set_error (error, DP_ERROR, DP_ERROR_CLOSED, "place %s has exited: %s",
+                       self->symbol ? self->symbol : "", detail ? detail : "");
+        }
       else
         g_set_error (error, DP_ERROR, DP_ERROR_TIMED_OUT,
                      "no message from place %s within %" G_GINT64_FORMAT " ms",
@@ -875,12 +891,20 @@ dp_remote_connection_try_get (DpRemoteConnection *self)
 void
 dp_remote_connection_close (DpRemoteConnection *self)
 {
+  DpConnection *conn;
+  guint32 id;
+
   g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
   g_mutex_lock (&self->lock);
   self->closed_by_user = TRUE;
+  conn = self->conn ? _dp_connection_ref (self->conn) : NULL;
+  id = self->id;
   g_mutex_unlock (&self->lock);
-  if (self->conn)
-    _dp_connection_send (self->conn, DP_FRAME_CLOSE, self->id, 0, NULL);
+  if (conn)
+    {
+      _dp_connection_send (conn, DP_FRAME_CLOSE, id, 0, NULL);
+      _dp_connection_unref (conn);
+    }
   _dp_place_channel_unbind (self->end);
 }
 
@@ -999,34 +1023,81 @@ dp_remote_connection_get_state (DpRemoteConnection *self)
 DpPlaceExit
 dp_remote_connection_get_exit (DpRemoteConnection *self)
 {
+  DpPlaceExit exit;
+
   g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), DP_PLACE_EXIT_FAILED);
-  return self->exit;
+  g_mutex_lock (&self->lock);
+  exit = self->exit;
+  g_mutex_unlock (&self->lock);
+  return exit;
+}
+
+/**
+ * dp_remote_connection_dup_exit_detail:
+ * @self: a #DpRemoteConnection
+ *
+ * How the place's last incarnation ended, in words. Safe from any thread,
+ * also while the place is being restarted.
+ *
+ * Returns: (transfer full) (nullable): the detail, %NULL while the place
+ *   has not ended yet
+ */
+char *
+dp_remote_connection_dup_exit_detail (DpRemoteConnection *self)
+{
+  char *detail;
+
+  g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), NULL);
+  g_mutex_lock (&self->lock);
+  detail = g_strdup (self->detail);
+  g_mutex_unlock (&self->lock);
+  return detail;
 }
 
 /**
  * dp_remote_connection_get_exit_detail:
  * @self: a #DpRemoteConnection
  *
- * Returns: (nullable): how the place ended, in words
+ * How the place ended, in words. The string belongs to @self and is freed
+ * when the place dies again (after a restart): use it only in the owner
+ * context while no restart can happen — or, better, use
+ * dp_remote_connection_dup_exit_detail(), which is safe anywhere.
+ *
+ * Deprecated: use dp_remote_connection_dup_exit_detail()
+ *
+ * Returns: (transfer none) (nullable): how the place ended, in words
  */
 const char *
 dp_remote_connection_get_exit_detail (DpRemoteConnection *self)
 {
+  const char *detail;
+
   g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), NULL);
-  return self->detail;
+  g_mutex_lock (&self->lock);
+  detail = self->detail;
+  g_mutex_unlock (&self->lock);
+  return detail;
 }
 
 /**
  * dp_remote_connection_get_error:
  * @self: a #DpRemoteConnection
  *
+ * The error belongs to @self and is replaced when the place dies again
+ * (after a restart), like dp_remote_connection_get_exit_detail()'s string.
+ *
  * Returns: (nullable): why the place could not be started or was lost
  */
 const GError *
 dp_remote_connection_get_error (DpRemoteConnection *self)
 {
+  const GError *error;
+
   g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), NULL);
-  return self->error;
+  g_mutex_lock (&self->lock);
+  error = self->error;
+  g_mutex_unlock (&self->lock);
+  return error;
 }
 
 const char *
@@ -1039,8 +1110,13 @@ dp_remote_connection_get_symbol (DpRemoteConnection *self)
 guint32
 dp_remote_connection_get_id (DpRemoteConnection *self)
 {
+  guint32 id;
+
   g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), 0);
-  return self->id;
+  g_mutex_lock (&self->lock);
+  id = self->id;
+  g_mutex_unlock (&self->lock);
+  return id;
 }
 
 /* ---- DpChannel ---- */

@@ -19,39 +19,42 @@ struct _DpRemoteNode
 {
   GObject         parent_instance;
 
+  /* immutable after construction */
   DpNode         *router;
-  GMainContext   *owner_context;
+  GMainContext   *owner_context;    /* where signals are emitted */
   char           *host;
-  char           *connect_host;
   guint16         requested_port;
   DpSpawnOptions *options;
+  gboolean        spawned;          /* made by spawn: can be spawned again */
 
-  /* router thread */
+  /* router thread only */
+  char           *connect_host;
   DpNodeProcess  *process;
   GSource        *grace;
+  GSource        *retry;            /* retry of a failed respawn */
   gboolean        conn_closed;
-  gboolean        detached;
   gboolean        process_ignored;
   char           *conn_reason;
+  GPtrArray      *relaunch;         /* places waiting for the new node, in creation order */
 
+  /* set once, in dispose (owner context), before the router is told with
+   * a sync invoke, which publishes it; read by the router */
+  gboolean        detached;
+
+  /* under @lock; @conn, @port, @pid and @death_reason are written only by
+   * the router thread (under @lock), which may read them without it */
   GMutex          lock;
-  GCond           cond;
+  GCond           cond;             /* with @lock: @died changed */
   DpConnection   *conn;
   guint16         port;
   gint64          pid;
   gboolean        alive;
   gboolean        died;
+  gboolean        respawn_failed;
   char           *death_reason;
   GPtrArray      *connections;      /* DpRemoteConnection, in creation order */
-
-  /* restart-on-exit of the node (under lock) */
-  gboolean        spawned;          /* made by spawn: can be spawned again */
   gboolean        stopping;         /* terminate / send-exit: do not restart */
-  DpRestartPolicy policy;
-  gboolean        respawn_failed;
-  GSource        *retry;            /* owner context: retry of a failed respawn */
-  /* router thread: places waiting for the new node, in creation order */
-  GPtrArray      *relaunch;
+  DpRestartPolicy policy;           /* restart-on-exit of the node (its lock is @lock) */
 };
 
 
@@ -91,7 +94,7 @@ dp_remote_node_get_property (GObject    *object,
     case PROP_RTT:       g_value_set_double (value, dp_remote_node_get_rtt (self)); break;
     case PROP_LAST_SEEN: g_value_set_double (value, dp_remote_node_get_last_seen (self)); break;
     case PROP_HOST:      g_value_set_string (value, self->host); break;
-    case PROP_PORT:      g_value_set_uint (value, self->port); break;
+    case PROP_PORT:      g_value_set_uint (value, dp_remote_node_get_port (self)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -107,6 +110,7 @@ detach_in_router (gpointer data)
 {
   DpRemoteNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   if (self->conn)
     {
       _dp_connection_set_handler (self->conn, NULL, NULL);
@@ -337,6 +341,7 @@ declare_dead (DpRemoteNode *self)
   const char *proc_reason = (self->process && !self->process_ignored)
                             ? dp_node_process_get_exit_reason (self->process) : NULL;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   g_mutex_lock (&self->lock);
   if (self->died)
     {
@@ -373,6 +378,7 @@ grace_expired (gpointer data)
 {
   DpRemoteNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   g_clear_pointer (&self->grace, g_source_unref);
   if (self->process)
     dp_node_process_terminate (self->process, TRUE);
@@ -417,9 +423,9 @@ lose_places (DpRemoteNode *self,
   g_autoptr(GPtrArray) entries = _dp_connection_steal_all_entries (conn);
   g_autofree char *detail = g_strdup_printf ("lost the node: %s", why);
   GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, detail };
-
   gboolean keep = restart_decision (self) != DP_RESTART_NEVER;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   for (guint i = 0; i < entries->len; i++)
     {
       DpChannelEntry *e = entries->pdata[i];
@@ -453,6 +459,7 @@ forward_log (DpRemoteNode   *self,
   g_autoptr(GVariant) fields = NULL;
   const char *sev, *msg, *place = NULL, *via = NULL;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   if (payload == NULL || !g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ssa{sv})")))
     return;
   g_variant_get (payload, "(&s&s@a{sv})", &sev, &msg, &fields);
@@ -536,6 +543,7 @@ remote_closed (DpConnection *conn,
 {
   DpRemoteNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   self->conn_closed = TRUE;
   self->conn_reason = g_strdup (reason ? reason->message : "connection closed");
   g_mutex_lock (&self->lock);
@@ -579,6 +587,7 @@ process_exited (DpNodeProcess *process,
 {
   DpRemoteNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   if (self->conn == NULL || self->conn_closed)
     declare_dead (self);
   else
@@ -601,6 +610,7 @@ connected_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   DpConnection *conn;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   conn = _dp_node_connect_finish (DP_NODE (source), result, &error);
   if (conn == NULL)
     {
@@ -656,14 +666,17 @@ launched_cb (GObject      *source,
   DpRemoteNode *self = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   if (!dp_node_process_launch_finish (DP_NODE_PROCESS (source), result, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       g_object_unref (task);
       return;
     }
+  g_mutex_lock (&self->lock);
   self->port = dp_node_process_get_port (self->process);
   self->pid = dp_node_process_get_pid (self->process);
+  g_mutex_unlock (&self->lock);
   if (_dp_ssh_node_process_get_resolved_host (self->process))
     {
       /* an ssh config alias: connect to its HostName */
@@ -686,6 +699,7 @@ spawn_in_router (gpointer data)
   DpSpawnMethod method = dp_spawn_options_get_method (self->options);
   gboolean local;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   if (secret == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -719,8 +733,11 @@ connect_in_router (gpointer data)
   GTask *task = data;
   DpRemoteNode *self = g_task_get_task_data (task);
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   self->connect_host = host_part (self->host);
+  g_mutex_lock (&self->lock);
   self->port = self->requested_port;
+  g_mutex_unlock (&self->lock);
   _dp_node_connect_async (self->router, self->connect_host, self->port, &remote_handler, self,
                           g_task_get_cancellable (task), connected_cb, task);
 }
@@ -921,6 +938,7 @@ abandon_relaunch_in_router (gpointer data)
   g_autoptr(GPtrArray) rcs = g_steal_pointer (&self->relaunch);
   GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, (char *) "the node was not restarted" };
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   self->relaunch = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < rcs->len; i++)
     _dp_remote_connection_ended (rcs->pdata[i], DP_PLACE_EXIT_LOST,
@@ -933,6 +951,7 @@ retry_respawn (gpointer data)
 {
   DpRemoteNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   g_clear_pointer (&self->retry, g_source_unref);
   respawn_in_router (self);
   return G_SOURCE_REMOVE;
@@ -948,6 +967,7 @@ respawned_cb (GObject      *source,
   g_autoptr(DpRemoteNode) node = g_task_propagate_pointer (G_TASK (result), &error);
   guint attempt;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   attempt = _dp_restart_policy_get_attempt (&self->policy);
 
   if (node == NULL)
@@ -1014,6 +1034,7 @@ respawn_in_router (gpointer data)
   GTask *task;
   guint attempt;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   g_mutex_lock (&self->lock);
   if (!self->died || self->detached || self->stopping)
     {
@@ -1324,6 +1345,7 @@ terminate_in_router (gpointer data)
 {
   DpRemoteNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   if (self->process)
     dp_node_process_terminate (self->process, FALSE);
   else if (self->conn)
@@ -1368,6 +1390,7 @@ ref_process_in_router (gpointer data)
 {
   ProcessRef *pr = data;
 
+  DP_ASSERT_ROUTER_THREAD (pr->node->router);
   if (pr->node->process)
     pr->process = g_object_ref (pr->node->process);
 }
@@ -1435,8 +1458,13 @@ dp_remote_node_get_host (DpRemoteNode *self)
 guint16
 dp_remote_node_get_port (DpRemoteNode *self)
 {
+  guint16 port;
+
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), 0);
-  return self->port;
+  g_mutex_lock (&self->lock);
+  port = self->port;
+  g_mutex_unlock (&self->lock);
+  return port;
 }
 
 /**
@@ -1448,16 +1476,15 @@ dp_remote_node_get_port (DpRemoteNode *self)
 gint64
 dp_remote_node_get_pid (DpRemoteNode *self)
 {
+  gint64 pid;
+
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), 0);
-  return self->pid;
+  g_mutex_lock (&self->lock);
+  pid = self->pid;
+  g_mutex_unlock (&self->lock);
+  return pid;
 }
 
-/**
- * dp_remote_node_get_death_reason:
- * @self: a #DpRemoteNode
- *
- * Returns: (nullable): why the node died, once it has
- */
 /**
  * dp_remote_node_get_rtt:
  * @self: a #DpRemoteNode
@@ -1495,6 +1522,40 @@ dp_remote_node_get_last_seen (DpRemoteNode *self)
   return conn ? _dp_connection_get_idle (conn) : -1;
 }
 
+/**
+ * dp_remote_node_dup_death_reason:
+ * @self: a #DpRemoteNode
+ *
+ * Why the node died. Safe from any thread, also while the node is being
+ * restarted.
+ *
+ * Returns: (transfer full) (nullable): the reason, %NULL while the node is
+ *   alive
+ */
+char *
+dp_remote_node_dup_death_reason (DpRemoteNode *self)
+{
+  char *r;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
+  g_mutex_lock (&self->lock);
+  r = g_strdup (self->death_reason);
+  g_mutex_unlock (&self->lock);
+  return r;
+}
+
+/**
+ * dp_remote_node_get_death_reason:
+ * @self: a #DpRemoteNode
+ *
+ * Why the node died. The string belongs to @self and is freed when the
+ * node is restarted: use it only in the owner context while no restart can
+ * happen — or, better, use dp_remote_node_dup_death_reason().
+ *
+ * Deprecated: use dp_remote_node_dup_death_reason()
+ *
+ * Returns: (transfer none) (nullable): why the node died, once it has
+ */
 const char *
 dp_remote_node_get_death_reason (DpRemoteNode *self)
 {
