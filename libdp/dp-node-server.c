@@ -73,7 +73,6 @@ place_lost (DpChannelEntry *e,
 }
 
 static const DpChannelEntryClass place_entry_class = {
-  .name   = "place",
   .data   = _dp_channel_entry_deliver,
   .closed = place_closed,
   .lost   = place_lost,
@@ -98,7 +97,6 @@ client_lost (DpChannelEntry *e,
 }
 
 static const DpChannelEntryClass client_entry_class = {
-  .name   = "named-place client",
   .data   = _dp_channel_entry_deliver,
   .closed = client_closed,
   .lost   = client_lost,

@@ -144,7 +144,6 @@ typedef struct _DpChannelEntryClass DpChannelEntryClass;
  * means that frame has no meaning on this kind of channel (it is ignored). */
 struct _DpChannelEntryClass
 {
-  const char *name;
   /* DATA: takes @msgs (each transfer full, not the array), or — returning
    * FALSE, when the inbox is closed — none: the caller still owns them */
   gboolean (*data)    (DpChannelEntry *e, GVariant **msgs, guint n);

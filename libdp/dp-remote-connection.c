@@ -609,7 +609,6 @@ entry_bounce (DpChannelEntry *e,
 }
 
 static const DpChannelEntryClass remote_entry_class = {
-  .name    = "remote place",
   .data    = _dp_channel_entry_deliver,
   .started = entry_started,
   .failed  = entry_failed,
