@@ -50,24 +50,26 @@ typedef enum {
 struct _DpConnection
 {
   gatomicrefcount            ref;
-  GMainContext              *context;
+
+  /* immutable after construction */
+  GMainContext              *context;        /* the router's: input, closing, timers */
   GSocketConnection         *sconn;
   int                        fd;
-  GSource                   *source;
-  gpointer                   fd_tag;
-  GSource                   *hs_timeout;
-
   DpConnectionRole           role;
-  ConnState                  state;          /* router thread */
   char                      *peer;
   GBytes                    *secret;
   char                      *secret_source;  /* for error messages: "cookie file …" */
   gsize                      max_frame;
   guint8                     own_nonce[DP_NONCE_LEN];
+
+  /* router thread only */
+  GSource                   *source;
+  gpointer                   fd_tag;
+  GSource                   *hs_timeout;
+  ConnState                  state;
   guint8                     peer_nonce[DP_NONCE_LEN];
   gboolean                   got_hello;
   gboolean                   got_frame;      /* server: a first frame, not REFUSED */
-
   const DpConnectionHandler *handler;
   gpointer                   handler_data;
 
@@ -86,7 +88,8 @@ struct _DpConnection
   guint                      batch_len;
   guint32                    batch_chan;
 
-  /* output, under out_lock */
+  /* output, under @out_lock (taken with _dp_mutex_lock: held for a few
+   * instructions, never across the system call) */
   GMutex                     out_lock;
   GQueue                     segs;           /* GBytes */
   gsize                      head_off;
@@ -98,9 +101,12 @@ struct _DpConnection
   gboolean                   want_out;
   gboolean                   flush_scheduled;
   guint                      unanswered;     /* frames sent since one was received */
+  /* set by _dp_connection_start() (router thread) before the handshake;
+   * read under @out_lock once @out_ready, which publishes it */
   GSource                   *flush_source;   /* router: write what was queued */
 
-  /* heartbeat, router thread (rtt_us and last_seen_us read atomically) */
+  /* heartbeat, router thread only (@rtt_us and @last_seen_us are also read,
+   * without a lock, by the getters: a word each, a stale value is fine) */
   GSource                   *heartbeat;
   gdouble                    hb_interval;    /* libdp seconds, 0: off */
   gdouble                    hb_timeout;
@@ -110,7 +116,7 @@ struct _DpConnection
   gboolean                   peer_pings;     /* the peer runs heartbeats too */
   gint64                     rtt_us;         /* -1 until measured */
 
-  /* channels */
+  /* channels, under @chan_lock (@next_id atomic) */
   GMutex                     chan_lock;
   GHashTable                *channels;       /* id -> DpChannelEntry */
   gint                       next_id;
@@ -298,6 +304,7 @@ _dp_connection_start (DpConnection *conn)
   guint8 hello[DP_HELLO_LEN];
   ConnSource *cs;
 
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
   conn->source = g_source_new (&conn_source_funcs, sizeof (ConnSource));
   cs = (ConnSource *) conn->source;
   cs->conn = _dp_connection_ref (conn);
@@ -325,6 +332,7 @@ _dp_connection_set_handler (DpConnection              *conn,
                             const DpConnectionHandler *handler,
                             gpointer                   data)
 {
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
   conn->handler = handler;
   conn->handler_data = data;
 }
@@ -350,6 +358,7 @@ static void
 close_with (DpConnection *conn,
             GError       *error)
 {
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
   if (conn->state == STATE_CLOSED)
     {
       g_clear_error (&error);
@@ -397,6 +406,24 @@ _dp_connection_close (DpConnection *conn,
   close_with (conn, reason ? g_error_copy (reason) : NULL);
 }
 
+void
+_dp_connection_reject_frame (DpConnection        *conn,
+                             const DpFrameHeader *h,
+                             const char          *who)
+{
+  GError *error = g_error_new (DP_ERROR, DP_ERROR_PROTOCOL,
+                               "%s sent frame type %u, which only %s send",
+                               conn->peer, h->type, who);
+
+  close_with (conn, error);
+}
+
+GMainContext *
+_dp_connection_get_context (DpConnection *conn)
+{
+  return conn->context;
+}
+
 /* ---- output ---- */
 
 static void
@@ -405,6 +432,7 @@ arm_pollout_in_router (gpointer data)
   DpConnection *conn = data;
   gboolean want;
 
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
   _dp_mutex_lock (&conn->out_lock);
   want = conn->want_out;
   g_mutex_unlock (&conn->out_lock);
@@ -413,22 +441,15 @@ arm_pollout_in_router (gpointer data)
                              G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_OUT);
 }
 
-static gboolean
-arm_pollout_cb (gpointer data)
-{
-  arm_pollout_in_router (data);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-close_broken_cb (gpointer data)
+static void
+close_broken_in_router (gpointer data)
 {
   DpConnection *conn = data;
 
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
   if (conn->state != STATE_CLOSED)
     close_with (conn, g_error_new (DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
                                    "write to %s failed", conn->peer));
-  return G_SOURCE_REMOVE;
 }
 
 /* Always through an idle source, never inline: the callers hold out_lock
@@ -437,15 +458,10 @@ close_broken_cb (gpointer data)
  * deadlocked the router. */
 static void
 in_router (DpConnection *conn,
-           GSourceFunc   func)
+           DpInvokeFunc  func)
 {
-  GSource *source = g_idle_source_new ();
-
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, func, _dp_connection_ref (conn),
-                         (GDestroyNotify) _dp_connection_unref);
-  g_source_attach (source, conn->context);
-  g_source_unref (source);
+  _dp_main_context_invoke (conn->context, "[libdp] connection call", func,
+                           _dp_connection_ref (conn), (GDestroyNotify) _dp_connection_unref);
 }
 
 /* Called with out_lock held; drops it around the system call. */
@@ -454,6 +470,7 @@ flush_locked (DpConnection *conn)
 {
   struct iovec iov[MAX_IOV];
 
+  DP_ASSERT_LOCK_HELD (&conn->out_lock);
   conn->writing = TRUE;
   while (!conn->out_closed)
     {
@@ -501,11 +518,11 @@ flush_locked (DpConnection *conn)
                   _dp_mutex_lock (&conn->out_lock);
                 }
               else
-                in_router (conn, arm_pollout_cb);
+                in_router (conn, arm_pollout_in_router);
               break;
             }
           conn->out_closed = TRUE;
-          in_router (conn, close_broken_cb);
+          in_router (conn, close_broken_in_router);
           break;
         }
 
@@ -807,6 +824,7 @@ heartbeat_cb (gpointer data)
    * DP_TIME_SCALE does not shorten it */
   gint64 timeout_us = (gint64) (conn->hb_timeout * G_USEC_PER_SEC);
 
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
   /* A server only holds a peer to a timeout once the peer has shown it
    * sends heartbeats itself. */
   if (conn->hb_timeout > 0 && (conn->role == DP_CONNECTION_CLIENT || conn->peer_pings) &&
@@ -830,6 +848,7 @@ _dp_connection_set_heartbeat (DpConnection *conn,
                               gdouble       interval,
                               gdouble       timeout)
 {
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
   conn->hb_interval = interval;
   conn->hb_timeout = timeout;
   if (conn->heartbeat)
@@ -861,6 +880,7 @@ _dp_connection_get_idle (DpConnection *conn)
 static void
 become_ready (DpConnection *conn)
 {
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
   if (conn->hs_timeout)
     {
       g_source_destroy (conn->hs_timeout);
@@ -1208,16 +1228,24 @@ _dp_connection_steal_all_entries (DpConnection *conn)
 /* ---- entries ---- */
 
 DpChannelEntry *
-_dp_channel_entry_new (DpEntryKind kind,
-                       guint32     id)
+_dp_channel_entry_new (const DpChannelEntryClass *klass,
+                       guint32                    id)
 {
   DpChannelEntry *e = g_new0 (DpChannelEntry, 1);
 
   g_atomic_ref_count_init (&e->ref);
-  e->kind = kind;
+  e->klass = klass;
   e->id = id;
-  g_weak_ref_init (&e->remote, NULL);
+  g_weak_ref_init (&e->owner, NULL);
   return e;
+}
+
+gboolean
+_dp_channel_entry_deliver (DpChannelEntry  *e,
+                           GVariant       **msgs,
+                           guint            n)
+{
+  return _dp_place_channel_deliver_many (e->target, msgs, n, e->reply);
 }
 
 DpChannelEntry *
@@ -1235,6 +1263,6 @@ _dp_channel_entry_unref (DpChannelEntry *e)
   g_clear_object (&e->target);
   g_clear_object (&e->reply);
   g_clear_object (&e->place);
-  g_weak_ref_clear (&e->remote);
+  g_weak_ref_clear (&e->owner);
   g_free (e);
 }

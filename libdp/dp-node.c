@@ -5,52 +5,47 @@
  * a main-loop callback) never stops the traffic. Signals are emitted in the
  * thread-default main context that was current when the node was created.
  *
- * As a server (dp-node, or any program calling dp_node_listen()) it accepts
- * authenticated connections and starts places on request: a place function
- * runs in a thread of its own, bound to the (connection, channel id) that
- * asked for it; a named place can in addition be reached by any number of
- * client connections, each message carrying the channel its reply goes to.
- * As a client (a master) it connects to nodes on behalf of DpRemoteNode.
+ * This file owns the router thread, the node's settings (secret, plugin
+ * path, frame size, heartbeats), its signals, and the client side's one
+ * step: connecting and authenticating to a node for a DpRemoteNode. The
+ * server half — accepting connections and starting places for peers —
+ * is dp-node-server.c, which calls back only through the hooks given it
+ * here; running code on the router is dp-main-context.c.
+ *
+ * Threads: the public API may be called from any thread; settings are
+ * read by the router when it accepts or makes a connection. Signals are
+ * emitted in the owner context.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-private.h"
 
-#include <stdio.h>
-
-#include <string.h>
-
-typedef struct {
-  DpPlace        *place;
-  DpPlaceChannel *target;
-} NamedPlace;
-
 struct _DpNode
 {
   GObject           parent_instance;
 
-  GMainContext     *owner_context;
+  /* immutable after construction */
+  GMainContext     *owner_context;      /* where signals are emitted */
   GMainContext     *router_context;
   GMainLoop        *router_loop;
-  GThread          *router_thread;
-  GMainLoop        *user_loop;          /* dp_message_router() */
+  DpNodeServer     *server;             /* the server half; router thread only */
 
+  /* owner context only (set in dispose) */
+  GThread          *router_thread;
+  /* created on first use by dp_message_router(), in the owner context */
+  GMainLoop        *user_loop;
+
+  /* under @lock */
   GMutex            lock;
   GBytes           *secret;
   char             *secret_source;      /* where it came from, for error messages */
   GPtrArray        *plugin_dirs;        /* char*, NULL-terminated on use */
+
+  /* set by the application, read by the router when a connection is made
+   * or accepted: not locked (a word each; set them before connecting) */
   gsize             max_frame;
   gdouble           hb_interval;
   gdouble           hb_timeout;
-  guint             n_places;           /* atomic */
-
-  /* router thread only */
-  GSocketService   *service;
-  guint16           port;
-  GPtrArray        *server_conns;       /* DpConnection */
-  GHashTable       *named;              /* char* -> NamedPlace */
-  DpConnection     *owner;              /* where logs of peers' places go */
-  gboolean          shut_down;
 };
 
 enum {
@@ -77,94 +72,7 @@ G_DEFINE_FINAL_TYPE (DpNode, dp_node, G_TYPE_OBJECT)
 
 static GBytes *get_secret (DpNode *self, char **source, GError **error);
 
-/* ---- invoking across threads ---- */
-
-typedef struct {
-  GObject        *object;
-  void          (*func) (gpointer object, gpointer data);
-  gpointer        data;
-  GDestroyNotify  data_free;
-} ObjectInvoke;
-
-static gboolean
-object_invoke_cb (gpointer user_data)
-{
-  ObjectInvoke *oi = user_data;
-
-  oi->func (oi->object, oi->data);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-object_invoke_free (gpointer user_data)
-{
-  ObjectInvoke *oi = user_data;
-
-  if (oi->data_free)
-    oi->data_free (oi->data);
-  g_object_unref (oi->object);
-  g_free (oi);
-}
-
-void
-_dp_object_invoke (GMainContext   *context,
-                   gpointer        object,
-                   void          (*func) (gpointer object, gpointer data),
-                   gpointer        data,
-                   GDestroyNotify  data_free)
-{
-  ObjectInvoke *oi = g_new0 (ObjectInvoke, 1);
-  GSource *source;
-
-  oi->object = g_object_ref (object);
-  oi->func = func;
-  oi->data = data;
-  oi->data_free = data_free;
-  /* Always through an idle source, never inline: the caller may hold locks
-   * or be in the middle of the router's bookkeeping. */
-  source = g_idle_source_new ();
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, object_invoke_cb, oi, object_invoke_free);
-  g_source_set_static_name (source, "[libdp] invoke");
-  g_source_attach (source, context);
-  g_source_unref (source);
-}
-
-typedef struct {
-  DpRouterFunc    func;
-  gpointer        data;
-  GDestroyNotify  notify;
-  GMutex          lock;
-  GCond           cond;
-  gboolean        sync;
-  gboolean        done;
-} RouterCall;
-
-static gboolean
-router_call_cb (gpointer user_data)
-{
-  RouterCall *rc = user_data;
-
-  rc->func (rc->data);
-  if (rc->sync)
-    {
-      g_mutex_lock (&rc->lock);
-      rc->done = TRUE;
-      g_cond_signal (&rc->cond);
-      g_mutex_unlock (&rc->lock);
-    }
-  return G_SOURCE_REMOVE;
-}
-
-static void
-router_call_free (gpointer user_data)
-{
-  RouterCall *rc = user_data;
-
-  if (rc->notify)
-    rc->notify (rc->data);
-  g_free (rc);
-}
+/* ---- the router thread ---- */
 
 gboolean
 _dp_node_in_router (DpNode *self)
@@ -180,52 +88,23 @@ _dp_node_get_router_context (DpNode *self)
 
 void
 _dp_node_invoke (DpNode         *self,
-                 DpRouterFunc    func,
+                 DpInvokeFunc    func,
                  gpointer        data,
                  GDestroyNotify  notify)
 {
-  RouterCall *rc = g_new0 (RouterCall, 1);
-  GSource *source;
-
-  rc->func = func;
-  rc->data = data;
-  rc->notify = notify;
-  source = g_idle_source_new ();
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, router_call_cb, rc, router_call_free);
-  g_source_attach (source, self->router_context);
-  g_source_unref (source);
+  _dp_main_context_invoke (self->router_context, "[libdp] router call", func, data, notify);
 }
 
+/* Runs @func on the router and waits; inline when called on the router. */
 void
 _dp_node_invoke_sync (DpNode       *self,
-                      DpRouterFunc  func,
+                      DpInvokeFunc  func,
                       gpointer      data)
 {
-  RouterCall rc = { 0 };
-  GSource *source;
-
   if (_dp_node_in_router (self))
-    {
-      func (data);
-      return;
-    }
-  rc.func = func;
-  rc.data = data;
-  rc.sync = TRUE;
-  g_mutex_init (&rc.lock);
-  g_cond_init (&rc.cond);
-  source = g_idle_source_new ();
-  /* no destroy notify: @rc lives on this stack frame only until done */
-  g_source_set_callback (source, router_call_cb, &rc, NULL);
-  g_source_attach (source, self->router_context);
-  g_source_unref (source);
-  g_mutex_lock (&rc.lock);
-  while (!rc.done)
-    g_cond_wait (&rc.cond, &rc.lock);
-  g_mutex_unlock (&rc.lock);
-  g_mutex_clear (&rc.lock);
-  g_cond_clear (&rc.cond);
+    func (data);
+  else
+    _dp_main_context_invoke_sync (self->router_context, "[libdp] router call (sync)", func, data);
 }
 
 static gpointer
@@ -243,258 +122,88 @@ router_thread_main (gpointer data)
   return NULL;
 }
 
-/* ---- places on this node ---- */
+/* ---- what the server half asks of its node (DpNodeServerHooks) ---- */
 
-typedef struct {
-  DpNode         *node;
-  DpConnection   *conn;
-  DpPlaceChannel *target;
-  guint32         channel;
-  char         *name;
-  char         *symbol;
-  DpPlaceExit   exit;
-  char         *detail;
-} PlaceRecord;
+static GBytes *
+server_get_secret (GObject  *node,
+                   char    **source,
+                   GError  **error)
+{
+  return get_secret (DP_NODE (node), source, error);
+}
+
+static gpointer
+server_lookup_plugin (GObject     *node,
+                      const char  *plugin,
+                      const char  *symbol,
+                      GError     **error)
+{
+  DpNode *self = DP_NODE (node);
+  gpointer fn;
+
+  DP_ASSERT_ROUTER_THREAD (self);
+  g_mutex_lock (&self->lock);
+  g_ptr_array_add (self->plugin_dirs, NULL);
+  fn = _dp_plugin_lookup (plugin, symbol, (const char * const *) self->plugin_dirs->pdata,
+                          FALSE, error);
+  g_ptr_array_remove_index (self->plugin_dirs, self->plugin_dirs->len - 1);
+  g_mutex_unlock (&self->lock);
+  return fn;
+}
 
 static void
-place_record_free (gpointer data)
+server_accept_params (GObject *node,
+                      gsize   *max_frame,
+                      gdouble *hb_interval,
+                      gdouble *hb_timeout)
 {
-  PlaceRecord *pr = data;
+  DpNode *self = DP_NODE (node);
 
-  g_object_unref (pr->node);
-  _dp_connection_unref (pr->conn);
-  g_clear_object (&pr->target);
-  g_free (pr->name);
-  g_free (pr->symbol);
-  g_free (pr->detail);
-  g_free (pr);
+  DP_ASSERT_ROUTER_THREAD (self);
+  *max_frame = self->max_frame;
+  *hb_interval = self->hb_interval;
+  *hb_timeout = self->hb_timeout;
+}
+
+typedef struct {
+  char        *symbol;
+  DpPlaceExit  exit;
+  char        *detail;
+} PlaceExited;
+
+static void
+place_exited_free (gpointer data)
+{
+  PlaceExited *pe = data;
+
+  g_free (pe->symbol);
+  g_free (pe->detail);
+  g_free (pe);
 }
 
 static void
 emit_place_exited (gpointer object,
                    gpointer data)
 {
-  PlaceRecord *pr = data;
+  PlaceExited *pe = data;
 
-  g_signal_emit (object, signals[SIGNAL_PLACE_EXITED], 0,
-                 pr->symbol, pr->exit, pr->detail);
+  g_signal_emit (object, signals[SIGNAL_PLACE_EXITED], 0, pe->symbol, pe->exit, pe->detail);
 }
 
 static void
-place_exited_in_router (gpointer data)
+server_place_exited (GObject     *node,
+                     const char  *symbol,
+                     DpPlaceExit  exit,
+                     const char  *detail)
 {
-  PlaceRecord *pr = data;
-  DpNode *self = pr->node;
-  g_autoptr(DpChannelEntry) entry = NULL;
+  DpNode *self = DP_NODE (node);
+  PlaceExited *pe = g_new (PlaceExited, 1);
 
-  entry = _dp_connection_steal_entry (pr->conn, pr->channel);
-  if (pr->name)
-    {
-      NamedPlace *np = g_hash_table_lookup (self->named, pr->name);
-      if (np && entry && np->place == entry->place)
-        g_hash_table_remove (self->named, pr->name);
-    }
-  g_atomic_int_dec_and_test ((gint *) &self->n_places);
-  g_log_structured (G_LOG_DOMAIN, pr->exit == DP_PLACE_EXIT_RETURNED ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
-                    "DP_EVENT", "place-exited",
-                    "MESSAGE", "place %s (channel %u of %s) exited: %s", pr->symbol, pr->channel, _dp_connection_get_peer (pr->conn), pr->detail);
-  _dp_object_invoke (self->owner_context, self, emit_place_exited, pr, place_record_free);
-}
-
-/* Runs in the place's thread, right after it ended: its last messages are
- * already queued on the connection, so the death notice follows them. */
-static void
-on_place_exit (DpPlace     *place,
-               DpPlaceExit  exit,
-               const char  *detail,
-               gpointer     data)
-{
-  PlaceRecord *pr = data;
-  g_autoptr(GPtrArray) replies = NULL;
-  g_autoptr(GPtrArray) unread = _dp_place_channel_drain_inbox (pr->target, &replies);
-  GVariantBuilder returned;
-
-  pr->exit = exit;
-  pr->detail = g_strdup (detail);
-
-  /* Nothing is dropped silently: what the place never read goes back to
-   * whoever sent it — with the death notice to the place's owner, or
-   * bounced to the client of a named place. */
-  g_variant_builder_init (&returned, G_VARIANT_TYPE ("av"));
-  for (guint i = 0; i < unread->len; i++)
-    {
-      DpPlaceChannel *reply = replies->pdata[i];
-      if (reply)
-        _dp_place_channel_bounce (reply, unread->pdata[i]);
-      else
-        g_variant_builder_add (&returned, "v", unread->pdata[i]);
-    }
-  /* what the place printed goes out before its death is told */
-  fflush (stdout);
-  _dp_connection_send (pr->conn, DP_FRAME_PLACE_DIED, pr->channel, 0,
-                       g_variant_new ("(usav)", (guint32) exit, detail ? detail : "", &returned));
-  _dp_node_invoke (pr->node, place_exited_in_router, pr, NULL);
-}
-
-static void
-send_failed (DpConnection *conn,
-             guint32       channel,
-             const GError *error)
-{
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                    "DP_EVENT", "place-failed",
-                    "MESSAGE", "request from %s on channel %u failed: %s", _dp_connection_get_peer (conn), channel, error->message);
-  _dp_connection_send (conn, DP_FRAME_PLACE_FAILED, channel, 0,
-                       g_variant_new ("(us)", (guint32) error->code, error->message));
-}
-
-static const char *
-dict_str (GVariantDict *d,
-          const char   *key)
-{
-  const char *s = NULL;
-
-  if (!g_variant_dict_lookup (d, key, "&s", &s))
-    return NULL;
-  return (s && *s) ? s : NULL;
-}
-
-static void
-handle_new_place (DpNode       *self,
-                  DpConnection *conn,
-                  guint32       channel,
-                  GVariant     *payload)
-{
-  g_autoptr(GVariantDict) d = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(DpChannelEntry) entry = NULL;
-  const char *kind, *plugin, *symbol, *name;
-
-  if (payload == NULL || !g_variant_is_of_type (payload, G_VARIANT_TYPE_VARDICT))
-    {
-      g_set_error (&error, DP_ERROR, DP_ERROR_PROTOCOL, "malformed place request");
-      send_failed (conn, channel, error);
-      return;
-    }
-  entry = _dp_connection_lookup (conn, channel);
-  if (entry != NULL)
-    {
-      g_set_error (&error, DP_ERROR, DP_ERROR_PROTOCOL, "channel %u is already in use", channel);
-      send_failed (conn, channel, error);
-      return;
-    }
-  d = g_variant_dict_new (payload);
-  kind = dict_str (d, "kind");
-  plugin = dict_str (d, "plugin");
-  symbol = dict_str (d, "symbol");
-  name = dict_str (d, "name");
-
-  if (g_strcmp0 (kind, "connect") == 0)
-    {
-      NamedPlace *np = name ? g_hash_table_lookup (self->named, name) : NULL;
-
-      if (np == NULL)
-        {
-          g_set_error (&error, DP_ERROR, DP_ERROR_NAME_NOT_FOUND,
-                       "no place named '%s' on this node", name ? name : "");
-          send_failed (conn, channel, error);
-          return;
-        }
-      entry = _dp_channel_entry_new (DP_ENTRY_CLIENT, channel);
-      entry->target = g_object_ref (np->target);
-      entry->reply = _dp_place_channel_new_bound (conn, channel);
-      _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
-      _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
-      return;
-    }
-
-  if (g_strcmp0 (kind, "place") != 0 && g_strcmp0 (kind, "thunk") != 0)
-    {
-      g_set_error (&error, DP_ERROR, DP_ERROR_PROTOCOL, "unknown request kind '%s'",
-                   kind ? kind : "");
-      send_failed (conn, channel, error);
-      return;
-    }
-  if (name && g_hash_table_contains (self->named, name))
-    {
-      g_set_error (&error, DP_ERROR, DP_ERROR_NAME_IN_USE,
-                   "a place named '%s' already runs on this node", name);
-      send_failed (conn, channel, error);
-      return;
-    }
-
-  {
-    gpointer fn;
-    DpPlace *place = NULL;
-    DpPlaceChannel *target = NULL;
-    PlaceRecord *pr;
-
-    g_mutex_lock (&self->lock);
-    g_ptr_array_add (self->plugin_dirs, NULL);
-    fn = _dp_plugin_lookup (plugin, symbol, (const char * const *) self->plugin_dirs->pdata,
-                            FALSE, &error);
-    g_ptr_array_remove_index (self->plugin_dirs, self->plugin_dirs->len - 1);
-    g_mutex_unlock (&self->lock);
-    if (fn == NULL)
-      {
-        send_failed (conn, channel, error);
-        return;
-      }
-
-    entry = _dp_channel_entry_new (DP_ENTRY_PLACE, channel);
-    if (g_strcmp0 (kind, "thunk") == 0)
-      {
-        place = ((DpPlaceThunk) fn) ();
-        if (place == NULL || !DP_IS_PLACE (place))
-          {
-            g_set_error (&error, DP_ERROR, DP_ERROR_PLACE_FAILED,
-                         "thunk '%s' of plugin '%s' did not return a place", symbol, plugin);
-            send_failed (conn, channel, error);
-            return;
-          }
-        _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
-        target = _dp_place_channel_bind_peer (dp_place_get_channel (place), conn, channel);
-      }
-    else
-      {
-        target = _dp_place_channel_new_bound (conn, channel);
-        _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
-        /* register before the thread runs, so nothing it triggers is missed */
-        entry->target = g_object_ref (target);
-        _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
-        place = _dp_place_new_with_channel ((DpPlaceFunc) fn, g_object_ref (target), NULL);
-      }
-    if (entry->target == NULL)
-      {
-        entry->target = g_object_ref (target);
-        _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
-      }
-    entry->place = g_object_ref (place);
-    g_object_unref (target);
-
-    if (name)
-      {
-        NamedPlace *np = g_new0 (NamedPlace, 1);
-        np->place = g_object_ref (place);
-        np->target = g_object_ref (entry->target);
-        g_hash_table_insert (self->named, g_strdup (name), np);
-      }
-
-    g_atomic_int_inc ((gint *) &self->n_places);
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
-                      "DP_EVENT", "place-started",
-                      "MESSAGE", "started place %s:%s on channel %u of %s%s%s", plugin, symbol, channel, _dp_connection_get_peer (conn), name ? " as " : "", name ? name : "");
-
-    pr = g_new0 (PlaceRecord, 1);
-    pr->node = g_object_ref (self);
-    pr->conn = _dp_connection_ref (conn);
-    pr->target = g_object_ref (entry->target);
-    pr->channel = channel;
-    pr->name = g_strdup (name);
-    pr->symbol = g_strdup (symbol);
-    _dp_place_set_exit_notify (place, on_place_exit, pr);
-    g_object_unref (place);
-  }
+  DP_ASSERT_ROUTER_THREAD (self);
+  pe->symbol = g_strdup (symbol);
+  pe->exit = exit;
+  pe->detail = g_strdup (detail);
+  _dp_object_invoke (self->owner_context, self, emit_place_exited, pe, place_exited_free);
 }
 
 static void
@@ -505,93 +214,12 @@ emit_exit_requested (gpointer object,
 }
 
 static void
-server_frame (DpConnection        *conn,
-              const DpFrameHeader *h,
-              GVariant            *payload,
-              gpointer             data)
+server_exit_requested (GObject *node)
 {
-  DpNode *self = data;
-  g_autoptr(DpChannelEntry) entry = NULL;
+  DpNode *self = DP_NODE (node);
 
-  switch (h->type)
-    {
-    case DP_FRAME_DATA:
-      if (payload == NULL)
-        return;
-      entry = _dp_connection_lookup (conn, h->channel);
-      if (entry == NULL || !_dp_place_channel_deliver (entry->target, payload, entry->reply))
-        {
-          /* the place has ended (or never was): send it back, don't drop it */
-          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
-                            "MESSAGE", "bounced a message from %s for channel %u: %s",
-                            _dp_connection_get_peer (conn), h->channel,
-                            entry ? "the place has ended" : "no such channel");
-          _dp_connection_send (conn, DP_FRAME_BOUNCE, h->channel, 0, payload);
-        }
-      break;
-
-    case DP_FRAME_NEW_PLACE:
-      handle_new_place (self, conn, h->channel, payload);
-      break;
-
-    case DP_FRAME_CLOSE:
-      entry = _dp_connection_lookup (conn, h->channel);
-      if (entry == NULL)
-        return;
-      if (entry->kind == DP_ENTRY_PLACE)
-        _dp_place_channel_close_inbox (entry->target);
-      else
-        {
-          g_autoptr(DpChannelEntry) gone = _dp_connection_steal_entry (conn, h->channel);
-          if (gone && gone->reply)
-            _dp_place_channel_unbind (gone->reply);
-        }
-      break;
-
-
-    case DP_FRAME_DIE:
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                        "DP_EVENT", "exit-requested",
-                        "MESSAGE", "%s asked this node to exit", _dp_connection_get_peer (conn));
-      _dp_object_invoke (self->owner_context, self, emit_exit_requested, NULL, NULL);
-      break;
-
-    case DP_FRAME_SET_OWNER:
-      g_clear_pointer (&self->owner, _dp_connection_unref);
-      self->owner = _dp_connection_ref (conn);
-      break;
-
-    case DP_FRAME_LOG:
-      /* a record from a place that a peer node started: pass it on to our
-       * own owner, towards the root */
-      if (payload && self->owner && self->owner != conn &&
-          g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ssa{sv})")))
-        _dp_connection_send (self->owner, DP_FRAME_LOG, 0, 0, payload);
-      else if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ssa{sv})")))
-        {
-          const char *sev, *msg;
-          g_variant_get (payload, "(&s&s@a{sv})", &sev, &msg, NULL);
-          g_log_structured (G_LOG_DOMAIN, _dp_severity_to_level (sev),
-                            "DP_NODE", _dp_connection_get_peer (conn),
-                            "DP_SEVERITY", sev,
-                            "MESSAGE", "%s", msg);
-        }
-      break;
-
-    case DP_FRAME_PONG:
-    case DP_FRAME_NEW_NODE:
-      break;
-
-    default:
-      {
-        GError *error = g_error_new (DP_ERROR, DP_ERROR_PROTOCOL,
-                                     "%s sent frame type %u, which only nodes send",
-                                     _dp_connection_get_peer (conn), h->type);
-        _dp_connection_close (conn, error);
-        g_error_free (error);
-      }
-      break;
-    }
+  DP_ASSERT_ROUTER_THREAD (self);
+  _dp_object_invoke (self->owner_context, self, emit_exit_requested, NULL, NULL);
 }
 
 static void
@@ -604,97 +232,28 @@ emit_peer_rejected (gpointer object,
 }
 
 static void
-server_closed (DpConnection *conn,
-               const GError *reason,
-               gpointer      data)
+server_peer_rejected (GObject    *node,
+                      const char *peer,
+                      const char *reason)
 {
-  DpNode *self = data;
-  g_autoptr(GPtrArray) entries = _dp_connection_steal_all_entries (conn);
-  gboolean bad = reason && !g_error_matches (reason, DP_ERROR, DP_ERROR_CONNECTION_CLOSED);
+  DpNode *self = DP_NODE (node);
+  char **pair = g_new0 (char *, 3);
 
-  for (guint i = 0; i < entries->len; i++)
-    {
-      DpChannelEntry *e = entries->pdata[i];
-      if (e->kind == DP_ENTRY_PLACE)
-        {
-          /* the place sees its channel closed; what it puts is dropped */
-          _dp_place_channel_close_inbox (e->target);
-          _dp_place_channel_unbind (e->target);
-        }
-      else if (e->reply)
-        _dp_place_channel_unbind (e->reply);
-    }
-
-  g_log_structured (G_LOG_DOMAIN, bad ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG,
-                    "DP_PEER", _dp_connection_get_peer (conn),
-                    "DP_EVENT", bad ? "peer-rejected" : "peer-closed",
-                    "MESSAGE", "connection from %s closed: %s", _dp_connection_get_peer (conn), reason ? reason->message : "closed");
-  if (bad)
-    {
-      char **pair = g_new0 (char *, 3);
-      pair[0] = g_strdup (_dp_connection_get_peer (conn));
-      pair[1] = g_strdup (reason->message);
-      _dp_object_invoke (self->owner_context, self, emit_peer_rejected, pair,
-                         (GDestroyNotify) g_strfreev);
-    }
-  if (self->owner == conn)
-    g_clear_pointer (&self->owner, _dp_connection_unref);
-  g_ptr_array_remove (self->server_conns, conn);
+  DP_ASSERT_ROUTER_THREAD (self);
+  pair[0] = g_strdup (peer);
+  pair[1] = g_strdup (reason);
+  _dp_object_invoke (self->owner_context, self, emit_peer_rejected, pair,
+                     (GDestroyNotify) g_strfreev);
 }
 
-/* DATA frames for one channel, in a batch: one lookup, one inbox push */
-static void
-server_data (DpConnection  *conn,
-             guint32        channel,
-             GVariant     **msgs,
-             guint          n,
-             gpointer       data)
-{
-  g_autoptr(DpChannelEntry) entry = _dp_connection_lookup (conn, channel);
-
-  if (entry && _dp_place_channel_deliver_many (entry->target, msgs, n, entry->reply))
-    return;
-  /* the place has ended (or never was): send them back, don't drop them */
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
-                    "MESSAGE", "bounced %u message(s) from %s for channel %u: %s",
-                    n, _dp_connection_get_peer (conn), channel,
-                    entry ? "the place has ended" : "no such channel");
-  for (guint i = 0; i < n; i++)
-    {
-      _dp_connection_send (conn, DP_FRAME_BOUNCE, channel, 0, msgs[i]);
-      g_variant_unref (msgs[i]);
-    }
-}
-
-static const DpConnectionHandler server_handler = {
-  NULL, server_frame, server_closed, server_data,
+static const DpNodeServerHooks server_hooks = {
+  server_get_secret,
+  server_lookup_plugin,
+  server_accept_params,
+  server_place_exited,
+  server_exit_requested,
+  server_peer_rejected,
 };
-
-static gboolean
-on_incoming (GSocketService    *service,
-             GSocketConnection *sconn,
-             GObject           *source_object,
-             gpointer           user_data)
-{
-  DpNode *self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *secret_source = NULL;
-  g_autoptr(GBytes) secret = get_secret (self, &secret_source, &error);
-  DpConnection *conn;
-
-  if (secret == NULL)
-    {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                        "MESSAGE", "refusing a connection: %s", error->message);
-      return TRUE;
-    }
-  conn = _dp_connection_new (sconn, DP_CONNECTION_SERVER, secret, secret_source, self->max_frame,
-                             self->router_context, &server_handler, self);
-  g_ptr_array_add (self->server_conns, conn);
-  _dp_connection_set_heartbeat (conn, self->hb_interval, self->hb_timeout);
-  _dp_connection_start (conn);
-  return TRUE;
-}
 
 /* ---- client side (a master) ---- */
 
@@ -726,131 +285,29 @@ emit_log (gpointer object,
   g_signal_emit (object, signals[SIGNAL_LOG], 0, lr->node, lr->place, lr->severity, lr->message);
 }
 
-static void
-deliver_remote_end (DpChannelEntry *entry,
-                    DpPlaceExit     exit,
-                    const char     *detail,
-                    const GError   *error,
-                    GVariant       *returned)
-{
-  g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&entry->remote);
-
-  entry->dead = TRUE;
-  if (rc)
-    _dp_remote_connection_ended (rc, exit, detail, error, returned);
-  else if (entry->target)
-    _dp_place_channel_close_inbox (entry->target);
-}
-
+/* A log record from a place on a node this one started (router thread):
+ * through GLib structured logging, then #DpNode::log in the owner's context. */
 void
-_dp_node_handle_client_frame (DpNode              *self,
-                              DpConnection        *conn,
-                              const DpFrameHeader *h,
-                              GVariant            *payload)
+_dp_node_peer_log (DpNode     *self,
+                   const char *from_node,
+                   const char *place,
+                   const char *severity,
+                   const char *message)
 {
-  g_autoptr(DpChannelEntry) entry = NULL;
+  LogRecord *lr = g_new (LogRecord, 1);
 
-  switch (h->type)
-    {
-    case DP_FRAME_DATA:
-      entry = _dp_connection_lookup (conn, h->channel);
-      if (entry && payload)
-        _dp_place_channel_deliver (entry->target, payload, NULL);
-      break;
-
-    case DP_FRAME_PLACE_STARTED:
-      entry = _dp_connection_lookup (conn, h->channel);
-      if (entry)
-        {
-          g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&entry->remote);
-          if (rc)
-            _dp_remote_connection_started (rc);
-        }
-      break;
-
-    case DP_FRAME_PLACE_FAILED:
-    case DP_FRAME_PLACE_DIED:
-      /* The entry stays (marked dead) so that bounced messages still find
-       * their connection; the connection removes it when it goes. */
-      entry = _dp_connection_lookup (conn, h->channel);
-      if (entry && !entry->dead)
-        {
-          guint32 code = 0;
-          const char *text = "";
-          g_autoptr(GError) error = NULL;
-          g_autoptr(GVariant) returned = NULL;
-
-          if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(us)")))
-            g_variant_get (payload, "(u&s)", &code, &text);
-          else if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(usav)")))
-            g_variant_get (payload, "(u&s@av)", &code, &text, &returned);
-          if (h->type == DP_FRAME_PLACE_FAILED)
-            {
-              error = _dp_error_from_remote (code, text);
-              deliver_remote_end (entry, DP_PLACE_EXIT_FAILED, text, error, NULL);
-            }
-          else
-            {
-              DpPlaceExit exit = code <= DP_PLACE_EXIT_LOST ? (DpPlaceExit) code : DP_PLACE_EXIT_CRASHED;
-              deliver_remote_end (entry, exit, text, NULL, returned);
-            }
-        }
-      break;
-
-    case DP_FRAME_BOUNCE:
-      entry = _dp_connection_lookup (conn, h->channel);
-      if (entry && payload)
-        {
-          g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&entry->remote);
-          if (rc)
-            _dp_remote_connection_bounced (rc, payload);
-        }
-      break;
-
-    case DP_FRAME_LOG:
-      if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ssa{sv})")))
-        {
-          g_autoptr(DpRemoteConnection) rc = NULL;
-          const char *sev, *msg, *place = NULL, *via = NULL;
-          g_autoptr(GVariant) fields = NULL;
-          LogRecord *lr;
-
-          g_variant_get (payload, "(&s&s@a{sv})", &sev, &msg, &fields);
-          entry = _dp_connection_lookup (conn, h->channel);
-          if (entry)
-            rc = g_weak_ref_get (&entry->remote);
-          if (rc)
-            place = dp_remote_connection_get_symbol (rc);
-          g_variant_lookup (fields, "place", "&s", &place);
-          g_variant_lookup (fields, "node", "&s", &via);
-          lr = g_new0 (LogRecord, 1);
-          lr->node = g_strdup (via ? via : _dp_connection_get_peer (conn));
-          lr->place = g_strdup (place ? place : "");
-          lr->severity = g_strdup (sev);
-          lr->message = g_strdup (msg);
-          g_log_structured (G_LOG_DOMAIN, _dp_severity_to_level (sev),
-                            "DP_NODE", lr->node,
-                            "DP_PLACE", lr->place,
-                            "DP_SEVERITY", sev,
-                            "DP_EVENT", "place-log",
-                            "MESSAGE", "[%s %s] %s", lr->node, lr->place, msg);
-          _dp_object_invoke (self->owner_context, self, emit_log, lr, log_record_free);
-        }
-      break;
-
-    case DP_FRAME_PONG:
-      break;
-
-    default:
-      {
-        GError *error = g_error_new (DP_ERROR, DP_ERROR_PROTOCOL,
-                                     "node %s sent frame type %u, which only masters send",
-                                     _dp_connection_get_peer (conn), h->type);
-        _dp_connection_close (conn, error);
-        g_error_free (error);
-      }
-      break;
-    }
+  DP_ASSERT_ROUTER_THREAD (self);
+  lr->node = g_strdup (from_node);
+  lr->place = g_strdup (place ? place : "");
+  lr->severity = g_strdup (severity);
+  lr->message = g_strdup (message);
+  g_log_structured (G_LOG_DOMAIN, _dp_severity_to_level (severity),
+                    "DP_NODE", lr->node,
+                    "DP_PLACE", lr->place,
+                    "DP_SEVERITY", severity,
+                    "DP_EVENT", "place-log",
+                    "MESSAGE", "[%s %s] %s", lr->node, lr->place, message);
+  _dp_object_invoke (self->owner_context, self, emit_log, lr, log_record_free);
 }
 
 typedef struct {
@@ -911,6 +368,7 @@ connected_cb (GObject      *source,
   g_autoptr(GBytes) secret = NULL;
   g_autofree char *secret_source = NULL;
 
+  DP_ASSERT_ROUTER_THREAD (self);
   sconn = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
   if (sconn == NULL)
     {
@@ -946,6 +404,7 @@ _dp_node_connect_async (DpNode                    *self,
   ConnectOp *op = g_new0 (ConnectOp, 1);
   g_autoptr(GSocketClient) client = g_socket_client_new ();
 
+  DP_ASSERT_ROUTER_THREAD (self);
   g_task_set_source_tag (task, _dp_node_connect_async);
   op->handler = handler;
   op->handler_data = handler_data;
@@ -969,24 +428,8 @@ shutdown_in_router (gpointer data)
 {
   DpNode *self = data;
 
-  if (self->shut_down)
-    return;
-  self->shut_down = TRUE;
-  if (self->service)
-    {
-      g_socket_service_stop (self->service);
-      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
-      g_clear_object (&self->service);
-    }
-  while (self->server_conns->len > 0)
-    {
-      DpConnection *conn = _dp_connection_ref (self->server_conns->pdata[0]);
-      _dp_connection_close (conn, NULL);
-      g_ptr_array_remove (self->server_conns, conn);
-      _dp_connection_unref (conn);
-    }
-  g_hash_table_remove_all (self->named);
-  g_clear_pointer (&self->owner, _dp_connection_unref);
+  DP_ASSERT_ROUTER_THREAD (self);
+  _dp_node_server_shutdown (self->server);
 }
 
 static void
@@ -1008,16 +451,6 @@ dp_node_dispose (GObject *object)
 }
 
 static void
-named_place_free (gpointer data)
-{
-  NamedPlace *np = data;
-
-  g_object_unref (np->place);
-  g_object_unref (np->target);
-  g_free (np);
-}
-
-static void
 dp_node_finalize (GObject *object)
 {
   DpNode *self = DP_NODE (object);
@@ -1029,8 +462,7 @@ dp_node_finalize (GObject *object)
   g_clear_pointer (&self->secret, g_bytes_unref);
   g_free (self->secret_source);
   g_ptr_array_unref (self->plugin_dirs);
-  g_ptr_array_unref (self->server_conns);
-  g_hash_table_unref (self->named);
+  _dp_node_server_free (self->server);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (dp_node_parent_class)->finalize (object);
 }
@@ -1049,7 +481,7 @@ dp_node_get_property (GObject    *object,
       g_value_set_uint64 (value, self->max_frame);
       break;
     case PROP_PORT:
-      g_value_set_uint (value, self->port);
+      g_value_set_uint (value, _dp_node_server_get_port (self->server));
       break;
     case PROP_HEARTBEAT_INTERVAL:
       g_value_set_double (value, self->hb_interval);
@@ -1202,8 +634,7 @@ dp_node_init (DpNode *self)
   self->max_frame = DP_DEFAULT_MAX_FRAME_SIZE;
   self->hb_interval = 2.0;
   self->hb_timeout = 10.0;
-  self->server_conns = g_ptr_array_new_with_free_func ((GDestroyNotify) _dp_connection_unref);
-  self->named = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, named_place_free);
+  self->server = _dp_node_server_new (G_OBJECT (self), self->router_context, &server_hooks);
   {
     g_auto(GStrv) dirs = _dp_plugin_default_dirs ();
     for (guint i = 0; dirs[i]; i++)
@@ -1382,36 +813,9 @@ static void
 listen_in_router (gpointer data)
 {
   ListenCall *lc = data;
-  DpNode *self = lc->node;
-  g_autoptr(GSocketAddress) addr = NULL;
-  g_autoptr(GSocketAddress) effective = NULL;
 
-  if (self->service != NULL)
-    {
-      g_set_error (&lc->error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
-                   "the node already listens on port %u", self->port);
-      return;
-    }
-  addr = g_inet_socket_address_new_from_string (lc->address, lc->port);
-  if (addr == NULL)
-    {
-      g_set_error (&lc->error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
-                   "'%s' is not an IP address to listen on", lc->address);
-      return;
-    }
-  self->service = g_socket_service_new ();
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), addr,
-                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                      NULL, &effective, &lc->error))
-    {
-      g_prefix_error (&lc->error, "cannot listen on %s:%u: ", lc->address, lc->port);
-      g_clear_object (&self->service);
-      return;
-    }
-  self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
-  g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
-  g_socket_service_start (self->service);
-  lc->ok = TRUE;
+  DP_ASSERT_ROUTER_THREAD (lc->node);
+  lc->ok = _dp_node_server_listen (lc->node->server, lc->address, lc->port, &lc->error);
 }
 
 /**
@@ -1459,7 +863,7 @@ guint16
 dp_node_get_port (DpNode *self)
 {
   g_return_val_if_fail (DP_IS_NODE (self), 0);
-  return self->port;
+  return _dp_node_server_get_port (self->server);
 }
 
 /**
@@ -1534,7 +938,7 @@ guint
 dp_node_get_n_places (DpNode *self)
 {
   g_return_val_if_fail (DP_IS_NODE (self), 0);
-  return (guint) g_atomic_int_get ((gint *) &self->n_places);
+  return _dp_node_server_get_n_places (self->server);
 }
 
 /**

@@ -112,6 +112,10 @@ gboolean      _dp_connection_send       (DpConnection *conn,
                                          guint32       arg,
                                          GVariant     *payload);
 void          _dp_connection_close      (DpConnection *conn, const GError *reason);
+/* closes the connection: the peer sent frame @h, which only @who send */
+void          _dp_connection_reject_frame (DpConnection *conn, const DpFrameHeader *h,
+                                           const char *who);
+GMainContext *_dp_connection_get_context (DpConnection *conn);
 gboolean      _dp_connection_is_open    (DpConnection *conn);
 const char   *_dp_connection_get_peer   (DpConnection *conn);
 guint32       _dp_connection_alloc_channel (DpConnection *conn);
@@ -131,24 +135,48 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DpConnection, _dp_connection_unref)
  * Channel table entries: what a channel id on a connection leads to   *
  * ------------------------------------------------------------------ */
 
-typedef enum {
-  DP_ENTRY_PLACE,       /* node: a place started by this connection */
-  DP_ENTRY_CLIENT,      /* node: a client connection to a named place */
-  DP_ENTRY_REMOTE,      /* master: a DpRemoteConnection */
-} DpEntryKind;
+typedef struct _DpChannelEntryClass DpChannelEntryClass;
 
-struct _DpChannelEntry {
-  gatomicrefcount     ref;
-  DpEntryKind         kind;
-  guint32             id;
-  DpPlaceChannel     *target;   /* incoming messages go into this end's inbox */
-  DpPlaceChannel     *reply;    /* CLIENT: the reply channel handed with each message */
-  DpPlace            *place;    /* PLACE */
-  GWeakRef            remote;   /* REMOTE: DpRemoteConnection */
-  gboolean            dead;     /* REMOTE: that incarnation of the place ended */
+/* What the frames of one channel do, set by the entry's owner — the node's
+ * server (a place it started, a client of a named place: dp-node-server.c)
+ * or a DpRemoteConnection (the master's end of a place). The connection's
+ * handler finds the entry and calls it; it never switches on what kind of
+ * channel it is. Every function runs in the router thread; a NULL one
+ * means that frame has no meaning on this kind of channel (it is ignored). */
+struct _DpChannelEntryClass
+{
+  /* DATA: takes @msgs (each transfer full, not the array), or — returning
+   * FALSE, when the inbox is closed — none: the caller still owns them */
+  gboolean (*data)    (DpChannelEntry *e, GVariant **msgs, guint n);
+  void     (*started) (DpChannelEntry *e);
+  void     (*failed)  (DpChannelEntry *e, GVariant *payload);
+  void     (*died)    (DpChannelEntry *e, GVariant *payload);
+  void     (*bounce)  (DpChannelEntry *e, GVariant *msg);
+  /* CLOSE: the peer will send nothing more on this channel */
+  void     (*closed)  (DpChannelEntry *e, DpConnection *conn);
+  /* the connection went; the entry has been taken out of its table */
+  void     (*lost)    (DpChannelEntry *e, DpConnection *conn);
 };
 
-DpChannelEntry *_dp_channel_entry_new   (DpEntryKind kind, guint32 id);
+struct _DpChannelEntry
+{
+  gatomicrefcount            ref;
+  /* immutable after construction */
+  const DpChannelEntryClass *klass;
+  guint32                    id;
+  /* set by the owner before the entry is added to a connection's table,
+   * immutable afterwards (the table's lock publishes them) */
+  DpPlaceChannel            *target;  /* incoming messages go into this end's inbox */
+  DpPlaceChannel            *reply;   /* a named place's client: the reply channel handed with each message */
+  DpPlace                   *place;   /* a place the server started */
+  GWeakRef                   owner;   /* the master's DpRemoteConnection (thread-safe) */
+  /* router thread only */
+  gboolean                   dead;    /* master: that incarnation of the place ended */
+};
+
+/* DATA for a channel whose messages go to @e->target with @e->reply */
+gboolean        _dp_channel_entry_deliver (DpChannelEntry *e, GVariant **msgs, guint n);
+DpChannelEntry *_dp_channel_entry_new   (const DpChannelEntryClass *klass, guint32 id);
 DpChannelEntry *_dp_channel_entry_ref   (DpChannelEntry *e);
 void            _dp_channel_entry_unref (DpChannelEntry *e);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DpChannelEntry, _dp_channel_entry_unref)
@@ -208,32 +236,90 @@ gpointer  _dp_plugin_lookup (const char         *plugin,
 GStrv     _dp_plugin_default_dirs (void);
 
 /* ------------------------------------------------------------------ *
+ * Running code on another thread's loop (dp-main-context.c)           *
+ * ------------------------------------------------------------------ */
+
+typedef void (*DpInvokeFunc) (gpointer data);
+
+/* the one idle helper: @name is a string literal naming the source */
+void  _dp_main_context_invoke      (GMainContext *context, const char *name,
+                                    DpInvokeFunc func, gpointer data, GDestroyNotify notify);
+void  _dp_main_context_invoke_sync (GMainContext *context, const char *name,
+                                    DpInvokeFunc func, gpointer data);
+/* Run @func on @object in @context (the owner's), keeping a ref meanwhile */
+void  _dp_object_invoke (GMainContext *context, gpointer object,
+                         void (*func) (gpointer object, gpointer data),
+                         gpointer data, GDestroyNotify data_free);
+/* Runs an _async operation (started by @start with a callback) whose task
+ * completes in a private context, and waits for it without iterating any
+ * context of the caller's. Returns the result (transfer full). */
+typedef void (*DpSyncStart) (gpointer data, GAsyncReadyCallback cb, gpointer user_data);
+GAsyncResult *_dp_run_sync (DpSyncStart start, gpointer data);
+
+/* ------------------------------------------------------------------ *
+ * A node's server half (dp-node-server.c): places started for peers   *
+ * ------------------------------------------------------------------ */
+
+typedef struct _DpNodeServer DpNodeServer;
+
+/* What the server asks of its node: given once, by the node, and called in
+ * the router thread. The server calls its node only through these. */
+typedef struct {
+  GBytes  *(*get_secret)     (GObject *node, char **source, GError **error);
+  gpointer (*lookup_plugin)  (GObject *node, const char *plugin, const char *symbol,
+                              GError **error);
+  void     (*accept_params)  (GObject *node, gsize *max_frame,
+                              gdouble *hb_interval, gdouble *hb_timeout);
+  void     (*place_exited)   (GObject *node, const char *symbol, DpPlaceExit exit,
+                              const char *detail);
+  void     (*exit_requested) (GObject *node);
+  void     (*peer_rejected)  (GObject *node, const char *peer, const char *reason);
+} DpNodeServerHooks;
+
+DpNodeServer *_dp_node_server_new      (GObject *node, GMainContext *router_context,
+                                        const DpNodeServerHooks *hooks);
+void          _dp_node_server_free     (DpNodeServer *server);
+/* router thread */
+gboolean      _dp_node_server_listen   (DpNodeServer *server, const char *address,
+                                        guint16 port, GError **error);
+void          _dp_node_server_shutdown (DpNodeServer *server);
+/* any thread */
+guint16       _dp_node_server_get_port (DpNodeServer *server);
+guint         _dp_node_server_get_n_places (DpNodeServer *server);
+
+/* ------------------------------------------------------------------ *
  * Node internals (dp-node.c)                                          *
  * ------------------------------------------------------------------ */
 
-typedef void (*DpRouterFunc) (gpointer data);
-
 GMainContext *_dp_node_get_router_context (DpNode *self);
 gboolean      _dp_node_in_router          (DpNode *self);
-void          _dp_node_invoke             (DpNode *self, DpRouterFunc func, gpointer data, GDestroyNotify notify);
-void          _dp_node_invoke_sync        (DpNode *self, DpRouterFunc func, gpointer data);
+void          _dp_node_invoke             (DpNode *self, DpInvokeFunc func, gpointer data, GDestroyNotify notify);
+void          _dp_node_invoke_sync        (DpNode *self, DpInvokeFunc func, gpointer data);
 void          _dp_node_connect_async      (DpNode *self, const char *host, guint16 port,
                                            const DpConnectionHandler *handler, gpointer handler_data,
                                            GCancellable *cancellable,
                                            GAsyncReadyCallback callback, gpointer user_data);
 DpConnection *_dp_node_connect_finish     (DpNode *self, GAsyncResult *result, GError **error);
-/* router-thread handlers for frames a master side sees (used by DpRemoteNode) */
-void          _dp_node_handle_client_frame (DpNode *self, DpConnection *conn,
-                                            const DpFrameHeader *h, GVariant *payload);
+/* router thread: a log record from a place on a node this one started */
+void          _dp_node_peer_log           (DpNode *self, const char *from_node, const char *place,
+                                           const char *severity, const char *message);
 
 /* ------------------------------------------------------------------ *
  * Remote connections (dp-remote-connection.c)                         *
  * ------------------------------------------------------------------ */
 
-DpRemoteConnection *_dp_remote_connection_new (DpRemoteNode *node, DpConnection *conn,
+/* How a DpRemoteConnection reaches its node's current connection (a new
+ * one after a node restart): given by the DpRemoteNode that makes it. */
+typedef DpConnection *(*DpRefConnectionFunc) (DpRemoteNode *node);
+
+DpRemoteConnection *_dp_remote_connection_new (DpRemoteNode *node,
+                                               DpRefConnectionFunc ref_connection,
+                                               DpConnection *conn,
                                                guint32 id, GVariant *request,
                                                const char *symbol);
-void  _dp_remote_connection_started (DpRemoteConnection *self);
+/* the connection a channel entry leads to (a ref), or NULL when the entry
+ * is not a DpRemoteConnection's or that is gone */
+DpRemoteConnection *_dp_remote_connection_ref_from_entry (DpChannelEntry *entry);
 /* @returned: messages the node got for the place but the place never read
  * (an `av`), or NULL. Returns TRUE when the connection will restart the
  * place (its channel entry stays, for bounces). */
@@ -241,8 +327,82 @@ gboolean _dp_remote_connection_ended (DpRemoteConnection *self, DpPlaceExit exit
                                       const char *detail, const GError *error,
                                       GVariant *returned);
 gboolean _dp_remote_connection_node_lost (DpRemoteConnection *self, const char *detail);
-void  _dp_remote_connection_bounced (DpRemoteConnection *self, GVariant *msg);
-DpConnection *_dp_remote_node_ref_connection (DpRemoteNode *self);
+
+/* ------------------------------------------------------------------ *
+ * Restart-on-exit (dp-restart-policy.c): one policy for place and     *
+ * node handles                                                        *
+ * ------------------------------------------------------------------ */
+
+typedef enum {
+  DP_RESTART_NEVER,   /* no policy, or it gave up: the death is final */
+  DP_RESTART_NOW,     /* restart TRUE: relaunch at once, from the router thread */
+  DP_RESTART_OWNER,   /* a restarter or a callback decides, in the owner context, after "died" */
+} DpRestartDecision;
+
+/* Embedded in its handle. Lock rule: no lock of its own; every field but
+ * @lock is under @lock, the handle's own lock. *_locked functions are
+ * called with it held; the others take it, and call out (the restarter,
+ * the callback, a GDestroyNotify) only with it released. */
+typedef struct {
+  GMutex         *lock;          /* immutable after construction: the handle's lock */
+  gboolean        always;        /* under @lock */
+  DpRestarter    *restarter;     /* under @lock */
+  DpRestartFunc   func;          /* under @lock */
+  gpointer        func_data;     /* under @lock */
+  GDestroyNotify  func_notify;   /* under @lock */
+  guint           attempt;       /* under @lock: restarts so far */
+} DpRestartPolicy;
+
+void              _dp_restart_policy_init   (DpRestartPolicy *policy, GMutex *lock);
+void              _dp_restart_policy_clear  (DpRestartPolicy *policy);
+void              _dp_restart_policy_set    (DpRestartPolicy *policy, gboolean always,
+                                             DpRestarter *restarter, DpRestartFunc func,
+                                             gpointer func_data, GDestroyNotify func_notify);
+DpRestartDecision _dp_restart_policy_decide_locked       (DpRestartPolicy *policy);
+guint             _dp_restart_policy_get_attempt_locked  (DpRestartPolicy *policy);
+guint             _dp_restart_policy_next_attempt_locked (DpRestartPolicy *policy);
+gboolean          _dp_restart_policy_apply  (DpRestartPolicy *policy, GObject *handle,
+                                             DpRestartFunc restart);
+guint             _dp_restart_policy_get_attempt (DpRestartPolicy *policy);
+
+/* ------------------------------------------------------------------ *
+ * The thread model, checked                                           *
+ * ------------------------------------------------------------------ *
+ *
+ * Every field of the core structs says who may touch it: *immutable after
+ * construction*, *router thread only*, *owner context only* or *under
+ * lock X*. These assertions check it at the top of the functions that rely
+ * on it; like g_assert() they compile to nothing with G_DISABLE_ASSERT.
+ *
+ * DP_ASSERT_ROUTER_THREAD (node): running on @node's router thread.
+ * DP_ASSERT_OWNER_CONTEXT (ctx): running in a dispatch (or an acquire) of
+ *   @ctx — true of the router's own context on the router thread, and of
+ *   an object's owner context in what was invoked there.
+ * DP_ASSERT_LOCK_HELD (mutex): somebody holds @mutex — GDBus's trick
+ *   (CONNECTION_ENSURE_LOCK): a g_mutex_trylock() that succeeds means it
+ *   was free, and the check fails (the lock is released again first). It
+ *   does not tell which thread holds it. POSIX leaves a trylock on a
+ *   non-recursive mutex the calling thread holds undefined; GLib's GMutex
+ *   on Linux is a futex whose trylock simply fails when the mutex is held,
+ *   by anyone, which is what this relies on. Not for GRecMutex.
+ */
+#ifdef G_DISABLE_ASSERT
+# define DP_ASSERT_ROUTER_THREAD(node) G_STMT_START { } G_STMT_END
+# define DP_ASSERT_OWNER_CONTEXT(ctx)  G_STMT_START { } G_STMT_END
+# define DP_ASSERT_LOCK_HELD(mutex)    G_STMT_START { } G_STMT_END
+#else
+# define DP_ASSERT_ROUTER_THREAD(node) g_assert (_dp_node_in_router (node))
+# define DP_ASSERT_OWNER_CONTEXT(ctx)  g_assert (g_main_context_is_owner (ctx))
+# define DP_ASSERT_LOCK_HELD(mutex) G_STMT_START {                              \
+    GMutex *dp_lock_held_ = (mutex);                                            \
+    if (G_UNLIKELY (g_mutex_trylock (dp_lock_held_)))                           \
+      {                                                                         \
+        g_mutex_unlock (dp_lock_held_);                                         \
+        g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC,       \
+                             "DP_ASSERT_LOCK_HELD: " #mutex " is not locked");  \
+      }                                                                         \
+  } G_STMT_END
+#endif
 
 /* ------------------------------------------------------------------ *
  * Utilities                                                           *
@@ -267,13 +427,6 @@ _dp_mutex_lock (GMutex *mutex)
   g_mutex_lock (mutex);
 }
 
-/* Run @func on @self in @context (the owner's), keeping a ref meanwhile */
-void  _dp_object_invoke (GMainContext *context, gpointer object,
-                         void (*func) (gpointer object, gpointer data),
-                         gpointer data, GDestroyNotify data_free);
-/* Runs an _async operation (started by @start with a callback) whose task
- * completes in a private context, and waits for it without iterating any
- * context of the caller's. Returns the result (transfer full). */
 /* g_object_unref() that accepts NULL, as a GDestroyNotify (arrays of
  * objects with holes) */
 static inline void
@@ -283,8 +436,6 @@ _dp_object_unref_nullable (gpointer object)
     g_object_unref (object);
 }
 
-typedef void (*DpSyncStart) (gpointer data, GAsyncReadyCallback cb, gpointer user_data);
-GAsyncResult *_dp_run_sync (DpSyncStart start, gpointer data);
 GError *_dp_error_from_remote (guint32 code, const char *message);
 /* A GIO (or resolver) error from reaching a host, as a DP_ERROR; @what
  * (nullable) prefixes the message. G_IO_ERROR_CANCELLED stays as it is. */

@@ -16,32 +16,30 @@ struct _DpRemoteConnection
 {
   GObject                  parent_instance;
 
-  GMainContext            *owner_context;
-  GWeakRef                 node;
-  DpConnection            *conn;
-  guint32                  id;
-  DpPlaceChannel          *end;
+  /* immutable after construction */
+  GMainContext            *owner_context;   /* where signals are emitted */
+  GWeakRef                 node;            /* DpRemoteNode (thread-safe) */
+  DpRefConnectionFunc      ref_connection;  /* given by the node */
+  DpPlaceChannel          *end;             /* its inbox is ours; puts go to the wire */
   GVariant                *request;
   char                    *symbol;
 
+  /* atomic */
+  gint                     dispatch_pending;
+
+  /* under @lock */
   GMutex                   lock;
-  GCond                    cond;
+  GCond                    cond;            /* with @lock: @state changed */
+  DpConnection            *conn;            /* a new one after a node restart */
+  guint32                  id;              /* a new one after each restart */
+  GArray                  *ids;             /* every channel id used on @conn, for cleanup */
   DpRemoteConnectionState  state;
   DpPlaceExit              exit;
   char                    *detail;
   GError                  *error;
   GList                   *ready_tasks;
-  gint                     dispatch_pending;
-  GArray                  *ids;             /* every channel id used, for cleanup */
-
-  /* restart-on-exit */
-  gboolean                 restart_always;
-  DpRestarter             *restarter;
-  DpRestartFunc            restart_func;
-  gpointer                 restart_data;
-  GDestroyNotify           restart_notify;
-  guint                    attempt;         /* 0 for the first incarnation */
   gboolean                 closed_by_user;
+  DpRestartPolicy          policy;          /* its lock is @lock; attempt 0: the first incarnation */
 };
 
 typedef enum {
@@ -85,6 +83,7 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (DpRemoteConnection, dp_remote_connection, G_TYPE_
                                                       dp_remote_connection_channel_iface_init))
 
 static void apply_restart_policy (DpRemoteConnection *self);
+static void add_entry (DpRemoteConnection *self, DpConnection *conn, guint32 id);
 
 static void
 emit_messages (DpRemoteConnection *self)
@@ -112,6 +111,7 @@ dispatch_event (gpointer object,
   DpRemoteConnection *self = object;
   Event *e = data;
 
+  DP_ASSERT_OWNER_CONTEXT (self->owner_context);
   switch (e->type)
     {
     case EVENT_READY:
@@ -143,6 +143,7 @@ dispatch_in_owner (gpointer object,
 {
   DpRemoteConnection *self = object;
 
+  DP_ASSERT_OWNER_CONTEXT (self->owner_context);
   g_atomic_int_set (&self->dispatch_pending, 0);
   emit_messages (self);
 }
@@ -188,11 +189,7 @@ dp_remote_connection_finalize (GObject *object)
         g_clear_pointer (&e, _dp_channel_entry_unref);
       }
   g_array_unref (self->ids);
-  if (self->restarter)
-    dp_restarter_cancel (self->restarter);
-  g_clear_object (&self->restarter);
-  if (self->restart_notify)
-    self->restart_notify (self->restart_data);
+  _dp_restart_policy_clear (&self->policy);
   g_clear_object (&self->end);
   g_clear_pointer (&self->conn, _dp_connection_unref);
   g_clear_pointer (&self->request, g_variant_unref);
@@ -285,22 +282,24 @@ dp_remote_connection_init (DpRemoteConnection *self)
 {
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
+  _dp_restart_policy_init (&self->policy, &self->lock);
   g_weak_ref_init (&self->node, NULL);
   self->ids = g_array_new (FALSE, FALSE, sizeof (guint32));
   self->owner_context = g_main_context_ref_thread_default ();
 }
 
 DpRemoteConnection *
-_dp_remote_connection_new (DpRemoteNode *node,
-                           DpConnection *conn,
-                           guint32       id,
-                           GVariant     *request,
-                           const char   *symbol)
+_dp_remote_connection_new (DpRemoteNode        *node,
+                           DpRefConnectionFunc  ref_connection,
+                           DpConnection        *conn,
+                           guint32              id,
+                           GVariant            *request,
+                           const char          *symbol)
 {
   DpRemoteConnection *self = g_object_new (DP_TYPE_REMOTE_CONNECTION, NULL);
-  DpChannelEntry *entry;
 
   g_weak_ref_set (&self->node, node);
+  self->ref_connection = ref_connection;
   self->id = id;
   self->request = g_variant_ref_sink (request);
   self->symbol = g_strdup (symbol);
@@ -323,10 +322,7 @@ _dp_remote_connection_new (DpRemoteNode *node,
   self->end = _dp_place_channel_new_bound (conn, id);
   _dp_place_channel_set_notify (self->end, schedule_dispatch, self);
 
-  entry = _dp_channel_entry_new (DP_ENTRY_REMOTE, id);
-  entry->target = g_object_ref (self->end);
-  g_weak_ref_set (&entry->remote, self);
-  _dp_connection_add_entry (conn, id, entry);
+  add_entry (self, conn, id);
 
   if (!_dp_connection_send (conn, DP_FRAME_NEW_PLACE, id, 0, self->request))
     {
@@ -342,24 +338,33 @@ static void
 complete_ready_tasks (DpRemoteConnection *self,
                       GList              *tasks)
 {
+  g_autoptr(GError) error = NULL;
+
+  if (tasks == NULL)
+    return;
+  /* the outcome as it is now, read once under the lock */
+  g_mutex_lock (&self->lock);
+  if (self->state != DP_REMOTE_CONNECTION_READY)
+    error = self->error ? g_error_copy (self->error)
+                        : g_error_new (DP_ERROR, DP_ERROR_PLACE_FAILED,
+                                       "place %s ended before it was ready: %s",
+                                       self->symbol ? self->symbol : "", self->detail);
+  g_mutex_unlock (&self->lock);
+
   for (GList *l = tasks; l; l = l->next)
     {
       GTask *task = l->data;
-      if (self->state == DP_REMOTE_CONNECTION_READY)
+      if (error == NULL)
         g_task_return_boolean (task, TRUE);
-      else if (self->error)
-        g_task_return_error (task, g_error_copy (self->error));
       else
-        g_task_return_new_error (task, DP_ERROR, DP_ERROR_PLACE_FAILED,
-                                 "place %s ended before it was ready: %s",
-                                 self->symbol ? self->symbol : "", self->detail);
+        g_task_return_error (task, g_error_copy (error));
       g_object_unref (task);
     }
   g_list_free (tasks);
 }
 
-void
-_dp_remote_connection_started (DpRemoteConnection *self)
+static void
+started (DpRemoteConnection *self)
 {
   GList *tasks;
   guint attempt;
@@ -367,7 +372,7 @@ _dp_remote_connection_started (DpRemoteConnection *self)
   g_mutex_lock (&self->lock);
   if (self->state == DP_REMOTE_CONNECTION_STARTING)
     self->state = DP_REMOTE_CONNECTION_READY;
-  attempt = self->attempt;
+  attempt = _dp_restart_policy_get_attempt_locked (&self->policy);
   tasks = g_steal_pointer (&self->ready_tasks);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
@@ -376,15 +381,17 @@ _dp_remote_connection_started (DpRemoteConnection *self)
   schedule_dispatch (self);
 }
 
-static gboolean
-wants_restart (DpRemoteConnection *self,
-               DpPlaceExit         exit)
+/* What the place's death means: never restarted when it could not start,
+ * its node is lost (the node's policy decides) or its user closed it;
+ * else as the policy says */
+static DpRestartDecision
+restart_decision_locked (DpRemoteConnection *self,
+                         DpPlaceExit         exit)
 {
+  DP_ASSERT_LOCK_HELD (&self->lock);
   if (self->closed_by_user || exit == DP_PLACE_EXIT_FAILED || exit == DP_PLACE_EXIT_LOST)
-    return FALSE;
-  if (self->restarter && dp_restarter_has_given_up (self->restarter))
-    return FALSE;
-  return self->restart_always || self->restarter || self->restart_func;
+    return DP_RESTART_NEVER;
+  return _dp_restart_policy_decide_locked (&self->policy);
 }
 
 static void
@@ -408,6 +415,7 @@ _dp_remote_connection_ended (DpRemoteConnection *self,
                              GVariant           *returned)
 {
   GList *tasks;
+  DpRestartDecision decision;
   gboolean restart;
   g_autofree char *text = g_strdup (detail ? detail : dp_place_exit_to_string (exit));
 
@@ -417,7 +425,8 @@ _dp_remote_connection_ended (DpRemoteConnection *self,
       g_mutex_unlock (&self->lock);
       return FALSE;
     }
-  restart = wants_restart (self, exit);
+  decision = restart_decision_locked (self, exit);
+  restart = decision != DP_RESTART_NEVER;
   self->state = restart ? DP_REMOTE_CONNECTION_STARTING : DP_REMOTE_CONNECTION_EXITED;
   self->exit = exit;
   g_free (self->detail);
@@ -437,8 +446,8 @@ _dp_remote_connection_ended (DpRemoteConnection *self,
       /* restart TRUE needs nobody's main loop: relaunch from here (the
        * router thread); a restarter or a callback act in the owner's
        * context, once "died" has been emitted there */
-      push_event (self, EVENT_DIED, exit, text, self->restart_always ? 0 : 1, NULL);
-      if (self->restart_always)
+      push_event (self, EVENT_DIED, exit, text, decision == DP_RESTART_NOW ? 0 : 1, NULL);
+      if (decision == DP_RESTART_NOW)
         dp_remote_connection_restart (self);
     }
   else
@@ -494,9 +503,9 @@ _dp_remote_connection_node_lost (DpRemoteConnection *self,
   return TRUE;
 }
 
-void
-_dp_remote_connection_bounced (DpRemoteConnection *self,
-                               GVariant           *msg)
+static void
+bounced (DpRemoteConnection *self,
+         GVariant           *msg)
 {
   gboolean exited;
 
@@ -512,6 +521,122 @@ _dp_remote_connection_bounced (DpRemoteConnection *self,
     }
 }
 
+/* ---- the channel's frames (router thread; dp-remote-node.c finds the
+ * entry and calls these through its class) ---- */
+
+static void
+entry_started (DpChannelEntry *e)
+{
+  g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->owner);
+
+  if (rc)
+    started (rc);
+}
+
+/* The entry stays (marked dead) so that bounced messages still find their
+ * connection; the connection removes it when it goes. */
+static void
+entry_ended (DpChannelEntry *e,
+             DpPlaceExit     exit,
+             const char     *detail,
+             const GError   *error,
+             GVariant       *returned)
+{
+  g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->owner);
+
+  e->dead = TRUE;
+  if (rc)
+    _dp_remote_connection_ended (rc, exit, detail, error, returned);
+  else if (e->target)
+    _dp_place_channel_close_inbox (e->target);
+}
+
+/* FAILED is (us) code, message; DIED is (usav) exit, detail, unread */
+static void
+parse_end (GVariant    *payload,
+           guint32     *code,
+           const char **text,
+           GVariant   **returned)
+{
+  *code = 0;
+  *text = "";
+  *returned = NULL;
+  if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(us)")))
+    g_variant_get (payload, "(u&s)", code, text);
+  else if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(usav)")))
+    g_variant_get (payload, "(u&s@av)", code, text, returned);
+}
+
+static void
+entry_failed (DpChannelEntry *e,
+              GVariant       *payload)
+{
+  guint32 code;
+  const char *text;
+  g_autoptr(GVariant) returned = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (e->dead)
+    return;
+  parse_end (payload, &code, &text, &returned);
+  error = _dp_error_from_remote (code, text);
+  entry_ended (e, DP_PLACE_EXIT_FAILED, text, error, NULL);
+}
+
+static void
+entry_died (DpChannelEntry *e,
+            GVariant       *payload)
+{
+  guint32 code;
+  const char *text;
+  g_autoptr(GVariant) returned = NULL;
+
+  if (e->dead)
+    return;
+  parse_end (payload, &code, &text, &returned);
+  entry_ended (e, code <= DP_PLACE_EXIT_LOST ? (DpPlaceExit) code : DP_PLACE_EXIT_CRASHED,
+               text, NULL, returned);
+}
+
+static void
+entry_bounce (DpChannelEntry *e,
+              GVariant       *msg)
+{
+  g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->owner);
+
+  if (rc)
+    bounced (rc, msg);
+}
+
+static const DpChannelEntryClass remote_entry_class = {
+  .data    = _dp_channel_entry_deliver,
+  .started = entry_started,
+  .failed  = entry_failed,
+  .died    = entry_died,
+  .bounce  = entry_bounce,
+};
+
+/* Channel @id of @conn leads to this connection from now on */
+static void
+add_entry (DpRemoteConnection *self,
+           DpConnection       *conn,
+           guint32             id)
+{
+  DpChannelEntry *entry = _dp_channel_entry_new (&remote_entry_class, id);
+
+  entry->target = g_object_ref (self->end);
+  g_weak_ref_set (&entry->owner, self);
+  _dp_connection_add_entry (conn, id, entry);
+}
+
+DpRemoteConnection *
+_dp_remote_connection_ref_from_entry (DpChannelEntry *entry)
+{
+  if (entry->klass != &remote_entry_class)
+    return NULL;
+  return g_weak_ref_get (&entry->owner);
+}
+
 static void
 restart_cb (guint    attempt,
             gpointer data)
@@ -519,31 +644,25 @@ restart_cb (guint    attempt,
   dp_remote_connection_restart (DP_REMOTE_CONNECTION (data));
 }
 
-/* owner context, after "died" was emitted */
+/* owner context, after "died" was emitted for a death the policy is to
+ * act on (a restarter or a callback; restart TRUE was done in
+ * _dp_remote_connection_ended()) */
 static void
 apply_restart_policy (DpRemoteConnection *self)
 {
-  if (self->restart_always)
-    ;   /* done in _dp_remote_connection_ended() */
-  else if (self->restarter)
-    {
-      dp_restarter_request (self->restarter, restart_cb, g_object_ref (self), g_object_unref);
-      if (dp_restarter_has_given_up (self->restarter))
-        {
-          /* no further incarnation: the connection ends for good */
-          DpPlaceExit exit;
-          g_autofree char *detail = NULL;
+  DpPlaceExit exit;
+  g_autofree char *detail = NULL;
 
-          g_mutex_lock (&self->lock);
-          exit = self->exit;
-          detail = g_strdup_printf ("%s; the restart policy gave up",
-                                    self->detail ? self->detail : dp_place_exit_to_string (exit));
-          g_mutex_unlock (&self->lock);
-          _dp_remote_connection_ended (self, exit, detail, NULL, NULL);
-        }
-    }
-  else if (self->restart_func)
-    self->restart_func (self->attempt + 1, self->restart_data);
+  DP_ASSERT_OWNER_CONTEXT (self->owner_context);
+  if (_dp_restart_policy_apply (&self->policy, G_OBJECT (self), restart_cb))
+    return;
+  /* no further incarnation: the connection ends for good */
+  g_mutex_lock (&self->lock);
+  exit = self->exit;
+  detail = g_strdup_printf ("%s; the restart policy gave up",
+                            self->detail ? self->detail : dp_place_exit_to_string (exit));
+  g_mutex_unlock (&self->lock);
+  _dp_remote_connection_ended (self, exit, detail, NULL, NULL);
 }
 
 /**
@@ -563,7 +682,6 @@ dp_remote_connection_restart (DpRemoteConnection *self)
 {
   g_autoptr(DpRemoteNode) node = NULL;
   DpConnection *conn = NULL;
-  DpChannelEntry *entry;
   guint32 id;
   guint attempt;
 
@@ -571,7 +689,7 @@ dp_remote_connection_restart (DpRemoteConnection *self)
 
   node = g_weak_ref_get (&self->node);
   if (node)
-    conn = _dp_remote_node_ref_connection (node);
+    conn = self->ref_connection (node);
   if (conn == NULL)
     {
       GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, (char *) "the node is gone" };
@@ -585,13 +703,10 @@ dp_remote_connection_restart (DpRemoteConnection *self)
     }
 
   id = _dp_connection_alloc_channel (conn);
-  entry = _dp_channel_entry_new (DP_ENTRY_REMOTE, id);
-  entry->target = g_object_ref (self->end);
-  g_weak_ref_set (&entry->remote, self);
-  _dp_connection_add_entry (conn, id, entry);
+  add_entry (self, conn, id);
 
   g_mutex_lock (&self->lock);
-  attempt = ++self->attempt;
+  attempt = _dp_restart_policy_next_attempt_locked (&self->policy);
   self->state = DP_REMOTE_CONNECTION_STARTING;
   self->id = id;
   if (self->conn != conn)
@@ -623,13 +738,20 @@ dp_remote_connection_restart (DpRemoteConnection *self)
  * A place that could not be started, or whose node is lost, is not
  * restarted; nor is one whose connection was closed with
  * dp_remote_connection_close().
+ *
+ * A connection has one restart policy: this, a restarter
+ * (dp_remote_connection_set_restarter()) or a callback
+ * (dp_remote_connection_set_restart_func()); setting one replaces the
+ * other two, as for #DpRemoteNode. After each death that is restarted:
+ * #DpRemoteConnection::died, then ::restarting and ::restarted with the
+ * restart's number (1, 2…).
  */
 void
 dp_remote_connection_set_restart (DpRemoteConnection *self,
                                   gboolean            restart)
 {
   g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
-  self->restart_always = restart;
+  _dp_restart_policy_set (&self->policy, restart, NULL, NULL, NULL, NULL);
 }
 
 /**
@@ -637,14 +759,17 @@ dp_remote_connection_set_restart (DpRemoteConnection *self,
  * @self: a #DpRemoteConnection
  * @restarter: (nullable): a policy such as dp_restart_every()'s
  *
- * Restart the place whenever it exits, as @restarter allows.
+ * Restart the place whenever it exits, as @restarter allows; when it
+ * gives up, the connection exits (its detail ends "; the restart policy
+ * gave up"). Replaces any other restart policy (see
+ * dp_remote_connection_set_restart()).
  */
 void
 dp_remote_connection_set_restarter (DpRemoteConnection *self,
                                     DpRestarter        *restarter)
 {
   g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
-  g_set_object (&self->restarter, restarter);
+  _dp_restart_policy_set (&self->policy, FALSE, restarter, NULL, NULL, NULL);
 }
 
 /**
@@ -656,7 +781,8 @@ dp_remote_connection_set_restarter (DpRemoteConnection *self,
  * @user_data: data for @func
  * @notify: (nullable): frees @user_data
  *
- * The seed's restart procedure.
+ * The seed's restart procedure. Replaces any other restart policy (see
+ * dp_remote_connection_set_restart()).
  */
 void
 dp_remote_connection_set_restart_func (DpRemoteConnection *self,
@@ -665,11 +791,7 @@ dp_remote_connection_set_restart_func (DpRemoteConnection *self,
                                        GDestroyNotify      notify)
 {
   g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
-  if (self->restart_notify)
-    self->restart_notify (self->restart_data);
-  self->restart_func = func;
-  self->restart_data = user_data;
-  self->restart_notify = notify;
+  _dp_restart_policy_set (&self->policy, FALSE, NULL, func, user_data, notify);
 }
 
 /* ---- public API ---- */
@@ -731,8 +853,11 @@ dp_remote_connection_get_timeout (DpRemoteConnection  *self,
   if (msg == NULL)
     {
       if (closed)
-        g_set_error (error, DP_ERROR, DP_ERROR_CLOSED, "place %s has exited: %s",
-                     self->symbol ? self->symbol : "", self->detail ? self->detail : "");
+        {
+          g_autofree char *detail = dp_remote_connection_dup_exit_detail (self);
+          g_set_error (error, DP_ERROR, DP_ERROR_CLOSED, "place %s has exited: %s",
+                       self->symbol ? self->symbol : "", detail ? detail : "");
+        }
       else
         g_set_error (error, DP_ERROR, DP_ERROR_TIMED_OUT,
                      "no message from place %s within %" G_GINT64_FORMAT " ms",
@@ -765,12 +890,20 @@ dp_remote_connection_try_get (DpRemoteConnection *self)
 void
 dp_remote_connection_close (DpRemoteConnection *self)
 {
+  DpConnection *conn;
+  guint32 id;
+
   g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
   g_mutex_lock (&self->lock);
   self->closed_by_user = TRUE;
+  conn = self->conn ? _dp_connection_ref (self->conn) : NULL;
+  id = self->id;
   g_mutex_unlock (&self->lock);
-  if (self->conn)
-    _dp_connection_send (self->conn, DP_FRAME_CLOSE, self->id, 0, NULL);
+  if (conn)
+    {
+      _dp_connection_send (conn, DP_FRAME_CLOSE, id, 0, NULL);
+      _dp_connection_unref (conn);
+    }
   _dp_place_channel_unbind (self->end);
 }
 
@@ -889,34 +1022,81 @@ dp_remote_connection_get_state (DpRemoteConnection *self)
 DpPlaceExit
 dp_remote_connection_get_exit (DpRemoteConnection *self)
 {
+  DpPlaceExit exit;
+
   g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), DP_PLACE_EXIT_FAILED);
-  return self->exit;
+  g_mutex_lock (&self->lock);
+  exit = self->exit;
+  g_mutex_unlock (&self->lock);
+  return exit;
+}
+
+/**
+ * dp_remote_connection_dup_exit_detail:
+ * @self: a #DpRemoteConnection
+ *
+ * How the place's last incarnation ended, in words. Safe from any thread,
+ * also while the place is being restarted.
+ *
+ * Returns: (transfer full) (nullable): the detail, %NULL while the place
+ *   has not ended yet
+ */
+char *
+dp_remote_connection_dup_exit_detail (DpRemoteConnection *self)
+{
+  char *detail;
+
+  g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), NULL);
+  g_mutex_lock (&self->lock);
+  detail = g_strdup (self->detail);
+  g_mutex_unlock (&self->lock);
+  return detail;
 }
 
 /**
  * dp_remote_connection_get_exit_detail:
  * @self: a #DpRemoteConnection
  *
- * Returns: (nullable): how the place ended, in words
+ * How the place ended, in words. The string belongs to @self and is freed
+ * when the place dies again (after a restart): use it only in the owner
+ * context while no restart can happen — or, better, use
+ * dp_remote_connection_dup_exit_detail(), which is safe anywhere.
+ *
+ * Deprecated: use dp_remote_connection_dup_exit_detail()
+ *
+ * Returns: (transfer none) (nullable): how the place ended, in words
  */
 const char *
 dp_remote_connection_get_exit_detail (DpRemoteConnection *self)
 {
+  const char *detail;
+
   g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), NULL);
-  return self->detail;
+  g_mutex_lock (&self->lock);
+  detail = self->detail;
+  g_mutex_unlock (&self->lock);
+  return detail;
 }
 
 /**
  * dp_remote_connection_get_error:
  * @self: a #DpRemoteConnection
  *
+ * The error belongs to @self and is replaced when the place dies again
+ * (after a restart), like dp_remote_connection_get_exit_detail()'s string.
+ *
  * Returns: (nullable): why the place could not be started or was lost
  */
 const GError *
 dp_remote_connection_get_error (DpRemoteConnection *self)
 {
+  const GError *error;
+
   g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), NULL);
-  return self->error;
+  g_mutex_lock (&self->lock);
+  error = self->error;
+  g_mutex_unlock (&self->lock);
+  return error;
 }
 
 const char *
@@ -929,8 +1109,13 @@ dp_remote_connection_get_symbol (DpRemoteConnection *self)
 guint32
 dp_remote_connection_get_id (DpRemoteConnection *self)
 {
+  guint32 id;
+
   g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), 0);
-  return self->id;
+  g_mutex_lock (&self->lock);
+  id = self->id;
+  g_mutex_unlock (&self->lock);
+  return id;
 }
 
 /* ---- DpChannel ---- */

@@ -100,6 +100,8 @@ DpRemoteConnectionState dp_remote_connection_get_state (DpRemoteConnection *self
 DP_AVAILABLE_IN_1_0
 DpPlaceExit  dp_remote_connection_get_exit   (DpRemoteConnection *self);
 DP_AVAILABLE_IN_1_0
+char        *dp_remote_connection_dup_exit_detail (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
 const char  *dp_remote_connection_get_exit_detail (DpRemoteConnection *self);
 DP_AVAILABLE_IN_1_0
 const GError *dp_remote_connection_get_error (DpRemoteConnection *self);

@@ -19,47 +19,44 @@ struct _DpRemoteNode
 {
   GObject         parent_instance;
 
+  /* immutable after construction */
   DpNode         *router;
-  GMainContext   *owner_context;
+  GMainContext   *owner_context;    /* where signals are emitted */
   char           *host;
-  char           *connect_host;
   guint16         requested_port;
   DpSpawnOptions *options;
+  gboolean        spawned;          /* made by spawn: can be spawned again */
 
-  /* router thread */
+  /* router thread only */
+  char           *connect_host;
   DpNodeProcess  *process;
   GSource        *grace;
+  GSource        *retry;            /* retry of a failed respawn */
   gboolean        conn_closed;
-  gboolean        detached;
   gboolean        process_ignored;
   char           *conn_reason;
+  GPtrArray      *relaunch;         /* places waiting for the new node, in creation order */
 
+  /* set once, in dispose (owner context), before the router is told with
+   * a sync invoke, which publishes it; read by the router */
+  gboolean        detached;
+
+  /* under @lock; @conn, @port, @pid and @death_reason are written only by
+   * the router thread (under @lock), which may read them without it */
   GMutex          lock;
-  GCond           cond;
+  GCond           cond;             /* with @lock: @died changed */
   DpConnection   *conn;
   guint16         port;
   gint64          pid;
   gboolean        alive;
   gboolean        died;
+  gboolean        respawn_failed;
   char           *death_reason;
   GPtrArray      *connections;      /* DpRemoteConnection, in creation order */
-
-  /* restart-on-exit of the node (under lock) */
-  gboolean        spawned;          /* made by spawn: can be spawned again */
   gboolean        stopping;         /* terminate / send-exit: do not restart */
-  gboolean        restart_always;
-  DpRestarter    *restarter;
-  DpRestartFunc   restart_func;
-  gpointer        restart_data;
-  GDestroyNotify  restart_notify;
-  guint           attempt;
-  gboolean        respawn_failed;
-  GSource        *retry;            /* owner context: retry of a failed respawn */
-  /* router thread: places waiting for the new node, in creation order */
-  GPtrArray      *relaunch;
+  DpRestartPolicy policy;           /* restart-on-exit of the node (its lock is @lock) */
 };
 
-static void clear_restart_policy (DpRemoteNode *self);
 
 /* set (on this thread) while a sync call starts its async form */
 static _Thread_local GMainContext *sync_owner;
@@ -97,7 +94,7 @@ dp_remote_node_get_property (GObject    *object,
     case PROP_RTT:       g_value_set_double (value, dp_remote_node_get_rtt (self)); break;
     case PROP_LAST_SEEN: g_value_set_double (value, dp_remote_node_get_last_seen (self)); break;
     case PROP_HOST:      g_value_set_string (value, self->host); break;
-    case PROP_PORT:      g_value_set_uint (value, self->port); break;
+    case PROP_PORT:      g_value_set_uint (value, dp_remote_node_get_port (self)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -113,6 +110,7 @@ detach_in_router (gpointer data)
 {
   DpRemoteNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   if (self->conn)
     {
       _dp_connection_set_handler (self->conn, NULL, NULL);
@@ -157,7 +155,7 @@ dp_remote_node_finalize (GObject *object)
 
   g_clear_pointer (&self->conn, _dp_connection_unref);
   g_clear_object (&self->process);
-  clear_restart_policy (self);
+  _dp_restart_policy_clear (&self->policy);
   g_clear_pointer (&self->relaunch, g_ptr_array_unref);
   if (self->retry)
     {
@@ -267,6 +265,7 @@ dp_remote_node_init (DpRemoteNode *self)
 {
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
+  _dp_restart_policy_init (&self->policy, &self->lock);
   self->owner_context = g_main_context_ref_thread_default ();
   self->connections = g_ptr_array_new_with_free_func (g_object_unref);
   self->relaunch = g_ptr_array_new_with_free_func (g_object_unref);
@@ -295,8 +294,7 @@ remote_node_new (DpNode               *router,
 /* ---- death ---- */
 
 static void apply_restart_policy (DpRemoteNode *self);
-static gboolean will_restart (DpRemoteNode *self);
-static gboolean restart_always (DpRemoteNode *self);
+static DpRestartDecision restart_decision (DpRemoteNode *self);
 static void respawn_in_router (gpointer data);
 
 static void
@@ -324,6 +322,7 @@ declare_dead (DpRemoteNode *self)
   const char *proc_reason = (self->process && !self->process_ignored)
                             ? dp_node_process_get_exit_reason (self->process) : NULL;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   g_mutex_lock (&self->lock);
   if (self->died)
     {
@@ -351,7 +350,7 @@ declare_dead (DpRemoteNode *self)
                     "MESSAGE", "%s", self->death_reason);
   _dp_object_invoke (self->owner_context, self, emit_died, g_strdup (self->death_reason), g_free);
   /* restart TRUE needs nobody's main loop: done from the router thread */
-  if (will_restart (self) && restart_always (self))
+  if (restart_decision (self) == DP_RESTART_NOW)
     _dp_node_invoke (self->router, respawn_in_router, g_object_ref (self), g_object_unref);
 }
 
@@ -360,6 +359,7 @@ grace_expired (gpointer data)
 {
   DpRemoteNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   g_clear_pointer (&self->grace, g_source_unref);
   if (self->process)
     dp_node_process_terminate (self->process, TRUE);
@@ -367,28 +367,20 @@ grace_expired (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-will_restart (DpRemoteNode *self)
+/* What the node's death means: the policy's decision, unless the node was
+ * not spawned (it cannot be again), was stopped on purpose or released */
+static DpRestartDecision
+restart_decision (DpRemoteNode *self)
 {
-  gboolean r;
+  DpRestartDecision d;
 
   g_mutex_lock (&self->lock);
-  r = self->spawned && !self->stopping && !self->detached &&
-      (self->restart_always || self->restart_func ||
-       (self->restarter && !dp_restarter_has_given_up (self->restarter)));
+  if (!self->spawned || self->stopping || self->detached)
+    d = DP_RESTART_NEVER;
+  else
+    d = _dp_restart_policy_decide_locked (&self->policy);
   g_mutex_unlock (&self->lock);
-  return r;
-}
-
-static gboolean
-restart_always (DpRemoteNode *self)
-{
-  gboolean r;
-
-  g_mutex_lock (&self->lock);
-  r = self->restart_always;
-  g_mutex_unlock (&self->lock);
-  return r;
+  return d;
 }
 
 static gint
@@ -412,13 +404,13 @@ lose_places (DpRemoteNode *self,
   g_autoptr(GPtrArray) entries = _dp_connection_steal_all_entries (conn);
   g_autofree char *detail = g_strdup_printf ("lost the node: %s", why);
   GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, detail };
+  gboolean keep = restart_decision (self) != DP_RESTART_NEVER;
 
-  gboolean keep = will_restart (self);
-
+  DP_ASSERT_ROUTER_THREAD (self->router);
   for (guint i = 0; i < entries->len; i++)
     {
       DpChannelEntry *e = entries->pdata[i];
-      g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->remote);
+      g_autoptr(DpRemoteConnection) rc = _dp_remote_connection_ref_from_entry (e);
       if (rc == NULL)
         continue;
       if (keep && g_ptr_array_find (self->relaunch, rc, NULL))
@@ -437,6 +429,32 @@ lose_places (DpRemoteNode *self,
     }
 }
 
+/* a place's log record: the node's "log" signal, naming the place */
+static void
+forward_log (DpRemoteNode   *self,
+             DpConnection   *conn,
+             DpChannelEntry *entry,
+             GVariant       *payload)
+{
+  g_autoptr(DpRemoteConnection) rc = NULL;
+  g_autoptr(GVariant) fields = NULL;
+  const char *sev, *msg, *place = NULL, *via = NULL;
+
+  DP_ASSERT_ROUTER_THREAD (self->router);
+  if (payload == NULL || !g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ssa{sv})")))
+    return;
+  g_variant_get (payload, "(&s&s@a{sv})", &sev, &msg, &fields);
+  if (entry)
+    rc = _dp_remote_connection_ref_from_entry (entry);
+  if (rc)
+    place = dp_remote_connection_get_symbol (rc);
+  g_variant_lookup (fields, "place", "&s", &place);
+  g_variant_lookup (fields, "node", "&s", &via);
+  _dp_node_peer_log (self->router, via ? via : _dp_connection_get_peer (conn), place, sev, msg);
+}
+
+/* The frames a node sends its master: find the channel's entry and let it
+ * act (dp-remote-connection.c), or log. */
 static void
 remote_frame (DpConnection        *conn,
               const DpFrameHeader *h,
@@ -444,12 +462,59 @@ remote_frame (DpConnection        *conn,
               gpointer             data)
 {
   DpRemoteNode *self = data;
+  g_autoptr(DpChannelEntry) entry = NULL;
+  GVariant *msg;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   /* A place's death comes after what it printed: the node flushed its
    * stdout before sending this, so hand that on first. */
   if (h->type == DP_FRAME_PLACE_DIED && self->process)
     dp_node_process_drain_output (self->process);
-  _dp_node_handle_client_frame (self->router, conn, h, payload);
+  if (h->type != DP_FRAME_PONG)
+    entry = _dp_connection_lookup (conn, h->channel);
+
+  switch (h->type)
+    {
+    case DP_FRAME_DATA:
+      if (entry && payload && entry->klass->data)
+        {
+          msg = g_variant_ref (payload);
+          if (!entry->klass->data (entry, &msg, 1))
+            g_variant_unref (msg);
+        }
+      break;
+
+    case DP_FRAME_PLACE_STARTED:
+      if (entry && entry->klass->started)
+        entry->klass->started (entry);
+      break;
+
+    case DP_FRAME_PLACE_FAILED:
+      if (entry && entry->klass->failed)
+        entry->klass->failed (entry, payload);
+      break;
+
+    case DP_FRAME_PLACE_DIED:
+      if (entry && entry->klass->died)
+        entry->klass->died (entry, payload);
+      break;
+
+    case DP_FRAME_BOUNCE:
+      if (entry && payload && entry->klass->bounce)
+        entry->klass->bounce (entry, payload);
+      break;
+
+    case DP_FRAME_LOG:
+      forward_log (self, conn, entry, payload);
+      break;
+
+    case DP_FRAME_PONG:
+      break;
+
+    default:
+      _dp_connection_reject_frame (conn, h, "masters");
+      break;
+    }
 }
 
 static void
@@ -459,6 +524,7 @@ remote_closed (DpConnection *conn,
 {
   DpRemoteNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   self->conn_closed = TRUE;
   self->conn_reason = g_strdup (reason ? reason->message : "connection closed");
   g_mutex_lock (&self->lock);
@@ -502,6 +568,7 @@ process_exited (DpNodeProcess *process,
 {
   DpRemoteNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   if (self->conn == NULL || self->conn_closed)
     declare_dead (self);
   else
@@ -524,6 +591,7 @@ connected_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   DpConnection *conn;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   conn = _dp_node_connect_finish (DP_NODE (source), result, &error);
   if (conn == NULL)
     {
@@ -579,14 +647,17 @@ launched_cb (GObject      *source,
   DpRemoteNode *self = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   if (!dp_node_process_launch_finish (DP_NODE_PROCESS (source), result, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       g_object_unref (task);
       return;
     }
+  g_mutex_lock (&self->lock);
   self->port = dp_node_process_get_port (self->process);
   self->pid = dp_node_process_get_pid (self->process);
+  g_mutex_unlock (&self->lock);
   g_free (self->connect_host);
   self->connect_host = g_strdup (_dp_node_process_get_address (self->process));
   g_signal_connect (self->process, "exited", G_CALLBACK (process_exited), self);
@@ -603,6 +674,7 @@ spawn_in_router (gpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) secret = dp_node_get_secret (self->router, &error);
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   if (secret)
     self->process = _dp_node_process_new_for_host (self->host, self->options, &error);
   if (self->process == NULL)
@@ -623,6 +695,7 @@ connect_in_router (gpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(DpHostSpec) spec = _dp_host_spec_parse (self->host, DP_HOST_SPEC_DEFAULT, &error);
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   if (spec == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -630,7 +703,9 @@ connect_in_router (gpointer data)
       return;
     }
   self->connect_host = g_strdup (spec->host);
+  g_mutex_lock (&self->lock);
   self->port = self->requested_port;
+  g_mutex_unlock (&self->lock);
   _dp_node_connect_async (self->router, self->connect_host, self->port, &remote_handler, self,
                           g_task_get_cancellable (task), connected_cb, task);
 }
@@ -683,56 +758,6 @@ dp_remote_node_spawn_finish (GAsyncResult  *result,
                              GError       **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-typedef struct {
-  GMutex        lock;
-  GCond         cond;
-  gboolean      done;
-  GAsyncResult *result;
-} SyncWait;
-
-static void
-sync_done (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  SyncWait *w = user_data;
-
-  g_mutex_lock (&w->lock);
-  w->result = g_object_ref (result);
-  w->done = TRUE;
-  g_cond_signal (&w->cond);
-  g_mutex_unlock (&w->lock);
-}
-
-/* Runs an _async operation whose task completes in a private context and
- * waits for it without iterating any context of the caller's. */
-GAsyncResult *
-_dp_run_sync (DpSyncStart start, gpointer data)
-{
-  SyncWait w = { 0 };
-  g_autoptr(GMainContext) ctx = g_main_context_new ();
-
-  g_mutex_init (&w.lock);
-  g_cond_init (&w.cond);
-  g_main_context_push_thread_default (ctx);
-  start (data, sync_done, &w);
-  g_main_context_pop_thread_default (ctx);
-  for (;;)
-    {
-      g_mutex_lock (&w.lock);
-      if (w.done)
-        {
-          g_mutex_unlock (&w.lock);
-          break;
-        }
-      g_mutex_unlock (&w.lock);
-      g_main_context_iteration (ctx, TRUE);
-    }
-  g_mutex_clear (&w.lock);
-  g_cond_clear (&w.cond);
-  return w.result;
 }
 
 typedef struct {
@@ -881,6 +906,7 @@ abandon_relaunch_in_router (gpointer data)
   g_autoptr(GPtrArray) rcs = g_steal_pointer (&self->relaunch);
   GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, (char *) "the node was not restarted" };
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   self->relaunch = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < rcs->len; i++)
     _dp_remote_connection_ended (rcs->pdata[i], DP_PLACE_EXIT_LOST,
@@ -893,6 +919,7 @@ retry_respawn (gpointer data)
 {
   DpRemoteNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   g_clear_pointer (&self->retry, g_source_unref);
   respawn_in_router (self);
   return G_SOURCE_REMOVE;
@@ -908,9 +935,8 @@ respawned_cb (GObject      *source,
   g_autoptr(DpRemoteNode) node = g_task_propagate_pointer (G_TASK (result), &error);
   guint attempt;
 
-  g_mutex_lock (&self->lock);
-  attempt = self->attempt;
-  g_mutex_unlock (&self->lock);
+  DP_ASSERT_ROUTER_THREAD (self->router);
+  attempt = _dp_restart_policy_get_attempt (&self->policy);
 
   if (node == NULL)
     {
@@ -927,7 +953,7 @@ respawned_cb (GObject      *source,
       g_cond_broadcast (&self->cond);
       g_mutex_unlock (&self->lock);
       _dp_object_invoke (self->owner_context, self, emit_died, g_strdup (self->death_reason), g_free);
-      if (will_restart (self) && restart_always (self) && self->retry == NULL)
+      if (restart_decision (self) == DP_RESTART_NOW && self->retry == NULL)
         {
           /* the host may be down: do not spin, try again in a second */
           self->retry = dp_timeout_source_new (1.0);
@@ -976,6 +1002,7 @@ respawn_in_router (gpointer data)
   GTask *task;
   guint attempt;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   g_mutex_lock (&self->lock);
   if (!self->died || self->detached || self->stopping)
     {
@@ -985,7 +1012,7 @@ respawn_in_router (gpointer data)
   self->died = FALSE;
   self->alive = FALSE;
   self->respawn_failed = FALSE;
-  attempt = ++self->attempt;
+  attempt = _dp_restart_policy_next_attempt_locked (&self->policy);
   g_clear_pointer (&self->death_reason, g_free);
   g_mutex_unlock (&self->lock);
 
@@ -1059,53 +1086,10 @@ restarter_cb (guint    attempt,
 static void
 apply_restart_policy (DpRemoteNode *self)
 {
-  DpRestarter *restarter;
-  DpRestartFunc func;
-  gpointer func_data;
-  guint attempt;
-  gboolean always;
-
-  if (!will_restart (self))
-    {
-      _dp_node_invoke (self->router, abandon_relaunch_in_router, g_object_ref (self), g_object_unref);
-      return;
-    }
-  g_mutex_lock (&self->lock);
-  always = self->restart_always;
-  restarter = self->restarter ? g_object_ref (self->restarter) : NULL;
-  func = self->restart_func;
-  func_data = self->restart_data;
-  attempt = self->attempt + 1;
-  g_mutex_unlock (&self->lock);
-
-  if (always)
-    ;
-  else if (restarter)
-    {
-      dp_restarter_request (restarter, restarter_cb, g_object_ref (self), g_object_unref);
-      if (dp_restarter_has_given_up (restarter))
-        _dp_node_invoke (self->router, abandon_relaunch_in_router, g_object_ref (self), g_object_unref);
-    }
-  else if (func)
-    func (attempt, func_data);
-  g_clear_object (&restarter);
-}
-
-static void
-clear_restart_policy (DpRemoteNode *self)
-{
-  GDestroyNotify notify = self->restart_notify;
-  gpointer data = self->restart_data;
-
-  self->restart_always = FALSE;
-  if (self->restarter)
-    dp_restarter_cancel (self->restarter);
-  g_clear_object (&self->restarter);
-  self->restart_func = NULL;
-  self->restart_notify = NULL;
-  self->restart_data = NULL;
-  if (notify)
-    notify (data);
+  DP_ASSERT_OWNER_CONTEXT (self->owner_context);
+  if (restart_decision (self) == DP_RESTART_NEVER ||
+      !_dp_restart_policy_apply (&self->policy, G_OBJECT (self), restarter_cb))
+    _dp_node_invoke (self->router, abandon_relaunch_in_router, g_object_ref (self), g_object_unref);
 }
 
 /**
@@ -1129,10 +1113,7 @@ dp_remote_node_set_restart (DpRemoteNode *self,
                             gboolean      restart)
 {
   g_return_if_fail (DP_IS_REMOTE_NODE (self));
-  g_mutex_lock (&self->lock);
-  clear_restart_policy (self);
-  self->restart_always = restart;
-  g_mutex_unlock (&self->lock);
+  _dp_restart_policy_set (&self->policy, restart, NULL, NULL, NULL, NULL);
 }
 
 /**
@@ -1149,10 +1130,7 @@ dp_remote_node_set_restarter (DpRemoteNode *self,
                               DpRestarter  *restarter)
 {
   g_return_if_fail (DP_IS_REMOTE_NODE (self));
-  g_mutex_lock (&self->lock);
-  clear_restart_policy (self);
-  self->restarter = restarter ? g_object_ref (restarter) : NULL;
-  g_mutex_unlock (&self->lock);
+  _dp_restart_policy_set (&self->policy, FALSE, restarter, NULL, NULL, NULL);
 }
 
 /**
@@ -1173,12 +1151,7 @@ dp_remote_node_set_restart_func (DpRemoteNode   *self,
                                  GDestroyNotify  notify)
 {
   g_return_if_fail (DP_IS_REMOTE_NODE (self));
-  g_mutex_lock (&self->lock);
-  clear_restart_policy (self);
-  self->restart_func = func;
-  self->restart_data = user_data;
-  self->restart_notify = notify;
-  g_mutex_unlock (&self->lock);
+  _dp_restart_policy_set (&self->policy, FALSE, NULL, func, user_data, notify);
 }
 
 /**
@@ -1190,19 +1163,15 @@ dp_remote_node_set_restart_func (DpRemoteNode   *self,
 guint
 dp_remote_node_get_restarts (DpRemoteNode *self)
 {
-  guint n;
-
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), 0);
-  g_mutex_lock (&self->lock);
-  n = self->attempt;
-  g_mutex_unlock (&self->lock);
-  return n;
+  return _dp_restart_policy_get_attempt (&self->policy);
 }
 
 /* ---- places ---- */
 
-DpConnection *
-_dp_remote_node_ref_connection (DpRemoteNode *self)
+/* the connection to the node while it is alive (a ref), or NULL */
+static DpConnection *
+ref_connection (DpRemoteNode *self)
 {
   DpConnection *conn;
 
@@ -1217,10 +1186,10 @@ open_channel (DpRemoteNode *self,
               GVariant     *request,
               const char   *symbol)
 {
-  DpConnection *conn = _dp_remote_node_ref_connection (self);
+  DpConnection *conn = ref_connection (self);
   DpRemoteConnection *rc;
 
-  rc = _dp_remote_connection_new (self, conn,
+  rc = _dp_remote_connection_new (self, ref_connection, conn,
                                   conn ? _dp_connection_alloc_channel (conn) : 0,
                                   request, symbol);
   g_mutex_lock (&self->lock);
@@ -1344,6 +1313,7 @@ terminate_in_router (gpointer data)
 {
   DpRemoteNode *self = data;
 
+  DP_ASSERT_ROUTER_THREAD (self->router);
   if (self->process)
     dp_node_process_terminate (self->process, FALSE);
   else if (self->conn)
@@ -1388,6 +1358,7 @@ ref_process_in_router (gpointer data)
 {
   ProcessRef *pr = data;
 
+  DP_ASSERT_ROUTER_THREAD (pr->node->router);
   if (pr->node->process)
     pr->process = g_object_ref (pr->node->process);
 }
@@ -1455,8 +1426,13 @@ dp_remote_node_get_host (DpRemoteNode *self)
 guint16
 dp_remote_node_get_port (DpRemoteNode *self)
 {
+  guint16 port;
+
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), 0);
-  return self->port;
+  g_mutex_lock (&self->lock);
+  port = self->port;
+  g_mutex_unlock (&self->lock);
+  return port;
 }
 
 /**
@@ -1468,16 +1444,15 @@ dp_remote_node_get_port (DpRemoteNode *self)
 gint64
 dp_remote_node_get_pid (DpRemoteNode *self)
 {
+  gint64 pid;
+
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), 0);
-  return self->pid;
+  g_mutex_lock (&self->lock);
+  pid = self->pid;
+  g_mutex_unlock (&self->lock);
+  return pid;
 }
 
-/**
- * dp_remote_node_get_death_reason:
- * @self: a #DpRemoteNode
- *
- * Returns: (nullable): why the node died, once it has
- */
 /**
  * dp_remote_node_get_rtt:
  * @self: a #DpRemoteNode
@@ -1492,7 +1467,7 @@ dp_remote_node_get_rtt (DpRemoteNode *self)
   g_autoptr(DpConnection) conn = NULL;
 
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), -1);
-  conn = _dp_remote_node_ref_connection (self);
+  conn = ref_connection (self);
   return conn ? _dp_connection_get_rtt (conn) : -1;
 }
 
@@ -1511,10 +1486,44 @@ dp_remote_node_get_last_seen (DpRemoteNode *self)
   g_autoptr(DpConnection) conn = NULL;
 
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), -1);
-  conn = _dp_remote_node_ref_connection (self);
+  conn = ref_connection (self);
   return conn ? _dp_connection_get_idle (conn) : -1;
 }
 
+/**
+ * dp_remote_node_dup_death_reason:
+ * @self: a #DpRemoteNode
+ *
+ * Why the node died. Safe from any thread, also while the node is being
+ * restarted.
+ *
+ * Returns: (transfer full) (nullable): the reason, %NULL while the node is
+ *   alive
+ */
+char *
+dp_remote_node_dup_death_reason (DpRemoteNode *self)
+{
+  char *r;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
+  g_mutex_lock (&self->lock);
+  r = g_strdup (self->death_reason);
+  g_mutex_unlock (&self->lock);
+  return r;
+}
+
+/**
+ * dp_remote_node_get_death_reason:
+ * @self: a #DpRemoteNode
+ *
+ * Why the node died. The string belongs to @self and is freed when the
+ * node is restarted: use it only in the owner context while no restart can
+ * happen — or, better, use dp_remote_node_dup_death_reason().
+ *
+ * Deprecated: use dp_remote_node_dup_death_reason()
+ *
+ * Returns: (transfer none) (nullable): why the node died, once it has
+ */
 const char *
 dp_remote_node_get_death_reason (DpRemoteNode *self)
 {

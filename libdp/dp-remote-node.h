@@ -146,6 +146,8 @@ guint16       dp_remote_node_get_port       (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
 gint64        dp_remote_node_get_pid        (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
+char         *dp_remote_node_dup_death_reason (DpRemoteNode *self);
+DP_AVAILABLE_IN_1_0
 const char   *dp_remote_node_get_death_reason (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
 gdouble       dp_remote_node_get_rtt        (DpRemoteNode *self);

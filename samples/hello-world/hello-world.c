@@ -25,8 +25,8 @@ say_hello (gpointer data)
   reply = dp_channel_get (DP_CHANNEL (pl));
   if (reply == NULL)
     {
-      g_printerr ("hello-world: the place ended without answering: %s\n",
-                  dp_remote_connection_get_exit_detail (pl));
+      g_autofree char *detail = dp_remote_connection_dup_exit_detail (pl);
+      g_printerr ("hello-world: the place ended without answering: %s\n", detail);
       exit (1);
     }
   printf ("message-router received: %s\n", g_variant_get_string (reply, NULL));

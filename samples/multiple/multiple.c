@@ -99,14 +99,15 @@ bank_call (GVariant *request)
 
   if (!dp_channel_put (DP_CHANNEL (bank), request))
     {
-      g_printerr ("multiple: the bank is gone: %s\n", dp_remote_connection_get_exit_detail (bank));
+      g_autofree char *detail = dp_remote_connection_dup_exit_detail (bank);
+      g_printerr ("multiple: the bank is gone: %s\n", detail);
       return;
     }
   reply = dp_channel_get (DP_CHANNEL (bank));
   if (reply == NULL)
     {
-      g_printerr ("multiple: the bank ended without answering: %s\n",
-                  dp_remote_connection_get_exit_detail (bank));
+      g_autofree char *detail = dp_remote_connection_dup_exit_detail (bank);
+      g_printerr ("multiple: the bank ended without answering: %s\n", detail);
       return;
     }
   text = format_reply (reply);

@@ -1,0 +1,234 @@
+/* dp-main-context.c: running code on another thread's main loop
+ *
+ * libdp has two kinds of main context: a node's router context (its own
+ * thread, every socket) and the owner context of each object (the
+ * thread-default context where it was made, where its signals are
+ * emitted). Whatever one thread wants done in another's context goes
+ * through the one idle helper here, _dp_main_context_invoke(): always an
+ * idle source, never inline — the caller may hold locks or be in the middle
+ * of the router's bookkeeping (commit a0eb979 fixed a deadlock that running
+ * such a callback inline caused). Every source it makes carries a name,
+ * so a stuck loop shows in a debugger what it was asked to do.
+ *
+ * The wrappers differ only in what they keep alive meanwhile:
+ * _dp_object_invoke() holds a ref on a GObject, _dp_node_invoke() (in
+ * dp-node.c) runs on the router, _dp_main_context_invoke_sync() waits for
+ * the call. _dp_run_sync() is the one way a sync API waits for its _async
+ * form without iterating any context of the caller's.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+
+typedef struct {
+  DpInvokeFunc    func;
+  gpointer        data;
+} Call;
+
+static gboolean
+call_cb (gpointer user_data)
+{
+  Call *c = user_data;
+
+  c->func (c->data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The idle source every invoke is made of. @user_data is freed by
+ * @destroy when the source goes (run or not). */
+static void
+attach_idle (GMainContext   *context,
+             const char     *name,
+             GSourceFunc     func,
+             gpointer        user_data,
+             GDestroyNotify  destroy)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, func, user_data, destroy);
+  g_source_set_static_name (source, name);
+  g_source_attach (source, context);
+  g_source_unref (source);
+}
+
+typedef struct {
+  Call            call;
+  GDestroyNotify  notify;
+} AsyncCall;
+
+static void
+async_call_free (gpointer user_data)
+{
+  AsyncCall *ac = user_data;
+
+  if (ac->notify)
+    ac->notify (ac->call.data);
+  g_free (ac);
+}
+
+/* Runs @func (@data) in @context, from an idle source named @name (a
+ * string literal); @notify frees @data afterwards, or when the source is
+ * destroyed without running. Safe from any thread. */
+void
+_dp_main_context_invoke (GMainContext   *context,
+                         const char     *name,
+                         DpInvokeFunc    func,
+                         gpointer        data,
+                         GDestroyNotify  notify)
+{
+  AsyncCall *ac = g_new (AsyncCall, 1);
+
+  ac->call.func = func;
+  ac->call.data = data;
+  ac->notify = notify;
+  attach_idle (context, name, call_cb, ac, async_call_free);
+}
+
+typedef struct {
+  Call      call;
+  GMutex    lock;
+  GCond     cond;
+  gboolean  done;
+} SyncCall;
+
+static gboolean
+sync_call_cb (gpointer user_data)
+{
+  SyncCall *sc = user_data;
+
+  sc->call.func (sc->call.data);
+  g_mutex_lock (&sc->lock);
+  sc->done = TRUE;
+  g_cond_signal (&sc->cond);
+  g_mutex_unlock (&sc->lock);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs @func (@data) in @context and returns when it has run: inline when
+ * the caller owns @context (it is that context's thread, in its loop),
+ * else from an idle source while the caller waits. @context must be
+ * iterated by some thread, or this never returns. */
+void
+_dp_main_context_invoke_sync (GMainContext *context,
+                              const char   *name,
+                              DpInvokeFunc  func,
+                              gpointer      data)
+{
+  SyncCall sc = { { func, data }, { 0 }, { 0 }, FALSE };
+
+  if (g_main_context_is_owner (context))
+    {
+      func (data);
+      return;
+    }
+  g_mutex_init (&sc.lock);
+  g_cond_init (&sc.cond);
+  /* no destroy notify: @sc lives on this stack frame only until done */
+  attach_idle (context, name, sync_call_cb, &sc, NULL);
+  g_mutex_lock (&sc.lock);
+  while (!sc.done)
+    g_cond_wait (&sc.cond, &sc.lock);
+  g_mutex_unlock (&sc.lock);
+  g_mutex_clear (&sc.lock);
+  g_cond_clear (&sc.cond);
+}
+
+typedef struct {
+  GObject        *object;
+  void          (*func) (gpointer object, gpointer data);
+  gpointer        data;
+  GDestroyNotify  data_free;
+} ObjectCall;
+
+static gboolean
+object_call_cb (gpointer user_data)
+{
+  ObjectCall *oc = user_data;
+
+  oc->func (oc->object, oc->data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+object_call_free (gpointer user_data)
+{
+  ObjectCall *oc = user_data;
+
+  if (oc->data_free)
+    oc->data_free (oc->data);
+  g_object_unref (oc->object);
+  g_free (oc);
+}
+
+/* Runs @func (@object, @data) in @context (usually the object's owner
+ * context), keeping a ref on @object meanwhile. */
+void
+_dp_object_invoke (GMainContext   *context,
+                   gpointer        object,
+                   void          (*func) (gpointer object, gpointer data),
+                   gpointer        data,
+                   GDestroyNotify  data_free)
+{
+  ObjectCall *oc = g_new (ObjectCall, 1);
+
+  oc->object = g_object_ref (object);
+  oc->func = func;
+  oc->data = data;
+  oc->data_free = data_free;
+  attach_idle (context, "[libdp] object call", object_call_cb, oc, object_call_free);
+}
+
+/* ---- sync forms of _async operations ---- */
+
+typedef struct {
+  GMutex        lock;
+  GCond         cond;
+  gboolean      done;
+  GAsyncResult *result;
+} SyncWait;
+
+static void
+sync_done (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  SyncWait *w = user_data;
+
+  g_mutex_lock (&w->lock);
+  w->result = g_object_ref (result);
+  w->done = TRUE;
+  g_cond_signal (&w->cond);
+  g_mutex_unlock (&w->lock);
+}
+
+/* Runs an _async operation (started by @start with a callback) whose task
+ * completes in a private context, and waits for it without iterating any
+ * context of the caller's. Returns the result (transfer full). */
+GAsyncResult *
+_dp_run_sync (DpSyncStart start,
+              gpointer    data)
+{
+  SyncWait w = { 0 };
+  g_autoptr(GMainContext) ctx = g_main_context_new ();
+
+  g_mutex_init (&w.lock);
+  g_cond_init (&w.cond);
+  g_main_context_push_thread_default (ctx);
+  start (data, sync_done, &w);
+  g_main_context_pop_thread_default (ctx);
+  for (;;)
+    {
+      g_mutex_lock (&w.lock);
+      if (w.done)
+        {
+          g_mutex_unlock (&w.lock);
+          break;
+        }
+      g_mutex_unlock (&w.lock);
+      g_main_context_iteration (ctx, TRUE);
+    }
+  g_mutex_clear (&w.lock);
+  g_cond_clear (&w.cond);
+  return w.result;
+}

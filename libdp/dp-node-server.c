@@ -1,0 +1,677 @@
+/* dp-node-server.c: the server half of a node — places started for peers
+ *
+ * A node that listens (dp-node, or any program calling dp_node_listen())
+ * accepts authenticated connections and starts places on request: a place
+ * function runs in a thread of its own, bound to the (connection, channel
+ * id) that asked for it; a named place can in addition be reached by any
+ * number of client connections, each message carrying the channel its
+ * reply goes to. This file owns the listening socket, the accepted
+ * connections, the places and the table of named places, and answers the
+ * frames a master or a peer node sends.
+ *
+ * It runs in the router thread. It calls its node only through the
+ * DpNodeServerHooks the node gave it (the secret, the plugin path, the
+ * node's signals), and a channel's frames only through the entry's class:
+ * a place it started (PLACE) or a client of a named place (CLIENT).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+
+#include <stdio.h>
+
+struct _DpNodeServer
+{
+  /* immutable after construction */
+  GObject                 *node;            /* not a ref: the node owns us */
+  const DpNodeServerHooks *hooks;
+  GMainContext            *router_context;
+
+  /* atomic */
+  gint                     port;            /* 0 until listening */
+  gint                     n_places;
+
+  /* router thread only */
+  GSocketService          *service;
+  GPtrArray               *conns;           /* DpConnection accepted */
+  GHashTable              *named;           /* char* -> NamedPlace */
+  DpConnection            *owner;           /* where logs of peers' places go */
+  gboolean                 shut_down;
+};
+
+typedef struct {
+  DpPlace        *place;
+  DpPlaceChannel *target;
+} NamedPlace;
+
+static void
+named_place_free (gpointer data)
+{
+  NamedPlace *np = data;
+
+  g_object_unref (np->place);
+  g_object_unref (np->target);
+  g_free (np);
+}
+
+/* ---- channels: a place started here, a client of a named place ---- */
+
+static void
+place_closed (DpChannelEntry *e,
+              DpConnection   *conn)
+{
+  _dp_place_channel_close_inbox (e->target);
+}
+
+static void
+place_lost (DpChannelEntry *e,
+            DpConnection   *conn)
+{
+  /* the place sees its channel closed; what it puts is dropped */
+  _dp_place_channel_close_inbox (e->target);
+  _dp_place_channel_unbind (e->target);
+}
+
+static const DpChannelEntryClass place_entry_class = {
+  .data   = _dp_channel_entry_deliver,
+  .closed = place_closed,
+  .lost   = place_lost,
+};
+
+static void
+client_closed (DpChannelEntry *e,
+               DpConnection   *conn)
+{
+  g_autoptr(DpChannelEntry) gone = _dp_connection_steal_entry (conn, e->id);
+
+  if (gone && gone->reply)
+    _dp_place_channel_unbind (gone->reply);
+}
+
+static void
+client_lost (DpChannelEntry *e,
+             DpConnection   *conn)
+{
+  if (e->reply)
+    _dp_place_channel_unbind (e->reply);
+}
+
+static const DpChannelEntryClass client_entry_class = {
+  .data   = _dp_channel_entry_deliver,
+  .closed = client_closed,
+  .lost   = client_lost,
+};
+
+/* ---- a place's end ---- */
+
+typedef struct {
+  DpNodeServer   *server;
+  GObject        *node;         /* a ref: the node (and its server) outlive the place */
+  DpConnection   *conn;
+  DpPlaceChannel *target;
+  guint32         channel;
+  char           *name;
+  char           *symbol;
+  DpPlaceExit     exit;
+  char           *detail;
+} PlaceRecord;
+
+static void
+place_record_free (gpointer data)
+{
+  PlaceRecord *pr = data;
+
+  g_object_unref (pr->node);
+  _dp_connection_unref (pr->conn);
+  g_clear_object (&pr->target);
+  g_free (pr->name);
+  g_free (pr->symbol);
+  g_free (pr->detail);
+  g_free (pr);
+}
+
+static void
+place_exited_in_router (gpointer data)
+{
+  PlaceRecord *pr = data;
+  DpNodeServer *self = pr->server;
+  g_autoptr(DpChannelEntry) entry = NULL;
+
+  entry = _dp_connection_steal_entry (pr->conn, pr->channel);
+  if (pr->name)
+    {
+      NamedPlace *np = g_hash_table_lookup (self->named, pr->name);
+      if (np && entry && np->place == entry->place)
+        g_hash_table_remove (self->named, pr->name);
+    }
+  g_atomic_int_dec_and_test (&self->n_places);
+  g_log_structured (G_LOG_DOMAIN, pr->exit == DP_PLACE_EXIT_RETURNED ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
+                    "DP_EVENT", "place-exited",
+                    "MESSAGE", "place %s (channel %u of %s) exited: %s", pr->symbol, pr->channel, _dp_connection_get_peer (pr->conn), pr->detail);
+  self->hooks->place_exited (self->node, pr->symbol, pr->exit, pr->detail);
+}
+
+/* Runs in the place's thread, right after it ended: its last messages are
+ * already queued on the connection, so the death notice follows them. */
+static void
+on_place_exit (DpPlace     *place,
+               DpPlaceExit  exit,
+               const char  *detail,
+               gpointer     data)
+{
+  PlaceRecord *pr = data;
+  g_autoptr(GPtrArray) replies = NULL;
+  g_autoptr(GPtrArray) unread = _dp_place_channel_drain_inbox (pr->target, &replies);
+  GVariantBuilder returned;
+
+  pr->exit = exit;
+  pr->detail = g_strdup (detail);
+
+  /* Nothing is dropped silently: what the place never read goes back to
+   * whoever sent it — with the death notice to the place's owner, or
+   * bounced to the client of a named place. */
+  g_variant_builder_init (&returned, G_VARIANT_TYPE ("av"));
+  for (guint i = 0; i < unread->len; i++)
+    {
+      DpPlaceChannel *reply = replies->pdata[i];
+      if (reply)
+        _dp_place_channel_bounce (reply, unread->pdata[i]);
+      else
+        g_variant_builder_add (&returned, "v", unread->pdata[i]);
+    }
+  /* what the place printed goes out before its death is told */
+  fflush (stdout);
+  _dp_connection_send (pr->conn, DP_FRAME_PLACE_DIED, pr->channel, 0,
+                       g_variant_new ("(usav)", (guint32) exit, detail ? detail : "", &returned));
+  _dp_main_context_invoke (pr->server->router_context, "[libdp] place exited",
+                           place_exited_in_router, pr, place_record_free);
+}
+
+/* ---- NEW_PLACE: start a place, or connect to a named one ---- */
+
+typedef struct {
+  const char *kind;      /* "place", "thunk" or "connect" */
+  const char *plugin;
+  const char *symbol;
+  const char *name;      /* NULL: none */
+} PlaceRequest;
+
+static void
+send_failed (DpConnection *conn,
+             guint32       channel,
+             const GError *error)
+{
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                    "DP_EVENT", "place-failed",
+                    "MESSAGE", "request from %s on channel %u failed: %s", _dp_connection_get_peer (conn), channel, error->message);
+  _dp_connection_send (conn, DP_FRAME_PLACE_FAILED, channel, 0,
+                       g_variant_new ("(us)", (guint32) error->code, error->message));
+}
+
+static const char *
+request_str (GVariant   *payload,
+             const char *key)
+{
+  const char *s = NULL;
+
+  if (!g_variant_lookup (payload, key, "&s", &s))
+    return NULL;
+  return (s && *s) ? s : NULL;
+}
+
+/* The request's fields (borrowed from @payload), or FALSE when it is
+ * malformed or its channel is taken. */
+static gboolean
+parse_request (DpConnection  *conn,
+               guint32        channel,
+               GVariant      *payload,
+               PlaceRequest  *req,
+               GError       **error)
+{
+  g_autoptr(DpChannelEntry) entry = NULL;
+
+  if (payload == NULL || !g_variant_is_of_type (payload, G_VARIANT_TYPE_VARDICT))
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL, "malformed place request");
+      return FALSE;
+    }
+  entry = _dp_connection_lookup (conn, channel);
+  if (entry != NULL)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL, "channel %u is already in use", channel);
+      return FALSE;
+    }
+  req->kind = request_str (payload, "kind");
+  req->plugin = request_str (payload, "plugin");
+  req->symbol = request_str (payload, "symbol");
+  req->name = request_str (payload, "name");
+  return TRUE;
+}
+
+/* A client of a named place: what it sends goes to that place's inbox,
+ * with this channel as the reply channel. */
+static gboolean
+connect_named (DpNodeServer        *self,
+               DpConnection        *conn,
+               guint32              channel,
+               const PlaceRequest  *req,
+               GError             **error)
+{
+  NamedPlace *np = req->name ? g_hash_table_lookup (self->named, req->name) : NULL;
+  DpChannelEntry *entry;
+
+  if (np == NULL)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_NAME_NOT_FOUND,
+                   "no place named '%s' on this node", req->name ? req->name : "");
+      return FALSE;
+    }
+  entry = _dp_channel_entry_new (&client_entry_class, channel);
+  entry->target = g_object_ref (np->target);
+  entry->reply = _dp_place_channel_new_bound (conn, channel);
+  _dp_connection_add_entry (conn, channel, entry);
+  _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
+  return TRUE;
+}
+
+/* Makes the place (a place function in a new thread, or what a thunk
+ * returns), registers its channel and says STARTED; returns the place
+ * (transfer full) and its inbox end in @entry->target. */
+static DpPlace *
+make_place (DpNodeServer        *self,
+            DpConnection        *conn,
+            guint32              channel,
+            const PlaceRequest  *req,
+            gpointer             fn,
+            DpChannelEntry      *entry,
+            GError             **error)
+{
+  DpPlace *place;
+
+  if (g_strcmp0 (req->kind, "thunk") == 0)
+    {
+      place = ((DpPlaceThunk) fn) ();
+      if (place == NULL || !DP_IS_PLACE (place))
+        {
+          g_set_error (error, DP_ERROR, DP_ERROR_PLACE_FAILED,
+                       "thunk '%s' of plugin '%s' did not return a place", req->symbol, req->plugin);
+          return NULL;
+        }
+      _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
+      entry->target = _dp_place_channel_bind_peer (dp_place_get_channel (place), conn, channel);
+      _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
+    }
+  else
+    {
+      entry->target = _dp_place_channel_new_bound (conn, channel);
+      _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
+      /* register before the thread runs, so nothing it triggers is missed */
+      _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
+      place = _dp_place_new_with_channel ((DpPlaceFunc) fn, g_object_ref (entry->target), NULL);
+    }
+  entry->place = g_object_ref (place);
+  return place;
+}
+
+/* A place from a plugin, under its name if it has one; its end is watched
+ * so its death is told (on_place_exit). */
+static gboolean
+start_place (DpNodeServer        *self,
+             DpConnection        *conn,
+             guint32              channel,
+             const PlaceRequest  *req,
+             GError             **error)
+{
+  g_autoptr(DpChannelEntry) entry = NULL;
+  g_autoptr(DpPlace) place = NULL;
+  gpointer fn;
+  PlaceRecord *pr;
+
+  if (g_strcmp0 (req->kind, "place") != 0 && g_strcmp0 (req->kind, "thunk") != 0)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL, "unknown request kind '%s'",
+                   req->kind ? req->kind : "");
+      return FALSE;
+    }
+  if (req->name && g_hash_table_contains (self->named, req->name))
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_NAME_IN_USE,
+                   "a place named '%s' already runs on this node", req->name);
+      return FALSE;
+    }
+  fn = self->hooks->lookup_plugin (self->node, req->plugin, req->symbol, error);
+  if (fn == NULL)
+    return FALSE;
+  entry = _dp_channel_entry_new (&place_entry_class, channel);
+  place = make_place (self, conn, channel, req, fn, entry, error);
+  if (place == NULL)
+    return FALSE;
+
+  if (req->name)
+    {
+      NamedPlace *np = g_new0 (NamedPlace, 1);
+      np->place = g_object_ref (place);
+      np->target = g_object_ref (entry->target);
+      g_hash_table_insert (self->named, g_strdup (req->name), np);
+    }
+
+  g_atomic_int_inc (&self->n_places);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "DP_EVENT", "place-started",
+                    "MESSAGE", "started place %s:%s on channel %u of %s%s%s", req->plugin, req->symbol, channel, _dp_connection_get_peer (conn), req->name ? " as " : "", req->name ? req->name : "");
+
+  pr = g_new0 (PlaceRecord, 1);
+  pr->server = self;
+  pr->node = g_object_ref (self->node);
+  pr->conn = _dp_connection_ref (conn);
+  pr->target = g_object_ref (entry->target);
+  pr->channel = channel;
+  pr->name = g_strdup (req->name);
+  pr->symbol = g_strdup (req->symbol);
+  _dp_place_set_exit_notify (place, on_place_exit, pr);
+  return TRUE;
+}
+
+static void
+handle_new_place (DpNodeServer *self,
+                  DpConnection *conn,
+                  guint32       channel,
+                  GVariant     *payload)
+{
+  g_autoptr(GError) error = NULL;
+  PlaceRequest req = { NULL, };
+  gboolean ok;
+
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  if (!parse_request (conn, channel, payload, &req, &error))
+    ok = FALSE;
+  else if (g_strcmp0 (req.kind, "connect") == 0)
+    ok = connect_named (self, conn, channel, &req, &error);
+  else
+    ok = start_place (self, conn, channel, &req, &error);
+  if (!ok)
+    send_failed (conn, channel, error);
+}
+
+/* ---- the connections' handler ---- */
+
+/* DATA frames for one channel (transfer full of each): into the place's
+ * inbox, or — the place has ended, or never was — back to the sender,
+ * never dropped. */
+static void
+deliver_or_bounce (DpConnection   *conn,
+                   guint32         channel,
+                   DpChannelEntry *entry,
+                   GVariant      **msgs,
+                   guint           n)
+{
+  if (entry && entry->klass->data && entry->klass->data (entry, msgs, n))
+    return;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "MESSAGE", "bounced %u message(s) from %s for channel %u: %s",
+                    n, _dp_connection_get_peer (conn), channel,
+                    entry ? "the place has ended" : "no such channel");
+  for (guint i = 0; i < n; i++)
+    {
+      _dp_connection_send (conn, DP_FRAME_BOUNCE, channel, 0, msgs[i]);
+      g_variant_unref (msgs[i]);
+    }
+}
+
+/* a record from a place that a peer node started: pass it on to our own
+ * owner, towards the root, or log it here when we are the root */
+static void
+handle_log (DpNodeServer *self,
+            DpConnection *conn,
+            GVariant     *payload)
+{
+  const char *sev, *msg;
+
+  if (payload == NULL || !g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ssa{sv})")))
+    return;
+  if (self->owner && self->owner != conn)
+    {
+      _dp_connection_send (self->owner, DP_FRAME_LOG, 0, 0, payload);
+      return;
+    }
+  g_variant_get (payload, "(&s&s@a{sv})", &sev, &msg, NULL);
+  g_log_structured (G_LOG_DOMAIN, _dp_severity_to_level (sev),
+                    "DP_NODE", _dp_connection_get_peer (conn),
+                    "DP_SEVERITY", sev,
+                    "MESSAGE", "%s", msg);
+}
+
+static void
+server_frame (DpConnection        *conn,
+              const DpFrameHeader *h,
+              GVariant            *payload,
+              gpointer             data)
+{
+  DpNodeServer *self = data;
+  g_autoptr(DpChannelEntry) entry = NULL;
+
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  switch (h->type)
+    {
+    case DP_FRAME_DATA:
+      if (payload == NULL)
+        return;
+      entry = _dp_connection_lookup (conn, h->channel);
+      deliver_or_bounce (conn, h->channel, entry, (GVariant *[]) { g_variant_ref (payload) }, 1);
+      break;
+
+    case DP_FRAME_NEW_PLACE:
+      handle_new_place (self, conn, h->channel, payload);
+      break;
+
+    case DP_FRAME_CLOSE:
+      entry = _dp_connection_lookup (conn, h->channel);
+      if (entry && entry->klass->closed)
+        entry->klass->closed (entry, conn);
+      break;
+
+    case DP_FRAME_DIE:
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "DP_EVENT", "exit-requested",
+                        "MESSAGE", "%s asked this node to exit", _dp_connection_get_peer (conn));
+      self->hooks->exit_requested (self->node);
+      break;
+
+    case DP_FRAME_SET_OWNER:
+      g_clear_pointer (&self->owner, _dp_connection_unref);
+      self->owner = _dp_connection_ref (conn);
+      break;
+
+    case DP_FRAME_LOG:
+      handle_log (self, conn, payload);
+      break;
+
+    case DP_FRAME_PONG:
+    case DP_FRAME_NEW_NODE:
+      break;
+
+    default:
+      _dp_connection_reject_frame (conn, h, "nodes");
+      break;
+    }
+}
+
+/* DATA frames for one channel, in a batch: one lookup, one inbox push */
+static void
+server_data (DpConnection  *conn,
+             guint32        channel,
+             GVariant     **msgs,
+             guint          n,
+             gpointer       data)
+{
+  g_autoptr(DpChannelEntry) entry = _dp_connection_lookup (conn, channel);
+
+  deliver_or_bounce (conn, channel, entry, msgs, n);
+}
+
+static void
+server_closed (DpConnection *conn,
+               const GError *reason,
+               gpointer      data)
+{
+  DpNodeServer *self = data;
+  g_autoptr(GPtrArray) entries = _dp_connection_steal_all_entries (conn);
+  gboolean bad = reason && !g_error_matches (reason, DP_ERROR, DP_ERROR_CONNECTION_CLOSED);
+
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  for (guint i = 0; i < entries->len; i++)
+    {
+      DpChannelEntry *e = entries->pdata[i];
+      if (e->klass->lost)
+        e->klass->lost (e, conn);
+    }
+
+  g_log_structured (G_LOG_DOMAIN, bad ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG,
+                    "DP_PEER", _dp_connection_get_peer (conn),
+                    "DP_EVENT", bad ? "peer-rejected" : "peer-closed",
+                    "MESSAGE", "connection from %s closed: %s", _dp_connection_get_peer (conn), reason ? reason->message : "closed");
+  if (bad)
+    self->hooks->peer_rejected (self->node, _dp_connection_get_peer (conn), reason->message);
+  if (self->owner == conn)
+    g_clear_pointer (&self->owner, _dp_connection_unref);
+  g_ptr_array_remove (self->conns, conn);
+}
+
+static const DpConnectionHandler server_handler = {
+  NULL, server_frame, server_closed, server_data,
+};
+
+static gboolean
+on_incoming (GSocketService    *service,
+             GSocketConnection *sconn,
+             GObject           *source_object,
+             gpointer           user_data)
+{
+  DpNodeServer *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *secret_source = NULL;
+  g_autoptr(GBytes) secret = self->hooks->get_secret (self->node, &secret_source, &error);
+  DpConnection *conn;
+  gsize max_frame;
+  gdouble hb_interval, hb_timeout;
+
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  if (secret == NULL)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "MESSAGE", "refusing a connection: %s", error->message);
+      return TRUE;
+    }
+  self->hooks->accept_params (self->node, &max_frame, &hb_interval, &hb_timeout);
+  conn = _dp_connection_new (sconn, DP_CONNECTION_SERVER, secret, secret_source, max_frame,
+                             self->router_context, &server_handler, self);
+  g_ptr_array_add (self->conns, conn);
+  _dp_connection_set_heartbeat (conn, hb_interval, hb_timeout);
+  _dp_connection_start (conn);
+  return TRUE;
+}
+
+/* ---- life cycle ---- */
+
+DpNodeServer *
+_dp_node_server_new (GObject                 *node,
+                     GMainContext            *router_context,
+                     const DpNodeServerHooks *hooks)
+{
+  DpNodeServer *self = g_new0 (DpNodeServer, 1);
+
+  self->node = node;
+  self->hooks = hooks;
+  self->router_context = g_main_context_ref (router_context);
+  self->conns = g_ptr_array_new_with_free_func ((GDestroyNotify) _dp_connection_unref);
+  self->named = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, named_place_free);
+  return self;
+}
+
+/* After _dp_node_server_shutdown(), or when the router never ran */
+void
+_dp_node_server_free (DpNodeServer *self)
+{
+  g_clear_object (&self->service);
+  g_ptr_array_unref (self->conns);
+  g_hash_table_unref (self->named);
+  g_clear_pointer (&self->owner, _dp_connection_unref);
+  g_main_context_unref (self->router_context);
+  g_free (self);
+}
+
+gboolean
+_dp_node_server_listen (DpNodeServer  *self,
+                        const char    *address,
+                        guint16        port,
+                        GError       **error)
+{
+  g_autoptr(GSocketAddress) addr = NULL;
+  g_autoptr(GSocketAddress) effective = NULL;
+
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  if (self->service != NULL)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                   "the node already listens on port %u", _dp_node_server_get_port (self));
+      return FALSE;
+    }
+  addr = g_inet_socket_address_new_from_string (address, port);
+  if (addr == NULL)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                   "'%s' is not an IP address to listen on", address);
+      return FALSE;
+    }
+  self->service = g_socket_service_new ();
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), addr,
+                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                      NULL, &effective, error))
+    {
+      g_prefix_error (error, "cannot listen on %s:%u: ", address, port);
+      g_clear_object (&self->service);
+      return FALSE;
+    }
+  g_atomic_int_set (&self->port, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
+  g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
+  g_socket_service_start (self->service);
+  return TRUE;
+}
+
+/* Stops listening and closes every connection accepted; the places see
+ * their channels closed. */
+void
+_dp_node_server_shutdown (DpNodeServer *self)
+{
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  if (self->shut_down)
+    return;
+  self->shut_down = TRUE;
+  if (self->service)
+    {
+      g_socket_service_stop (self->service);
+      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+      g_clear_object (&self->service);
+    }
+  while (self->conns->len > 0)
+    {
+      DpConnection *conn = _dp_connection_ref (self->conns->pdata[0]);
+      _dp_connection_close (conn, NULL);
+      g_ptr_array_remove (self->conns, conn);
+      _dp_connection_unref (conn);
+    }
+  g_hash_table_remove_all (self->named);
+  g_clear_pointer (&self->owner, _dp_connection_unref);
+}
+
+guint16
+_dp_node_server_get_port (DpNodeServer *self)
+{
+  return (guint16) g_atomic_int_get (&self->port);
+}
+
+guint
+_dp_node_server_get_n_places (DpNodeServer *self)
+{
+  return (guint) g_atomic_int_get (&self->n_places);
+}
