@@ -586,6 +586,142 @@ check_inferred (GHashTable  *numbers,
                 JsonNode    *node,
                 GError     **error);
 
+static gboolean check_typed (GHashTable          *numbers,
+                             JsonNode            *node,
+                             const GVariantType  *type,
+                             GError             **error);
+
+/* An integer of the type of @range: a number as written that fits it, or
+ * a string json-glib would read as one. */
+static gboolean
+check_integer (JsonNode             *node,
+               const NumberLiteral  *lit,
+               const IntRange       *range,
+               char                  type_char,
+               gboolean              is_string,
+               GError              **error)
+{
+  gboolean negative, fits;
+
+  if (is_string)
+    return check_number_string (json_node_get_string (node), type_char, error);
+  if (lit == NULL || lit->is_float)
+    return TRUE;
+  negative = lit->negative && lit->magnitude != 0;
+  fits = lit->fits_u64 &&
+    (negative ? range->is_signed && lit->magnitude - 1 <= (guint64) -(range->min + 1)
+              : lit->magnitude <= range->max);
+  if (!fits)
+    {
+      g_autofree char *what = literal_text (lit);
+      set_range_error (error, what, range);
+      return FALSE;
+    }
+  /* json-glib keeps 64 bits, which is the value for a 't' */
+  return TRUE;
+}
+
+/* A double: finite as written (an integer beyond 64 bits, which json-glib
+ * holds wrapped, is given its real value). */
+static gboolean
+check_double (JsonNode             *node,
+              const NumberLiteral  *lit,
+              gboolean              is_string,
+              GError              **error)
+{
+  double d;
+
+  if (is_string)
+    return check_number_string (json_node_get_string (node), 'd', error);
+  if (lit == NULL)
+    return TRUE;
+  d = lit->is_float ? lit->dvalue : (double) lit->magnitude;
+  if (!lit->is_float && !literal_fits_int64 (lit))
+    {
+      if (lit->decimal)
+        {
+          g_autofree char *digits = g_strndup (lit->text, lit->len);
+          d = g_ascii_strtod (digits, NULL);
+        }
+      else if (!lit->fits_u64)
+        d = INFINITY;
+      json_node_set_double (node, lit->negative ? -d : d);
+    }
+  if (!isfinite (d))
+    {
+      g_autofree char *what = literal_text (lit);
+      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                   "%s is out of the range of a double", what);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A member of an object read as a dictionary entry of @entry_type: its
+ * name as the key, its value as the value. */
+static gboolean
+check_member (GHashTable          *numbers,
+              JsonObject          *object,
+              const char          *name,
+              const GVariantType  *entry_type,
+              GError             **error)
+{
+  const char *key_ts = g_variant_type_peek_string (g_variant_type_key (entry_type));
+
+  if (key_ts[0] == 'o' || key_ts[0] == 'g')
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                   "dictionary keys of type '%c' cannot be read from JSON", key_ts[0]);
+      return FALSE;
+    }
+  return check_number_string (name, key_ts[0], error) &&
+         check_typed (numbers, json_object_get_member (object, name),
+                      g_variant_type_value (entry_type), error);
+}
+
+/* An array (`aT`, or `a{KV}` from an object) or a tuple: each element. */
+static gboolean
+check_container (GHashTable          *numbers,
+                 JsonNode            *node,
+                 const GVariantType  *type,
+                 GError             **error)
+{
+  const GVariantType *element = g_variant_type_is_array (type) ? g_variant_type_element (type) : NULL;
+
+  if (element && g_variant_type_is_dict_entry (element))
+    {
+      g_autoptr(GList) members = NULL;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        return TRUE;
+      members = json_object_get_members (json_node_get_object (node));
+      for (GList *l = members; l; l = l->next)
+        if (!check_member (numbers, json_node_get_object (node), l->data, element, error))
+          return FALSE;
+      return TRUE;
+    }
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return TRUE;
+  if (element)
+    {
+      for (guint i = 0; i < json_array_get_length (json_node_get_array (node)); i++)
+        if (!check_typed (numbers, json_array_get_element (json_node_get_array (node), i),
+                          element, error))
+          return FALSE;
+      return TRUE;
+    }
+  /* a tuple: one item per element, as far as both go */
+  {
+    JsonArray *array = json_node_get_array (node);
+    const GVariantType *item = g_variant_type_first (type);
+
+    for (guint i = 0; item && i < json_array_get_length (array); i++, item = g_variant_type_next (item))
+      if (!check_typed (numbers, json_array_get_element (array, i), item, error))
+        return FALSE;
+    return TRUE;
+  }
+}
+
 /* Checks @node before json-glib makes it a value of @type: each check
  * stands for a conversion that json-glib would get wrong without a word.
  * A node of the wrong kind is left for json-glib to refuse. */
@@ -601,60 +737,16 @@ check_typed (GHashTable          *numbers,
   gboolean is_string = JSON_NODE_HOLDS_VALUE (node) &&
                        json_node_get_value_type (node) == G_TYPE_STRING;
 
-  if (ts[0] == 'v')
-    return check_inferred (numbers, node, error);
-
   if (range != NULL)
-    {
-      if (is_string)
-        return check_number_string (json_node_get_string (node), ts[0], error);
-      if (lit != NULL && !lit->is_float)
-        {
-          gboolean negative = lit->negative && lit->magnitude != 0;
-          gboolean fits = lit->fits_u64 &&
-            (negative ? range->is_signed && lit->magnitude - 1 <= (guint64) -(range->min + 1)
-                      : lit->magnitude <= range->max);
-          if (!fits)
-            {
-              g_autofree char *what = literal_text (lit);
-              set_range_error (error, what, range);
-              return FALSE;
-            }
-          /* json-glib keeps 64 bits, which is the value for a 't' */
-        }
-      return TRUE;
-    }
+    return check_integer (node, lit, range, ts[0], is_string, error);
 
   switch (ts[0])
     {
-    case 'd':
-      if (is_string)
-        return check_number_string (json_node_get_string (node), 'd', error);
-      if (lit != NULL)
-        {
-          double d = lit->is_float ? lit->dvalue : (double) lit->magnitude;
+    case 'v':
+      return check_inferred (numbers, node, error);
 
-          if (!lit->is_float && !literal_fits_int64 (lit))
-            {
-              /* an integer beyond 64 bits: json-glib holds a wrapped value */
-              if (lit->decimal)
-                {
-                  g_autofree char *digits = g_strndup (lit->text, lit->len);
-                  d = g_ascii_strtod (digits, NULL);
-                }
-              else if (!lit->fits_u64)
-                d = INFINITY;
-              json_node_set_double (node, lit->negative ? -d : d);
-            }
-          if (!isfinite (d))
-            {
-              g_autofree char *what = literal_text (lit);
-              g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
-                           "%s is out of the range of a double", what);
-              return FALSE;
-            }
-        }
-      return TRUE;
+    case 'd':
+      return check_double (node, lit, is_string, error);
 
     case 'o':
     case 'g':
@@ -669,85 +761,23 @@ check_typed (GHashTable          *numbers,
       return TRUE;
 
     case 'm':
-      if (JSON_NODE_HOLDS_NULL (node))
-        return TRUE;
-      return check_typed (numbers, node, g_variant_type_element (type), error);
+      return JSON_NODE_HOLDS_NULL (node) ||
+             check_typed (numbers, node, g_variant_type_element (type), error);
 
     case 'a':
-      {
-        const GVariantType *element = g_variant_type_element (type);
-
-        if (g_variant_type_is_dict_entry (element))
-          {
-            const GVariantType *key_type = g_variant_type_key (element);
-            const GVariantType *value_type = g_variant_type_value (element);
-            JsonObject *object;
-            g_autoptr(GList) members = NULL;
-
-            if (!JSON_NODE_HOLDS_OBJECT (node))
-              return TRUE;
-            object = json_node_get_object (node);
-            members = json_object_get_members (object);
-            for (GList *l = members; l; l = l->next)
-              {
-                const char *key_ts = g_variant_type_peek_string (key_type);
-
-                if (key_ts[0] == 'o' || key_ts[0] == 'g')
-                  {
-                    g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
-                                 "dictionary keys of type '%c' cannot be read from JSON",
-                                 key_ts[0]);
-                    return FALSE;
-                  }
-                if (!check_number_string (l->data, key_ts[0], error) ||
-                    !check_typed (numbers, json_object_get_member (object, l->data),
-                                  value_type, error))
-                  return FALSE;
-              }
-            return TRUE;
-          }
-        if (!JSON_NODE_HOLDS_ARRAY (node))
-          return TRUE;
-        for (guint i = 0; i < json_array_get_length (json_node_get_array (node)); i++)
-          if (!check_typed (numbers, json_array_get_element (json_node_get_array (node), i),
-                            element, error))
-            return FALSE;
-        return TRUE;
-      }
-
     case '(':
-      {
-        JsonArray *array;
-        const GVariantType *item = g_variant_type_first (type);
-
-        if (!JSON_NODE_HOLDS_ARRAY (node))
-          return TRUE;
-        array = json_node_get_array (node);
-        for (guint i = 0; item && i < json_array_get_length (array); i++, item = g_variant_type_next (item))
-          if (!check_typed (numbers, json_array_get_element (array, i), item, error))
-            return FALSE;
-        return TRUE;
-      }
+      return check_container (numbers, node, type, error);
 
     case '{':
       {
         JsonObject *object;
         g_autoptr(GList) members = NULL;
-        const char *key_ts = g_variant_type_peek_string (g_variant_type_key (type));
 
         if (!JSON_NODE_HOLDS_OBJECT (node) || json_object_get_size (json_node_get_object (node)) != 1)
           return TRUE;
-        if (key_ts[0] == 'o' || key_ts[0] == 'g')
-          {
-            g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
-                         "dictionary keys of type '%c' cannot be read from JSON", key_ts[0]);
-            return FALSE;
-          }
         object = json_node_get_object (node);
         members = json_object_get_members (object);
-        return check_number_string (members->data, key_ts[0], error) &&
-               check_typed (numbers, json_object_get_member (object, members->data),
-                            g_variant_type_value (type), error);
+        return check_member (numbers, object, members->data, type, error);
       }
 
     default:   /* 'b', 's' */

@@ -239,119 +239,139 @@ on_sigint (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-int
-main (int argc, char **argv)
+/* The command line's options (the globals above are shared with the
+ * callbacks: messages, signature, log_json, verbose). */
+typedef struct {
+  gboolean  thunk, connect, use_ssh, use_local, accept_new, no_stdin, version;
+  char     *named, *node_path, *cookie_file, *identity, *known_hosts, *ssh_config;
+  GStrv     plugin_dirs;
+  gint      ready_timeout;
+} Options;
+
+static void
+options_clear (Options *o)
 {
-  gboolean thunk = FALSE, connect = FALSE, use_ssh = FALSE, use_local = FALSE;
-  gboolean accept_new = FALSE, no_stdin = FALSE, version = FALSE;
-  g_autofree char *named = NULL, *node_path = NULL, *cookie_file = NULL;
-  g_autofree char *identity = NULL, *known_hosts = NULL, *ssh_config = NULL;
-  g_auto(GStrv) plugin_dirs = NULL;
-  gint ready_timeout = 30000;
+  g_free (o->named);
+  g_free (o->node_path);
+  g_free (o->cookie_file);
+  g_free (o->identity);
+  g_free (o->known_hosts);
+  g_free (o->ssh_config);
+  g_strfreev (o->plugin_dirs);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
+
+static const char summary[] =
+  "Starts the place SYMBOL of PLUGIN on a node at HOST:PORT (PORT 0: any free\n"
+  "port), sends it the --message's and then each line of standard input as a\n"
+  "JSON message, and prints every message it sends back as a line of JSON.\n"
+  "When standard input ends the channel is closed; dp-launch exits once the\n"
+  "place has finished.\n\n"
+  "HOST is spawned locally when it names this machine (localhost, 127.0.0.1…),\n"
+  "over ssh otherwise; it may be user@host or host:sshport for ssh, and an IPv6\n"
+  "address goes in brackets ([::1]:0, user@[fe80::1]:22:0). PLUGIN is a\n"
+  "file (its directory is added to a spawned node's plugin path) or a name on\n"
+  "the node's plugin path ($DP_PLUGIN_PATH, --plugin-dir).";
+
+static const char description[] =
+  "Exit status:\n"
+  "  0  the place finished normally\n"
+  "  1  other failure\n"
+  "  2  usage error\n"
+  "  3  the node could not be spawned or connected to\n"
+  "  4  the place could not be started (plugin, symbol, ABI, name)\n"
+  "  5  the place crashed\n"
+  "  6  the node or the connection to it was lost\n"
+  "  7  some input lines were not valid JSON messages (the rest was sent)\n"
+  "  130 interrupted\n\n"
+  "JSON and messages (json-glib's mapping; a number is never changed):\n"
+  "  JSON         read as     read with --signature TYPE  written from\n"
+  "  \"text\"       s           s; o, g when it is one      s o g\n"
+  "  -12          x (int64)   y n q i u x t h, in range   y n q i u x t h\n"
+  "  2.5  1e3     d           d (integers too)            d, shortest exact form\n"
+  "  \"inf\" \"nan\"  s           d (\"inf\" \"-inf\" \"nan\")      d infinite or NaN\n"
+  "  true false   b           b                           b\n"
+  "  null         mv nothing  mT nothing                  mT nothing\n"
+  "  [...]        av          aT; (T...) one per item     aT (ay too), (T...)\n"
+  "  {\"k\":...}    a{sv}       a{KV}; {KV} one member      a{KV}, {KV}; keys as text\n"
+  "  any value    -           v as without TYPE; mT as T  v, mT: the value inside\n"
+  "  An integer outside int64 (no --signature) or outside TYPE, a number beyond\n"
+  "  a double (1e400), a string that is not wholly a number where TYPE wants\n"
+  "  one: that line is an error naming the number (exit 7). Every output line\n"
+  "  is valid JSON; doubles print in the shortest form that reads back the same\n"
+  "  (2.0, 0.1, 1e+20); an infinite or NaN double prints as \"inf\" \"-inf\" \"nan\".\n"
+  "\n"
+  "Examples:\n"
+  "  printf '\"ping\"\\n[1, 2.5]\\n' | dp-launch localhost:0 ./echo.so echo\n"
+  "  dp-node --listen 127.0.0.1:6340 --plugin-dir /opt/plugins &\n"
+  "  dp-launch --connect -m '\"hi\"' --no-stdin 127.0.0.1:6340 echo echo\n";
+
+/* Parses the command line into @o, @host and @port (HOST:PORT, the rest
+ * of argv being PLUGIN SYMBOL); returns -1 to go on, or the exit status. */
+static int
+parse_command_line (Options  *o,
+                    int      *argc,
+                    char   ***argv,
+                    char    **host,
+                    guint16  *port)
+{
   GOptionEntry entries[] = {
     { "message", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &messages, "Send this JSON message first (repeatable)", "JSON" },
-    { "named", 'n', 0, G_OPTION_ARG_STRING, &named, "Register the place under NAME on the node", "NAME" },
-    { "thunk", 't', 0, G_OPTION_ARG_NONE, &thunk, "SYMBOL is a thunk that creates the place (DpPlace *fn (void))", NULL },
-    { "connect", 'c', 0, G_OPTION_ARG_NONE, &connect, "Attach to a node already running at HOST:PORT instead of spawning one", NULL },
-    { "local", 0, 0, G_OPTION_ARG_NONE, &use_local, "Spawn the node as a local child process, whatever HOST says", NULL },
-    { "ssh", 0, 0, G_OPTION_ARG_NONE, &use_ssh, "Spawn the node over ssh, even on localhost", NULL },
-    { "node-path", 0, 0, G_OPTION_ARG_FILENAME, &node_path, "The dp-node program on the node's host", "PATH" },
-    { "plugin-dir", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &plugin_dirs, "Let the node load plugins from DIR (repeatable)", "DIR" },
-    { "cookie-file", 0, 0, G_OPTION_ARG_FILENAME, &cookie_file, "Cookie file with the cluster secret", "FILE" },
+    { "named", 'n', 0, G_OPTION_ARG_STRING, &o->named, "Register the place under NAME on the node", "NAME" },
+    { "thunk", 't', 0, G_OPTION_ARG_NONE, &o->thunk, "SYMBOL is a thunk that creates the place (DpPlace *fn (void))", NULL },
+    { "connect", 'c', 0, G_OPTION_ARG_NONE, &o->connect, "Attach to a node already running at HOST:PORT instead of spawning one", NULL },
+    { "local", 0, 0, G_OPTION_ARG_NONE, &o->use_local, "Spawn the node as a local child process, whatever HOST says", NULL },
+    { "ssh", 0, 0, G_OPTION_ARG_NONE, &o->use_ssh, "Spawn the node over ssh, even on localhost", NULL },
+    { "node-path", 0, 0, G_OPTION_ARG_FILENAME, &o->node_path, "The dp-node program on the node's host", "PATH" },
+    { "plugin-dir", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &o->plugin_dirs, "Let the node load plugins from DIR (repeatable)", "DIR" },
+    { "cookie-file", 0, 0, G_OPTION_ARG_FILENAME, &o->cookie_file, "Cookie file with the cluster secret", "FILE" },
     { "signature", 's', 0, G_OPTION_ARG_STRING, &signature, "Parse input as this GVariant type instead of inferring one", "TYPE" },
-    { "no-stdin", 0, 0, G_OPTION_ARG_NONE, &no_stdin, "Do not read standard input: send the --message's, then close", NULL },
-    { "ready-timeout", 0, 0, G_OPTION_ARG_INT, &ready_timeout, "How long a node may take to start, in ms (default 30000)", "MS" },
-    { "accept-new-host-key", 0, 0, G_OPTION_ARG_NONE, &accept_new, "Add an unknown ssh host key to known_hosts", NULL },
-    { "ssh-identity", 0, 0, G_OPTION_ARG_FILENAME, &identity, "ssh private key to use", "FILE" },
-    { "ssh-known-hosts", 0, 0, G_OPTION_ARG_FILENAME, &known_hosts, "ssh known_hosts file to use", "FILE" },
-    { "ssh-config", 0, 0, G_OPTION_ARG_FILENAME, &ssh_config, "ssh config file to read instead of ~/.ssh/config", "FILE" },
+    { "no-stdin", 0, 0, G_OPTION_ARG_NONE, &o->no_stdin, "Do not read standard input: send the --message's, then close", NULL },
+    { "ready-timeout", 0, 0, G_OPTION_ARG_INT, &o->ready_timeout, "How long a node may take to start, in ms (default 30000)", "MS" },
+    { "accept-new-host-key", 0, 0, G_OPTION_ARG_NONE, &o->accept_new, "Add an unknown ssh host key to known_hosts", NULL },
+    { "ssh-identity", 0, 0, G_OPTION_ARG_FILENAME, &o->identity, "ssh private key to use", "FILE" },
+    { "ssh-known-hosts", 0, 0, G_OPTION_ARG_FILENAME, &o->known_hosts, "ssh known_hosts file to use", "FILE" },
+    { "ssh-config", 0, 0, G_OPTION_ARG_FILENAME, &o->ssh_config, "ssh config file to read instead of ~/.ssh/config", "FILE" },
     { "log-json", 0, 0, G_OPTION_ARG_NONE, &log_json, "Print log records from places as JSON lines on standard error", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say more on standard error", NULL },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version and exit", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new ("HOST:PORT PLUGIN SYMBOL - run a place on a node");
   g_autoptr(GError) error = NULL;
-  g_autoptr(DpNode) router = NULL;
-  g_autoptr(DpSpawnOptions) opts = NULL;
-  g_autofree char *host = NULL;
-  guint16 port = 0;
-  LaunchArgs a = { 0 };
 
-  setlocale (LC_ALL, "");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  g_option_context_set_summary (ctx,
-    "Starts the place SYMBOL of PLUGIN on a node at HOST:PORT (PORT 0: any free\n"
-    "port), sends it the --message's and then each line of standard input as a\n"
-    "JSON message, and prints every message it sends back as a line of JSON.\n"
-    "When standard input ends the channel is closed; dp-launch exits once the\n"
-    "place has finished.\n\n"
-    "HOST is spawned locally when it names this machine (localhost, 127.0.0.1…),\n"
-    "over ssh otherwise; it may be user@host or host:sshport for ssh, and an IPv6\n"
-    "address goes in brackets ([::1]:0, user@[fe80::1]:22:0). PLUGIN is a\n"
-    "file (its directory is added to a spawned node's plugin path) or a name on\n"
-    "the node's plugin path ($DP_PLUGIN_PATH, --plugin-dir).");
-  g_option_context_set_description (ctx,
-    "Exit status:\n"
-    "  0  the place finished normally\n"
-    "  1  other failure\n"
-    "  2  usage error\n"
-    "  3  the node could not be spawned or connected to\n"
-    "  4  the place could not be started (plugin, symbol, ABI, name)\n"
-    "  5  the place crashed\n"
-    "  6  the node or the connection to it was lost\n"
-    "  7  some input lines were not valid JSON messages (the rest was sent)\n"
-    "  130 interrupted\n\n"
-    "JSON and messages (json-glib's mapping; a number is never changed):\n"
-    "  JSON         read as     read with --signature TYPE  written from\n"
-    "  \"text\"       s           s; o, g when it is one      s o g\n"
-    "  -12          x (int64)   y n q i u x t h, in range   y n q i u x t h\n"
-    "  2.5  1e3     d           d (integers too)            d, shortest exact form\n"
-    "  \"inf\" \"nan\"  s           d (\"inf\" \"-inf\" \"nan\")      d infinite or NaN\n"
-    "  true false   b           b                           b\n"
-    "  null         mv nothing  mT nothing                  mT nothing\n"
-    "  [...]        av          aT; (T...) one per item     aT (ay too), (T...)\n"
-    "  {\"k\":...}    a{sv}       a{KV}; {KV} one member      a{KV}, {KV}; keys as text\n"
-    "  any value    -           v as without TYPE; mT as T  v, mT: the value inside\n"
-    "  An integer outside int64 (no --signature) or outside TYPE, a number beyond\n"
-    "  a double (1e400), a string that is not wholly a number where TYPE wants\n"
-    "  one: that line is an error naming the number (exit 7). Every output line\n"
-    "  is valid JSON; doubles print in the shortest form that reads back the same\n"
-    "  (2.0, 0.1, 1e+20); an infinite or NaN double prints as \"inf\" \"-inf\" \"nan\".\n"
-    "\n"
-    "Examples:\n"
-    "  printf '\"ping\"\\n[1, 2.5]\\n' | dp-launch localhost:0 ./echo.so echo\n"
-    "  dp-node --listen 127.0.0.1:6340 --plugin-dir /opt/plugins &\n"
-    "  dp-launch --connect -m '\"hi\"' --no-stdin 127.0.0.1:6340 echo echo\n");
-
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+  g_option_context_set_summary (ctx, summary);
+  g_option_context_set_description (ctx, description);
+  if (!g_option_context_parse (ctx, argc, argv, &error))
     {
       g_printerr ("dp-launch: %s\n", error->message);
       return EXIT_USAGE;
     }
-  if (version)
+  if (o->version)
     {
       g_print ("dp-launch %s\n", DP_PROJECT_VERSION);
       return EXIT_OK;
     }
-  if (argc == 4)
+  if (*argc == 4)
     {
-      g_autoptr(DpHostSpec) spec = _dp_host_spec_parse (argv[1], DP_HOST_SPEC_NODE_PORT, &error);
+      g_autoptr(DpHostSpec) spec = _dp_host_spec_parse ((*argv)[1], DP_HOST_SPEC_NODE_PORT, &error);
       if (spec == NULL)
         g_printerr ("dp-launch: %s\n", error->message);
       else
         {
           /* the host as the spawn and connect calls take it: no port */
-          host = _dp_host_spec_to_string (spec);
-          port = spec->port;
+          *host = _dp_host_spec_to_string (spec);
+          *port = spec->port;
         }
     }
-  if (host == NULL)
+  if (*host == NULL)
     {
       g_printerr ("dp-launch: usage: dp-launch [OPTIONS] HOST:PORT PLUGIN SYMBOL (see --help)\n");
       return EXIT_USAGE;
     }
-  if (use_ssh && use_local)
+  if (o->use_ssh && o->use_local)
     {
       g_printerr ("dp-launch: --ssh and --local exclude each other\n");
       return EXIT_USAGE;
@@ -362,6 +382,72 @@ main (int argc, char **argv)
       g_printerr ("dp-launch: --signature '%s' is not a definite GVariant type\n", signature);
       return EXIT_USAGE;
     }
+  return -1;
+}
+
+static DpSpawnOptions *
+spawn_options_new (const Options *o)
+{
+  DpSpawnOptions *opts = dp_spawn_options_new ();
+
+  dp_spawn_options_set_output (opts, DP_SPAWN_OUTPUT_STDERR);
+  dp_spawn_options_set_method (opts, o->use_ssh ? DP_SPAWN_SSH : o->use_local ? DP_SPAWN_LOCAL : DP_SPAWN_AUTO);
+  dp_spawn_options_set_ready_timeout (opts, (guint) MAX (o->ready_timeout, 0));
+  dp_spawn_options_set_accept_new_host_key (opts, o->accept_new);
+  if (o->node_path)
+    dp_spawn_options_set_node_path (opts, o->node_path);
+  if (o->identity)
+    dp_spawn_options_set_ssh_identity (opts, o->identity);
+  if (o->known_hosts)
+    dp_spawn_options_set_ssh_known_hosts (opts, o->known_hosts);
+  if (o->ssh_config)
+    dp_spawn_options_set_ssh_config (opts, o->ssh_config);
+  for (guint i = 0; o->plugin_dirs && o->plugin_dirs[i]; i++)
+    dp_spawn_options_add_plugin_dir (opts, o->plugin_dirs[i]);
+  return opts;
+}
+
+/* A plugin given as a file is made absolute and its directory goes on a
+ * spawned node's plugin path; FALSE when there is no such file. */
+static gboolean
+resolve_plugin (LaunchArgs     *a,
+                DpSpawnOptions *opts)
+{
+  g_autofree char *dir = NULL;
+  char *real;
+
+  if (strchr (a->plugin, '/') == NULL)
+    return TRUE;           /* a name on the node's plugin path */
+  real = realpath (a->plugin, NULL);
+  if (real == NULL)
+    {
+      g_printerr ("dp-launch: plugin %s: %s\n", a->plugin, g_strerror (errno));
+      return FALSE;
+    }
+  g_free (a->plugin);
+  a->plugin = g_strdup (real);
+  free (real);
+  dir = g_path_get_dirname (a->plugin);
+  dp_spawn_options_add_plugin_dir (opts, dir);
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_auto(Options) o = { .ready_timeout = 30000 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpNode) router = NULL;
+  g_autoptr(DpSpawnOptions) opts = NULL;
+  g_autofree char *host = NULL;
+  guint16 port = 0;
+  LaunchArgs a = { 0 };
+  int status;
+
+  setlocale (LC_ALL, "");
+  status = parse_command_line (&o, &argc, &argv, &host, &port);
+  if (status >= 0)
+    return status;
   if (verbose)
     g_log_set_debug_enabled (TRUE);
 
@@ -372,55 +458,26 @@ main (int argc, char **argv)
   g_log_set_writer_func (log_writer, NULL, NULL);
   router = dp_node_new ();
   g_signal_connect (router, "log", G_CALLBACK (on_log), NULL);
-  if (cookie_file && !dp_node_load_cookie (router, cookie_file, &error))
+  if (o.cookie_file && !dp_node_load_cookie (router, o.cookie_file, &error))
     {
       g_printerr ("dp-launch: %s\n", error->message);
       return EXIT_NODE;
     }
 
-  opts = dp_spawn_options_new ();
-  dp_spawn_options_set_output (opts, DP_SPAWN_OUTPUT_STDERR);
-  dp_spawn_options_set_method (opts, use_ssh ? DP_SPAWN_SSH : use_local ? DP_SPAWN_LOCAL : DP_SPAWN_AUTO);
-  dp_spawn_options_set_ready_timeout (opts, (guint) MAX (ready_timeout, 0));
-  dp_spawn_options_set_accept_new_host_key (opts, accept_new);
-  if (node_path)
-    dp_spawn_options_set_node_path (opts, node_path);
-  if (identity)
-    dp_spawn_options_set_ssh_identity (opts, identity);
-  if (known_hosts)
-    dp_spawn_options_set_ssh_known_hosts (opts, known_hosts);
-  if (ssh_config)
-    dp_spawn_options_set_ssh_config (opts, ssh_config);
-  for (guint i = 0; plugin_dirs && plugin_dirs[i]; i++)
-    dp_spawn_options_add_plugin_dir (opts, plugin_dirs[i]);
-
+  opts = spawn_options_new (&o);
   a.plugin = g_strdup (argv[2]);
   a.symbol = g_strdup (argv[3]);
-  a.name = g_strdup (named);
-  a.flags = thunk ? DP_LAUNCH_THUNK : DP_LAUNCH_NONE;
-  a.read_stdin = !no_stdin;
-  if (strchr (a.plugin, '/') != NULL)
-    {
-      char *real = realpath (a.plugin, NULL);
-      if (real == NULL)
-        {
-          g_printerr ("dp-launch: plugin %s: %s\n", a.plugin, g_strerror (errno));
-          return EXIT_PLACE_START;
-        }
-      g_free (a.plugin);
-      a.plugin = g_strdup (real);
-      free (real);
-      {
-        g_autofree char *dir = g_path_get_dirname (a.plugin);
-        dp_spawn_options_add_plugin_dir (opts, dir);
-      }
-    }
+  a.name = g_strdup (o.named);
+  a.flags = o.thunk ? DP_LAUNCH_THUNK : DP_LAUNCH_NONE;
+  a.read_stdin = !o.no_stdin;
+  if (!resolve_plugin (&a, opts))
+    return EXIT_PLACE_START;
 
   g_unix_signal_add (SIGINT, on_sigint, NULL);
   g_unix_signal_add (SIGTERM, on_sigint, NULL);
 
-  connect_mode = connect;
-  if (connect)
+  connect_mode = o.connect;
+  if (o.connect)
     dp_remote_node_connect_async (router, host, port, NULL, node_cb, &a);
   else
     dp_remote_node_spawn_async (router, host, port, opts, NULL, node_cb, &a);

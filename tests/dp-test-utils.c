@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-test-utils.h"
+#include "dp-private.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -336,4 +337,63 @@ dp_test_remove_log_watch (guint id)
         break;
       }
   g_rec_mutex_unlock (&watch_lock);
+}
+
+GSocketConnection *
+dp_test_raw_connect (guint16 port)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *c = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+
+  g_assert_no_error (error);
+  g_socket_set_timeout (g_socket_connection_get_socket (c), 10);
+  return c;
+}
+
+void
+dp_test_raw_write (GSocketConnection *c,
+                   const void        *data,
+                   gsize              len)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (c)), data, len,
+                             NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
+void
+dp_test_raw_handshake (GSocketConnection *c,
+                       GBytes            *secret)
+{
+  guint8 nonce[DP_NONCE_LEN], hello[DP_HELLO_LEN], theirs[DP_HELLO_LEN];
+  guint8 peer[DP_NONCE_LEN], proof[DP_AUTH_LEN];
+  gsize got = 0;
+  g_autoptr(GError) error = NULL;
+
+  _dp_random_bytes (nonce, sizeof nonce);
+  _dp_wire_hello_build (hello, nonce);
+  dp_test_raw_write (c, hello, sizeof hello);
+  g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (c)), theirs, sizeof theirs,
+                           &got, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (_dp_wire_hello_parse (theirs, peer, &error));
+  _dp_wire_auth_compute (secret, 'C', peer, nonce, proof);
+  dp_test_raw_write (c, proof, sizeof proof);
+}
+
+/* Fails on the socket's 10 s timeout. */
+void
+dp_test_expect_dropped (GSocketConnection *c)
+{
+  guint8 buf[256];
+  GError *error = NULL;
+
+  while (g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (c)),
+                              buf, sizeof buf, NULL, &error) > 0)
+    ;
+  if (error && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+    g_assert_no_error (error);
+  g_clear_error (&error);
 }

@@ -67,4 +67,16 @@ guint         dp_test_add_log_watch      (DpTestLogWatch watch,
 /* Once it returns, @id's watch is not running and will not run again. */
 void          dp_test_remove_log_watch   (guint          id);
 
+/* Raw peers, for tests of what a node does with a misbehaving one: a plain
+ * TCP connection to 127.0.0.1:@port with a 10 s socket timeout, writing
+ * bytes, the client's half of the handshake with @secret (right or wrong),
+ * and reading until the node drops the connection (EOF). */
+GSocketConnection *dp_test_raw_connect   (guint16             port);
+void               dp_test_raw_write     (GSocketConnection  *c,
+                                          const void         *data,
+                                          gsize               len);
+void               dp_test_raw_handshake (GSocketConnection  *c,
+                                          GBytes             *secret);
+void               dp_test_expect_dropped (GSocketConnection *c);
+
 G_END_DECLS

@@ -207,59 +207,6 @@ test_two_nodes (Fixture *f, gconstpointer data)
 
 /* ---- raw, misbehaving peers ---- */
 
-static GSocketConnection *
-raw_connect (Fixture *f)
-{
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GError) error = NULL;
-  GSocketConnection *c = g_socket_client_connect_to_host (client, "127.0.0.1",
-                                                          dp_remote_node_get_port (f->node), NULL, &error);
-  g_assert_no_error (error);
-  g_socket_set_timeout (g_socket_connection_get_socket (c), 10);
-  return c;
-}
-
-static void
-raw_write (GSocketConnection *c, const void *data, gsize len)
-{
-  g_autoptr(GError) error = NULL;
-  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (c)), data, len, NULL, NULL, &error);
-  g_assert_no_error (error);
-}
-
-/* Reads until EOF: the node has dropped us. Fails on the 10 s socket timeout. */
-static void
-expect_dropped (GSocketConnection *c)
-{
-  guint8 buf[256];
-  GError *error = NULL;
-  gssize n;
-
-  while ((n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (c)),
-                                   buf, sizeof buf, NULL, &error)) > 0)
-    ;
-  if (error && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
-    g_assert_no_error (error);
-  g_clear_error (&error);
-}
-
-static void
-raw_handshake (Fixture *f, GSocketConnection *c, GBytes *secret)
-{
-  guint8 nonce[DP_NONCE_LEN], hello[DP_HELLO_LEN], theirs[DP_HELLO_LEN], peer[DP_NONCE_LEN], proof[DP_AUTH_LEN];
-  gsize got = 0;
-  g_autoptr(GError) error = NULL;
-
-  _dp_random_bytes (nonce, sizeof nonce);
-  _dp_wire_hello_build (hello, nonce);
-  raw_write (c, hello, sizeof hello);
-  g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (c)), theirs, sizeof theirs, &got, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (_dp_wire_hello_parse (theirs, peer, &error));
-  _dp_wire_auth_compute (secret, 'C', peer, nonce, proof);
-  raw_write (c, proof, sizeof proof);
-}
-
 static void
 assert_node_serves (Fixture *f)
 {
@@ -276,17 +223,17 @@ test_bad_peers (Fixture *f, gconstpointer data)
 {
   g_autoptr(GBytes) secret = dp_node_get_secret (f->router, NULL);
   g_autoptr(GBytes) wrong = g_bytes_new ("wrong-secret-0123456789abcdef", 29);
-  g_autoptr(GSocketConnection) half = raw_connect (f);
+  g_autoptr(GSocketConnection) half = dp_test_raw_connect (dp_remote_node_get_port (f->node));
   g_autoptr(DpRemoteConnection) busy = launch (f, "echo", "echo", 0, NULL);
 
   /* a half-sent frame on an authenticated connection stays pending while
    * everybody else is served */
-  raw_handshake (f, half, secret);
+  dp_test_raw_handshake (half, secret);
   {
     guint8 hdr[DP_FRAME_HEADER_LEN];
     DpFrameHeader h = { 100, DP_FRAME_DATA, 0, 1, 1, 0 };
     _dp_frame_header_pack (&h, hdr);
-    raw_write (half, hdr, 10);
+    dp_test_raw_write (half, hdr, 10);
   }
   assert_node_serves (f);
 
@@ -294,19 +241,19 @@ test_bad_peers (Fixture *f, gconstpointer data)
    * back to us */
   /* garbage instead of a handshake */
   {
-    g_autoptr(GSocketConnection) c = raw_connect (f);
+    g_autoptr(GSocketConnection) c = dp_test_raw_connect (dp_remote_node_get_port (f->node));
     dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
                         "node *: connection from * closed: *peer does not speak the libdp protocol (bad magic)");
-    raw_write (c, "GET / HTTP/1.0\r\n\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 71);
-    expect_dropped (c);
+    dp_test_raw_write (c, "GET / HTTP/1.0\r\n\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 71);
+    dp_test_expect_dropped (c);
   }
   /* the wrong secret */
   {
-    g_autoptr(GSocketConnection) c = raw_connect (f);
+    g_autoptr(GSocketConnection) c = dp_test_raw_connect (dp_remote_node_get_port (f->node));
     dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
                         "node *: connection from * closed: * failed authentication (wrong secret)*");
-    raw_handshake (f, c, wrong);
-    expect_dropped (c);
+    dp_test_raw_handshake (c, wrong);
+    dp_test_expect_dropped (c);
   }
   dp_test_assert_expected_logs ();
   /* an oversized frame, an unknown frame type, a payload that is not a GVariant */
@@ -323,15 +270,15 @@ test_bad_peers (Fixture *f, gconstpointer data)
     };
     for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
       {
-        g_autoptr(GSocketConnection) c = raw_connect (f);
+        g_autoptr(GSocketConnection) c = dp_test_raw_connect (dp_remote_node_get_port (f->node));
         guint8 hdr[DP_FRAME_HEADER_LEN];
         dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, why[i]);
-        raw_handshake (f, c, secret);
+        dp_test_raw_handshake (c, secret);
         _dp_frame_header_pack (&bad[i], hdr);
-        raw_write (c, hdr, sizeof hdr);
+        dp_test_raw_write (c, hdr, sizeof hdr);
         if (bad[i].sig_len == 2)
-          raw_write (c, "a{\0\0\0\0\0\0xxxxxxxx", 16);
-        expect_dropped (c);
+          dp_test_raw_write (c, "a{\0\0\0\0\0\0xxxxxxxx", 16);
+        dp_test_expect_dropped (c);
       }
   }
   /* a master with another secret cannot connect: the node refuses it */
@@ -444,19 +391,19 @@ test_wrong_secret_named (Fixture *f, gconstpointer data)
   /* REFUSED on the wire: in place of the node's proof, then the close */
   {
     g_autoptr(GBytes) wrong = g_bytes_new ("wrong-secret-0123456789abcdef", 29);
-    g_autoptr(GSocketConnection) c = raw_connect (f);
+    g_autoptr(GSocketConnection) c = dp_test_raw_connect (dp_remote_node_get_port (f->node));
     guint8 answer[DP_REFUSAL_LEN];
     gsize got = 0;
     g_autoptr(GError) error = NULL;
 
     dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, node_refused);
-    raw_handshake (f, c, wrong);
+    dp_test_raw_handshake (c, wrong);
     g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (c)), answer, sizeof answer,
                              &got, NULL, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (got, ==, sizeof answer);
     g_assert_true (_dp_wire_refusal_match (answer, sizeof answer));
-    expect_dropped (c);
+    dp_test_expect_dropped (c);
   }
   dp_test_assert_expected_logs ();
 
@@ -464,21 +411,21 @@ test_wrong_secret_named (Fixture *f, gconstpointer data)
    * node reads REFUSED where it expects the first frame */
   {
     g_autoptr(GBytes) secret = dp_node_get_secret (f->router, NULL);
-    g_autoptr(GSocketConnection) c = raw_connect (f);
+    g_autoptr(GSocketConnection) c = dp_test_raw_connect (dp_remote_node_get_port (f->node));
     guint8 proof[DP_AUTH_LEN], refused[DP_REFUSAL_LEN];
     gsize got = 0;
     g_autoptr(GError) error = NULL;
 
     dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, node_was_refused);
-    raw_handshake (f, c, secret);
+    dp_test_raw_handshake (c, secret);
     g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (c)), proof, sizeof proof,
                              &got, NULL, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (got, ==, sizeof proof);
     g_assert_false (_dp_wire_refusal_match (proof, sizeof proof));
     _dp_wire_refusal_build (refused);
-    raw_write (c, refused, sizeof refused);
-    expect_dropped (c);
+    dp_test_raw_write (c, refused, sizeof refused);
+    dp_test_expect_dropped (c);
   }
   dp_test_assert_expected_logs ();
 

@@ -459,60 +459,6 @@ test_exit_request (Peer *p, gconstpointer data)
 
 /* ---- raw, misbehaving peers: each closes only its own connection ---- */
 
-static GSocketConnection *
-raw_connect (Peer *p)
-{
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GError) error = NULL;
-  GSocketConnection *c = g_socket_client_connect_to_host (client, "127.0.0.1",
-                                                          dp_node_get_port (p->server), NULL, &error);
-
-  g_assert_no_error (error);
-  g_socket_set_timeout (g_socket_connection_get_socket (c), 10);
-  return c;
-}
-
-static void
-raw_write (GSocketConnection *c, const void *data, gsize len)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (c)), data, len, NULL, NULL, &error);
-  g_assert_no_error (error);
-}
-
-/* Reads until EOF: the node has dropped us. Fails on the 10 s socket timeout. */
-static void
-expect_dropped (GSocketConnection *c)
-{
-  guint8 buf[256];
-  GError *error = NULL;
-
-  while (g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (c)),
-                              buf, sizeof buf, NULL, &error) > 0)
-    ;
-  if (error && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
-    g_assert_no_error (error);
-  g_clear_error (&error);
-}
-
-static void
-raw_handshake (GSocketConnection *c, GBytes *secret)
-{
-  guint8 nonce[DP_NONCE_LEN], hello[DP_HELLO_LEN], theirs[DP_HELLO_LEN], peer[DP_NONCE_LEN], proof[DP_AUTH_LEN];
-  gsize got = 0;
-  g_autoptr(GError) error = NULL;
-
-  _dp_random_bytes (nonce, sizeof nonce);
-  _dp_wire_hello_build (hello, nonce);
-  raw_write (c, hello, sizeof hello);
-  g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (c)), theirs, sizeof theirs, &got, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (_dp_wire_hello_parse (theirs, peer, &error));
-  _dp_wire_auth_compute (secret, 'C', peer, nonce, proof);
-  raw_write (c, proof, sizeof proof);
-}
-
 static void
 test_malformed_frames (Peer *p, gconstpointer data)
 {
@@ -533,27 +479,27 @@ test_malformed_frames (Peer *p, gconstpointer data)
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      g_autoptr(GSocketConnection) c = raw_connect (p);
+      g_autoptr(GSocketConnection) c = dp_test_raw_connect (dp_node_get_port (p->server));
       guint8 hdr[DP_FRAME_HEADER_LEN];
 
       dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, why[i]);
-      raw_handshake (c, secret);
+      dp_test_raw_handshake (c, secret);
       _dp_frame_header_pack (&bad[i], hdr);
-      raw_write (c, hdr, sizeof hdr);
+      dp_test_raw_write (c, hdr, sizeof hdr);
       if (bad[i].sig_len == 2)
-        raw_write (c, "a{\0\0\0\0\0\0xxxxxxxx", 16);
-      expect_dropped (c);
+        dp_test_raw_write (c, "a{\0\0\0\0\0\0xxxxxxxx", 16);
+      dp_test_expect_dropped (c);
       /* the master's connection, opened before, is still served */
       assert_echoes (busy, why[i]);
     }
   /* garbage instead of a handshake */
   {
-    g_autoptr(GSocketConnection) c = raw_connect (p);
+    g_autoptr(GSocketConnection) c = dp_test_raw_connect (dp_node_get_port (p->server));
 
     dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
                         "connection from 127.0.0.1:* closed: *peer does not speak the libdp protocol (bad magic)");
-    raw_write (c, "GET / HTTP/1.0\r\n\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 71);
-    expect_dropped (c);
+    dp_test_raw_write (c, "GET / HTTP/1.0\r\n\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 71);
+    dp_test_expect_dropped (c);
   }
   assert_echoes (busy, "through all of that");
   assert_node_serves (p);
