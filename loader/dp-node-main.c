@@ -154,6 +154,58 @@ parse_listen (const char *text, char **addr, guint16 *port, GError **error)
   return TRUE;
 }
 
+/* The secret from the first line of standard input (as a master hands
+ * it over), or from the cookie file. */
+static gboolean
+load_secret (DpNode      *node,
+             gboolean     from_stdin,
+             const char  *cookie_file,
+             GError     **error)
+{
+  g_autofree char *line = NULL;
+  g_autoptr(GBytes) secret = NULL;
+
+  if (!from_stdin)
+    return dp_node_load_cookie (node, cookie_file, error);
+  line = read_secret_line (error);
+  if (line == NULL)
+    return FALSE;
+  secret = dp_secret_parse (line, error);
+  memset (line, 0, strlen (line));
+  if (secret == NULL)
+    return FALSE;
+  dp_node_set_secret_full (node, secret, "the secret given on standard input");
+  return TRUE;
+}
+
+/* The one line a spawner waits for (dp-node-process.c reads it). */
+static void
+print_ready_line (DpNode *node)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "dp-node");
+  json_builder_add_string_value (b, "ready");
+  json_builder_set_member_name (b, "port");
+  json_builder_add_int_value (b, dp_node_get_port (node));
+  json_builder_set_member_name (b, "pid");
+  json_builder_add_int_value (b, getpid ());
+  json_builder_set_member_name (b, "version");
+  json_builder_add_string_value (b, DP_PROJECT_VERSION);
+  json_builder_set_member_name (b, "protocol");
+  json_builder_add_int_value (b, 1);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  text = json_generator_to_data (gen, NULL);
+  printf ("%s\n", text);
+  fflush (stdout);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -207,20 +259,7 @@ main (int argc, char **argv)
     }
 
   node = dp_node_new ();
-  if (secret_stdin)
-    {
-      g_autofree char *line = read_secret_line (&error);
-      g_autoptr(GBytes) secret = line ? dp_secret_parse (line, &error) : NULL;
-      if (line)
-        memset (line, 0, strlen (line));
-      if (secret == NULL)
-        {
-          g_printerr ("dp-node: %s\n", error->message);
-          return 1;
-        }
-      dp_node_set_secret_full (node, secret, "the secret given on standard input");
-    }
-  else if (!dp_node_load_cookie (node, cookie_file, &error))
+  if (!load_secret (node, secret_stdin, cookie_file, &error))
     {
       g_printerr ("dp-node: %s\n", error->message);
       return 1;
@@ -247,30 +286,7 @@ main (int argc, char **argv)
       g_input_stream_read_bytes_async (in, 4096, G_PRIORITY_DEFAULT, NULL, stdin_read_cb, NULL);
     }
 
-  {
-    g_autoptr(JsonBuilder) b = json_builder_new ();
-    g_autoptr(JsonGenerator) gen = json_generator_new ();
-    g_autoptr(JsonNode) root = NULL;
-    g_autofree char *text = NULL;
-
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "dp-node");
-    json_builder_add_string_value (b, "ready");
-    json_builder_set_member_name (b, "port");
-    json_builder_add_int_value (b, dp_node_get_port (node));
-    json_builder_set_member_name (b, "pid");
-    json_builder_add_int_value (b, getpid ());
-    json_builder_set_member_name (b, "version");
-    json_builder_add_string_value (b, DP_PROJECT_VERSION);
-    json_builder_set_member_name (b, "protocol");
-    json_builder_add_int_value (b, 1);
-    json_builder_end_object (b);
-    root = json_builder_get_root (b);
-    json_generator_set_root (gen, root);
-    text = json_generator_to_data (gen, NULL);
-    printf ("%s\n", text);
-    fflush (stdout);
-  }
+  print_ready_line (node);
   g_log_structured ("dp-node", G_LOG_LEVEL_DEBUG,
                     "MESSAGE", "listening on %s:%u", addr, dp_node_get_port (node));
 
