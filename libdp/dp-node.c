@@ -185,6 +185,7 @@ static void
 emit_place_exited (gpointer object,
                    gpointer data)
 {
+  DP_ASSERT_OWNER_CONTEXT (((DpNode *) object)->owner_context);
   PlaceExited *pe = data;
 
   g_signal_emit (object, signals[SIGNAL_PLACE_EXITED], 0, pe->symbol, pe->exit, pe->detail);
@@ -210,6 +211,7 @@ static void
 emit_exit_requested (gpointer object,
                      gpointer data)
 {
+  DP_ASSERT_OWNER_CONTEXT (((DpNode *) object)->owner_context);
   g_signal_emit (object, signals[SIGNAL_EXIT_REQUESTED], 0);
 }
 
@@ -226,6 +228,7 @@ static void
 emit_peer_rejected (gpointer object,
                     gpointer data)
 {
+  DP_ASSERT_OWNER_CONTEXT (((DpNode *) object)->owner_context);
   char **pair = data;
 
   g_signal_emit (object, signals[SIGNAL_PEER_REJECTED], 0, pair[0], pair[1]);
@@ -280,6 +283,7 @@ static void
 emit_log (gpointer object,
           gpointer data)
 {
+  DP_ASSERT_OWNER_CONTEXT (((DpNode *) object)->owner_context);
   LogRecord *lr = data;
 
   g_signal_emit (object, signals[SIGNAL_LOG], 0, lr->node, lr->place, lr->severity, lr->message);

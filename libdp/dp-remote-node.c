@@ -301,6 +301,7 @@ static void
 emit_died (gpointer object,
            gpointer data)
 {
+  DP_ASSERT_OWNER_CONTEXT (((DpRemoteNode *) object)->owner_context);
   DpRemoteNode *self = object;
 
   /* @data: the reason at the time (a restart may have cleared it since) */
@@ -312,6 +313,7 @@ static void
 emit_ready (gpointer object,
             gpointer data)
 {
+  DP_ASSERT_OWNER_CONTEXT (((DpRemoteNode *) object)->owner_context);
   g_signal_emit (object, signals[SIGNAL_READY], 0);
 }
 
@@ -623,6 +625,7 @@ static void
 emit_output (gpointer object,
              gpointer data)
 {
+  DP_ASSERT_OWNER_CONTEXT (((DpRemoteNode *) object)->owner_context);
   g_signal_emit (object, signals[SIGNAL_OUTPUT], 0, (const char *) data);
 }
 
@@ -892,6 +895,7 @@ static void
 emit_restart_signal (gpointer object,
                      gpointer data)
 {
+  DP_ASSERT_OWNER_CONTEXT (((DpRemoteNode *) object)->owner_context);
   guint which = GPOINTER_TO_UINT (data) >> 24;
   guint attempt = GPOINTER_TO_UINT (data) & 0xffffff;
 

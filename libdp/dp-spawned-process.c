@@ -135,6 +135,7 @@ emission_free (gpointer data)
 static void
 emit_exited (gpointer object, gpointer data)
 {
+  DP_ASSERT_OWNER_CONTEXT (((DpSpawnedProcess *) object)->owner_context);
   Emission *e = data;
 
   g_signal_emit (object, signals[SIGNAL_EXITED], 0, e->value, e->text);
@@ -143,6 +144,7 @@ emit_exited (gpointer object, gpointer data)
 static void
 emit_output (gpointer object, gpointer data)
 {
+  DP_ASSERT_OWNER_CONTEXT (((DpSpawnedProcess *) object)->owner_context);
   Emission *e = data;
 
   g_signal_emit (object, signals[SIGNAL_OUTPUT], 0, e->value, e->text);
