@@ -1079,11 +1079,37 @@ dp_remote_connection_get_exit_detail (DpRemoteConnection *self)
 }
 
 /**
+ * dp_remote_connection_dup_error:
+ * @self: a #DpRemoteConnection
+ *
+ * Why the place's last incarnation could not be started or was lost. Safe
+ * from any thread, also while the place is being restarted.
+ *
+ * Returns: (transfer full) (nullable): a copy of the error, %NULL when
+ *   there is none
+ */
+GError *
+dp_remote_connection_dup_error (DpRemoteConnection *self)
+{
+  GError *error;
+
+  g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), NULL);
+  g_mutex_lock (&self->lock);
+  error = self->error ? g_error_copy (self->error) : NULL;
+  g_mutex_unlock (&self->lock);
+  return error;
+}
+
+/**
  * dp_remote_connection_get_error:
  * @self: a #DpRemoteConnection
  *
  * The error belongs to @self and is replaced when the place dies again
- * (after a restart), like dp_remote_connection_get_exit_detail()'s string.
+ * (after a restart), like dp_remote_connection_get_exit_detail()'s string:
+ * use it only in the owner context while no restart can happen — or use
+ * dp_remote_connection_dup_error(), which is safe anywhere.
+ *
+ * Deprecated: use dp_remote_connection_dup_error()
  *
  * Returns: (nullable): why the place could not be started or was lost
  */

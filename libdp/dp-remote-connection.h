@@ -106,6 +106,8 @@ const char  *dp_remote_connection_get_exit_detail (DpRemoteConnection *self);
 DP_AVAILABLE_IN_1_0
 const GError *dp_remote_connection_get_error (DpRemoteConnection *self);
 DP_AVAILABLE_IN_1_0
+GError      *dp_remote_connection_dup_error  (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
 const char  *dp_remote_connection_get_symbol (DpRemoteConnection *self);
 DP_AVAILABLE_IN_1_0
 guint32      dp_remote_connection_get_id     (DpRemoteConnection *self);

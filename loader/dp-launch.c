@@ -96,7 +96,7 @@ on_message (DpRemoteConnection *rc, GVariant *msg, gpointer data)
 static void
 on_died (DpRemoteConnection *rc, int exit, const char *detail, gpointer data)
 {
-  const GError *error = dp_remote_connection_get_error (rc);
+  g_autoptr(GError) error = dp_remote_connection_dup_error (rc);
 
   switch (exit)
     {
