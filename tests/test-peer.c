@@ -370,6 +370,12 @@ expect_launch_failure (Peer          *p,
   g_assert_error (error, DP_ERROR, code);
   g_assert_nonnull (strstr (error->message, mentions));
   g_assert_cmpint (dp_remote_connection_get_exit (rc), ==, DP_PLACE_EXIT_FAILED);
+  /* the connection keeps the error, and hands out copies */
+  {
+    g_autoptr(GError) kept = dp_remote_connection_dup_error (rc);
+    g_assert_error (kept, DP_ERROR, code);
+    g_assert_cmpstr (kept->message, ==, error->message);
+  }
   dp_test_assert_expected_logs ();
   assert_node_serves (p);
 }
