@@ -104,6 +104,8 @@ static const DpChannelEntryClass client_entry_class = {
 
 /* ---- a place's end ---- */
 
+static void send_failed (DpConnection *conn, guint32 channel, const GError *error);
+
 typedef struct {
   DpNodeServer   *server;
   GObject        *node;         /* a ref: the node (and its server) outlive the place */
@@ -145,7 +147,9 @@ place_exited_in_router (gpointer data)
         g_hash_table_remove (self->named, pr->name);
     }
   g_atomic_int_dec_and_test (&self->n_places);
-  g_log_structured (G_LOG_DOMAIN, pr->exit == DP_PLACE_EXIT_RETURNED ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
+  /* a launch that failed was said so by send_failed() */
+  g_log_structured (G_LOG_DOMAIN, pr->exit == DP_PLACE_EXIT_RETURNED || pr->exit == DP_PLACE_EXIT_FAILED
+                                  ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
                     "DP_EVENT", "place-exited",
                     "MESSAGE", "place %s (channel %u of %s) exited: %s", pr->symbol, pr->channel, _dp_connection_get_peer (pr->conn), pr->detail);
   self->hooks->place_exited (self->node, pr->symbol, pr->exit, pr->detail);
@@ -181,8 +185,16 @@ on_place_exit (DpPlace     *place,
     }
   /* what the place printed goes out before its death is told */
   fflush (stdout);
-  _dp_connection_send (pr->conn, DP_FRAME_PLACE_DIED, pr->channel, 0,
-                       g_variant_new ("(usav)", (guint32) exit, detail ? detail : "", &returned));
+  if (exit == DP_PLACE_EXIT_FAILED)
+    {
+      /* a thunk that gave no place: the launch failed */
+      g_autoptr(GError) error = g_error_new (DP_ERROR, DP_ERROR_PLACE_FAILED, "%s", detail);
+      g_variant_builder_clear (&returned);
+      send_failed (pr->conn, pr->channel, error);
+    }
+  else
+    _dp_connection_send (pr->conn, DP_FRAME_PLACE_DIED, pr->channel, 0,
+                         g_variant_new ("(usav)", (guint32) exit, detail ? detail : "", &returned));
   _dp_main_context_invoke (pr->server->router_context, "[libdp] place exited",
                            place_exited_in_router, pr, place_record_free);
 }
@@ -274,8 +286,33 @@ connect_named (DpNodeServer        *self,
   return TRUE;
 }
 
-/* Makes the place (a place function in a new thread, or what a thunk
- * returns), registers its channel and says STARTED; returns the place
+/* A thunk's place, on its thread: the thunk gave a place, which runs now */
+typedef struct {
+  DpConnection *conn;
+  guint32       channel;
+} StartedNote;
+
+static void
+started_note_free (gpointer data)
+{
+  StartedNote *sn = data;
+
+  _dp_connection_unref (sn->conn);
+  g_free (sn);
+}
+
+static void
+thunk_started (DpPlace  *place,
+               gpointer  data)
+{
+  StartedNote *sn = data;
+
+  _dp_connection_send (sn->conn, DP_FRAME_PLACE_STARTED, sn->channel, 0, NULL);
+}
+
+/* Makes the place (a place function in a new thread, or a thunk called on
+ * that thread, which says STARTED once the thunk gave a place: the router
+ * never runs plugin code), registers its channel; returns the place
  * (transfer full) and its inbox end in @entry->target. */
 static DpPlace *
 make_place (DpNodeServer        *self,
@@ -286,29 +323,29 @@ make_place (DpNodeServer        *self,
             DpChannelEntry      *entry,
             GError             **error)
 {
+  DpPlaceStart how = { .channel = channel, .symbol = req->symbol };
   DpPlace *place;
 
+  entry->target = _dp_place_channel_new_bound (conn, channel);
   if (g_strcmp0 (req->kind, "thunk") == 0)
     {
-      place = ((DpPlaceThunk) fn) ();
-      if (place == NULL || !DP_IS_PLACE (place))
-        {
-          g_set_error (error, DP_ERROR, DP_ERROR_PLACE_FAILED,
-                       "thunk '%s' of plugin '%s' did not return a place", req->symbol, req->plugin);
-          return NULL;
-        }
-      _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
-      entry->target = _dp_place_channel_bind_peer (dp_place_get_channel (place), conn, channel);
-      _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
+      StartedNote *sn = g_new0 (StartedNote, 1);
+
+      sn->conn = _dp_connection_ref (conn);
+      sn->channel = channel;
+      how.thunk = (DpPlaceThunk) fn;
+      how.started = thunk_started;
+      how.started_data = sn;
+      how.started_free = started_note_free;
     }
   else
     {
-      entry->target = _dp_place_channel_new_bound (conn, channel);
+      how.func = (DpPlaceFunc) fn;
       _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
-      /* register before the thread runs, so nothing it triggers is missed */
-      _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
-      place = _dp_place_new_with_channel ((DpPlaceFunc) fn, g_object_ref (entry->target), NULL);
     }
+  /* register before the thread runs, so nothing it triggers is missed */
+  _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
+  place = _dp_place_start (&how, g_object_ref (entry->target), NULL);
   entry->place = g_object_ref (place);
   return place;
 }

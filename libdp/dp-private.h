@@ -225,6 +225,21 @@ DpPlaceChannel *_dp_place_get_current_channel (void);
 typedef void (*DpPlaceExitNotify) (DpPlace *place, DpPlaceExit exit, const char *detail, gpointer data);
 
 DpPlace  *_dp_place_new_with_channel (DpPlaceFunc func, DpPlaceChannel *child_end, DpPlaceChannel *parent_end);
+/* How a place starts: @func runs on a new thread, or @thunk runs there
+ * first and the place it makes with dp_place_new() runs in its stead, after
+ * @started (on that thread). @channel and @symbol name the place in a crash
+ * report (see dp-place.c). */
+typedef void (*DpPlaceStartedFunc) (DpPlace *place, gpointer data);
+typedef struct {
+  DpPlaceFunc         func;
+  DpPlaceThunk        thunk;
+  guint32             channel;
+  const char         *symbol;
+  DpPlaceStartedFunc  started;
+  gpointer            started_data;
+  GDestroyNotify      started_free;   /* frees @started_data with the place */
+} DpPlaceStart;
+DpPlace  *_dp_place_start (const DpPlaceStart *how, DpPlaceChannel *child_end, DpPlaceChannel *parent_end);
 void      _dp_place_set_exit_notify  (DpPlace *self, DpPlaceExitNotify notify, gpointer data);
 void      _dp_place_install_crash_handlers (void);
 
@@ -327,6 +342,8 @@ gboolean _dp_remote_connection_ended (DpRemoteConnection *self, DpPlaceExit exit
                                       const char *detail, const GError *error,
                                       GVariant *returned);
 gboolean _dp_remote_connection_node_lost (DpRemoteConnection *self, const char *detail);
+gboolean _dp_remote_connection_crashed_with_node (DpRemoteConnection *self, const char *detail,
+                                                  gboolean node_restarts);
 
 /* ------------------------------------------------------------------ *
  * Restart-on-exit (dp-restart-policy.c): one policy for place and     *

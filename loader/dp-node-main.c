@@ -16,6 +16,12 @@
  * SIGINT; it exits with status 1 when it cannot start (the reason on
  * standard error).
  *
+ * A node always ends within STOP_DEADLINE_MS (1.8 s) of being told to stop:
+ * the signal handler (or quit()) arms a one-shot interval timer first, and
+ * SIGALRM _exit()s the process, with a line on stderr, if the orderly
+ * shutdown has not finished by then (a place blocked in user code, a lock
+ * nobody releases). A place that crashes ends the node at once (dp-place.c).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-config.h"
@@ -31,6 +37,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <errno.h>
+#include <signal.h>
+#include <sys/time.h>
 
 static GMainLoop *loop;
 
@@ -67,10 +75,72 @@ node_log_writer (GLogLevelFlags   level,
 }
 static const char *quit_reason = "stopped";
 
+/* ---- the stop deadline: async-signal-safe code only ---- */
+
+#define STOP_DEADLINE_MS 1800
+
+static struct sigaction glib_actions[2];   /* SIGTERM, SIGINT: GLib's, chained to */
+static volatile sig_atomic_t deadline_armed;
+
+static void
+arm_stop_deadline (void)
+{
+  struct itimerval t = { { 0, 0 }, { STOP_DEADLINE_MS / 1000, (STOP_DEADLINE_MS % 1000) * 1000 } };
+
+  if (deadline_armed)
+    return;
+  deadline_armed = 1;
+  setitimer (ITIMER_REAL, &t, NULL);
+}
+
+static void
+stop_deadline_expired (int sig)
+{
+  static const char msg[] = "error: did not stop within the stop deadline; exiting now\n";
+  ssize_t ignored = write (STDERR_FILENO, msg, sizeof msg - 1);
+
+  (void) ignored;
+  _exit (0);
+}
+
+static void
+stop_signal_handler (int        sig,
+                     siginfo_t *info,
+                     void      *ucontext)
+{
+  const struct sigaction *glib = &glib_actions[sig == SIGTERM ? 0 : 1];
+
+  arm_stop_deadline ();
+  if (glib->sa_flags & SA_SIGINFO)
+    glib->sa_sigaction (sig, info, ucontext);
+  else if (glib->sa_handler != SIG_DFL && glib->sa_handler != SIG_IGN)
+    glib->sa_handler (sig);
+}
+
+/* After g_unix_signal_add(): ours first, then GLib's (which wakes the loop) */
+static void
+install_stop_deadline (void)
+{
+  struct sigaction sa;
+
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = stop_deadline_expired;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGALRM, &sa, NULL);
+
+  memset (&sa, 0, sizeof sa);
+  sa.sa_sigaction = stop_signal_handler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGTERM, &sa, &glib_actions[0]);
+  sigaction (SIGINT, &sa, &glib_actions[1]);
+}
+
 static void
 quit (const char *why)
 {
   quit_reason = why;
+  arm_stop_deadline ();
   g_main_loop_quit (loop);
 }
 
@@ -280,6 +350,7 @@ main (int argc, char **argv)
   g_signal_connect (node, "exit-requested", G_CALLBACK (on_exit_requested), NULL);
   g_unix_signal_add (SIGTERM, on_signal, (gpointer) "SIGTERM");
   g_unix_signal_add (SIGINT, on_signal, (gpointer) "SIGINT");
+  install_stop_deadline ();
   if (!daemon_mode)
     {
       in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
