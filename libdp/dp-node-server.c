@@ -206,6 +206,7 @@ typedef struct {
   const char *plugin;
   const char *symbol;
   const char *name;      /* NULL: none */
+  gboolean    isolate;   /* in a process of its own (dp-isolated-place.c) */
 } PlaceRequest;
 
 static void
@@ -257,6 +258,8 @@ parse_request (DpConnection  *conn,
   req->plugin = request_str (payload, "plugin");
   req->symbol = request_str (payload, "symbol");
   req->name = request_str (payload, "name");
+  if (!g_variant_lookup (payload, "isolate", "b", &req->isolate))
+    req->isolate = FALSE;
   return TRUE;
 }
 
@@ -350,6 +353,72 @@ make_place (DpNodeServer        *self,
   return place;
 }
 
+/* ---- an isolated place: its process's end ---- */
+
+typedef struct {
+  DpNodeServer *server;
+  GObject      *node;      /* a ref, as a PlaceRecord's */
+  guint32       channel;
+  char         *peer;
+} IsolatedRecord;
+
+static void
+isolated_exited (gpointer     data,
+                 const char  *symbol,
+                 DpPlaceExit  exit,
+                 const char  *detail)
+{
+  IsolatedRecord *ir = data;
+
+  g_atomic_int_dec_and_test (&ir->server->n_places);
+  g_log_structured (G_LOG_DOMAIN, exit == DP_PLACE_EXIT_RETURNED || exit == DP_PLACE_EXIT_FAILED
+                                  ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
+                    "DP_EVENT", "place-exited",
+                    "MESSAGE", "isolated place %s (channel %u of %s) exited: %s", symbol, ir->channel, ir->peer, detail);
+  ir->server->hooks->place_exited (ir->node, symbol, exit, detail);
+  g_object_unref (ir->node);
+  g_free (ir->peer);
+  g_free (ir);
+}
+
+static gboolean
+start_isolated (DpNodeServer        *self,
+                DpConnection        *conn,
+                guint32              channel,
+                const PlaceRequest  *req,
+                GError             **error)
+{
+  g_auto(GStrv) dirs = self->hooks->dup_plugin_dirs (self->node);
+  IsolatedRecord *ir;
+  gsize max_frame;
+  gdouble hb_interval, hb_timeout;
+
+  if (req->name)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                   "an isolated place cannot be named ('%s')", req->name);
+      return FALSE;
+    }
+  self->hooks->accept_params (self->node, &max_frame, &hb_interval, &hb_timeout);
+  ir = g_new0 (IsolatedRecord, 1);
+  ir->server = self;
+  ir->node = g_object_ref (self->node);
+  ir->channel = channel;
+  ir->peer = g_strdup (_dp_connection_get_peer (conn));
+  g_atomic_int_inc (&self->n_places);
+  if (!_dp_isolated_place_start (conn, channel, req->kind, req->plugin, req->symbol,
+                                 (const char * const *) dirs, max_frame,
+                                 isolated_exited, ir, error))
+    {
+      g_atomic_int_dec_and_test (&self->n_places);
+      g_object_unref (ir->node);
+      g_free (ir->peer);
+      g_free (ir);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* A place from a plugin, under its name if it has one; its end is watched
  * so its death is told (on_place_exit). */
 static gboolean
@@ -376,6 +445,8 @@ start_place (DpNodeServer        *self,
                    "a place named '%s' already runs on this node", req->name);
       return FALSE;
     }
+  if (req->isolate)
+    return start_isolated (self, conn, channel, req, error);
   fn = self->hooks->lookup_plugin (self->node, req->plugin, req->symbol, error);
   if (fn == NULL)
     return FALSE;
@@ -584,7 +655,14 @@ on_incoming (GSocketService    *service,
              GObject           *source_object,
              gpointer           user_data)
 {
-  DpNodeServer *self = user_data;
+  _dp_node_server_adopt (user_data, sconn);
+  return TRUE;
+}
+
+void
+_dp_node_server_adopt (DpNodeServer      *self,
+                       GSocketConnection *sconn)
+{
   g_autoptr(GError) error = NULL;
   g_autofree char *secret_source = NULL;
   g_autoptr(GBytes) secret = self->hooks->get_secret (self->node, &secret_source, &error);
@@ -597,7 +675,7 @@ on_incoming (GSocketService    *service,
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "MESSAGE", "refusing a connection: %s", error->message);
-      return TRUE;
+      return;
     }
   self->hooks->accept_params (self->node, &max_frame, &hb_interval, &hb_timeout);
   conn = _dp_connection_new (sconn, DP_CONNECTION_SERVER, secret, secret_source, max_frame,
@@ -605,7 +683,6 @@ on_incoming (GSocketService    *service,
   g_ptr_array_add (self->conns, conn);
   _dp_connection_set_heartbeat (conn, hb_interval, hb_timeout);
   _dp_connection_start (conn);
-  return TRUE;
 }
 
 /* ---- life cycle ---- */

@@ -251,6 +251,30 @@ gpointer  _dp_plugin_lookup (const char         *plugin,
 GStrv     _dp_plugin_default_dirs (void);
 
 /* ------------------------------------------------------------------ *
+ * Isolated places (dp-isolated-place.c): a place in a process of its  *
+ * own, relayed by its node                                            *
+ * ------------------------------------------------------------------ */
+
+/* Router thread: the isolated place ended (@exit, @detail) and its
+ * process is gone; called once */
+typedef void (*DpIsolatedExitFunc) (gpointer data, const char *symbol,
+                                    DpPlaceExit exit, const char *detail);
+
+/* Router thread: starts `dp-node --place-host` for @kind ("place" or
+ * "thunk") @plugin:@symbol and relays channel @channel of @conn to it;
+ * says STARTED (or FAILED) when the child does. */
+gboolean _dp_isolated_place_start (DpConnection        *conn,
+                                   guint32              channel,
+                                   const char          *kind,
+                                   const char          *plugin,
+                                   const char          *symbol,
+                                   const char * const  *plugin_dirs,
+                                   gsize                max_frame,
+                                   DpIsolatedExitFunc   on_exit,
+                                   gpointer             on_exit_data,
+                                   GError             **error);
+
+/* ------------------------------------------------------------------ *
  * Running code on another thread's loop (dp-main-context.c)           *
  * ------------------------------------------------------------------ */
 
@@ -289,6 +313,7 @@ typedef struct {
                               const char *detail);
   void     (*exit_requested) (GObject *node);
   void     (*peer_rejected)  (GObject *node, const char *peer, const char *reason);
+  GStrv    (*dup_plugin_dirs) (GObject *node);
 } DpNodeServerHooks;
 
 DpNodeServer *_dp_node_server_new      (GObject *node, GMainContext *router_context,
@@ -298,6 +323,8 @@ void          _dp_node_server_free     (DpNodeServer *server);
 gboolean      _dp_node_server_listen   (DpNodeServer *server, const char *address,
                                         guint16 port, GError **error);
 void          _dp_node_server_shutdown (DpNodeServer *server);
+/* router thread: serve an already connected socket as if accepted */
+void          _dp_node_server_adopt    (DpNodeServer *server, GSocketConnection *sconn);
 /* any thread */
 guint16       _dp_node_server_get_port (DpNodeServer *server);
 guint         _dp_node_server_get_n_places (DpNodeServer *server);

@@ -1259,6 +1259,8 @@ dp_remote_node_launch_place (DpRemoteNode  *self,
   g_variant_builder_add (&b, "{sv}", "symbol", g_variant_new_string (symbol));
   if (name)
     g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (name));
+  if (flags & DP_LAUNCH_ISOLATE)
+    g_variant_builder_add (&b, "{sv}", "isolate", g_variant_new_boolean (TRUE));
   rc = open_channel (self, g_variant_builder_end (&b), symbol);
   if (flags & DP_LAUNCH_RESTART_ON_EXIT)
     dp_remote_connection_set_restart (rc, TRUE);

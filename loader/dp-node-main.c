@@ -2,6 +2,13 @@
  *
  *   dp-node [--listen ADDR:PORT] [--secret-stdin | --cookie-file FILE]
  *           [--plugin-dir DIR]... [--max-frame-size BYTES] [--daemon] [-v]
+ *   dp-node --place-host FD --secret-stdin [--plugin-dir DIR]...
+ *
+ * With --place-host, dp-node is an isolated place's process, a child its
+ * node started (dp-isolated-place.c): it listens nowhere and prints no
+ * ready line, but serves the connected socket FD (its node's end of a
+ * socketpair) with the secret on its standard input, and exits when that
+ * standard input closes.
  *
  * With --secret-stdin the first line of standard input is the cluster
  * secret (hexadecimal); otherwise the cookie file's is used. Once it
@@ -284,7 +291,9 @@ main (int argc, char **argv)
   g_auto(GStrv) plugin_dirs = NULL;
   gboolean secret_stdin = FALSE, daemon_mode = FALSE, verbose = FALSE, version = FALSE;
   gint64 max_frame = 0;
+  gint place_host = -1;
   GOptionEntry entries[] = {
+    { "place-host", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &place_host, "Serve an isolated place over the socket FD (started by a node)", "FD" },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen on ADDRESS:PORT (default 127.0.0.1:6340; port 0 picks a free one)", "ADDRESS:PORT" },
     { "secret-stdin", 0, 0, G_OPTION_ARG_NONE, &secret_stdin, "Read the cluster secret from the first line of standard input", NULL },
     { "cookie-file", 0, 0, G_OPTION_ARG_FILENAME, &cookie_file, "Cookie file with the secret (default $DP_COOKIE_FILE or ~/.config/libdp/cookie)", "FILE" },
@@ -340,7 +349,16 @@ main (int argc, char **argv)
   if (max_frame > 0)
     dp_node_set_max_frame_size (node, (gsize) max_frame);
 
-  if (!dp_node_listen (node, addr, port, &error))
+  if (place_host >= 0)
+    {
+      g_autoptr(GSocket) socket = g_socket_new_from_fd (place_host, &error);
+      if (socket == NULL || !dp_node_serve_socket (node, socket, &error))
+        {
+          g_printerr ("dp-node: --place-host: %s\n", error->message);
+          return 1;
+        }
+    }
+  else if (!dp_node_listen (node, addr, port, &error))
     {
       g_printerr ("dp-node: %s\n", error->message);
       return 1;
@@ -357,9 +375,12 @@ main (int argc, char **argv)
       g_input_stream_read_bytes_async (in, 4096, G_PRIORITY_DEFAULT, NULL, stdin_read_cb, NULL);
     }
 
-  print_ready_line (node);
-  g_log_structured ("dp-node", G_LOG_LEVEL_DEBUG,
-                    "MESSAGE", "listening on %s:%u", addr, dp_node_get_port (node));
+  if (place_host < 0)
+    {
+      print_ready_line (node);
+      g_log_structured ("dp-node", G_LOG_LEVEL_DEBUG,
+                        "MESSAGE", "listening on %s:%u", addr, dp_node_get_port (node));
+    }
 
   g_main_loop_run (loop);
   g_log_structured ("dp-node", G_LOG_LEVEL_DEBUG, "MESSAGE", "exiting: %s", quit_reason);

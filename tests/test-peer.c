@@ -291,6 +291,23 @@ test_crash_ends_node (Peer *p, gconstpointer data)
   g_test_trap_assert_stderr ("*error: crash pid=* channel=* signal=6: place crash crashed: killed by signal 6 (SIGABRT)*");
 }
 
+/* An isolated place's crash is only that place's death, in this process
+ * too: the node (this process) and its other places serve on */
+static void
+test_isolated_crash_others_live (Peer *p, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) echo = launch (p, "echo", "echo", 0, NULL);
+  g_autoptr(DpRemoteConnection) bad = launch (p, "test-places", "crash", DP_LAUNCH_ISOLATE, NULL);
+
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                      "isolated place crash (channel * of 127.0.0.1:*) exited: killed by signal 6 *");
+  g_assert_true (dp_remote_connection_put (bad, g_variant_new_int32 (1)));
+  g_assert_cmpint (dp_remote_connection_wait (bad), ==, DP_PLACE_EXIT_CRASHED);
+  g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), "signal 6"));
+  assert_echoes (echo, "after the crash");
+  g_assert_true (dp_remote_node_is_alive (p->node));
+}
+
 /* ---- named places ---- */
 
 static void
@@ -527,6 +544,7 @@ main (int argc, char **argv)
   ADD ("/peer/place/thunk", test_thunk);
   ADD ("/peer/place/death-after-last-message", test_death_after_last_message);
   ADD ("/peer/place/crash-ends-node", test_crash_ends_node);
+  ADD ("/peer/place/isolated-crash-others-live", test_isolated_crash_others_live);
   ADD ("/peer/named/several-clients", test_named_several_clients);
   ADD ("/peer/launch-error/missing-plugin", test_launch_missing_plugin);
   ADD ("/peer/launch-error/missing-symbol", test_launch_missing_symbol);
