@@ -120,6 +120,7 @@ maybe_finish (DpIsolatedPlace *self)
   g_autofree char *detail = NULL;
   DpPlaceExit exit;
 
+  DP_ASSERT_OWNER_CONTEXT (_dp_connection_get_context (self->master));
   if (!self->child_closed || !self->exited || self->finished)
     return;
   self->finished = TRUE;
@@ -219,6 +220,7 @@ child_frame (DpConnection        *conn,
   guint32 code;
   const char *text;
 
+  DP_ASSERT_OWNER_CONTEXT (_dp_connection_get_context (conn));
   switch (h->type)
     {
     case DP_FRAME_PLACE_STARTED:
