@@ -8,7 +8,7 @@
  * pointer, abort(), a failed assertion): whatever locks the crashing code
  * held — libdp's, GLib's, malloc's — stay held. So a crash in a place
  * thread ends its process at once. The handler for the fatal signals
- * (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT; on the place thread's
+ * (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP; on the place thread's
  * alternate stack, so a stack overflow is caught too) does only
  * async-signal-safe work: it formats one line from data fixed when the
  * place started and write(2)s it to standard error,
@@ -16,9 +16,9 @@
  *   error: crash pid=PID channel=CHANNEL signal=N: place SYMBOL crashed: killed by signal N (SIGSEGV)
  *
  * (channel 0 and "crashed outside any place" when the signal hit a thread
- * that runs no place), then puts back the action the signal had before
- * libdp's (normally the default) and raises it again, so that the process
- * dies of that signal. A node's master reads this line from the node's
+ * that runs no place), then puts back the default action and raises the
+ * signal again, so that the process dies of that signal (under a sanitizer
+ * too: its own report of the fault is replaced by this line). A node's master reads this line from the node's
  * standard error before it sees the node's connection close (the line is
  * written before the process dies), and reports that place as
  * DP_PLACE_EXIT_CRASHED with the signal; the node itself dies and its
@@ -75,10 +75,9 @@ struct _DpPlace
 
 G_DEFINE_FINAL_TYPE (DpPlace, dp_place, G_TYPE_OBJECT)
 
-static const int crash_signals[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
-static const char * const crash_signal_names[] = { "SIGABRT", "SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL" };
-/* written once, before the handlers are installed; read by the handler */
-static struct sigaction previous_actions[G_N_ELEMENTS (crash_signals)];
+/* SIGTRAP: G_BREAKPOINT (), which a fatal GLib message may end in */
+static const int crash_signals[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP };
+static const char * const crash_signal_names[] = { "SIGABRT", "SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP" };
 #define ALT_STACK_SIZE (64 * 1024)
 
 /* the place running on this thread (the thread holds a ref): read by the
@@ -124,14 +123,10 @@ crash_handler (int        sig,
   const char *name = "a fatal signal";
   char line[320];
   gsize n = 0, cap = sizeof line - 1;
-  gsize which = 0;
 
   for (gsize i = 0; i < G_N_ELEMENTS (crash_signals); i++)
     if (crash_signals[i] == sig)
-      {
-        which = i;
-        name = crash_signal_names[i];
-      }
+      name = crash_signal_names[i];
 
   put_str (line, &n, cap, "error: crash pid=");
   put_uint (line, &n, cap, (unsigned long) getpid ());
@@ -163,20 +158,18 @@ crash_handler (int        sig,
       done += (gsize) w;
     }
 
-  /* Die of it: the action it had before ours (the default, or a
-   * sanitizer's), raised again at once (SA_NODEFER); a fault that comes
-   * back on return from here finds that action too. */
-  if ((previous_actions[which].sa_flags & SA_SIGINFO) == 0 &&
-      previous_actions[which].sa_handler == SIG_IGN)
-    {
-      struct sigaction dfl;
-      memset (&dfl, 0, sizeof dfl);
-      dfl.sa_handler = SIG_DFL;
-      sigemptyset (&dfl.sa_mask);
-      sigaction (sig, &dfl, NULL);
-    }
-  else
-    sigaction (sig, &previous_actions[which], NULL);
+  /* Die of it: the default action, raised again at once (SA_NODEFER); a
+   * fault that comes back on return from here finds it too. Not the action
+   * the signal had before ours: under a sanitizer that would be its report,
+   * ending the process with another signal (SIGABRT) than the place's. */
+  {
+    struct sigaction dfl;
+
+    memset (&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset (&dfl.sa_mask);
+    sigaction (sig, &dfl, NULL);
+  }
   raise (sig);
 }
 
@@ -194,7 +187,7 @@ _dp_place_install_crash_handlers (void)
       sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
       sigemptyset (&sa.sa_mask);
       for (gsize i = 0; i < G_N_ELEMENTS (crash_signals); i++)
-        sigaction (crash_signals[i], &sa, &previous_actions[i]);
+        sigaction (crash_signals[i], &sa, NULL);
       g_once_init_leave (&installed, 1);
     }
 }

@@ -961,6 +961,8 @@ test_thunk_not_a_thunk (Fixture *f, gconstpointer data)
   dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "*");
   dp_test_allow_log ("Dp", G_LOG_LEVEL_CRITICAL, "*");
   exit = dp_remote_connection_wait (bad);
+  g_test_message ("echo as a thunk: %s (%s)", dp_place_exit_to_string (exit),
+                  dp_remote_connection_get_exit_detail (bad));
   g_assert_true (exit == DP_PLACE_EXIT_CRASHED || exit == DP_PLACE_EXIT_FAILED);
   if (exit == DP_PLACE_EXIT_CRASHED)
     g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), "signal"));
