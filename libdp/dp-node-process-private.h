@@ -67,6 +67,12 @@ int           dp_node_process_get_exit_status (DpNodeProcess *self);
 gboolean      dp_node_process_wait_output   (DpNodeProcess *self,
                                              gint64         timeout_us);
 void          dp_node_process_drain_output  (DpNodeProcess *self);
+void          dp_node_process_drain_errors  (DpNodeProcess *self);
+/* the node's crash report, once read from its stderr: the channel of the
+ * place that crashed (0: none) and the signal */
+gboolean      dp_node_process_get_crash     (DpNodeProcess *self,
+                                             guint32       *channel,
+                                             int           *signal_number);
 const char   *dp_node_process_get_host      (DpNodeProcess *self);
 guint16       dp_node_process_get_port      (DpNodeProcess *self);
 gint64        dp_node_process_get_pid       (DpNodeProcess *self);

@@ -35,7 +35,10 @@ typedef struct {
   int               out_fd;
   GString          *out_buf;
   GSource          *out_source;
-  GDataInputStream *err_data;
+  GInputStream     *err_stream;
+  int               err_fd;
+  GString          *err_buf;
+  GSource          *err_source;
 
   GTask            *launch_task;
   GSource          *timeout;
@@ -53,6 +56,10 @@ typedef struct {
   int               exit_status;
   char             *exit_reason;
   GQueue            stderr_tail;
+  /* the first crash report the node wrote on its stderr (dp-place.c) */
+  gboolean          crashed;
+  guint32           crash_channel;
+  int               crash_signal;
 } DpNodeProcessPrivate;
 
 enum {
@@ -80,7 +87,9 @@ dp_node_process_finalize (GObject *object)
   g_clear_object (&priv->out_stream);
   if (priv->out_buf)
     g_string_free (priv->out_buf, TRUE);
-  g_clear_object (&priv->err_data);
+  g_clear_object (&priv->err_stream);
+  if (priv->err_buf)
+    g_string_free (priv->err_buf, TRUE);
   g_clear_error (&priv->pending_error);
   if (priv->timeout)
     {
@@ -266,8 +275,6 @@ mark_eof (DpNodeProcess *self,
   g_mutex_unlock (&priv->eof_lock);
 }
 
-static void read_stdout (DpNodeProcess *self);
-static void read_stderr (DpNodeProcess *self);
 
 static gboolean
 parse_ready_line (DpNodeProcess  *self,
@@ -349,11 +356,32 @@ handle_stdout_line (DpNodeProcess *self,
   return TRUE;
 }
 
-static void
-stop_stdout (DpNodeProcess *self)
+static void handle_stderr_line (DpNodeProcess *self, const char *line);
+
+/* The program's stdout (1) or stderr (2): fd, line buffer, source */
+static int *
+stream_fd (DpNodeProcessPrivate *priv, int which)
 {
-  DpNodeProcessPrivate *priv = PRIV (self);
-  GSource *source = g_steal_pointer (&priv->out_source);
+  return which == 1 ? &priv->out_fd : &priv->err_fd;
+}
+
+static GString *
+stream_buf (DpNodeProcessPrivate *priv, int which)
+{
+  return which == 1 ? priv->out_buf : priv->err_buf;
+}
+
+static GSource **
+stream_source (DpNodeProcessPrivate *priv, int which)
+{
+  return which == 1 ? &priv->out_source : &priv->err_source;
+}
+
+static void
+stop_stream (DpNodeProcess *self,
+             int            which)
+{
+  GSource *source = g_steal_pointer (stream_source (PRIV (self), which));
 
   if (source)
     {
@@ -362,18 +390,32 @@ stop_stdout (DpNodeProcess *self)
     }
 }
 
-/* Reads everything the program's stdout has for us now, without blocking,
- * and handles each complete line. Returns FALSE at EOF or when reading is
- * to stop. */
 static gboolean
-drain_stdout (DpNodeProcess *self)
+handle_line (DpNodeProcess *self,
+             int            which,
+             const char    *line)
+{
+  if (which == 1)
+    return handle_stdout_line (self, line);
+  handle_stderr_line (self, line);
+  return TRUE;
+}
+
+/* Reads everything the program's stdout or stderr has for us now, without
+ * blocking, and handles each complete line. Returns FALSE at EOF or when
+ * reading is to stop. */
+static gboolean
+drain_stream (DpNodeProcess *self,
+              int            which)
 {
   DpNodeProcessPrivate *priv = PRIV (self);
+  int fd = *stream_fd (priv, which);
+  GString *acc = stream_buf (priv, which);
   char buf[16384];
 
   for (;;)
     {
-      gssize n = read (priv->out_fd, buf, sizeof buf);
+      gssize n = read (fd, buf, sizeof buf);
       char *nl;
 
       if (n < 0 && errno == EINTR)
@@ -383,27 +425,29 @@ drain_stdout (DpNodeProcess *self)
       if (n <= 0)
         {
           /* EOF (or broken): a last line without its newline, then done */
-          if (priv->out_buf->len > 0)
-            handle_stdout_line (self, priv->out_buf->str);
-          g_string_truncate (priv->out_buf, 0);
-          mark_eof (self, TRUE, FALSE);
+          if (acc->len > 0)
+            handle_line (self, which, acc->str);
+          g_string_truncate (acc, 0);
+          mark_eof (self, which == 1, which == 2);
+          if (which == 2 && priv->exited && priv->launch_task)
+            fail_before_ready (self);
           return FALSE;
         }
-      g_string_append_len (priv->out_buf, buf, n);
-      while ((nl = memchr (priv->out_buf->str, '\n', priv->out_buf->len)) != NULL)
+      g_string_append_len (acc, buf, n);
+      while ((nl = memchr (acc->str, '\n', acc->len)) != NULL)
         {
-          gsize len = nl - priv->out_buf->str;
-          g_autofree char *line = g_strndup (priv->out_buf->str, len);
+          gsize len = nl - acc->str;
+          g_autofree char *line = g_strndup (acc->str, len);
           if (len > 0 && line[len - 1] == '\r')
             line[len - 1] = '\0';
-          g_string_erase (priv->out_buf, 0, len + 1);
+          g_string_erase (acc, 0, len + 1);
           if (!g_utf8_validate (line, -1, NULL))
             {
               char *valid = g_utf8_make_valid (line, -1);
               g_free (line);
               line = valid;
             }
-          if (!handle_stdout_line (self, line))
+          if (!handle_line (self, which, line))
             return FALSE;
         }
     }
@@ -417,55 +461,113 @@ stdout_readable (gint         fd,
   DpNodeProcess *self = user_data;
   DpNodeProcessPrivate *priv = PRIV (self);
 
-  if (drain_stdout (self))
+  if (drain_stream (self, 1))
     return G_SOURCE_CONTINUE;
   g_clear_pointer (&priv->out_source, g_source_unref);
   return G_SOURCE_REMOVE;
 }
 
-static void
-read_stdout (DpNodeProcess *self)
+static gboolean
+stderr_readable (gint         fd,
+                 GIOCondition condition,
+                 gpointer     user_data)
 {
+  DpNodeProcess *self = user_data;
   DpNodeProcessPrivate *priv = PRIV (self);
 
-  g_unix_set_fd_nonblocking (priv->out_fd, TRUE, NULL);
-  priv->out_source = g_unix_fd_source_new (priv->out_fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-  g_source_set_callback (priv->out_source, (GSourceFunc) (void (*) (void)) stdout_readable,
+  if (drain_stream (self, 2))
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&priv->err_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+read_stream (DpNodeProcess *self,
+             int            which)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+  int fd = *stream_fd (priv, which);
+  GSource *source;
+
+  g_unix_set_fd_nonblocking (fd, TRUE, NULL);
+  source = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (source, (GSourceFunc) (void (*) (void))
+                         (which == 1 ? stdout_readable : stderr_readable),
                          g_object_ref (self), g_object_unref);
-  g_source_attach (priv->out_source, g_main_context_get_thread_default ());
+  g_source_attach (source, g_main_context_get_thread_default ());
+  *stream_source (priv, which) = source;
 }
 
 /* Router thread: hands on what the program printed before now (the node
- * wrote it before the frame being handled was sent). */
+ * wrote it before the frame being handled was sent, or before it died). */
 void
 dp_node_process_drain_output (DpNodeProcess *self)
 {
   DpNodeProcessPrivate *priv = PRIV (self);
 
-  if (priv->out_source && !drain_stdout (self))
-    stop_stdout (self);
+  if (priv->out_source && !drain_stream (self, 1))
+    stop_stream (self, 1);
+}
+
+/* Router thread: reads what the program wrote on its stderr before now;
+ * a crash report among it is then known (dp_node_process_get_crash()) */
+void
+dp_node_process_drain_errors (DpNodeProcess *self)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+
+  if (priv->err_source && !drain_stream (self, 2))
+    stop_stream (self, 2);
+}
+
+/* A node's crash report (dp-place.c writes it from its crash handler):
+ *   error: crash pid=P channel=C signal=N: … */
+static void
+parse_crash_line (DpNodeProcess *self,
+                  const char    *line)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+  gint64 pid;
+  guint64 channel, sig;
+  char *end;
+
+  if (priv->crashed || !g_str_has_prefix (line, "error: crash pid="))
+    return;
+  pid = g_ascii_strtoll (line + strlen ("error: crash pid="), &end, 10);
+  if (!g_str_has_prefix (end, " channel="))
+    return;
+  channel = g_ascii_strtoull (end + strlen (" channel="), &end, 10);
+  if (!g_str_has_prefix (end, " signal="))
+    return;
+  sig = g_ascii_strtoull (end + strlen (" signal="), &end, 10);
+  /* an isolated place's process writes on the same stderr: only the
+   * node's own report is the node's crash */
+  if (*end != ':' || pid != priv->pid || channel > G_MAXUINT32 || sig == 0 || sig > 64)
+    return;
+  priv->crashed = TRUE;
+  priv->crash_channel = (guint32) channel;
+  priv->crash_signal = (int) sig;
+}
+
+gboolean
+dp_node_process_get_crash (DpNodeProcess *self,
+                           guint32       *channel,
+                           int           *signal_number)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+
+  if (!priv->crashed)
+    return FALSE;
+  *channel = priv->crash_channel;
+  *signal_number = priv->crash_signal;
+  return TRUE;
 }
 
 static void
-stderr_line_cb (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
+handle_stderr_line (DpNodeProcess *self,
+                    const char    *line)
 {
-  DpNodeProcess *self = user_data;
   DpNodeProcessPrivate *priv = PRIV (self);
-  g_autoptr(GError) error = NULL;
-  gsize len = 0;
-  g_autofree char *line =
-    g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, &len, &error);
-
-  if (line == NULL)
-    {
-      mark_eof (self, FALSE, TRUE);
-      if (priv->exited && priv->launch_task)
-        fail_before_ready (self);
-      g_object_unref (self);
-      return;
-    }
 
   g_queue_push_tail (&priv->stderr_tail, g_strdup (line));
   while (priv->stderr_tail.length > STDERR_TAIL_LINES)
@@ -492,6 +594,7 @@ stderr_line_cb (GObject      *source,
     g_autofree char *node = priv->port ? g_strdup_printf ("%s:%u", priv->host, priv->port)
                                        : g_strdup (priv->host);
 
+    parse_crash_line (self, line);
     for (gsize i = 0; i < G_N_ELEMENTS (levels); i++)
       if (g_str_has_prefix (line, levels[i].prefix))
         {
@@ -504,18 +607,6 @@ stderr_line_cb (GObject      *source,
                       "DP_EVENT", "node-log",
                       "MESSAGE", "node %s: %s", node, text);
   }
-  g_data_input_stream_read_line_async (priv->err_data, G_PRIORITY_DEFAULT,
-                                       priv->cancellable, stderr_line_cb, self);
-}
-
-static void
-read_stderr (DpNodeProcess *self)
-{
-  DpNodeProcessPrivate *priv = PRIV (self);
-
-  g_data_input_stream_read_line_async (priv->err_data, G_PRIORITY_DEFAULT,
-                                       priv->cancellable, stderr_line_cb,
-                                       g_object_ref (self));
 }
 
 static gboolean
@@ -682,11 +773,12 @@ dp_node_process_take_streams (DpNodeProcess *self,
   priv->out_stream = stdout_pipe;
   priv->out_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (stdout_pipe));
   priv->out_buf = g_string_new (NULL);
-  priv->err_data = g_data_input_stream_new (stderr_pipe);
-  g_object_unref (stderr_pipe);
+  priv->err_stream = stderr_pipe;
+  priv->err_fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (stderr_pipe));
+  priv->err_buf = g_string_new (NULL);
 
-  read_stdout (self);
-  read_stderr (self);
+  read_stream (self, 1);
+  read_stream (self, 2);
   if (priv->raw)
     return;
 
@@ -725,9 +817,9 @@ dp_node_process_notify_exited (DpNodeProcess *self,
   priv->exit_reason = g_strdup (reason);
   if (priv->launch_task)
     {
-      if (priv->stderr_eof || priv->err_data == NULL)
+      if (priv->stderr_eof || priv->err_stream == NULL)
         fail_before_ready (self);
-      /* else: once the rest of its stderr is read (stderr_line_cb) */
+      /* else: once the rest of its stderr is read (drain_stream) */
     }
   g_object_ref (self);
   g_signal_emit (self, signals[SIGNAL_EXITED], 0, status, reason);

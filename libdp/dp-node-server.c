@@ -104,6 +104,8 @@ static const DpChannelEntryClass client_entry_class = {
 
 /* ---- a place's end ---- */
 
+static void send_failed (DpConnection *conn, guint32 channel, const GError *error);
+
 typedef struct {
   DpNodeServer   *server;
   GObject        *node;         /* a ref: the node (and its server) outlive the place */
@@ -145,7 +147,9 @@ place_exited_in_router (gpointer data)
         g_hash_table_remove (self->named, pr->name);
     }
   g_atomic_int_dec_and_test (&self->n_places);
-  g_log_structured (G_LOG_DOMAIN, pr->exit == DP_PLACE_EXIT_RETURNED ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
+  /* a launch that failed was said so by send_failed() */
+  g_log_structured (G_LOG_DOMAIN, pr->exit == DP_PLACE_EXIT_RETURNED || pr->exit == DP_PLACE_EXIT_FAILED
+                                  ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
                     "DP_EVENT", "place-exited",
                     "MESSAGE", "place %s (channel %u of %s) exited: %s", pr->symbol, pr->channel, _dp_connection_get_peer (pr->conn), pr->detail);
   self->hooks->place_exited (self->node, pr->symbol, pr->exit, pr->detail);
@@ -181,8 +185,16 @@ on_place_exit (DpPlace     *place,
     }
   /* what the place printed goes out before its death is told */
   fflush (stdout);
-  _dp_connection_send (pr->conn, DP_FRAME_PLACE_DIED, pr->channel, 0,
-                       g_variant_new ("(usav)", (guint32) exit, detail ? detail : "", &returned));
+  if (exit == DP_PLACE_EXIT_FAILED)
+    {
+      /* a thunk that gave no place: the launch failed */
+      g_autoptr(GError) error = g_error_new (DP_ERROR, DP_ERROR_PLACE_FAILED, "%s", detail);
+      g_variant_builder_clear (&returned);
+      send_failed (pr->conn, pr->channel, error);
+    }
+  else
+    _dp_connection_send (pr->conn, DP_FRAME_PLACE_DIED, pr->channel, 0,
+                         g_variant_new ("(usav)", (guint32) exit, detail ? detail : "", &returned));
   _dp_main_context_invoke (pr->server->router_context, "[libdp] place exited",
                            place_exited_in_router, pr, place_record_free);
 }
@@ -194,6 +206,7 @@ typedef struct {
   const char *plugin;
   const char *symbol;
   const char *name;      /* NULL: none */
+  gboolean    isolate;   /* in a process of its own (dp-isolated-place.c) */
 } PlaceRequest;
 
 static void
@@ -245,6 +258,8 @@ parse_request (DpConnection  *conn,
   req->plugin = request_str (payload, "plugin");
   req->symbol = request_str (payload, "symbol");
   req->name = request_str (payload, "name");
+  if (!g_variant_lookup (payload, "isolate", "b", &req->isolate))
+    req->isolate = FALSE;
   return TRUE;
 }
 
@@ -274,8 +289,33 @@ connect_named (DpNodeServer        *self,
   return TRUE;
 }
 
-/* Makes the place (a place function in a new thread, or what a thunk
- * returns), registers its channel and says STARTED; returns the place
+/* A thunk's place, on its thread: the thunk gave a place, which runs now */
+typedef struct {
+  DpConnection *conn;
+  guint32       channel;
+} StartedNote;
+
+static void
+started_note_free (gpointer data)
+{
+  StartedNote *sn = data;
+
+  _dp_connection_unref (sn->conn);
+  g_free (sn);
+}
+
+static void
+thunk_started (DpPlace  *place,
+               gpointer  data)
+{
+  StartedNote *sn = data;
+
+  _dp_connection_send (sn->conn, DP_FRAME_PLACE_STARTED, sn->channel, 0, NULL);
+}
+
+/* Makes the place (a place function in a new thread, or a thunk called on
+ * that thread, which says STARTED once the thunk gave a place: the router
+ * never runs plugin code), registers its channel; returns the place
  * (transfer full) and its inbox end in @entry->target. */
 static DpPlace *
 make_place (DpNodeServer        *self,
@@ -286,31 +326,97 @@ make_place (DpNodeServer        *self,
             DpChannelEntry      *entry,
             GError             **error)
 {
+  DpPlaceStart how = { .channel = channel, .symbol = req->symbol };
   DpPlace *place;
 
+  entry->target = _dp_place_channel_new_bound (conn, channel);
   if (g_strcmp0 (req->kind, "thunk") == 0)
     {
-      place = ((DpPlaceThunk) fn) ();
-      if (place == NULL || !DP_IS_PLACE (place))
-        {
-          g_set_error (error, DP_ERROR, DP_ERROR_PLACE_FAILED,
-                       "thunk '%s' of plugin '%s' did not return a place", req->symbol, req->plugin);
-          return NULL;
-        }
-      _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
-      entry->target = _dp_place_channel_bind_peer (dp_place_get_channel (place), conn, channel);
-      _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
+      StartedNote *sn = g_new0 (StartedNote, 1);
+
+      sn->conn = _dp_connection_ref (conn);
+      sn->channel = channel;
+      how.thunk = (DpPlaceThunk) fn;
+      how.started = thunk_started;
+      how.started_data = sn;
+      how.started_free = started_note_free;
     }
   else
     {
-      entry->target = _dp_place_channel_new_bound (conn, channel);
+      how.func = (DpPlaceFunc) fn;
       _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
-      /* register before the thread runs, so nothing it triggers is missed */
-      _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
-      place = _dp_place_new_with_channel ((DpPlaceFunc) fn, g_object_ref (entry->target), NULL);
     }
+  /* register before the thread runs, so nothing it triggers is missed */
+  _dp_connection_add_entry (conn, channel, _dp_channel_entry_ref (entry));
+  place = _dp_place_start (&how, g_object_ref (entry->target), NULL);
   entry->place = g_object_ref (place);
   return place;
+}
+
+/* ---- an isolated place: its process's end ---- */
+
+typedef struct {
+  DpNodeServer *server;
+  GObject      *node;      /* a ref, as a PlaceRecord's */
+  guint32       channel;
+  char         *peer;
+} IsolatedRecord;
+
+static void
+isolated_exited (gpointer     data,
+                 const char  *symbol,
+                 DpPlaceExit  exit,
+                 const char  *detail)
+{
+  IsolatedRecord *ir = data;
+
+  g_atomic_int_dec_and_test (&ir->server->n_places);
+  g_log_structured (G_LOG_DOMAIN, exit == DP_PLACE_EXIT_RETURNED || exit == DP_PLACE_EXIT_FAILED
+                                  ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
+                    "DP_EVENT", "place-exited",
+                    "MESSAGE", "isolated place %s (channel %u of %s) exited: %s", symbol, ir->channel, ir->peer, detail);
+  ir->server->hooks->place_exited (ir->node, symbol, exit, detail);
+  g_object_unref (ir->node);
+  g_free (ir->peer);
+  g_free (ir);
+}
+
+static gboolean
+start_isolated (DpNodeServer        *self,
+                DpConnection        *conn,
+                guint32              channel,
+                const PlaceRequest  *req,
+                GError             **error)
+{
+  g_auto(GStrv) dirs = self->hooks->dup_plugin_dirs (self->node);
+  IsolatedRecord *ir;
+  gsize max_frame;
+  gdouble hb_interval, hb_timeout;
+
+  if (req->name)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                   "an isolated place cannot be named ('%s')", req->name);
+      return FALSE;
+    }
+  self->hooks->accept_params (self->node, &max_frame, &hb_interval, &hb_timeout);
+  ir = g_new0 (IsolatedRecord, 1);
+  ir->server = self;
+  ir->node = g_object_ref (self->node);
+  ir->channel = channel;
+  ir->peer = g_strdup (_dp_connection_get_peer (conn));
+  g_atomic_int_inc (&self->n_places);
+  if (!_dp_isolated_place_start (conn, channel, req->kind, req->plugin, req->symbol,
+                                 (const char * const *) dirs, max_frame,
+                                 isolated_exited, ir, error))
+    {
+      g_atomic_int_dec_and_test (&self->n_places);
+      g_object_unref (ir->node);
+      g_free (ir->peer);
+      g_free (ir);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* A place from a plugin, under its name if it has one; its end is watched
@@ -339,6 +445,8 @@ start_place (DpNodeServer        *self,
                    "a place named '%s' already runs on this node", req->name);
       return FALSE;
     }
+  if (req->isolate)
+    return start_isolated (self, conn, channel, req, error);
   fn = self->hooks->lookup_plugin (self->node, req->plugin, req->symbol, error);
   if (fn == NULL)
     return FALSE;
@@ -547,7 +655,14 @@ on_incoming (GSocketService    *service,
              GObject           *source_object,
              gpointer           user_data)
 {
-  DpNodeServer *self = user_data;
+  _dp_node_server_adopt (user_data, sconn);
+  return TRUE;
+}
+
+void
+_dp_node_server_adopt (DpNodeServer      *self,
+                       GSocketConnection *sconn)
+{
   g_autoptr(GError) error = NULL;
   g_autofree char *secret_source = NULL;
   g_autoptr(GBytes) secret = self->hooks->get_secret (self->node, &secret_source, &error);
@@ -560,7 +675,7 @@ on_incoming (GSocketService    *service,
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "MESSAGE", "refusing a connection: %s", error->message);
-      return TRUE;
+      return;
     }
   self->hooks->accept_params (self->node, &max_frame, &hb_interval, &hb_timeout);
   conn = _dp_connection_new (sconn, DP_CONNECTION_SERVER, secret, secret_source, max_frame,
@@ -568,7 +683,6 @@ on_incoming (GSocketService    *service,
   g_ptr_array_add (self->conns, conn);
   _dp_connection_set_heartbeat (conn, hb_interval, hb_timeout);
   _dp_connection_start (conn);
-  return TRUE;
 }
 
 /* ---- life cycle ---- */

@@ -249,6 +249,20 @@ server_peer_rejected (GObject    *node,
                      (GDestroyNotify) g_strfreev);
 }
 
+static GStrv
+server_dup_plugin_dirs (GObject *node)
+{
+  DpNode *self = DP_NODE (node);
+  GStrv dirs;
+
+  g_mutex_lock (&self->lock);
+  dirs = g_new0 (char *, self->plugin_dirs->len + 1);
+  for (guint i = 0; i < self->plugin_dirs->len; i++)
+    dirs[i] = g_strdup (self->plugin_dirs->pdata[i]);
+  g_mutex_unlock (&self->lock);
+  return dirs;
+}
+
 static const DpNodeServerHooks server_hooks = {
   server_get_secret,
   server_lookup_plugin,
@@ -256,6 +270,7 @@ static const DpNodeServerHooks server_hooks = {
   server_place_exited,
   server_exit_requested,
   server_peer_rejected,
+  server_dup_plugin_dirs,
 };
 
 /* ---- client side (a master) ---- */
@@ -854,6 +869,59 @@ dp_node_listen (DpNode      *self,
       return FALSE;
     }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
+  return TRUE;
+}
+
+typedef struct {
+  DpNode            *node;
+  GSocketConnection *connection;
+} ServeCall;
+
+static void
+serve_in_router (gpointer data)
+{
+  ServeCall *sc = data;
+
+  DP_ASSERT_ROUTER_THREAD (sc->node);
+  _dp_node_server_adopt (sc->node->server, sc->connection);
+}
+
+/**
+ * dp_node_serve_socket:
+ * @self: a #DpNode
+ * @socket: a connected stream socket (one end of a socketpair, say)
+ * @error: return location for a #GError
+ *
+ * Serves @socket as if the node had accepted it: the peer at its other end
+ * must pass the handshake with the node's secret, and may then start
+ * places, as over TCP. This is how an isolated place's process
+ * (%DP_LAUNCH_ISOLATE, `dp-node --place-host`) serves the node that
+ * started it, over an inherited socketpair.
+ *
+ * Returns: %TRUE when the node serves it, %FALSE (with @error) when the
+ *   node has no secret or @socket is no stream
+ */
+gboolean
+dp_node_serve_socket (DpNode   *self,
+                      GSocket  *socket,
+                      GError  **error)
+{
+  g_autoptr(GBytes) secret = NULL;
+  ServeCall sc = { self, NULL };
+
+  g_return_val_if_fail (DP_IS_NODE (self), FALSE);
+  g_return_val_if_fail (G_IS_SOCKET (socket), FALSE);
+  secret = dp_node_get_secret (self, error);
+  if (secret == NULL)
+    return FALSE;
+  if (g_socket_get_socket_type (socket) != G_SOCKET_TYPE_STREAM)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT, "not a stream socket");
+      return FALSE;
+    }
+  sc.connection = g_socket_connection_factory_create_connection (socket);
+  _dp_node_invoke_sync (self, serve_in_router, &sc);
+  g_object_unref (sc.connection);
   return TRUE;
 }
 

@@ -95,6 +95,10 @@ gboolean      dp_node_listen              (DpNode       *self,
 DP_AVAILABLE_IN_1_0
 guint16       dp_node_get_port            (DpNode       *self);
 DP_AVAILABLE_IN_1_0
+gboolean      dp_node_serve_socket        (DpNode       *self,
+                                           GSocket      *socket,
+                                           GError      **error);
+DP_AVAILABLE_IN_1_0
 void          dp_node_add_plugin_dir      (DpNode       *self,
                                            const char   *dir);
 DP_AVAILABLE_IN_1_0

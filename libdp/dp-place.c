@@ -4,67 +4,172 @@
  * other end belongs to whoever made it (the node's router binds it to the
  * connection that asked for the place).
  *
- * A place that crashes (abort(), a failed assertion, a bad pointer) must
- * not take the node and every other place with it. Place threads run with
- * an alternate signal stack and a jump buffer; the handler for the fatal
- * signals jumps back to the thread's start when the signal arrived on a
- * place thread, so the place is reported as crashed and the node goes on.
- * On any other thread the default action is restored and the signal raised
- * again, exactly as without libdp.
+ * Crashes. Native code cannot be resumed after a fatal signal (a bad
+ * pointer, abort(), a failed assertion): whatever locks the crashing code
+ * held — libdp's, GLib's, malloc's — stay held. So a crash in a place
+ * thread ends its process at once. The handler for the fatal signals
+ * (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP; on the place thread's
+ * alternate stack, so a stack overflow is caught too) does only
+ * async-signal-safe work: it formats one line from data fixed when the
+ * place started and write(2)s it to standard error,
+ *
+ *   error: crash pid=PID channel=CHANNEL signal=N: place SYMBOL crashed: killed by signal N (SIGSEGV)
+ *
+ * (channel 0 and "crashed outside any place" when the signal hit a thread
+ * that runs no place), then puts back the default action and raises the
+ * signal again, so that the process dies of that signal (under a sanitizer
+ * too: its own report of the fault is replaced by this line). A node's master reads this line from the node's
+ * standard error before it sees the node's connection close (the line is
+ * written before the process dies), and reports that place as
+ * DP_PLACE_EXIT_CRASHED with the signal; the node itself dies and its
+ * restart policy, if any, brings it back (dp-remote-node.c). A place that
+ * must not take its node down is launched isolated (DP_LAUNCH_ISOLATE,
+ * dp-node-server.c): in a process of its own.
+ *
+ * Thunks. A thunk (DpPlaceThunk, DP_LAUNCH_THUNK) runs on the place's own
+ * thread, never on the router: _dp_place_start() with a thunk starts the
+ * thread, which calls the thunk; dp_place_new() called there does not start
+ * another thread but returns a place to be run by this one, whose function
+ * then runs on this thread with the place's channel. A thunk that returns
+ * anything else (NULL, a place made elsewhere) fails the place
+ * (DP_PLACE_EXIT_FAILED); one that blocks delays only its place; one that
+ * crashes is that place's crash.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-private.h"
 
-#include <setjmp.h>
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
+
+#define CRASH_SYMBOL_MAX 96
 
 struct _DpPlace
 {
   GObject            parent_instance;
 
+  /* immutable after construction */
   DpPlaceFunc        func;
+  DpPlaceThunk       thunk;          /* a thunk host: the thread calls it first */
+  DpPlaceStartedFunc started;        /* called on the place's thread once a thunk gave a place */
+  gpointer           started_data;
+  GDestroyNotify     started_free;
   DpPlaceChannel    *child_end;
   DpPlaceChannel    *parent_end;
   GThread           *thread;
+  guint32            crash_channel;  /* read by the crash handler */
+  char               crash_symbol[CRASH_SYMBOL_MAX];
+
+  /* the place's thread only */
+  DpPlace           *made;           /* not a ref: what dp_place_new() returned in the thunk */
 
   GMutex             lock;
   GCond              cond;
-  DpPlaceExit        exit;
-  char              *detail;
-  DpPlaceExitNotify  notify;
-  gpointer           notify_data;
+  DpPlaceExit        exit;           /* under @lock */
+  char              *detail;         /* under @lock; immutable once exit is set */
+  DpPlaceExitNotify  notify;         /* under @lock */
+  gpointer           notify_data;    /* under @lock */
 };
 
 G_DEFINE_FINAL_TYPE (DpPlace, dp_place, G_TYPE_OBJECT)
 
-static const int crash_signals[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+/* SIGTRAP: G_BREAKPOINT (), which a fatal GLib message may end in */
+static const int crash_signals[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP };
+static const char * const crash_signal_names[] = { "SIGABRT", "SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP" };
 #define ALT_STACK_SIZE (64 * 1024)
 
-static __thread sigjmp_buf *place_jump;
-static __thread DpPlaceChannel *current_channel;
+/* the place running on this thread (the thread holds a ref): read by the
+ * crash handler, so only ever a plain pointer set by this thread */
+static __thread DpPlace *current_place;
+/* set while this thread runs a thunk: dp_place_new() makes a place for it */
+static __thread DpPlace *thunk_host;
 
 DpPlaceChannel *
 _dp_place_get_current_channel (void)
 {
-  return current_channel;
+  return current_place ? current_place->child_end : NULL;
 }
-static __thread volatile sig_atomic_t place_signal;
+
+/* ---- the crash handler: async-signal-safe code only ---- */
+
+static void
+put_str (char *buf, gsize *n, gsize cap, const char *s)
+{
+  while (*s && *n < cap)
+    buf[(*n)++] = *s++;
+}
+
+static void
+put_uint (char *buf, gsize *n, gsize cap, unsigned long v)
+{
+  char digits[24];
+  int i = 0;
+
+  do
+    digits[i++] = (char) ('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (i > 0 && *n < cap)
+    buf[(*n)++] = digits[--i];
+}
 
 static void
 crash_handler (int        sig,
                siginfo_t *info,
                void      *ucontext)
 {
-  if (place_jump != NULL)
+  DpPlace *place = current_place;
+  const char *name = "a fatal signal";
+  char line[320];
+  gsize n = 0, cap = sizeof line - 1;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (crash_signals); i++)
+    if (crash_signals[i] == sig)
+      name = crash_signal_names[i];
+
+  put_str (line, &n, cap, "error: crash pid=");
+  put_uint (line, &n, cap, (unsigned long) getpid ());
+  put_str (line, &n, cap, " channel=");
+  put_uint (line, &n, cap, place ? place->crash_channel : 0);
+  put_str (line, &n, cap, " signal=");
+  put_uint (line, &n, cap, (unsigned long) sig);
+  if (place)
     {
-      sigjmp_buf *jump = place_jump;
-      place_jump = NULL;
-      place_signal = sig;
-      siglongjmp (*jump, 1);
+      put_str (line, &n, cap, ": place ");
+      put_str (line, &n, cap, place->crash_symbol);
+      put_str (line, &n, cap, " crashed");
     }
-  signal (sig, SIG_DFL);
+  else
+    put_str (line, &n, cap, ": crashed outside any place");
+  put_str (line, &n, cap, ": killed by signal ");
+  put_uint (line, &n, cap, (unsigned long) sig);
+  put_str (line, &n, cap, " (");
+  put_str (line, &n, cap, name);
+  put_str (line, &n, cap, ")");
+  line[n++] = '\n';
+  for (gsize done = 0; done < n;)
+    {
+      ssize_t w = write (STDERR_FILENO, line + done, n - done);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        break;
+      done += (gsize) w;
+    }
+
+  /* Die of it: the default action, raised again at once (SA_NODEFER); a
+   * fault that comes back on return from here finds it too. Not the action
+   * the signal had before ours: under a sanitizer that would be its report,
+   * ending the process with another signal (SIGABRT) than the place's. */
+  {
+    struct sigaction dfl;
+
+    memset (&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset (&dfl.sa_mask);
+    sigaction (sig, &dfl, NULL);
+  }
   raise (sig);
 }
 
@@ -86,6 +191,8 @@ _dp_place_install_crash_handlers (void)
       g_once_init_leave (&installed, 1);
     }
 }
+
+/* ---- life of a place ---- */
 
 static void
 place_finish (DpPlace     *self,
@@ -112,40 +219,59 @@ place_finish (DpPlace     *self,
     notify (self, exit, self->detail, notify_data);
 }
 
+/* The place's thread: calls the thunk, if any, and takes the function of
+ * the place it made; returns NULL with @detail set when it made none. */
+static DpPlaceFunc
+run_thunk (DpPlace  *self,
+           char    **detail)
+{
+  DpPlace *made;
+  DpPlaceFunc func;
+
+  thunk_host = self;
+  made = self->thunk ();
+  thunk_host = NULL;
+  /* compared, never dereferenced: a symbol that is no thunk returns junk */
+  if (made == NULL || made != self->made)
+    {
+      *detail = g_strdup_printf ("thunk '%s' did not return a place%s", self->crash_symbol,
+                                 made ? " it made with dp_place_new()" : "");
+      return NULL;
+    }
+  func = made->func;
+  self->made = NULL;
+  g_object_unref (made);
+  if (self->started)
+    self->started (self, self->started_data);
+  return func;
+}
+
 static gpointer
 place_thread (gpointer data)
 {
   DpPlace *self = data;
-  sigjmp_buf jump;
   stack_t alt = { 0 }, old_alt = { 0 };
   void *alt_mem = g_malloc (ALT_STACK_SIZE);
-  DpPlaceExit exit;
-  char *detail;
+  DpPlaceFunc func = self->func;
+  DpPlaceExit exit = DP_PLACE_EXIT_RETURNED;
+  char *detail = NULL;
 
   alt.ss_sp = alt_mem;
   alt.ss_size = ALT_STACK_SIZE;
   sigaltstack (&alt, &old_alt);
+  current_place = self;
 
-  if (sigsetjmp (jump, 1) == 0)
+  if (self->thunk)
+    func = run_thunk (self, &detail);
+  if (func)
     {
-      place_jump = &jump;
-      current_channel = self->child_end;
-      self->func (self->child_end);
-      place_jump = NULL;
-      exit = DP_PLACE_EXIT_RETURNED;
+      func (self->child_end);
       detail = g_strdup ("returned");
     }
   else
-    {
-      int sig = place_signal;
-      exit = DP_PLACE_EXIT_CRASHED;
-      detail = g_strdup_printf ("killed by signal %d (%s)", sig, g_strsignal (sig));
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                        "DP_EVENT", "place-crashed",
-                        "MESSAGE", "place crashed: %s", detail);
-    }
+    exit = DP_PLACE_EXIT_FAILED;
 
-  current_channel = NULL;
+  current_place = NULL;
   alt.ss_flags = SS_DISABLE;
   sigaltstack (&alt, NULL);
   g_free (alt_mem);
@@ -162,6 +288,8 @@ dp_place_finalize (GObject *object)
 
   if (self->thread)
     g_thread_unref (self->thread);
+  if (self->started_free)
+    self->started_free (self->started_data);
   g_clear_object (&self->child_end);
   g_clear_object (&self->parent_end);
   g_free (self->detail);
@@ -184,15 +312,22 @@ dp_place_init (DpPlace *self)
 }
 
 DpPlace *
-_dp_place_new_with_channel (DpPlaceFunc     func,
-                            DpPlaceChannel *child_end,
-                            DpPlaceChannel *parent_end)
+_dp_place_start (const DpPlaceStart *how,
+                 DpPlaceChannel     *child_end,
+                 DpPlaceChannel     *parent_end)
 {
   DpPlace *self = g_object_new (DP_TYPE_PLACE, NULL);
   g_autoptr(GError) error = NULL;
 
+  g_return_val_if_fail ((how->func != NULL) != (how->thunk != NULL), NULL);
   _dp_place_install_crash_handlers ();
-  self->func = func;
+  self->func = how->func;
+  self->thunk = how->thunk;
+  self->started = how->started;
+  self->started_data = how->started_data;
+  self->started_free = how->started_free;
+  self->crash_channel = how->channel;
+  g_strlcpy (self->crash_symbol, how->symbol ? how->symbol : "(anonymous)", sizeof self->crash_symbol);
   self->child_end = child_end;
   self->parent_end = parent_end;
   self->exit = DP_PLACE_EXIT_RUNNING;
@@ -204,6 +339,16 @@ _dp_place_new_with_channel (DpPlaceFunc     func,
                     g_strdup_printf ("cannot start a thread: %s", error->message));
     }
   return self;
+}
+
+DpPlace *
+_dp_place_new_with_channel (DpPlaceFunc     func,
+                            DpPlaceChannel *child_end,
+                            DpPlaceChannel *parent_end)
+{
+  DpPlaceStart how = { .func = func };
+
+  return _dp_place_start (&how, child_end, parent_end);
 }
 
 void
@@ -229,8 +374,12 @@ _dp_place_set_exit_notify (DpPlace           *self,
  * dp_place_new:
  * @func: the body of the place
  *
- * Starts a place in a new thread of this process: `place` in the seed. Use
- * it in a place thunk (`--thunk`) to create the place the node is to run.
+ * Starts a place in a new thread of this process: `place` in the seed.
+ *
+ * In a place thunk (%DP_LAUNCH_THUNK) it starts no thread: the thunk runs
+ * on the thread of the place being launched, and the place it returns runs
+ * there, with the channel of the launch. The channel of the place it
+ * returns is then %NULL until the thunk returns.
  *
  * Returns: (transfer full): the place
  */
@@ -240,6 +389,15 @@ dp_place_new (DpPlaceFunc func)
   DpPlaceChannel *a, *b;
 
   g_return_val_if_fail (func != NULL, NULL);
+  if (thunk_host != NULL && thunk_host->made == NULL)
+    {
+      DpPlace *self = g_object_new (DP_TYPE_PLACE, NULL);
+
+      self->func = func;
+      self->exit = DP_PLACE_EXIT_RUNNING;
+      thunk_host->made = self;
+      return self;
+    }
   dp_place_channel_new_pair (&a, &b);
   return _dp_place_new_with_channel (func, b, a);
 }

@@ -19,7 +19,10 @@ G_BEGIN_DECLS
  * @DP_PLACE_EXIT_RUNNING: the place has not exited yet
  * @DP_PLACE_EXIT_RETURNED: the place function returned
  * @DP_PLACE_EXIT_CRASHED: the place was stopped by a fatal signal (abort,
- *   segmentation fault…); the node survives and reports it
+ *   segmentation fault…); the detail names the signal. A place running in a
+ *   thread of its node takes the node with it (native code cannot be
+ *   resumed after a crash; the node's restart policy brings it back); an
+ *   isolated place (%DP_LAUNCH_ISOLATE) dies alone
  * @DP_PLACE_EXIT_FAILED: the place could not be started
  * @DP_PLACE_EXIT_LOST: the node or the connection to it went away
  *
@@ -76,8 +79,13 @@ G_DECLARE_FINAL_TYPE (DpPlace, dp_place, DP, PLACE, GObject)
 /**
  * DpPlaceThunk:
  *
- * The `--thunk` form of a place symbol: called on the node's router, it
- * creates the place itself (normally with dp_place_new()) and returns it.
+ * The `--thunk` form of a place symbol: it creates the place itself with
+ * dp_place_new() and returns it. A node calls it on the thread of the place
+ * being launched (in the place's process when it is isolated), never on its
+ * router, and runs the place it returns on that same thread: a thunk that
+ * blocks delays only its place, one that crashes is its place's crash, and
+ * one that returns %NULL (or a place it did not make with dp_place_new())
+ * fails the launch.
  *
  * Returns: (transfer full) (nullable): the new place
  */

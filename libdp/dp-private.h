@@ -225,6 +225,21 @@ DpPlaceChannel *_dp_place_get_current_channel (void);
 typedef void (*DpPlaceExitNotify) (DpPlace *place, DpPlaceExit exit, const char *detail, gpointer data);
 
 DpPlace  *_dp_place_new_with_channel (DpPlaceFunc func, DpPlaceChannel *child_end, DpPlaceChannel *parent_end);
+/* How a place starts: @func runs on a new thread, or @thunk runs there
+ * first and the place it makes with dp_place_new() runs in its stead, after
+ * @started (on that thread). @channel and @symbol name the place in a crash
+ * report (see dp-place.c). */
+typedef void (*DpPlaceStartedFunc) (DpPlace *place, gpointer data);
+typedef struct {
+  DpPlaceFunc         func;
+  DpPlaceThunk        thunk;
+  guint32             channel;
+  const char         *symbol;
+  DpPlaceStartedFunc  started;
+  gpointer            started_data;
+  GDestroyNotify      started_free;   /* frees @started_data with the place */
+} DpPlaceStart;
+DpPlace  *_dp_place_start (const DpPlaceStart *how, DpPlaceChannel *child_end, DpPlaceChannel *parent_end);
 void      _dp_place_set_exit_notify  (DpPlace *self, DpPlaceExitNotify notify, gpointer data);
 void      _dp_place_install_crash_handlers (void);
 
@@ -234,6 +249,30 @@ gpointer  _dp_plugin_lookup (const char         *plugin,
                              gboolean            allow_any_path,
                              GError            **error);
 GStrv     _dp_plugin_default_dirs (void);
+
+/* ------------------------------------------------------------------ *
+ * Isolated places (dp-isolated-place.c): a place in a process of its  *
+ * own, relayed by its node                                            *
+ * ------------------------------------------------------------------ */
+
+/* Router thread: the isolated place ended (@exit, @detail) and its
+ * process is gone; called once */
+typedef void (*DpIsolatedExitFunc) (gpointer data, const char *symbol,
+                                    DpPlaceExit exit, const char *detail);
+
+/* Router thread: starts `dp-node --place-host` for @kind ("place" or
+ * "thunk") @plugin:@symbol and relays channel @channel of @conn to it;
+ * says STARTED (or FAILED) when the child does. */
+gboolean _dp_isolated_place_start (DpConnection        *conn,
+                                   guint32              channel,
+                                   const char          *kind,
+                                   const char          *plugin,
+                                   const char          *symbol,
+                                   const char * const  *plugin_dirs,
+                                   gsize                max_frame,
+                                   DpIsolatedExitFunc   on_exit,
+                                   gpointer             on_exit_data,
+                                   GError             **error);
 
 /* ------------------------------------------------------------------ *
  * Running code on another thread's loop (dp-main-context.c)           *
@@ -274,6 +313,7 @@ typedef struct {
                               const char *detail);
   void     (*exit_requested) (GObject *node);
   void     (*peer_rejected)  (GObject *node, const char *peer, const char *reason);
+  GStrv    (*dup_plugin_dirs) (GObject *node);
 } DpNodeServerHooks;
 
 DpNodeServer *_dp_node_server_new      (GObject *node, GMainContext *router_context,
@@ -283,6 +323,8 @@ void          _dp_node_server_free     (DpNodeServer *server);
 gboolean      _dp_node_server_listen   (DpNodeServer *server, const char *address,
                                         guint16 port, GError **error);
 void          _dp_node_server_shutdown (DpNodeServer *server);
+/* router thread: serve an already connected socket as if accepted */
+void          _dp_node_server_adopt    (DpNodeServer *server, GSocketConnection *sconn);
 /* any thread */
 guint16       _dp_node_server_get_port (DpNodeServer *server);
 guint         _dp_node_server_get_n_places (DpNodeServer *server);
@@ -327,6 +369,8 @@ gboolean _dp_remote_connection_ended (DpRemoteConnection *self, DpPlaceExit exit
                                       const char *detail, const GError *error,
                                       GVariant *returned);
 gboolean _dp_remote_connection_node_lost (DpRemoteConnection *self, const char *detail);
+gboolean _dp_remote_connection_crashed_with_node (DpRemoteConnection *self, const char *detail,
+                                                  gboolean node_restarts);
 
 /* ------------------------------------------------------------------ *
  * Restart-on-exit (dp-restart-policy.c): one policy for place and     *

@@ -503,6 +503,45 @@ _dp_remote_connection_node_lost (DpRemoteConnection *self,
   return TRUE;
 }
 
+/* Router thread: the place crashed and took its node with it (the node's
+ * crash report named it). It ends CRASHED with @detail; it is relaunched
+ * with the node only when its own restart policy says so and the node is
+ * to be respawned (@node_restarts). Returns whether it is to be relaunched. */
+gboolean
+_dp_remote_connection_crashed_with_node (DpRemoteConnection *self,
+                                         const char         *detail,
+                                         gboolean            node_restarts)
+{
+  DpRestartDecision decision;
+
+  g_mutex_lock (&self->lock);
+  if (self->state == DP_REMOTE_CONNECTION_EXITED)
+    {
+      g_mutex_unlock (&self->lock);
+      return FALSE;
+    }
+  decision = restart_decision_locked (self, DP_PLACE_EXIT_CRASHED);
+  if (decision == DP_RESTART_NEVER || !node_restarts)
+    {
+      /* final: no restart from here, where the node is gone */
+      self->closed_by_user = self->closed_by_user || decision != DP_RESTART_NEVER;
+      g_mutex_unlock (&self->lock);
+      _dp_remote_connection_ended (self, DP_PLACE_EXIT_CRASHED, detail, NULL, NULL);
+      return FALSE;
+    }
+  self->state = DP_REMOTE_CONNECTION_STARTING;
+  self->exit = DP_PLACE_EXIT_CRASHED;
+  g_free (self->detail);
+  self->detail = g_strdup (detail);
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+
+  _dp_place_channel_hold (self->end, NULL);
+  push_event (self, EVENT_DIED, DP_PLACE_EXIT_CRASHED, detail, 0, NULL);
+  schedule_dispatch (self);
+  return TRUE;
+}
+
 static void
 bounced (DpRemoteConnection *self,
          GVariant           *msg)

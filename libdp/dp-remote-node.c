@@ -403,12 +403,25 @@ lose_places (DpRemoteNode *self,
              DpConnection *conn,
              const char   *why)
 {
-  g_autoptr(GPtrArray) entries = _dp_connection_steal_all_entries (conn);
+  g_autoptr(GPtrArray) entries = NULL;
   g_autofree char *detail = g_strdup_printf ("lost the node: %s", why);
+  g_autofree char *crash_detail = NULL;
   GError error = { DP_ERROR, DP_ERROR_CONNECTION_CLOSED, detail };
   gboolean keep = restart_decision (self) != DP_RESTART_NEVER;
+  guint32 crashed_channel = 0;
+  int sig = 0;
 
   DP_ASSERT_ROUTER_THREAD (self->router);
+  /* A place that crashed took the node with it; the node said which on
+   * its stderr before it died (dp-place.c), so that is there to read now */
+  if (self->process)
+    {
+      dp_node_process_drain_errors (self->process);
+      if (dp_node_process_get_crash (self->process, &crashed_channel, &sig) && crashed_channel != 0)
+        crash_detail = g_strdup_printf ("killed by signal %d (%s); the node died with it",
+                                        sig, g_strsignal (sig));
+    }
+  entries = _dp_connection_steal_all_entries (conn);
   for (guint i = 0; i < entries->len; i++)
     {
       DpChannelEntry *e = entries->pdata[i];
@@ -417,6 +430,12 @@ lose_places (DpRemoteNode *self,
         continue;
       if (keep && g_ptr_array_find (self->relaunch, rc, NULL))
         continue;
+      if (crash_detail && e->id == crashed_channel)
+        {
+          if (_dp_remote_connection_crashed_with_node (rc, crash_detail, keep))
+            g_ptr_array_add (self->relaunch, g_object_ref (rc));
+          continue;
+        }
       if (keep && _dp_remote_connection_node_lost (rc, detail))
         g_ptr_array_add (self->relaunch, g_object_ref (rc));
       else
@@ -1240,6 +1259,8 @@ dp_remote_node_launch_place (DpRemoteNode  *self,
   g_variant_builder_add (&b, "{sv}", "symbol", g_variant_new_string (symbol));
   if (name)
     g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (name));
+  if (flags & DP_LAUNCH_ISOLATE)
+    g_variant_builder_add (&b, "{sv}", "isolate", g_variant_new_boolean (TRUE));
   rc = open_channel (self, g_variant_builder_end (&b), symbol);
   if (flags & DP_LAUNCH_RESTART_ON_EXIT)
     dp_remote_connection_set_restart (rc, TRUE);

@@ -22,6 +22,13 @@ G_BEGIN_DECLS
  * @DP_LAUNCH_THUNK: the symbol is a thunk `DpPlace *fn (void)` that creates
  *   the place itself (the seed's `#:thunk #t`)
  * @DP_LAUNCH_RESTART_ON_EXIT: relaunch the place whenever it exits
+ * @DP_LAUNCH_ISOLATE: run the place in a process of its own, a child of
+ *   the node (`dp-node --place-host`, exec'd afresh), relayed by the node
+ *   over a socketpair: its crash is only that place's death
+ *   (%DP_PLACE_EXIT_CRASHED, with the signal) and the node serves on, where
+ *   a thread place's crash ends its node. It costs a process start and a
+ *   relay hop per message (see the README); it cannot be named. The child
+ *   dies with its node.
  *
  * How a place is launched on a node.
  */
@@ -29,6 +36,7 @@ typedef enum {
   DP_LAUNCH_NONE            = 0,
   DP_LAUNCH_THUNK           = 1 << 0,
   DP_LAUNCH_RESTART_ON_EXIT = 1 << 1,
+  DP_LAUNCH_ISOLATE         = 1 << 2,
 } DpLaunchFlags;
 
 /**

@@ -243,6 +243,7 @@ on_sigint (gpointer data)
  * callbacks: messages, signature, log_json, verbose). */
 typedef struct {
   gboolean  thunk, connect, use_ssh, use_local, accept_new, no_stdin, version;
+  gboolean  isolate;
   char     *named, *node_path, *cookie_file, *identity, *known_hosts, *ssh_config;
   GStrv     plugin_dirs;
   gint      ready_timeout;
@@ -320,6 +321,7 @@ parse_command_line (Options  *o,
     { "message", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &messages, "Send this JSON message first (repeatable)", "JSON" },
     { "named", 'n', 0, G_OPTION_ARG_STRING, &o->named, "Register the place under NAME on the node", "NAME" },
     { "thunk", 't', 0, G_OPTION_ARG_NONE, &o->thunk, "SYMBOL is a thunk that creates the place (DpPlace *fn (void))", NULL },
+    { "isolate", 0, 0, G_OPTION_ARG_NONE, &o->isolate, "Run the place in a process of its own: its crash does not end the node", NULL },
     { "connect", 'c', 0, G_OPTION_ARG_NONE, &o->connect, "Attach to a node already running at HOST:PORT instead of spawning one", NULL },
     { "local", 0, 0, G_OPTION_ARG_NONE, &o->use_local, "Spawn the node as a local child process, whatever HOST says", NULL },
     { "ssh", 0, 0, G_OPTION_ARG_NONE, &o->use_ssh, "Spawn the node over ssh, even on localhost", NULL },
@@ -469,6 +471,8 @@ main (int argc, char **argv)
   a.symbol = g_strdup (argv[3]);
   a.name = g_strdup (o.named);
   a.flags = o.thunk ? DP_LAUNCH_THUNK : DP_LAUNCH_NONE;
+  if (o.isolate)
+    a.flags |= DP_LAUNCH_ISOLATE;
   a.read_stdin = !o.no_stdin;
   if (!resolve_plugin (&a, opts))
     return EXIT_PLACE_START;

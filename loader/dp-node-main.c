@@ -2,6 +2,13 @@
  *
  *   dp-node [--listen ADDR:PORT] [--secret-stdin | --cookie-file FILE]
  *           [--plugin-dir DIR]... [--max-frame-size BYTES] [--daemon] [-v]
+ *   dp-node --place-host FD --secret-stdin [--plugin-dir DIR]...
+ *
+ * With --place-host, dp-node is an isolated place's process, a child its
+ * node started (dp-isolated-place.c): it listens nowhere and prints no
+ * ready line, but serves the connected socket FD (its node's end of a
+ * socketpair) with the secret on its standard input, and exits when that
+ * standard input closes.
  *
  * With --secret-stdin the first line of standard input is the cluster
  * secret (hexadecimal); otherwise the cookie file's is used. Once it
@@ -15,6 +22,12 @@
  * (unless --daemon), when a master sends node-send-exit, or on SIGTERM /
  * SIGINT; it exits with status 1 when it cannot start (the reason on
  * standard error).
+ *
+ * A node always ends within STOP_DEADLINE_MS (1.8 s) of being told to stop:
+ * the signal handler (or quit()) arms a one-shot interval timer first, and
+ * SIGALRM _exit()s the process, with a line on stderr, if the orderly
+ * shutdown has not finished by then (a place blocked in user code, a lock
+ * nobody releases). A place that crashes ends the node at once (dp-place.c).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -31,6 +44,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <errno.h>
+#include <signal.h>
+#include <sys/time.h>
 
 static GMainLoop *loop;
 
@@ -67,10 +82,72 @@ node_log_writer (GLogLevelFlags   level,
 }
 static const char *quit_reason = "stopped";
 
+/* ---- the stop deadline: async-signal-safe code only ---- */
+
+#define STOP_DEADLINE_MS 1800
+
+static struct sigaction glib_actions[2];   /* SIGTERM, SIGINT: GLib's, chained to */
+static volatile sig_atomic_t deadline_armed;
+
+static void
+arm_stop_deadline (void)
+{
+  struct itimerval t = { { 0, 0 }, { STOP_DEADLINE_MS / 1000, (STOP_DEADLINE_MS % 1000) * 1000 } };
+
+  if (deadline_armed)
+    return;
+  deadline_armed = 1;
+  setitimer (ITIMER_REAL, &t, NULL);
+}
+
+static void
+stop_deadline_expired (int sig)
+{
+  static const char msg[] = "error: did not stop within the stop deadline; exiting now\n";
+  ssize_t ignored = write (STDERR_FILENO, msg, sizeof msg - 1);
+
+  (void) ignored;
+  _exit (0);
+}
+
+static void
+stop_signal_handler (int        sig,
+                     siginfo_t *info,
+                     void      *ucontext)
+{
+  const struct sigaction *glib = &glib_actions[sig == SIGTERM ? 0 : 1];
+
+  arm_stop_deadline ();
+  if (glib->sa_flags & SA_SIGINFO)
+    glib->sa_sigaction (sig, info, ucontext);
+  else if (glib->sa_handler != SIG_DFL && glib->sa_handler != SIG_IGN)
+    glib->sa_handler (sig);
+}
+
+/* After g_unix_signal_add(): ours first, then GLib's (which wakes the loop) */
+static void
+install_stop_deadline (void)
+{
+  struct sigaction sa;
+
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = stop_deadline_expired;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGALRM, &sa, NULL);
+
+  memset (&sa, 0, sizeof sa);
+  sa.sa_sigaction = stop_signal_handler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGTERM, &sa, &glib_actions[0]);
+  sigaction (SIGINT, &sa, &glib_actions[1]);
+}
+
 static void
 quit (const char *why)
 {
   quit_reason = why;
+  arm_stop_deadline ();
   g_main_loop_quit (loop);
 }
 
@@ -214,7 +291,9 @@ main (int argc, char **argv)
   g_auto(GStrv) plugin_dirs = NULL;
   gboolean secret_stdin = FALSE, daemon_mode = FALSE, verbose = FALSE, version = FALSE;
   gint64 max_frame = 0;
+  gint place_host = -1;
   GOptionEntry entries[] = {
+    { "place-host", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &place_host, "Serve an isolated place over the socket FD (started by a node)", "FD" },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen on ADDRESS:PORT (default 127.0.0.1:6340; port 0 picks a free one)", "ADDRESS:PORT" },
     { "secret-stdin", 0, 0, G_OPTION_ARG_NONE, &secret_stdin, "Read the cluster secret from the first line of standard input", NULL },
     { "cookie-file", 0, 0, G_OPTION_ARG_FILENAME, &cookie_file, "Cookie file with the secret (default $DP_COOKIE_FILE or ~/.config/libdp/cookie)", "FILE" },
@@ -270,7 +349,16 @@ main (int argc, char **argv)
   if (max_frame > 0)
     dp_node_set_max_frame_size (node, (gsize) max_frame);
 
-  if (!dp_node_listen (node, addr, port, &error))
+  if (place_host >= 0)
+    {
+      g_autoptr(GSocket) socket = g_socket_new_from_fd (place_host, &error);
+      if (socket == NULL || !dp_node_serve_socket (node, socket, &error))
+        {
+          g_printerr ("dp-node: --place-host: %s\n", error->message);
+          return 1;
+        }
+    }
+  else if (!dp_node_listen (node, addr, port, &error))
     {
       g_printerr ("dp-node: %s\n", error->message);
       return 1;
@@ -280,15 +368,19 @@ main (int argc, char **argv)
   g_signal_connect (node, "exit-requested", G_CALLBACK (on_exit_requested), NULL);
   g_unix_signal_add (SIGTERM, on_signal, (gpointer) "SIGTERM");
   g_unix_signal_add (SIGINT, on_signal, (gpointer) "SIGINT");
+  install_stop_deadline ();
   if (!daemon_mode)
     {
       in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
       g_input_stream_read_bytes_async (in, 4096, G_PRIORITY_DEFAULT, NULL, stdin_read_cb, NULL);
     }
 
-  print_ready_line (node);
-  g_log_structured ("dp-node", G_LOG_LEVEL_DEBUG,
-                    "MESSAGE", "listening on %s:%u", addr, dp_node_get_port (node));
+  if (place_host < 0)
+    {
+      print_ready_line (node);
+      g_log_structured ("dp-node", G_LOG_LEVEL_DEBUG,
+                        "MESSAGE", "listening on %s:%u", addr, dp_node_get_port (node));
+    }
 
   g_main_loop_run (loop);
   g_log_structured ("dp-node", G_LOG_LEVEL_DEBUG, "MESSAGE", "exiting: %s", quit_reason);

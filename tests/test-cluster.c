@@ -109,25 +109,6 @@ test_death_after_last_message (Fixture *f, gconstpointer data)
 }
 
 static void
-test_crash_others_live (Fixture *f, gconstpointer data)
-{
-  g_autoptr(DpRemoteConnection) echo = launch (f, "echo", "echo", 0, NULL);
-  g_autoptr(DpRemoteConnection) bad = launch (f, "test-places", "crash", 0, NULL);
-  g_autoptr(GVariant) r = NULL;
-
-  /* the node says so, in its place's thread and then in its router */
-  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: place crashed: killed by signal 6 *");
-  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: place crash (channel *) exited: killed by signal 6 *");
-  dp_remote_connection_put (bad, g_variant_new_int32 (1));
-  g_assert_cmpint (dp_remote_connection_wait (bad), ==, DP_PLACE_EXIT_CRASHED);
-  g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), "signal 6"));
-  dp_remote_connection_put (echo, g_variant_new_int32 (2));
-  r = dp_remote_connection_get (echo);
-  g_assert_cmpint (g_variant_get_int32 (r), ==, 2);
-  g_assert_true (dp_remote_node_is_alive (f->node));
-}
-
-static void
 expect_failure (Fixture *f, const char *plugin, const char *symbol, DpLaunchFlags flags,
                 int code, const char *mentions)
 {
@@ -879,6 +860,400 @@ test_restarter (Fixture *f, gconstpointer data)
   g_assert_cmpint (dp_remote_connection_get_state (rc), ==, DP_REMOTE_CONNECTION_EXITED);
 }
 
+/* ---- crashes (issue 11) ---- */
+
+typedef struct {
+  const char *symbol;
+  int         signal;
+} CrashCase;
+
+static const CrashCase crash_abort = { "crash", SIGABRT };
+static const CrashCase crash_segv = { "crash_segv", SIGSEGV };
+static const CrashCase crash_in_put = { "crash_in_put", SIGSEGV };
+
+static void
+set_attempt (gpointer instance, guint attempt, gpointer data)
+{
+  *(guint *) data = attempt;
+}
+
+static void
+set_reason (gpointer instance, const char *reason, gpointer data)
+{
+  *(char **) data = g_strdup (reason);
+}
+
+/* What a master logs when its node dies of a place's crash */
+static void
+expect_node_crash_logs (const char *symbol, int sig)
+{
+  g_autofree char *line = g_strdup_printf ("node *: crash pid=* channel=* signal=%d: place %s crashed: *",
+                                           sig, symbol);
+
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, line);
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "*node *");
+}
+
+/* A thread place that crashes (abort, a bad pointer, a bad pointer handed
+ * to libdp's send path) ends its node at once; the master is told which
+ * place died of which signal, and the node's restart policy brings the
+ * node back with its other places. */
+static void
+test_crash_thread (Fixture *f, gconstpointer data)
+{
+  const CrashCase *c = data;
+  g_autoptr(DpRemoteConnection) echo = launch (f, "echo", "echo", 0, NULL);
+  g_autoptr(DpRemoteConnection) bad = launch (f, "test-places", c->symbol, 0, NULL);
+  g_autoptr(GVariant) r = NULL;
+  g_autofree char *reason = NULL;
+  g_autofree char *sig_text = g_strdup_printf ("signal %d", c->signal);
+  gint64 old_pid = dp_remote_node_get_pid (f->node);
+  guint restarted = 0;
+
+  dp_remote_node_set_restart (f->node, TRUE);
+  g_signal_connect (f->node, "died", G_CALLBACK (set_reason), &reason);
+  g_signal_connect (f->node, "restarted", G_CALLBACK (set_attempt), &restarted);
+  expect_node_crash_logs (c->symbol, c->signal);
+
+  g_assert_true (dp_remote_connection_put (bad, g_variant_new_int32 (1)));
+  g_assert_cmpint (dp_remote_connection_wait (bad), ==, DP_PLACE_EXIT_CRASHED);
+  g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), sig_text));
+  g_assert_true (dp_test_wait_process_gone (old_pid, 30000));
+  while (reason == NULL || restarted == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (strstr (reason, "signal"));
+  g_assert_cmpint (dp_remote_node_get_pid (f->node), !=, old_pid);
+
+  /* the echo place was relaunched on the new node */
+  g_assert_true (dp_remote_connection_put (echo, g_variant_new_string ("after")));
+  r = dp_remote_connection_get (echo);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, "after");
+  /* the crashed one stays dead */
+  g_assert_cmpint (dp_remote_connection_get_state (bad), ==, DP_REMOTE_CONNECTION_EXITED);
+  dp_test_assert_expected_logs ();
+  g_signal_handlers_disconnect_by_data (f->node, &reason);
+  g_signal_handlers_disconnect_by_data (f->node, &restarted);
+}
+
+/* A thunk runs on its place's thread: one that crashes is that place's
+ * crash (reported as such); the symbol of a place function called as a
+ * thunk (a user's mistake) crashes or fails only its place */
+static void
+test_thunk_crash (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) bad = dp_remote_node_launch_place (f->node, "test-places", "crash_thunk",
+                                                                   DP_LAUNCH_THUNK, NULL);
+
+  expect_node_crash_logs ("crash_thunk", SIGABRT);
+  g_assert_cmpint (dp_remote_connection_wait (bad), ==, DP_PLACE_EXIT_CRASHED);
+  g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), "signal 6"));
+}
+
+static void
+test_thunk_not_a_thunk (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) bad = dp_remote_node_launch_place (f->node, "echo", "echo",
+                                                                   DP_LAUNCH_THUNK, NULL);
+  DpPlaceExit exit;
+
+  /* echo (DpPlaceChannel *) called with no argument: whatever it does with
+   * the junk it finds, only its place suffers (the node, at worst) */
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "*");
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_CRITICAL, "*");
+  exit = dp_remote_connection_wait (bad);
+  g_test_message ("echo as a thunk: %s (%s)", dp_place_exit_to_string (exit),
+                  dp_remote_connection_get_exit_detail (bad));
+  g_assert_true (exit == DP_PLACE_EXIT_CRASHED || exit == DP_PLACE_EXIT_FAILED);
+  if (exit == DP_PLACE_EXIT_CRASHED)
+    g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), "signal"));
+}
+
+/* a thunk that never returns delays only its own place */
+static void
+test_thunk_blocking (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) blocked = dp_remote_node_launch_place (f->node, "test-places", "blocking_thunk",
+                                                                       DP_LAUNCH_THUNK, NULL);
+  g_autoptr(DpRemoteConnection) echo = launch (f, "echo", "echo", 0, NULL);
+  g_autoptr(GVariant) r = NULL;
+
+  g_assert_true (dp_remote_connection_put (echo, g_variant_new_string ("served")));
+  r = dp_remote_connection_get (echo);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, "served");
+  g_assert_cmpint (dp_remote_connection_get_state (blocked), ==, DP_REMOTE_CONNECTION_STARTING);
+}
+
+/* SIGTERM ends a node within 2 s even when a place (or a thunk) is stuck
+ * in user code. Measured from the signal to the process being gone, on a
+ * node otherwise idle. */
+static void
+test_sigterm_blocked (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) blocked = launch (f, "test-places", "block", 0, NULL);
+  g_autoptr(DpRemoteConnection) thunk = dp_remote_node_launch_place (f->node, "test-places", "blocking_thunk",
+                                                                     DP_LAUNCH_THUNK, NULL);
+  g_autoptr(GVariant) r = dp_remote_connection_get (blocked);     /* it is blocking now */
+  gint64 pid = dp_remote_node_get_pid (f->node);
+  gint64 start;
+
+  g_assert_cmpint (g_variant_get_int32 (r), ==, 1);
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "*");
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (kill ((pid_t) pid, SIGTERM), ==, 0);
+  g_assert_true (dp_test_wait_process_gone (pid, 10000));
+  g_test_message ("node gone %.3f s after SIGTERM", (g_get_monotonic_time () - start) / 1e6);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+}
+
+/* ---- isolated places (DP_LAUNCH_ISOLATE) ---- */
+
+/* the pids of @parent's children, from /proc/PID/stat (field 4: ppid) */
+static GArray *
+children_of (gint64 parent)
+{
+  GArray *pids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  while (dir && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *stat = NULL;
+      const char *close_paren;
+      gint64 ppid;
+      char state;
+
+      if (!g_ascii_isdigit (name[0]))
+        continue;
+      path = g_build_filename ("/proc", name, "stat", NULL);
+      if (!g_file_get_contents (path, &stat, NULL, NULL))
+        continue;
+      close_paren = strrchr (stat, ')');
+      if (close_paren == NULL || sscanf (close_paren + 1, " %c %" G_GINT64_FORMAT, &state, &ppid) != 2)
+        continue;
+      if (ppid == parent)
+        {
+          gint64 pid = g_ascii_strtoll (name, NULL, 10);
+          g_array_append_val (pids, pid);
+        }
+    }
+  return pids;
+}
+
+/* the one child of @parent that is not in @before */
+static gint64
+new_child (gint64 parent, GArray *before)
+{
+  g_autoptr(GArray) now = children_of (parent);
+  gint64 found = 0;
+
+  for (guint i = 0; i < now->len; i++)
+    {
+      gboolean old = FALSE;
+      for (guint j = 0; before && j < before->len; j++)
+        old = old || g_array_index (before, gint64, j) == g_array_index (now, gint64, i);
+      if (!old)
+        {
+          g_assert_cmpint (found, ==, 0);
+          found = g_array_index (now, gint64, i);
+        }
+    }
+  g_assert_cmpint (found, >, 0);
+  return found;
+}
+
+static void
+assert_echoes (DpRemoteConnection *rc, const char *value)
+{
+  g_autoptr(GVariant) r = NULL;
+
+  g_assert_true (dp_remote_connection_put (rc, g_variant_new_string (value)));
+  r = dp_remote_connection_get (rc);
+  g_assert_nonnull (r);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, value);
+}
+
+static void
+test_isolated_echo (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (f, "echo", "echo", DP_LAUNCH_ISOLATE, NULL);
+  g_autofree guint8 *blob = g_malloc (4 * 1024 * 1024);
+
+  assert_echoes (rc, "Hello");
+  for (gsize i = 0; i < 4 * 1024 * 1024; i++)
+    blob[i] = (guint8) (i * 7);
+  {
+    g_autoptr(GVariant) v = g_variant_ref_sink (
+      g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, blob, 4 * 1024 * 1024, 1));
+    g_autoptr(GVariant) back = NULL;
+    g_assert_true (dp_remote_connection_put (rc, v));
+    back = dp_remote_connection_get (rc);
+    g_assert_true (g_variant_equal (v, back));
+  }
+  dp_remote_connection_close (rc);
+  g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_RETURNED);
+}
+
+/* An isolated place's crash is only that place's death: the node, a
+ * thread place and another isolated place on it answer on, and the
+ * crashed place's process is gone (reaped, not a zombie). */
+static void
+test_crash_isolated (Fixture *f, gconstpointer data)
+{
+  const CrashCase *c = data;
+  gint64 node_pid = dp_remote_node_get_pid (f->node);
+  g_autoptr(DpRemoteConnection) echo = launch (f, "echo", "echo", 0, NULL);
+  g_autoptr(DpRemoteConnection) echo_iso = launch (f, "echo", "echo", DP_LAUNCH_ISOLATE, NULL);
+  g_autoptr(GArray) before = children_of (node_pid);
+  g_autoptr(DpRemoteConnection) bad = launch (f, "test-places", c->symbol, DP_LAUNCH_ISOLATE, NULL);
+  g_autofree char *sig_text = g_strdup_printf ("signal %d", c->signal);
+  g_autofree char *line = g_strdup_printf ("node *: crash pid=* channel=1 signal=%d: place %s crashed: *",
+                                           c->signal, c->symbol);
+  g_autofree char *proc_path = NULL;
+  gint64 child = new_child (node_pid, before);
+
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, line);
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "node *: isolated place * exited: killed by signal *");
+  g_assert_true (dp_remote_connection_put (bad, g_variant_new_int32 (1)));
+  g_assert_cmpint (dp_remote_connection_wait (bad), ==, DP_PLACE_EXIT_CRASHED);
+  g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), sig_text));
+  proc_path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT, child);
+  g_assert_false (g_file_test (proc_path, G_FILE_TEST_EXISTS));
+
+  assert_echoes (echo, "thread place");
+  assert_echoes (echo_iso, "isolated place");
+  g_assert_true (dp_remote_node_is_alive (f->node));
+  g_assert_cmpint (dp_remote_node_get_pid (f->node), ==, node_pid);
+}
+
+/* killing the node kills its isolated places' processes */
+static void
+test_isolated_killed_with_node (Fixture *f, gconstpointer data)
+{
+  gint64 node_pid = dp_remote_node_get_pid (f->node);
+  g_autoptr(DpRemoteConnection) a = launch (f, "echo", "echo", DP_LAUNCH_ISOLATE, NULL);
+  g_autoptr(DpRemoteConnection) b = launch (f, "test-places", "block", DP_LAUNCH_ISOLATE, NULL);
+  g_autoptr(GVariant) r = dp_remote_connection_get (b);
+  g_autoptr(GArray) kids = children_of (node_pid);
+
+  g_assert_cmpuint (kids->len, ==, 2);
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "*");
+  g_assert_cmpint (kill ((pid_t) node_pid, SIGKILL), ==, 0);
+  g_assert_true (dp_test_wait_process_gone (node_pid, 30000));
+  for (guint i = 0; i < kids->len; i++)
+    g_assert_true (dp_test_wait_process_gone (g_array_index (kids, gint64, i), 30000));
+}
+
+/* thunks of isolated places run in the place's process */
+static void
+test_isolated_thunks (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) ok = launch (f, "test-places", "echo_thunk",
+                                             DP_LAUNCH_THUNK | DP_LAUNCH_ISOLATE, NULL);
+  g_autoptr(DpRemoteConnection) crash = dp_remote_node_launch_place (f->node, "test-places", "crash_thunk",
+                                                                     DP_LAUNCH_THUNK | DP_LAUNCH_ISOLATE, NULL);
+  g_autoptr(DpRemoteConnection) wrong = NULL;
+  g_autoptr(DpRemoteConnection) null = NULL;
+  g_autoptr(DpRemoteConnection) blocked = NULL;
+  g_autoptr(GError) error = NULL;
+  DpPlaceExit exit;
+
+  assert_echoes (ok, "from a thunk");
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: crash pid=* channel=1 signal=6: place crash_thunk crashed: *");
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "node *: isolated place * exited: *");
+  g_assert_cmpint (dp_remote_connection_wait (crash), ==, DP_PLACE_EXIT_CRASHED);
+  g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (crash), "signal 6"));
+
+  /* a place function called as a thunk: only its place suffers */
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "node *: crash pid=* channel=1 signal=*: place echo crashed: *");
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_CRITICAL, "node *");
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "node *: request from * failed: *");
+  wrong = dp_remote_node_launch_place (f->node, "echo", "echo", DP_LAUNCH_THUNK | DP_LAUNCH_ISOLATE, NULL);
+  exit = dp_remote_connection_wait (wrong);
+  g_assert_true (exit == DP_PLACE_EXIT_CRASHED || exit == DP_PLACE_EXIT_FAILED);
+
+  /* NULL: the launch fails */
+  null = dp_remote_node_launch_place (f->node, "test-places", "null_thunk", DP_LAUNCH_THUNK | DP_LAUNCH_ISOLATE, NULL);
+  g_assert_false (dp_remote_connection_wait_ready (null, NULL, &error));
+  g_assert_error (error, DP_ERROR, DP_ERROR_PLACE_FAILED);
+  g_assert_nonnull (strstr (error->message, "null_thunk"));
+
+  /* one that blocks delays only its place */
+  blocked = dp_remote_node_launch_place (f->node, "test-places", "blocking_thunk",
+                                         DP_LAUNCH_THUNK | DP_LAUNCH_ISOLATE, NULL);
+  assert_echoes (ok, "still served");
+  g_assert_true (dp_remote_node_is_alive (f->node));
+}
+
+/* dp-launch --isolate: 0 for an echo, 5 (and the signal) for a crash */
+static void
+test_dp_launch_isolate (void)
+{
+  g_autofree char *plugin = dp_test_build_path ("tests/test-places.so");
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  const char *echo_args[] = { "--isolate", "localhost:0", "echo", "echo", NULL };
+  const char *crash_args[] = { "--isolate", "localhost:0", plugin, "crash_segv", NULL };
+
+  g_assert_cmpint (run_launch (echo_args, "\"ping\"\n", &out, &err), ==, 0);
+  g_assert_cmpstr (out, ==, "\"ping\"\n");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_launch (crash_args, "1\n", &out, &err), ==, 5);
+  g_assert_nonnull (strstr (err, "signal 11"));
+}
+
+/* What isolation costs beside a thread place: start (launch to ready) and
+ * round trip (put to get), medians of several runs; figures only, no
+ * assertion on speed. */
+static int
+cmp_double (gconstpointer a, gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+measure (Fixture *f, DpLaunchFlags flags, double *start_ms, double *rtt_us)
+{
+  enum { STARTS = 9, TRIPS = 201 };
+  double starts[STARTS], trips[TRIPS];
+
+  for (int i = 0; i < STARTS; i++)
+    {
+      g_autoptr(DpRemoteConnection) rc = NULL;
+      gint64 t0 = g_get_monotonic_time ();
+      rc = launch (f, "echo", "echo", flags, NULL);
+      starts[i] = (g_get_monotonic_time () - t0) / 1000.0;
+      if (i == 0)
+        for (int j = 0; j < TRIPS; j++)
+          {
+            g_autoptr(GVariant) r = NULL;
+            gint64 t1 = g_get_monotonic_time ();
+            dp_remote_connection_put (rc, g_variant_new_int32 (j));
+            r = dp_remote_connection_get (rc);
+            trips[j] = (double) (g_get_monotonic_time () - t1);
+          }
+      dp_remote_connection_close (rc);
+      dp_remote_connection_wait (rc);
+    }
+  qsort (starts, STARTS, sizeof (double), cmp_double);
+  qsort (trips, TRIPS, sizeof (double), cmp_double);
+  *start_ms = starts[STARTS / 2];
+  *rtt_us = trips[TRIPS / 2];
+}
+
+static void
+test_isolated_cost (Fixture *f, gconstpointer data)
+{
+  double ts, tr, is, ir;
+
+  measure (f, 0, &ts, &tr);
+  measure (f, DP_LAUNCH_ISOLATE, &is, &ir);
+  g_test_message ("start: thread place %.2f ms, isolated place %.2f ms (median of 9)", ts, is);
+  g_test_message ("round trip: thread place %.1f us, isolated place %.1f us (median of 201)", tr, ir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -887,8 +1262,22 @@ main (int argc, char **argv)
   ADD ("/cluster/echo-values", test_echo_values);
   ADD ("/cluster/thunk", test_thunk);
   ADD ("/cluster/death-after-last-message", test_death_after_last_message);
-  ADD ("/cluster/crash-others-live", test_crash_others_live);
   ADD ("/cluster/launch-errors", test_launch_errors);
+  g_test_add ("/cluster/crash/thread/abort", Fixture, &crash_abort, setup, test_crash_thread, teardown);
+  g_test_add ("/cluster/crash/thread/segv", Fixture, &crash_segv, setup, test_crash_thread, teardown);
+  g_test_add ("/cluster/crash/thread/in-put", Fixture, &crash_in_put, setup, test_crash_thread, teardown);
+  ADD ("/cluster/thunk/crash", test_thunk_crash);
+  ADD ("/cluster/thunk/not-a-thunk", test_thunk_not_a_thunk);
+  ADD ("/cluster/thunk/blocking", test_thunk_blocking);
+  ADD ("/cluster/sigterm-blocked", test_sigterm_blocked);
+  ADD ("/cluster/isolated/echo", test_isolated_echo);
+  g_test_add ("/cluster/crash/isolated/abort", Fixture, &crash_abort, setup, test_crash_isolated, teardown);
+  g_test_add ("/cluster/crash/isolated/segv", Fixture, &crash_segv, setup, test_crash_isolated, teardown);
+  g_test_add ("/cluster/crash/isolated/in-put", Fixture, &crash_in_put, setup, test_crash_isolated, teardown);
+  ADD ("/cluster/isolated/killed-with-node", test_isolated_killed_with_node);
+  ADD ("/cluster/isolated/thunks", test_isolated_thunks);
+  ADD ("/cluster/isolated/cost", test_isolated_cost);
+  dp_test_add_func ("/cluster/dp-launch-isolate", test_dp_launch_isolate);
   ADD ("/cluster/named", test_named);
   ADD ("/cluster/two-nodes", test_two_nodes);
   ADD ("/cluster/bad-peers", test_bad_peers);

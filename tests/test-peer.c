@@ -274,16 +274,33 @@ test_death_after_last_message (Peer *p, gconstpointer data)
   g_signal_handlers_disconnect_by_data (p->server, exited);
 }
 
+/* In one process a thread place's crash ends the process — the node and
+ * its master with it — after the place was named on stderr */
 static void
-test_crash_others_live (Peer *p, gconstpointer data)
+test_crash_ends_node (Peer *p, gconstpointer data)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(DpRemoteConnection) bad = launch (p, "test-places", "crash", 0, NULL);
+      g_assert_true (dp_remote_connection_put (bad, g_variant_new_int32 (1)));
+      dp_remote_connection_wait (bad);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*error: crash pid=* channel=* signal=6: place crash crashed: killed by signal 6 (SIGABRT)*");
+}
+
+/* An isolated place's crash is only that place's death, in this process
+ * too: the node (this process) and its other places serve on */
+static void
+test_isolated_crash_others_live (Peer *p, gconstpointer data)
 {
   g_autoptr(DpRemoteConnection) echo = launch (p, "echo", "echo", 0, NULL);
-  g_autoptr(DpRemoteConnection) bad = launch (p, "test-places", "crash", 0, NULL);
+  g_autoptr(DpRemoteConnection) bad = launch (p, "test-places", "crash", DP_LAUNCH_ISOLATE, NULL);
 
-  /* the place's thread, then the server's router, say so */
-  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "place crashed: killed by signal 6 *");
   dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
-                      "place crash (channel * of 127.0.0.1:*) exited: killed by signal 6 *");
+                      "isolated place crash (channel * of 127.0.0.1:*) exited: killed by signal 6 *");
   g_assert_true (dp_remote_connection_put (bad, g_variant_new_int32 (1)));
   g_assert_cmpint (dp_remote_connection_wait (bad), ==, DP_PLACE_EXIT_CRASHED);
   g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), "signal 6"));
@@ -432,7 +449,7 @@ static void
 test_launch_null_thunk (Peer *p, gconstpointer data)
 {
   expect_launch_failure (p, "test-places", "null_thunk", DP_LAUNCH_THUNK, DP_ERROR_PLACE_FAILED,
-                         "thunk 'null_thunk' of plugin 'test-places' did not return a place");
+                         "thunk 'null_thunk' did not return a place");
 }
 
 static void
@@ -526,7 +543,8 @@ main (int argc, char **argv)
   g_test_add ("/peer/place/large-message", Peer, &no_heartbeat, setup, test_large_message, teardown);
   ADD ("/peer/place/thunk", test_thunk);
   ADD ("/peer/place/death-after-last-message", test_death_after_last_message);
-  ADD ("/peer/place/crash-others-live", test_crash_others_live);
+  ADD ("/peer/place/crash-ends-node", test_crash_ends_node);
+  ADD ("/peer/place/isolated-crash-others-live", test_isolated_crash_others_live);
   ADD ("/peer/named/several-clients", test_named_several_clients);
   ADD ("/peer/launch-error/missing-plugin", test_launch_missing_plugin);
   ADD ("/peer/launch-error/missing-symbol", test_launch_missing_symbol);

@@ -81,3 +81,48 @@ odd_values (DpPlaceChannel *ch)
     "(b'ab', handle 3, objectpath '/a', signature 'ii', @mmi just nothing, <<1.5>>,"
     " {1: 'x'}, @{ss} {'k', 'v'}, {nan: 1})"));
 }
+
+/* ---- crashes (issue 11): each reads one message first, then crashes ---- */
+
+static volatile gintptr bad_address = 8;
+
+DP_PLACE_EXPORT void
+crash_segv (DpPlaceChannel *ch)
+{
+  GVariant *m = dp_place_channel_get (ch);
+  if (m)
+    g_variant_unref (m);
+  *(volatile int *) bad_address = 1;
+}
+
+/* puts a message whose data pointer is bad: the crash comes inside
+ * libdp's send path, under the connection's output lock */
+DP_PLACE_EXPORT void
+crash_in_put (DpPlaceChannel *ch)
+{
+  GVariant *m = dp_place_channel_get (ch);
+  if (m)
+    g_variant_unref (m);
+  dp_place_channel_put (ch, g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING,
+                                                     (gconstpointer) (bad_address * 2), 64,
+                                                     TRUE, NULL, NULL));
+}
+
+DP_PLACE_EXPORT DpPlace *crash_thunk (void) { abort (); }
+
+/* a thunk that never returns */
+DP_PLACE_EXPORT DpPlace *
+blocking_thunk (void)
+{
+  for (;;)
+    g_usleep (G_USEC_PER_SEC);
+}
+
+/* says 1, then blocks in user code for ever */
+DP_PLACE_EXPORT void
+block (DpPlaceChannel *ch)
+{
+  dp_place_channel_put (ch, g_variant_new_int32 (1));
+  for (;;)
+    g_usleep (G_USEC_PER_SEC);
+}
