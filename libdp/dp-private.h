@@ -70,6 +70,7 @@ gboolean  _dp_wire_auth_verify    (GBytes *secret, char role,
                                    const guint8 proof[DP_AUTH_LEN]);
 void      _dp_wire_refusal_build  (guint8 out[DP_REFUSAL_LEN]);
 gboolean  _dp_wire_refusal_match  (const guint8 *in, gsize len);
+/* dp-secret.c: getrandom(2); aborts the process when it gives nothing */
 void      _dp_random_bytes        (guint8 *buf, gsize len);
 
 /* ------------------------------------------------------------------ *
