@@ -4,14 +4,13 @@
  */
 #include "dp-private.h"
 
-
 G_DEFINE_QUARK (dp-error-quark, dp_error)
 
 GError *
 _dp_error_from_remote (guint32     code,
                        const char *message)
 {
-  if (code > DP_ERROR_CLOSED)
+  if (code > DP_ERROR_PLUGIN_INVALID)
     code = DP_ERROR_FAILED;
   return g_error_new_literal (DP_ERROR, (int) code, message);
 }

@@ -151,6 +151,15 @@ test_launch_errors (Fixture *f, gconstpointer data)
   expect_failure (f, "bad-abi", "echo", 0, DP_ERROR_PLUGIN_ABI, "99.0");
   expect_failure (f, "test-places", "null_thunk", DP_LAUNCH_THUNK, DP_ERROR_PLACE_FAILED, "null_thunk");
   expect_failure (f, "/bin/true", "main", 0, DP_ERROR_PLUGIN_NOT_ALLOWED, "outside");
+  /* confined plugins: their dependencies' symbols are no places; a plugin
+   * with an unresolved symbol, or no shared object, is refused at load */
+  expect_failure (f, "echo", "exit", 0, DP_ERROR_SYMBOL_NOT_FOUND, "defines no place 'exit'");
+  expect_failure (f, "echo", "free", 0, DP_ERROR_SYMBOL_NOT_FOUND, "defines no place 'free'");
+  expect_failure (f, "echo", "g_object_unref", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                  "defines no place 'g_object_unref'");
+  expect_failure (f, "unresolved", "calls_missing", 0, DP_ERROR_PLUGIN_INVALID,
+                  "undefined symbol: dp_test_function_nobody_defines");
+  expect_failure (f, "not-a-plugin", "echo", 0, DP_ERROR_PLUGIN_INVALID, "is not a shared object");
   /* the node still serves */
   g_object_unref (launch (f, "echo", "echo", 0, NULL));
 }
@@ -551,6 +560,55 @@ test_dp_launch (void)
   g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 7);
 }
 
+static guint
+count_occurrences (const char *haystack, const char *needle)
+{
+  guint n = 0;
+
+  for (const char *p = strstr (haystack, needle); p; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
+static int run_launch (const char * const *args, const char *input, char **out, char **err);
+
+/* Confined plugins through dp-launch: a symbol of the plugin's
+ * dependencies, an unresolved symbol, a file that is no shared object —
+ * each exit 4 with one line saying why (the node's own warning about the
+ * request is forwarded as well, once). */
+static void
+test_dp_launch_confined (void)
+{
+  struct { const char *plugin, *symbol, *why; } cases[] = {
+    { "echo", "exit", "echo.so' defines no place 'exit' (the symbol belongs to libc.so.6)" },
+    { "echo", "free", "echo.so' defines no place 'free' (the symbol belongs to " },
+    { "echo", "g_object_unref", "echo.so' defines no place 'g_object_unref' (the symbol belongs to libgobject-2.0.so" },
+    { "unresolved", "calls_missing", "cannot load plugin 'unresolved': " },
+    { "not-a-plugin", "x", "not-a-plugin.so is not a shared object" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const char *args[] = { "--no-stdin", "localhost:0", cases[i].plugin, cases[i].symbol, NULL };
+      g_autofree char *out = NULL, *err = NULL;
+      const char *line = "dp-launch: cannot start place: ";
+      int status = run_launch (args, NULL, &out, &err);
+      const char *at;
+
+      g_test_message ("%s %s: %s", cases[i].plugin, cases[i].symbol, err);
+      g_assert_cmpint (status, ==, 4);
+      g_assert_cmpstr (out, ==, "");
+      g_assert_cmpuint (count_occurrences (err, line), ==, 1);
+      at = strstr (err, line);
+      g_assert_nonnull (strstr (at, cases[i].why));
+      g_assert_nonnull (strchr (at, '\n'));
+      if (g_str_equal (cases[i].plugin, "unresolved"))
+        g_assert_nonnull (strstr (at, "undefined symbol: dp_test_function_nobody_defines\n"));
+      /* the node's warning, forwarded: once */
+      g_assert_cmpuint (count_occurrences (err, cases[i].why), ==, 2);
+    }
+}
+
 /* Runs dp-launch with @args after its own path, @input on standard input;
  * returns its exit status, standard output and standard error. */
 static int
@@ -897,6 +955,7 @@ main (int argc, char **argv)
   dp_test_add_func ("/cluster/spawn-refused", test_spawn_refused);
   dp_test_add_func ("/cluster/dp-launch", test_dp_launch);
   dp_test_add_func ("/cluster/dp-launch-json", test_dp_launch_json);
+  dp_test_add_func ("/cluster/dp-launch-confined", test_dp_launch_confined);
   dp_test_add_func ("/cluster/dp-launch-odd-values", test_dp_launch_odd_values);
   dp_test_add_func ("/cluster/versions", test_versions);
   dp_test_add_func ("/cluster/dp-launch-wrong-cookie", test_dp_launch_wrong_cookie);

@@ -419,13 +419,50 @@ test_launch_empty_descriptor (Peer *p, gconstpointer data)
                          "empty-descriptor.so' has an invalid descriptor: its name is missing or empty");
 }
 
-/* a file where a plugin is looked for that is no shared object: not found
- * (the code libltdl's "file not found" has always given), saying why */
+/* a file where a plugin is looked for that is no shared object: invalid,
+ * saying so (not libltdl's "file not found") */
 static void
 test_launch_not_a_shared_object (Peer *p, gconstpointer data)
 {
-  expect_launch_failure (p, "not-a-plugin", "echo", 0, DP_ERROR_PLUGIN_NOT_FOUND,
+  expect_launch_failure (p, "not-a-plugin", "echo", 0, DP_ERROR_PLUGIN_INVALID,
                          "not-a-plugin.so is not a shared object");
+}
+
+/* a plugin referring to a function nothing defines is refused when it is
+ * loaded, naming the function; asked again, it is refused again (it was
+ * never half-loaded), and the node serves on */
+static void
+test_launch_unresolved_symbol (Peer *p, gconstpointer data)
+{
+  for (int i = 0; i < 2; i++)
+    expect_launch_failure (p, "unresolved", "calls_missing", 0, DP_ERROR_PLUGIN_INVALID,
+                           "unresolved.so: undefined symbol: dp_test_function_nobody_defines");
+}
+
+/* Plugins are confined to their own code: what lt_dlsym() finds in the
+ * plugin's dependencies (libc, GLib, libdp, the program) is no place */
+static void
+test_launch_foreign_symbols (Peer *p, gconstpointer data)
+{
+  expect_launch_failure (p, "echo", "exit", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "echo.so' defines no place 'exit' (the symbol belongs to ");
+  expect_launch_failure (p, "echo", "free", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "echo.so' defines no place 'free' (the symbol belongs to ");
+  expect_launch_failure (p, "echo", "g_object_unref", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "echo.so' defines no place 'g_object_unref' (the symbol belongs to libgobject-2.0.so");
+  expect_launch_failure (p, "echo", "dp_place_channel_put", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "echo.so' defines no place 'dp_place_channel_put' (the symbol belongs to ");
+  /* a thunk too */
+  expect_launch_failure (p, "echo", "abort", DP_LAUNCH_THUNK, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "echo.so' defines no place 'abort' (the symbol belongs to ");
+  /* the plugin's own variable is no function either */
+  expect_launch_failure (p, "exports-data", "answer", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "exports-data.so' defines no place 'answer' (the symbol is not a function)");
+  /* while its own functions are places */
+  {
+    g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (p->node, "exports-data", "quick", 0, NULL);
+    g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_RETURNED);
+  }
 }
 
 static void
@@ -533,6 +570,8 @@ main (int argc, char **argv)
   ADD ("/peer/launch-error/bad-abi", test_launch_bad_abi);
   ADD ("/peer/launch-error/empty-descriptor", test_launch_empty_descriptor);
   ADD ("/peer/launch-error/not-a-shared-object", test_launch_not_a_shared_object);
+  ADD ("/peer/launch-error/unresolved-symbol", test_launch_unresolved_symbol);
+  ADD ("/peer/launch-error/foreign-symbols", test_launch_foreign_symbols);
   ADD ("/peer/launch-error/null-thunk", test_launch_null_thunk);
   ADD ("/peer/launch-error/outside-plugin-path", test_launch_outside_plugin_path);
   ADD ("/peer/plugin/no-descriptor", test_launch_no_descriptor);
