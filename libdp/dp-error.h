@@ -51,6 +51,9 @@ G_BEGIN_DECLS
  * @DP_ERROR_PLUGIN_INVALID: the plugin file exists but cannot be loaded: it
  *   is not a shared object, or it refers to a symbol nothing defines (the
  *   message names it), or a library it needs is missing
+ * @DP_ERROR_LIMIT: a limit of the node was reached (places on the node, or
+ *   started by one connection); the message names the limit, its value and
+ *   the #DpNode property (and dp-node option) that sets it
  *
  * Error codes in the %DP_ERROR domain.
  */
@@ -80,6 +83,7 @@ typedef enum {
   DP_ERROR_HOST_KEY_CHANGED,
   DP_ERROR_CLOSED,
   DP_ERROR_PLUGIN_INVALID,
+  DP_ERROR_LIMIT,
 } DpError;
 
 DP_AVAILABLE_IN_1_0

@@ -263,6 +263,14 @@ GAsyncResult *_dp_run_sync (DpSyncStart start, gpointer data);
 
 typedef struct _DpNodeServer DpNodeServer;
 
+/* The node's limits for its peers (DpNode properties), read by the server
+ * when it needs them */
+typedef struct {
+  guint max_places;                 /* on the node */
+  guint max_places_per_connection;  /* started by one connection */
+  guint max_pending_connections;    /* accepted, still in their handshake */
+} DpServerLimits;
+
 /* What the server asks of its node: given once, by the node, and called in
  * the router thread. The server calls its node only through these. */
 typedef struct {
@@ -275,6 +283,7 @@ typedef struct {
                               const char *detail);
   void     (*exit_requested) (GObject *node);
   void     (*peer_rejected)  (GObject *node, const char *peer, const char *reason);
+  void     (*get_limits)     (GObject *node, DpServerLimits *limits);
 } DpNodeServerHooks;
 
 DpNodeServer *_dp_node_server_new      (GObject *node, GMainContext *router_context,

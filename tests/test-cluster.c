@@ -869,6 +869,69 @@ test_dp_launch_wrong_cookie (void)
   g_rmdir (dir);
 }
 
+/* dp-node's limit options reach its node: --max-places-per-connection 1
+ * makes a second place of one master fail with DP_ERROR_LIMIT (the master's
+ * launch error), while the first one runs on. */
+static void
+test_dp_node_limit_options (void)
+{
+  g_autofree char *node_path = dp_test_build_path ("loader/dp-node");
+  g_autoptr(GSubprocessLauncher) nl = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                                  G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                  G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) node = NULL;
+  g_autoptr(GDataInputStream) node_out = NULL;
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpRemoteNode) rn = NULL;
+  g_autoptr(DpRemoteConnection) first = NULL, second = NULL;
+  g_autoptr(GVariant) r = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ready = NULL, *node_err = NULL;
+  const char *p;
+  guint64 port;
+
+  g_autoptr(GBytes) secret = dp_node_get_secret (router, NULL);
+  g_autofree char *hex = dp_secret_to_string (secret);
+  g_autofree char *line = g_strconcat (hex, "\n", NULL);
+
+  node = g_subprocess_launcher_spawn (nl, &error, node_path, "--listen", "127.0.0.1:0",
+                                      "--secret-stdin",
+                                      "--max-places", "8", "--max-places-per-connection", "1",
+                                      "--max-pending-connections", "4", NULL);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_subprocess_get_stdin_pipe (node), line, strlen (line), NULL, NULL, &error);
+  g_assert_no_error (error);
+  node_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node));
+  ready = g_data_input_stream_read_line_utf8 (node_out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  p = ready ? strstr (ready, "\"port\":") : NULL;
+  g_assert_nonnull (p);
+  port = g_ascii_strtoull (p + 7, NULL, 10);
+
+  rn = dp_remote_node_connect (router, "127.0.0.1", (guint16) port, NULL, &error);
+  g_assert_no_error (error);
+  first = dp_remote_node_launch_place (rn, "echo", "echo", 0, NULL);
+  g_assert_true (dp_remote_connection_wait_ready (first, NULL, &error));
+  g_assert_no_error (error);
+  second = dp_remote_node_launch_place (rn, "echo", "echo", 0, NULL);
+  g_assert_false (dp_remote_connection_wait_ready (second, NULL, &error));
+  g_assert_error (error, DP_ERROR, DP_ERROR_LIMIT);
+  g_assert_nonnull (strstr (error->message, "(max-places-per-connection 1, dp-node --max-places-per-connection)"));
+  g_clear_error (&error);
+  dp_remote_connection_put (first, g_variant_new_string ("first runs on"));
+  r = dp_remote_connection_get (first);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, "first runs on");
+
+  g_clear_object (&first);
+  g_clear_object (&second);
+  g_clear_object (&rn);
+  /* closing its standard input ends the node; it said why on stderr */
+  g_subprocess_communicate_utf8 (node, NULL, NULL, NULL, &node_err, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (node), ==, 0);
+  g_assert_nonnull (strstr (node_err, "failed: this connection has started 1 places"));
+}
+
 static void
 test_hello_world (void)
 {
@@ -956,6 +1019,7 @@ main (int argc, char **argv)
   dp_test_add_func ("/cluster/dp-launch", test_dp_launch);
   dp_test_add_func ("/cluster/dp-launch-json", test_dp_launch_json);
   dp_test_add_func ("/cluster/dp-launch-confined", test_dp_launch_confined);
+  dp_test_add_func ("/cluster/dp-node-limit-options", test_dp_node_limit_options);
   dp_test_add_func ("/cluster/dp-launch-odd-values", test_dp_launch_odd_values);
   dp_test_add_func ("/cluster/versions", test_versions);
   dp_test_add_func ("/cluster/dp-launch-wrong-cookie", test_dp_launch_wrong_cookie);
