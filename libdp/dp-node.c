@@ -6,8 +6,9 @@
  * thread-default main context that was current when the node was created.
  *
  * This file owns the router thread, the node's settings (secret, plugin
- * path, frame size, heartbeats, limits for peers), its signals, and the client side's one
- * step: connecting and authenticating to a node for a DpRemoteNode. The
+ * path, frame size, heartbeats, limits for peers), its signals, and the
+ * client side's one step: connecting and authenticating to a node for a
+ * DpRemoteNode. The
  * server half — accepting connections and starting places for peers —
  * is dp-node-server.c, which calls back only through the hooks given it
  * here; running code on the router is dp-main-context.c.
