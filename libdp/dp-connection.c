@@ -5,7 +5,9 @@
  * router's context: bytes are read into a buffer, complete frames are cut
  * out and handed to the owner's DpConnectionHandler. A frame over 64 KiB
  * gets a buffer of its own, read into directly, and its payload is loaded
- * without a copy.
+ * without a copy; that buffer grows (doubling, from 256 KiB, up to the
+ * frame's length) as the bytes arrive, so what a peer makes the node hold
+ * follows what it has sent, never what its header claims.
  *
  * Writing may happen from any thread (a place putting a message, the app
  * putting to a remote place): the frame is appended to the output queue
@@ -32,6 +34,7 @@
 #include <netinet/tcp.h>
 
 #define BIG_FRAME        (64 * 1024)
+#define BIG_FIRST        (1024 * 1024)  /* a big frame's first buffer, then ×4 */
 #define COPY_MAX         (64 * 1024)
 #define READ_CHUNK       (128 * 1024)
 #define MAX_IOV          64
@@ -82,6 +85,7 @@ struct _DpConnection
   DpFrameHeader              big_h;
   guint8                    *big_buf;
   gsize                      big_have;
+  gsize                      big_cap;        /* <= big_h.body_len */
   char                       sig_cache[SIG_CACHE_MAX];   /* last checked type string */
   gsize                      sig_cache_len;
   GVariant                  *batch[BATCH_MAX];           /* DATA frames for batch_chan */
@@ -711,6 +715,46 @@ frame_received (DpConnection *conn)
 
 static gboolean dispatch_payload (DpConnection *conn, const DpFrameHeader *h, GVariant *payload);
 
+/* ---- a big frame's body: memory follows the bytes received ---- */
+
+static void
+big_begin (DpConnection        *conn,
+           const DpFrameHeader *h,
+           const guint8        *data,
+           gsize                len)
+{
+  conn->big = TRUE;
+  conn->big_h = *h;
+  conn->big_cap = MIN (h->body_len, MAX (BIG_FIRST, len));
+  conn->big_buf = g_malloc (conn->big_cap);
+  memcpy (conn->big_buf, data, len);
+  conn->big_have = len;
+}
+
+/* Room for the next read: the buffer doubles (up to the frame's length)
+ * only once it is full. */
+static gsize
+big_room (DpConnection *conn)
+{
+  if (conn->big_have == conn->big_cap)
+    {
+      conn->big_cap = MIN ((gsize) conn->big_h.body_len, conn->big_cap * 4);
+      conn->big_buf = g_realloc (conn->big_buf, conn->big_cap);
+    }
+  return conn->big_cap - conn->big_have;
+}
+
+/* The body (transfer full) once all of it has arrived, else NULL */
+static GBytes *
+big_take (DpConnection *conn)
+{
+  if (conn->big_have < conn->big_h.body_len)
+    return NULL;
+  conn->big = FALSE;
+  conn->big_cap = 0;
+  return g_bytes_new_take (g_steal_pointer (&conn->big_buf), conn->big_h.body_len);
+}
+
 /* Hands the DATA frames gathered for one channel to the owner. Returns
  * FALSE when the connection closed meanwhile. */
 static gboolean
@@ -1046,16 +1090,13 @@ process_input (DpConnection *conn)
       if (h.body_len > BIG_FRAME)
         {
           gsize have = MIN (avail - DP_FRAME_HEADER_LEN, h.body_len);
-          conn->big = TRUE;
-          conn->big_h = h;
-          conn->big_buf = g_malloc (h.body_len);
-          memcpy (conn->big_buf, conn->in + pos + DP_FRAME_HEADER_LEN, have);
-          conn->big_have = have;
+          g_autoptr(GBytes) body = NULL;
+
+          big_begin (conn, &h, conn->in + pos + DP_FRAME_HEADER_LEN, have);
           pos += DP_FRAME_HEADER_LEN + have;
-          if (conn->big_have == h.body_len)
+          body = big_take (conn);
+          if (body != NULL)
             {
-              g_autoptr(GBytes) body = g_bytes_new_take (g_steal_pointer (&conn->big_buf), h.body_len);
-              conn->big = FALSE;
               if (!dispatch_frame (conn, &h, g_bytes_get_data (body, NULL), body, 0))
                 return;
               continue;
@@ -1104,17 +1145,19 @@ handle_input (DpConnection *conn)
 
       if (conn->big)
         {
-          n = recv (conn->fd, conn->big_buf + conn->big_have,
-                    conn->big_h.body_len - conn->big_have, MSG_DONTWAIT);
+          gsize room = big_room (conn);
+
+          n = recv (conn->fd, conn->big_buf + conn->big_have, room, MSG_DONTWAIT);
           if (n > 0)
             {
+              g_autoptr(GBytes) body = NULL;
+
               conn->last_seen_us = g_get_monotonic_time ();
               conn->big_have += (gsize) n;
-              if (conn->big_have == conn->big_h.body_len)
+              body = big_take (conn);
+              if (body != NULL)
                 {
                   DpFrameHeader h = conn->big_h;
-                  g_autoptr(GBytes) body = g_bytes_new_take (g_steal_pointer (&conn->big_buf), h.body_len);
-                  conn->big = FALSE;
                   /* a DATA frame joins the batch: hand it over now, as
                    * process_input() does at its end — otherwise it waits
                    * for the next frame to arrive (a heartbeat, or never) */

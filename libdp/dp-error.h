@@ -48,6 +48,12 @@ G_BEGIN_DECLS
  * @DP_ERROR_HOST_KEY_UNKNOWN: the ssh host key is not in known_hosts
  * @DP_ERROR_HOST_KEY_CHANGED: the ssh host key differs from the one in known_hosts
  * @DP_ERROR_CLOSED: the channel or connection was closed by this side
+ * @DP_ERROR_PLUGIN_INVALID: the plugin file exists but cannot be loaded: it
+ *   is not a shared object, or it refers to a symbol nothing defines (the
+ *   message names it), or a library it needs is missing
+ * @DP_ERROR_LIMIT: a limit of the node was reached (places on the node, or
+ *   started by one connection); the message names the limit, its value and
+ *   the #DpNode property (and dp-node option) that sets it
  *
  * Error codes in the %DP_ERROR domain.
  */
@@ -76,6 +82,8 @@ typedef enum {
   DP_ERROR_HOST_KEY_UNKNOWN,
   DP_ERROR_HOST_KEY_CHANGED,
   DP_ERROR_CLOSED,
+  DP_ERROR_PLUGIN_INVALID,
+  DP_ERROR_LIMIT,
 } DpError;
 
 DP_AVAILABLE_IN_1_0

@@ -37,7 +37,15 @@ struct _DpNodeServer
   GHashTable              *named;           /* char* -> NamedPlace */
   DpConnection            *owner;           /* where logs of peers' places go */
   gboolean                 shut_down;
+
+  /* limits (DpServerLimits), router thread only */
+  GHashTable              *places_of;       /* DpConnection* -> places it started, as a pointer */
+  GHashTable              *pending;         /* DpConnection* still in its handshake */
+  guint                    refused;         /* connections refused since the last log line */
+  gint64                   refused_logged_us;
 };
+
+#define REFUSED_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
 
 typedef struct {
   DpPlace        *place;
@@ -132,6 +140,82 @@ place_record_free (gpointer data)
   g_free (pr);
 }
 
+/* ---- limits for peers (DpServerLimits) ---- */
+
+static void
+count_place (DpNodeServer *self,
+             DpConnection *conn,
+             int           delta)
+{
+  guint had = GPOINTER_TO_UINT (g_hash_table_lookup (self->places_of, conn));
+  guint n = delta < 0 && had == 0 ? 0 : had + delta;
+
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  if (n == 0)
+    g_hash_table_remove (self->places_of, conn);
+  else
+    g_hash_table_insert (self->places_of, conn, GUINT_TO_POINTER (n));
+}
+
+/* FALSE, with DP_ERROR_LIMIT naming the limit, when @conn may not start
+ * one more place */
+static gboolean
+check_place_limits (DpNodeServer  *self,
+                    DpConnection  *conn,
+                    GError       **error)
+{
+  DpServerLimits limits;
+  guint on_node = (guint) g_atomic_int_get (&self->n_places);
+  guint of_conn = GPOINTER_TO_UINT (g_hash_table_lookup (self->places_of, conn));
+
+  self->hooks->get_limits (self->node, &limits);
+  if (on_node >= limits.max_places)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_LIMIT,
+                   "this node runs %u places, its limit (max-places %u, "
+                   "dp-node --max-places)", on_node, limits.max_places);
+      return FALSE;
+    }
+  if (of_conn >= limits.max_places_per_connection)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_LIMIT,
+                   "this connection has started %u places, its limit "
+                   "(max-places-per-connection %u, dp-node --max-places-per-connection)",
+                   of_conn, limits.max_places_per_connection);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* FALSE when @sconn must be closed at once: too many connections are
+ * still in their handshake. Said in the log at most every 10 s. */
+static gboolean
+admit_connection (DpNodeServer      *self,
+                  GSocketConnection *sconn)
+{
+  DpServerLimits limits;
+  gint64 now;
+
+  self->hooks->get_limits (self->node, &limits);
+  if (g_hash_table_size (self->pending) < limits.max_pending_connections)
+    return TRUE;
+  g_io_stream_close (G_IO_STREAM (sconn), NULL, NULL);
+  self->refused++;
+  now = g_get_monotonic_time ();
+  if (self->refused_logged_us == 0 || now - self->refused_logged_us >= REFUSED_LOG_INTERVAL_US)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "DP_EVENT", "connection-refused",
+                        "MESSAGE", "refused %u connection(s): %u are still in their handshake "
+                        "(max-pending-connections %u, dp-node --max-pending-connections)",
+                        self->refused, g_hash_table_size (self->pending),
+                        limits.max_pending_connections);
+      self->refused = 0;
+      self->refused_logged_us = now;
+    }
+  return FALSE;
+}
+
 static void
 place_exited_in_router (gpointer data)
 {
@@ -147,6 +231,7 @@ place_exited_in_router (gpointer data)
         g_hash_table_remove (self->named, pr->name);
     }
   g_atomic_int_dec_and_test (&self->n_places);
+  count_place (self, pr->conn, -1);
   /* a launch that failed was said so by send_failed() */
   g_log_structured (G_LOG_DOMAIN, pr->exit == DP_PLACE_EXIT_RETURNED || pr->exit == DP_PLACE_EXIT_FAILED
                                   ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
@@ -495,8 +580,9 @@ handle_new_place (DpNodeServer *self,
     ok = FALSE;
   else if (g_strcmp0 (req.kind, "connect") == 0)
     ok = connect_named (self, conn, channel, &req, &error);
-  else
-    ok = start_place (self, conn, channel, &req, &error);
+  else if ((ok = check_place_limits (self, conn, &error) &&
+                 start_place (self, conn, channel, &req, &error)))
+    count_place (self, conn, 1);
   if (!ok)
     send_failed (conn, channel, error);
 }
@@ -627,6 +713,7 @@ server_closed (DpConnection *conn,
   gboolean bad = reason && !g_error_matches (reason, DP_ERROR, DP_ERROR_CONNECTION_CLOSED);
 
   DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  g_hash_table_remove (self->pending, conn);
   for (guint i = 0; i < entries->len; i++)
     {
       DpChannelEntry *e = entries->pdata[i];
@@ -645,8 +732,17 @@ server_closed (DpConnection *conn,
   g_ptr_array_remove (self->conns, conn);
 }
 
+static void
+server_ready (DpConnection *conn,
+              gpointer      data)
+{
+  DpNodeServer *self = data;
+
+  g_hash_table_remove (self->pending, conn);
+}
+
 static const DpConnectionHandler server_handler = {
-  NULL, server_frame, server_closed, server_data,
+  server_ready, server_frame, server_closed, server_data,
 };
 
 static gboolean
@@ -671,6 +767,8 @@ _dp_node_server_adopt (DpNodeServer      *self,
   gdouble hb_interval, hb_timeout;
 
   DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  if (!admit_connection (self, sconn))
+    return;
   if (secret == NULL)
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
@@ -681,6 +779,7 @@ _dp_node_server_adopt (DpNodeServer      *self,
   conn = _dp_connection_new (sconn, DP_CONNECTION_SERVER, secret, secret_source, max_frame,
                              self->router_context, &server_handler, self);
   g_ptr_array_add (self->conns, conn);
+  g_hash_table_add (self->pending, conn);
   _dp_connection_set_heartbeat (conn, hb_interval, hb_timeout);
   _dp_connection_start (conn);
 }
@@ -699,6 +798,8 @@ _dp_node_server_new (GObject                 *node,
   self->router_context = g_main_context_ref (router_context);
   self->conns = g_ptr_array_new_with_free_func ((GDestroyNotify) _dp_connection_unref);
   self->named = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, named_place_free);
+  self->places_of = g_hash_table_new (NULL, NULL);
+  self->pending = g_hash_table_new (NULL, NULL);
   return self;
 }
 
@@ -709,6 +810,8 @@ _dp_node_server_free (DpNodeServer *self)
   g_clear_object (&self->service);
   g_ptr_array_unref (self->conns);
   g_hash_table_unref (self->named);
+  g_hash_table_unref (self->places_of);
+  g_hash_table_unref (self->pending);
   g_clear_pointer (&self->owner, _dp_connection_unref);
   g_main_context_unref (self->router_context);
   g_free (self);

@@ -6,8 +6,9 @@
  * thread-default main context that was current when the node was created.
  *
  * This file owns the router thread, the node's settings (secret, plugin
- * path, frame size, heartbeats), its signals, and the client side's one
- * step: connecting and authenticating to a node for a DpRemoteNode. The
+ * path, frame size, heartbeats, limits for peers), its signals, and the
+ * client side's one step: connecting and authenticating to a node for a
+ * DpRemoteNode. The
  * server half — accepting connections and starting places for peers —
  * is dp-node-server.c, which calls back only through the hooks given it
  * here; running code on the router is dp-main-context.c.
@@ -46,6 +47,7 @@ struct _DpNode
   gsize             max_frame;
   gdouble           hb_interval;
   gdouble           hb_timeout;
+  DpServerLimits    limits;             /* max-places, -per-connection, max-pending-connections */
 };
 
 enum {
@@ -54,6 +56,9 @@ enum {
   PROP_PORT,
   PROP_HEARTBEAT_INTERVAL,
   PROP_HEARTBEAT_TIMEOUT,
+  PROP_MAX_PLACES,
+  PROP_MAX_PLACES_PER_CONNECTION,
+  PROP_MAX_PENDING_CONNECTIONS,
   N_PROPS
 };
 
@@ -263,6 +268,16 @@ server_dup_plugin_dirs (GObject *node)
   return dirs;
 }
 
+static void
+server_get_limits (GObject        *node,
+                   DpServerLimits *limits)
+{
+  DpNode *self = DP_NODE (node);
+
+  DP_ASSERT_ROUTER_THREAD (self);
+  *limits = self->limits;
+}
+
 static const DpNodeServerHooks server_hooks = {
   server_get_secret,
   server_lookup_plugin,
@@ -271,6 +286,7 @@ static const DpNodeServerHooks server_hooks = {
   server_exit_requested,
   server_peer_rejected,
   server_dup_plugin_dirs,
+  server_get_limits,
 };
 
 /* ---- client side (a master) ---- */
@@ -508,6 +524,15 @@ dp_node_get_property (GObject    *object,
     case PROP_HEARTBEAT_TIMEOUT:
       g_value_set_double (value, self->hb_timeout);
       break;
+    case PROP_MAX_PLACES:
+      g_value_set_uint (value, self->limits.max_places);
+      break;
+    case PROP_MAX_PLACES_PER_CONNECTION:
+      g_value_set_uint (value, self->limits.max_places_per_connection);
+      break;
+    case PROP_MAX_PENDING_CONNECTIONS:
+      g_value_set_uint (value, self->limits.max_pending_connections);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -532,6 +557,15 @@ dp_node_set_property (GObject      *object,
     case PROP_HEARTBEAT_TIMEOUT:
       self->hb_timeout = g_value_get_double (value);
       break;
+    case PROP_MAX_PLACES:
+      self->limits.max_places = g_value_get_uint (value);
+      break;
+    case PROP_MAX_PLACES_PER_CONNECTION:
+      self->limits.max_places_per_connection = g_value_get_uint (value);
+      break;
+    case PROP_MAX_PENDING_CONNECTIONS:
+      self->limits.max_pending_connections = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -550,7 +584,9 @@ dp_node_class_init (DpNodeClass *klass)
   /**
    * DpNode:max-frame-size:
    *
-   * Frames over this many bytes close the connection that sent them.
+   * Frames over this many bytes close the connection that sent them
+   * (default %DP_DEFAULT_MAX_FRAME_SIZE). Whatever a frame's header claims,
+   * the memory held for it grows only with the bytes that have arrived.
    */
   properties[PROP_MAX_FRAME_SIZE] =
     g_param_spec_uint64 ("max-frame-size", NULL, NULL,
@@ -586,6 +622,42 @@ dp_node_class_init (DpNodeClass *klass)
   properties[PROP_HEARTBEAT_TIMEOUT] =
     g_param_spec_double ("heartbeat-timeout", NULL, NULL, 0, G_MAXDOUBLE, 10.0,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:max-places:
+   *
+   * The most places peers may run on this node at once (default
+   * %DP_DEFAULT_MAX_PLACES). A request for one more fails with
+   * %DP_ERROR_LIMIT, naming this limit; the requester sees it as its
+   * launch error. Read when a request arrives.
+   */
+  properties[PROP_MAX_PLACES] =
+    g_param_spec_uint ("max-places", NULL, NULL, 1, G_MAXINT, DP_DEFAULT_MAX_PLACES,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:max-places-per-connection:
+   *
+   * The most places one connection (one master, one peer node) may run on
+   * this node at once (default %DP_DEFAULT_MAX_PLACES_PER_CONNECTION);
+   * beyond it a request fails with %DP_ERROR_LIMIT. Clients of named
+   * places are not places.
+   */
+  properties[PROP_MAX_PLACES_PER_CONNECTION] =
+    g_param_spec_uint ("max-places-per-connection", NULL, NULL, 1, G_MAXINT,
+                       DP_DEFAULT_MAX_PLACES_PER_CONNECTION,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:max-pending-connections:
+   *
+   * The most accepted connections still in their handshake (default
+   * %DP_DEFAULT_MAX_PENDING_CONNECTIONS); one more is closed at once, and
+   * the refusals are logged at most every 10 s. A handshake ends within
+   * 10 s, so a legitimate peer gets in once others have finished or timed
+   * out. Connections that have authenticated do not count.
+   */
+  properties[PROP_MAX_PENDING_CONNECTIONS] =
+    g_param_spec_uint ("max-pending-connections", NULL, NULL, 1, G_MAXINT,
+                       DP_DEFAULT_MAX_PENDING_CONNECTIONS,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -653,6 +725,9 @@ dp_node_init (DpNode *self)
   self->max_frame = DP_DEFAULT_MAX_FRAME_SIZE;
   self->hb_interval = 2.0;
   self->hb_timeout = 10.0;
+  self->limits.max_places = DP_DEFAULT_MAX_PLACES;
+  self->limits.max_places_per_connection = DP_DEFAULT_MAX_PLACES_PER_CONNECTION;
+  self->limits.max_pending_connections = DP_DEFAULT_MAX_PENDING_CONNECTIONS;
   self->server = _dp_node_server_new (G_OBJECT (self), self->router_context, &server_hooks);
   {
     g_auto(GStrv) dirs = _dp_plugin_default_dirs ();

@@ -24,10 +24,35 @@ G_BEGIN_DECLS
 /**
  * DP_DEFAULT_MAX_FRAME_SIZE:
  *
- * Frames over this many bytes close the connection that sent them, unless
- * #DpNode:max-frame-size says otherwise.
+ * Frames over this many bytes (64 MiB: a message of a little less) close
+ * the connection that sent them, unless #DpNode:max-frame-size says
+ * otherwise.
  */
-#define DP_DEFAULT_MAX_FRAME_SIZE (256u * 1024u * 1024u)
+#define DP_DEFAULT_MAX_FRAME_SIZE (64u * 1024u * 1024u)
+
+/**
+ * DP_DEFAULT_MAX_PLACES:
+ *
+ * The default of #DpNode:max-places: places peers may run on a node at once.
+ */
+#define DP_DEFAULT_MAX_PLACES 2048
+
+/**
+ * DP_DEFAULT_MAX_PLACES_PER_CONNECTION:
+ *
+ * The default of #DpNode:max-places-per-connection: enough for one master
+ * to run a thousand places on a node (as benchmark W7 does), not the
+ * thousands of threads one request could once start.
+ */
+#define DP_DEFAULT_MAX_PLACES_PER_CONNECTION 1024
+
+/**
+ * DP_DEFAULT_MAX_PENDING_CONNECTIONS:
+ *
+ * The default of #DpNode:max-pending-connections: accepted connections
+ * still in their handshake.
+ */
+#define DP_DEFAULT_MAX_PENDING_CONNECTIONS 64
 
 /**
  * DpNode:

@@ -9,13 +9,32 @@
  * without one loads unchecked. Plugins stay loaded for the life of the
  * process.
  *
+ * Plugins are confined to their own code (DESIGN rule 11):
+ *
+ * - a plugin is loaded only from the node's plugin path: the file libltdl
+ *   opens must be the one found there;
+ * - every symbol is bound when the plugin is loaded: before libltdl opens
+ *   it (lazily, as it always does), the loader opens the file itself with
+ *   RTLD_NOW, so a plugin that refers to a function nothing defines is
+ *   refused at load, naming that function, instead of taking the node down
+ *   when a place first calls it; a file that is no shared object is
+ *   refused as such (%DP_ERROR_PLUGIN_INVALID);
+ * - a place (or the descriptor) must be a function the plugin object
+ *   itself defines: lt_dlsym() also finds what the plugin's dependencies
+ *   define (libc's exit() and free(), GLib, libdp), so the loader asks
+ *   dladdr() which object the address belongs to and refuses a symbol of
+ *   any other object, or one that is not a function
+ *   (%DP_ERROR_SYMBOL_NOT_FOUND).
+ *
  * libltdl is not thread-safe; every call into it is made under one lock.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-private.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <ltdl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +44,17 @@
 # define DP_PLUGINDIR "/usr/local/lib/libdp-1.0/plugins"
 #endif
 
+/* A plugin once loaded: never unloaded, so @map stays valid */
+typedef struct {
+  lt_dlhandle       handle;
+  struct link_map  *map;      /* the object's own link map (dlinfo) */
+  char             *file;     /* canonical path */
+} Plugin;
+
 static GMutex plugin_lock;
-static GHashTable *plugin_cache;   /* canonical file or name -> lt_dlhandle */
+/* canonical file or name -> Plugin (never freed: plugins are never
+ * unloaded); under @plugin_lock */
+static GHashTable *plugin_cache;
 
 static void
 ensure_ltdl (void)
@@ -59,7 +87,7 @@ _dp_plugin_default_dirs (void)
 }
 
 static char *
-canonical_dir (const char *dir)
+canonical_path (const char *dir)
 {
   char *real = realpath (dir, NULL);
   char *ret = g_strdup (real ? real : dir);
@@ -76,37 +104,34 @@ path_in_dirs (const char         *file,
 
   for (guint i = 0; dirs && dirs[i]; i++)
     {
-      g_autofree char *d = canonical_dir (dirs[i]);
+      g_autofree char *d = canonical_path (dirs[i]);
       if (g_strcmp0 (d, dir) == 0)
         return TRUE;
     }
   return FALSE;
 }
 
-/* The file lt_dlopenext() would have opened for @key, if there is one:
- * libltdl says only "file not found" whatever went wrong, so the loader
- * looks itself to tell a file that is not a shared object apart. */
+/* The file lt_dlopenext() opens for @key on @dirs, if there is one: @key
+ * itself when it has a directory (it was made canonical) or the ".so"
+ * extension, else @key.so, in the first directory that has it. (libltdl
+ * also tries libtool's ".la" archives first and, after the plugin path,
+ * LTDL_LIBRARY_PATH, LD_LIBRARY_PATH and the system's directories: a
+ * plugin is a ".so" on the plugin path, and whatever libltdl opens must be
+ * the file found here.) */
 static char *
 find_plugin_file (const char         *key,
                   const char * const *dirs)
 {
-  g_autofree char *with_ext = g_strconcat (key, ".so", NULL);
+  g_autofree char *name = g_str_has_suffix (key, ".so") ? g_strdup (key)
+                                                         : g_strconcat (key, ".so", NULL);
 
   if (strchr (key, G_DIR_SEPARATOR) != NULL)
-    {
-      if (g_file_test (key, G_FILE_TEST_IS_REGULAR))
-        return g_strdup (key);
-      return g_file_test (with_ext, G_FILE_TEST_IS_REGULAR) ? g_strdup (with_ext) : NULL;
-    }
+    return g_file_test (key, G_FILE_TEST_IS_REGULAR) ? g_strdup (key) : NULL;
   for (guint i = 0; dirs && dirs[i]; i++)
     {
-      const char *names[] = { key, with_ext };
-      for (gsize j = 0; j < G_N_ELEMENTS (names); j++)
-        {
-          g_autofree char *file = g_build_filename (dirs[i], names[j], NULL);
-          if (g_file_test (file, G_FILE_TEST_IS_REGULAR))
-            return g_steal_pointer (&file);
-        }
+      g_autofree char *file = g_build_filename (dirs[i], name, NULL);
+      if (g_file_test (file, G_FILE_TEST_IS_REGULAR))
+        return canonical_path (file);
     }
   return NULL;
 }
@@ -126,16 +151,94 @@ is_elf_file (const char *file)
   return elf;
 }
 
-static lt_dlhandle
+/* Opens @file with every symbol bound now (RTLD_NOW), which libltdl
+ * cannot be asked to do: the handle (to be closed once libltdl holds its
+ * own reference) or NULL with an error naming what is wrong: not a shared
+ * object, a symbol nothing defines, a library missing. */
+static void *
+open_bound_now (const char  *key,
+                const char  *file,
+                GError     **error)
+{
+  void *handle = dlopen (file, RTLD_NOW | RTLD_LOCAL);
+
+  if (handle == NULL)
+    {
+      const char *why = dlerror ();
+
+      if (!is_elf_file (file))
+        g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_INVALID,
+                     "cannot open plugin '%s': %s is not a shared object", key, file);
+      else
+        g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_INVALID,
+                     "cannot load plugin '%s': %s", key, why ? why : file);
+    }
+  return handle;
+}
+
+static Plugin *
+load_plugin_locked (const char         *key,
+                    const char * const *dirs,
+                    GError            **error)
+{
+  g_autofree char *joined = g_strjoinv (":", (char **) dirs);
+  g_autofree char *found = find_plugin_file (key, dirs);
+  g_autofree char *opened = NULL;
+  const lt_dlinfo *info;
+  lt_dlhandle handle;
+  void *now;
+  Plugin *plugin;
+
+  DP_ASSERT_LOCK_HELD (&plugin_lock);
+  if (found == NULL)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_NOT_FOUND,
+                   "cannot open plugin '%s': file not found (plugin path: %s)", key, joined);
+      return NULL;
+    }
+  now = open_bound_now (key, found, error);
+  if (now == NULL)
+    return NULL;
+
+  if (strchr (key, G_DIR_SEPARATOR) == NULL)
+    lt_dlsetsearchpath (joined);
+  handle = lt_dlopenext (key);
+  info = handle ? lt_dlgetinfo (handle) : NULL;
+  opened = info && info->filename ? canonical_path (info->filename) : NULL;
+  if (handle == NULL || g_strcmp0 (opened, found) != 0)
+    {
+      const char *why = handle ? NULL : lt_dlerror ();
+
+      g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_NOT_FOUND,
+                   "cannot open plugin '%s': %s (plugin path: %s)", key,
+                   why ? why : "libltdl opened a file other than the one on the plugin path",
+                   joined);
+      if (handle)
+        lt_dlclose (handle);
+      dlclose (now);
+      return NULL;
+    }
+
+  plugin = g_new0 (Plugin, 1);
+  plugin->handle = handle;
+  plugin->file = g_steal_pointer (&found);
+  if (dlinfo (now, RTLD_DI_LINKMAP, &plugin->map) != 0)
+    plugin->map = NULL;
+  /* libltdl's reference keeps the object (bound now) loaded */
+  dlclose (now);
+  return plugin;
+}
+
+static Plugin *
 open_plugin_locked (const char         *plugin,
                     const char * const *dirs,
                     gboolean            allow_any_path,
-                    char              **file_out,
                     GError            **error)
 {
-  lt_dlhandle handle;
+  Plugin *loaded;
   g_autofree char *key = NULL;
 
+  DP_ASSERT_LOCK_HELD (&plugin_lock);
   if (strchr (plugin, G_DIR_SEPARATOR) != NULL)
     {
       char *real = realpath (plugin, NULL);
@@ -160,40 +263,55 @@ open_plugin_locked (const char         *plugin,
   else
     key = g_strdup (plugin);
 
-  handle = g_hash_table_lookup (plugin_cache, key);
-  if (handle == NULL)
+  loaded = g_hash_table_lookup (plugin_cache, key);
+  if (loaded == NULL)
     {
-      if (strchr (key, G_DIR_SEPARATOR) == NULL)
-        {
-          g_autofree char *joined = g_strjoinv (":", (char **) dirs);
-          lt_dlsetsearchpath (joined);
-        }
-      handle = lt_dlopenext (key);
-      if (handle == NULL)
-        {
-          g_autofree char *joined = g_strjoinv (":", (char **) dirs);
-          const char *why = lt_dlerror ();
-          g_autofree char *found = find_plugin_file (key, dirs);
-
-          if (found && !is_elf_file (found))
-            g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_NOT_FOUND,
-                         "cannot open plugin '%s': %s is not a shared object",
-                         key, found);
-          else
-            g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_NOT_FOUND,
-                         "cannot open plugin '%s': %s (plugin path: %s)",
-                         key, why ? why : "not found", joined);
-          return NULL;
-        }
-      g_hash_table_insert (plugin_cache, g_strdup (key), handle);
+      loaded = load_plugin_locked (key, dirs, error);
+      if (loaded == NULL)
+        return NULL;
+      g_hash_table_insert (plugin_cache, g_strdup (key), loaded);
     }
+  return loaded;
+}
 
-  if (file_out)
+#if __ELF_NATIVE_CLASS == 64
+# define SYM_TYPE(info) ELF64_ST_TYPE (info)
+#else
+# define SYM_TYPE(info) ELF32_ST_TYPE (info)
+#endif
+
+/* @symbol of @plugin when the plugin object itself defines it as a
+ * function; else NULL, with @owner set to the object that does define it
+ * (NULL: nobody does) and @not_function when it is the plugin's, but data. */
+static gpointer
+own_function (Plugin      *plugin,
+              const char  *symbol,
+              char       **owner,
+              gboolean    *not_function)
+{
+  gpointer fn = lt_dlsym (plugin->handle, symbol);
+  struct link_map *map = NULL;
+  const ElfW(Sym) *sym = NULL;
+  Dl_info info;
+
+  *owner = NULL;
+  *not_function = FALSE;
+  if (fn == NULL)
+    return NULL;
+  if (dladdr1 (fn, &info, (void **) &map, RTLD_DL_LINKMAP) == 0 || map != plugin->map)
     {
-      const lt_dlinfo *info = lt_dlgetinfo (handle);
-      *file_out = g_strdup (info && info->filename ? info->filename : key);
+      *owner = info.dli_fname && *info.dli_fname ? g_path_get_basename (info.dli_fname)
+                                                  : g_strdup ("the program itself");
+      return NULL;
     }
-  return handle;
+  if (dladdr1 (fn, &info, (void **) &sym, RTLD_DL_SYMENT) != 0 && sym != NULL &&
+      info.dli_saddr == fn &&
+      SYM_TYPE (sym->st_info) != STT_FUNC && SYM_TYPE (sym->st_info) != STT_GNU_IFUNC)
+    {
+      *not_function = TRUE;
+      return NULL;
+    }
+  return fn;
 }
 
 /* The first field of @desc that is missing or empty, or NULL */
@@ -218,9 +336,10 @@ _dp_plugin_lookup (const char         *plugin,
                    gboolean            allow_any_path,
                    GError            **error)
 {
-  lt_dlhandle handle;
-  g_autofree char *file = NULL;
+  Plugin *loaded;
   const DpPluginDesc *(*describe) (void);
+  g_autofree char *owner = NULL;
+  gboolean not_function;
   gpointer fn;
 
   if (plugin == NULL || *plugin == '\0' || symbol == NULL || *symbol == '\0')
@@ -232,14 +351,17 @@ _dp_plugin_lookup (const char         *plugin,
 
   ensure_ltdl ();
   g_mutex_lock (&plugin_lock);
-  handle = open_plugin_locked (plugin, dirs, allow_any_path, &file, error);
-  if (handle == NULL)
+  loaded = open_plugin_locked (plugin, dirs, allow_any_path, error);
+  if (loaded == NULL)
     {
       g_mutex_unlock (&plugin_lock);
       return NULL;
     }
 
-  describe = (const DpPluginDesc *(*) (void)) lt_dlsym (handle, DP_PLUGIN_DESCRIBE_SYMBOL);
+  /* a descriptor that is not the plugin's own is no descriptor */
+  describe = (const DpPluginDesc *(*) (void))
+    own_function (loaded, DP_PLUGIN_DESCRIBE_SYMBOL, &owner, &not_function);
+  g_clear_pointer (&owner, g_free);
   if (describe != NULL)
     {
       const DpPluginDesc *desc = describe ();
@@ -249,7 +371,7 @@ _dp_plugin_lookup (const char         *plugin,
         {
           g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_ABI,
                        "plugin '%s' was built for plugin ABI %d.%d; this node supports %d.%d",
-                       file, desc ? desc->abi_major : -1, desc ? desc->abi_minor : -1,
+                       loaded->file, desc ? desc->abi_major : -1, desc ? desc->abi_minor : -1,
                        DP_PLUGIN_ABI_MAJOR, DP_PLUGIN_ABI_MINOR);
           g_mutex_unlock (&plugin_lock);
           return NULL;
@@ -258,19 +380,24 @@ _dp_plugin_lookup (const char         *plugin,
         {
           g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_ABI,
                        "plugin '%s' has an invalid descriptor: its %s is missing or empty",
-                       file, empty_desc_field (desc));
+                       loaded->file, empty_desc_field (desc));
           g_mutex_unlock (&plugin_lock);
           return NULL;
         }
     }
 
-  fn = lt_dlsym (handle, symbol);
+  fn = own_function (loaded, symbol, &owner, &not_function);
   g_mutex_unlock (&plugin_lock);
-  if (fn == NULL)
-    {
-      g_set_error (error, DP_ERROR, DP_ERROR_SYMBOL_NOT_FOUND,
-                   "plugin '%s' has no symbol '%s'", file, symbol);
-      return NULL;
-    }
+  if (fn == NULL && owner != NULL)
+    g_set_error (error, DP_ERROR, DP_ERROR_SYMBOL_NOT_FOUND,
+                 "plugin '%s' defines no place '%s' (the symbol belongs to %s)",
+                 loaded->file, symbol, owner);
+  else if (fn == NULL && not_function)
+    g_set_error (error, DP_ERROR, DP_ERROR_SYMBOL_NOT_FOUND,
+                 "plugin '%s' defines no place '%s' (the symbol is not a function)",
+                 loaded->file, symbol);
+  else if (fn == NULL)
+    g_set_error (error, DP_ERROR, DP_ERROR_SYMBOL_NOT_FOUND,
+                 "plugin '%s' has no symbol '%s'", loaded->file, symbol);
   return fn;
 }

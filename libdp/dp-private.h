@@ -70,6 +70,7 @@ gboolean  _dp_wire_auth_verify    (GBytes *secret, char role,
                                    const guint8 proof[DP_AUTH_LEN]);
 void      _dp_wire_refusal_build  (guint8 out[DP_REFUSAL_LEN]);
 gboolean  _dp_wire_refusal_match  (const guint8 *in, gsize len);
+/* dp-secret.c: getrandom(2); aborts the process when it gives nothing */
 void      _dp_random_bytes        (guint8 *buf, gsize len);
 
 /* ------------------------------------------------------------------ *
@@ -301,6 +302,14 @@ GAsyncResult *_dp_run_sync (DpSyncStart start, gpointer data);
 
 typedef struct _DpNodeServer DpNodeServer;
 
+/* The node's limits for its peers (DpNode properties), read by the server
+ * when it needs them */
+typedef struct {
+  guint max_places;                 /* on the node */
+  guint max_places_per_connection;  /* started by one connection */
+  guint max_pending_connections;    /* accepted, still in their handshake */
+} DpServerLimits;
+
 /* What the server asks of its node: given once, by the node, and called in
  * the router thread. The server calls its node only through these. */
 typedef struct {
@@ -314,6 +323,7 @@ typedef struct {
   void     (*exit_requested) (GObject *node);
   void     (*peer_rejected)  (GObject *node, const char *peer, const char *reason);
   GStrv    (*dup_plugin_dirs) (GObject *node);
+  void     (*get_limits)     (GObject *node, DpServerLimits *limits);
 } DpNodeServerHooks;
 
 DpNodeServer *_dp_node_server_new      (GObject *node, GMainContext *router_context,

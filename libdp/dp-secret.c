@@ -6,6 +6,15 @@
  * it to the nodes it spawns over their standard input. A cookie file (or
  * its directory) that others can read is refused, naming path and mode.
  *
+ * Secrets and handshake nonces come from the kernel's cryptographic
+ * generator, getrandom(2), and from nothing else: a process that cannot
+ * get random bytes from it ends at once (fail closed) rather than run
+ * with guessable nonces. getrandom() without flags blocks only until the
+ * kernel's pool has been seeded once after boot, and otherwise cannot fail
+ * on a kernel that has it (Linux 3.17 and later); the failure path is
+ * exercised by the unit test /secret/random/fails-closed (a seccomp filter
+ * that makes getrandom() fail).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-private.h"
@@ -13,11 +22,35 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
 #define SECRET_BYTES 32
+
+/* Fills @buf with @len bytes from getrandom(2), retrying on EINTR and
+ * short reads; aborts the process (g_error()) when the kernel gives none. */
+void
+_dp_random_bytes (guint8 *buf,
+                  gsize   len)
+{
+  gsize have = 0;
+
+  while (have < len)
+    {
+      gssize n = getrandom (buf + have, len - have, 0);
+
+      if (n > 0)
+        have += (gsize) n;
+      else if (n < 0 && errno == EINTR)
+        continue;
+      else
+        g_error ("libdp: no cryptographic randomness: getrandom() failed: %s; "
+                 "refusing to run with guessable nonces and secrets",
+                 n < 0 ? g_strerror (errno) : "it returned no bytes");
+    }
+}
 
 /**
  * dp_cookie_get_default_path:

@@ -1,7 +1,9 @@
 /* dp-node: the node bootstrap a master runs, locally or over ssh
  *
  *   dp-node [--listen ADDR:PORT] [--secret-stdin | --cookie-file FILE]
- *           [--plugin-dir DIR]... [--max-frame-size BYTES] [--daemon] [-v]
+ *           [--plugin-dir DIR]... [--max-frame-size BYTES] [--max-places N]
+ *           [--max-places-per-connection N] [--max-pending-connections N]
+ *           [--daemon] [-v]
  *   dp-node --place-host FD --secret-stdin [--plugin-dir DIR]...
  *
  * With --place-host, dp-node is an isolated place's process, a child its
@@ -292,13 +294,17 @@ main (int argc, char **argv)
   gboolean secret_stdin = FALSE, daemon_mode = FALSE, verbose = FALSE, version = FALSE;
   gint64 max_frame = 0;
   gint place_host = -1;
+  gint max_places = 0, max_places_per_conn = 0, max_pending = 0;
   GOptionEntry entries[] = {
     { "place-host", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &place_host, "Serve an isolated place over the socket FD (started by a node)", "FD" },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen on ADDRESS:PORT (default 127.0.0.1:6340; port 0 picks a free one)", "ADDRESS:PORT" },
     { "secret-stdin", 0, 0, G_OPTION_ARG_NONE, &secret_stdin, "Read the cluster secret from the first line of standard input", NULL },
     { "cookie-file", 0, 0, G_OPTION_ARG_FILENAME, &cookie_file, "Cookie file with the secret (default $DP_COOKIE_FILE or ~/.config/libdp/cookie)", "FILE" },
     { "plugin-dir", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &plugin_dirs, "Also load plugins from DIR (repeatable; $DP_PLUGIN_PATH is used too)", "DIR" },
-    { "max-frame-size", 0, 0, G_OPTION_ARG_INT64, &max_frame, "Drop connections that send frames over BYTES", "BYTES" },
+    { "max-frame-size", 0, 0, G_OPTION_ARG_INT64, &max_frame, "Drop connections that send frames over BYTES (default 64 MiB)", "BYTES" },
+    { "max-places", 0, 0, G_OPTION_ARG_INT, &max_places, "Run at most N places at once (default 2048)", "N" },
+    { "max-places-per-connection", 0, 0, G_OPTION_ARG_INT, &max_places_per_conn, "Run at most N places for one connection (default 1024)", "N" },
+    { "max-pending-connections", 0, 0, G_OPTION_ARG_INT, &max_pending, "Close connections beyond N still in their handshake (default 64)", "N" },
     { "daemon", 0, 0, G_OPTION_ARG_NONE, &daemon_mode, "Keep running when standard input closes", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -348,6 +354,12 @@ main (int argc, char **argv)
     dp_node_add_plugin_dir (node, plugin_dirs[i]);
   if (max_frame > 0)
     dp_node_set_max_frame_size (node, (gsize) max_frame);
+  if (max_places > 0)
+    g_object_set (node, "max-places", (guint) max_places, NULL);
+  if (max_places_per_conn > 0)
+    g_object_set (node, "max-places-per-connection", (guint) max_places_per_conn, NULL);
+  if (max_pending > 0)
+    g_object_set (node, "max-pending-connections", (guint) max_pending, NULL);
 
   if (place_host >= 0)
     {

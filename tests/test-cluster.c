@@ -132,6 +132,15 @@ test_launch_errors (Fixture *f, gconstpointer data)
   expect_failure (f, "bad-abi", "echo", 0, DP_ERROR_PLUGIN_ABI, "99.0");
   expect_failure (f, "test-places", "null_thunk", DP_LAUNCH_THUNK, DP_ERROR_PLACE_FAILED, "null_thunk");
   expect_failure (f, "/bin/true", "main", 0, DP_ERROR_PLUGIN_NOT_ALLOWED, "outside");
+  /* confined plugins: their dependencies' symbols are no places; a plugin
+   * with an unresolved symbol, or no shared object, is refused at load */
+  expect_failure (f, "echo", "exit", 0, DP_ERROR_SYMBOL_NOT_FOUND, "defines no place 'exit'");
+  expect_failure (f, "echo", "free", 0, DP_ERROR_SYMBOL_NOT_FOUND, "defines no place 'free'");
+  expect_failure (f, "echo", "g_object_unref", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                  "defines no place 'g_object_unref'");
+  expect_failure (f, "unresolved", "calls_missing", 0, DP_ERROR_PLUGIN_INVALID,
+                  "undefined symbol: dp_test_function_nobody_defines");
+  expect_failure (f, "not-a-plugin", "echo", 0, DP_ERROR_PLUGIN_INVALID, "is not a shared object");
   /* the node still serves */
   g_object_unref (launch (f, "echo", "echo", 0, NULL));
 }
@@ -532,6 +541,55 @@ test_dp_launch (void)
   g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 7);
 }
 
+static guint
+count_occurrences (const char *haystack, const char *needle)
+{
+  guint n = 0;
+
+  for (const char *p = strstr (haystack, needle); p; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
+static int run_launch (const char * const *args, const char *input, char **out, char **err);
+
+/* Confined plugins through dp-launch: a symbol of the plugin's
+ * dependencies, an unresolved symbol, a file that is no shared object —
+ * each exit 4 with one line saying why (the node's own warning about the
+ * request is forwarded as well, once). */
+static void
+test_dp_launch_confined (void)
+{
+  struct { const char *plugin, *symbol, *why; } cases[] = {
+    { "echo", "exit", "echo.so' defines no place 'exit' (the symbol belongs to libc.so.6)" },
+    { "echo", "free", "echo.so' defines no place 'free' (the symbol belongs to " },
+    { "echo", "g_object_unref", "echo.so' defines no place 'g_object_unref' (the symbol belongs to libgobject-2.0.so" },
+    { "unresolved", "calls_missing", "cannot load plugin 'unresolved': " },
+    { "not-a-plugin", "x", "not-a-plugin.so is not a shared object" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const char *args[] = { "--no-stdin", "localhost:0", cases[i].plugin, cases[i].symbol, NULL };
+      g_autofree char *out = NULL, *err = NULL;
+      const char *line = "dp-launch: cannot start place: ";
+      int status = run_launch (args, NULL, &out, &err);
+      const char *at;
+
+      g_test_message ("%s %s: %s", cases[i].plugin, cases[i].symbol, err);
+      g_assert_cmpint (status, ==, 4);
+      g_assert_cmpstr (out, ==, "");
+      g_assert_cmpuint (count_occurrences (err, line), ==, 1);
+      at = strstr (err, line);
+      g_assert_nonnull (strstr (at, cases[i].why));
+      g_assert_nonnull (strchr (at, '\n'));
+      if (g_str_equal (cases[i].plugin, "unresolved"))
+        g_assert_nonnull (strstr (at, "undefined symbol: dp_test_function_nobody_defines\n"));
+      /* the node's warning, forwarded: once */
+      g_assert_cmpuint (count_occurrences (err, cases[i].why), ==, 2);
+    }
+}
+
 /* Runs dp-launch with @args after its own path, @input on standard input;
  * returns its exit status, standard output and standard error. */
 static int
@@ -790,6 +848,69 @@ test_dp_launch_wrong_cookie (void)
   g_unlink (node_cookie);
   g_unlink (our_cookie);
   g_rmdir (dir);
+}
+
+/* dp-node's limit options reach its node: --max-places-per-connection 1
+ * makes a second place of one master fail with DP_ERROR_LIMIT (the master's
+ * launch error), while the first one runs on. */
+static void
+test_dp_node_limit_options (void)
+{
+  g_autofree char *node_path = dp_test_build_path ("loader/dp-node");
+  g_autoptr(GSubprocessLauncher) nl = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                                  G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                  G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) node = NULL;
+  g_autoptr(GDataInputStream) node_out = NULL;
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpRemoteNode) rn = NULL;
+  g_autoptr(DpRemoteConnection) first = NULL, second = NULL;
+  g_autoptr(GVariant) r = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ready = NULL, *node_err = NULL;
+  const char *p;
+  guint64 port;
+
+  g_autoptr(GBytes) secret = dp_node_get_secret (router, NULL);
+  g_autofree char *hex = dp_secret_to_string (secret);
+  g_autofree char *line = g_strconcat (hex, "\n", NULL);
+
+  node = g_subprocess_launcher_spawn (nl, &error, node_path, "--listen", "127.0.0.1:0",
+                                      "--secret-stdin",
+                                      "--max-places", "8", "--max-places-per-connection", "1",
+                                      "--max-pending-connections", "4", NULL);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_subprocess_get_stdin_pipe (node), line, strlen (line), NULL, NULL, &error);
+  g_assert_no_error (error);
+  node_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node));
+  ready = g_data_input_stream_read_line_utf8 (node_out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  p = ready ? strstr (ready, "\"port\":") : NULL;
+  g_assert_nonnull (p);
+  port = g_ascii_strtoull (p + 7, NULL, 10);
+
+  rn = dp_remote_node_connect (router, "127.0.0.1", (guint16) port, NULL, &error);
+  g_assert_no_error (error);
+  first = dp_remote_node_launch_place (rn, "echo", "echo", 0, NULL);
+  g_assert_true (dp_remote_connection_wait_ready (first, NULL, &error));
+  g_assert_no_error (error);
+  second = dp_remote_node_launch_place (rn, "echo", "echo", 0, NULL);
+  g_assert_false (dp_remote_connection_wait_ready (second, NULL, &error));
+  g_assert_error (error, DP_ERROR, DP_ERROR_LIMIT);
+  g_assert_nonnull (strstr (error->message, "(max-places-per-connection 1, dp-node --max-places-per-connection)"));
+  g_clear_error (&error);
+  dp_remote_connection_put (first, g_variant_new_string ("first runs on"));
+  r = dp_remote_connection_get (first);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, "first runs on");
+
+  g_clear_object (&first);
+  g_clear_object (&second);
+  g_clear_object (&rn);
+  /* closing its standard input ends the node; it said why on stderr */
+  g_subprocess_communicate_utf8 (node, NULL, NULL, NULL, &node_err, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (node), ==, 0);
+  g_assert_nonnull (strstr (node_err, "failed: this connection has started 1 places"));
 }
 
 static void
@@ -1286,6 +1407,8 @@ main (int argc, char **argv)
   dp_test_add_func ("/cluster/spawn-refused", test_spawn_refused);
   dp_test_add_func ("/cluster/dp-launch", test_dp_launch);
   dp_test_add_func ("/cluster/dp-launch-json", test_dp_launch_json);
+  dp_test_add_func ("/cluster/dp-launch-confined", test_dp_launch_confined);
+  dp_test_add_func ("/cluster/dp-node-limit-options", test_dp_node_limit_options);
   dp_test_add_func ("/cluster/dp-launch-odd-values", test_dp_launch_odd_values);
   dp_test_add_func ("/cluster/versions", test_versions);
   dp_test_add_func ("/cluster/dp-launch-wrong-cookie", test_dp_launch_wrong_cookie);

@@ -436,13 +436,50 @@ test_launch_empty_descriptor (Peer *p, gconstpointer data)
                          "empty-descriptor.so' has an invalid descriptor: its name is missing or empty");
 }
 
-/* a file where a plugin is looked for that is no shared object: not found
- * (the code libltdl's "file not found" has always given), saying why */
+/* a file where a plugin is looked for that is no shared object: invalid,
+ * saying so (not libltdl's "file not found") */
 static void
 test_launch_not_a_shared_object (Peer *p, gconstpointer data)
 {
-  expect_launch_failure (p, "not-a-plugin", "echo", 0, DP_ERROR_PLUGIN_NOT_FOUND,
+  expect_launch_failure (p, "not-a-plugin", "echo", 0, DP_ERROR_PLUGIN_INVALID,
                          "not-a-plugin.so is not a shared object");
+}
+
+/* a plugin referring to a function nothing defines is refused when it is
+ * loaded, naming the function; asked again, it is refused again (it was
+ * never half-loaded), and the node serves on */
+static void
+test_launch_unresolved_symbol (Peer *p, gconstpointer data)
+{
+  for (int i = 0; i < 2; i++)
+    expect_launch_failure (p, "unresolved", "calls_missing", 0, DP_ERROR_PLUGIN_INVALID,
+                           "unresolved.so: undefined symbol: dp_test_function_nobody_defines");
+}
+
+/* Plugins are confined to their own code: what lt_dlsym() finds in the
+ * plugin's dependencies (libc, GLib, libdp, the program) is no place */
+static void
+test_launch_foreign_symbols (Peer *p, gconstpointer data)
+{
+  expect_launch_failure (p, "echo", "exit", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "echo.so' defines no place 'exit' (the symbol belongs to ");
+  expect_launch_failure (p, "echo", "free", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "echo.so' defines no place 'free' (the symbol belongs to ");
+  expect_launch_failure (p, "echo", "g_object_unref", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "echo.so' defines no place 'g_object_unref' (the symbol belongs to libgobject-2.0.so");
+  expect_launch_failure (p, "echo", "dp_place_channel_put", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "echo.so' defines no place 'dp_place_channel_put' (the symbol belongs to ");
+  /* a thunk too */
+  expect_launch_failure (p, "echo", "abort", DP_LAUNCH_THUNK, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "echo.so' defines no place 'abort' (the symbol belongs to ");
+  /* the plugin's own variable is no function either */
+  expect_launch_failure (p, "exports-data", "answer", 0, DP_ERROR_SYMBOL_NOT_FOUND,
+                         "exports-data.so' defines no place 'answer' (the symbol is not a function)");
+  /* while its own functions are places */
+  {
+    g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (p->node, "exports-data", "quick", 0, NULL);
+    g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_RETURNED);
+  }
 }
 
 static void
@@ -528,6 +565,219 @@ test_malformed_frames (Peer *p, gconstpointer data)
   assert_node_serves (p);
 }
 
+/* ---- limits for authenticated peers ---- */
+
+static void
+expect_limit (DpRemoteNode *node, const char *mentions)
+{
+  g_autoptr(DpRemoteConnection) rc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *logged = g_strdup_printf ("request from 127.0.0.1:* on channel * failed: *%s*", mentions);
+
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, logged);
+  rc = dp_remote_node_launch_place (node, "echo", "echo", 0, NULL);
+  g_assert_false (dp_remote_connection_wait_ready (rc, NULL, &error));
+  g_test_message ("%s", error->message);
+  g_assert_error (error, DP_ERROR, DP_ERROR_LIMIT);
+  g_assert_nonnull (strstr (error->message, mentions));
+  dp_test_assert_expected_logs ();
+}
+
+static DpRemoteConnection *
+launch_on (DpRemoteNode *node)
+{
+  g_autoptr(GError) error = NULL;
+  DpRemoteConnection *rc = dp_remote_node_launch_place (node, "echo", "echo", 0, NULL);
+
+  g_assert_true (dp_remote_connection_wait_ready (rc, NULL, &error));
+  g_assert_no_error (error);
+  return rc;
+}
+
+/* max-places-per-connection, then max-places: the request over a limit
+ * fails with DP_ERROR_LIMIT naming it; a place that ends makes room */
+static void
+test_limit_places (Peer *p, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) other = NULL;
+  g_autoptr(DpRemoteConnection) a1 = NULL, a2 = NULL, a3 = NULL, b1 = NULL;
+  guint max_places = 0, per_conn = 0, pending = 0;
+
+  g_object_get (p->server, "max-places", &max_places, "max-places-per-connection", &per_conn,
+                "max-pending-connections", &pending, NULL);
+  g_assert_cmpuint (max_places, ==, DP_DEFAULT_MAX_PLACES);
+  g_assert_cmpuint (per_conn, ==, DP_DEFAULT_MAX_PLACES_PER_CONNECTION);
+  g_assert_cmpuint (pending, ==, DP_DEFAULT_MAX_PENDING_CONNECTIONS);
+
+  g_object_set (p->server, "max-places", 3, "max-places-per-connection", 2, NULL);
+  a1 = launch_on (p->node);
+  a2 = launch_on (p->node);
+  expect_limit (p->node, "this connection has started 2 places, its limit "
+                         "(max-places-per-connection 2, dp-node --max-places-per-connection)");
+  /* another connection may still start one: the node's third */
+  other = dp_remote_node_connect (p->master, "127.0.0.1", dp_node_get_port (p->server), NULL, &error);
+  g_assert_no_error (error);
+  b1 = launch_on (other);
+  expect_limit (other, "this node runs 3 places, its limit (max-places 3, dp-node --max-places)");
+  assert_echoes (b1, "b1 still runs");
+
+  /* a place that has ended counts no more (the node's count drops in its
+   * router, which tells us with place-exited) */
+  dp_remote_connection_close (a1);
+  g_assert_cmpint (dp_remote_connection_wait (a1), ==, DP_PLACE_EXIT_RETURNED);
+  while (dp_node_get_n_places (p->server) > 2)
+    g_main_context_iteration (NULL, TRUE);
+  a3 = launch_on (p->node);
+  assert_echoes (a3, "room again");
+  assert_echoes (a2, "a2 still runs");
+}
+
+static gint64
+proc_status_kib (const char *field)
+{
+  g_autofree char *status = NULL;
+  g_autofree char *key = g_strconcat ("\n", field, ":", NULL);
+  const char *at;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  at = strstr (status, key);
+  g_assert_nonnull (at);
+  return g_ascii_strtoll (at + strlen (key), NULL, 10);
+}
+
+/* Memory held for a frame follows the bytes received, not the length its
+ * header claims: 8 authenticated peers claim 200 MiB each (under a raised
+ * max-frame-size) and send 4 KiB; this process (which runs the node) grows
+ * by far less than one claim. The address space is measured as well as
+ * the resident set: a buffer allocated for the claim would be mapped at
+ * once, though its pages are touched only as bytes arrive. */
+static void
+test_limit_big_frame_memory (Peer *p, gconstpointer data)
+{
+  g_autoptr(GBytes) secret = dp_node_get_secret (p->server, NULL);
+  g_autoptr(DpRemoteConnection) busy = launch (p, "echo", "echo", 0, NULL);
+  const guint32 claim = 200 * 1024 * 1024;
+  GSocketConnection *peers[8];
+  gint64 size0, rss0, size1, rss1;
+  guint8 body[4096] = { 0, };
+
+  g_object_set (p->server, "max-frame-size", (guint64) 256 * 1024 * 1024, NULL);
+  assert_echoes (busy, "before");
+  size0 = proc_status_kib ("VmSize");
+  rss0 = proc_status_kib ("VmRSS");
+  for (guint i = 0; i < G_N_ELEMENTS (peers); i++)
+    {
+      DpFrameHeader h = { claim, DP_FRAME_DATA, 2, 1, 0, 0 };
+      guint8 hdr[DP_FRAME_HEADER_LEN];
+
+      peers[i] = dp_test_raw_connect (dp_node_get_port (p->server));
+      dp_test_raw_handshake (peers[i], secret);
+      _dp_frame_header_pack (&h, hdr);
+      dp_test_raw_write (peers[i], hdr, sizeof hdr);
+      memcpy (body, "ay\0\0\0\0\0\0", 8);
+      dp_test_raw_write (peers[i], body, sizeof body);
+    }
+  /* what they wrote is in the node's socket buffers before this request
+   * is: once it is answered, the router has read theirs */
+  assert_echoes (busy, "after");
+  size1 = proc_status_kib ("VmSize");
+  rss1 = proc_status_kib ("VmRSS");
+  g_test_message ("8 frames claiming %u MiB each, 4 KiB sent: address space %+" G_GINT64_FORMAT
+                  " KiB, resident %+" G_GINT64_FORMAT " KiB", claim >> 20,
+                  size1 - size0, rss1 - rss0);
+  g_assert_cmpint (size1 - size0, <, claim / 1024);
+  g_assert_cmpint (rss1 - rss0, <, claim / 1024 / 4);
+  for (guint i = 0; i < G_N_ELEMENTS (peers); i++)
+    g_object_unref (peers[i]);
+  assert_node_serves (p);
+}
+
+/* The default maximum frame (64 MiB): a header over it closes only its
+ * connection */
+static void
+test_limit_frame_size (Peer *p, gconstpointer data)
+{
+  g_autoptr(GBytes) secret = dp_node_get_secret (p->server, NULL);
+  g_autoptr(GSocketConnection) c = dp_test_raw_connect (dp_node_get_port (p->server));
+  DpFrameHeader h = { DP_DEFAULT_MAX_FRAME_SIZE, DP_FRAME_DATA, 2, 1, 0, 0 };
+  guint8 hdr[DP_FRAME_HEADER_LEN];
+
+  g_assert_cmpuint (DP_DEFAULT_MAX_FRAME_SIZE, ==, 64 * 1024 * 1024);
+  g_assert_cmpuint (dp_node_get_max_frame_size (p->server), ==, DP_DEFAULT_MAX_FRAME_SIZE);
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                      "connection from 127.0.0.1:* closed: bad frame from 127.0.0.1:*: "
+                      "frame of 67108864 bytes is over the maximum of 67108864");
+  dp_test_raw_handshake (c, secret);
+  _dp_frame_header_pack (&h, hdr);
+  dp_test_raw_write (c, hdr, sizeof hdr);
+  dp_test_expect_dropped (c);
+  assert_node_serves (p);
+}
+
+/* Reads the node's proof: once it has come, the node has taken @c as
+ * authenticated (in the same router callback). */
+static void
+finish_handshake (GSocketConnection *c, GBytes *secret)
+{
+  guint8 proof[DP_AUTH_LEN];
+  gsize got = 0;
+  g_autoptr(GError) error = NULL;
+
+  dp_test_raw_handshake (c, secret);
+  g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (c)), proof, sizeof proof,
+                           &got, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (got, ==, sizeof proof);
+}
+
+/* max-pending-connections: with 4 connections that say nothing, a fifth
+ * is closed at once (logged once, not per connection), a master too; the
+ * authenticated connection is served meanwhile; once one of the four has
+ * authenticated, a master gets in. */
+static void
+test_limit_pending_connections (Peer *p, gconstpointer data)
+{
+  g_autoptr(GBytes) secret = dp_node_get_secret (p->server, NULL);
+  guint16 port = dp_node_get_port (p->server);
+  GSocketConnection *silent[4];
+  g_autoptr(GError) error = NULL;
+
+  g_object_set (p->server, "max-pending-connections", 4, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (silent); i++)
+    silent[i] = dp_test_raw_connect (port);
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                      "refused 1 connection(s): 4 are still in their handshake "
+                      "(max-pending-connections 4, dp-node --max-pending-connections)");
+  for (int i = 0; i < 3; i++)
+    {
+      g_autoptr(GSocketConnection) extra = dp_test_raw_connect (port);
+      dp_test_expect_dropped (extra);
+    }
+  {
+    g_autoptr(DpRemoteNode) refused = dp_remote_node_connect (p->master, "127.0.0.1", port, NULL, &error);
+
+    g_assert_null (refused);
+    g_test_message ("a master beyond the limit: %s", error->message);
+    g_assert_error (error, DP_ERROR, DP_ERROR_CONNECTION_CLOSED);
+    g_clear_error (&error);
+  }
+  dp_test_assert_expected_logs ();
+  assert_node_serves (p);
+
+  finish_handshake (silent[0], secret);
+  {
+    g_autoptr(DpRemoteNode) admitted = dp_remote_node_connect (p->master, "127.0.0.1", port, NULL, &error);
+    g_autoptr(DpRemoteConnection) rc = NULL;
+
+    g_assert_no_error (error);
+    rc = launch_on (admitted);
+    assert_echoes (rc, "admitted");
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (silent); i++)
+    g_object_unref (silent[i]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -551,11 +801,17 @@ main (int argc, char **argv)
   ADD ("/peer/launch-error/bad-abi", test_launch_bad_abi);
   ADD ("/peer/launch-error/empty-descriptor", test_launch_empty_descriptor);
   ADD ("/peer/launch-error/not-a-shared-object", test_launch_not_a_shared_object);
+  ADD ("/peer/launch-error/unresolved-symbol", test_launch_unresolved_symbol);
+  ADD ("/peer/launch-error/foreign-symbols", test_launch_foreign_symbols);
   ADD ("/peer/launch-error/null-thunk", test_launch_null_thunk);
   ADD ("/peer/launch-error/outside-plugin-path", test_launch_outside_plugin_path);
   ADD ("/peer/plugin/no-descriptor", test_launch_no_descriptor);
   ADD ("/peer/exit-request", test_exit_request);
   ADD ("/peer/malformed-frames", test_malformed_frames);
+  ADD ("/peer/limits/places", test_limit_places);
+  ADD ("/peer/limits/big-frame-memory", test_limit_big_frame_memory);
+  ADD ("/peer/limits/frame-size", test_limit_frame_size);
+  ADD ("/peer/limits/pending-connections", test_limit_pending_connections);
 #undef ADD
   t0 = g_get_monotonic_time ();
   status = g_test_run ();

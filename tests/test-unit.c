@@ -5,8 +5,15 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <errno.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 static GVariant *
 roundtrip (GVariant *v, GError **error)
@@ -173,6 +180,94 @@ test_refusal (void)
   g_assert_false (_dp_frame_type_is_known (h.type));
   g_assert_false (_dp_frame_header_check (&h, G_MAXSIZE, &error));
   g_assert_error (error, DP_ERROR, DP_ERROR_PROTOCOL);
+}
+
+/* ---- randomness ---- */
+
+static gboolean
+all_zero (const guint8 *buf, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    if (buf[i] != 0)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+test_random_bytes (void)
+{
+  guint8 a[32], b[32];
+  g_autofree guint8 *big = g_malloc0 (1024 * 1024);
+
+  _dp_random_bytes (a, sizeof a);
+  _dp_random_bytes (b, sizeof b);
+  g_assert_false (all_zero (a, sizeof a));
+  g_assert_false (all_zero (b, sizeof b));
+  g_assert_cmpint (memcmp (a, b, sizeof a), !=, 0);
+  /* more than one getrandom() call may return: the whole buffer is filled */
+  _dp_random_bytes (big, 1024 * 1024);
+  g_assert_false (all_zero (big + 1024 * 1024 - 64, 64));
+}
+
+#if defined(__x86_64__)
+# define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+# define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+/* Makes getrandom(2) fail with ENOSYS in this process from now on. */
+static gboolean
+deny_getrandom (void)
+{
+#ifdef TEST_AUDIT_ARCH
+  struct sock_filter filter[] = {
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, arch)),
+    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
+    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, __NR_getrandom, 0, 1),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = { G_N_ELEMENTS (filter), filter };
+
+  return prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+#else
+  return FALSE;
+#endif
+}
+
+/* Without getrandom() (a seccomp filter makes it fail) the process ends
+ * with a clear message; /dev/urandom, readable all along, is not used
+ * instead, nor is any non-cryptographic generator. */
+static void
+test_random_fails_closed (void)
+{
+  if (g_test_subprocess ())
+    {
+      guint8 nonce[16];
+
+      if (!deny_getrandom ())
+        {
+          g_print ("seccomp unavailable\n");
+          return;
+        }
+      _dp_random_bytes (nonce, sizeof nonce);
+      g_print ("got random bytes without getrandom()\n");
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  if (g_test_trap_has_passed ())
+    {
+      /* only when no filter could be installed (else: the defect) */
+      g_test_trap_assert_stdout ("*seccomp unavailable*");
+      g_test_skip ("cannot install a seccomp filter here");
+      return;
+    }
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*no cryptographic randomness: getrandom() failed: "
+                             "Function not implemented*");
 }
 
 static void
@@ -961,6 +1056,8 @@ main (int argc, char **argv)
   dp_test_add_func ("/wire/frame-header", test_frame_header);
   dp_test_add_func ("/wire/handshake", test_handshake);
   dp_test_add_func ("/wire/refusal", test_refusal);
+  dp_test_add_func ("/secret/random/bytes", test_random_bytes);
+  dp_test_add_func ("/secret/random/fails-closed", test_random_fails_closed);
   dp_test_add_func ("/secret/cookie", test_cookie);
   dp_test_add_func ("/secret/source", test_secret_source);
   dp_test_add_func ("/json/round-trip", test_json_round_trip);
