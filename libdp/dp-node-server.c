@@ -405,7 +405,7 @@ deliver_or_bounce (DpConnection   *conn,
                    GVariant      **msgs,
                    guint           n)
 {
-  if (entry && entry->klass->data && entry->klass->data (entry, msgs, n))
+  if (entry && entry->klass->data && entry->klass->data (entry, conn, msgs, n))
     return;
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
                     "MESSAGE", "bounced %u message(s) from %s for channel %u: %s",
@@ -567,6 +567,14 @@ on_incoming (GSocketService    *service,
                              self->router_context, &server_handler, self);
   g_ptr_array_add (self->conns, conn);
   _dp_connection_set_heartbeat (conn, hb_interval, hb_timeout);
+  if (self->hooks->flow_params)
+    {
+      gsize out_limit, inbox_bytes;
+      guint inbox_msgs;
+
+      self->hooks->flow_params (self->node, &out_limit, &inbox_bytes, &inbox_msgs);
+      _dp_connection_set_flow (conn, out_limit, inbox_bytes, inbox_msgs);
+    }
   _dp_connection_start (conn);
   return TRUE;
 }

@@ -46,6 +46,11 @@ struct _DpNode
   gsize             max_frame;
   gdouble           hb_interval;
   gdouble           hb_timeout;
+  /* flow control (same rule): bytes a connection queues for writing, and
+   * the limits of the inboxes its messages go into */
+  gsize             max_output_queue;
+  gsize             max_inbox_size;
+  guint             max_inbox_messages;
 };
 
 enum {
@@ -54,6 +59,9 @@ enum {
   PROP_PORT,
   PROP_HEARTBEAT_INTERVAL,
   PROP_HEARTBEAT_TIMEOUT,
+  PROP_MAX_OUTPUT_QUEUE,
+  PROP_MAX_INBOX_SIZE,
+  PROP_MAX_INBOX_MESSAGES,
   N_PROPS
 };
 
@@ -249,6 +257,19 @@ server_peer_rejected (GObject    *node,
                      (GDestroyNotify) g_strfreev);
 }
 
+static void
+server_flow_params (GObject *node,
+                    gsize   *max_output_queue,
+                    gsize   *max_inbox_size,
+                    guint   *max_inbox_messages)
+{
+  DpNode *self = DP_NODE (node);
+
+  *max_output_queue = self->max_output_queue;
+  *max_inbox_size = self->max_inbox_size;
+  *max_inbox_messages = self->max_inbox_messages;
+}
+
 static const DpNodeServerHooks server_hooks = {
   server_get_secret,
   server_lookup_plugin,
@@ -256,6 +277,7 @@ static const DpNodeServerHooks server_hooks = {
   server_place_exited,
   server_exit_requested,
   server_peer_rejected,
+  .flow_params = server_flow_params,
 };
 
 /* ---- client side (a master) ---- */
@@ -390,6 +412,8 @@ connected_cb (GObject      *source,
   op->conn = _dp_connection_new (sconn, DP_CONNECTION_CLIENT, secret, secret_source, self->max_frame,
                                  self->router_context, &connect_handler, task);
   _dp_connection_set_heartbeat (op->conn, self->hb_interval, self->hb_timeout);
+  _dp_connection_set_flow (op->conn, self->max_output_queue, self->max_inbox_size,
+                           self->max_inbox_messages);
   _dp_connection_start (op->conn);
 }
 
@@ -493,6 +517,15 @@ dp_node_get_property (GObject    *object,
     case PROP_HEARTBEAT_TIMEOUT:
       g_value_set_double (value, self->hb_timeout);
       break;
+    case PROP_MAX_OUTPUT_QUEUE:
+      g_value_set_uint64 (value, self->max_output_queue);
+      break;
+    case PROP_MAX_INBOX_SIZE:
+      g_value_set_uint64 (value, self->max_inbox_size);
+      break;
+    case PROP_MAX_INBOX_MESSAGES:
+      g_value_set_uint (value, self->max_inbox_messages);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -516,6 +549,15 @@ dp_node_set_property (GObject      *object,
       break;
     case PROP_HEARTBEAT_TIMEOUT:
       self->hb_timeout = g_value_get_double (value);
+      break;
+    case PROP_MAX_OUTPUT_QUEUE:
+      self->max_output_queue = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_INBOX_SIZE:
+      self->max_inbox_size = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_INBOX_MESSAGES:
+      self->max_inbox_messages = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -571,6 +613,44 @@ dp_node_class_init (DpNodeClass *klass)
   properties[PROP_HEARTBEAT_TIMEOUT] =
     g_param_spec_double ("heartbeat-timeout", NULL, NULL, 0, G_MAXDOUBLE, 10.0,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:max-output-queue:
+   *
+   * Bytes a connection made or accepted from now on queues for writing
+   * before a data put waits for the peer to read: a place thread (or any
+   * thread but the router) blocks in put, a main-loop program sees
+   * dp_remote_connection_is_writable() turn %FALSE and its
+   * dp_remote_connection_put_async() stay pending. A message is admitted
+   * whenever the queue is below the limit, so one larger than it still
+   * passes. Control frames (heartbeats, log records, death notices) never
+   * wait. Default %DP_DEFAULT_MAX_OUTPUT_QUEUE (8 MiB).
+   */
+  properties[PROP_MAX_OUTPUT_QUEUE] =
+    g_param_spec_uint64 ("max-output-queue", NULL, NULL, 1, G_MAXUINT64,
+                         DP_DEFAULT_MAX_OUTPUT_QUEUE,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:max-inbox-size:
+   *
+   * Bytes of messages the inbox of a place (or of a #DpRemoteConnection)
+   * fed by a connection made or accepted from now on holds before the
+   * router stops reading that connection, until the reader has taken the
+   * inbox down to half. Default %DP_DEFAULT_MAX_INBOX_SIZE (8 MiB).
+   */
+  properties[PROP_MAX_INBOX_SIZE] =
+    g_param_spec_uint64 ("max-inbox-size", NULL, NULL, 1, G_MAXUINT64,
+                         DP_DEFAULT_MAX_INBOX_SIZE,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:max-inbox-messages:
+   *
+   * As #DpNode:max-inbox-size, counted in messages. Default
+   * %DP_DEFAULT_MAX_INBOX_MESSAGES (4096).
+   */
+  properties[PROP_MAX_INBOX_MESSAGES] =
+    g_param_spec_uint ("max-inbox-messages", NULL, NULL, 1, G_MAXUINT,
+                       DP_DEFAULT_MAX_INBOX_MESSAGES,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -638,6 +718,9 @@ dp_node_init (DpNode *self)
   self->max_frame = DP_DEFAULT_MAX_FRAME_SIZE;
   self->hb_interval = 2.0;
   self->hb_timeout = 10.0;
+  self->max_output_queue = DP_DEFAULT_MAX_OUTPUT_QUEUE;
+  self->max_inbox_size = DP_DEFAULT_MAX_INBOX_SIZE;
+  self->max_inbox_messages = DP_DEFAULT_MAX_INBOX_MESSAGES;
   self->server = _dp_node_server_new (G_OBJECT (self), self->router_context, &server_hooks);
   {
     g_auto(GStrv) dirs = _dp_plugin_default_dirs ();
