@@ -613,7 +613,13 @@ flush_locked (DpConnection *conn)
       for (l = conn->segs.head; l && n_iov < MAX_IOV; l = l->next)
         {
           gsize size;
-          const guint8 *data = g_bytes_get_data (SEG_BYTES (l->data), &size);
+          const guint8 *data;
+
+          /* a control frame waits: write only up to the next frame
+           * boundary (the start of a segment that is not a continuation) */
+          if (conn->ctrl->len > 0 && l != conn->segs.head && !SEG_IS_CONT (l->data))
+            break;
+          data = g_bytes_get_data (SEG_BYTES (l->data), &size);
           gsize off = (l == conn->segs.head) ? conn->head_off : 0;
           iov[n_iov].iov_base = (void *) (data + off);
           iov[n_iov].iov_len = size - off;
