@@ -94,6 +94,15 @@ assert_node_serves (Peer *p)
 
 /* ---- flow control ---- */
 
+/* @size zero bytes as an "ay" (floating) */
+static GVariant *
+zeros_variant (gsize size)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new_take (g_malloc0 (size), size);
+
+  return g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
+}
+
 /* VmRSS of this process, in KiB */
 static gint64
 rss_kib (void)
@@ -280,9 +289,7 @@ test_flow_echo_flood_unread (Peer *p, gconstpointer data)
   g_autoptr(DpRemoteConnection) rc = launch (p, "echo", "echo", 0, NULL);
   const gsize size = 1024 * 1024;
   const guint max = 2048;           /* 2 GiB of attempts */
-  GVariant *pad = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING,
-                                                               g_malloc0 (size), size, TRUE,
-                                                               g_free, NULL));
+  GVariant *pad = g_variant_ref_sink (zeros_variant (size));
   gint64 rss0, rss1, max_wait = 0;
   guint sent = 0, done = 0, got = 0;
   gboolean stalled = FALSE;
@@ -328,7 +335,10 @@ test_flow_echo_flood_unread (Peer *p, gconstpointer data)
                   sent, rss0 / 1024, rss1 / 1024);
   g_assert_true (stalled);
   g_assert_cmpuint (sent, <, max);
+#ifndef __SANITIZE_ADDRESS__
+  /* (AddressSanitizer's quarantine keeps what is freed: no figure there) */
   g_assert_cmpint (rss1 - rss0, <, 64 * 1024);
+#endif
   g_assert_false (dp_remote_connection_is_writable (rc));
 
   /* another master is served meanwhile, and nobody was declared dead */
@@ -444,8 +454,7 @@ test_flow_request_reply_both_ways (Peer *p, gconstpointer data)
   const gsize size = 16 * 1024;
   ReqRep rr = { rc, 1024, NULL, 0, 0, 0, 0, FALSE };
 
-  rr.pad = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, g_malloc0 (size),
-                                                        size, TRUE, g_free, NULL));
+  rr.pad = g_variant_ref_sink (zeros_variant (size));
   g_signal_connect (rc, "message", G_CALLBACK (on_reqrep_message), &rr);
   g_assert_true (dp_remote_connection_put (rc, g_variant_new ("(uu)", rr.count, (guint32) size)));
   send_request (&rr);
@@ -470,9 +479,7 @@ static gpointer
 bidi_master_send (gpointer data)
 {
   BidiMaster *bm = data;
-  GVariant *pad = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING,
-                                                               g_malloc0 (bm->size), bm->size,
-                                                               TRUE, g_free, NULL));
+  GVariant *pad = g_variant_ref_sink (zeros_variant (bm->size));
 
   for (guint i = 0; i < bm->count; i++)
     g_assert_true (dp_remote_connection_put (bm->rc, g_variant_new ("(u@ay)", i, pad)));
@@ -539,9 +546,7 @@ test_flow_put_async (Peer *p, gconstpointer data)
   g_autoptr(DpRemoteConnection) rc = launch (p, "echo", "echo", 0, NULL);
   const guint count = 2048;
   const gsize size = 16 * 1024;
-  GVariant *pad = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING,
-                                                               g_malloc0 (size), size, TRUE,
-                                                               g_free, NULL));
+  GVariant *pad = g_variant_ref_sink (zeros_variant (size));
   guint done = 0, got = 0, ticks = 0, ticks_while_full = 0;
   gboolean saw_full = FALSE;
   guint idle;

@@ -85,6 +85,15 @@ odd_values (DpPlaceChannel *ch)
 
 /* ---- flow control ---- */
 
+/* @size zero bytes as an "ay" (floating) */
+static GVariant *
+zeros_variant (gsize size)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new_take (g_malloc0 (size), size);
+
+  return g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
+}
+
 /* Gets (uu) count, size; puts count messages (u, s): a sequence number and
  * size bytes of padding, as fast as it can, logging "flood: sent N" every
  * 64 messages; then "flood: done" and returns. count 0: forever. */
@@ -126,9 +135,7 @@ static gpointer
 bidi_send (gpointer data)
 {
   BidiSender *s = data;
-  GVariant *v = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING,
-                                                            g_malloc0 (s->size), s->size, TRUE,
-                                                            g_free, NULL));
+  GVariant *v = g_variant_ref_sink (zeros_variant (s->size));
   for (guint32 i = 0; i < s->count; i++)
     {
       GVariant *m = g_variant_new ("(u@ay)", i, v);
@@ -182,8 +189,7 @@ requester (DpPlaceChannel *ch)
     return;
   g_variant_get (m, "(uu)", &count, &size);
   g_variant_unref (m);
-  pad = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, g_malloc0 (size),
-                                                     size, TRUE, g_free, NULL));
+  pad = g_variant_ref_sink (zeros_variant (size));
   while (replies < count || answered < count)
     {
       /* what has come, then one request of ours, or wait */
