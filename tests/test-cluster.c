@@ -7,6 +7,11 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <errno.h>
+#include <poll.h>
+#include <unistd.h>
+#include <gio/gunixoutputstream.h>
+#include <glib-unix.h>
 
 typedef struct {
   DpNode       *router;
@@ -942,6 +947,92 @@ test_flow_launch_stdout_unread (void)
   g_assert_true (dp_test_wait_process_gone (node_pid, 10000));
 }
 
+/* dp-launch stops reading its standard input while the place does not
+ * consume: a writer that floods it (64 KiB lines) stalls after a bounded
+ * amount, and neither dp-launch nor the node grows by 64 MiB. A write that
+ * waits longer than 20 times the longest wait so far (2 s at least) counts
+ * as stalled. */
+static void
+test_flow_launch_stdin_paused (void)
+{
+  g_autofree char *launch_path = dp_test_build_path ("loader/dp-launch");
+  g_autofree char *places = dp_test_build_path ("tests/test-places.so");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) sp = NULL;
+  g_autoptr(GDataInputStream) err = NULL;
+  const gsize line_len = 64 * 1024;
+  const guint64 cap = 1024 * 1024 * 1024;   /* 1 GiB: it never stalled */
+  g_autofree char *line = g_malloc (line_len);
+  gint64 node_pid = 0, launch_pid, node0, launch0, node1, launch1, max_wait = 0;
+  guint64 written = 0;
+  gboolean stalled = FALSE;
+  int fd;
+
+  memset (line, 'x', line_len);
+  line[0] = '"';
+  line[line_len - 2] = '"';
+  line[line_len - 1] = '\n';
+  sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                         G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                         launch_path, "localhost:0", places, "deaf", NULL);
+  g_assert_no_error (error);
+  launch_pid = g_ascii_strtoll (g_subprocess_get_identifier (sp), NULL, 10);
+  err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (sp));
+  while (node_pid == 0)
+    {
+      g_autofree char *l = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error);
+      const char *p;
+
+      g_assert_no_error (error);
+      g_assert_nonnull (l);
+      if ((p = strstr (l, "(pid ")) != NULL)
+        node_pid = g_ascii_strtoll (p + 5, NULL, 10);
+    }
+  node0 = rss_of (node_pid);
+  launch0 = rss_of (launch_pid);
+
+  fd = g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (g_subprocess_get_stdin_pipe (sp)));
+  g_assert_true (g_unix_set_fd_nonblocking (fd, TRUE, NULL));
+  while (written < cap)
+    {
+      gssize n = write (fd, line + written % line_len, line_len - written % line_len);
+
+      if (n > 0)
+        {
+          written += (guint64) n;
+          continue;
+        }
+      g_assert_true (n < 0 && (errno == EAGAIN || errno == EINTR));
+      if (errno == EAGAIN)
+        {
+          struct pollfd pfd = { fd, POLLOUT, 0 };
+          gint64 t0 = g_get_monotonic_time ();
+          gint64 budget = MAX (2 * G_USEC_PER_SEC, 20 * max_wait);
+
+          if (poll (&pfd, 1, (int) (budget / 1000)) == 0)
+            {
+              stalled = TRUE;
+              break;
+            }
+          max_wait = MAX (max_wait, g_get_monotonic_time () - t0);
+        }
+    }
+  node1 = rss_of (node_pid);
+  launch1 = rss_of (launch_pid);
+  g_test_message ("stdin flood into a place that does not read: %" G_GUINT64_FORMAT
+                  " MiB written before dp-launch stopped reading; node RSS %" G_GINT64_FORMAT
+                  " -> %" G_GINT64_FORMAT " MiB, dp-launch %" G_GINT64_FORMAT " -> %"
+                  G_GINT64_FORMAT " MiB", written >> 20, node0 / 1024, node1 / 1024,
+                  launch0 / 1024, launch1 / 1024);
+  g_assert_true (stalled);
+  g_assert_cmpint (node1 - node0, <, 64 * 1024);
+  g_assert_cmpint (launch1 - launch0, <, 64 * 1024);
+
+  g_subprocess_send_signal (sp, SIGKILL);
+  g_subprocess_wait (sp, NULL, NULL);
+  g_assert_true (dp_test_wait_process_gone (node_pid, 10000));
+}
+
 /* The master (dp-launch) is stopped for less than the heartbeat timeout
  * while a place floods it: afterwards nobody was declared dead and every
  * message arrives, in order. */
@@ -1046,5 +1137,6 @@ main (int argc, char **argv)
   dp_test_add_func ("/cluster/master-killed", test_master_killed);
   dp_test_add_func ("/cluster/flow/launch-stdout-unread", test_flow_launch_stdout_unread);
   dp_test_add_func ("/cluster/flow/master-stopped", test_flow_master_stopped);
+  dp_test_add_func ("/cluster/flow/launch-stdin-paused", test_flow_launch_stdin_paused);
   return g_test_run ();
 }

@@ -163,7 +163,36 @@ test_flow_pair_put_blocks (void)
     }
   g_thread_join (t);
   g_assert_cmpuint ((guint) g_atomic_int_get (&pp.put), ==, pp.n);
-  /* closing the reader's end releases a waiting putter with FALSE */
+}
+
+static gpointer
+putter_until_closed (gpointer data)
+{
+  PairPutter *pp = data;
+
+  while (dp_place_channel_put (pp->ch, g_variant_new_uint32 (0)))
+    g_atomic_int_inc (&pp->put);
+  return NULL;
+}
+
+/* Closing the reader's end releases a putter waiting for room: its put
+ * returns FALSE */
+static void
+test_flow_pair_close_releases (void)
+{
+  g_autoptr(DpPlaceChannel) a = NULL;
+  g_autoptr(DpPlaceChannel) b = NULL;
+  PairPutter pp = { NULL, 0, 0 };
+  GThread *t;
+
+  dp_place_channel_new_pair (&a, &b);
+  pp.ch = a;
+  t = g_thread_new ("putter", putter_until_closed, &pp);
+  while ((guint) g_atomic_int_get (&pp.put) < DP_DEFAULT_MAX_INBOX_MESSAGES)
+    g_thread_yield ();
+  dp_place_channel_close (b);
+  g_thread_join (t);
+  g_assert_cmpuint ((guint) g_atomic_int_get (&pp.put), <=, DP_DEFAULT_MAX_INBOX_MESSAGES + 1);
 }
 
 typedef struct {
@@ -1022,6 +1051,7 @@ main (int argc, char **argv)
   ADD ("/peer/malformed-frames", test_malformed_frames);
   dp_test_add_func ("/peer/flow/pair-put-blocks", test_flow_pair_put_blocks);
   dp_test_add_func ("/peer/flow/pair-both-full", test_flow_pair_both_full);
+  dp_test_add_func ("/peer/flow/pair-close-releases", test_flow_pair_close_releases);
   g_test_add ("/peer/flow/echo-flood-unread", Peer, NULL, setup_flow, test_flow_echo_flood_unread, teardown);
   g_test_add ("/peer/flow/request-reply-both-ways", Peer, "small", setup_flow,
               test_flow_request_reply_both_ways, teardown);

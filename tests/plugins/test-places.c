@@ -219,3 +219,16 @@ requester (DpPlaceChannel *ch)
     }
   g_variant_unref (pad);
 }
+
+/* Never reads: its inbox fills, and whoever sends to it is pushed back.
+ * Ends only with its node. */
+DP_PLACE_EXPORT void
+deaf (DpPlaceChannel *ch)
+{
+  static GMutex lock;
+  static GCond never;
+
+  g_mutex_lock (&lock);
+  for (;;)
+    g_cond_wait (&never, &lock);
+}
