@@ -938,8 +938,10 @@ test_flow_launch_stdout_unread (void)
                   G_GINT64_FORMAT " MiB", samples + 1, node0 / 1024, node2 / 1024,
                   launch0 / 1024, launch2 / 1024);
   g_assert_cmpuint (samples, <, 60);
+#ifndef __SANITIZE_ADDRESS__   /* its quarantine keeps what is freed: no figure there */
   g_assert_cmpint (node2 - node0, <, 64 * 1024);
   g_assert_cmpint (launch2 - launch0, <, 64 * 1024);
+#endif
 
   /* blocked in a write to stdout: only SIGKILL; the node follows */
   g_subprocess_send_signal (sp, SIGKILL);
@@ -1025,8 +1027,10 @@ test_flow_launch_stdin_paused (void)
                   G_GINT64_FORMAT " MiB", written >> 20, node0 / 1024, node1 / 1024,
                   launch0 / 1024, launch1 / 1024);
   g_assert_true (stalled);
+#ifndef __SANITIZE_ADDRESS__   /* its quarantine keeps what is freed: no figure there */
   g_assert_cmpint (node1 - node0, <, 64 * 1024);
   g_assert_cmpint (launch1 - launch0, <, 64 * 1024);
+#endif
 
   g_subprocess_send_signal (sp, SIGKILL);
   g_subprocess_wait (sp, NULL, NULL);
