@@ -16,6 +16,37 @@
  * on POLLOUT, so a slow peer never blocks anyone but itself. Small payloads
  * are copied into the queue; large ones are queued by reference.
  *
+ * Flow control (DESIGN rule 8). The output queue is bounded by bytes
+ * (@out_limit, DpNode:max-output-queue, default 8 MiB): once what is
+ * queued reaches it the connection is *full* (@out_full) and a DATA frame
+ * put from any thread but the router waits (_dp_connection_wait_writable(),
+ * called by the channel before it sends) until the writer has brought the
+ * queue down to half the limit — one broadcast on that transition, never
+ * per frame. A frame is admitted whenever the queue is below the limit, so
+ * a single message larger than the limit still passes. The router thread
+ * never waits: what it sends (PONG, death notices, BOUNCE, CLOSE, log
+ * records it forwards) bypasses the limit, and is bounded by what it
+ * answers. Heartbeats and log records go into a small control queue
+ * (@ctrl) that is written before any queued data at the next frame
+ * boundary (the data queue is cut into segments of at most 64 KiB for
+ * that), so a full data queue never delays them; a PING or PONG is not
+ * queued twice while one is still unsent, and a place's log records wait
+ * (like data) while the control queue holds more than 256 KiB. Death
+ * notices and CLOSE keep their place after the channel's data (the
+ * protocol promises a death after the last message) but never wait.
+ *
+ * Input is paused, never refused: when a delivery leaves an inbox over its
+ * limit, the inbox *stalls* this connection (_dp_connection_stall(), a
+ * count: several inboxes may), and the router stops reading the socket —
+ * G_IO_IN leaves the poll condition — so TCP pushes back on the sender.
+ * The inbox's reader unstalls it once it has read the inbox down to its
+ * low-water mark (one wake-up on the router, on that transition). While
+ * input is paused the peer's heartbeats cannot be read; the paused side
+ * does not hold them against the peer (it chose not to read them), and the
+ * peer keeps seeing ours, since our output is not paused. A paused side
+ * whose peer dies finds out when it reads again (EOF, or the heartbeat
+ * timeout counted from then).
+ *
  * Nothing but the handshake is read or written before the peer has proved
  * it knows the secret (see dp-wire.c); frames queued before are held. A
  * side that finds the peer's proof wrong says so (REFUSED) before closing,
@@ -43,6 +74,13 @@
 #define SIG_CACHE_MAX    32
 #define SHARE_MIN        (16 * 1024)   /* input read at once before payloads refer to it */
 #define HANDSHAKE_TIMEOUT_S 10
+#define SEG_MAX          (64 * 1024)   /* data queue segments: where control frames may go in */
+#define CTRL_MAX         (256 * 1024)  /* a place's log records wait beyond this */
+/* a segment of the data queue that starts inside a frame (a large payload
+ * queued by reference): control frames cannot go in before it */
+#define SEG_CONT(b)      ((gpointer) ((guintptr) (b) | 1))
+#define SEG_BYTES(p)     ((GBytes *) ((guintptr) (p) & ~(guintptr) 1))
+#define SEG_IS_CONT(p)   (((guintptr) (p) & 1) != 0)
 
 typedef enum {
   STATE_HANDSHAKE,
@@ -105,6 +143,25 @@ struct _DpConnection
   gboolean                   want_out;
   gboolean                   flush_scheduled;
   guint                      unanswered;     /* frames sent since one was received */
+  GByteArray                *ctrl;           /* PING, PONG, LOG: written before queued data */
+  gsize                      out_queued;     /* bytes in @segs, @tail and @ctrl not written yet */
+  GCond                      out_cond;       /* with @out_lock: @out_full cleared or closed */
+  guint                      out_waiters;    /* threads waiting on @out_cond */
+  GSList                     *writable_watches; /* WritableWatch: called once when no longer full */
+  /* set under @out_lock, read without it (one word) by the senders' fast path */
+  gint                       out_full;
+  /* immutable after _dp_connection_set_flow() (before _dp_connection_start()) */
+  gsize                      out_limit;
+  gsize                      inbox_max_bytes;  /* for the inboxes this connection feeds */
+  guint                      inbox_max_msgs;
+  /* input flow control: @stalls is atomic (inboxes over their limit that
+   * this connection delivered to); @in_paused is router thread only */
+  gint                       stalls;
+  gboolean                   in_paused;
+  /* router thread only: the peer hung up while input was paused; its fd
+   * is not watched (poll reports a hang-up whatever one asks for) until
+   * input resumes and reads what the peer sent before it went */
+  gboolean                   hup_while_paused;
   /* set by _dp_connection_start() (router thread) before the handshake;
    * read under @out_lock once @out_ready, which publishes it */
   GSource                   *flush_source;   /* router: write what was queued */
@@ -131,9 +188,15 @@ typedef struct {
   DpConnection *conn;
 } ConnSource;
 
+typedef struct {
+  DpInvokeFunc func;
+  gpointer     data;
+} WritableWatch;
+
 static void handle_input  (DpConnection *conn);
 static void handle_output (DpConnection *conn);
 static void close_with    (DpConnection *conn, GError *error);
+static void update_poll   (DpConnection *conn);
 
 /* ---- GSource on the socket ---- */
 
@@ -143,12 +206,23 @@ conn_source_dispatch (GSource     *source,
                       gpointer     user_data)
 {
   DpConnection *conn = ((ConnSource *) source)->conn;
-  GIOCondition revents = g_source_query_unix_fd (source, conn->fd_tag);
+  GIOCondition revents = conn->fd_tag ? g_source_query_unix_fd (source, conn->fd_tag) : 0;
 
   _dp_connection_ref (conn);
   if (revents & G_IO_OUT)
     handle_output (conn);
-  if (conn->state != STATE_CLOSED && (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+  if (conn->state != STATE_CLOSED && conn->in_paused && (revents & G_IO_ERR))
+    close_with (conn, g_error_new (DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
+                                   "the connection to %s broke", conn->peer));
+  else if (conn->state != STATE_CLOSED && conn->in_paused && (revents & G_IO_HUP))
+    {
+      /* what the peer sent before it hung up is still to be read: stop
+       * watching until input resumes (resume_in_router) */
+      g_source_remove_unix_fd (source, conn->fd_tag);
+      conn->fd_tag = NULL;
+      conn->hup_while_paused = TRUE;
+    }
+  else if (conn->state != STATE_CLOSED && (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
     handle_input (conn);
   _dp_connection_unref (conn);
   return G_SOURCE_CONTINUE;
@@ -225,6 +299,11 @@ _dp_connection_new (GSocketConnection         *sconn,
   conn->next_id = 1;
   conn->rtt_us = -1;
   conn->last_seen_us = g_get_monotonic_time ();
+  conn->ctrl = g_byte_array_new ();
+  g_cond_init (&conn->out_cond);
+  conn->out_limit = DP_DEFAULT_MAX_OUTPUT_QUEUE;
+  conn->inbox_max_bytes = DP_DEFAULT_MAX_INBOX_SIZE;
+  conn->inbox_max_msgs = DP_DEFAULT_MAX_INBOX_MESSAGES;
 
   g_socket_set_blocking (socket, FALSE);
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
@@ -268,8 +347,12 @@ _dp_connection_unref (DpConnection *conn)
   g_free (conn->big_buf);
   for (guint i = 0; i < conn->batch_len; i++)
     g_variant_unref (conn->batch[i]);
-  g_queue_clear_full (&conn->segs, (GDestroyNotify) g_bytes_unref);
+  while (!g_queue_is_empty (&conn->segs))
+    g_bytes_unref (SEG_BYTES (g_queue_pop_head (&conn->segs)));
   g_byte_array_unref (conn->tail);
+  g_byte_array_unref (conn->ctrl);
+  g_cond_clear (&conn->out_cond);
+  g_slist_free_full (conn->writable_watches, g_free);
   g_byte_array_unref (conn->held);
   g_hash_table_unref (conn->channels);
   g_mutex_clear (&conn->out_lock);
@@ -296,6 +379,7 @@ send_raw (DpConnection *conn,
 {
   _dp_mutex_lock (&conn->out_lock);
   g_byte_array_append (conn->tail, data, len);
+  conn->out_queued += len;
   if (!conn->writing && !conn->want_out)
     flush_locked (conn);
   g_mutex_unlock (&conn->out_lock);
@@ -358,6 +442,27 @@ _dp_connection_is_open (DpConnection *conn)
   return open;
 }
 
+/* With @out_lock held: the queue is no longer full (or the connection
+ * closed): wake the threads waiting in _dp_connection_wait_writable() and
+ * call the writable watches, once. */
+static void
+wake_writers_locked (DpConnection *conn)
+{
+  GSList *watches;
+
+  DP_ASSERT_LOCK_HELD (&conn->out_lock);
+  g_atomic_int_set (&conn->out_full, FALSE);
+  if (conn->out_waiters)
+    g_cond_broadcast (&conn->out_cond);
+  watches = g_steal_pointer (&conn->writable_watches);
+  for (GSList *l = watches; l; l = l->next)
+    {
+      WritableWatch *w = l->data;
+      w->func (w->data);
+    }
+  g_slist_free_full (watches, g_free);
+}
+
 static void
 close_with (DpConnection *conn,
             GError       *error)
@@ -372,6 +477,7 @@ close_with (DpConnection *conn,
 
   _dp_mutex_lock (&conn->out_lock);
   conn->out_closed = TRUE;
+  wake_writers_locked (conn);
   g_mutex_unlock (&conn->out_lock);
 
   if (conn->source)
@@ -440,9 +546,29 @@ arm_pollout_in_router (gpointer data)
   _dp_mutex_lock (&conn->out_lock);
   want = conn->want_out;
   g_mutex_unlock (&conn->out_lock);
-  if (want && conn->source && conn->state != STATE_CLOSED)
-    g_source_modify_unix_fd (conn->source, conn->fd_tag,
-                             G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_OUT);
+  if (want)
+    update_poll (conn);
+}
+
+/* Router thread: what the socket's source waits for — input unless it is
+ * paused, room to write while the queue could not be written. */
+static void
+update_poll (DpConnection *conn)
+{
+  GIOCondition cond = G_IO_HUP | G_IO_ERR;
+  gboolean want;
+
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
+  if (conn->source == NULL || conn->fd_tag == NULL || conn->state == STATE_CLOSED)
+    return;
+  _dp_mutex_lock (&conn->out_lock);
+  want = conn->want_out;
+  g_mutex_unlock (&conn->out_lock);
+  if (!conn->in_paused)
+    cond |= G_IO_IN;
+  if (want)
+    cond |= G_IO_OUT;
+  g_source_modify_unix_fd (conn->source, conn->fd_tag, cond);
 }
 
 static void
@@ -488,13 +614,28 @@ flush_locked (DpConnection *conn)
           g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
           conn->tail = g_byte_array_sized_new (4096);
         }
+      /* control frames go first, at the next frame boundary */
+      if (conn->ctrl->len > 0 && conn->head_off == 0 &&
+          (conn->segs.length == 0 || !SEG_IS_CONT (g_queue_peek_head (&conn->segs))))
+        {
+          g_queue_push_head (&conn->segs, g_byte_array_free_to_bytes (conn->ctrl));
+          conn->ctrl = g_byte_array_new ();
+          if (conn->out_waiters)
+            g_cond_broadcast (&conn->out_cond);   /* log records waiting for room */
+        }
       if (conn->segs.length == 0)
         break;
 
       for (l = conn->segs.head; l && n_iov < MAX_IOV; l = l->next)
         {
           gsize size;
-          const guint8 *data = g_bytes_get_data (l->data, &size);
+          const guint8 *data;
+
+          /* a control frame waits: write only up to the next frame
+           * boundary (the start of a segment that is not a continuation) */
+          if (conn->ctrl->len > 0 && l != conn->segs.head && !SEG_IS_CONT (l->data))
+            break;
+          data = g_bytes_get_data (SEG_BYTES (l->data), &size);
           gsize off = (l == conn->segs.head) ? conn->head_off : 0;
           iov[n_iov].iov_base = (void *) (data + off);
           iov[n_iov].iov_len = size - off;
@@ -531,14 +672,15 @@ flush_locked (DpConnection *conn)
         }
 
       /* consume n bytes */
+      conn->out_queued -= (gsize) n;
       while (n > 0)
         {
-          GBytes *head = g_queue_peek_head (&conn->segs);
+          GBytes *head = SEG_BYTES (g_queue_peek_head (&conn->segs));
           gsize left = g_bytes_get_size (head) - conn->head_off;
           if ((gsize) n >= left)
             {
               n -= (gssize) left;
-              g_bytes_unref (g_queue_pop_head (&conn->segs));
+              g_bytes_unref (SEG_BYTES (g_queue_pop_head (&conn->segs)));
               conn->head_off = 0;
             }
           else
@@ -547,7 +689,12 @@ flush_locked (DpConnection *conn)
               n = 0;
             }
         }
+      /* full → not full: once, at half the limit */
+      if (G_UNLIKELY (conn->out_full) && conn->out_queued <= conn->out_limit / 2)
+        wake_writers_locked (conn);
     }
+  if (conn->out_closed && (conn->out_full || conn->writable_watches || conn->out_waiters))
+    wake_writers_locked (conn);
   conn->writing = FALSE;
 }
 
@@ -562,8 +709,8 @@ handle_output (DpConnection *conn)
     flush_locked (conn);
   still = conn->want_out;
   g_mutex_unlock (&conn->out_lock);
-  if (!still && conn->source)
-    g_source_modify_unix_fd (conn->source, conn->fd_tag, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  if (!still)
+    update_poll (conn);
 }
 
 /**
@@ -587,6 +734,7 @@ _dp_connection_send (DpConnection *conn,
   g_autoptr(GBytes) data = NULL;
   const guint8 *data_ptr = NULL;
   GByteArray *buf;
+  gboolean ctrl;
 
   if (payload)
     {
@@ -609,13 +757,36 @@ _dp_connection_send (DpConnection *conn,
   h.arg = arg;
   _dp_frame_header_pack (&h, header);
 
+  ctrl = type == DP_FRAME_PING || type == DP_FRAME_PONG || type == DP_FRAME_LOG;
   _dp_mutex_lock (&conn->out_lock);
   if (conn->out_closed)
     {
       g_mutex_unlock (&conn->out_lock);
       return FALSE;
     }
-  buf = conn->out_ready ? conn->tail : conn->held;
+  if (ctrl && type != DP_FRAME_LOG && conn->out_ready && conn->ctrl->len > 0)
+    {
+      /* a heartbeat is still unsent: another one would say nothing more */
+      g_mutex_unlock (&conn->out_lock);
+      return TRUE;
+    }
+  if (!conn->out_ready)
+    buf = conn->held;
+  else if (ctrl)
+    buf = conn->ctrl;
+  else
+    {
+      /* segments of at most SEG_MAX: control frames can go in between */
+      if (conn->tail->len >= SEG_MAX)
+        {
+          g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
+          conn->tail = g_byte_array_sized_new (4096);
+        }
+      buf = conn->tail;
+    }
+  conn->out_queued += DP_FRAME_HEADER_LEN + h.body_len;
+  if (conn->out_queued >= conn->out_limit && !conn->out_full)
+    g_atomic_int_set (&conn->out_full, TRUE);
   g_byte_array_append (buf, header, sizeof header);
   if (sig_len)
     {
@@ -624,7 +795,7 @@ _dp_connection_send (DpConnection *conn,
     }
   if (data_len > 0)
     {
-      if (data_len <= COPY_MAX || !conn->out_ready)
+      if (data_len <= COPY_MAX || !conn->out_ready || ctrl)
         g_byte_array_append (buf, data_ptr, data_len);
       else
         {
@@ -633,7 +804,7 @@ _dp_connection_send (DpConnection *conn,
               g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
               conn->tail = g_byte_array_sized_new (4096);
             }
-          g_queue_push_tail (&conn->segs, g_steal_pointer (&data));
+          g_queue_push_tail (&conn->segs, SEG_CONT (g_steal_pointer (&data)));
         }
     }
   /* While the peer answers what we send (request and reply) the frame is
@@ -652,6 +823,138 @@ _dp_connection_send (DpConnection *conn,
         }
     }
   g_mutex_unlock (&conn->out_lock);
+  return TRUE;
+}
+
+/* ---- flow control ---- */
+
+/* Before _dp_connection_start(), in the router thread. */
+void
+_dp_connection_set_flow (DpConnection *conn,
+                         gsize         out_limit,
+                         gsize         inbox_max_bytes,
+                         guint         inbox_max_msgs)
+{
+  conn->out_limit = MAX (out_limit, 1);
+  conn->inbox_max_bytes = MAX (inbox_max_bytes, 1);
+  conn->inbox_max_msgs = MAX (inbox_max_msgs, 1);
+}
+
+void
+_dp_connection_get_inbox_limits (DpConnection *conn,
+                                 gsize        *max_bytes,
+                                 guint        *max_msgs)
+{
+  *max_bytes = conn->inbox_max_bytes;
+  *max_msgs = conn->inbox_max_msgs;
+}
+
+/* Any thread, no lock: TRUE when the output queue is full. */
+gboolean
+_dp_connection_is_full (DpConnection *conn)
+{
+  return g_atomic_int_get (&conn->out_full);
+}
+
+/**
+ * _dp_connection_wait_writable: (skip)
+ * @for_log: wait for room in the control queue (a log record) rather than
+ *   in the data queue
+ *
+ * Blocks the calling thread while the output queue is full, until the
+ * writer has brought it down to half its limit or the connection closes.
+ * Returns at once on the router thread, which never waits. Call it with
+ * no lock held.
+ */
+void
+_dp_connection_wait_writable (DpConnection *conn,
+                              gboolean      for_log)
+{
+  if (g_main_context_is_owner (conn->context))
+    return;
+  _dp_mutex_lock (&conn->out_lock);
+  conn->out_waiters++;
+  while (!conn->out_closed &&
+         (for_log ? conn->ctrl->len > CTRL_MAX : conn->out_full))
+    g_cond_wait (&conn->out_cond, &conn->out_lock);
+  conn->out_waiters--;
+  g_mutex_unlock (&conn->out_lock);
+}
+
+/* FALSE when the queue is not full (@func is not called). Else @func is
+ * called once, when it is no longer full or the connection has closed,
+ * from the thread that wrote, with the output lock held: it may only
+ * schedule work elsewhere (e.g. an idle in some context). */
+gboolean
+_dp_connection_add_writable_watch (DpConnection *conn,
+                                   DpInvokeFunc  func,
+                                   gpointer      data)
+{
+  WritableWatch *w;
+
+  _dp_mutex_lock (&conn->out_lock);
+  if (!conn->out_full || conn->out_closed)
+    {
+      g_mutex_unlock (&conn->out_lock);
+      return FALSE;
+    }
+  w = g_new (WritableWatch, 1);
+  w->func = func;
+  w->data = data;
+  conn->writable_watches = g_slist_append (conn->writable_watches, w);
+  g_mutex_unlock (&conn->out_lock);
+  return TRUE;
+}
+
+/* Router thread (a delivery): an inbox this connection fed is over its
+ * limit; input pauses until every such inbox has called
+ * _dp_connection_unstall(). */
+void
+_dp_connection_stall (DpConnection *conn)
+{
+  g_atomic_int_inc (&conn->stalls);
+}
+
+static void
+resume_in_router (gpointer data)
+{
+  DpConnection *conn = data;
+
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
+  if (conn->in_paused && g_atomic_int_get (&conn->stalls) == 0 && conn->state != STATE_CLOSED)
+    {
+      conn->in_paused = FALSE;
+      /* the peer's silence while we were not reading was ours */
+      conn->last_seen_us = g_get_monotonic_time ();
+      if (conn->hup_while_paused && conn->source)
+        {
+          conn->fd_tag = g_source_add_unix_fd (conn->source, conn->fd,
+                                               G_IO_IN | G_IO_HUP | G_IO_ERR);
+          conn->hup_while_paused = FALSE;
+        }
+      update_poll (conn);
+    }
+}
+
+/* Any thread: an inbox that stalled this connection has room again */
+void
+_dp_connection_unstall (DpConnection *conn)
+{
+  if (g_atomic_int_dec_and_test (&conn->stalls))
+    in_router (conn, resume_in_router);
+}
+
+/* Router thread, after a delivery: stop reading while an inbox is full */
+static gboolean
+input_stalled (DpConnection *conn)
+{
+  if (G_LIKELY (g_atomic_int_get (&conn->stalls) == 0))
+    return FALSE;
+  if (!conn->in_paused)
+    {
+      conn->in_paused = TRUE;
+      update_poll (conn);
+    }
   return TRUE;
 }
 
@@ -869,6 +1172,10 @@ heartbeat_cb (gpointer data)
   gint64 timeout_us = (gint64) (conn->hb_timeout * G_USEC_PER_SEC);
 
   DP_ASSERT_OWNER_CONTEXT (conn->context);
+  /* While we do not read, the peer's heartbeats wait in our socket: its
+   * silence is ours (see the header) */
+  if (conn->in_paused)
+    conn->last_seen_us = now;
   /* A server only holds a peer to a timeout once the peer has shown it
    * sends heartbeats itself. */
   if (conn->hb_timeout > 0 && (conn->role == DP_CONNECTION_CLIENT || conn->peer_pings) &&
@@ -1143,6 +1450,9 @@ handle_input (DpConnection *conn)
     {
       gssize n;
 
+      if (input_stalled (conn))
+        return;
+
       if (conn->big)
         {
           gsize room = big_room (conn);
@@ -1285,10 +1595,11 @@ _dp_channel_entry_new (const DpChannelEntryClass *klass,
 
 gboolean
 _dp_channel_entry_deliver (DpChannelEntry  *e,
+                           DpConnection    *conn,
                            GVariant       **msgs,
                            guint            n)
 {
-  return _dp_place_channel_deliver_many (e->target, msgs, n, e->reply);
+  return _dp_place_channel_deliver_many (e->target, msgs, n, e->reply, conn);
 }
 
 DpChannelEntry *

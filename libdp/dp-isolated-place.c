@@ -162,10 +162,37 @@ maybe_finish (DpIsolatedPlace *self)
   g_object_unref (self);          /* the reference the running place held */
 }
 
+/* ---- flow control of the relay ---- */
+
+static void
+relay_resume (gpointer data)
+{
+  DpConnection *from = data;
+
+  _dp_connection_unstall (from);
+  _dp_connection_unref (from);
+}
+
+/* Router thread, after relaying frames that came on @from to @to: the
+ * router never waits, so when @to's output queue is over its limit the
+ * relay stops reading @from — as a full inbox does — until @to can take
+ * more (or closes). Nothing piles up in the node between master and child. */
+static void
+relay_backpressure (DpConnection *from,
+                    DpConnection *to)
+{
+  if (from == NULL || to == NULL || !_dp_connection_is_full (to))
+    return;
+  _dp_connection_stall (from);
+  if (!_dp_connection_add_writable_watch (to, relay_resume, _dp_connection_ref (from)))
+    relay_resume (from);        /* room again already: takes the ref back */
+}
+
 /* ---- the master's channel ---- */
 
 static gboolean
 entry_data (DpChannelEntry  *e,
+            DpConnection    *conn,
             GVariant       **msgs,
             guint            n)
 {
@@ -178,6 +205,7 @@ entry_data (DpChannelEntry  *e,
       _dp_connection_send (self->child, DP_FRAME_DATA, CHILD_CHANNEL, 0, msgs[i]);
       g_variant_unref (msgs[i]);
     }
+  relay_backpressure (conn, self->child);
   return TRUE;
 }
 
@@ -191,15 +219,18 @@ entry_closed (DpChannelEntry *e,
     _dp_connection_send (self->child, DP_FRAME_CLOSE, CHILD_CHANNEL, 0, NULL);
 }
 
-/* the master went: so does the place's process */
+/* The master went: its end of the channel is closed, as for a place in a
+ * thread, and the place ends as it does then (its get returns NULL); once
+ * it has said so, its process goes (child_frame). A place that ignores the
+ * close lives on until its node exits, as a thread place would. */
 static void
 entry_lost (DpChannelEntry *e,
             DpConnection   *conn)
 {
   g_autoptr(DpIsolatedPlace) self = g_weak_ref_get (&e->owner);
 
-  if (self)
-    let_child_go (self);
+  if (self && !self->child_closed)
+    _dp_connection_send (self->child, DP_FRAME_CLOSE, CHILD_CHANNEL, 0, NULL);
 }
 
 static const DpChannelEntryClass isolated_entry_class = {
@@ -229,7 +260,10 @@ child_frame (DpConnection        *conn,
     case DP_FRAME_DATA:
     case DP_FRAME_BOUNCE:
       if (h->channel == CHILD_CHANNEL)
-        _dp_connection_send (self->master, h->type, self->channel, h->arg, payload);
+        {
+          _dp_connection_send (self->master, h->type, self->channel, h->arg, payload);
+          relay_backpressure (conn, self->master);
+        }
       break;
 
     case DP_FRAME_LOG:
@@ -273,6 +307,7 @@ child_data (DpConnection  *conn,
         _dp_connection_send (self->master, DP_FRAME_DATA, self->channel, 0, msgs[i]);
       g_variant_unref (msgs[i]);
     }
+  relay_backpressure (conn, self->master);
 }
 
 static void

@@ -443,9 +443,19 @@ make_place (DpNodeServer        *self,
 typedef struct {
   DpNodeServer *server;
   GObject      *node;      /* a ref, as a PlaceRecord's */
+  DpConnection *conn;      /* a ref: the place counts against it */
   guint32       channel;
   char         *peer;
 } IsolatedRecord;
+
+static void
+isolated_record_free (IsolatedRecord *ir)
+{
+  g_object_unref (ir->node);
+  _dp_connection_unref (ir->conn);
+  g_free (ir->peer);
+  g_free (ir);
+}
 
 static void
 isolated_exited (gpointer     data,
@@ -456,14 +466,13 @@ isolated_exited (gpointer     data,
   IsolatedRecord *ir = data;
 
   g_atomic_int_dec_and_test (&ir->server->n_places);
+  count_place (ir->server, ir->conn, -1);
   g_log_structured (G_LOG_DOMAIN, exit == DP_PLACE_EXIT_RETURNED || exit == DP_PLACE_EXIT_FAILED
                                   ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
                     "DP_EVENT", "place-exited",
                     "MESSAGE", "isolated place %s (channel %u of %s) exited: %s", symbol, ir->channel, ir->peer, detail);
   ir->server->hooks->place_exited (ir->node, symbol, exit, detail);
-  g_object_unref (ir->node);
-  g_free (ir->peer);
-  g_free (ir);
+  isolated_record_free (ir);
 }
 
 static gboolean
@@ -488,6 +497,7 @@ start_isolated (DpNodeServer        *self,
   ir = g_new0 (IsolatedRecord, 1);
   ir->server = self;
   ir->node = g_object_ref (self->node);
+  ir->conn = _dp_connection_ref (conn);
   ir->channel = channel;
   ir->peer = g_strdup (_dp_connection_get_peer (conn));
   g_atomic_int_inc (&self->n_places);
@@ -496,9 +506,7 @@ start_isolated (DpNodeServer        *self,
                                  isolated_exited, ir, error))
     {
       g_atomic_int_dec_and_test (&self->n_places);
-      g_object_unref (ir->node);
-      g_free (ir->peer);
-      g_free (ir);
+      isolated_record_free (ir);
       return FALSE;
     }
   return TRUE;
@@ -599,7 +607,7 @@ deliver_or_bounce (DpConnection   *conn,
                    GVariant      **msgs,
                    guint           n)
 {
-  if (entry && entry->klass->data && entry->klass->data (entry, msgs, n))
+  if (entry && entry->klass->data && entry->klass->data (entry, conn, msgs, n))
     return;
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
                     "MESSAGE", "bounced %u message(s) from %s for channel %u: %s",
@@ -781,6 +789,14 @@ _dp_node_server_adopt (DpNodeServer      *self,
   g_ptr_array_add (self->conns, conn);
   g_hash_table_add (self->pending, conn);
   _dp_connection_set_heartbeat (conn, hb_interval, hb_timeout);
+  if (self->hooks->flow_params)
+    {
+      gsize out_limit, inbox_bytes;
+      guint inbox_msgs;
+
+      self->hooks->flow_params (self->node, &out_limit, &inbox_bytes, &inbox_msgs);
+      _dp_connection_set_flow (conn, out_limit, inbox_bytes, inbox_msgs);
+    }
   _dp_connection_start (conn);
 }
 

@@ -48,6 +48,11 @@ struct _DpNode
   gdouble           hb_interval;
   gdouble           hb_timeout;
   DpServerLimits    limits;             /* max-places, -per-connection, max-pending-connections */
+  /* flow control (same rule): bytes a connection queues for writing, and
+   * the limits of the inboxes its messages go into */
+  gsize             max_output_queue;
+  gsize             max_inbox_size;
+  guint             max_inbox_messages;
 };
 
 enum {
@@ -59,6 +64,9 @@ enum {
   PROP_MAX_PLACES,
   PROP_MAX_PLACES_PER_CONNECTION,
   PROP_MAX_PENDING_CONNECTIONS,
+  PROP_MAX_OUTPUT_QUEUE,
+  PROP_MAX_INBOX_SIZE,
+  PROP_MAX_INBOX_MESSAGES,
   N_PROPS
 };
 
@@ -278,6 +286,19 @@ server_get_limits (GObject        *node,
   *limits = self->limits;
 }
 
+static void
+server_flow_params (GObject *node,
+                    gsize   *max_output_queue,
+                    gsize   *max_inbox_size,
+                    guint   *max_inbox_messages)
+{
+  DpNode *self = DP_NODE (node);
+
+  *max_output_queue = self->max_output_queue;
+  *max_inbox_size = self->max_inbox_size;
+  *max_inbox_messages = self->max_inbox_messages;
+}
+
 static const DpNodeServerHooks server_hooks = {
   server_get_secret,
   server_lookup_plugin,
@@ -287,6 +308,7 @@ static const DpNodeServerHooks server_hooks = {
   server_peer_rejected,
   server_dup_plugin_dirs,
   server_get_limits,
+  .flow_params = server_flow_params,
 };
 
 /* ---- client side (a master) ---- */
@@ -421,6 +443,8 @@ connected_cb (GObject      *source,
   op->conn = _dp_connection_new (sconn, DP_CONNECTION_CLIENT, secret, secret_source, self->max_frame,
                                  self->router_context, &connect_handler, task);
   _dp_connection_set_heartbeat (op->conn, self->hb_interval, self->hb_timeout);
+  _dp_connection_set_flow (op->conn, self->max_output_queue, self->max_inbox_size,
+                           self->max_inbox_messages);
   _dp_connection_start (op->conn);
 }
 
@@ -533,6 +557,15 @@ dp_node_get_property (GObject    *object,
     case PROP_MAX_PENDING_CONNECTIONS:
       g_value_set_uint (value, self->limits.max_pending_connections);
       break;
+    case PROP_MAX_OUTPUT_QUEUE:
+      g_value_set_uint64 (value, self->max_output_queue);
+      break;
+    case PROP_MAX_INBOX_SIZE:
+      g_value_set_uint64 (value, self->max_inbox_size);
+      break;
+    case PROP_MAX_INBOX_MESSAGES:
+      g_value_set_uint (value, self->max_inbox_messages);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -565,6 +598,15 @@ dp_node_set_property (GObject      *object,
       break;
     case PROP_MAX_PENDING_CONNECTIONS:
       self->limits.max_pending_connections = g_value_get_uint (value);
+      break;
+    case PROP_MAX_OUTPUT_QUEUE:
+      self->max_output_queue = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_INBOX_SIZE:
+      self->max_inbox_size = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_INBOX_MESSAGES:
+      self->max_inbox_messages = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -658,6 +700,44 @@ dp_node_class_init (DpNodeClass *klass)
     g_param_spec_uint ("max-pending-connections", NULL, NULL, 1, G_MAXINT,
                        DP_DEFAULT_MAX_PENDING_CONNECTIONS,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:max-output-queue:
+   *
+   * Bytes a connection made or accepted from now on queues for writing
+   * before a data put waits for the peer to read: a place thread (or any
+   * thread but the router) blocks in put, a main-loop program sees
+   * dp_remote_connection_is_writable() turn %FALSE and its
+   * dp_remote_connection_put_async() stay pending. A message is admitted
+   * whenever the queue is below the limit, so one larger than it still
+   * passes. Control frames (heartbeats, log records, death notices) never
+   * wait. Default %DP_DEFAULT_MAX_OUTPUT_QUEUE (8 MiB).
+   */
+  properties[PROP_MAX_OUTPUT_QUEUE] =
+    g_param_spec_uint64 ("max-output-queue", NULL, NULL, 1, G_MAXUINT64,
+                         DP_DEFAULT_MAX_OUTPUT_QUEUE,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:max-inbox-size:
+   *
+   * Bytes of messages the inbox of a place (or of a #DpRemoteConnection)
+   * fed by a connection made or accepted from now on holds before the
+   * router stops reading that connection, until the reader has taken the
+   * inbox down to half. Default %DP_DEFAULT_MAX_INBOX_SIZE (8 MiB).
+   */
+  properties[PROP_MAX_INBOX_SIZE] =
+    g_param_spec_uint64 ("max-inbox-size", NULL, NULL, 1, G_MAXUINT64,
+                         DP_DEFAULT_MAX_INBOX_SIZE,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:max-inbox-messages:
+   *
+   * As #DpNode:max-inbox-size, counted in messages. Default
+   * %DP_DEFAULT_MAX_INBOX_MESSAGES (4096).
+   */
+  properties[PROP_MAX_INBOX_MESSAGES] =
+    g_param_spec_uint ("max-inbox-messages", NULL, NULL, 1, G_MAXUINT,
+                       DP_DEFAULT_MAX_INBOX_MESSAGES,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -728,6 +808,9 @@ dp_node_init (DpNode *self)
   self->limits.max_places = DP_DEFAULT_MAX_PLACES;
   self->limits.max_places_per_connection = DP_DEFAULT_MAX_PLACES_PER_CONNECTION;
   self->limits.max_pending_connections = DP_DEFAULT_MAX_PENDING_CONNECTIONS;
+  self->max_output_queue = DP_DEFAULT_MAX_OUTPUT_QUEUE;
+  self->max_inbox_size = DP_DEFAULT_MAX_INBOX_SIZE;
+  self->max_inbox_messages = DP_DEFAULT_MAX_INBOX_MESSAGES;
   self->server = _dp_node_server_new (G_OBJECT (self), self->router_context, &server_hooks);
   {
     g_auto(GStrv) dirs = _dp_plugin_default_dirs ();

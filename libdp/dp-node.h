@@ -55,6 +55,30 @@ G_BEGIN_DECLS
 #define DP_DEFAULT_MAX_PENDING_CONNECTIONS 64
 
 /**
+ * DP_DEFAULT_MAX_OUTPUT_QUEUE:
+ *
+ * Bytes a connection queues for writing before a put waits (or a
+ * dp_remote_connection_put_async() stays pending): #DpNode:max-output-queue.
+ */
+#define DP_DEFAULT_MAX_OUTPUT_QUEUE (8u * 1024u * 1024u)
+
+/**
+ * DP_DEFAULT_MAX_INBOX_SIZE:
+ *
+ * Bytes of messages an inbox holds before its sender waits (in-process) or
+ * the router stops reading the connection they come on: #DpNode:max-inbox-size.
+ */
+#define DP_DEFAULT_MAX_INBOX_SIZE (8u * 1024u * 1024u)
+
+/**
+ * DP_DEFAULT_MAX_INBOX_MESSAGES:
+ *
+ * Messages an inbox holds before its sender waits, whatever their size:
+ * #DpNode:max-inbox-messages.
+ */
+#define DP_DEFAULT_MAX_INBOX_MESSAGES 4096u
+
+/**
  * DpNode:
  *
  * A message router: the seed's `node%` and `message-router`. Every process

@@ -8,6 +8,18 @@
  * DpRemoteConnection talk through one object each, and the path between the
  * socket and the place has no extra queue or thread.
  *
+ * Flow control. An inbox is bounded by bytes (the sum of the messages'
+ * serialised sizes) and by messages: DpNode:max-inbox-size and
+ * :max-inbox-messages for the inboxes a connection feeds, the defaults
+ * (8 MiB, 4096) for an in-process pair. A put on an in-process pair waits
+ * while the other side's inbox is at its limit (a message is admitted
+ * whenever the inbox is below it, so a large one passes); a put that goes
+ * to the wire waits while the connection's output queue is full (see
+ * dp-connection.c). The router never waits: a delivery that leaves an
+ * inbox over its limit stalls the connection it came on, and the reader
+ * that takes the inbox down to half its limits unstalls it. Readers and
+ * writers are woken only on those transitions, never per message.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-private.h"
@@ -45,6 +57,14 @@ typedef struct {
   guint          waiters;
   DpInboxNotify  notify;
   gpointer       notify_data;
+  /* flow control, under @lock (the limits are set before the inbox is
+   * shared: when its pipe is made or bound) */
+  gsize          bytes;      /* sum of the queued messages' sizes */
+  gsize          max_bytes;
+  guint          max_msgs;
+  GCond          room;       /* with @lock: below the low-water mark, or closed */
+  guint          room_waiters;
+  GSList        *stalled;    /* DpConnection (refs) whose input waits for room here */
 } DpInbox;
 
 typedef struct {
@@ -54,6 +74,9 @@ typedef struct {
   DpConnection   *sink[2];
   guint32         sink_chan[2];
   gboolean        out_closed[2];
+  /* under @out_lock[i]: side i has been bound to a connection; its puts
+   * while it is held (a restart) are queued without waiting */
+  gboolean        bound[2];
 } DpPipe;
 
 struct _DpPlaceChannel
@@ -77,6 +100,33 @@ inbox_init (DpInbox *box)
 {
   g_mutex_init (&box->lock);
   g_cond_init (&box->cond);
+  g_cond_init (&box->room);
+  box->max_bytes = DP_DEFAULT_MAX_INBOX_SIZE;
+  box->max_msgs = DP_DEFAULT_MAX_INBOX_MESSAGES;
+}
+
+static inline gboolean
+inbox_full_locked (DpInbox *box)
+{
+  return (guint) box->len >= box->max_msgs || box->bytes >= box->max_bytes;
+}
+
+static inline gboolean
+inbox_low_locked (DpInbox *box)
+{
+  return (guint) box->len <= box->max_msgs / 2 && box->bytes <= box->max_bytes / 2;
+}
+
+/* Lets go of the connections this inbox stalled (call without the lock) */
+static void
+unstall_all (GSList *stalled)
+{
+  for (GSList *l = stalled; l; l = l->next)
+    {
+      _dp_connection_unstall (l->data);
+      _dp_connection_unref (l->data);
+    }
+  g_slist_free (stalled);
 }
 
 static void
@@ -91,8 +141,10 @@ inbox_clear (DpInbox *box)
   g_free (box->ring);
   box->ring = NULL;
   box->len = box->cap = box->head = 0;
+  unstall_all (g_steal_pointer (&box->stalled));
   g_mutex_clear (&box->lock);
   g_cond_clear (&box->cond);
+  g_cond_clear (&box->room);
 }
 
 /* With the lock held: room for @n more */
@@ -117,16 +169,26 @@ inbox_reserve (DpInbox *box,
   box->head = 0;
 }
 
-/* Takes @msg and @reply. Returns FALSE (and frees them) when closed. */
+/* Takes @msg and @reply. Returns FALSE (and frees them) when closed.
+ * With @wait, first waits while the inbox is at its limit (a put on an
+ * in-process pair). */
 static gboolean
 inbox_push (DpInbox        *box,
             GVariant       *msg,
-            DpPlaceChannel *reply)
+            DpPlaceChannel *reply,
+            gboolean        wait)
 {
   DpInboxNotify notify;
   gpointer notify_data;
 
   _dp_mutex_lock (&box->lock);
+  if (wait)
+    while (!box->closed && inbox_full_locked (box))
+      {
+        box->room_waiters++;
+        g_cond_wait (&box->room, &box->lock);
+        box->room_waiters--;
+      }
   if (box->closed)
     {
       g_mutex_unlock (&box->lock);
@@ -136,6 +198,7 @@ inbox_push (DpInbox        *box,
     }
   inbox_reserve (box, 1);
   box->ring[(box->head + (guint) box->len) % box->cap] = (DpQueued) { msg, reply };
+  box->bytes += g_variant_get_size (msg);
   g_atomic_int_inc (&box->len);
   if (box->waiters)
     g_cond_signal (&box->cond);
@@ -154,7 +217,8 @@ static gboolean
 inbox_push_many (DpInbox         *box,
                  GVariant       **msgs,
                  guint            n,
-                 DpPlaceChannel  *reply)
+                 DpPlaceChannel  *reply,
+                 DpConnection    *from)
 {
   DpInboxNotify notify;
   gpointer notify_data;
@@ -169,8 +233,17 @@ inbox_push_many (DpInbox         *box,
   inbox_reserve (box, n);
   tail = box->head + (guint) box->len;
   for (guint i = 0; i < n; i++)
-    box->ring[(tail + i) % box->cap] = (DpQueued) { msgs[i], reply ? g_object_ref (reply) : NULL };
+    {
+      box->ring[(tail + i) % box->cap] = (DpQueued) { msgs[i], reply ? g_object_ref (reply) : NULL };
+      box->bytes += g_variant_get_size (msgs[i]);
+    }
   g_atomic_int_add (&box->len, (gint) n);
+  /* over the limit: the connection stops reading until this is read down */
+  if (G_UNLIKELY (from && inbox_full_locked (box)) && !g_slist_find (box->stalled, from))
+    {
+      box->stalled = g_slist_prepend (box->stalled, _dp_connection_ref (from));
+      _dp_connection_stall (from);
+    }
   if (box->waiters)
     {
       if (n > 1 && box->waiters > 1)
@@ -192,6 +265,7 @@ inbox_close (DpInbox *box)
 {
   DpInboxNotify notify;
   gpointer notify_data;
+  GSList *stalled;
 
   _dp_mutex_lock (&box->lock);
   if (box->closed)
@@ -201,9 +275,12 @@ inbox_close (DpInbox *box)
     }
   g_atomic_int_set (&box->closed, TRUE);
   g_cond_broadcast (&box->cond);
+  g_cond_broadcast (&box->room);
+  stalled = g_steal_pointer (&box->stalled);
   notify = box->notify;
   notify_data = box->notify_data;
   g_mutex_unlock (&box->lock);
+  unstall_all (stalled);
   if (notify)
     notify (notify_data);
 }
@@ -216,6 +293,7 @@ inbox_pop (DpInbox         *box,
            gboolean        *closed)
 {
   GVariant *msg = NULL;
+  GSList *stalled = NULL;
 
   /* A receiver that would block first spins briefly, yielding the CPU:
    * a message that is already on its way (the other half of a round trip)
@@ -249,10 +327,20 @@ inbox_pop (DpInbox         *box,
         g_clear_object (&q->reply);
       box->head = (box->head + 1) % box->cap;
       g_atomic_int_add (&box->len, -1);
+      box->bytes -= g_variant_get_size (msg);
+      /* at the low-water mark: wake the writers, let the connections read */
+      if (G_UNLIKELY (box->room_waiters || box->stalled) && inbox_low_locked (box))
+        {
+          if (box->room_waiters)
+            g_cond_broadcast (&box->room);
+          stalled = g_steal_pointer (&box->stalled);
+        }
     }
   if (closed)
     *closed = (box->len == 0 && box->closed);
   g_mutex_unlock (&box->lock);
+  if (G_UNLIKELY (stalled))
+    unstall_all (stalled);
   return msg;
 }
 
@@ -395,19 +483,15 @@ dp_place_channel_new_pair (DpPlaceChannel **end_a,
  *
  * Returns: %FALSE when the other side has gone (the message is dropped)
  */
-gboolean
-dp_place_channel_put (DpPlaceChannel *self,
-                      GVariant       *message)
+static gboolean
+put (DpPlaceChannel *self,
+     GVariant       *message,
+     gboolean        wait)
 {
-  DpPipe *p;
-  guint i;
+  DpPipe *p = self->pipe;
+  guint i = self->side;
   gboolean ok;
 
-  g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), FALSE);
-  g_return_val_if_fail (message != NULL, FALSE);
-
-  p = self->pipe;
-  i = self->side;
   /* a floating ref is the caller's to hand over: taking it needs no lock
    * (g_variant_ref_sink() takes the value's lock) */
   if (g_variant_is_floating (message))
@@ -419,15 +503,109 @@ dp_place_channel_put (DpPlaceChannel *self,
   if (p->out_closed[i])
     ok = FALSE;
   else if (p->sink[i] != NULL)
-    ok = _dp_connection_send (p->sink[i], DP_FRAME_DATA, p->sink_chan[i], 0, message);
+    {
+      /* a full connection: wait for room once, without the lock (the
+       * router takes it to unbind) — then the message is admitted */
+      if (G_UNLIKELY (wait && _dp_connection_is_full (p->sink[i])))
+        {
+          DpConnection *conn = _dp_connection_ref (p->sink[i]);
+
+          g_mutex_unlock (&p->out_lock[i]);
+          _dp_connection_wait_writable (conn, FALSE);
+          _dp_connection_unref (conn);
+          g_mutex_lock (&p->out_lock[i]);
+        }
+      if (p->out_closed[i])
+        ok = FALSE;
+      else if (p->sink[i] != NULL)
+        ok = _dp_connection_send (p->sink[i], DP_FRAME_DATA, p->sink_chan[i], 0, message);
+      else
+        {
+          gboolean held = p->bound[i];
+          g_mutex_unlock (&p->out_lock[i]);
+          return inbox_push (&p->box[1 - i], message, NULL, wait && !held);
+        }
+    }
   else
     {
+      /* in-process, or held while the place restarts (then never waits:
+       * its queue is sent when the place is back) */
+      gboolean held = p->bound[i];
       g_mutex_unlock (&p->out_lock[i]);
-      return inbox_push (&p->box[1 - i], message, NULL);
+      return inbox_push (&p->box[1 - i], message, NULL, wait && !held);
     }
   g_mutex_unlock (&p->out_lock[i]);
   g_variant_unref (message);
   return ok;
+}
+
+/**
+ * dp_place_channel_put:
+ * @self: a #DpPlaceChannel
+ * @message: the message; a floating reference is sunk
+ *
+ * Sends @message to the other end. When the other end's inbox (in this
+ * process) or the connection's output queue (to another process) is full,
+ * waits for room, as a write to a full pipe does: the receiver's reading
+ * releases it (see #DpNode:max-output-queue and #DpNode:max-inbox-size).
+ * A message is admitted whenever there is any room, so one larger than the
+ * limit still passes. On a node's router thread it never waits.
+ *
+ * A thread that both puts and gets must not put into a full channel whose
+ * reader is itself waiting for this thread to read: as with two pipes, use
+ * a second thread for one direction, or, in a main loop,
+ * dp_remote_connection_put_async().
+ *
+ * Returns: %FALSE when the other side has gone (the message is dropped)
+ */
+gboolean
+dp_place_channel_put (DpPlaceChannel *self,
+                      GVariant       *message)
+{
+  g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+  return put (self, message, TRUE);
+}
+
+gboolean
+_dp_place_channel_put_nowait (DpPlaceChannel *self,
+                              GVariant       *message)
+{
+  return put (self, message, FALSE);
+}
+
+gboolean
+_dp_place_channel_is_writable (DpPlaceChannel *self)
+{
+  DpPipe *p = self->pipe;
+  guint i = self->side;
+  gboolean writable = TRUE;
+
+  g_mutex_lock (&p->out_lock[i]);
+  if (p->sink[i])
+    writable = !_dp_connection_is_full (p->sink[i]);
+  g_mutex_unlock (&p->out_lock[i]);
+  return writable;
+}
+
+gboolean
+_dp_place_channel_add_writable_watch (DpPlaceChannel *self,
+                                      void          (*func) (gpointer data),
+                                      gpointer        data)
+{
+  DpPipe *p = self->pipe;
+  guint i = self->side;
+  DpConnection *conn;
+  gboolean watching;
+
+  g_mutex_lock (&p->out_lock[i]);
+  conn = p->sink[i] ? _dp_connection_ref (p->sink[i]) : NULL;
+  g_mutex_unlock (&p->out_lock[i]);
+  if (conn == NULL)
+    return FALSE;
+  watching = _dp_connection_add_writable_watch (conn, func, data);
+  _dp_connection_unref (conn);
+  return watching;
 }
 
 /**
@@ -585,6 +763,17 @@ dp_place_channel_log (DpPlaceChannel *self,
   i = self->side;
   g_mutex_lock (&p->out_lock[i]);
   if (p->sink[i])
+    {
+      /* records never wait behind data, but a place that logs faster than
+       * its peer reads waits for room in the control queue */
+      DpConnection *conn = _dp_connection_ref (p->sink[i]);
+
+      g_mutex_unlock (&p->out_lock[i]);
+      _dp_connection_wait_writable (conn, TRUE);
+      _dp_connection_unref (conn);
+      g_mutex_lock (&p->out_lock[i]);
+    }
+  if (p->sink[i])
     sent = _dp_connection_send (p->sink[i], DP_FRAME_LOG, p->sink_chan[i], 0,
                                 g_variant_new ("(ssa{sv})", severity, message, NULL));
   g_mutex_unlock (&p->out_lock[i]);
@@ -676,6 +865,8 @@ _dp_place_channel_new_bound (DpConnection *conn,
 
   p->sink[0] = _dp_connection_ref (conn);
   p->sink_chan[0] = channel;
+  p->bound[0] = TRUE;
+  _dp_connection_get_inbox_limits (conn, &p->box[0].max_bytes, &p->box[0].max_msgs);
   /* side 1 has no end: nothing is ever put into box[0] but deliveries */
   self = end_new (p, 0, TRUE);
   pipe_unref (p);
@@ -692,7 +883,11 @@ _dp_place_channel_bind_peer (DpPlaceChannel *parent_end,
   DpInbox *pending = &p->box[parent_end->side];
   GVariant *msg;
 
+  _dp_mutex_lock (&p->box[c].lock);
+  _dp_connection_get_inbox_limits (conn, &p->box[c].max_bytes, &p->box[c].max_msgs);
+  g_mutex_unlock (&p->box[c].lock);
   g_mutex_lock (&p->out_lock[c]);
+  p->bound[c] = TRUE;
   /* What the place put before it was bound goes out first, in order. */
   while ((msg = inbox_pop (pending, 0, NULL, NULL)) != NULL)
     {
@@ -726,16 +921,17 @@ _dp_place_channel_deliver (DpPlaceChannel *self,
                            DpPlaceChannel *reply)
 {
   return inbox_push (&self->pipe->box[self->side], g_variant_ref (msg),
-                     reply ? g_object_ref (reply) : NULL);
+                     reply ? g_object_ref (reply) : NULL, FALSE);
 }
 
 gboolean
 _dp_place_channel_deliver_many (DpPlaceChannel  *self,
                                 GVariant       **msgs,
                                 guint            n,
-                                DpPlaceChannel  *reply)
+                                DpPlaceChannel  *reply,
+                                DpConnection    *from)
 {
-  return inbox_push_many (&self->pipe->box[self->side], msgs, n, reply);
+  return inbox_push_many (&self->pipe->box[self->side], msgs, n, reply, from);
 }
 
 
@@ -794,7 +990,7 @@ _dp_place_channel_hold (DpPlaceChannel *self,
       while ((child = g_variant_iter_next_value (&iter)) != NULL)
         {
           GVariant *msg = g_variant_get_variant (child);
-          inbox_push (&p->box[1 - i], msg, NULL);
+          inbox_push (&p->box[1 - i], msg, NULL, FALSE);
           g_variant_unref (child);
         }
     }

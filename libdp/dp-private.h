@@ -117,6 +117,18 @@ void          _dp_connection_close      (DpConnection *conn, const GError *reaso
 void          _dp_connection_reject_frame (DpConnection *conn, const DpFrameHeader *h,
                                            const char *who);
 GMainContext *_dp_connection_get_context (DpConnection *conn);
+/* flow control (see dp-connection.c's header) */
+void          _dp_connection_set_flow   (DpConnection *conn, gsize out_limit,
+                                         gsize inbox_max_bytes, guint inbox_max_msgs);
+void          _dp_connection_get_inbox_limits (DpConnection *conn, gsize *max_bytes,
+                                               guint *max_msgs);
+gboolean      _dp_connection_is_full    (DpConnection *conn);
+void          _dp_connection_wait_writable (DpConnection *conn, gboolean for_log);
+gboolean      _dp_connection_add_writable_watch (DpConnection *conn,
+                                                 void (*func) (gpointer data),
+                                                 gpointer data);
+void          _dp_connection_stall      (DpConnection *conn);
+void          _dp_connection_unstall    (DpConnection *conn);
 gboolean      _dp_connection_is_open    (DpConnection *conn);
 const char   *_dp_connection_get_peer   (DpConnection *conn);
 guint32       _dp_connection_alloc_channel (DpConnection *conn);
@@ -148,7 +160,7 @@ struct _DpChannelEntryClass
 {
   /* DATA: takes @msgs (each transfer full, not the array), or — returning
    * FALSE, when the inbox is closed — none: the caller still owns them */
-  gboolean (*data)    (DpChannelEntry *e, GVariant **msgs, guint n);
+  gboolean (*data)    (DpChannelEntry *e, DpConnection *conn, GVariant **msgs, guint n);
   void     (*started) (DpChannelEntry *e);
   void     (*failed)  (DpChannelEntry *e, GVariant *payload);
   void     (*died)    (DpChannelEntry *e, GVariant *payload);
@@ -176,7 +188,8 @@ struct _DpChannelEntry
 };
 
 /* DATA for a channel whose messages go to @e->target with @e->reply */
-gboolean        _dp_channel_entry_deliver (DpChannelEntry *e, GVariant **msgs, guint n);
+gboolean        _dp_channel_entry_deliver (DpChannelEntry *e, DpConnection *conn,
+                                           GVariant **msgs, guint n);
 DpChannelEntry *_dp_channel_entry_new   (const DpChannelEntryClass *klass, guint32 id);
 DpChannelEntry *_dp_channel_entry_ref   (DpChannelEntry *e);
 void            _dp_channel_entry_unref (DpChannelEntry *e);
@@ -198,9 +211,20 @@ DpPlaceChannel *_dp_place_channel_bind_peer   (DpPlaceChannel *parent_end,
                                                guint32         channel);
 gboolean  _dp_place_channel_deliver     (DpPlaceChannel *self, GVariant *msg, DpPlaceChannel *reply);
 /* Delivers all of @msgs (taking them) or, when the inbox is closed, none
- * (FALSE: the caller keeps them). */
+ * (FALSE: the caller keeps them). Never waits: an inbox left over its
+ * limit stalls @from (nullable), the connection they came on, until it
+ * has been read down to its low-water mark. */
 gboolean  _dp_place_channel_deliver_many (DpPlaceChannel *self, GVariant **msgs, guint n,
-                                          DpPlaceChannel *reply);
+                                          DpPlaceChannel *reply, DpConnection *from);
+/* Put without waiting for room (main-loop callers that checked first) */
+gboolean  _dp_place_channel_put_nowait  (DpPlaceChannel *self, GVariant *message);
+/* FALSE when a put to the wire would wait now */
+gboolean  _dp_place_channel_is_writable (DpPlaceChannel *self);
+/* FALSE when a put would not wait now; else @func(@data) is called once
+ * (with a lock held: it may only schedule work) when it would not */
+gboolean  _dp_place_channel_add_writable_watch (DpPlaceChannel *self,
+                                               void (*func) (gpointer data),
+                                               gpointer data);
 /* What is still unread in the inbox: GVariant, with the reply channel of
  * each (or NULL) in @replies at the same index. */
 GPtrArray *_dp_place_channel_drain_inbox (DpPlaceChannel *self, GPtrArray **replies);
@@ -324,6 +348,8 @@ typedef struct {
   void     (*peer_rejected)  (GObject *node, const char *peer, const char *reason);
   GStrv    (*dup_plugin_dirs) (GObject *node);
   void     (*get_limits)     (GObject *node, DpServerLimits *limits);
+  void     (*flow_params)    (GObject *node, gsize *max_output_queue,
+                              gsize *max_inbox_size, guint *max_inbox_messages);
 } DpNodeServerHooks;
 
 DpNodeServer *_dp_node_server_new      (GObject *node, GMainContext *router_context,

@@ -8,6 +8,13 @@
  * connected to #DpRemoteConnection::message, they are emitted in the main
  * context the connection was made in.
  *
+ * Flow control: dp_remote_connection_put() waits while the connection's
+ * output queue is full (the router runs on its own thread, so this cannot
+ * stop the router; but a thread that waits there is not reading). Main-loop
+ * code uses dp_remote_connection_put_async(): the puts wait in order in
+ * @pending_puts, and a one-shot watch on the connection brings them out
+ * when it has room again, in the owner context; the loop never waits.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-private.h"
@@ -40,6 +47,8 @@ struct _DpRemoteConnection
   GList                   *ready_tasks;
   gboolean                 closed_by_user;
   DpRestartPolicy          policy;          /* its lock is @lock; attempt 0: the first incarnation */
+  GQueue                   pending_puts;    /* GTask of put_async (message as task data), in order */
+  gboolean                 watching;        /* a writable watch will call flush_pending_puts() */
 };
 
 typedef enum {
@@ -189,6 +198,7 @@ dp_remote_connection_finalize (GObject *object)
         g_clear_pointer (&e, _dp_channel_entry_unref);
       }
   g_array_unref (self->ids);
+  g_queue_clear_full (&self->pending_puts, g_object_unref);
   _dp_restart_policy_clear (&self->policy);
   g_clear_object (&self->end);
   g_clear_pointer (&self->conn, _dp_connection_unref);
@@ -843,6 +853,14 @@ dp_remote_connection_set_restart_func (DpRemoteConnection *self,
  * Sends @message to the place. Messages put before the place has started
  * are delivered once it has; if it cannot be started they are dropped.
  *
+ * When the connection's output queue is full (#DpNode:max-output-queue)
+ * this waits until the node has read enough — in any thread, including a
+ * main-loop callback: the router has its own thread, so it goes on, but
+ * the caller reads nothing meanwhile. Code that also reads the place's
+ * replies in the same thread (a #DpRemoteConnection::message handler, a
+ * loop of gets) must not wait here while the place waits for it to read:
+ * use dp_remote_connection_put_async() or dp_remote_connection_is_writable().
+ *
  * Returns: %FALSE when the place has exited or the connection is closed
  */
 gboolean
@@ -851,6 +869,151 @@ dp_remote_connection_put (DpRemoteConnection *self,
 {
   g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), FALSE);
   return dp_place_channel_put (self->end, message);
+}
+
+/* ---- put without waiting (main loops) ---- */
+
+static void flush_pending_puts (DpRemoteConnection *self);
+
+/* the connection has room again (called with its output lock held: only
+ * schedules) */
+static void
+writable_cb (gpointer data)
+{
+  DpRemoteConnection *self = data;   /* a ref, handed to the idle */
+
+  _dp_main_context_invoke (self->owner_context, "[libdp] remote connection writable",
+                           (DpInvokeFunc) flush_pending_puts, self, g_object_unref);
+}
+
+/* Puts what put_async() queued, in order, as long as the connection has
+ * room; else leaves a watch that calls this again. Any thread that holds
+ * no libdp lock. */
+static void
+flush_pending_puts (DpRemoteConnection *self)
+{
+  for (;;)
+    {
+      GTask *task;
+      gboolean ok;
+
+      g_mutex_lock (&self->lock);
+      self->watching = FALSE;
+      task = g_queue_peek_head (&self->pending_puts);
+      if (task == NULL)
+        {
+          g_mutex_unlock (&self->lock);
+          return;
+        }
+      if (!g_cancellable_is_cancelled (g_task_get_cancellable (task)) &&
+          !_dp_place_channel_is_writable (self->end))
+        {
+          self->watching = TRUE;
+          g_mutex_unlock (&self->lock);
+          if (_dp_place_channel_add_writable_watch (self->end, writable_cb, g_object_ref (self)))
+            return;
+          g_object_unref (self);   /* room already: go on */
+          continue;
+        }
+      /* its turn: queue it (still under the lock, so that the order of the
+       * puts is kept), then complete it without the lock — the callback may
+       * run at once and put again */
+      g_queue_pop_head (&self->pending_puts);
+      ok = !g_cancellable_is_cancelled (g_task_get_cancellable (task)) &&
+           _dp_place_channel_put_nowait (self->end, g_task_get_task_data (task));
+      g_mutex_unlock (&self->lock);
+      if (g_task_return_error_if_cancelled (task))
+        ;
+      else if (ok)
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_new_error (task, DP_ERROR, DP_ERROR_CLOSED,
+                                 "place %s has exited or its connection is closed",
+                                 self->symbol ? self->symbol : "");
+      g_object_unref (task);
+    }
+}
+
+/**
+ * dp_remote_connection_put_async:
+ * @self: a #DpRemoteConnection
+ * @message: the message; a floating reference is sunk
+ * @cancellable: (nullable): a #GCancellable, checked when the message's
+ *   turn comes (a cancelled put is not sent)
+ * @callback: called once the message is queued on the connection
+ * @user_data: data for @callback
+ *
+ * Puts @message without ever waiting, for code that runs in a main loop:
+ * when the connection's output queue is full (#DpNode:max-output-queue,
+ * because the node is not reading as fast as we write), the message waits
+ * here until there is room, and @callback runs then, in the thread-default
+ * main context of the caller. Puts made with this function are sent in the
+ * order they were made. A program that waits for each callback before the
+ * next put (as dp-launch does with its standard input) holds at most one
+ * message in hand.
+ */
+void
+dp_remote_connection_put_async (DpRemoteConnection  *self,
+                                GVariant            *message,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  GTask *task;
+  gboolean first;
+
+  g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
+  g_return_if_fail (message != NULL);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dp_remote_connection_put_async);
+  g_task_set_task_data (task, g_variant_ref_sink (message), (GDestroyNotify) g_variant_unref);
+  g_mutex_lock (&self->lock);
+  g_queue_push_tail (&self->pending_puts, task);
+  first = self->pending_puts.length == 1 && !self->watching;
+  g_mutex_unlock (&self->lock);
+  if (first)
+    flush_pending_puts (self);
+}
+
+/**
+ * dp_remote_connection_put_finish:
+ * @self: a #DpRemoteConnection
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when the message was queued on the connection; %FALSE
+ *   with %DP_ERROR_CLOSED when the place has exited or the connection
+ *   closed, or %G_IO_ERROR_CANCELLED
+ */
+gboolean
+dp_remote_connection_put_finish (DpRemoteConnection  *self,
+                                 GAsyncResult        *result,
+                                 GError             **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * dp_remote_connection_is_writable:
+ * @self: a #DpRemoteConnection
+ *
+ * Whether a put would be queued at once: %FALSE while the connection's
+ * output queue is full or dp_remote_connection_put_async() has puts
+ * waiting. A snapshot: another thread may fill the queue meanwhile.
+ *
+ * Returns: %TRUE when dp_remote_connection_put() would not wait
+ */
+gboolean
+dp_remote_connection_is_writable (DpRemoteConnection *self)
+{
+  gboolean pending;
+
+  g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), FALSE);
+  g_mutex_lock (&self->lock);
+  pending = self->pending_puts.length > 0;
+  g_mutex_unlock (&self->lock);
+  return !pending && _dp_place_channel_is_writable (self->end);
 }
 
 /**

@@ -77,6 +77,18 @@ GVariant    *dp_remote_connection_get_timeout (DpRemoteConnection *self,
                                               gint64              timeout_us,
                                               GError            **error);
 DP_AVAILABLE_IN_1_0
+void         dp_remote_connection_put_async  (DpRemoteConnection  *self,
+                                             GVariant            *message,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data);
+DP_AVAILABLE_IN_1_0
+gboolean     dp_remote_connection_put_finish (DpRemoteConnection  *self,
+                                             GAsyncResult        *result,
+                                             GError             **error);
+DP_AVAILABLE_IN_1_0
+gboolean     dp_remote_connection_is_writable (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
 GVariant    *dp_remote_connection_try_get    (DpRemoteConnection *self);
 DP_AVAILABLE_IN_1_0
 void         dp_remote_connection_close      (DpRemoteConnection *self);

@@ -500,7 +500,7 @@ remote_frame (DpConnection        *conn,
       if (entry && payload && entry->klass->data)
         {
           msg = g_variant_ref (payload);
-          if (!entry->klass->data (entry, &msg, 1))
+          if (!entry->klass->data (entry, conn, &msg, 1))
             g_variant_unref (msg);
         }
       break;

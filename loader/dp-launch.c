@@ -10,6 +10,15 @@
  * standard input ends the channel is closed; dp-launch exits once the place
  * has finished. Lifecycle events and errors go to standard error.
  *
+ * Flow control: a line of standard input is read only once the previous
+ * one is queued on the connection (dp_remote_connection_put_async()), so
+ * while the place does not consume, dp-launch stops reading and the writer
+ * of our standard input blocks. Standard output is written with blocking
+ * writes from the main thread: while nobody reads it, the place's messages
+ * wait in the connection's bounded inbox, the router stops reading the
+ * socket, and the place blocks in its put. The router has its own thread,
+ * so heartbeats go on meanwhile.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-config.h"
@@ -120,7 +129,48 @@ on_died (DpRemoteConnection *rc, int exit, const char *detail, gpointer data)
     }
 }
 
+static void line_cb (GObject *source, GAsyncResult *result, gpointer data);
+
 static void
+read_next_line (void)
+{
+  g_data_input_stream_read_line_async (input, G_PRIORITY_DEFAULT, NULL, line_cb, NULL);
+}
+
+static guint puts_in_flight;
+static gboolean close_when_sent;
+
+/* Closes the channel once every message put so far is queued */
+static void
+close_after_puts (void)
+{
+  if (puts_in_flight > 0)
+    close_when_sent = TRUE;
+  else
+    dp_remote_connection_close (place);
+}
+
+static void
+put_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autofree char *what = data;
+  g_autoptr(GError) error = NULL;
+  gboolean from_stdin = g_str_has_prefix (what, "line ");
+
+  if (!dp_remote_connection_put_finish (place, result, &error) &&
+      dp_remote_connection_get_state (place) != DP_REMOTE_CONNECTION_EXITED)
+    {
+      g_printerr ("dp-launch: %s: the place is gone, message dropped\n", what);
+      bad_input = TRUE;
+    }
+  if (--puts_in_flight == 0 && close_when_sent)
+    dp_remote_connection_close (place);
+  if (from_stdin)
+    read_next_line ();   /* the next line only once this one is queued */
+}
+
+/* Returns whether a put was started (put_done() follows) */
+static gboolean
 put_json (const char *text, const char *what)
 {
   g_autoptr(GError) error = NULL;
@@ -130,14 +180,11 @@ put_json (const char *text, const char *what)
     {
       g_printerr ("dp-launch: %s: %s\n", what, error->message);
       bad_input = TRUE;
-      return;
+      return FALSE;
     }
-  if (!dp_remote_connection_put (place, v) &&
-      dp_remote_connection_get_state (place) != DP_REMOTE_CONNECTION_EXITED)
-    {
-      g_printerr ("dp-launch: %s: the place is gone, message dropped\n", what);
-      bad_input = TRUE;
-    }
+  puts_in_flight++;
+  dp_remote_connection_put_async (place, v, NULL, put_done, g_strdup (what));
+  return TRUE;
 }
 
 static void
@@ -154,7 +201,7 @@ line_cb (GObject *source, GAsyncResult *result, gpointer data)
           g_printerr ("dp-launch: standard input: %s\n", error->message);
           bad_input = TRUE;
         }
-      dp_remote_connection_close (place);
+      close_after_puts ();
       return;
     }
   line_no++;
@@ -162,9 +209,10 @@ line_cb (GObject *source, GAsyncResult *result, gpointer data)
   if (*line)
     {
       g_autofree char *what = g_strdup_printf ("line %u", line_no);
-      put_json (line, what);
+      if (put_json (line, what))
+        return;   /* put_done() reads the next line */
     }
-  g_data_input_stream_read_line_async (input, G_PRIORITY_DEFAULT, NULL, line_cb, NULL);
+  read_next_line ();
 }
 
 static void
@@ -206,10 +254,10 @@ start_place (DpRemoteNode *node, LaunchArgs *a)
     {
       g_autoptr(GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
       input = g_data_input_stream_new (in);
-      g_data_input_stream_read_line_async (input, G_PRIORITY_DEFAULT, NULL, line_cb, NULL);
+      read_next_line ();
     }
   else
-    dp_remote_connection_close (place);
+    close_after_puts ();
 }
 
 static DpRemoteNode *the_node;

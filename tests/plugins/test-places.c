@@ -2,6 +2,7 @@
 #include <libdp/libdp.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 DP_PLUGIN_DEFINE ("test-places", "Places for libdp's tests", "1.0", "LGPL-2.1-or-later")
 
@@ -125,4 +126,154 @@ block (DpPlaceChannel *ch)
   dp_place_channel_put (ch, g_variant_new_int32 (1));
   for (;;)
     g_usleep (G_USEC_PER_SEC);
+}
+
+/* ---- flow control ---- */
+
+/* @size zero bytes as an "ay" (floating) */
+static GVariant *
+zeros_variant (gsize size)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new_take (g_malloc0 (size), size);
+
+  return g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
+}
+
+/* Gets (uu) count, size; puts count messages (u, s): a sequence number and
+ * size bytes of padding, as fast as it can, logging "flood: sent N" every
+ * 64 messages; then "flood: done" and returns. count 0: forever. */
+DP_PLACE_EXPORT void
+flood (DpPlaceChannel *ch)
+{
+  GVariant *m = dp_place_channel_get (ch);
+  guint32 count = 0, size = 0;
+  char *pad;
+
+  if (m == NULL)
+    return;
+  g_variant_get (m, "(uu)", &count, &size);
+  g_variant_unref (m);
+  pad = g_malloc (size + 1);
+  memset (pad, 'x', size);
+  pad[size] = '\0';
+  for (guint32 i = 0; count == 0 || i < count; i++)
+    {
+      if (!dp_place_channel_put (ch, g_variant_new ("(us)", i, pad)))
+        break;
+      if ((i + 1) % 64 == 0)
+        {
+          char text[64];
+          g_snprintf (text, sizeof text, "flood: sent %u", i + 1);
+          dp_place_channel_log (ch, "info", text);
+        }
+    }
+  dp_place_channel_log (ch, "info", "flood: done");
+  g_free (pad);
+}
+
+typedef struct {
+  DpPlaceChannel *ch;
+  guint32         count, size;
+} BidiSender;
+
+static gpointer
+bidi_send (gpointer data)
+{
+  BidiSender *s = data;
+  GVariant *v = g_variant_ref_sink (zeros_variant (s->size));
+  for (guint32 i = 0; i < s->count; i++)
+    {
+      GVariant *m = g_variant_new ("(u@ay)", i, v);
+      if (!dp_place_channel_put (s->ch, m))
+        break;
+    }
+  g_variant_unref (v);
+  return NULL;
+}
+
+/* Gets (uu) count, size; then sends count messages (u ay) from a second
+ * thread while this one gets count messages of the other side's: both
+ * directions full at once. Ends with (su) "received", n. */
+DP_PLACE_EXPORT void
+bidi (DpPlaceChannel *ch)
+{
+  GVariant *m = dp_place_channel_get (ch);
+  BidiSender s = { ch, 0, 0 };
+  GThread *sender;
+  guint32 got = 0;
+
+  if (m == NULL)
+    return;
+  g_variant_get (m, "(uu)", &s.count, &s.size);
+  g_variant_unref (m);
+  sender = g_thread_new ("bidi-send", bidi_send, &s);
+  while (got < s.count && (m = dp_place_channel_get (ch)) != NULL)
+    {
+      guint32 seq;
+      g_variant_get (m, "(u@ay)", &seq, NULL);
+      if (seq == got)
+        got++;
+      g_variant_unref (m);
+    }
+  g_thread_join (sender);
+  dp_place_channel_put (ch, g_variant_new ("(su)", "received", got));
+}
+
+/* Request and reply both ways. Gets (uu) count, size; sends count requests
+ * ("req", i, pad) and answers each ("req", j, pad) it gets with
+ * ("rep", j, pad); returns once it has had count replies and answered
+ * count requests. Its puts block while the master does not read. */
+DP_PLACE_EXPORT void
+requester (DpPlaceChannel *ch)
+{
+  GVariant *m = dp_place_channel_get (ch);
+  guint32 count = 0, size = 0, sent = 0, replies = 0, answered = 0;
+  GVariant *pad;
+
+  if (m == NULL)
+    return;
+  g_variant_get (m, "(uu)", &count, &size);
+  g_variant_unref (m);
+  pad = g_variant_ref_sink (zeros_variant (size));
+  while (replies < count || answered < count)
+    {
+      /* what has come, then one request of ours, or wait */
+      if (sent < count)
+        m = dp_place_channel_try_get (ch);
+      else
+        m = dp_place_channel_get (ch);
+      if (m == NULL && sent >= count)
+        break;    /* closed */
+      if (m)
+        {
+          const char *kind;
+          guint32 seq;
+
+          g_variant_get (m, "(&su@ay)", &kind, &seq, NULL);
+          if (g_str_equal (kind, "req"))
+            {
+              dp_place_channel_put (ch, g_variant_new ("(su@ay)", "rep", seq, pad));
+              answered++;
+            }
+          else
+            replies++;
+          g_variant_unref (m);
+          continue;
+        }
+      dp_place_channel_put (ch, g_variant_new ("(su@ay)", "req", sent++, pad));
+    }
+  g_variant_unref (pad);
+}
+
+/* Never reads: its inbox fills, and whoever sends to it is pushed back.
+ * Ends only with its node. */
+DP_PLACE_EXPORT void
+deaf (DpPlaceChannel *ch)
+{
+  static GMutex lock;
+  static GCond never;
+
+  g_mutex_lock (&lock);
+  for (;;)
+    g_cond_wait (&never, &lock);
 }
