@@ -3,6 +3,8 @@
  *   dp-node [--listen ADDR:PORT] [--secret-stdin | --cookie-file FILE]
  *           [--plugin-dir DIR]... [--max-frame-size BYTES] [--max-places N]
  *           [--max-places-per-connection N] [--max-pending-connections N]
+ *           [--max-output-queue BYTES] [--max-inbox-size BYTES]
+ *           [--max-inbox-messages N]
  *           [--daemon] [-v]
  *   dp-node --place-host FD --secret-stdin [--plugin-dir DIR]...
  *
@@ -294,7 +296,8 @@ main (int argc, char **argv)
   gboolean secret_stdin = FALSE, daemon_mode = FALSE, verbose = FALSE, version = FALSE;
   gint64 max_frame = 0;
   gint place_host = -1;
-  gint max_places = 0, max_places_per_conn = 0, max_pending = 0;
+  gint max_places = 0, max_places_per_conn = 0, max_pending = 0, max_inbox_messages = 0;
+  gint64 max_output_queue = 0, max_inbox_size = 0;
   GOptionEntry entries[] = {
     { "place-host", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &place_host, "Serve an isolated place over the socket FD (started by a node)", "FD" },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen on ADDRESS:PORT (default 127.0.0.1:6340; port 0 picks a free one)", "ADDRESS:PORT" },
@@ -305,6 +308,9 @@ main (int argc, char **argv)
     { "max-places", 0, 0, G_OPTION_ARG_INT, &max_places, "Run at most N places at once (default 2048)", "N" },
     { "max-places-per-connection", 0, 0, G_OPTION_ARG_INT, &max_places_per_conn, "Run at most N places for one connection (default 1024)", "N" },
     { "max-pending-connections", 0, 0, G_OPTION_ARG_INT, &max_pending, "Close connections beyond N still in their handshake (default 64)", "N" },
+    { "max-output-queue", 0, 0, G_OPTION_ARG_INT64, &max_output_queue, "Bytes a connection queues for writing before a put waits (default 8 MiB)", "BYTES" },
+    { "max-inbox-size", 0, 0, G_OPTION_ARG_INT64, &max_inbox_size, "Bytes a place's inbox holds before the node stops reading its connection (default 8 MiB)", "BYTES" },
+    { "max-inbox-messages", 0, 0, G_OPTION_ARG_INT, &max_inbox_messages, "The same counted in messages (default 4096)", "N" },
     { "daemon", 0, 0, G_OPTION_ARG_NONE, &daemon_mode, "Keep running when standard input closes", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -360,6 +366,12 @@ main (int argc, char **argv)
     g_object_set (node, "max-places-per-connection", (guint) max_places_per_conn, NULL);
   if (max_pending > 0)
     g_object_set (node, "max-pending-connections", (guint) max_pending, NULL);
+  if (max_output_queue > 0)
+    g_object_set (node, "max-output-queue", (guint64) max_output_queue, NULL);
+  if (max_inbox_size > 0)
+    g_object_set (node, "max-inbox-size", (guint64) max_inbox_size, NULL);
+  if (max_inbox_messages > 0)
+    g_object_set (node, "max-inbox-messages", (guint) max_inbox_messages, NULL);
 
   if (place_host >= 0)
     {

@@ -883,7 +883,10 @@ test_dp_node_limit_options (void)
   node = g_subprocess_launcher_spawn (nl, &error, node_path, "--listen", "127.0.0.1:0",
                                       "--secret-stdin",
                                       "--max-places", "8", "--max-places-per-connection", "1",
-                                      "--max-pending-connections", "4", NULL);
+                                      "--max-pending-connections", "4",
+                                      /* accepted, and small queues still carry the echo below */
+                                      "--max-output-queue", "4096", "--max-inbox-size", "4096",
+                                      "--max-inbox-messages", "2", NULL);
   g_assert_no_error (error);
   g_output_stream_write_all (g_subprocess_get_stdin_pipe (node), line, strlen (line), NULL, NULL, &error);
   g_assert_no_error (error);
