@@ -103,6 +103,10 @@ struct _DpConnection
   gsize                      max_frame;
   guint8                     own_nonce[DP_NONCE_LEN];
 
+  /* atomic: written once (router thread) from the peer's HELLO, read by
+   * senders: the largest frame body the peer accepts, 0 while not known */
+  guint                      peer_max_frame;
+
   /* router thread only */
   GSource                   *source;
   gpointer                   fd_tag;
@@ -412,6 +416,7 @@ _dp_connection_start (DpConnection *conn)
   g_source_attach (conn->hs_timeout, conn->context);
 
   _dp_wire_hello_build (hello, conn->own_nonce);
+  _dp_wire_hello_set_max_frame (hello, conn->max_frame);
   send_raw (conn, hello, sizeof hello);
 }
 
@@ -713,11 +718,38 @@ handle_output (DpConnection *conn)
     update_poll (conn);
 }
 
+/* A frame whose body the peer would refuse (over the maximum it announced
+ * in its HELLO), or that does not fit the frame header's 32-bit length, is
+ * not sent: the peer would close the connection, and everything else on
+ * it with it. The sender is told instead (a warning naming the limit). */
+static gboolean
+frame_fits (DpConnection *conn,
+            guint8        type,
+            guint32       channel,
+            gsize         body_len)
+{
+  gsize peer_max = g_atomic_int_get (&conn->peer_max_frame);
+
+  if (body_len <= G_MAXUINT32 && (peer_max == 0 || body_len <= peer_max))
+    return TRUE;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                    "DP_PEER", conn->peer,
+                    "DP_EVENT", "frame-too-large",
+                    "MESSAGE", "a frame of %" G_GSIZE_FORMAT " bytes (type %u, channel %u) for %s "
+                    "was not sent: it is over %s's maximum frame size of %" G_GSIZE_FORMAT
+                    " bytes (DpNode:max-frame-size, dp-node --max-frame-size)",
+                    body_len, type, channel, conn->peer, conn->peer,
+                    peer_max ? peer_max : (gsize) G_MAXUINT32);
+  return FALSE;
+}
+
 /**
  * _dp_connection_send: (skip)
  *
  * Queues one frame and writes it unless somebody else is writing. Safe
- * from any thread. Returns FALSE when the connection is closed.
+ * from any thread. Returns FALSE when the connection is closed, or when
+ * the frame is over the largest one the peer accepts (a warning says so;
+ * the connection stays up).
  */
 gboolean
 _dp_connection_send (DpConnection *conn,
@@ -750,6 +782,8 @@ _dp_connection_send (DpConnection *conn,
           data_ptr = g_bytes_get_data (data, &data_len);
         }
     }
+  if (G_UNLIKELY (!frame_fits (conn, type, channel, sig_len + pad + data_len)))
+    return FALSE;
   h.body_len = (guint32) (sig_len + pad + data_len);
   h.type = type;
   h.sig_len = (guint16) sig_len;
@@ -1305,6 +1339,7 @@ handle_handshake (DpConnection *conn,
           return 0;
         }
       conn->got_hello = TRUE;
+      g_atomic_int_set (&conn->peer_max_frame, (guint) _dp_wire_hello_get_max_frame (data));
       if (conn->role == DP_CONNECTION_CLIENT)
         {
           guint8 proof[DP_AUTH_LEN];

@@ -481,7 +481,9 @@ dp_place_channel_new_pair (DpPlaceChannel **end_a,
  *
  * Sends @message to the other end. Never blocks on the receiver.
  *
- * Returns: %FALSE when the other side has gone (the message is dropped)
+ * Returns: %FALSE when the other side has gone, or when the message is
+ *   over the largest frame the peer accepts (a warning names the limit):
+ *   the message is dropped
  */
 static gboolean
 put (DpPlaceChannel *self,

@@ -59,6 +59,8 @@ GVariant *_dp_wire_load_payload   (const GVariantType *type, GBytes *data, GErro
 gboolean  _dp_frame_type_is_known (guint8 type);
 
 void      _dp_wire_hello_build    (guint8 out[DP_HELLO_LEN], const guint8 nonce[DP_NONCE_LEN]);
+void      _dp_wire_hello_set_max_frame (guint8 hello[DP_HELLO_LEN], gsize max_frame);
+gsize     _dp_wire_hello_get_max_frame (const guint8 hello[DP_HELLO_LEN]);
 gboolean  _dp_wire_hello_parse    (const guint8 in[DP_HELLO_LEN], guint8 nonce_out[DP_NONCE_LEN], GError **error);
 void      _dp_wire_auth_compute   (GBytes *secret, char role,
                                    const guint8 peer_nonce[DP_NONCE_LEN],

@@ -861,7 +861,9 @@ dp_remote_connection_set_restart_func (DpRemoteConnection *self,
  * loop of gets) must not wait here while the place waits for it to read:
  * use dp_remote_connection_put_async() or dp_remote_connection_is_writable().
  *
- * Returns: %FALSE when the place has exited or the connection is closed
+ * Returns: %FALSE when the place has exited or the connection is closed,
+ *   or when @message is over the largest frame the node accepts
+ *   (#DpNode:max-frame-size there; a warning names it)
  */
 gboolean
 dp_remote_connection_put (DpRemoteConnection *self,

@@ -187,7 +187,7 @@ _dp_wire_decode_payload (const char *sig,
 
 /* Handshake.
  *
- *   both sides:  HELLO = magic (8) | u16 version | u16 flags | u32 reserved | nonce (32)
+ *   both sides:  HELLO = magic (8) | u16 version | u16 flags | u32 max frame | nonce (32)
  *   client:      AUTH  = HMAC-SHA256 (secret, "libdp-auth-1" 'C' server_nonce client_nonce)
  *   server:      checks it; only then AUTH = HMAC-SHA256 (secret, ... 'S' client_nonce server_nonce);
  *                if it is wrong, REFUSED instead, and closes
@@ -234,6 +234,30 @@ _dp_wire_hello_build (guint8       out[DP_HELLO_LEN],
   memcpy (out, DP_WIRE_MAGIC, DP_WIRE_MAGIC_LEN);
   memcpy (out + DP_WIRE_MAGIC_LEN, &be16, 2);
   memcpy (out + DP_WIRE_MAGIC_LEN + 8, nonce, DP_NONCE_LEN);
+}
+
+/* The largest frame body the side that sends the HELLO accepts (its
+ * DpNode:max-frame-size, at most 4 GiB - 1), so that a sender can refuse
+ * a message over it with an error of its own instead of having its
+ * connection closed by the peer. 0: not said (a peer from before this
+ * field; the word was reserved and zero). Not authenticated, like the
+ * rest of the HELLO: it only lets a sender fail early. */
+void
+_dp_wire_hello_set_max_frame (guint8 hello[DP_HELLO_LEN],
+                              gsize  max_frame)
+{
+  guint32 be32 = GUINT32_TO_BE ((guint32) MIN (max_frame, (gsize) G_MAXUINT32));
+
+  memcpy (hello + DP_WIRE_MAGIC_LEN + 4, &be32, 4);
+}
+
+gsize
+_dp_wire_hello_get_max_frame (const guint8 hello[DP_HELLO_LEN])
+{
+  guint32 be32;
+
+  memcpy (&be32, hello + DP_WIRE_MAGIC_LEN + 4, 4);
+  return GUINT32_FROM_BE (be32);
 }
 
 gboolean

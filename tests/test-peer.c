@@ -1259,6 +1259,52 @@ test_limit_frame_size (Peer *p, gconstpointer data)
   assert_node_serves (p);
 }
 
+/* Each side says in its HELLO the largest frame it accepts (here: the
+ * node 64 KiB, the master 32 KiB) */
+static void
+setup_small_frames (Peer *p, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  p->server = dp_test_new_router ();
+  p->master = dp_test_new_router ();
+  dp_node_set_max_frame_size (p->server, 64 * 1024);
+  dp_node_set_max_frame_size (p->master, 32 * 1024);
+  g_assert_true (dp_node_listen (p->server, "127.0.0.1", 0, &error));
+  p->node = dp_remote_node_connect (p->master, "127.0.0.1", dp_node_get_port (p->server),
+                                    NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* A message over the peer's maximum frame is refused by its sender, with
+ * a warning naming the limit, and the connection stays up: the peer would
+ * have closed it, and everything else on it with it. */
+static void
+test_limit_frame_size_told (Peer *p, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (p, "echo", "echo", 0, NULL);
+  g_autoptr(GVariant) big = g_variant_ref_sink (zeros_variant (100 * 1024));
+  g_autoptr(GVariant) middle = g_variant_ref_sink (zeros_variant (48 * 1024));
+
+  /* the master's own message: put says FALSE, the place never sees it */
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                      "a frame of * bytes (type 4, channel *) for 127.0.0.1:* was not sent: it is over "
+                      "127.0.0.1:*'s maximum frame size of 65536 bytes (DpNode:max-frame-size, *)");
+  g_assert_false (dp_remote_connection_put (rc, big));
+  dp_test_assert_expected_logs ();
+  assert_echoes (rc, "still up");
+
+  /* the place's reply, over the master's maximum: the place's put fails,
+   * the node says why, and the place serves on */
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                      "a frame of * bytes (type 4, channel *) for 127.0.0.1:* was not sent: it is over "
+                      "127.0.0.1:*'s maximum frame size of 32768 bytes (DpNode:max-frame-size, *)");
+  g_assert_true (dp_remote_connection_put (rc, middle));
+  dp_test_assert_expected_logs ();
+  assert_echoes (rc, "and still up");
+  g_assert_true (dp_remote_node_is_alive (p->node));
+}
+
 /* Reads the node's proof: once it has come, the node has taken @c as
  * authenticated (in the same router callback). */
 static void
@@ -1356,6 +1402,8 @@ main (int argc, char **argv)
   ADD ("/peer/limits/isolated-places", test_limit_isolated_places);
   ADD ("/peer/limits/big-frame-memory", test_limit_big_frame_memory);
   ADD ("/peer/limits/frame-size", test_limit_frame_size);
+  g_test_add ("/peer/limits/frame-size-told", Peer, NULL, setup_small_frames,
+              test_limit_frame_size_told, teardown);
   ADD ("/peer/limits/pending-connections", test_limit_pending_connections);
   dp_test_add_func ("/peer/flow/pair-put-blocks", test_flow_pair_put_blocks);
   dp_test_add_func ("/peer/flow/pair-both-full", test_flow_pair_both_full);

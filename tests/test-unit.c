@@ -138,6 +138,11 @@ test_handshake (void)
   g_assert_false (_dp_wire_auth_verify (secret, 'S', sn, cn, proof));   /* no reflection */
 
   _dp_wire_hello_build (hello, cn);
+  g_assert_cmpuint (_dp_wire_hello_get_max_frame (hello), ==, 0);      /* not said */
+  _dp_wire_hello_set_max_frame (hello, 64 * 1024 * 1024);
+  g_assert_cmpuint (_dp_wire_hello_get_max_frame (hello), ==, 64 * 1024 * 1024);
+  _dp_wire_hello_set_max_frame (hello, (gsize) 8 << 30);                /* capped at 32 bits */
+  g_assert_cmpuint (_dp_wire_hello_get_max_frame (hello), ==, G_MAXUINT32);
   g_assert_true (_dp_wire_hello_parse (hello, got, &error));
   g_assert_cmpmem (got, sizeof got, cn, sizeof cn);
   hello[DP_WIRE_MAGIC_LEN + 1] = 9;          /* version 9 */
