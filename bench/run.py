@@ -5,10 +5,12 @@
                  [--quick] [--json FILE] [--timeout S]
 
 Normally started by bench/run.sh, which builds first. Every workload (W0 W1
-W2 W3 W4 W6 W7) runs for every system (libdp, raw-tcp, zeromq) N times
+W2 W2C W3 W4 W6 W7) runs for every system (libdp, raw-tcp, zeromq) N times
 (default 5); each repetition runs every system once per workload, the order
 of the systems rotating from one repetition to the next, so drift hits them
-all alike. Each run is a fresh process printing one JSON line. Any run that
+all alike. W2C is W2 run while two busy loops (child processes of this
+script, started before that run and killed after it, whatever happens) hold
+the cores, the same for every system. Each run is a fresh process printing one JSON line. Any run that
 reports ok:false, crashes, prints no result or times out makes the exit
 status 1 (the others still run and the table is still printed).
 
@@ -30,7 +32,10 @@ import subprocess
 import sys
 import time
 
-WORKLOADS = ["W0", "W1", "W1S", "W2", "W3", "W4", "W6", "W7"]
+WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W3", "W4", "W6", "W7"]
+# a workload run by another one's program, under a load the harness makes
+PROGRAM_WORKLOAD = {"W2C": "W2"}
+BUSY_LOOPS = {"W2C": 2}
 SYSTEMS = ["libdp", "raw-tcp", "zeromq", "ssh"]
 BASELINES = ["raw-tcp", "zeromq", "ssh"]
 # W1S (a node spawned over ssh) runs when a private sshd is up (bench/run.sh
@@ -54,6 +59,7 @@ DESCRIPTION = {
     "W1": ("spawn a node + first place, 1 round trip", "ms"),
     "W1S": ("W1 over ssh (libdp) / bare `ssh host true` (ssh)", "ms"),
     "W2": ("10,000 sequential round trips of 42", "us/rt"),
+    "W2C": ("W2 while two busy loops hold the cores", "us/rt"),
     "W3": ("200,000 one-way 64-byte messages", "msg/s"),
     "W4": ("256 one-way 4 MiB messages", "MB/s"),
     "W6": ("spawn 8 nodes at once, 1 reply each", "ms"),
@@ -67,6 +73,7 @@ def command_for(system, workload, build):
     """argv and environment of one run, or None if the program was not built"""
     env = dict(os.environ)
     bench = os.path.join(build, "bench")
+    workload = PROGRAM_WORKLOAD.get(workload, workload)
     if system == "ssh":
         if not ssh_available():
             return None
@@ -102,8 +109,40 @@ def run_ssh_true(argv, env, timeout):
     return {"workload": "W1S", "system": "ssh", "value": ms, "unit": "ms", "ok": True}, None
 
 
+def start_busy_loops(n, timeout):
+    """n processes that burn a CPU each, for at most timeout seconds"""
+    code = "import time\nend = time.monotonic() + %g\nwhile time.monotonic() < end:\n    pass\n" % timeout
+    return [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(n)]
+
+
+def stop_busy_loops(loops):
+    for p in loops:
+        try:
+            p.kill()
+        except OSError:
+            pass
+    for p in loops:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
 def run_one(system, workload, build, timeout):
     """one run: (result dict, None) or (None, error text)"""
+    loops = []
+    try:
+        if BUSY_LOOPS.get(workload):
+            loops = start_busy_loops(BUSY_LOOPS[workload], timeout + 5)
+            time.sleep(0.2)   # let them take the cores
+        return run_one_loaded(system, workload, build, timeout)
+    finally:
+        stop_busy_loops(loops)
+
+
+def run_one_loaded(system, workload, build, timeout):
     argv, env = command_for(system, workload, build)
     if system == "ssh":
         return run_ssh_true(argv, env, timeout)
@@ -132,11 +171,12 @@ def run_one(system, workload, build, timeout):
     if result.get("ok") is not True:
         return None, "ok:false (%s)%s" % (result.get("error", "?"), (": " + tail) if tail else "")
     value = result.get("value")
-    if (result.get("workload") != workload or result.get("system") != system
+    if (result.get("workload") != PROGRAM_WORKLOAD.get(workload, workload) or result.get("system") != system
             or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0):
         return None, "unexpected result %s" % lines[-1]
     if result.get("unit") != DESCRIPTION[workload][1]:
         return None, "unit %r, expected %r" % (result.get("unit"), DESCRIPTION[workload][1])
+    result["workload"] = workload
     return result, None
 
 

@@ -3,7 +3,7 @@
 # in build-bench/), then run every workload for libdp, raw TCP and ZeroMQ
 # and print one table (bench/run.py).
 #
-#   bench/run.sh                       # 5 repetitions of W0 W1 W2 W3 W4 W6 W7
+#   bench/run.sh                       # 5 repetitions of W0 W1 W2 W2C W3 W4 W6 W7
 #   bench/run.sh --quick               # 1 repetition
 #   bench/run.sh --reps 3 --workloads W2,W3 --json results.json
 #

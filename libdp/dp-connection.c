@@ -5,9 +5,17 @@
  * router's context: bytes are read into a buffer, complete frames are cut
  * out and handed to the owner's DpConnectionHandler. A frame over 64 KiB
  * gets a buffer of its own, read into directly, and its payload is loaded
- * without a copy; that buffer grows (doubling, from 256 KiB, up to the
- * frame's length) as the bytes arrive, so what a peer makes the node hold
- * follows what it has sent, never what its header claims.
+ * without a copy; that buffer grows (×4, from 1 MiB, up to the frame's
+ * length) as the bytes arrive, so what a peer makes the node hold follows
+ * what it has sent, never what its header claims. The buffer goes to the
+ * place with the message and comes back when the message is freed: a
+ * connection keeps up to BIG_POOL_MAX of them for its next big frames
+ * (a fresh one costs a page fault per 4 KiB, glibc having given the last
+ * one back to the kernel), and lets them go when a heartbeat interval
+ * passed without a big frame, and when it closes. A pooled buffer is only
+ * ever one a frame the peer sent has filled, so it does not let a header
+ * claim memory either; the buffers out with messages are bounded by the
+ * flow control (the inboxes' limits).
  *
  * Writing may happen from any thread (a place putting a message, the app
  * putting to a remote place): the frame is appended to the output queue
@@ -66,6 +74,7 @@
 
 #define BIG_FRAME        (64 * 1024)
 #define BIG_FIRST        (1024 * 1024)  /* a big frame's first buffer, then ×4 */
+#define BIG_POOL_MAX     4              /* free big-frame buffers kept for reuse */
 #define COPY_MAX         (64 * 1024)
 #define READ_CHUNK       (128 * 1024)
 #define MAX_IOV          64
@@ -81,6 +90,27 @@
 #define SEG_CONT(b)      ((gpointer) ((guintptr) (b) | 1))
 #define SEG_BYTES(p)     ((GBytes *) ((guintptr) (p) & ~(guintptr) 1))
 #define SEG_IS_CONT(p)   (((guintptr) (p) & 1) != 0)
+
+/* The big-frame buffers a connection keeps for reuse (see the header),
+ * shared by the connection and the payloads that hold its buffers: those
+ * give them back from whatever thread frees the last reference to their
+ * message. */
+typedef struct {
+  gatomicrefcount ref;
+  GMutex          lock;
+  /* under @lock */
+  gboolean        closed;               /* buffers that come back are freed */
+  guint           n_free;
+  guint8         *buf[BIG_POOL_MAX];
+  gsize           cap[BIG_POOL_MAX];
+} BigPool;
+
+/* one buffer out with a message: the GBytes' free function gives it back */
+typedef struct {
+  BigPool *pool;
+  guint8  *buf;
+  gsize    cap;
+} BigLoan;
 
 typedef enum {
   STATE_HANDSHAKE,
@@ -127,7 +157,10 @@ struct _DpConnection
   DpFrameHeader              big_h;
   guint8                    *big_buf;
   gsize                      big_have;
-  gsize                      big_cap;        /* <= big_h.body_len */
+  gsize                      big_cap;        /* <= big_h.body_len, <= big_alloc */
+  gsize                      big_alloc;      /* @big_buf's size */
+  BigPool                   *big_pool;       /* shared, see BigPool */
+  gboolean                   big_pool_used;  /* a big frame since the last heartbeat */
   char                       sig_cache[SIG_CACHE_MAX];   /* last checked type string */
   gsize                      sig_cache_len;
   GVariant                  *batch[BATCH_MAX];           /* DATA frames for batch_chan */
@@ -196,6 +229,108 @@ typedef struct {
   DpInvokeFunc func;
   gpointer     data;
 } WritableWatch;
+
+/* ---- the big-frame buffer pool ---- */
+
+static BigPool *
+big_pool_new (void)
+{
+  BigPool *pool = g_new0 (BigPool, 1);
+
+  g_atomic_ref_count_init (&pool->ref);
+  g_mutex_init (&pool->lock);
+  return pool;
+}
+
+static BigPool *
+big_pool_ref (BigPool *pool)
+{
+  g_atomic_ref_count_inc (&pool->ref);
+  return pool;
+}
+
+static void
+big_pool_unref (BigPool *pool)
+{
+  if (!g_atomic_ref_count_dec (&pool->ref))
+    return;
+  for (guint i = 0; i < pool->n_free; i++)
+    g_free (pool->buf[i]);
+  g_mutex_clear (&pool->lock);
+  g_free (pool);
+}
+
+/* Frees the buffers kept (they are freed outside the lock) */
+static void
+big_pool_drain (BigPool *pool)
+{
+  guint8 *bufs[BIG_POOL_MAX];
+  guint n;
+
+  _dp_mutex_lock (&pool->lock);
+  n = pool->n_free;
+  memcpy (bufs, pool->buf, n * sizeof bufs[0]);
+  pool->n_free = 0;
+  g_mutex_unlock (&pool->lock);
+  for (guint i = 0; i < n; i++)
+    g_free (bufs[i]);
+}
+
+/* The connection lets go of its pool: what is kept is freed now, what is
+ * out with messages when it comes back. */
+static void
+big_pool_close (BigPool *pool)
+{
+  _dp_mutex_lock (&pool->lock);
+  pool->closed = TRUE;
+  g_mutex_unlock (&pool->lock);
+  big_pool_drain (pool);
+  big_pool_unref (pool);
+}
+
+/* The largest buffer kept, or NULL; *cap its size */
+static guint8 *
+big_pool_take (BigPool *pool,
+               gsize   *cap)
+{
+  guint8 *buf = NULL;
+
+  _dp_mutex_lock (&pool->lock);
+  if (pool->n_free > 0)
+    {
+      guint best = 0;
+      for (guint i = 1; i < pool->n_free; i++)
+        if (pool->cap[i] > pool->cap[best])
+          best = i;
+      buf = pool->buf[best];
+      *cap = pool->cap[best];
+      pool->n_free--;
+      pool->buf[best] = pool->buf[pool->n_free];
+      pool->cap[best] = pool->cap[pool->n_free];
+    }
+  g_mutex_unlock (&pool->lock);
+  return buf;
+}
+
+/* GDestroyNotify of a big frame's GBytes: any thread */
+static void
+big_loan_return (gpointer data)
+{
+  BigLoan *loan = data;
+  BigPool *pool = loan->pool;
+
+  _dp_mutex_lock (&pool->lock);
+  if (!pool->closed && pool->n_free < BIG_POOL_MAX)
+    {
+      pool->buf[pool->n_free] = g_steal_pointer (&loan->buf);
+      pool->cap[pool->n_free] = loan->cap;
+      pool->n_free++;
+    }
+  g_mutex_unlock (&pool->lock);
+  g_free (loan->buf);
+  big_pool_unref (pool);
+  g_free (loan);
+}
 
 static void handle_input  (DpConnection *conn);
 static void handle_output (DpConnection *conn);
@@ -293,6 +428,7 @@ _dp_connection_new (GSocketConnection         *sconn,
   conn->handler_data = handler_data;
   conn->in_cap = READ_CHUNK;
   conn->in = g_malloc (conn->in_cap);
+  conn->big_pool = big_pool_new ();
   g_mutex_init (&conn->out_lock);
   g_mutex_init (&conn->chan_lock);
   g_queue_init (&conn->segs);
@@ -349,6 +485,7 @@ _dp_connection_unref (DpConnection *conn)
   else
     g_free (conn->in);
   g_free (conn->big_buf);
+  big_pool_close (conn->big_pool);
   for (guint i = 0; i < conn->batch_len; i++)
     g_variant_unref (conn->batch[i]);
   while (!g_queue_is_empty (&conn->segs))
@@ -1060,15 +1197,28 @@ big_begin (DpConnection        *conn,
            const guint8        *data,
            gsize                len)
 {
+  gsize want = MIN (h->body_len, MAX (BIG_FIRST, len));
+
   conn->big = TRUE;
   conn->big_h = *h;
-  conn->big_cap = MIN (h->body_len, MAX (BIG_FIRST, len));
-  conn->big_buf = g_malloc (conn->big_cap);
+  conn->big_buf = big_pool_take (conn->big_pool, &conn->big_alloc);
+  if (conn->big_buf != NULL && conn->big_alloc < want)
+    {
+      conn->big_buf = g_realloc (conn->big_buf, want);
+      conn->big_alloc = want;
+    }
+  else if (conn->big_buf == NULL)
+    {
+      conn->big_buf = g_malloc (want);
+      conn->big_alloc = want;
+    }
+  conn->big_cap = MIN (h->body_len, conn->big_alloc);
+  conn->big_pool_used = TRUE;
   memcpy (conn->big_buf, data, len);
   conn->big_have = len;
 }
 
-/* Room for the next read: the buffer doubles (up to the frame's length)
+/* Room for the next read: the buffer grows ×4 (up to the frame's length)
  * only once it is full. */
 static gsize
 big_room (DpConnection *conn)
@@ -1076,7 +1226,11 @@ big_room (DpConnection *conn)
   if (conn->big_have == conn->big_cap)
     {
       conn->big_cap = MIN ((gsize) conn->big_h.body_len, conn->big_cap * 4);
-      conn->big_buf = g_realloc (conn->big_buf, conn->big_cap);
+      if (conn->big_cap > conn->big_alloc)
+        {
+          conn->big_buf = g_realloc (conn->big_buf, conn->big_cap);
+          conn->big_alloc = conn->big_cap;
+        }
     }
   return conn->big_cap - conn->big_have;
 }
@@ -1085,11 +1239,18 @@ big_room (DpConnection *conn)
 static GBytes *
 big_take (DpConnection *conn)
 {
+  BigLoan *loan;
+
   if (conn->big_have < conn->big_h.body_len)
     return NULL;
+  loan = g_new (BigLoan, 1);
+  loan->pool = big_pool_ref (conn->big_pool);
+  loan->buf = g_steal_pointer (&conn->big_buf);
+  loan->cap = conn->big_alloc;
   conn->big = FALSE;
   conn->big_cap = 0;
-  return g_bytes_new_take (g_steal_pointer (&conn->big_buf), conn->big_h.body_len);
+  conn->big_alloc = 0;
+  return g_bytes_new_with_free_func (loan->buf, conn->big_h.body_len, big_loan_return, loan);
 }
 
 /* Hands the DATA frames gathered for one channel to the owner. Returns
@@ -1210,6 +1371,10 @@ heartbeat_cb (gpointer data)
    * silence is ours (see the header) */
   if (conn->in_paused)
     conn->last_seen_us = now;
+  /* no big frame for an interval: the buffers kept for them go */
+  if (!conn->big_pool_used)
+    big_pool_drain (conn->big_pool);
+  conn->big_pool_used = FALSE;
   /* A server only holds a peer to a timeout once the peer has shown it
    * sends heartbeats itself. */
   if (conn->hb_timeout > 0 && (conn->role == DP_CONNECTION_CLIENT || conn->peer_pings) &&

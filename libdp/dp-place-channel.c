@@ -24,7 +24,6 @@
  */
 #include "dp-private.h"
 
-#include <sched.h>
 #include <string.h>
 
 typedef struct {
@@ -32,7 +31,8 @@ typedef struct {
   DpPlaceChannel *reply;
 } DpQueued;
 
-/* How long a receiver spins before it sleeps: $DP_SPIN_US, default 50. */
+/* How long a receiver spins before it sleeps: $DP_SPIN_US, default 50;
+ * 0 on a machine with one processor (the sender cannot run meanwhile). */
 static gint64 spin_us = -1;
 
 static gint64
@@ -41,9 +41,32 @@ get_spin_us (void)
   if (G_UNLIKELY (spin_us < 0))
     {
       const char *env = g_getenv ("DP_SPIN_US");
-      spin_us = env ? g_ascii_strtoll (env, NULL, 10) : 50;
+      gint64 us = env ? g_ascii_strtoll (env, NULL, 10) : 50;
+
+      if (g_get_num_processors () < 2)
+        us = 0;
+      spin_us = MAX (us, 0);
     }
   return spin_us;
+}
+
+/* The spin's credit (DpInbox.spin_credit): a spin that finds a message
+ * earns SPIN_HIT, one that ends empty-handed costs 1, so spinning goes on
+ * while more than about one in SPIN_HIT + 1 pays; at 0 the receiver sleeps
+ * at once and spins again only on every SPIN_PROBE-th wait, to find out
+ * whether it pays again. */
+#define SPIN_HIT     4
+#define SPIN_CREDIT  64
+#define SPIN_PROBE   32
+
+static inline void
+cpu_relax (void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_ia32_pause ();
+#elif defined(__GNUC__) && defined(__aarch64__)
+  __asm__ __volatile__ ("yield" ::: "memory");
+#endif
 }
 
 typedef struct {
@@ -65,6 +88,11 @@ typedef struct {
   GCond          room;       /* with @lock: below the low-water mark, or closed */
   guint          room_waiters;
   GSList        *stalled;    /* DpConnection (refs) whose input waits for room here */
+  /* the receive spin's estimate of whether it pays (see SPIN_HIT), read and
+   * written atomically by the receivers, no lock: a lost update only
+   * shifts the estimate */
+  gint           spin_credit;
+  gint           spin_skipped;
 } DpInbox;
 
 typedef struct {
@@ -103,6 +131,7 @@ inbox_init (DpInbox *box)
   g_cond_init (&box->room);
   box->max_bytes = DP_DEFAULT_MAX_INBOX_SIZE;
   box->max_msgs = DP_DEFAULT_MAX_INBOX_MESSAGES;
+  box->spin_credit = SPIN_CREDIT / 2;
 }
 
 static inline gboolean
@@ -285,6 +314,19 @@ inbox_close (DpInbox *box)
     notify (notify_data);
 }
 
+/* Whether a receiver about to wait should spin first: while the spin has
+ * credit, and then on one wait in SPIN_PROBE. */
+static gboolean
+inbox_spin_wanted (DpInbox *box)
+{
+  if (g_atomic_int_get (&box->spin_credit) > 0)
+    return TRUE;
+  if (g_atomic_int_add (&box->spin_skipped, 1) % SPIN_PROBE != SPIN_PROBE - 1)
+    return FALSE;
+  /* a probe: one hit puts the spin back in credit */
+  return TRUE;
+}
+
 /* deadline: -1 = wait forever, 0 = don't wait, else monotonic end time */
 static GVariant *
 inbox_pop (DpInbox         *box,
@@ -295,16 +337,34 @@ inbox_pop (DpInbox         *box,
   GVariant *msg = NULL;
   GSList *stalled = NULL;
 
-  /* A receiver that would block first spins briefly, yielding the CPU:
-   * a message that is already on its way (the other half of a round trip)
-   * is then picked up without the cost of waking a sleeping thread. */
-  if (deadline != 0 && get_spin_us () > 0 && !g_atomic_int_get (&box->len) && !g_atomic_int_get (&box->closed))
+  /* A receiver that would block first spins briefly: a message that is
+   * already on its way (the other half of a round trip) is then picked up
+   * without the cost of sleeping and being woken. The spin never gives
+   * the CPU away (a sched_yield() hands it to any other process, for as
+   * long as that one likes), is bounded by DP_SPIN_US and stops being
+   * tried while it rarely pays (see SPIN_HIT). */
+  if (deadline != 0 && get_spin_us () > 0 && !g_atomic_int_get (&box->len) &&
+      !g_atomic_int_get (&box->closed) && inbox_spin_wanted (box))
     {
       gint64 until = g_get_monotonic_time () + spin_us;
-      do
-        sched_yield ();
-      while (!g_atomic_int_get (&box->len) && !g_atomic_int_get (&box->closed) &&
-             g_get_monotonic_time () < until);
+      gboolean hit = FALSE;
+
+      for (guint i = 1; ; i++)
+        {
+          cpu_relax ();
+          if (g_atomic_int_get (&box->len) || g_atomic_int_get (&box->closed))
+            {
+              hit = TRUE;
+              break;
+            }
+          if (i % 16 == 0 && g_get_monotonic_time () >= until)
+            break;
+        }
+      if (hit)
+        g_atomic_int_set (&box->spin_credit,
+                          MIN (g_atomic_int_get (&box->spin_credit) + SPIN_HIT, SPIN_CREDIT));
+      else
+        g_atomic_int_set (&box->spin_credit, MAX (g_atomic_int_get (&box->spin_credit) - 1, 0));
     }
 
   _dp_mutex_lock (&box->lock);

@@ -147,6 +147,42 @@ _dp_wire_check_type (const char  *sig,
   return TRUE;
 }
 
+/* TRUE when @value is an array of fixed-size basic elements ('ay', 'ai',
+ * 'ad', …) that is certainly in normal form: its size is a multiple of the
+ * element size and its data is aligned for the element. Every bit pattern
+ * of such an element is a normal value ('b' is not among them: only 0 and 1
+ * are), so g_variant_is_normal_form(), which walks every element, has
+ * nothing more to find. FALSE means "not known": the full check decides. */
+static gboolean
+fixed_array_is_normal (const GVariantType *type,
+                       GVariant           *value)
+{
+  gsize elem, size;
+
+  if (!g_variant_type_is_array (type))
+    return FALSE;
+  switch (*(const char *) g_variant_type_peek_string (g_variant_type_element (type)))
+    {
+    case 'y':
+      elem = 1;
+      break;
+    case 'n': case 'q':
+      elem = 2;
+      break;
+    case 'i': case 'u': case 'h':
+      elem = 4;
+      break;
+    case 'x': case 't': case 'd':
+      elem = 8;
+      break;
+    default:
+      return FALSE;
+    }
+  size = g_variant_get_size (value);
+  return size % elem == 0 &&
+         (size == 0 || (guintptr) g_variant_get_data (value) % elem == 0);
+}
+
 /* Loads untrusted @data as a value of @type (checked by
  * _dp_wire_check_type()); returns a full (non-floating) reference. */
 GVariant *
@@ -159,6 +195,7 @@ _dp_wire_load_payload (const GVariantType  *type,
   GVariant *value = g_variant_take_ref (g_variant_new_from_bytes (type, data, FALSE));
 
   if (g_bytes_get_size (data) <= DP_NORMAL_FORM_CHECK_MAX &&
+      !fixed_array_is_normal (type, value) &&
       !g_variant_is_normal_form (value))
     {
       g_autofree char *type_string = g_variant_type_dup_string (type);

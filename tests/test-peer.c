@@ -752,6 +752,64 @@ test_large_message (Peer *p, gconstpointer data)
     }
 }
 
+/* A stream of big messages of mixed sizes: the receive buffers are reused
+ * (each connection keeps a few for its next big frames), so each message
+ * must hold its own bytes, whether its buffer was fresh, larger than it or
+ * grown; and messages kept after their connection went keep their bytes. */
+static void
+test_large_stream (Peer *p, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (p, "echo", "echo", 0, NULL);
+  gsize sizes[] = { 4 * 1024 * 1024, 100 * 1024, 2 * 1024 * 1024 + 3, 4 * 1024 * 1024,
+                    1024 * 1024, 3 * 1024 * 1024, 70 * 1024, 6 * 1024 * 1024 + 5 };
+  g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+
+  for (guint round = 0; round < 2; round++)
+    for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
+      {
+        guint8 *blob = g_malloc (sizes[i]);
+        guint8 seed = (guint8) (round * 16 + i + 1);
+        GVariant *v;
+
+        for (gsize k = 0; k < sizes[i]; k++)
+          blob[k] = (guint8) (k * seed + seed);
+        v = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, blob, sizes[i],
+                                                         TRUE, g_free, blob));
+        g_ptr_array_add (sent, v);
+        g_assert_true (dp_remote_connection_put (rc, v));
+      }
+  /* all sent before any is read: several buffers are out at once */
+  for (guint i = 0; i < sent->len; i++)
+    {
+      GVariant *v = sent->pdata[i];
+      GVariant *back = dp_remote_connection_get_timeout (rc, 20 * G_USEC_PER_SEC, NULL);
+
+      g_assert_nonnull (back);
+      g_assert_true (g_variant_is_of_type (back, G_VARIANT_TYPE_BYTESTRING));
+      g_assert_cmpmem (g_variant_get_data (back), g_variant_get_size (back),
+                       g_variant_get_data (v), g_variant_get_size (v));
+      g_ptr_array_add (kept, back);
+      if (kept->len > 3)
+        g_ptr_array_remove_index (kept, 0);
+    }
+  /* the connection goes; the last replies stay whole */
+  dp_remote_connection_close (rc);
+  g_clear_object (&rc);
+  g_clear_object (&p->node);
+  g_clear_object (&p->master);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  for (guint i = 0; i < kept->len; i++)
+    {
+      GVariant *v = sent->pdata[sent->len - kept->len + i];
+      GVariant *back = kept->pdata[i];
+
+      g_assert_cmpmem (g_variant_get_data (back), g_variant_get_size (back),
+                       g_variant_get_data (v), g_variant_get_size (v));
+    }
+}
+
 static void
 test_thunk (Peer *p, gconstpointer data)
 {
@@ -1381,6 +1439,7 @@ main (int argc, char **argv)
   ADD ("/peer/handshake/wrong-secret", test_handshake_wrong_secret);
   ADD ("/peer/place/echo-values", test_echo_values);
   g_test_add ("/peer/place/large-message", Peer, &no_heartbeat, setup, test_large_message, teardown);
+  g_test_add ("/peer/place/large-stream", Peer, NULL, setup, test_large_stream, teardown);
   ADD ("/peer/place/thunk", test_thunk);
   ADD ("/peer/place/death-after-last-message", test_death_after_last_message);
   ADD ("/peer/place/crash-ends-node", test_crash_ends_node);

@@ -95,6 +95,52 @@ test_codec_rejects (void)
   g_assert_error (error, DP_ERROR, DP_ERROR_PROTOCOL);
 }
 
+/* arrays of fixed-size elements skip the element walk of the normal-form
+ * check only when they are certainly normal: anything else is still checked */
+static void
+test_codec_fixed_arrays (void)
+{
+  gsize big = 1024 * 1024 - 8;   /* under the normal-form check's limit */
+  g_autofree guint8 *blob = g_malloc (big);
+  guint8 bools[] = { 1, 0, 2 };
+  gint32 ints[3] = { 1, -2, 3 };
+  double doubles[2] = { 0.5, -1e300 };
+  struct { const char *sig; gconstpointer data; gsize size; gboolean ok; } cases[] = {
+    { "ai", ints, 6, FALSE },           /* not a multiple of 4 */
+    { "ai", ints, 12, TRUE },
+    { "ai", ints, 0, TRUE },
+    { "ad", doubles, 12, FALSE },
+    { "ad", doubles, 16, TRUE },
+    { "an", ints, 3, FALSE },
+    { "ab", bools, 2, TRUE },
+    { "ab", bools, 3, FALSE },          /* 2 is not a boolean: the full check */
+    { "ay", blob, big, TRUE },
+  };
+
+  memset (blob, 0xab, big);
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) data = g_bytes_new (cases[i].data, cases[i].size);
+      g_autoptr(GVariant) v = _dp_wire_decode_payload (cases[i].sig, strlen (cases[i].sig),
+                                                       data, &error);
+      if (cases[i].ok)
+        {
+          g_assert_no_error (error);
+          g_assert_nonnull (v);
+          g_assert_cmpuint (g_variant_n_children (v), ==,
+                            cases[i].size / (cases[i].sig[1] == 'y' || cases[i].sig[1] == 'b' ? 1
+                                             : cases[i].sig[1] == 'n' ? 2
+                                             : cases[i].sig[1] == 'i' ? 4 : 8));
+        }
+      else
+        {
+          g_assert_null (v);
+          g_assert_error (error, DP_ERROR, DP_ERROR_PROTOCOL);
+        }
+    }
+}
+
 static void
 test_frame_header (void)
 {
@@ -1058,6 +1104,7 @@ main (int argc, char **argv)
   dp_test_init (&argc, &argv);
   dp_test_add_func ("/wire/codec/values", test_codec_values);
   dp_test_add_func ("/wire/codec/rejects", test_codec_rejects);
+  dp_test_add_func ("/wire/codec/fixed-arrays", test_codec_fixed_arrays);
   dp_test_add_func ("/wire/frame-header", test_frame_header);
   dp_test_add_func ("/wire/handshake", test_handshake);
   dp_test_add_func ("/wire/refusal", test_refusal);
