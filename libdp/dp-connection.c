@@ -9,7 +9,8 @@
  * length) as the bytes arrive, so what a peer makes the node hold follows
  * what it has sent, never what its header claims. The buffer goes to the
  * place with the message and comes back when the message is freed: a
- * connection keeps up to BIG_POOL_MAX of them for its next big frames
+ * connection keeps up to BIG_POOL_MAX of them, BIG_POOL_BYTES in all
+ * (16 MiB: what a peer can make it keep idle), for its next big frames
  * (a fresh one costs a page fault per 4 KiB, glibc having given the last
  * one back to the kernel), and lets them go when a heartbeat interval
  * passed without a big frame, and when it closes. A pooled buffer is only
@@ -75,6 +76,7 @@
 #define BIG_FRAME        (64 * 1024)
 #define BIG_FIRST        (1024 * 1024)  /* a big frame's first buffer, then ×4 */
 #define BIG_POOL_MAX     4              /* free big-frame buffers kept for reuse */
+#define BIG_POOL_BYTES   (16 * 1024 * 1024)   /* and at most this many bytes of them */
 #define COPY_MAX         (64 * 1024)
 #define READ_CHUNK       (128 * 1024)
 #define MAX_IOV          64
@@ -101,6 +103,7 @@ typedef struct {
   /* under @lock */
   gboolean        closed;               /* buffers that come back are freed */
   guint           n_free;
+  gsize           bytes;                /* the sum of cap[0 .. n_free) */
   guint8         *buf[BIG_POOL_MAX];
   gsize           cap[BIG_POOL_MAX];
 } BigPool;
@@ -271,6 +274,7 @@ big_pool_drain (BigPool *pool)
   n = pool->n_free;
   memcpy (bufs, pool->buf, n * sizeof bufs[0]);
   pool->n_free = 0;
+  pool->bytes = 0;
   g_mutex_unlock (&pool->lock);
   for (guint i = 0; i < n; i++)
     g_free (bufs[i]);
@@ -304,6 +308,7 @@ big_pool_take (BigPool *pool,
           best = i;
       buf = pool->buf[best];
       *cap = pool->cap[best];
+      pool->bytes -= pool->cap[best];
       pool->n_free--;
       pool->buf[best] = pool->buf[pool->n_free];
       pool->cap[best] = pool->cap[pool->n_free];
@@ -320,10 +325,12 @@ big_loan_return (gpointer data)
   BigPool *pool = loan->pool;
 
   _dp_mutex_lock (&pool->lock);
-  if (!pool->closed && pool->n_free < BIG_POOL_MAX)
+  if (!pool->closed && pool->n_free < BIG_POOL_MAX &&
+      pool->bytes + loan->cap <= BIG_POOL_BYTES)
     {
       pool->buf[pool->n_free] = g_steal_pointer (&loan->buf);
       pool->cap[pool->n_free] = loan->cap;
+      pool->bytes += loan->cap;
       pool->n_free++;
     }
   g_mutex_unlock (&pool->lock);
