@@ -16,8 +16,9 @@
  * Then this side shuts its end for writing, and the context is iterated
  * until the connection has closed (the peer's EOF closes it, if nothing
  * did before). The handler counts what arrives and echoes DATA as the echo
- * place does, so that the writer serialises values loaded from the wire;
- * what the connection writes is read and dropped. Everything is freed
+ * place does, so that the writer serialises values loaded from the wire,
+ * and closes the connection on DIE from inside the handler; what the
+ * connection writes is read and dropped. Everything is freed
  * before the next input: LeakSanitizer sees a connection that is not.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -75,6 +76,10 @@ on_frame (DpConnection        *conn,
   rec->frames++;
   if (h->type == DP_FRAME_CLOSE)
     _dp_connection_send (conn, DP_FRAME_CLOSE, h->channel, 0, NULL);
+  /* the owner closes the connection from inside its handler, as a node
+   * does with a frame it does not take: the reader must stop there */
+  if (h->type == DP_FRAME_DIE)
+    _dp_connection_reject_frame (conn, h, "the fuzzer's masters");
 }
 
 static void
@@ -323,6 +328,22 @@ fuzz_make_seeds (const char *dir)
                            fuzz_frame (DP_FRAME_DATA, 2, 0, parse ("@ay [1, 2, 3]")),
                            fuzz_frame (DP_FRAME_DATA, 2, 7, parse ("<<(true, @o '/p')>>")),
                            fuzz_frame (DP_FRAME_CLOSE, 1, 0, NULL), NULL));
+  /* more DATA on one channel than the reader answers before it batches
+   * its writes (the echoes) */
+  write_seed (dir, "server-data-stream", auth | (7 << 2),
+              fuzz_concat (fuzz_frame (DP_FRAME_DATA, 5, 0, g_variant_new_int32 (1)),
+                           fuzz_frame (DP_FRAME_DATA, 5, 0, g_variant_new_int32 (2)),
+                           fuzz_frame (DP_FRAME_DATA, 5, 0, g_variant_new_int32 (3)),
+                           fuzz_frame (DP_FRAME_DATA, 5, 0, g_variant_new_int32 (4)),
+                           fuzz_frame (DP_FRAME_DATA, 5, 0, g_variant_new_int32 (5)),
+                           fuzz_frame (DP_FRAME_DATA, 5, 0, g_variant_new_int32 (6)),
+                           fuzz_frame (DP_FRAME_DATA, 6, 0, g_variant_new_int32 (7)), NULL));
+  /* the handler closes the connection between two batches */
+  write_seed (dir, "server-die-in-stream", auth,
+              fuzz_concat (fuzz_frame (DP_FRAME_DATA, 5, 0, g_variant_new_int32 (1)),
+                           fuzz_frame (DP_FRAME_DATA, 5, 0, g_variant_new_int32 (2)),
+                           fuzz_frame (DP_FRAME_DIE, 0, 0, NULL),
+                           fuzz_frame (DP_FRAME_DATA, 5, 0, g_variant_new_int32 (3)), NULL));
   write_seed (dir, "client-replies", MODE_CLIENT | auth | (2 << 2),
               fuzz_concat (fuzz_frame (DP_FRAME_PLACE_STARTED, 1, 0, NULL),
                            fuzz_frame (DP_FRAME_DATA, 1, 0, g_variant_new_string ("Hello World")),
