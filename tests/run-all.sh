@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The test command: install what is missing, build, and run the whole test
-# suite twice — a plain build and one under AddressSanitizer + UBSan.
+# suite twice — a plain build and one under AddressSanitizer + UBSan — then
+# fuzz the codec and the connection reader for a bounded time (a clang
+# build with libFuzzer, the suite `fuzz`: DP_FUZZ_SECONDS, 20 s each).
 #
 #   tests/run-all.sh
 #
-# Both builds always run, even when the first fails, so one failure cannot
-# hide another; the script ends with one line per build and exits non-zero
-# if either failed.
+# Every build always runs, even when one before it failed, so one failure
+# cannot hide another; the script ends with one line per build and exits
+# non-zero if any failed.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -46,10 +48,16 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 build_and_test "AddressSanitizer + UBSan build" build-asan \
   -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
 
+# the harnesses of tests/fuzz/ under libFuzzer (the other builds only
+# replay their corpora); the two run side by side
+test_args=(--suite fuzz)
+CC=clang build_and_test "libFuzzer build" build-fuzz \
+  -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
+
 echo
 echo "== summary ($((SECONDS - t_start)) s) =="
 status=0
-for name in "plain build" "AddressSanitizer + UBSan build"; do
+for name in "plain build" "AddressSanitizer + UBSan build" "libFuzzer build"; do
   echo "$name: ${result[$name]}"
   case "${result[$name]}" in FAILED*) status=1 ;; esac
 done
