@@ -890,8 +890,9 @@ frame_fits (DpConnection *conn,
 /**
  * _dp_connection_send: (skip)
  *
- * Queues one frame and writes it unless somebody else is writing. Safe
- * from any thread. Returns FALSE when the connection is closed, or when
+ * Queues one frame and writes it unless somebody else is writing; a
+ * floating @payload is consumed. Safe from any thread. Returns FALSE when
+ * the connection is closed, or when
  * the frame is over the largest one the peer accepts (a warning says so;
  * the connection stays up).
  */
@@ -911,6 +912,11 @@ _dp_connection_send (DpConnection *conn,
   const guint8 *data_ptr = NULL;
   GByteArray *buf;
   gboolean ctrl;
+  /* a floating payload is the frame's alone: it goes with it (a full
+   * reference is the caller's and stays so; only a floating one pays for
+   * the GVariant lock) */
+  g_autoptr(GVariant) sunk G_GNUC_UNUSED = payload && g_variant_is_floating (payload)
+                             ? g_variant_ref_sink (payload) : NULL;
 
   if (payload)
     {

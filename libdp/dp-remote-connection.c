@@ -336,7 +336,7 @@ _dp_remote_connection_new (DpRemoteNode        *node,
 
   if (!_dp_connection_send (conn, DP_FRAME_NEW_PLACE, id, 0, self->request))
     {
-      g_autoptr(DpChannelEntry) gone = _dp_connection_steal_entry (conn, id);
+      g_autoptr(DpChannelEntry) gone G_GNUC_UNUSED = _dp_connection_steal_entry (conn, id);
       _dp_remote_connection_ended (self, DP_PLACE_EXIT_LOST, "the connection to the node is closed",
                                    &(GError) { DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
                                                (char *) "the connection to the node is closed" }, NULL);

@@ -58,7 +58,7 @@ test_echo_values (Fixture *f, gconstpointer data)
 
   for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
     {
-      g_autoptr(GVariant) v = g_variant_ref_sink (g_variant_parse (NULL, texts[i], NULL, NULL, NULL));
+      g_autoptr(GVariant) v = g_variant_parse (NULL, texts[i], NULL, NULL, NULL);   /* not floating */
       g_autoptr(GVariant) back = NULL;
       g_assert_true (dp_remote_connection_put (rc, v));
       back = dp_remote_connection_get (rc);
@@ -153,7 +153,7 @@ test_launch_errors (Fixture *f, gconstpointer data)
 static void
 test_named (Fixture *f, gconstpointer data)
 {
-  g_autoptr(DpRemoteConnection) owner = launch (f, "echo", "echo_named", 0, "srv");
+  g_autoptr(DpRemoteConnection) owner G_GNUC_UNUSED = launch (f, "echo", "echo_named", 0, "srv");
   g_autoptr(DpRemoteConnection) c1 = NULL;
   g_autoptr(DpRemoteConnection) c2 = NULL;
   g_autoptr(GVariant) r1 = NULL;
@@ -1351,7 +1351,7 @@ static void
 test_sigterm_blocked (Fixture *f, gconstpointer data)
 {
   g_autoptr(DpRemoteConnection) blocked = launch (f, "test-places", "block", 0, NULL);
-  g_autoptr(DpRemoteConnection) thunk = dp_remote_node_launch_place (f->node, "test-places", "blocking_thunk",
+  g_autoptr(DpRemoteConnection) thunk G_GNUC_UNUSED = dp_remote_node_launch_place (f->node, "test-places", "blocking_thunk",
                                                                      DP_LAUNCH_THUNK, NULL);
   g_autoptr(GVariant) r = dp_remote_connection_get (blocked);     /* it is blocking now */
   gint64 pid = dp_remote_node_get_pid (f->node);
@@ -1492,9 +1492,9 @@ static void
 test_isolated_killed_with_node (Fixture *f, gconstpointer data)
 {
   gint64 node_pid = dp_remote_node_get_pid (f->node);
-  g_autoptr(DpRemoteConnection) a = launch (f, "echo", "echo", DP_LAUNCH_ISOLATE, NULL);
+  g_autoptr(DpRemoteConnection) a G_GNUC_UNUSED = launch (f, "echo", "echo", DP_LAUNCH_ISOLATE, NULL);
   g_autoptr(DpRemoteConnection) b = launch (f, "test-places", "block", DP_LAUNCH_ISOLATE, NULL);
-  g_autoptr(GVariant) r = dp_remote_connection_get (b);
+  g_autoptr(GVariant) r G_GNUC_UNUSED = dp_remote_connection_get (b);   /* "1": it runs */
   g_autoptr(GArray) kids = children_of (node_pid);
 
   g_assert_cmpuint (kids->len, ==, 2);

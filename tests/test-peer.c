@@ -676,7 +676,7 @@ test_echo_values (Peer *p, gconstpointer data)
 
   for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
     {
-      g_autoptr(GVariant) v = g_variant_ref_sink (g_variant_parse (NULL, texts[i], NULL, NULL, NULL));
+      g_autoptr(GVariant) v = g_variant_parse (NULL, texts[i], NULL, NULL, NULL);   /* not floating */
       g_autoptr(GVariant) back = NULL;
 
       g_assert_true (dp_remote_connection_put (rc, v));
@@ -896,7 +896,7 @@ test_isolated_crash_others_live (Peer *p, gconstpointer data)
 static void
 test_named_several_clients (Peer *p, gconstpointer data)
 {
-  g_autoptr(DpRemoteConnection) owner = launch (p, "echo", "echo_named", 0, "srv");
+  g_autoptr(DpRemoteConnection) owner G_GNUC_UNUSED = launch (p, "echo", "echo_named", 0, "srv");
   g_autoptr(DpRemoteConnection) c1 = dp_remote_node_connect_to_named_place (p->node, "srv");
   g_autoptr(DpRemoteConnection) c2 = dp_remote_node_connect_to_named_place (p->node, "srv");
   g_autoptr(DpRemoteConnection) c3 = dp_remote_node_connect_to_named_place (p->node, "srv");
