@@ -15,6 +15,7 @@
 #include "dp-private.h"
 
 #include <errno.h>
+#include <string.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -396,4 +397,32 @@ dp_test_expect_dropped (GSocketConnection *c)
   if (error && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
     g_assert_no_error (error);
   g_clear_error (&error);
+}
+
+void
+dp_test_assert_echoes (DpRemoteConnection *rc,
+                       const char         *value)
+{
+  g_autoptr(GVariant) r = NULL;
+
+  g_assert_true (dp_remote_connection_put (rc, g_variant_new_string (value)));
+  r = dp_remote_connection_get (rc);
+  g_assert_nonnull (r);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, value);
+}
+
+gint64
+dp_test_proc_status_kib (gint64      pid,
+                         const char *field)
+{
+  g_autofree char *path = pid ? g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/status", pid)
+                              : g_strdup ("/proc/self/status");
+  g_autofree char *status = NULL;
+  g_autofree char *key = g_strconcat ("\n", field, ":", NULL);
+  const char *at;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  at = strstr (status, key);
+  g_assert_nonnull (at);
+  return g_ascii_strtoll (at + strlen (key), NULL, 10);
 }

@@ -31,6 +31,13 @@ DpNode       *dp_test_new_router         (void);
 /* A dp-node process on localhost, any free port, ready and alive. */
 DpRemoteNode *dp_test_spawn_node         (DpNode     *router);
 
+/* A field of /proc/PID/status in KiB ("VmRSS", "VmSize"); @pid 0: this
+ * process */
+gint64        dp_test_proc_status_kib    (gint64      pid,
+                                          const char *field);
+/* @rc's place echoes @value (a string) back */
+void          dp_test_assert_echoes      (DpRemoteConnection *rc,
+                                          const char         *value);
 /* Waits (poll on a pidfd, no sleeping) until @pid (not necessarily a child
  * of ours) is gone; TRUE when it is, FALSE after @timeout_ms. */
 gboolean      dp_test_wait_process_gone  (gint64      pid,

@@ -968,19 +968,6 @@ test_master_killed (void)
 
 /* ---- flow control with real processes ---- */
 
-/* VmRSS of @pid in KiB */
-static gint64
-rss_of (gint64 pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/status", pid);
-  g_autofree char *status = NULL;
-  const char *p;
-
-  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
-  p = strstr (status, "VmRSS:");
-  g_assert_nonnull (p);
-  return g_ascii_strtoll (p + 6, NULL, 10);
-}
 
 /* A place floods a dp-launch whose standard output nobody reads: the
  * place stalls, and neither dp-launch nor the node grows by 64 MiB. While
@@ -1018,8 +1005,8 @@ test_flow_launch_stdout_unread (void)
       if ((p = strstr (line, "(pid ")) != NULL)
         node_pid = g_ascii_strtoll (p + 5, NULL, 10);
     }
-  node0 = rss_of (node_pid);
-  launch0 = rss_of (launch_pid);
+  node0 = dp_test_proc_status_kib (node_pid, "VmRSS");
+  launch0 = dp_test_proc_status_kib (launch_pid, "VmRSS");
   /* the flood has begun once its first message is out */
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (sp));
   first = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
@@ -1033,8 +1020,8 @@ test_flow_launch_stdout_unread (void)
       node1 = node2;
       launch1 = launch2;
       g_usleep (G_USEC_PER_SEC);   /* the sampling period */
-      node2 = rss_of (node_pid);
-      launch2 = rss_of (launch_pid);
+      node2 = dp_test_proc_status_kib (node_pid, "VmRSS");
+      launch2 = dp_test_proc_status_kib (launch_pid, "VmRSS");
       if (samples > 0 && ABS (node2 - node1) < 1024 && ABS (launch2 - launch1) < 1024)
         break;
     }
@@ -1095,8 +1082,8 @@ test_flow_launch_stdin_paused (void)
       if ((p = strstr (l, "(pid ")) != NULL)
         node_pid = g_ascii_strtoll (p + 5, NULL, 10);
     }
-  node0 = rss_of (node_pid);
-  launch0 = rss_of (launch_pid);
+  node0 = dp_test_proc_status_kib (node_pid, "VmRSS");
+  launch0 = dp_test_proc_status_kib (launch_pid, "VmRSS");
 
   fd = g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (g_subprocess_get_stdin_pipe (sp)));
   g_assert_true (g_unix_set_fd_nonblocking (fd, TRUE, NULL));
@@ -1124,8 +1111,8 @@ test_flow_launch_stdin_paused (void)
           max_wait = MAX (max_wait, g_get_monotonic_time () - t0);
         }
     }
-  node1 = rss_of (node_pid);
-  launch1 = rss_of (launch_pid);
+  node1 = dp_test_proc_status_kib (node_pid, "VmRSS");
+  launch1 = dp_test_proc_status_kib (launch_pid, "VmRSS");
   g_test_message ("stdin flood into a place that does not read: %" G_GUINT64_FORMAT
                   " MiB written before dp-launch stopped reading; node RSS %" G_GINT64_FORMAT
                   " -> %" G_GINT64_FORMAT " MiB, dp-launch %" G_GINT64_FORMAT " -> %"
@@ -1423,16 +1410,6 @@ new_child (gint64 parent, GArray *before)
   return found;
 }
 
-static void
-assert_echoes (DpRemoteConnection *rc, const char *value)
-{
-  g_autoptr(GVariant) r = NULL;
-
-  g_assert_true (dp_remote_connection_put (rc, g_variant_new_string (value)));
-  r = dp_remote_connection_get (rc);
-  g_assert_nonnull (r);
-  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, value);
-}
 
 static void
 test_isolated_echo (Fixture *f, gconstpointer data)
@@ -1440,7 +1417,7 @@ test_isolated_echo (Fixture *f, gconstpointer data)
   g_autoptr(DpRemoteConnection) rc = launch (f, "echo", "echo", DP_LAUNCH_ISOLATE, NULL);
   g_autofree guint8 *blob = g_malloc (4 * 1024 * 1024);
 
-  assert_echoes (rc, "Hello");
+  dp_test_assert_echoes (rc, "Hello");
   for (gsize i = 0; i < 4 * 1024 * 1024; i++)
     blob[i] = (guint8) (i * 7);
   {
@@ -1481,8 +1458,8 @@ test_crash_isolated (Fixture *f, gconstpointer data)
   proc_path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT, child);
   g_assert_false (g_file_test (proc_path, G_FILE_TEST_EXISTS));
 
-  assert_echoes (echo, "thread place");
-  assert_echoes (echo_iso, "isolated place");
+  dp_test_assert_echoes (echo, "thread place");
+  dp_test_assert_echoes (echo_iso, "isolated place");
   g_assert_true (dp_remote_node_is_alive (f->node));
   g_assert_cmpint (dp_remote_node_get_pid (f->node), ==, node_pid);
 }
@@ -1519,7 +1496,7 @@ test_isolated_thunks (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   DpPlaceExit exit;
 
-  assert_echoes (ok, "from a thunk");
+  dp_test_assert_echoes (ok, "from a thunk");
   dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: crash pid=* channel=1 signal=6: place crash_thunk crashed: *");
   dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "node *: isolated place * exited: *");
   g_assert_cmpint (dp_remote_connection_wait (crash), ==, DP_PLACE_EXIT_CRASHED);
@@ -1542,7 +1519,7 @@ test_isolated_thunks (Fixture *f, gconstpointer data)
   /* one that blocks delays only its place */
   blocked = dp_remote_node_launch_place (f->node, "test-places", "blocking_thunk",
                                          DP_LAUNCH_THUNK | DP_LAUNCH_ISOLATE, NULL);
-  assert_echoes (ok, "still served");
+  dp_test_assert_echoes (ok, "still served");
   g_assert_true (dp_remote_node_is_alive (f->node));
 }
 

@@ -71,24 +71,13 @@ launch (Peer *p, const char *plugin, const char *symbol, DpLaunchFlags flags, co
   return rc;
 }
 
-/* @rc echoes @value back */
-static void
-assert_echoes (DpRemoteConnection *rc, const char *value)
-{
-  g_autoptr(GVariant) r = NULL;
-
-  g_assert_true (dp_remote_connection_put (rc, g_variant_new_string (value)));
-  r = dp_remote_connection_get (rc);
-  g_assert_nonnull (r);
-  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, value);
-}
 
 static void
 assert_node_serves (Peer *p)
 {
   g_autoptr(DpRemoteConnection) rc = launch (p, "echo", "echo", 0, NULL);
 
-  assert_echoes (rc, "still here");
+  dp_test_assert_echoes (rc, "still here");
 }
 
 
@@ -103,18 +92,6 @@ zeros_variant (gsize size)
   return g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
 }
 
-/* VmRSS of this process, in KiB */
-static gint64
-rss_kib (void)
-{
-  g_autofree char *status = NULL;
-  const char *p;
-
-  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
-  p = strstr (status, "VmRSS:");
-  g_assert_nonnull (p);
-  return g_ascii_strtoll (p + 6, NULL, 10);
-}
 
 typedef struct {
   DpPlaceChannel *ch;
@@ -323,8 +300,8 @@ flood_unread (Peer *p, DpLaunchFlags flags)
   guint sent = 0, done = 0, got = 0;
   gboolean stalled = FALSE;
 
-  assert_echoes (rc, "warm up");
-  rss0 = rss_kib ();
+  dp_test_assert_echoes (rc, "warm up");
+  rss0 = dp_test_proc_status_kib (0, "VmRSS");
   while (sent < max)
     {
       g_autoptr(GVariant) m = flood_msg (sent, pad);
@@ -358,7 +335,7 @@ flood_unread (Peer *p, DpLaunchFlags flags)
       sent++;
       max_wait = MAX (max_wait, g_get_monotonic_time () - t0);
     }
-  rss1 = rss_kib ();
+  rss1 = dp_test_proc_status_kib (0, "VmRSS");
   g_test_message ("flood: %u MiB put before the sender stalled; RSS %" G_GINT64_FORMAT
                   " -> %" G_GINT64_FORMAT " MiB (both nodes: this process)",
                   sent, rss0 / 1024, rss1 / 1024);
@@ -381,7 +358,7 @@ flood_unread (Peer *p, DpLaunchFlags flags)
     g_assert_no_error (error);
     rc2 = dp_remote_node_launch_place (n, "echo", "echo", 0, NULL);
     g_assert_true (dp_remote_connection_wait_ready (rc2, NULL, &error));
-    assert_echoes (rc2, "served meanwhile");
+    dp_test_assert_echoes (rc2, "served meanwhile");
   }
   g_assert_true (dp_remote_node_is_alive (p->node));
   g_assert_cmpint (dp_remote_connection_get_state (rc), ==, DP_REMOTE_CONNECTION_READY);
@@ -403,7 +380,7 @@ flood_unread (Peer *p, DpLaunchFlags flags)
       g_main_context_iteration (NULL, FALSE);
     }
   g_assert_true (dp_remote_connection_is_writable (rc));
-  assert_echoes (rc, "after the flood");
+  dp_test_assert_echoes (rc, "after the flood");
   g_variant_unref (pad);
 }
 
@@ -815,7 +792,7 @@ test_thunk (Peer *p, gconstpointer data)
 {
   g_autoptr(DpRemoteConnection) rc = launch (p, "test-places", "echo_thunk", DP_LAUNCH_THUNK, NULL);
 
-  assert_echoes (rc, "Hello");
+  dp_test_assert_echoes (rc, "Hello");
 }
 
 static void
@@ -887,7 +864,7 @@ test_isolated_crash_others_live (Peer *p, gconstpointer data)
   g_assert_true (dp_remote_connection_put (bad, g_variant_new_int32 (1)));
   g_assert_cmpint (dp_remote_connection_wait (bad), ==, DP_PLACE_EXIT_CRASHED);
   g_assert_nonnull (strstr (dp_remote_connection_get_exit_detail (bad), "signal 6"));
-  assert_echoes (echo, "after the crash");
+  dp_test_assert_echoes (echo, "after the crash");
   g_assert_true (dp_remote_node_is_alive (p->node));
 }
 
@@ -1007,7 +984,7 @@ test_launch_no_descriptor (Peer *p, gconstpointer data)
 {
   g_autoptr(DpRemoteConnection) rc = launch (p, "no-descriptor", "echo", 0, NULL);
 
-  assert_echoes (rc, "no descriptor, no check");
+  dp_test_assert_echoes (rc, "no descriptor, no check");
 }
 
 /* a descriptor with a field missing or empty is refused, naming the first
@@ -1133,7 +1110,7 @@ test_malformed_frames (Peer *p, gconstpointer data)
         dp_test_raw_write (c, "a{\0\0\0\0\0\0xxxxxxxx", 16);
       dp_test_expect_dropped (c);
       /* the master's connection, opened before, is still served */
-      assert_echoes (busy, why[i]);
+      dp_test_assert_echoes (busy, why[i]);
     }
   /* garbage instead of a handshake */
   {
@@ -1144,7 +1121,7 @@ test_malformed_frames (Peer *p, gconstpointer data)
     dp_test_raw_write (c, "GET / HTTP/1.0\r\n\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 71);
     dp_test_expect_dropped (c);
   }
-  assert_echoes (busy, "through all of that");
+  dp_test_assert_echoes (busy, "through all of that");
   assert_node_serves (p);
 }
 
@@ -1203,7 +1180,7 @@ test_limit_places (Peer *p, gconstpointer data)
   g_assert_no_error (error);
   b1 = launch_on (other);
   expect_limit (other, "this node runs 3 places, its limit (max-places 3, dp-node --max-places)");
-  assert_echoes (b1, "b1 still runs");
+  dp_test_assert_echoes (b1, "b1 still runs");
 
   /* a place that has ended counts no more (the node's count drops in its
    * router, which tells us with place-exited) */
@@ -1212,8 +1189,8 @@ test_limit_places (Peer *p, gconstpointer data)
   while (dp_node_get_n_places (p->server) > 2)
     g_main_context_iteration (NULL, TRUE);
   a3 = launch_on (p->node);
-  assert_echoes (a3, "room again");
-  assert_echoes (a2, "a2 still runs");
+  dp_test_assert_echoes (a3, "room again");
+  dp_test_assert_echoes (a2, "a2 still runs");
 }
 
 /* isolated places count as places, and stop counting when they end */
@@ -1225,7 +1202,7 @@ test_limit_isolated_places (Peer *p, gconstpointer data)
     {
       g_autoptr(DpRemoteConnection) rc = launch (p, "echo", "echo", DP_LAUNCH_ISOLATE, NULL);
 
-      assert_echoes (rc, "isolated, within its limit");
+      dp_test_assert_echoes (rc, "isolated, within its limit");
       expect_limit (p->node, "this connection has started 1 places, its limit "
                              "(max-places-per-connection 1, dp-node --max-places-per-connection)");
       dp_remote_connection_close (rc);
@@ -1235,18 +1212,6 @@ test_limit_isolated_places (Peer *p, gconstpointer data)
     }
 }
 
-static gint64
-proc_status_kib (const char *field)
-{
-  g_autofree char *status = NULL;
-  g_autofree char *key = g_strconcat ("\n", field, ":", NULL);
-  const char *at;
-
-  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
-  at = strstr (status, key);
-  g_assert_nonnull (at);
-  return g_ascii_strtoll (at + strlen (key), NULL, 10);
-}
 
 /* Memory held for a frame follows the bytes received, not the length its
  * header claims: 8 authenticated peers claim 200 MiB each (under a raised
@@ -1265,9 +1230,9 @@ test_limit_big_frame_memory (Peer *p, gconstpointer data)
   guint8 body[4096] = { 0, };
 
   g_object_set (p->server, "max-frame-size", (guint64) 256 * 1024 * 1024, NULL);
-  assert_echoes (busy, "before");
-  size0 = proc_status_kib ("VmSize");
-  rss0 = proc_status_kib ("VmRSS");
+  dp_test_assert_echoes (busy, "before");
+  size0 = dp_test_proc_status_kib (0, "VmSize");
+  rss0 = dp_test_proc_status_kib (0, "VmRSS");
   for (guint i = 0; i < G_N_ELEMENTS (peers); i++)
     {
       DpFrameHeader h = { claim, DP_FRAME_DATA, 2, 1, 0, 0 };
@@ -1282,9 +1247,9 @@ test_limit_big_frame_memory (Peer *p, gconstpointer data)
     }
   /* what they wrote is in the node's socket buffers before this request
    * is: once it is answered, the router has read theirs */
-  assert_echoes (busy, "after");
-  size1 = proc_status_kib ("VmSize");
-  rss1 = proc_status_kib ("VmRSS");
+  dp_test_assert_echoes (busy, "after");
+  size1 = dp_test_proc_status_kib (0, "VmSize");
+  rss1 = dp_test_proc_status_kib (0, "VmRSS");
   g_test_message ("8 frames claiming %u MiB each, 4 KiB sent: address space %+" G_GINT64_FORMAT
                   " KiB, resident %+" G_GINT64_FORMAT " KiB", claim >> 20,
                   size1 - size0, rss1 - rss0);
@@ -1350,7 +1315,7 @@ test_limit_frame_size_told (Peer *p, gconstpointer data)
                       "127.0.0.1:*'s maximum frame size of 65536 bytes (DpNode:max-frame-size, *)");
   g_assert_false (dp_remote_connection_put (rc, big));
   dp_test_assert_expected_logs ();
-  assert_echoes (rc, "still up");
+  dp_test_assert_echoes (rc, "still up");
 
   /* the place's reply, over the master's maximum: the place's put fails,
    * the node says why, and the place serves on */
@@ -1359,7 +1324,7 @@ test_limit_frame_size_told (Peer *p, gconstpointer data)
                       "127.0.0.1:*'s maximum frame size of 32768 bytes (DpNode:max-frame-size, *)");
   g_assert_true (dp_remote_connection_put (rc, middle));
   dp_test_assert_expected_logs ();
-  assert_echoes (rc, "and still up");
+  dp_test_assert_echoes (rc, "and still up");
   g_assert_true (dp_remote_node_is_alive (p->node));
 }
 
@@ -1420,7 +1385,7 @@ test_limit_pending_connections (Peer *p, gconstpointer data)
 
     g_assert_no_error (error);
     rc = launch_on (admitted);
-    assert_echoes (rc, "admitted");
+    dp_test_assert_echoes (rc, "admitted");
   }
   for (guint i = 0; i < G_N_ELEMENTS (silent); i++)
     g_object_unref (silent[i]);
