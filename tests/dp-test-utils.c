@@ -426,3 +426,23 @@ dp_test_proc_status_kib (gint64      pid,
   g_assert_nonnull (at);
   return g_ascii_strtoll (at + strlen (key), NULL, 10);
 }
+
+gint64
+dp_test_read_node_pid (GDataInputStream *err)
+{
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error);
+      const char *p;
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (strstr (line, " ready (pid ") && (p = strstr (line, "(pid ")))
+        {
+          gint64 pid = g_ascii_strtoll (p + 5, NULL, 10);
+          g_assert_cmpint (pid, >, 0);
+          return pid;
+        }
+    }
+}

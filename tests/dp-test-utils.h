@@ -35,6 +35,9 @@ DpRemoteNode *dp_test_spawn_node         (DpNode     *router);
  * process */
 gint64        dp_test_proc_status_kib    (gint64      pid,
                                           const char *field);
+/* Reads dp-launch's standard error (@err) up to its "node HOST:PORT ready
+ * (pid N)" line and returns N, the node's pid */
+gint64        dp_test_read_node_pid      (GDataInputStream *err);
 /* @rc's place echoes @value (a string) back */
 void          dp_test_assert_echoes      (DpRemoteConnection *rc,
                                           const char         *value);

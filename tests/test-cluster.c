@@ -946,18 +946,11 @@ test_master_killed (void)
   g_autoptr(GSubprocess) sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
                                                 &error, launch_path, "localhost:0", echo, "echo", NULL);
   g_autoptr(GDataInputStream) err = NULL;
-  g_autofree char *line = NULL;
-  const char *p;
   gint64 node_pid;
 
   g_assert_no_error (error);
   err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (sp));
-  line = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error);
-  g_assert_no_error (error);
-  p = line ? strstr (line, "(pid ") : NULL;
-  g_assert_nonnull (p);
-  node_pid = g_ascii_strtoll (p + 5, NULL, 10);
-  g_assert_cmpint (node_pid, >, 0);
+  node_pid = dp_test_read_node_pid (err);
   g_assert_false (dp_test_wait_process_gone (node_pid, 0));
 
   g_subprocess_send_signal (sp, SIGKILL);
@@ -995,16 +988,7 @@ test_flow_launch_stdout_unread (void)
   g_assert_no_error (error);
   launch_pid = g_ascii_strtoll (g_subprocess_get_identifier (sp), NULL, 10);
   err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (sp));
-  while (node_pid == 0)
-    {
-      g_autofree char *line = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error);
-      const char *p;
-
-      g_assert_no_error (error);
-      g_assert_nonnull (line);
-      if ((p = strstr (line, "(pid ")) != NULL)
-        node_pid = g_ascii_strtoll (p + 5, NULL, 10);
-    }
+  node_pid = dp_test_read_node_pid (err);
   node0 = dp_test_proc_status_kib (node_pid, "VmRSS");
   launch0 = dp_test_proc_status_kib (launch_pid, "VmRSS");
   /* the flood has begun once its first message is out */
@@ -1072,16 +1056,7 @@ test_flow_launch_stdin_paused (void)
   g_assert_no_error (error);
   launch_pid = g_ascii_strtoll (g_subprocess_get_identifier (sp), NULL, 10);
   err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (sp));
-  while (node_pid == 0)
-    {
-      g_autofree char *l = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error);
-      const char *p;
-
-      g_assert_no_error (error);
-      g_assert_nonnull (l);
-      if ((p = strstr (l, "(pid ")) != NULL)
-        node_pid = g_ascii_strtoll (p + 5, NULL, 10);
-    }
+  node_pid = dp_test_read_node_pid (err);
   node0 = dp_test_proc_status_kib (node_pid, "VmRSS");
   launch0 = dp_test_proc_status_kib (launch_pid, "VmRSS");
 

@@ -343,24 +343,13 @@ test_master_killed (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) sp = NULL;
   g_autoptr(GDataInputStream) err = NULL;
-  g_autofree char *line = NULL;
-  const char *p;
   gint64 node_pid;
 
   sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
                          launch, "--ssh-config", env ("DP_TEST_SSH_CONFIG"), "dp-test:0", echo, "echo", NULL);
   g_assert_no_error (error);
   err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (sp));
-  do
-    {
-      g_free (line);
-      line = g_data_input_stream_read_line_utf8 (err, NULL, NULL, &error);
-      g_assert_no_error (error);
-      g_assert_nonnull (line);
-    }
-  while (strstr (line, "ready (pid ") == NULL);
-  p = strstr (line, "(pid ");
-  node_pid = g_ascii_strtoll (p + 5, NULL, 10);
+  node_pid = dp_test_read_node_pid (err);
   g_assert_cmpint (node_pid, >, 0);
   g_assert_false (dp_test_wait_process_gone (node_pid, 0));
 
