@@ -1165,17 +1165,33 @@ final_fail (DpRestarter *r, gpointer data)
   *(gboolean *) data = TRUE;
 }
 
+static gboolean
+set_flag_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Each incarnation reads one message and ends, so none can end before the
+ * restarter is set (a place that ended at once could, on a loaded
+ * machine, and then nothing would restart it). 4 messages: the first run
+ * and 3 restarts, then final-fail. */
 static void
 test_restarter (Fixture *f, gconstpointer data)
 {
-  g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (f->node, "test-places", "quick", 0, NULL);
-  gboolean failed = FALSE;
+  g_autoptr(DpRemoteConnection) rc = dp_remote_node_launch_place (f->node, "test-places", "one_then_exit", 0, NULL);
+  gboolean failed = FALSE, late = FALSE;
   g_autoptr(DpRestarter) r = dp_restart_every (0.5, 3, G_CALLBACK (final_fail), &failed);
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  g_autoptr(GSource) guard = g_timeout_source_new_seconds (60);   /* a hang guard only */
 
   dp_remote_connection_set_restarter (rc, r);
-  while (!failed && g_get_monotonic_time () < deadline)
+  for (gint32 i = 0; i < 4; i++)
+    g_assert_true (dp_remote_connection_put (rc, g_variant_new_int32 (i)));
+  g_source_set_callback (guard, set_flag_cb, &late, NULL);
+  g_source_attach (guard, NULL);
+  while (!failed && !late)
     g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (guard);
   g_assert_true (failed);
   g_assert_cmpuint (dp_restarter_get_retries (r), ==, 3);
   /* given up: the connection has ended for good */
