@@ -212,6 +212,20 @@ def machine_info():
     return info
 
 
+def machine_costs(build):
+    """The machine's basic costs (bench/probe): a null system call, the
+    first touch of a fresh page, a thread wake-up — so that a table from
+    another VM can be read. None when the probe is not built."""
+    probe = os.path.join(build, "bench", "probe")
+    if not os.access(probe, os.X_OK):
+        return None
+    try:
+        out = subprocess.run([probe], capture_output=True, text=True, timeout=60).stdout
+        return json.loads(out.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
 def fmt(v):
     if v is None:
         return "—"
@@ -273,6 +287,9 @@ def main():
 
     started = datetime.datetime.now().astimezone()
     info = machine_info()
+    costs = machine_costs(build)
+    if costs:
+        info["costs"] = costs
     samples = {w: {s: [] for s in present} for w in workloads}
     extras = {w: {s: [] for s in present} for w in workloads}
     failures = []
@@ -333,6 +350,12 @@ def main():
     out.append("- date: %s" % started.strftime("%Y-%m-%d %H:%M %Z"))
     out.append("- machine: %s cores (nproc), Linux %s %s, %s, %s MB RAM" % (
         info.get("nproc"), info.get("kernel"), info.get("machine"), info.get("cpu", "?"), info.get("memory_mb", "?")))
+    costs = info.get("costs")
+    if costs:
+        out.append("- machine costs (bench/probe, medians): a null system call %.0f ns, the first touch "
+                   "of a fresh page %.2f µs, a thread wake-up (condition variable) %.1f µs" % (
+                       costs.get("syscall_ns", -1), costs.get("page_fault_ns", -1) / 1000.0,
+                       costs.get("thread_wake_ns", -1) / 1000.0))
     out.append("- command: `%s`" % command)
     out.append("- commit: %s, build: %s" % (info.get("commit", "?"), build))
     out.append("- %d repetition%s per workload and system, systems interleaved; each cell: median (min–max)"
