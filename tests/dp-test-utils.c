@@ -15,6 +15,7 @@
 #include "dp-private.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <poll.h>
 #include <stdio.h>
@@ -445,4 +446,13 @@ dp_test_read_node_pid (GDataInputStream *err)
           return pid;
         }
     }
+}
+
+void
+dp_test_kill_master (GSubprocess *sp,
+                     gint64       node_pid)
+{
+  g_subprocess_send_signal (sp, SIGKILL);
+  g_subprocess_wait (sp, NULL, NULL);
+  g_assert_true (dp_test_wait_process_gone (node_pid, 10000));
 }

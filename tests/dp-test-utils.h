@@ -38,6 +38,10 @@ gint64        dp_test_proc_status_kib    (gint64      pid,
 /* Reads dp-launch's standard error (@err) up to its "node HOST:PORT ready
  * (pid N)" line and returns N, the node's pid */
 gint64        dp_test_read_node_pid      (GDataInputStream *err);
+/* SIGKILLs the master @sp (dp-launch, a sample) and asserts that its node
+ * @node_pid goes too (its standard input, or its ssh session, closes) */
+void          dp_test_kill_master        (GSubprocess *sp,
+                                          gint64       node_pid);
 /* @rc's place echoes @value (a string) back */
 void          dp_test_assert_echoes      (DpRemoteConnection *rc,
                                           const char         *value);

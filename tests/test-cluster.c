@@ -953,9 +953,7 @@ test_master_killed (void)
   node_pid = dp_test_read_node_pid (err);
   g_assert_false (dp_test_wait_process_gone (node_pid, 0));
 
-  g_subprocess_send_signal (sp, SIGKILL);
-  g_subprocess_wait (sp, NULL, NULL);
-  g_assert_true (dp_test_wait_process_gone (node_pid, 10000));
+  dp_test_kill_master (sp, node_pid);
 }
 
 
@@ -1020,9 +1018,7 @@ test_flow_launch_stdout_unread (void)
 #endif
 
   /* blocked in a write to stdout: only SIGKILL; the node follows */
-  g_subprocess_send_signal (sp, SIGKILL);
-  g_subprocess_wait (sp, NULL, NULL);
-  g_assert_true (dp_test_wait_process_gone (node_pid, 10000));
+  dp_test_kill_master (sp, node_pid);
 }
 
 /* dp-launch stops reading its standard input while the place does not
@@ -1099,9 +1095,7 @@ test_flow_launch_stdin_paused (void)
   g_assert_cmpint (launch1 - launch0, <, 64 * 1024);
 #endif
 
-  g_subprocess_send_signal (sp, SIGKILL);
-  g_subprocess_wait (sp, NULL, NULL);
-  g_assert_true (dp_test_wait_process_gone (node_pid, 10000));
+  dp_test_kill_master (sp, node_pid);
 }
 
 /* The master (dp-launch) is stopped for less than the heartbeat timeout

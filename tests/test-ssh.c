@@ -354,9 +354,7 @@ test_master_killed (void)
   g_assert_false (dp_test_wait_process_gone (node_pid, 0));
 
   /* kill -9 the master: the ssh session closes, so does the node's stdin */
-  g_subprocess_send_signal (sp, SIGKILL);
-  g_subprocess_wait (sp, NULL, NULL);
-  g_assert_true (dp_test_wait_process_gone (node_pid, 10000));
+  dp_test_kill_master (sp, node_pid);
 }
 
 /* SIGKILL every sshd process below the fixture's listener: the sessions */
