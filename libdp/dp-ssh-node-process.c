@@ -84,6 +84,18 @@ report_in_router (gpointer data)
   Report *r = data;
   DpNodeProcess *process = DP_NODE_PROCESS (r->self);
 
+  /* A start failure or the end is the worker's last report: wait for the
+   * thread to be gone (it only drops a reference and returns; its thread
+   * destructors free libssh's crypto state), so whoever sees the end sees
+   * no thread of this process left behind, at exit either. */
+  if (r->error || r->exited)
+    {
+      GThread *thread = g_steal_pointer (&r->self->worker);
+
+      if (thread)
+        g_thread_join (thread);
+    }
+
   if (r->error)
     dp_node_process_start_failed (process, g_steal_pointer (&r->error));
   else if (r->exited)
@@ -629,8 +641,9 @@ dp_ssh_node_process_finalize (GObject *object)
 {
   DpSshNodeProcess *self = DP_SSH_NODE_PROCESS (object);
 
-  /* the worker holds a reference until it returns, so it is done (and this
-   * may well be running on it) */
+  /* the worker holds a reference until it returns, and its last report
+   * joins it; without that report (it was never started) there is no
+   * thread to join */
   g_clear_pointer (&self->worker, g_thread_unref);
   g_free (self->command);
   g_free (self->resolved_host);
