@@ -198,6 +198,31 @@ inbox_reserve (DpInbox *box,
   box->head = 0;
 }
 
+/* With the lock held: appends @msg and @reply (taking them), wakes a
+ * reader, releases the lock and then calls the notify hook */
+static void
+inbox_append_unlock (DpInbox        *box,
+                     GVariant       *msg,
+                     DpPlaceChannel *reply)
+{
+  DpInboxNotify notify;
+  gpointer notify_data;
+
+  DP_ASSERT_LOCK_HELD (&box->lock);
+  inbox_reserve (box, 1);
+  box->ring[(box->head + (guint) box->len) % box->cap] = (DpQueued) { msg, reply };
+  box->bytes += g_variant_get_size (msg);
+  g_atomic_int_inc (&box->len);
+  if (box->waiters)
+    g_cond_signal (&box->cond);
+  notify = box->notify;
+  notify_data = box->notify_data;
+  g_mutex_unlock (&box->lock);
+
+  if (notify)
+    notify (notify_data);
+}
+
 /* Takes @msg and @reply. Returns FALSE (and frees them) when closed.
  * With @wait, first waits while the inbox is at its limit (a put on an
  * in-process pair). */
@@ -207,9 +232,6 @@ inbox_push (DpInbox        *box,
             DpPlaceChannel *reply,
             gboolean        wait)
 {
-  DpInboxNotify notify;
-  gpointer notify_data;
-
   _dp_mutex_lock (&box->lock);
   if (wait)
     while (!box->closed && inbox_full_locked (box))
@@ -225,18 +247,7 @@ inbox_push (DpInbox        *box,
       g_clear_object (&reply);
       return FALSE;
     }
-  inbox_reserve (box, 1);
-  box->ring[(box->head + (guint) box->len) % box->cap] = (DpQueued) { msg, reply };
-  box->bytes += g_variant_get_size (msg);
-  g_atomic_int_inc (&box->len);
-  if (box->waiters)
-    g_cond_signal (&box->cond);
-  notify = box->notify;
-  notify_data = box->notify_data;
-  g_mutex_unlock (&box->lock);
-
-  if (notify)
-    notify (notify_data);
+  inbox_append_unlock (box, msg, reply);
   return TRUE;
 }
 
@@ -634,6 +645,51 @@ _dp_place_channel_put_nowait (DpPlaceChannel *self,
                               GVariant       *message)
 {
   return put (self, message, FALSE);
+}
+
+DpTryPut
+_dp_place_channel_try_put (DpPlaceChannel *self,
+                           GVariant       *message)
+{
+  DpPipe *p = self->pipe;
+  guint i = self->side;
+  DpInbox *box = &p->box[1 - i];
+  gboolean out_closed;
+
+  if (g_variant_is_floating (message))
+    g_variant_take_ref (message);
+  else
+    g_variant_ref (message);
+
+  g_mutex_lock (&p->out_lock[i]);
+  g_assert (p->sink[i] == NULL && !p->bound[i]);   /* in-process pairs only */
+  out_closed = p->out_closed[i];
+  g_mutex_unlock (&p->out_lock[i]);
+
+  _dp_mutex_lock (&box->lock);
+  if (out_closed || box->closed || inbox_full_locked (box))
+    {
+      DpTryPut why = out_closed || box->closed ? DP_TRY_PUT_CLOSED : DP_TRY_PUT_FULL;
+
+      g_mutex_unlock (&box->lock);
+      g_variant_unref (message);
+      return why;
+    }
+  inbox_append_unlock (box, message, NULL);
+  return DP_TRY_PUT_OK;
+}
+
+void
+_dp_place_channel_set_inbox_limits (DpPlaceChannel *self,
+                                    gsize           max_bytes,
+                                    guint           max_msgs)
+{
+  DpInbox *box = &self->pipe->box[self->side];
+
+  _dp_mutex_lock (&box->lock);
+  box->max_bytes = max_bytes;
+  box->max_msgs = max_msgs;
+  g_mutex_unlock (&box->lock);
 }
 
 gboolean

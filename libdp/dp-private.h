@@ -220,6 +220,18 @@ gboolean  _dp_place_channel_deliver_many (DpPlaceChannel *self, GVariant **msgs,
                                           DpPlaceChannel *reply, DpConnection *from);
 /* Put without waiting for room (main-loop callers that checked first) */
 gboolean  _dp_place_channel_put_nowait  (DpPlaceChannel *self, GVariant *message);
+/* In-process pairs: a put that never waits. Takes @message (a floating
+ * ref is sunk) and queues it, or drops it and says why: this end or the
+ * other is closed, or the other end's inbox is at its limit. */
+typedef enum {
+  DP_TRY_PUT_OK,
+  DP_TRY_PUT_CLOSED,
+  DP_TRY_PUT_FULL,
+} DpTryPut;
+DpTryPut  _dp_place_channel_try_put     (DpPlaceChannel *self, GVariant *message);
+/* The limits of this end's own inbox; set before the other end is used */
+void      _dp_place_channel_set_inbox_limits (DpPlaceChannel *self, gsize max_bytes,
+                                              guint max_msgs);
 /* FALSE when a put to the wire would wait now */
 gboolean  _dp_place_channel_is_writable (DpPlaceChannel *self);
 /* FALSE when a put would not wait now; else @func(@data) is called once

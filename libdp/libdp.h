@@ -11,6 +11,8 @@
 #include "dp-channel.h"
 #include "dp-clock.h"
 #include "dp-place-channel.h"
+#include "dp-async-bi-channel.h"
+#include "dp-typed-channel.h"
 #include "dp-place.h"
 #include "dp-plugin.h"
 #include "dp-node.h"

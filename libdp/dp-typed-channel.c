@@ -1,0 +1,358 @@
+/* dp-typed-channel.c: receive selectively by a message's type
+ *
+ * The seed's named-place-typed-channel% (distributed.rkt) takes the type
+ * of a message as its caaar and fails on any other shape; here the type is
+ * found by following first elements down to a string (see the table in
+ * dp-typed-channel.h), and a message without one is simply never of any
+ * type. Held-back messages wait in a bounded queue, in arrival order.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+
+struct _DpTypedChannel
+{
+  GObject    parent_instance;
+  /* immutable after construction */
+  DpChannel *channel;
+  guint      max_held;
+  /* one get at a time; @held is under it */
+  GMutex     reader;
+  GQueue     held;
+  guint      n_held;    /* atomic: the length of @held */
+};
+
+enum {
+  PROP_0,
+  PROP_CHANNEL,
+  PROP_MAX_HELD,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+G_DEFINE_FINAL_TYPE (DpTypedChannel, dp_typed_channel, G_TYPE_OBJECT)
+
+/* ---- a message's type ---- */
+
+/* The value that holds @message's type (a string, object path or
+ * signature), as a new reference, or NULL when it has none */
+static GVariant *
+type_value (GVariant *message)
+{
+  GVariant *v = g_variant_ref (message);
+
+  for (;;)
+    {
+      const GVariantType *t = g_variant_get_type (v);
+      GVariant *next = NULL;
+
+      switch (g_variant_classify (v))
+        {
+        case G_VARIANT_CLASS_STRING:
+        case G_VARIANT_CLASS_OBJECT_PATH:
+        case G_VARIANT_CLASS_SIGNATURE:
+          return v;
+        case G_VARIANT_CLASS_VARIANT:
+          next = g_variant_get_variant (v);
+          break;
+        case G_VARIANT_CLASS_MAYBE:
+          next = g_variant_get_maybe (v);
+          break;
+        case G_VARIANT_CLASS_ARRAY:
+          if (!g_variant_type_is_dict_entry (g_variant_type_element (t)) &&
+              g_variant_n_children (v) > 0)
+            next = g_variant_get_child_value (v, 0);
+          break;
+        case G_VARIANT_CLASS_TUPLE:
+        case G_VARIANT_CLASS_DICT_ENTRY:
+          if (g_variant_n_children (v) > 0)
+            next = g_variant_get_child_value (v, 0);
+          break;
+        default:
+          break;
+        }
+      g_variant_unref (v);
+      if (next == NULL)
+        return NULL;
+      v = next;
+    }
+}
+
+static gboolean
+is_of_type (GVariant   *message,
+            const char *type)
+{
+  g_autoptr(GVariant) tv = NULL;
+
+  if (type == NULL)
+    return TRUE;
+  tv = type_value (message);
+  return tv != NULL && g_str_equal (g_variant_get_string (tv, NULL), type);
+}
+
+/**
+ * dp_typed_channel_dup_message_type:
+ * @message: a message
+ *
+ * The type of @message as a #DpTypedChannel sees it: the string found by
+ * following first elements down (see the table at #DpTypedChannel).
+ *
+ * Returns: (transfer full) (nullable): the type, or %NULL when @message has
+ *   none
+ */
+char *
+dp_typed_channel_dup_message_type (GVariant *message)
+{
+  g_autoptr(GVariant) tv = NULL;
+
+  g_return_val_if_fail (message != NULL, NULL);
+  tv = type_value (message);
+  return tv ? g_variant_dup_string (tv, NULL) : NULL;
+}
+
+/* ---- GObject ---- */
+
+static void
+dp_typed_channel_finalize (GObject *object)
+{
+  DpTypedChannel *self = DP_TYPED_CHANNEL (object);
+
+  g_queue_clear_full (&self->held, (GDestroyNotify) g_variant_unref);
+  g_mutex_clear (&self->reader);
+  g_clear_object (&self->channel);
+  G_OBJECT_CLASS (dp_typed_channel_parent_class)->finalize (object);
+}
+
+static void
+dp_typed_channel_get_property (GObject    *object,
+                               guint       prop_id,
+                               GValue     *value,
+                               GParamSpec *pspec)
+{
+  DpTypedChannel *self = DP_TYPED_CHANNEL (object);
+
+  switch (prop_id)
+    {
+    case PROP_CHANNEL:  g_value_set_object (value, self->channel); break;
+    case PROP_MAX_HELD: g_value_set_uint (value, self->max_held); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+dp_typed_channel_set_property (GObject      *object,
+                               guint         prop_id,
+                               const GValue *value,
+                               GParamSpec   *pspec)
+{
+  DpTypedChannel *self = DP_TYPED_CHANNEL (object);
+
+  switch (prop_id)
+    {
+    case PROP_CHANNEL:  self->channel = g_value_dup_object (value); break;
+    case PROP_MAX_HELD: self->max_held = g_value_get_uint (value); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+dp_typed_channel_class_init (DpTypedChannelClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = dp_typed_channel_finalize;
+  object_class->get_property = dp_typed_channel_get_property;
+  object_class->set_property = dp_typed_channel_set_property;
+
+  /**
+   * DpTypedChannel:channel:
+   *
+   * The channel read from.
+   */
+  properties[PROP_CHANNEL] =
+    g_param_spec_object ("channel", NULL, NULL, DP_TYPE_CHANNEL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpTypedChannel:max-held:
+   *
+   * How many messages of other types are held back at most.
+   */
+  properties[PROP_MAX_HELD] =
+    g_param_spec_uint ("max-held", NULL, NULL, 1, G_MAXUINT, DP_TYPED_CHANNEL_DEFAULT_MAX_HELD,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+dp_typed_channel_init (DpTypedChannel *self)
+{
+  g_mutex_init (&self->reader);
+  g_queue_init (&self->held);
+  self->max_held = DP_TYPED_CHANNEL_DEFAULT_MAX_HELD;
+}
+
+/* ---- public API ---- */
+
+/**
+ * dp_typed_channel_new:
+ * @channel: the channel to read from
+ *
+ * `(new named-place-typed-channel% [ch channel])`, holding back at most
+ * %DP_TYPED_CHANNEL_DEFAULT_MAX_HELD messages. Only the typed channel
+ * should read from @channel from now on.
+ *
+ * Returns: (transfer full): the typed channel
+ */
+DpTypedChannel *
+dp_typed_channel_new (DpChannel *channel)
+{
+  return dp_typed_channel_new_full (channel, DP_TYPED_CHANNEL_DEFAULT_MAX_HELD);
+}
+
+/**
+ * dp_typed_channel_new_full:
+ * @channel: the channel to read from
+ * @max_held: how many messages of other types are held back at most (at
+ *   least 1)
+ *
+ * Returns: (transfer full): the typed channel
+ */
+DpTypedChannel *
+dp_typed_channel_new_full (DpChannel *channel,
+                           guint      max_held)
+{
+  g_return_val_if_fail (DP_IS_CHANNEL (channel), NULL);
+  g_return_val_if_fail (max_held > 0, NULL);
+  return g_object_new (DP_TYPE_TYPED_CHANNEL, "channel", channel, "max-held", max_held, NULL);
+}
+
+static GVariant *
+take (DpTypedChannel  *self,
+      const char      *type,
+      gboolean         block,
+      GError         **error)
+{
+  GVariant *msg = NULL;
+
+  if (block)
+    g_mutex_lock (&self->reader);
+  else if (!g_mutex_trylock (&self->reader))
+    return NULL;   /* a blocking get is under way */
+
+  for (GList *l = self->held.head; l; l = l->next)
+    if (is_of_type (l->data, type))
+      {
+        msg = l->data;
+        g_queue_delete_link (&self->held, l);
+        g_atomic_int_add (&self->n_held, -1);
+        goto out;
+      }
+
+  for (;;)
+    {
+      if (self->held.length >= self->max_held)
+        {
+          g_set_error (error, DP_ERROR, DP_ERROR_LIMIT,
+                       "the typed channel holds back %u messages of other types, its limit "
+                       "(max-held %u), and none of type '%s': take some of them first",
+                       self->held.length, self->max_held, type ? type : "");
+          break;
+        }
+      msg = block ? dp_channel_get (self->channel) : dp_channel_try_get (self->channel);
+      if (msg == NULL || is_of_type (msg, type))
+        break;
+      g_queue_push_tail (&self->held, g_steal_pointer (&msg));
+      g_atomic_int_inc (&self->n_held);
+    }
+out:
+  g_mutex_unlock (&self->reader);
+  return msg;
+}
+
+/**
+ * dp_typed_channel_get:
+ * @self: a #DpTypedChannel
+ * @type: (nullable): the type wanted, or %NULL for any message
+ * @error: return location for a #GError, or %NULL
+ *
+ * `tc-get`: returns the oldest message of type @type, held back or
+ * arriving; blocks until one arrives, holding back the messages of other
+ * types that come meanwhile.
+ *
+ * Returns: (transfer full) (nullable): the message; %NULL without an error
+ *   once the channel has closed with no message of @type held back, %NULL
+ *   with %DP_ERROR_LIMIT when #DpTypedChannel:max-held messages of other
+ *   types are held back
+ */
+GVariant *
+dp_typed_channel_get (DpTypedChannel  *self,
+                      const char      *type,
+                      GError         **error)
+{
+  g_return_val_if_fail (DP_IS_TYPED_CHANNEL (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return take (self, type, TRUE, error);
+}
+
+/**
+ * dp_typed_channel_try_get:
+ * @self: a #DpTypedChannel
+ * @type: (nullable): the type wanted, or %NULL for any message
+ * @error: return location for a #GError, or %NULL
+ *
+ * Like dp_typed_channel_get(), but never blocks: it holds back what the
+ * channel has queued up to a message of @type, and returns %NULL when
+ * there is none (or another thread's get is waiting).
+ *
+ * Returns: (transfer full) (nullable): the message, or %NULL (with
+ *   %DP_ERROR_LIMIT as for dp_typed_channel_get())
+ */
+GVariant *
+dp_typed_channel_try_get (DpTypedChannel  *self,
+                          const char      *type,
+                          GError         **error)
+{
+  g_return_val_if_fail (DP_IS_TYPED_CHANNEL (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return take (self, type, FALSE, error);
+}
+
+/**
+ * dp_typed_channel_get_channel:
+ * @self: a #DpTypedChannel
+ *
+ * Returns: (transfer none): the channel read from; puts go there directly
+ */
+DpChannel *
+dp_typed_channel_get_channel (DpTypedChannel *self)
+{
+  g_return_val_if_fail (DP_IS_TYPED_CHANNEL (self), NULL);
+  return self->channel;
+}
+
+/**
+ * dp_typed_channel_get_n_held:
+ * @self: a #DpTypedChannel
+ *
+ * Returns: how many messages are held back now
+ */
+guint
+dp_typed_channel_get_n_held (DpTypedChannel *self)
+{
+  g_return_val_if_fail (DP_IS_TYPED_CHANNEL (self), 0);
+  return (guint) g_atomic_int_get (&self->n_held);
+}
+
+/**
+ * dp_typed_channel_get_max_held:
+ * @self: a #DpTypedChannel
+ *
+ * Returns: #DpTypedChannel:max-held
+ */
+guint
+dp_typed_channel_get_max_held (DpTypedChannel *self)
+{
+  g_return_val_if_fail (DP_IS_TYPED_CHANNEL (self), 0);
+  return self->max_held;
+}
