@@ -499,9 +499,16 @@ dp_async_bi_channel_try_get (DpAsyncBiChannel *self)
 void
 dp_async_bi_channel_close (DpAsyncBiChannel *self)
 {
+  GVariant *msg;
+
   g_return_if_fail (DP_IS_ASYNC_BI_CHANNEL (self));
-  if (self->end)
-    dp_place_channel_close (self->end);
+  if (self->end == NULL)
+    return;
+  dp_place_channel_close (self->end);
+  /* what this end had not read goes now */
+  while ((msg = dp_place_channel_try_get (self->end)) != NULL)
+    g_variant_unref (msg);
+  wake_own_source (self);
 }
 
 /**

@@ -179,6 +179,38 @@ test_named (Fixture *f, gconstpointer data)
   }
 }
 
+/* tc-get on both sides of a real place channel: the place (typed_reorder)
+ * takes "second" before "first" through a DpTypedChannel on its
+ * DpPlaceChannel; the master reads the replies through one on its
+ * DpRemoteConnection, by type, out of arrival order. */
+static void
+test_typed_channel (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (f, "test-places", "typed_reorder", 0, NULL);
+  g_autoptr(DpTypedChannel) tc = dp_typed_channel_new (DP_CHANNEL (rc));
+  const char *sent[] = { "('first', 1)", "'noise'", "[<'second'>, <2>]", "('tail', 3)" };
+  const char *want[] = { "'noise'", "('tail', 3)", "[<'second'>, <2>]", "('first', 1)" };
+  const char *types[] = { "noise", "tail", NULL, NULL };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (sent); i++)
+    g_assert_true (dp_remote_connection_put (rc, g_variant_new_parsed (sent[i])));
+  dp_remote_connection_close (rc);
+  /* the place answers second, first, noise, tail; the master asks for
+   * noise and tail first, then takes the held-back ones in order */
+  for (gsize i = 0; i < G_N_ELEMENTS (want); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) got = dp_typed_channel_get (tc, types[i], &error);
+      g_autoptr(GVariant) w = g_variant_ref_sink (g_variant_new_parsed (want[i]));
+
+      g_assert_no_error (error);
+      g_assert_nonnull (got);
+      g_assert_true (g_variant_equal (got, w));
+    }
+  g_assert_null (dp_typed_channel_get (tc, NULL, NULL));
+  g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_RETURNED);
+}
+
 static void
 test_two_nodes (Fixture *f, gconstpointer data)
 {
@@ -1602,6 +1634,7 @@ main (int argc, char **argv)
   ADD ("/cluster/isolated/cost", test_isolated_cost);
   dp_test_add_func ("/cluster/dp-launch-isolate", test_dp_launch_isolate);
   ADD ("/cluster/named", test_named);
+  ADD ("/cluster/typed-channel", test_typed_channel);
   ADD ("/cluster/two-nodes", test_two_nodes);
   ADD ("/cluster/bad-peers", test_bad_peers);
   ADD ("/cluster/restarter", test_restarter);

@@ -277,3 +277,36 @@ deaf (DpPlaceChannel *ch)
   for (;;)
     g_cond_wait (&never, &lock);
 }
+
+/* ---- typed channels (issue 13): tc-get in a place ---- */
+
+/* Takes the message of type "second", then the one of type "first", from
+ * its channel through a DpTypedChannel, and sends them back in that order;
+ * then sends back whatever else it gets, in order, until the channel
+ * closes. */
+DP_PLACE_EXPORT void
+typed_reorder (DpPlaceChannel *ch)
+{
+  g_autoptr(DpTypedChannel) tc = dp_typed_channel_new (DP_CHANNEL (ch));
+  const char *order[] = { "second", "first" };
+  GVariant *m;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (order); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      m = dp_typed_channel_get (tc, order[i], &error);
+      if (m == NULL)
+        {
+          dp_place_channel_log (ch, "error", error ? error->message : "closed early");
+          return;
+        }
+      dp_place_channel_put (ch, m);
+      g_variant_unref (m);
+    }
+  while ((m = dp_typed_channel_get (tc, NULL, NULL)) != NULL)
+    {
+      dp_place_channel_put (ch, m);
+      g_variant_unref (m);
+    }
+}
