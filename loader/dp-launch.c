@@ -1,6 +1,7 @@
 /* dp-launch: run a place on a node from the command line
  *
  *   dp-launch [OPTIONS] HOST:PORT PLUGIN SYMBOL
+ *   dp-launch --connect --attach NAME [OPTIONS] HOST:PORT
  *
  * Spawns a node on HOST (locally for a local host name, over ssh otherwise)
  * listening on PORT (0: a free one), or attaches to a running one with
@@ -9,6 +10,14 @@
  * message the place sends as one line of JSON on standard output. When
  * standard input ends the channel is closed; dp-launch exits once the place
  * has finished. Lifecycle events and errors go to standard error.
+ *
+ * With --attach NAME it starts nothing: it connects to the place already
+ * registered as NAME on the running node, as one more client of it
+ * (dp_remote_node_connect_to_named_place()), and exchanges JSON lines the
+ * same way. A client cannot see the place finish, and closing its channel
+ * drops the answers still on their way, so at the end of the input it
+ * waits for one answer per message sent (the request/answer shape of named
+ * places), then closes its channel and exits; --no-wait closes at once.
  *
  * Flow control: a line of standard input is read only once the previous
  * one is queued on the connection (dp_remote_connection_put_async()), so
@@ -44,9 +53,11 @@ enum {
   EXIT_PLACE_CRASHED = 5,
   EXIT_LOST = 6,
   EXIT_BAD_INPUT = 7,
+  EXIT_NO_SUCH_NAME = 8,
 };
 
 static GMainLoop *loop;
+static DpRemoteNode *the_node;
 static int exit_code = EXIT_OK;
 static gboolean bad_input;
 static gboolean verbose;
@@ -56,6 +67,11 @@ static GDataInputStream *input;
 static char **messages;
 static char *signature;
 static gboolean log_json;
+/* --attach: the name, messages queued and answers printed so far, whether
+ * standard input has ended, --no-wait */
+static char *attach_name;
+static guint64 n_sent, n_answers;
+static gboolean input_done, no_wait;
 
 /* Records from places are printed by on_log(); everything else as usual. */
 static GLogWriterOutput
@@ -93,6 +109,8 @@ finish (int code)
   g_main_loop_quit (loop);
 }
 
+static void attach_maybe_done (void);
+
 static void
 on_message (DpRemoteConnection *rc, GVariant *msg, gpointer data)
 {
@@ -100,6 +118,17 @@ on_message (DpRemoteConnection *rc, GVariant *msg, gpointer data)
 
   printf ("%s\n", json);
   fflush (stdout);
+  n_answers++;
+  attach_maybe_done ();
+}
+
+/* --attach: a message came back unread, the named place has ended */
+static void
+on_undelivered (DpRemoteConnection *rc, GVariant *msg, gpointer data)
+{
+  g_printerr ("dp-launch: the place named '%s' has ended: a message came back undelivered\n",
+              attach_name);
+  finish (EXIT_LOST);
 }
 
 static void
@@ -119,8 +148,23 @@ on_died (DpRemoteConnection *rc, int exit, const char *detail, gpointer data)
       finish (EXIT_PLACE_CRASHED);
       break;
     case DP_PLACE_EXIT_FAILED:
-      g_printerr ("dp-launch: cannot start place: %s\n", error ? error->message : detail);
-      finish (EXIT_PLACE_START);
+      if (attach_name && g_error_matches (error, DP_ERROR, DP_ERROR_NAME_NOT_FOUND))
+        {
+          g_printerr ("dp-launch: no place named '%s' on node %s:%u\n", attach_name,
+                      dp_remote_node_get_host (the_node), dp_remote_node_get_port (the_node));
+          finish (EXIT_NO_SUCH_NAME);
+        }
+      else if (attach_name)
+        {
+          g_printerr ("dp-launch: cannot attach to the place named '%s': %s\n", attach_name,
+                      error ? error->message : detail);
+          finish (EXIT_PLACE_START);
+        }
+      else
+        {
+          g_printerr ("dp-launch: cannot start place: %s\n", error ? error->message : detail);
+          finish (EXIT_PLACE_START);
+        }
       break;
     default:
       g_printerr ("dp-launch: place %s lost: %s\n", dp_remote_connection_get_symbol (rc), detail);
@@ -140,11 +184,31 @@ read_next_line (void)
 static guint puts_in_flight;
 static gboolean close_when_sent;
 
+/* --attach, once the input has ended and every put is queued: when every
+ * message has had its answer (or at once with --no-wait), closes the
+ * channel and ends; the place goes on serving its other clients */
+static void
+attach_maybe_done (void)
+{
+  if (attach_name == NULL || !input_done || puts_in_flight > 0 || !g_main_loop_is_running (loop))
+    return;
+  if (!no_wait && n_answers < n_sent)
+    return;
+  if (verbose)
+    g_printerr ("dp-launch: detaching from '%s': %" G_GUINT64_FORMAT " messages sent, %"
+                G_GUINT64_FORMAT " received\n", attach_name, n_sent, n_answers);
+  dp_remote_connection_close (place);
+  finish (bad_input ? EXIT_BAD_INPUT : EXIT_OK);
+}
+
 /* Closes the channel once every message put so far is queued */
 static void
 close_after_puts (void)
 {
-  if (puts_in_flight > 0)
+  input_done = TRUE;
+  if (attach_name)
+    attach_maybe_done ();
+  else if (puts_in_flight > 0)
     close_when_sent = TRUE;
   else
     dp_remote_connection_close (place);
@@ -163,8 +227,11 @@ put_done (GObject *source, GAsyncResult *result, gpointer data)
       g_printerr ("dp-launch: %s: the place is gone, message dropped\n", what);
       bad_input = TRUE;
     }
+  else
+    n_sent++;
   if (--puts_in_flight == 0 && close_when_sent)
     dp_remote_connection_close (place);
+  attach_maybe_done ();
   if (from_stdin)
     read_next_line ();   /* the next line only once this one is queued */
 }
@@ -215,17 +282,6 @@ line_cb (GObject *source, GAsyncResult *result, gpointer data)
   read_next_line ();
 }
 
-static void
-ready_cb (GObject *source, GAsyncResult *result, gpointer data)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!dp_remote_connection_wait_ready_finish (place, result, &error))
-    return;  /* "died" reports it */
-  if (verbose)
-    g_printerr ("dp-launch: place %s runs\n", dp_remote_connection_get_symbol (place));
-}
-
 typedef struct {
   char          *plugin;
   char          *symbol;
@@ -234,17 +290,10 @@ typedef struct {
   gboolean       read_stdin;
 } LaunchArgs;
 
+/* Sends the --message's, then the lines of standard input */
 static void
-start_place (DpRemoteNode *node, LaunchArgs *a)
+start_input (LaunchArgs *a)
 {
-  g_printerr ("dp-launch: node %s:%u ready (pid %" G_GINT64_FORMAT ")\n",
-              dp_remote_node_get_host (node), dp_remote_node_get_port (node),
-              dp_remote_node_get_pid (node));
-  place = dp_remote_node_launch_place (node, a->plugin, a->symbol, a->flags, a->name);
-  g_signal_connect (place, "message", G_CALLBACK (on_message), NULL);
-  g_signal_connect (place, "died", G_CALLBACK (on_died), NULL);
-  dp_remote_connection_wait_ready_async (place, NULL, ready_cb, NULL);
-
   for (guint i = 0; messages && messages[i]; i++)
     {
       g_autofree char *what = g_strdup_printf ("--message %u", i + 1);
@@ -260,7 +309,43 @@ start_place (DpRemoteNode *node, LaunchArgs *a)
     close_after_puts ();
 }
 
-static DpRemoteNode *the_node;
+static void
+ready_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  LaunchArgs *a = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!dp_remote_connection_wait_ready_finish (place, result, &error))
+    return;  /* "died" reports it */
+  if (verbose && attach_name)
+    g_printerr ("dp-launch: attached to the place named '%s'\n", attach_name);
+  else if (verbose)
+    g_printerr ("dp-launch: place %s runs\n", dp_remote_connection_get_symbol (place));
+  /* --attach: nothing is sent before the name is known to be there */
+  if (attach_name)
+    start_input (a);
+}
+
+static void
+start_place (DpRemoteNode *node, LaunchArgs *a)
+{
+  g_printerr ("dp-launch: node %s:%u ready (pid %" G_GINT64_FORMAT ")\n",
+              dp_remote_node_get_host (node), dp_remote_node_get_port (node),
+              dp_remote_node_get_pid (node));
+  if (attach_name)
+    {
+      place = dp_remote_node_connect_to_named_place (node, attach_name);
+      g_signal_connect (place, "undelivered", G_CALLBACK (on_undelivered), NULL);
+    }
+  else
+    place = dp_remote_node_launch_place (node, a->plugin, a->symbol, a->flags, a->name);
+  g_signal_connect (place, "message", G_CALLBACK (on_message), NULL);
+  g_signal_connect (place, "died", G_CALLBACK (on_died), NULL);
+  dp_remote_connection_wait_ready_async (place, NULL, ready_cb, a);
+  if (!attach_name)
+    start_input (a);
+}
+
 static gboolean connect_mode;
 
 static void
@@ -292,7 +377,7 @@ on_sigint (gpointer data)
 typedef struct {
   gboolean  thunk, connect, use_ssh, use_local, accept_new, no_stdin, version;
   gboolean  isolate;
-  char     *named, *node_path, *cookie_file, *identity, *known_hosts, *ssh_config;
+  char     *named, *attach, *node_path, *cookie_file, *identity, *known_hosts, *ssh_config;
   GStrv     plugin_dirs;
   gint      ready_timeout;
 } Options;
@@ -301,6 +386,7 @@ static void
 options_clear (Options *o)
 {
   g_free (o->named);
+  g_free (o->attach);
   g_free (o->node_path);
   g_free (o->cookie_file);
   g_free (o->identity);
@@ -321,7 +407,14 @@ static const char summary[] =
   "over ssh otherwise; it may be user@host or host:sshport for ssh, and an IPv6\n"
   "address goes in brackets ([::1]:0, user@[fe80::1]:22:0). PLUGIN is a\n"
   "file (its directory is added to a spawned node's plugin path) or a name on\n"
-  "the node's plugin path ($DP_PLUGIN_PATH, --plugin-dir).";
+  "the node's plugin path ($DP_PLUGIN_PATH, --plugin-dir).\n\n"
+  "With --connect --attach NAME and only HOST:PORT, dp-launch starts nothing:\n"
+  "it becomes one more client of the place registered as NAME on the running\n"
+  "node (dp-launch --named NAME, dp_remote_node_launch_place()), sends it the\n"
+  "--message's and the lines of standard input, and prints what the place\n"
+  "sends back to this client. At the end of the input it waits for one answer\n"
+  "per message sent, then closes its channel and exits 0 (the place goes on\n"
+  "serving others); --no-wait closes at once. An unknown NAME is exit status 8.";
 
 static const char description[] =
   "Exit status:\n"
@@ -333,6 +426,7 @@ static const char description[] =
   "  5  the place crashed\n"
   "  6  the node or the connection to it was lost\n"
   "  7  some input lines were not valid JSON messages (the rest was sent)\n"
+  "  8  --attach: no place has that name on the node\n"
   "  130 interrupted\n\n"
   "JSON and messages (json-glib's mapping; a number is never changed):\n"
   "  JSON         read as     read with --signature TYPE  written from\n"
@@ -354,7 +448,9 @@ static const char description[] =
   "Examples:\n"
   "  printf '\"ping\"\\n[1, 2.5]\\n' | dp-launch localhost:0 ./echo.so echo\n"
   "  dp-node --listen 127.0.0.1:6340 --plugin-dir /opt/plugins &\n"
-  "  dp-launch --connect -m '\"hi\"' --no-stdin 127.0.0.1:6340 echo echo\n";
+  "  dp-launch --connect -m '\"hi\"' --no-stdin 127.0.0.1:6340 echo echo\n"
+  "  dp-launch --connect --named srv 127.0.0.1:6340 echo echo_named &\n"
+  "  echo '\"ping\"' | dp-launch --connect --attach srv 127.0.0.1:6340\n";
 
 /* Parses the command line into @o, @host and @port (HOST:PORT, the rest
  * of argv being PLUGIN SYMBOL); returns -1 to go on, or the exit status. */
@@ -371,6 +467,8 @@ parse_command_line (Options  *o,
     { "thunk", 't', 0, G_OPTION_ARG_NONE, &o->thunk, "SYMBOL is a thunk that creates the place (DpPlace *fn (void))", NULL },
     { "isolate", 0, 0, G_OPTION_ARG_NONE, &o->isolate, "Run the place in a process of its own: its crash does not end the node", NULL },
     { "connect", 'c', 0, G_OPTION_ARG_NONE, &o->connect, "Attach to a node already running at HOST:PORT instead of spawning one", NULL },
+    { "attach", 'a', 0, G_OPTION_ARG_STRING, &o->attach, "With --connect and no PLUGIN SYMBOL: talk to the place already named NAME on the node, start none", "NAME" },
+    { "no-wait", 0, 0, G_OPTION_ARG_NONE, &no_wait, "With --attach: at the end of the input close at once, without waiting for one answer per message", NULL },
     { "local", 0, 0, G_OPTION_ARG_NONE, &o->use_local, "Spawn the node as a local child process, whatever HOST says", NULL },
     { "ssh", 0, 0, G_OPTION_ARG_NONE, &o->use_ssh, "Spawn the node over ssh, even on localhost", NULL },
     { "node-path", 0, 0, G_OPTION_ARG_FILENAME, &o->node_path, "The dp-node program on the node's host", "PATH" },
@@ -388,7 +486,8 @@ parse_command_line (Options  *o,
     { "version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version and exit", NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new ("HOST:PORT PLUGIN SYMBOL - run a place on a node");
+  g_autoptr(GOptionContext) ctx = g_option_context_new ("HOST:PORT PLUGIN SYMBOL | --connect --attach NAME HOST:PORT"
+                                                        " - run a place on a node, or talk to a named one");
   g_autoptr(GError) error = NULL;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -404,7 +503,36 @@ parse_command_line (Options  *o,
       g_print ("dp-launch %s\n", DP_PROJECT_VERSION);
       return EXIT_OK;
     }
-  if (*argc == 4)
+  if (o->attach)
+    {
+      if (!o->connect)
+        {
+          g_printerr ("dp-launch: --attach needs --connect: it talks to a place on a running node\n");
+          return EXIT_USAGE;
+        }
+      if (*argc != 2)
+        {
+          g_printerr ("dp-launch: --attach %s takes HOST:PORT only, no PLUGIN or SYMBOL: the place "
+                      "already runs (usage: dp-launch --connect --attach NAME HOST:PORT)\n", o->attach);
+          return EXIT_USAGE;
+        }
+      if (o->named || o->thunk || o->isolate)
+        {
+          g_printerr ("dp-launch: --attach starts no place: --named, --thunk and --isolate do not apply\n");
+          return EXIT_USAGE;
+        }
+      if (*o->attach == '\0')
+        {
+          g_printerr ("dp-launch: --attach needs a place name\n");
+          return EXIT_USAGE;
+        }
+    }
+  else if (no_wait)
+    {
+      g_printerr ("dp-launch: --no-wait goes with --attach\n");
+      return EXIT_USAGE;
+    }
+  if (*argc == (o->attach ? 2 : 4))
     {
       g_autoptr(DpHostSpec) spec = _dp_host_spec_parse ((*argv)[1], DP_HOST_SPEC_NODE_PORT, &error);
       if (spec == NULL)
@@ -418,7 +546,8 @@ parse_command_line (Options  *o,
     }
   if (*host == NULL)
     {
-      g_printerr ("dp-launch: usage: dp-launch [OPTIONS] HOST:PORT PLUGIN SYMBOL (see --help)\n");
+      g_printerr ("dp-launch: usage: dp-launch [OPTIONS] HOST:PORT PLUGIN SYMBOL, or "
+                  "dp-launch --connect --attach NAME [OPTIONS] HOST:PORT (see --help)\n");
       return EXIT_USAGE;
     }
   if (o->use_ssh && o->use_local)
@@ -515,14 +644,18 @@ main (int argc, char **argv)
     }
 
   opts = spawn_options_new (&o);
-  a.plugin = g_strdup (argv[2]);
-  a.symbol = g_strdup (argv[3]);
+  attach_name = o.attach;
+  if (!attach_name)
+    {
+      a.plugin = g_strdup (argv[2]);
+      a.symbol = g_strdup (argv[3]);
+    }
   a.name = g_strdup (o.named);
   a.flags = o.thunk ? DP_LAUNCH_THUNK : DP_LAUNCH_NONE;
   if (o.isolate)
     a.flags |= DP_LAUNCH_ISOLATE;
   a.read_stdin = !o.no_stdin;
-  if (!resolve_plugin (&a, opts))
+  if (a.plugin && !resolve_plugin (&a, opts))
     return EXIT_PLACE_START;
 
   g_unix_signal_add (SIGINT, on_sigint, NULL);

@@ -887,6 +887,169 @@ test_dp_launch_wrong_cookie (void)
   g_rmdir (dir);
 }
 
+/* Writes @line and a newline to @sp's standard input, reads one line of
+ * its standard output (through @out) and returns it */
+static char *
+exchange_line (GSubprocess      *sp,
+               GDataInputStream *out,
+               const char       *line)
+{
+  GOutputStream *in = g_subprocess_get_stdin_pipe (sp);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = g_strconcat (line, "\n", NULL);
+  char *reply;
+
+  g_output_stream_write_all (in, text, strlen (text), NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_flush (in, NULL, &error);
+  g_assert_no_error (error);
+  reply = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (reply);
+  return reply;
+}
+
+/* dp-launch --connect --attach NAME HOST:PORT: one dp-launch starts a named
+ * place on a node started by hand, a second attaches to it and exchanges
+ * JSON lines with it (while its input is still open), and exits 0 when its
+ * input ends, having had its answers; the place goes on serving its owner.
+ * An unknown name is exit status 8 with a line naming it; --attach without
+ * --connect, or with PLUGIN SYMBOL, is a usage error. */
+static void
+test_dp_launch_attach (void)
+{
+  g_autofree char *launch_path = dp_test_build_path ("loader/dp-launch");
+  g_autofree char *node_path = dp_test_build_path ("loader/dp-node");
+  g_autoptr(GSubprocessLauncher) pipes = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                                     G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                     G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) node = NULL;
+  g_autoptr(GSubprocess) owner = NULL;
+  g_autoptr(GSubprocess) client = NULL;
+  g_autoptr(GDataInputStream) node_out = NULL;
+  g_autoptr(GDataInputStream) owner_out = NULL;
+  g_autoptr(GDataInputStream) client_out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ready = NULL;
+  g_autofree char *spec = NULL;
+  g_autofree char *node_err = NULL;
+  const char *p;
+  guint64 port;
+
+  /* the node exits when its standard input (our pipe) closes */
+  node = g_subprocess_launcher_spawn (pipes, &error, node_path, "--listen", "127.0.0.1:0", NULL);
+  g_assert_no_error (error);
+  node_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node));
+  ready = g_data_input_stream_read_line_utf8 (node_out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  p = ready ? strstr (ready, "\"port\":") : NULL;
+  g_assert_nonnull (p);
+  port = g_ascii_strtoull (p + 7, NULL, 10);
+  spec = g_strdup_printf ("127.0.0.1:%u", (guint) port);
+
+  /* the owner: its place answers it too, which says the name is there */
+  owner = g_subprocess_launcher_spawn (pipes, &error, launch_path, "--connect", "--named", "srv",
+                                       spec, "echo", "echo_named", NULL);
+  g_assert_no_error (error);
+  owner_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (owner));
+  {
+    g_autofree char *r = exchange_line (owner, owner_out, "\"owner\"");
+    g_assert_cmpstr (r, ==, "\"owner\"");
+  }
+
+  /* the client: line by line, input still open */
+  client = g_subprocess_launcher_spawn (pipes, &error, launch_path, "--connect", "--attach", "srv",
+                                        spec, NULL);
+  g_assert_no_error (error);
+  client_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (client));
+  {
+    g_autofree char *r1 = exchange_line (client, client_out, "\"ping\"");
+    g_autofree char *r2 = exchange_line (client, client_out, "[1, 2.5, \"x\"]");
+    g_assert_cmpstr (r1, ==, "\"ping\"");
+    g_assert_cmpstr (r2, ==, "[1,2.5,\"x\"]");
+  }
+  /* the rest in one go: all answered before it exits */
+  {
+    GOutputStream *in = g_subprocess_get_stdin_pipe (client);
+    const char *last = "{\"k\": true}\n3\n";
+    g_autoptr(GString) rest = g_string_new (NULL);
+    char *line;
+
+    g_output_stream_write_all (in, last, strlen (last), NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_output_stream_close (in, NULL, &error);
+    g_assert_no_error (error);
+    while ((line = g_data_input_stream_read_line_utf8 (client_out, NULL, NULL, &error)) != NULL)
+      {
+        g_string_append_printf (rest, "%s\n", line);
+        g_free (line);
+      }
+    g_assert_no_error (error);
+    g_assert_cmpstr (rest->str, ==, "{\"k\":true}\n3\n");
+    g_subprocess_wait (client, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_get_if_exited (client));
+    g_assert_cmpint (g_subprocess_get_exit_status (client), ==, 0);
+  }
+
+  /* --message's with --no-stdin */
+  {
+    const char *args[] = { "--connect", "--attach", "srv", "--no-stdin", "-m", "\"a\"", "-m", "2",
+                           spec, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_launch (args, NULL, &out, &err), ==, 0);
+    g_assert_cmpstr (out, ==, "\"a\"\n2\n");
+  }
+
+  /* the place still serves its owner */
+  {
+    g_autofree char *r = exchange_line (owner, owner_out, "\"still\"");
+    g_assert_cmpstr (r, ==, "\"still\"");
+  }
+
+  /* an unknown name: 8, one line naming it, nothing sent */
+  {
+    const char *args[] = { "--connect", "--attach", "nobody", spec, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+    g_autofree char *want = g_strdup_printf ("dp-launch: no place named 'nobody' on node %s\n", spec);
+
+    g_assert_cmpint (run_launch (args, "\"hello\"\n", &out, &err), ==, 8);
+    g_assert_cmpstr (out, ==, "");
+    g_assert_nonnull (strstr (err, want));
+    g_assert_null (strstr (err, "undelivered"));
+  }
+
+  /* usage errors: 2, before anything is started */
+  {
+    struct { const char *args[8]; const char *why; } cases[] = {
+      { { "--attach", "srv", "127.0.0.1:1", NULL }, "--attach needs --connect" },
+      { { "--connect", "--attach", "srv", "127.0.0.1:1", "echo", "echo", NULL }, "takes HOST:PORT only" },
+      { { "--connect", "--attach", "srv", "--named", "x", "127.0.0.1:1", NULL }, "--attach starts no place" },
+      { { "--connect", "--attach", "srv", NULL }, "usage:" },
+      { { "--connect", "--no-wait", "127.0.0.1:1", "echo", "echo", NULL }, "--no-wait goes with --attach" },
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+      {
+        g_autofree char *out = NULL, *err = NULL;
+
+        g_assert_cmpint (run_launch (cases[i].args, NULL, &out, &err), ==, 2);
+        g_assert_nonnull (strstr (err, cases[i].why));
+      }
+  }
+
+  /* the owner's input ends: its place finishes, it exits 0 */
+  g_subprocess_communicate_utf8 (owner, NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (owner), ==, 0);
+  g_subprocess_communicate_utf8 (node, NULL, NULL, NULL, &node_err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (node));
+  g_assert_cmpint (g_subprocess_get_exit_status (node), ==, 0);
+  g_assert_nonnull (strstr (node_err, "no place named 'nobody' on this node"));
+}
+
 /* dp-node's limit options reach its node: --max-places-per-connection 1
  * makes a second place of one master fail with DP_ERROR_LIMIT (the master's
  * launch error), while the first one runs on. */
@@ -1647,6 +1810,7 @@ main (int argc, char **argv)
   dp_test_add_func ("/cluster/dp-launch-odd-values", test_dp_launch_odd_values);
   dp_test_add_func ("/cluster/versions", test_versions);
   dp_test_add_func ("/cluster/dp-launch-wrong-cookie", test_dp_launch_wrong_cookie);
+  dp_test_add_func ("/cluster/dp-launch-attach", test_dp_launch_attach);
   dp_test_add_func ("/cluster/hello-world", test_hello_world);
   dp_test_add_func ("/cluster/master-killed", test_master_killed);
   dp_test_add_func ("/cluster/flow/launch-stdout-unread", test_flow_launch_stdout_unread);
