@@ -797,6 +797,28 @@ test_versions (void)
   g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 0);
 }
 
+/* Reads a dp-node's ready line ({"dp-node":"ready","port":N,…}) from its
+ * standard output and returns N */
+static guint16
+read_node_port (GSubprocess *node)
+{
+  g_autoptr(GDataInputStream) out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ready = NULL;
+  const char *p;
+  guint64 port;
+
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (out), FALSE);
+  ready = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  p = ready ? strstr (ready, "\"port\":") : NULL;
+  g_assert_nonnull (p);
+  port = g_ascii_strtoull (p + 7, NULL, 10);
+  g_assert_cmpuint (port, >, 0);
+  g_assert_cmpuint (port, <=, G_MAXUINT16);
+  return (guint16) port;
+}
+
 /* dp-launch --connect to a node started by hand with another cookie: one
  * line naming the cookie file, exit status 3 */
 static void
@@ -808,18 +830,14 @@ test_dp_launch_wrong_cookie (void)
   g_autofree char *node_cookie = g_build_filename (dir, "node-cookie", NULL);
   g_autofree char *our_cookie = g_build_filename (dir, "our-cookie", NULL);
   g_autofree char *spec = NULL;
-  g_autofree char *ready = NULL;
   g_autofree char *node_err = NULL;
   g_autoptr(GSubprocessLauncher) nl = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                                                   G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                                                   G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr(GSubprocess) node = NULL;
-  g_autoptr(GDataInputStream) node_out = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) a = dp_cookie_load (node_cookie, TRUE, NULL);
   g_autoptr(GBytes) b = dp_cookie_load (our_cookie, TRUE, NULL);
-  const char *p;
-  guint64 port;
 
   g_assert_nonnull (a);
   g_assert_nonnull (b);
@@ -828,14 +846,7 @@ test_dp_launch_wrong_cookie (void)
   node = g_subprocess_launcher_spawn (nl, &error, node_path, "--listen", "127.0.0.1:0",
                                       "--cookie-file", node_cookie, NULL);
   g_assert_no_error (error);
-  node_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node));
-  ready = g_data_input_stream_read_line_utf8 (node_out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  p = ready ? strstr (ready, "\"port\":") : NULL;
-  g_assert_nonnull (p);
-  port = g_ascii_strtoull (p + 7, NULL, 10);
-  g_assert_cmpuint (port, >, 0);
-  spec = g_strdup_printf ("127.0.0.1:%u", (guint) port);
+  spec = g_strdup_printf ("127.0.0.1:%u", read_node_port (node));
 
   /* the cookie file from $DP_COOKIE_FILE, then from --cookie-file */
   for (int i = 0; i < 2; i++)
@@ -926,26 +937,16 @@ test_dp_launch_attach (void)
   g_autoptr(GSubprocess) node = NULL;
   g_autoptr(GSubprocess) owner = NULL;
   g_autoptr(GSubprocess) client = NULL;
-  g_autoptr(GDataInputStream) node_out = NULL;
   g_autoptr(GDataInputStream) owner_out = NULL;
   g_autoptr(GDataInputStream) client_out = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *ready = NULL;
   g_autofree char *spec = NULL;
   g_autofree char *node_err = NULL;
-  const char *p;
-  guint64 port;
 
   /* the node exits when its standard input (our pipe) closes */
   node = g_subprocess_launcher_spawn (pipes, &error, node_path, "--listen", "127.0.0.1:0", NULL);
   g_assert_no_error (error);
-  node_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node));
-  ready = g_data_input_stream_read_line_utf8 (node_out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  p = ready ? strstr (ready, "\"port\":") : NULL;
-  g_assert_nonnull (p);
-  port = g_ascii_strtoull (p + 7, NULL, 10);
-  spec = g_strdup_printf ("127.0.0.1:%u", (guint) port);
+  spec = g_strdup_printf ("127.0.0.1:%u", read_node_port (node));
 
   /* the owner: its place answers it too, which says the name is there */
   owner = g_subprocess_launcher_spawn (pipes, &error, launch_path, "--connect", "--named", "srv",
@@ -1061,14 +1062,12 @@ test_dp_node_limit_options (void)
                                                                   G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                                                   G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr(GSubprocess) node = NULL;
-  g_autoptr(GDataInputStream) node_out = NULL;
   g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(DpRemoteNode) rn = NULL;
   g_autoptr(DpRemoteConnection) first = NULL, second = NULL;
   g_autoptr(GVariant) r = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *ready = NULL, *node_err = NULL;
-  const char *p;
+  g_autofree char *node_err = NULL;
   guint64 port;
 
   g_autoptr(GBytes) secret = dp_node_get_secret (router, NULL);
@@ -1085,12 +1084,7 @@ test_dp_node_limit_options (void)
   g_assert_no_error (error);
   g_output_stream_write_all (g_subprocess_get_stdin_pipe (node), line, strlen (line), NULL, NULL, &error);
   g_assert_no_error (error);
-  node_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node));
-  ready = g_data_input_stream_read_line_utf8 (node_out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  p = ready ? strstr (ready, "\"port\":") : NULL;
-  g_assert_nonnull (p);
-  port = g_ascii_strtoull (p + 7, NULL, 10);
+  port = read_node_port (node);
 
   rn = dp_remote_node_connect (router, "127.0.0.1", (guint16) port, NULL, &error);
   g_assert_no_error (error);
