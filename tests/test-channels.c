@@ -87,6 +87,50 @@ test_abc_blocking_get (void)
   g_object_unref (b);
 }
 
+#define N_PRODUCERS 4
+#define PER_PRODUCER 5000
+
+static gpointer
+producer_thread (gpointer data)
+{
+  DpAsyncBiChannel *a = data;
+  static gint next_id;
+  guint32 id = (guint32) g_atomic_int_add (&next_id, 1) % N_PRODUCERS;
+
+  for (guint32 i = 0; i < PER_PRODUCER; i++)
+    g_assert_true (dp_async_bi_channel_put (a, g_variant_new ("(uu)", id, i), NULL));
+  return NULL;
+}
+
+/* Producers on several threads, one reader: every message arrives once,
+ * each producer's in its order */
+static void
+test_abc_threads (void)
+{
+  DpAsyncBiChannel *a, *b;
+  GThread *t[N_PRODUCERS];
+  guint32 next[N_PRODUCERS] = { 0 };
+
+  dp_async_bi_channel_new_pair_full (N_PRODUCERS * PER_PRODUCER, G_MAXSIZE, &a, &b);
+  for (guint i = 0; i < N_PRODUCERS; i++)
+    t[i] = g_thread_new ("producer", producer_thread, a);
+  for (guint n = 0; n < N_PRODUCERS * PER_PRODUCER; n++)
+    {
+      g_autoptr(GVariant) m = dp_async_bi_channel_get (b);
+      guint32 id, i;
+
+      g_variant_get (m, "(uu)", &id, &i);
+      g_assert_cmpuint (id, <, N_PRODUCERS);
+      g_assert_cmpuint (i, ==, next[id]);
+      next[id]++;
+    }
+  for (guint i = 0; i < N_PRODUCERS; i++)
+    g_thread_join (t[i]);
+  g_assert_null (dp_async_bi_channel_try_get (b));
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
 /* Close: the other end reads what was sent before, then NULL; puts on
  * either end fail with DP_ERROR_CLOSED; what the closed end had not read is
  * dropped; dropping an end closes it */
@@ -545,6 +589,7 @@ main (int argc, char **argv)
 
   dp_test_add_func ("/async-bi-channel/order", test_abc_order);
   dp_test_add_func ("/async-bi-channel/blocking-get", test_abc_blocking_get);
+  dp_test_add_func ("/async-bi-channel/threads", test_abc_threads);
   dp_test_add_func ("/async-bi-channel/close", test_abc_close);
   dp_test_add_func ("/async-bi-channel/bounds", test_abc_bounds);
   dp_test_add_func ("/async-bi-channel/signals", test_abc_signals);
