@@ -4,22 +4,36 @@
  * of a message as its caaar and fails on any other shape; here the type is
  * found by following first elements down to a string (see the table in
  * dp-typed-channel.h), and a message without one is simply never of any
- * type. Held-back messages wait in a bounded queue, in arrival order.
+ * type. Held-back messages wait in a bounded queue, in arrival order, and
+ * in one queue per type besides (the links are in the entry: no
+ * allocation), so that a get takes the oldest of its type, or the oldest of
+ * all, without looking at the others; a message's type is found once, when
+ * it arrives.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-private.h"
 
+/* A held-back message: in the arrival-order queue and, when it has a type,
+ * in its type's queue */
+typedef struct {
+  GVariant *msg;
+  char     *type;        /* NULL: none */
+  GList     order_link;  /* data: this entry */
+  GList     type_link;   /* data: this entry */
+} DpHeld;
+
 struct _DpTypedChannel
 {
-  GObject    parent_instance;
+  GObject     parent_instance;
   /* immutable after construction */
-  DpChannel *channel;
-  guint      max_held;
-  /* one get at a time; @held is under it */
-  GMutex     reader;
-  GQueue     held;
-  guint      n_held;    /* atomic: the length of @held */
+  DpChannel  *channel;
+  guint       max_held;
+  /* one get at a time; @held and @by_type are under it */
+  GMutex      reader;
+  GQueue      held;      /* DpHeld, in arrival order */
+  GHashTable *by_type;   /* type (owned) -> GQueue of DpHeld; never an empty one */
+  guint       n_held;    /* atomic: the length of @held */
 };
 
 enum {
@@ -79,16 +93,70 @@ type_value (GVariant *message)
     }
 }
 
-static gboolean
-is_of_type (GVariant   *message,
-            const char *type)
+/* ---- the held-back messages (under @reader) ---- */
+
+/* Takes @msg and @msg_type (its type, or NULL) */
+static void
+hold (DpTypedChannel *self,
+      GVariant       *msg,
+      char           *msg_type)
 {
-  g_autoptr(GVariant) tv = NULL;
+  DpHeld *h = g_new0 (DpHeld, 1);
+
+  h->msg = msg;
+  h->type = msg_type;
+  h->order_link.data = h;
+  h->type_link.data = h;
+  g_queue_push_tail_link (&self->held, &h->order_link);
+  if (h->type)
+    {
+      GQueue *q = g_hash_table_lookup (self->by_type, h->type);
+
+      if (q == NULL)
+        {
+          q = g_queue_new ();
+          g_hash_table_insert (self->by_type, g_strdup (h->type), q);
+        }
+      g_queue_push_tail_link (q, &h->type_link);
+    }
+  g_atomic_int_inc (&self->n_held);
+}
+
+/* Takes the oldest held message of @type (NULL: of any), or NULL */
+static GVariant *
+unhold (DpTypedChannel *self,
+        const char     *type)
+{
+  GQueue *q;
+  DpHeld *h;
+  GVariant *msg;
 
   if (type == NULL)
-    return TRUE;
-  tv = type_value (message);
-  return tv != NULL && g_str_equal (g_variant_get_string (tv, NULL), type);
+    {
+      if (self->held.head == NULL)
+        return NULL;
+      h = self->held.head->data;
+      q = h->type ? g_hash_table_lookup (self->by_type, h->type) : NULL;
+    }
+  else
+    {
+      q = g_hash_table_lookup (self->by_type, type);
+      if (q == NULL)
+        return NULL;
+      h = q->head->data;
+    }
+  g_queue_unlink (&self->held, &h->order_link);
+  if (q)
+    {
+      g_queue_unlink (q, &h->type_link);
+      if (g_queue_is_empty (q))
+        g_hash_table_remove (self->by_type, h->type);
+    }
+  g_atomic_int_add (&self->n_held, -1);
+  msg = h->msg;
+  g_free (h->type);
+  g_free (h);
+  return msg;
 }
 
 /**
@@ -118,7 +186,11 @@ dp_typed_channel_finalize (GObject *object)
 {
   DpTypedChannel *self = DP_TYPED_CHANNEL (object);
 
-  g_queue_clear_full (&self->held, (GDestroyNotify) g_variant_unref);
+  GVariant *msg;
+
+  while ((msg = unhold (self, NULL)) != NULL)
+    g_variant_unref (msg);
+  g_hash_table_unref (self->by_type);
   g_mutex_clear (&self->reader);
   g_clear_object (&self->channel);
   G_OBJECT_CLASS (dp_typed_channel_parent_class)->finalize (object);
@@ -189,6 +261,8 @@ dp_typed_channel_init (DpTypedChannel *self)
 {
   g_mutex_init (&self->reader);
   g_queue_init (&self->held);
+  self->by_type = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) g_queue_free);
   self->max_held = DP_TYPED_CHANNEL_DEFAULT_MAX_HELD;
 }
 
@@ -240,16 +314,8 @@ take (DpTypedChannel  *self,
   else if (!g_mutex_trylock (&self->reader))
     return NULL;   /* a blocking get is under way */
 
-  for (GList *l = self->held.head; l; l = l->next)
-    if (is_of_type (l->data, type))
-      {
-        msg = l->data;
-        g_queue_delete_link (&self->held, l);
-        g_atomic_int_add (&self->n_held, -1);
-        goto out;
-      }
-
-  for (;;)
+  msg = unhold (self, type);
+  while (msg == NULL)
     {
       if (self->held.length >= self->max_held)
         {
@@ -260,12 +326,18 @@ take (DpTypedChannel  *self,
           break;
         }
       msg = block ? dp_channel_get (self->channel) : dp_channel_try_get (self->channel);
-      if (msg == NULL || is_of_type (msg, type))
+      if (msg == NULL)
         break;
-      g_queue_push_tail (&self->held, g_steal_pointer (&msg));
-      g_atomic_int_inc (&self->n_held);
+      if (type != NULL)
+        {
+          char *msg_type = dp_typed_channel_dup_message_type (msg);
+
+          if (g_strcmp0 (msg_type, type) != 0)
+            hold (self, g_steal_pointer (&msg), msg_type);
+          else
+            g_free (msg_type);
+        }
     }
-out:
   g_mutex_unlock (&self->reader);
   return msg;
 }

@@ -493,6 +493,72 @@ test_typed_selective (void)
   g_object_unref (b);
 }
 
+/* Against a plain model (a list scanned from its head): random messages
+ * of three types and none, random gets by type and for any */
+static void
+test_typed_model (void)
+{
+  const char *types[] = { "a", "b", "c", NULL };
+  DpPlaceChannel *a, *b;
+  g_autoptr(DpTypedChannel) tc = NULL;
+  g_autoptr(GPtrArray) model = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (13);
+  guint sent = 0;
+
+  dp_place_channel_new_pair (&a, &b);
+  tc = dp_typed_channel_new_full (DP_CHANNEL (b), 100000);
+  for (guint step = 0; step < 4000; step++)
+    {
+      if (g_rand_int_range (rand, 0, 3) < 2)
+        {
+          const char *t = types[g_rand_int_range (rand, 0, 4)];
+          GVariant *m = t ? g_variant_new ("(su)", t, sent) : g_variant_new_uint32 (sent);
+
+          sent++;
+          g_ptr_array_add (model, g_variant_ref_sink (m));
+          g_assert_true (dp_place_channel_put (a, m));
+        }
+      else
+        {
+          const char *t = types[g_rand_int_range (rand, 0, 4)];
+          g_autoptr(GError) error = NULL;
+          g_autoptr(GVariant) got = dp_typed_channel_try_get (tc, t, &error);
+          GVariant *want = NULL;
+          guint i;
+
+          g_assert_no_error (error);
+          for (i = 0; i < model->len; i++)
+            {
+              g_autofree char *mt = dp_typed_channel_dup_message_type (model->pdata[i]);
+              if (t == NULL || g_strcmp0 (mt, t) == 0)
+                {
+                  want = model->pdata[i];
+                  break;
+                }
+            }
+          if (want == NULL)
+            g_assert_null (got);
+          else
+            {
+              g_assert_nonnull (got);
+              g_assert_true (g_variant_equal (got, want));
+              g_ptr_array_remove_index (model, i);
+            }
+        }
+    }
+  /* the rest, in arrival order */
+  for (guint i = 0; i < model->len; i++)
+    {
+      g_autoptr(GVariant) got = dp_typed_channel_try_get (tc, NULL, NULL);
+      g_assert_nonnull (got);
+      g_assert_true (g_variant_equal (got, model->pdata[i]));
+    }
+  g_assert_null (dp_typed_channel_try_get (tc, NULL, NULL));
+  g_assert_cmpuint (dp_typed_channel_get_n_held (tc), ==, 0);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
 /* At most max-held messages held back: a get for a type none of them has
  * then fails with DP_ERROR_LIMIT without reading; taking one makes room */
 static void
@@ -596,6 +662,7 @@ main (int argc, char **argv)
   dp_test_add_func ("/async-bi-channel/closed-without-handler", test_abc_closed_without_handler);
   dp_test_add_func ("/typed-channel/shapes", test_typed_shapes);
   dp_test_add_func ("/typed-channel/selective", test_typed_selective);
+  dp_test_add_func ("/typed-channel/model", test_typed_model);
   dp_test_add_func ("/typed-channel/bounds", test_typed_bounds);
   dp_test_add_func ("/typed-channel/blocking", test_typed_blocking);
   return g_test_run ();
