@@ -803,6 +803,17 @@ dp_place_channel_try_get (DpPlaceChannel *self)
   return inbox_pop (&self->pipe->box[self->side], 0, NULL, NULL);
 }
 
+GVariant *
+_dp_place_channel_try_get_full (DpPlaceChannel  *self,
+                                DpPlaceChannel **reply_channel)
+{
+  DpPlaceChannel *reply = NULL;
+  GVariant *msg = inbox_pop (&self->pipe->box[self->side], 0, &reply, NULL);
+
+  *reply_channel = reply ? reply : (msg ? g_object_ref (self) : NULL);
+  return msg;
+}
+
 /**
  * dp_place_channel_close:
  * @self: a #DpPlaceChannel

@@ -232,6 +232,8 @@ DpTryPut  _dp_place_channel_try_put     (DpPlaceChannel *self, GVariant *message
 /* The limits of this end's own inbox; set before the other end is used */
 void      _dp_place_channel_set_inbox_limits (DpPlaceChannel *self, gsize max_bytes,
                                               guint max_msgs);
+/* dp_place_channel_get_full() that does not wait */
+GVariant *_dp_place_channel_try_get_full (DpPlaceChannel *self, DpPlaceChannel **reply_channel);
 /* FALSE when a put to the wire would wait now */
 gboolean  _dp_place_channel_is_writable (DpPlaceChannel *self);
 /* FALSE when a put would not wait now; else @func(@data) is called once

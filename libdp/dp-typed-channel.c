@@ -17,8 +17,9 @@
 /* A held-back message: in the arrival-order queue and, when it has a type,
  * in its type's queue */
 typedef struct {
-  GVariant *msg;
-  char     *type;        /* NULL: none */
+  GVariant  *msg;
+  DpChannel *reply;      /* where to answer it */
+  char      *type;       /* NULL: none */
   GList     order_link;  /* data: this entry */
   GList     type_link;   /* data: this entry */
 } DpHeld;
@@ -95,15 +96,17 @@ type_value (GVariant *message)
 
 /* ---- the held-back messages (under @reader) ---- */
 
-/* Takes @msg and @msg_type (its type, or NULL) */
+/* Takes @msg, @reply and @msg_type (its type, or NULL) */
 static void
 hold (DpTypedChannel *self,
       GVariant       *msg,
+      DpChannel      *reply,
       char           *msg_type)
 {
   DpHeld *h = g_new0 (DpHeld, 1);
 
   h->msg = msg;
+  h->reply = reply;
   h->type = msg_type;
   h->order_link.data = h;
   h->type_link.data = h;
@@ -122,10 +125,12 @@ hold (DpTypedChannel *self,
   g_atomic_int_inc (&self->n_held);
 }
 
-/* Takes the oldest held message of @type (NULL: of any), or NULL */
+/* Takes the oldest held message of @type (NULL: of any) and its reply
+ * channel, or NULL */
 static GVariant *
-unhold (DpTypedChannel *self,
-        const char     *type)
+unhold (DpTypedChannel  *self,
+        const char      *type,
+        DpChannel      **reply)
 {
   GQueue *q;
   DpHeld *h;
@@ -154,6 +159,7 @@ unhold (DpTypedChannel *self,
     }
   g_atomic_int_add (&self->n_held, -1);
   msg = h->msg;
+  *reply = h->reply;
   g_free (h->type);
   g_free (h);
   return msg;
@@ -187,9 +193,13 @@ dp_typed_channel_finalize (GObject *object)
   DpTypedChannel *self = DP_TYPED_CHANNEL (object);
 
   GVariant *msg;
+  DpChannel *reply;
 
-  while ((msg = unhold (self, NULL)) != NULL)
-    g_variant_unref (msg);
+  while ((msg = unhold (self, NULL, &reply)) != NULL)
+    {
+      g_variant_unref (msg);
+      g_clear_object (&reply);
+    }
   g_hash_table_unref (self->by_type);
   g_mutex_clear (&self->reader);
   g_clear_object (&self->channel);
@@ -301,20 +311,43 @@ dp_typed_channel_new_full (DpChannel *channel,
   return g_object_new (DP_TYPE_TYPED_CHANNEL, "channel", channel, "max-held", max_held, NULL);
 }
 
+/* Reads the next message and where to answer it from the channel */
+static GVariant *
+read_channel (DpTypedChannel  *self,
+              gboolean         block,
+              DpChannel      **reply)
+{
+  GVariant *msg;
+
+  if (DP_IS_PLACE_CHANNEL (self->channel))
+    {
+      DpPlaceChannel *ch = DP_PLACE_CHANNEL (self->channel), *r = NULL;
+
+      msg = block ? dp_place_channel_get_full (ch, &r) : _dp_place_channel_try_get_full (ch, &r);
+      *reply = (DpChannel *) r;
+      return msg;
+    }
+  msg = block ? dp_channel_get (self->channel) : dp_channel_try_get (self->channel);
+  *reply = msg ? g_object_ref (self->channel) : NULL;
+  return msg;
+}
+
 static GVariant *
 take (DpTypedChannel  *self,
       const char      *type,
       gboolean         block,
+      DpChannel      **reply_channel,
       GError         **error)
 {
   GVariant *msg = NULL;
+  DpChannel *reply = NULL;
 
   if (block)
     g_mutex_lock (&self->reader);
   else if (!g_mutex_trylock (&self->reader))
     return NULL;   /* a blocking get is under way */
 
-  msg = unhold (self, type);
+  msg = unhold (self, type, &reply);
   while (msg == NULL)
     {
       if (self->held.length >= self->max_held)
@@ -325,7 +358,7 @@ take (DpTypedChannel  *self,
                        self->held.length, self->max_held, type ? type : "");
           break;
         }
-      msg = block ? dp_channel_get (self->channel) : dp_channel_try_get (self->channel);
+      msg = read_channel (self, block, &reply);
       if (msg == NULL)
         break;
       if (type != NULL)
@@ -333,12 +366,16 @@ take (DpTypedChannel  *self,
           char *msg_type = dp_typed_channel_dup_message_type (msg);
 
           if (g_strcmp0 (msg_type, type) != 0)
-            hold (self, g_steal_pointer (&msg), msg_type);
+            hold (self, g_steal_pointer (&msg), g_steal_pointer (&reply), msg_type);
           else
             g_free (msg_type);
         }
     }
   g_mutex_unlock (&self->reader);
+  if (reply_channel)
+    *reply_channel = reply;
+  else
+    g_clear_object (&reply);
   return msg;
 }
 
@@ -364,7 +401,44 @@ dp_typed_channel_get (DpTypedChannel  *self,
 {
   g_return_val_if_fail (DP_IS_TYPED_CHANNEL (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  return take (self, type, TRUE, error);
+  return take (self, type, TRUE, NULL, error);
+}
+
+/**
+ * dp_typed_channel_get_full:
+ * @self: a #DpTypedChannel
+ * @type: (nullable): the type wanted, or %NULL for any message
+ * @reply_channel: (out) (transfer full) (optional) (nullable): where to
+ *   answer the message: when the channel is a named place's
+ *   #DpPlaceChannel, the channel back to the client that sent it (see
+ *   dp_place_channel_get_full()), else the channel itself; %NULL with no
+ *   message
+ * @error: return location for a #GError, or %NULL
+ *
+ * Like dp_typed_channel_get(), for a named place serving several clients:
+ * each message keeps its reply channel while it is held back.
+ *
+ * ```c
+ * // in a named place: answer "query" messages first, each to its sender
+ * g_autoptr(DpTypedChannel) tc = dp_typed_channel_new (DP_CHANNEL (ch));
+ * g_autoptr(DpChannel) reply = NULL;
+ * g_autoptr(GVariant) q = dp_typed_channel_get_full (tc, "query", &reply, NULL);
+ *
+ * if (q)
+ *   dp_channel_put (reply, g_variant_new ("(si)", "answer", 42));
+ * ```
+ *
+ * Returns: (transfer full) (nullable): as dp_typed_channel_get()
+ */
+GVariant *
+dp_typed_channel_get_full (DpTypedChannel  *self,
+                           const char      *type,
+                           DpChannel      **reply_channel,
+                           GError         **error)
+{
+  g_return_val_if_fail (DP_IS_TYPED_CHANNEL (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return take (self, type, TRUE, reply_channel, error);
 }
 
 /**
@@ -387,7 +461,7 @@ dp_typed_channel_try_get (DpTypedChannel  *self,
 {
   g_return_val_if_fail (DP_IS_TYPED_CHANNEL (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-  return take (self, type, FALSE, error);
+  return take (self, type, FALSE, NULL, error);
 }
 
 /**

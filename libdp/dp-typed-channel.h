@@ -48,6 +48,10 @@ G_BEGIN_DECLS
  * | maybe `m…` | the type of the value inside; `nothing` has none |
  * | number, boolean, handle | none |
  *
+ * On a named place's channel, dp_typed_channel_get_full() also gives the
+ * channel back to the client that sent each message (held-back messages
+ * keep theirs).
+ *
  * A message that has no type is never returned by a get for a type, only
  * by a get for %NULL (until then it is held back like any other).
  *
@@ -81,6 +85,11 @@ DpTypedChannel *dp_typed_channel_new_full     (DpChannel       *channel,
 DP_AVAILABLE_IN_1_0
 GVariant       *dp_typed_channel_get          (DpTypedChannel  *self,
                                                const char      *type,
+                                               GError         **error);
+DP_AVAILABLE_IN_1_0
+GVariant       *dp_typed_channel_get_full     (DpTypedChannel  *self,
+                                               const char      *type,
+                                               DpChannel      **reply_channel,
                                                GError         **error);
 DP_AVAILABLE_IN_1_0
 GVariant       *dp_typed_channel_try_get      (DpTypedChannel  *self,

@@ -471,7 +471,14 @@ test_typed_selective (void)
   g_assert_cmpuint (dp_typed_channel_get_n_held (tc), ==, 1);
   assert_got (dp_typed_channel_get (tc, "c", &error), "('c', 1)");
   g_assert_cmpuint (dp_typed_channel_get_n_held (tc), ==, 2);
-  assert_got (dp_typed_channel_get (tc, "a", &error), "('a', 1)");
+  {
+    /* get_full: on a channel that is no named place's, the reply channel
+     * is the channel itself */
+    g_autoptr(DpChannel) reply = NULL;
+
+    assert_got (dp_typed_channel_get_full (tc, "a", &reply, &error), "('a', 1)");
+    g_assert_true (reply == DP_CHANNEL (b));
+  }
   /* try_get: nothing of type 'z' queued; what it read is held */
   g_assert_null (dp_typed_channel_try_get (tc, "z", &error));
   g_assert_no_error (error);

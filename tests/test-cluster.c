@@ -211,6 +211,37 @@ test_typed_channel (Fixture *f, gconstpointer data)
   g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_RETURNED);
 }
 
+/* A named place reads through a DpTypedChannel with get_full: messages it
+ * holds back keep the channel to their client, so each client gets its own
+ * answers, in the order the place took them. */
+static void
+test_typed_channel_named (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) owner G_GNUC_UNUSED =
+    launch (f, "test-places", "typed_named_reorder", 0, "tsrv");
+  const char *clients[] = { "c1", "c2" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_autoptr(DpRemoteConnection) c = dp_remote_node_connect_to_named_place (f->node, "tsrv");
+      g_autoptr(GVariant) r1 = NULL;
+      g_autoptr(GVariant) r2 = NULL;
+
+      dp_remote_connection_put (c, g_variant_new ("(ss)", "first", clients[i]));
+      dp_remote_connection_put (c, g_variant_new ("(ss)", "second", clients[i]));
+      r1 = dp_remote_connection_get (c);
+      r2 = dp_remote_connection_get (c);
+      g_assert_nonnull (r1);
+      g_assert_nonnull (r2);
+      {
+        g_autoptr(GVariant) want1 = g_variant_ref_sink (g_variant_new ("(ss)", "second", clients[i]));
+        g_autoptr(GVariant) want2 = g_variant_ref_sink (g_variant_new ("(ss)", "first", clients[i]));
+        g_assert_true (g_variant_equal (r1, want1));
+        g_assert_true (g_variant_equal (r2, want2));
+      }
+    }
+}
+
 static void
 test_two_nodes (Fixture *f, gconstpointer data)
 {
@@ -1792,6 +1823,7 @@ main (int argc, char **argv)
   dp_test_add_func ("/cluster/dp-launch-isolate", test_dp_launch_isolate);
   ADD ("/cluster/named", test_named);
   ADD ("/cluster/typed-channel", test_typed_channel);
+  ADD ("/cluster/typed-channel/named", test_typed_channel_named);
   ADD ("/cluster/two-nodes", test_two_nodes);
   ADD ("/cluster/bad-peers", test_bad_peers);
   ADD ("/cluster/restarter", test_restarter);

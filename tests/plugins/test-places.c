@@ -310,3 +310,23 @@ typed_reorder (DpPlaceChannel *ch)
       g_variant_unref (m);
     }
 }
+
+/* A named place: of each pair of messages it takes the one of type
+ * "second" before the one of type "first" (whatever their order), and
+ * answers each on the channel of the client that sent it. */
+DP_PLACE_EXPORT void
+typed_named_reorder (DpPlaceChannel *ch)
+{
+  g_autoptr(DpTypedChannel) tc = dp_typed_channel_new (DP_CHANNEL (ch));
+
+  for (;;)
+    for (guint i = 0; i < 2; i++)
+      {
+        g_autoptr(DpChannel) reply = NULL;
+        g_autoptr(GVariant) m = dp_typed_channel_get_full (tc, i == 0 ? "second" : "first",
+                                                           &reply, NULL);
+        if (m == NULL)
+          return;
+        dp_channel_put (reply, m);
+      }
+}
