@@ -81,6 +81,8 @@
 #define READ_CHUNK       (128 * 1024)
 #define MAX_IOV          64
 #define STREAM_AFTER     4      /* unanswered frames before writes are batched */
+#define STREAM_WRITE     (32 * 1024)   /* a streaming sender writes itself from this many bytes */
+#define STREAM_DELAY_US  100    /* the router writes what a stream left queued after this */
 #define BATCH_MAX        128    /* DATA frames handed to the owner at once */
 #define SIG_CACHE_MAX    32
 #define SHARE_MIN        (16 * 1024)   /* input read at once before payloads refer to it */
@@ -164,6 +166,8 @@ struct _DpConnection
   gsize                      big_alloc;      /* @big_buf's size */
   BigPool                   *big_pool;       /* shared, see BigPool */
   gboolean                   big_pool_used;  /* a big frame since the last heartbeat */
+  BigPool                   *in_pool;        /* the same for input buffers a stream's payloads held */
+  gboolean                   in_pool_used;   /* one was shared since the last heartbeat */
   char                       sig_cache[SIG_CACHE_MAX];   /* last checked type string */
   gsize                      sig_cache_len;
   GVariant                  *batch[BATCH_MAX];           /* DATA frames for batch_chan */
@@ -339,6 +343,22 @@ big_loan_return (gpointer data)
   g_free (loan);
 }
 
+/* A GBytes of the first @len bytes of @buf (@cap bytes, transfer full),
+ * which goes back to @pool when it is freed */
+static GBytes *
+pool_lend (BigPool *pool,
+           guint8  *buf,
+           gsize    cap,
+           gsize    len)
+{
+  BigLoan *loan = g_new (BigLoan, 1);
+
+  loan->pool = big_pool_ref (pool);
+  loan->buf = buf;
+  loan->cap = cap;
+  return g_bytes_new_with_free_func (buf, len, big_loan_return, loan);
+}
+
 static void handle_input  (DpConnection *conn);
 static void handle_output (DpConnection *conn);
 static void close_with    (DpConnection *conn, GError *error);
@@ -436,6 +456,7 @@ _dp_connection_new (GSocketConnection         *sconn,
   conn->in_cap = READ_CHUNK;
   conn->in = g_malloc (conn->in_cap);
   conn->big_pool = big_pool_new ();
+  conn->in_pool = big_pool_new ();
   g_mutex_init (&conn->out_lock);
   g_mutex_init (&conn->chan_lock);
   g_queue_init (&conn->segs);
@@ -493,6 +514,7 @@ _dp_connection_unref (DpConnection *conn)
     g_free (conn->in);
   g_free (conn->big_buf);
   big_pool_close (conn->big_pool);
+  big_pool_close (conn->in_pool);
   for (guint i = 0; i < conn->batch_len; i++)
     g_variant_unref (conn->batch[i]);
   while (!g_queue_is_empty (&conn->segs))
@@ -993,17 +1015,21 @@ _dp_connection_send (DpConnection *conn,
     }
   /* While the peer answers what we send (request and reply) the frame is
    * written at once, by this thread: the lowest latency. Once we are
-   * streaming (several frames with no answer) writing is left to the
-   * router thread, so that frames queued meanwhile go out together in one
-   * system call instead of one each. */
+   * streaming (several frames with no answer) frames gather in the queue
+   * and go out together, in one system call per STREAM_WRITE bytes,
+   * written by the sender that fills it that far; what a stream leaves
+   * below that is written by the router STREAM_DELAY_US later. So a
+   * stream costs neither a system call per frame nor a wake-up of the
+   * router per frame (each one a context switch, and a contended lock,
+   * when the router and the sender share the CPUs). */
   if (conn->out_ready && !conn->writing && !conn->want_out)
     {
-      if (++conn->unanswered <= STREAM_AFTER)
+      if (++conn->unanswered <= STREAM_AFTER || conn->out_queued >= STREAM_WRITE)
         flush_locked (conn);
       else if (!conn->flush_scheduled && conn->flush_source)
         {
           conn->flush_scheduled = TRUE;
-          g_source_set_ready_time (conn->flush_source, 0);
+          g_source_set_ready_time (conn->flush_source, g_get_monotonic_time () + STREAM_DELAY_US);
         }
     }
   g_mutex_unlock (&conn->out_lock);
@@ -1252,18 +1278,16 @@ big_room (DpConnection *conn)
 static GBytes *
 big_take (DpConnection *conn)
 {
-  BigLoan *loan;
+  GBytes *body;
 
   if (conn->big_have < conn->big_h.body_len)
     return NULL;
-  loan = g_new (BigLoan, 1);
-  loan->pool = big_pool_ref (conn->big_pool);
-  loan->buf = g_steal_pointer (&conn->big_buf);
-  loan->cap = conn->big_alloc;
+  body = pool_lend (conn->big_pool, g_steal_pointer (&conn->big_buf), conn->big_alloc,
+                    conn->big_h.body_len);
   conn->big = FALSE;
   conn->big_cap = 0;
   conn->big_alloc = 0;
-  return g_bytes_new_with_free_func (loan->buf, conn->big_h.body_len, big_loan_return, loan);
+  return body;
 }
 
 /* Hands the DATA frames gathered for one channel to the owner. Returns
@@ -1388,6 +1412,9 @@ heartbeat_cb (gpointer data)
   if (!conn->big_pool_used)
     big_pool_drain (conn->big_pool);
   conn->big_pool_used = FALSE;
+  if (!conn->in_pool_used)
+    big_pool_drain (conn->in_pool);
+  conn->in_pool_used = FALSE;
   /* A server only holds a peer to a timeout once the peer has shown it
    * sends heartbeats itself. */
   if (conn->hb_timeout > 0 && (conn->role == DP_CONNECTION_CLIENT || conn->peer_pings) &&
@@ -1629,7 +1656,7 @@ process_input (DpConnection *conn)
       /* in a stream the payload refers to the input buffer rather than a
        * copy (the buffer lives as long as any of its payloads) */
       if (share && h.sig_len > 0 && conn->in_bytes == NULL)
-        conn->in_bytes = g_bytes_new_with_free_func (conn->in, conn->in_cap, g_free, conn->in);
+        conn->in_bytes = pool_lend (conn->in_pool, conn->in, conn->in_cap, conn->in_cap);
       if (!dispatch_frame (conn, &h, conn->in + pos + DP_FRAME_HEADER_LEN, conn->in_bytes,
                            pos + DP_FRAME_HEADER_LEN))
         return;
@@ -1640,8 +1667,17 @@ process_input (DpConnection *conn)
     return;
   if (conn->in_bytes)
     {
-      /* payloads use this buffer now: what is left goes to a new one */
-      guint8 *in = g_malloc (conn->in_cap);
+      /* payloads use this buffer now: what is left goes to a new one,
+       * one they gave back if there is one (a fresh one costs a page
+       * fault per 4 KiB) */
+      gsize cap = 0;
+      guint8 *in = big_pool_take (conn->in_pool, &cap);
+
+      if (in == NULL || cap < conn->in_cap)
+        in = g_realloc (in, conn->in_cap);
+      else
+        conn->in_cap = cap;
+      conn->in_pool_used = TRUE;
       memcpy (in, conn->in + pos, conn->in_len - pos);
       g_clear_pointer (&conn->in_bytes, g_bytes_unref);
       conn->in = in;

@@ -29,6 +29,7 @@
 typedef struct {
   GVariant       *msg;
   DpPlaceChannel *reply;
+  gsize           size;      /* g_variant_get_size (msg), which takes its lock */
 } DpQueued;
 
 /* How long a receiver spins before it sleeps: $DP_SPIN_US, default 50;
@@ -209,6 +210,7 @@ inbox_push (DpInbox        *box,
 {
   DpInboxNotify notify;
   gpointer notify_data;
+  gsize size = g_variant_get_size (msg);
 
   _dp_mutex_lock (&box->lock);
   if (wait)
@@ -226,8 +228,8 @@ inbox_push (DpInbox        *box,
       return FALSE;
     }
   inbox_reserve (box, 1);
-  box->ring[(box->head + (guint) box->len) % box->cap] = (DpQueued) { msg, reply };
-  box->bytes += g_variant_get_size (msg);
+  box->ring[(box->head + (guint) box->len) % box->cap] = (DpQueued) { msg, reply, size };
+  box->bytes += size;
   g_atomic_int_inc (&box->len);
   if (box->waiters)
     g_cond_signal (&box->cond);
@@ -263,8 +265,10 @@ inbox_push_many (DpInbox         *box,
   tail = box->head + (guint) box->len;
   for (guint i = 0; i < n; i++)
     {
-      box->ring[(tail + i) % box->cap] = (DpQueued) { msgs[i], reply ? g_object_ref (reply) : NULL };
-      box->bytes += g_variant_get_size (msgs[i]);
+      gsize size = g_variant_get_size (msgs[i]);
+
+      box->ring[(tail + i) % box->cap] = (DpQueued) { msgs[i], reply ? g_object_ref (reply) : NULL, size };
+      box->bytes += size;
     }
   g_atomic_int_add (&box->len, (gint) n);
   /* over the limit: the connection stops reading until this is read down */
@@ -387,7 +391,7 @@ inbox_pop (DpInbox         *box,
         g_clear_object (&q->reply);
       box->head = (box->head + 1) % box->cap;
       g_atomic_int_add (&box->len, -1);
-      box->bytes -= g_variant_get_size (msg);
+      box->bytes -= q->size;
       /* at the low-water mark: wake the writers, let the connections read */
       if (G_UNLIKELY (box->room_waiters || box->stalled) && inbox_low_locked (box))
         {
