@@ -180,12 +180,16 @@ struct _DpConnection
   GQueue                     segs;           /* GBytes */
   gsize                      head_off;
   GByteArray                *tail;
+  GByteArray                *spare;          /* a written buffer, for the next tail */
   GByteArray                *held;           /* frames sent before READY */
   gboolean                   out_ready;
   gboolean                   out_closed;
   gboolean                   writing;
   gboolean                   want_out;
-  gboolean                   flush_scheduled;
+  gboolean                   flush_scheduled; /* the router's flush is armed */
+  gboolean                   stream_active;   /* a stream queued since the router's last flush */
+  GThread                   *corked_by;       /* the router, while it handles input (see cork()) */
+  gboolean                   cork_queued;     /* it queued frames meanwhile */
   guint                      unanswered;     /* frames sent since one was received */
   GByteArray                *ctrl;           /* PING, PONG, LOG: written before queued data */
   gsize                      out_queued;     /* bytes in @segs, @tail and @ctrl not written yet */
@@ -406,6 +410,12 @@ static GSourceFuncs conn_source_funcs = {
 
 static void flush_locked (DpConnection *conn);
 
+/* The router's flush of what a stream left queued (see _dp_connection_send()).
+ * While the stream goes on it re-arms itself, so that the senders never
+ * touch the router's context (its lock, its wake-up) during a stream; it
+ * stops after a window in which nothing was queued. A sender holding the
+ * queue's lock is at work and writes for itself: the router does not wait
+ * for it, and looks again a window later. */
 static gboolean
 flush_source_dispatch (GSource     *source,
                        GSourceFunc  callback,
@@ -413,11 +423,23 @@ flush_source_dispatch (GSource     *source,
 {
   DpConnection *conn = ((ConnSource *) source)->conn;
 
-  g_source_set_ready_time (source, -1);
-  _dp_mutex_lock (&conn->out_lock);
-  conn->flush_scheduled = FALSE;
+  if (!g_mutex_trylock (&conn->out_lock))
+    {
+      g_source_set_ready_time (source, g_get_monotonic_time () + STREAM_DELAY_US);
+      return G_SOURCE_CONTINUE;
+    }
   if (conn->out_ready && !conn->writing && !conn->want_out)
     flush_locked (conn);
+  if (conn->stream_active && !conn->out_closed)
+    {
+      conn->stream_active = FALSE;
+      g_source_set_ready_time (source, g_get_monotonic_time () + STREAM_DELAY_US);
+    }
+  else
+    {
+      conn->flush_scheduled = FALSE;
+      g_source_set_ready_time (source, -1);
+    }
   g_mutex_unlock (&conn->out_lock);
   return G_SOURCE_CONTINUE;
 }
@@ -520,6 +542,7 @@ _dp_connection_unref (DpConnection *conn)
   while (!g_queue_is_empty (&conn->segs))
     g_bytes_unref (SEG_BYTES (g_queue_pop_head (&conn->segs)));
   g_byte_array_unref (conn->tail);
+  g_clear_pointer (&conn->spare, g_byte_array_unref);
   g_byte_array_unref (conn->ctrl);
   g_cond_clear (&conn->out_cond);
   g_slist_free_full (conn->writable_watches, g_free);
@@ -765,6 +788,32 @@ in_router (DpConnection *conn,
                            _dp_connection_ref (conn), (GDestroyNotify) _dp_connection_unref);
 }
 
+/* With @out_lock held: the data queue's tail becomes a segment, and a
+ * buffer that was written before becomes the new tail (no allocation per
+ * write while frames go out one or a few at a time). */
+static void
+tail_to_segment_locked (DpConnection *conn)
+{
+  DP_ASSERT_LOCK_HELD (&conn->out_lock);
+  g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
+  conn->tail = conn->spare ? g_steal_pointer (&conn->spare) : g_byte_array_sized_new (4096);
+}
+
+/* With @out_lock held: a segment that has been written. One of our own
+ * buffers (not a payload queued by reference) is kept as the next tail. */
+static void
+segment_done_locked (DpConnection *conn,
+                     gpointer      seg)
+{
+  if (conn->spare == NULL && !SEG_IS_CONT (seg) && g_bytes_get_size (seg) <= 2 * SEG_MAX)
+    {
+      conn->spare = g_bytes_unref_to_array (seg);
+      g_byte_array_set_size (conn->spare, 0);
+    }
+  else
+    g_bytes_unref (SEG_BYTES (seg));
+}
+
 /* Called with out_lock held; drops it around the system call. */
 static void
 flush_locked (DpConnection *conn)
@@ -781,10 +830,7 @@ flush_locked (DpConnection *conn)
       GList *l;
 
       if (conn->tail->len > 0)
-        {
-          g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
-          conn->tail = g_byte_array_sized_new (4096);
-        }
+        tail_to_segment_locked (conn);
       /* control frames go first, at the next frame boundary */
       if (conn->ctrl->len > 0 && conn->head_off == 0 &&
           (conn->segs.length == 0 || !SEG_IS_CONT (g_queue_peek_head (&conn->segs))))
@@ -851,7 +897,7 @@ flush_locked (DpConnection *conn)
           if ((gsize) n >= left)
             {
               n -= (gssize) left;
-              g_bytes_unref (SEG_BYTES (g_queue_pop_head (&conn->segs)));
+              segment_done_locked (conn, g_queue_pop_head (&conn->segs));
               conn->head_off = 0;
             }
           else
@@ -926,7 +972,6 @@ _dp_connection_send (DpConnection *conn,
                      GVariant     *payload)
 {
   guint8 header[DP_FRAME_HEADER_LEN];
-  static const guint8 zeros[8] = { 0 };
   DpFrameHeader h = { 0 };
   const char *sig = NULL;
   gsize sig_len = 0, pad = 0, data_len = 0;
@@ -984,45 +1029,51 @@ _dp_connection_send (DpConnection *conn,
     {
       /* segments of at most SEG_MAX: control frames can go in between */
       if (conn->tail->len >= SEG_MAX)
-        {
-          g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
-          conn->tail = g_byte_array_sized_new (4096);
-        }
+        tail_to_segment_locked (conn);
       buf = conn->tail;
     }
   conn->out_queued += DP_FRAME_HEADER_LEN + h.body_len;
   if (conn->out_queued >= conn->out_limit && !conn->out_full)
     g_atomic_int_set (&conn->out_full, TRUE);
-  g_byte_array_append (buf, header, sizeof header);
-  if (sig_len)
-    {
-      g_byte_array_append (buf, (const guint8 *) sig, sig_len);
-      g_byte_array_append (buf, zeros, pad);
-    }
-  if (data_len > 0)
-    {
-      if (data_len <= COPY_MAX || !conn->out_ready || ctrl)
-        g_byte_array_append (buf, data_ptr, data_len);
-      else
-        {
-          if (conn->tail->len > 0)
-            {
-              g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
-              conn->tail = g_byte_array_sized_new (4096);
-            }
-          g_queue_push_tail (&conn->segs, SEG_CONT (g_steal_pointer (&data)));
-        }
-    }
+  {
+    /* header, type string, padding and a copied payload: one append (a
+     * large payload is queued by reference after what is there) */
+    gboolean by_ref = data_len > COPY_MAX && conn->out_ready && !ctrl;
+    gsize copied = by_ref ? 0 : data_len;
+    guint at = buf->len;
+    guint8 *p;
+
+    g_byte_array_set_size (buf, at + sizeof header + sig_len + pad + copied);
+    p = buf->data + at;
+    memcpy (p, header, sizeof header);
+    p += sizeof header;
+    if (sig_len)
+      {
+        memcpy (p, sig, sig_len);
+        memset (p + sig_len, 0, pad);
+        p += sig_len + pad;
+      }
+    if (copied)
+      memcpy (p, data_ptr, copied);
+    if (by_ref)
+      {
+        tail_to_segment_locked (conn);
+        g_queue_push_tail (&conn->segs, SEG_CONT (g_steal_pointer (&data)));
+      }
+  }
   /* While the peer answers what we send (request and reply) the frame is
    * written at once, by this thread: the lowest latency. Once we are
    * streaming (several frames with no answer) frames gather in the queue
    * and go out together, in one system call per STREAM_WRITE bytes,
    * written by the sender that fills it that far; what a stream leaves
-   * below that is written by the router STREAM_DELAY_US later. So a
-   * stream costs neither a system call per frame nor a wake-up of the
-   * router per frame (each one a context switch, and a contended lock,
-   * when the router and the sender share the CPUs). */
-  if (conn->out_ready && !conn->writing && !conn->want_out)
+   * below that is written by the router at most STREAM_DELAY_US later
+   * (its flush re-arms itself while the stream goes on). So a stream
+   * costs neither a system call nor a wake-up of the router per frame
+   * (each one a context switch, and contended locks, when the router and
+   * the sender share the CPUs). */
+  if (G_UNLIKELY (conn->corked_by != NULL) && conn->corked_by == g_thread_self ())
+    conn->cork_queued = TRUE;   /* the router answers input: written once it is done */
+  else if (conn->out_ready && !conn->writing && !conn->want_out)
     {
       if (++conn->unanswered <= STREAM_AFTER || conn->out_queued >= STREAM_WRITE)
         flush_locked (conn);
@@ -1031,6 +1082,8 @@ _dp_connection_send (DpConnection *conn,
           conn->flush_scheduled = TRUE;
           g_source_set_ready_time (conn->flush_source, g_get_monotonic_time () + STREAM_DELAY_US);
         }
+      else
+        conn->stream_active = TRUE;
     }
   g_mutex_unlock (&conn->out_lock);
   return TRUE;
@@ -1690,8 +1743,43 @@ process_input (DpConnection *conn)
     }
 }
 
+/* While the router handles what it read, the frames it sends on this
+ * connection in answer (a place started, a PONG, a message for a place
+ * that has ended sent back) are queued, and written together when it is
+ * done: one system call for a batch of requests instead of one each. */
+static void
+cork (DpConnection *conn)
+{
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
+  _dp_mutex_lock (&conn->out_lock);
+  conn->corked_by = g_thread_self ();
+  conn->cork_queued = FALSE;
+  g_mutex_unlock (&conn->out_lock);
+}
+
+static void
+uncork (DpConnection *conn)
+{
+  _dp_mutex_lock (&conn->out_lock);
+  conn->corked_by = NULL;
+  if (conn->cork_queued && conn->out_ready && !conn->writing && !conn->want_out)
+    flush_locked (conn);
+  conn->cork_queued = FALSE;
+  g_mutex_unlock (&conn->out_lock);
+}
+
+static void handle_input_rounds (DpConnection *conn);
+
 static void
 handle_input (DpConnection *conn)
+{
+  cork (conn);
+  handle_input_rounds (conn);
+  uncork (conn);
+}
+
+static void
+handle_input_rounds (DpConnection *conn)
 {
   /* Read a bounded amount per dispatch, so one busy peer cannot starve the
    * others on the same router. */

@@ -94,6 +94,9 @@ typedef struct {
    * shifts the estimate */
   gint           spin_credit;
   gint           spin_skipped;
+  /* atomic: this side has put a message since it last got one, so an
+   * answer may be on its way — the only case the receive spin is for */
+  gint           awaiting;
 } DpInbox;
 
 typedef struct {
@@ -132,7 +135,12 @@ inbox_init (DpInbox *box)
   g_cond_init (&box->room);
   box->max_bytes = DP_DEFAULT_MAX_INBOX_SIZE;
   box->max_msgs = DP_DEFAULT_MAX_INBOX_MESSAGES;
-  box->spin_credit = SPIN_CREDIT / 2;
+  /* no credit at first: a new inbox spins only once a probe (the fourth
+   * wait) has found that it pays — a thousand new places waiting for
+   * their first messages would otherwise spin away the CPU that delivers
+   * them */
+  box->spin_credit = 0;
+  box->spin_skipped = SPIN_PROBE - 4;
 }
 
 static inline gboolean
@@ -346,9 +354,13 @@ inbox_pop (DpInbox         *box,
    * without the cost of sleeping and being woken. The spin never gives
    * the CPU away (a sched_yield() hands it to any other process, for as
    * long as that one likes), is bounded by DP_SPIN_US and stops being
-   * tried while it rarely pays (see SPIN_HIT). */
-  if (deadline != 0 && get_spin_us () > 0 && !g_atomic_int_get (&box->len) &&
-      !g_atomic_int_get (&box->closed) && inbox_spin_wanted (box))
+   * tried while it rarely pays (see SPIN_HIT). Only a side that has put
+   * since it last got (a request out, its answer awaited) spins: a reader
+   * that only reads (a consumer of a stream, a place waiting for its
+   * first message) sleeps at once, leaving the CPU to whoever sends. */
+  if (deadline != 0 && g_atomic_int_get (&box->awaiting) && get_spin_us () > 0 &&
+      !g_atomic_int_get (&box->len) && !g_atomic_int_get (&box->closed) &&
+      inbox_spin_wanted (box))
     {
       gint64 until = g_get_monotonic_time () + spin_us;
       gboolean hit = FALSE;
@@ -391,6 +403,8 @@ inbox_pop (DpInbox         *box,
         g_clear_object (&q->reply);
       box->head = (box->head + 1) % box->cap;
       g_atomic_int_add (&box->len, -1);
+      if (box->awaiting)
+        g_atomic_int_set (&box->awaiting, 0);
       box->bytes -= q->size;
       /* at the low-water mark: wake the writers, let the connections read */
       if (G_UNLIKELY (box->room_waiters || box->stalled) && inbox_low_locked (box))
@@ -557,6 +571,10 @@ put (DpPlaceChannel *self,
   DpPipe *p = self->pipe;
   guint i = self->side;
   gboolean ok;
+
+  /* this side now waits for an answer, maybe (see inbox_pop()) */
+  if (!g_atomic_int_get (&p->box[i].awaiting))
+    g_atomic_int_set (&p->box[i].awaiting, 1);
 
   /* a floating ref is the caller's to hand over: taking it needs no lock
    * (g_variant_ref_sink() takes the value's lock) */
