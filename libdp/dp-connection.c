@@ -590,6 +590,12 @@ _dp_connection_start (DpConnection *conn)
   cs = (ConnSource *) conn->source;
   cs->conn = _dp_connection_ref (conn);
   g_source_set_static_name (conn->source, "DpConnection");
+  /* GLib blocks a source that cannot recurse while it dispatches: its fd
+   * leaves the poll set and comes back, and each change wakes the context
+   * (an eventfd write, and one more loop iteration to read it) — twice
+   * per frame that arrives alone. The router never iterates its context
+   * from inside a dispatch, so there is no recursion to guard against. */
+  g_source_set_can_recurse (conn->source, TRUE);
   g_source_set_priority (conn->source, G_PRIORITY_DEFAULT);
   conn->fd_tag = g_source_add_unix_fd (conn->source, conn->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
   g_source_attach (conn->source, conn->context);
@@ -1812,6 +1818,11 @@ handle_input_rounds (DpConnection *conn)
                       !flush_batch (conn))
                     return;
                 }
+              /* less than there was room for: the socket is empty (the
+               * poll, level-triggered, reports what comes next), so no
+               * read that would only say EAGAIN */
+              if ((gsize) n < room)
+                return;
               continue;
             }
         }
@@ -1822,12 +1833,16 @@ handle_input_rounds (DpConnection *conn)
               conn->in_cap = MAX (conn->in_cap * 2, conn->in_len + READ_CHUNK);
               conn->in = g_realloc (conn->in, conn->in_cap);
             }
-          n = recv (conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len, MSG_DONTWAIT);
+          gsize room = conn->in_cap - conn->in_len;
+
+          n = recv (conn->fd, conn->in + conn->in_len, room, MSG_DONTWAIT);
           if (n > 0)
             {
               conn->last_seen_us = g_get_monotonic_time ();
               conn->in_len += (gsize) n;
               process_input (conn);
+              if ((gsize) n < room)
+                return;
               /* a frame header may have announced a big frame */
               continue;
             }

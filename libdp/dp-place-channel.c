@@ -219,6 +219,7 @@ inbox_push (DpInbox        *box,
   DpInboxNotify notify;
   gpointer notify_data;
   gsize size = g_variant_get_size (msg);
+  gboolean wake;
 
   _dp_mutex_lock (&box->lock);
   if (wait)
@@ -239,11 +240,13 @@ inbox_push (DpInbox        *box,
   box->ring[(box->head + (guint) box->len) % box->cap] = (DpQueued) { msg, reply, size };
   box->bytes += size;
   g_atomic_int_inc (&box->len);
-  if (box->waiters)
-    g_cond_signal (&box->cond);
+  wake = box->waiters > 0;
   notify = box->notify;
   notify_data = box->notify_data;
   g_mutex_unlock (&box->lock);
+  /* after the unlock: a reader woken under the lock would only wait for it */
+  if (wake)
+    g_cond_signal (&box->cond);
 
   if (notify)
     notify (notify_data);
@@ -262,6 +265,7 @@ inbox_push_many (DpInbox         *box,
   DpInboxNotify notify;
   gpointer notify_data;
   guint tail;
+  guint waiters;
 
   _dp_mutex_lock (&box->lock);
   if (box->closed)
@@ -285,16 +289,15 @@ inbox_push_many (DpInbox         *box,
       box->stalled = g_slist_prepend (box->stalled, _dp_connection_ref (from));
       _dp_connection_stall (from);
     }
-  if (box->waiters)
-    {
-      if (n > 1 && box->waiters > 1)
-        g_cond_broadcast (&box->cond);
-      else
-        g_cond_signal (&box->cond);
-    }
+  waiters = box->waiters;
   notify = box->notify;
   notify_data = box->notify_data;
   g_mutex_unlock (&box->lock);
+  /* after the unlock: a reader woken under the lock would only wait for it */
+  if (waiters > 1 && n > 1)
+    g_cond_broadcast (&box->cond);
+  else if (waiters)
+    g_cond_signal (&box->cond);
 
   if (notify)
     notify (notify_data);
