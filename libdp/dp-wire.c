@@ -183,6 +183,32 @@ fixed_array_is_normal (const GVariantType *type,
          (size == 0 || (guintptr) g_variant_get_data (value) % elem == 0);
 }
 
+/* Whether the @len bytes at @s are UTF-8 without a nul: ASCII is checked
+ * a word at a time (most strings are ASCII), the rest by GLib from the
+ * first byte that is not */
+static gboolean
+utf8_no_nul (const char *s,
+             gsize       len)
+{
+  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101);
+  const guint64 highs = G_GUINT64_CONSTANT (0x8080808080808080);
+  gsize i = 0;
+
+  for (; i + 8 <= len; i += 8)
+    {
+      guint64 w;
+
+      memcpy (&w, s + i, 8);
+      /* a byte >= 0x80, or a zero byte */
+      if ((w & highs) != 0 || ((w - ones) & ~w & highs) != 0)
+        break;
+    }
+  for (; i < len; i++)
+    if ((guchar) s[i] >= 0x80 || s[i] == '\0')
+      break;
+  return i == len || g_utf8_validate_len (s + i, len - i, NULL);
+}
+
 /* Whether @data is a value of the basic type @type in normal form, by the
  * rules g_variant_is_normal_form() applies to it: 1 yes, 0 no, -1 not a
  * type decided here (a container). The common small messages (a string,
@@ -212,8 +238,7 @@ basic_is_normal (const GVariantType *type,
       return size == 8;
     case 's':
       /* nul-terminated, no nul inside, UTF-8 */
-      return size > 0 && d[size - 1] == '\0' &&
-             g_utf8_validate_len ((const char *) d, size - 1, NULL);
+      return size > 0 && d[size - 1] == '\0' && utf8_no_nul ((const char *) d, size - 1);
     case 'o':
       return size > 0 && d[size - 1] == '\0' && memchr (d, '\0', size - 1) == NULL &&
              g_variant_is_object_path ((const char *) d);
