@@ -16,14 +16,19 @@
  * passed without a big frame, and when it closes. A pooled buffer is only
  * ever one a frame the peer sent has filled, so it does not let a header
  * claim memory either; the buffers out with messages are bounded by the
- * flow control (the inboxes' limits).
+ * flow control (the inboxes' limits). The input buffer that the payloads
+ * of a stream of small frames refer to (rather than to copies) comes back
+ * the same way, to a second pool of the same kind.
  *
  * Writing may happen from any thread (a place putting a message, the app
  * putting to a remote place): the frame is appended to the output queue
  * under a lock, and the thread that finds nobody writing writes everything
- * queued with one sendmsg(). When the socket is full the router takes over
- * on POLLOUT, so a slow peer never blocks anyone but itself. Small payloads
- * are copied into the queue; large ones are queued by reference.
+ * queued with one sendmsg() — at once for a request or a reply, in batches
+ * for a stream (see _dp_connection_send()), and, for what the router sends
+ * while it handles input, once it is done (cork()). When the socket is
+ * full the router takes over on POLLOUT, so a slow peer never blocks
+ * anyone but itself. Small payloads are copied into the queue; large ones
+ * are queued by reference.
  *
  * Flow control (DESIGN rule 8). The output queue is bounded by bytes
  * (@out_limit, DpNode:max-output-queue, default 8 MiB): once what is
@@ -171,6 +176,7 @@ struct _DpConnection
   char                       sig_cache[SIG_CACHE_MAX];   /* last checked type string */
   gsize                      sig_cache_len;
   GVariant                  *batch[BATCH_MAX];           /* DATA frames for batch_chan */
+  gsize                      batch_size[BATCH_MAX];      /* their payloads' sizes */
   guint                      batch_len;
   guint32                    batch_chan;
 
@@ -1385,6 +1391,16 @@ flush_batch (DpConnection *conn)
   return conn->state != STATE_CLOSED;
 }
 
+/* Router thread, while flush_batch() hands @msgs over: their serialised
+ * sizes, known from their frames (g_variant_get_size() would take each
+ * value's lock to say it); NULL for any other array */
+const gsize *
+_dp_connection_batch_sizes (DpConnection     *conn,
+                            GVariant * const *msgs)
+{
+  return msgs == (GVariant * const *) conn->batch ? conn->batch_size : NULL;
+}
+
 /* Takes a ref on @payload only as long as the handler runs */
 static gboolean
 dispatch_payload (DpConnection        *conn,
@@ -1445,6 +1461,7 @@ dispatch_frame (DpConnection        *conn,
           !flush_batch (conn))
         return FALSE;
       conn->batch_chan = h->channel;
+      conn->batch_size[conn->batch_len] = h->body_len - _dp_frame_sig_padded (h->sig_len);
       conn->batch[conn->batch_len++] = g_steal_pointer (&payload);
       return TRUE;
     }

@@ -266,6 +266,8 @@ inbox_push_many (DpInbox         *box,
   gpointer notify_data;
   guint tail;
   guint waiters;
+  /* from the frames, when the router hands over a batch it read */
+  const gsize *sizes = from ? _dp_connection_batch_sizes (from, msgs) : NULL;
 
   _dp_mutex_lock (&box->lock);
   if (box->closed)
@@ -277,7 +279,7 @@ inbox_push_many (DpInbox         *box,
   tail = box->head + (guint) box->len;
   for (guint i = 0; i < n; i++)
     {
-      gsize size = g_variant_get_size (msgs[i]);
+      gsize size = sizes ? sizes[i] : g_variant_get_size (msgs[i]);
 
       box->ring[(tail + i) % box->cap] = (DpQueued) { msgs[i], reply ? g_object_ref (reply) : NULL, size };
       box->bytes += size;

@@ -105,22 +105,25 @@ test_codec_basic (void)
   static const guint8 one = 1, two = 2;
   static const gint32 i32 = -5;
   static const gint64 i64 = 7;
+  /* a literal with its terminating nul */
+#define LIT(text) text, sizeof (text)
   struct { const char *sig; const char *data; gsize size; } cases[] = {
-    { "s", "", 1 }, { "s", "hello", 6 }, { "s", "hello", 5 },           /* no terminator */
-    { "s", "he\0lo", 6 }, { "s", "", 0 },                                /* nul inside, empty */
-    { "s", "0123456789abcdef0123456789abcdef", 33 },                     /* ASCII words */
-    { "s", "0123456789abcdef\0123456789abcde", 33 },                     /* nul in a word */
-    { "s", "caf\xc3\xa9 na\xc3\xafve r\xc3\xa9sum\xc3\xa9 ok", 26 },  /* UTF-8 */
-    { "s", "abcdefgh\xc3\x28zzzzzzz", 17 },                               /* bad UTF-8 */
-    { "s", "abcdefgh\xed\xa0\x80zzzzzz", 17 },                           /* a surrogate */
-    { "s", "abcdefghijklmno\xc3", 17 },                                   /* cut short */
-    { "o", "/a/b", 5 }, { "o", "a/b", 4 }, { "o", "/a//b", 6 }, { "o", "/", 2 },
-    { "g", "a{sv}", 6 }, { "g", "a{", 3 }, { "g", "(ii", 4 },
+    { "s", LIT ("") }, { "s", LIT ("hello") }, { "s", "hello", 5 },  /* no terminator */
+    { "s", LIT ("he\0lo") }, { "s", "", 0 },                          /* nul inside, empty */
+    { "s", LIT ("0123456789abcdef0123456789abcdef") },                /* ASCII words */
+    { "s", LIT ("0123456789abcdef" "\0" "123456789abcde") },          /* nul in a word */
+    { "s", LIT ("caf\xc3\xa9 na\xc3\xafve r\xc3\xa9sum\xc3\xa9 ok") },  /* UTF-8 */
+    { "s", LIT ("abcdefgh\xc3\x28zzzzzzz") },                        /* bad UTF-8 */
+    { "s", LIT ("abcdefgh\xed\xa0\x80zzzzzz") },                    /* a surrogate */
+    { "s", LIT ("abcdefghijklmno\xc3") },                            /* cut short */
+    { "o", LIT ("/a/b") }, { "o", LIT ("a/b") }, { "o", LIT ("/a//b") }, { "o", LIT ("/") },
+    { "g", LIT ("a{sv}") }, { "g", LIT ("a{") }, { "g", LIT ("(ii") },
     { "b", (const char *) &one, 1 }, { "b", (const char *) &two, 1 }, { "b", "", 0 },
     { "i", (const char *) &i32, 4 }, { "i", (const char *) &i32, 3 }, { "i", "", 0 },
     { "x", (const char *) &i64, 8 }, { "t", (const char *) &i64, 4 },
     { "d", (const char *) &i64, 8 }, { "y", "z", 1 }, { "y", "zz", 2 },
   };
+#undef LIT
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
