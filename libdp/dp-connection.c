@@ -16,14 +16,19 @@
  * passed without a big frame, and when it closes. A pooled buffer is only
  * ever one a frame the peer sent has filled, so it does not let a header
  * claim memory either; the buffers out with messages are bounded by the
- * flow control (the inboxes' limits).
+ * flow control (the inboxes' limits). The input buffer that the payloads
+ * of a stream of small frames refer to (rather than to copies) comes back
+ * the same way, to a second pool of the same kind.
  *
  * Writing may happen from any thread (a place putting a message, the app
  * putting to a remote place): the frame is appended to the output queue
  * under a lock, and the thread that finds nobody writing writes everything
- * queued with one sendmsg(). When the socket is full the router takes over
- * on POLLOUT, so a slow peer never blocks anyone but itself. Small payloads
- * are copied into the queue; large ones are queued by reference.
+ * queued with one sendmsg() — at once for a request or a reply, in batches
+ * for a stream (see _dp_connection_send()), and, for what the router sends
+ * while it handles input, once it is done (cork()). When the socket is
+ * full the router takes over on POLLOUT, so a slow peer never blocks
+ * anyone but itself. Small payloads are copied into the queue; large ones
+ * are queued by reference.
  *
  * Flow control (DESIGN rule 8). The output queue is bounded by bytes
  * (@out_limit, DpNode:max-output-queue, default 8 MiB): once what is
@@ -81,6 +86,8 @@
 #define READ_CHUNK       (128 * 1024)
 #define MAX_IOV          64
 #define STREAM_AFTER     4      /* unanswered frames before writes are batched */
+#define STREAM_WRITE     (32 * 1024)   /* a streaming sender writes itself from this many bytes */
+#define STREAM_DELAY_US  100    /* the router writes what a stream left queued after this */
 #define BATCH_MAX        128    /* DATA frames handed to the owner at once */
 #define SIG_CACHE_MAX    32
 #define SHARE_MIN        (16 * 1024)   /* input read at once before payloads refer to it */
@@ -164,9 +171,12 @@ struct _DpConnection
   gsize                      big_alloc;      /* @big_buf's size */
   BigPool                   *big_pool;       /* shared, see BigPool */
   gboolean                   big_pool_used;  /* a big frame since the last heartbeat */
+  BigPool                   *in_pool;        /* the same for input buffers a stream's payloads held */
+  gboolean                   in_pool_used;   /* one was shared since the last heartbeat */
   char                       sig_cache[SIG_CACHE_MAX];   /* last checked type string */
   gsize                      sig_cache_len;
   GVariant                  *batch[BATCH_MAX];           /* DATA frames for batch_chan */
+  gsize                      batch_size[BATCH_MAX];      /* their payloads' sizes */
   guint                      batch_len;
   guint32                    batch_chan;
 
@@ -176,12 +186,16 @@ struct _DpConnection
   GQueue                     segs;           /* GBytes */
   gsize                      head_off;
   GByteArray                *tail;
+  GByteArray                *spare;          /* a written buffer, for the next tail */
   GByteArray                *held;           /* frames sent before READY */
   gboolean                   out_ready;
   gboolean                   out_closed;
   gboolean                   writing;
   gboolean                   want_out;
-  gboolean                   flush_scheduled;
+  gboolean                   flush_scheduled; /* the router's flush is armed */
+  gboolean                   stream_active;   /* a stream queued since the router's last flush */
+  GThread                   *corked_by;       /* the router, while it handles input (see cork()) */
+  gboolean                   cork_queued;     /* it queued frames meanwhile */
   guint                      unanswered;     /* frames sent since one was received */
   GByteArray                *ctrl;           /* PING, PONG, LOG: written before queued data */
   gsize                      out_queued;     /* bytes in @segs, @tail and @ctrl not written yet */
@@ -339,6 +353,22 @@ big_loan_return (gpointer data)
   g_free (loan);
 }
 
+/* A GBytes of the first @len bytes of @buf (@cap bytes, transfer full),
+ * which goes back to @pool when it is freed */
+static GBytes *
+pool_lend (BigPool *pool,
+           guint8  *buf,
+           gsize    cap,
+           gsize    len)
+{
+  BigLoan *loan = g_new (BigLoan, 1);
+
+  loan->pool = big_pool_ref (pool);
+  loan->buf = buf;
+  loan->cap = cap;
+  return g_bytes_new_with_free_func (buf, len, big_loan_return, loan);
+}
+
 static void handle_input  (DpConnection *conn);
 static void handle_output (DpConnection *conn);
 static void close_with    (DpConnection *conn, GError *error);
@@ -386,6 +416,12 @@ static GSourceFuncs conn_source_funcs = {
 
 static void flush_locked (DpConnection *conn);
 
+/* The router's flush of what a stream left queued (see _dp_connection_send()).
+ * While the stream goes on it re-arms itself, so that the senders never
+ * touch the router's context (its lock, its wake-up) during a stream; it
+ * stops after a window in which nothing was queued. A sender holding the
+ * queue's lock is at work and writes for itself: the router does not wait
+ * for it, and looks again a window later. */
 static gboolean
 flush_source_dispatch (GSource     *source,
                        GSourceFunc  callback,
@@ -393,11 +429,23 @@ flush_source_dispatch (GSource     *source,
 {
   DpConnection *conn = ((ConnSource *) source)->conn;
 
-  g_source_set_ready_time (source, -1);
-  _dp_mutex_lock (&conn->out_lock);
-  conn->flush_scheduled = FALSE;
+  if (!g_mutex_trylock (&conn->out_lock))
+    {
+      g_source_set_ready_time (source, g_get_monotonic_time () + STREAM_DELAY_US);
+      return G_SOURCE_CONTINUE;
+    }
   if (conn->out_ready && !conn->writing && !conn->want_out)
     flush_locked (conn);
+  if (conn->stream_active && !conn->out_closed)
+    {
+      conn->stream_active = FALSE;
+      g_source_set_ready_time (source, g_get_monotonic_time () + STREAM_DELAY_US);
+    }
+  else
+    {
+      conn->flush_scheduled = FALSE;
+      g_source_set_ready_time (source, -1);
+    }
   g_mutex_unlock (&conn->out_lock);
   return G_SOURCE_CONTINUE;
 }
@@ -436,6 +484,7 @@ _dp_connection_new (GSocketConnection         *sconn,
   conn->in_cap = READ_CHUNK;
   conn->in = g_malloc (conn->in_cap);
   conn->big_pool = big_pool_new ();
+  conn->in_pool = big_pool_new ();
   g_mutex_init (&conn->out_lock);
   g_mutex_init (&conn->chan_lock);
   g_queue_init (&conn->segs);
@@ -493,11 +542,13 @@ _dp_connection_unref (DpConnection *conn)
     g_free (conn->in);
   g_free (conn->big_buf);
   big_pool_close (conn->big_pool);
+  big_pool_close (conn->in_pool);
   for (guint i = 0; i < conn->batch_len; i++)
     g_variant_unref (conn->batch[i]);
   while (!g_queue_is_empty (&conn->segs))
     g_bytes_unref (SEG_BYTES (g_queue_pop_head (&conn->segs)));
   g_byte_array_unref (conn->tail);
+  g_clear_pointer (&conn->spare, g_byte_array_unref);
   g_byte_array_unref (conn->ctrl);
   g_cond_clear (&conn->out_cond);
   g_slist_free_full (conn->writable_watches, g_free);
@@ -545,6 +596,12 @@ _dp_connection_start (DpConnection *conn)
   cs = (ConnSource *) conn->source;
   cs->conn = _dp_connection_ref (conn);
   g_source_set_static_name (conn->source, "DpConnection");
+  /* GLib blocks a source that cannot recurse while it dispatches: its fd
+   * leaves the poll set and comes back, and each change wakes the context
+   * (an eventfd write, and one more loop iteration to read it) — twice
+   * per frame that arrives alone. The router never iterates its context
+   * from inside a dispatch, so there is no recursion to guard against. */
+  g_source_set_can_recurse (conn->source, TRUE);
   g_source_set_priority (conn->source, G_PRIORITY_DEFAULT);
   conn->fd_tag = g_source_add_unix_fd (conn->source, conn->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
   g_source_attach (conn->source, conn->context);
@@ -743,6 +800,32 @@ in_router (DpConnection *conn,
                            _dp_connection_ref (conn), (GDestroyNotify) _dp_connection_unref);
 }
 
+/* With @out_lock held: the data queue's tail becomes a segment, and a
+ * buffer that was written before becomes the new tail (no allocation per
+ * write while frames go out one or a few at a time). */
+static void
+tail_to_segment_locked (DpConnection *conn)
+{
+  DP_ASSERT_LOCK_HELD (&conn->out_lock);
+  g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
+  conn->tail = conn->spare ? g_steal_pointer (&conn->spare) : g_byte_array_sized_new (4096);
+}
+
+/* With @out_lock held: a segment that has been written. One of our own
+ * buffers (not a payload queued by reference) is kept as the next tail. */
+static void
+segment_done_locked (DpConnection *conn,
+                     gpointer      seg)
+{
+  if (conn->spare == NULL && !SEG_IS_CONT (seg) && g_bytes_get_size (seg) <= 2 * SEG_MAX)
+    {
+      conn->spare = g_bytes_unref_to_array (seg);
+      g_byte_array_set_size (conn->spare, 0);
+    }
+  else
+    g_bytes_unref (SEG_BYTES (seg));
+}
+
 /* Called with out_lock held; drops it around the system call. */
 static void
 flush_locked (DpConnection *conn)
@@ -759,10 +842,7 @@ flush_locked (DpConnection *conn)
       GList *l;
 
       if (conn->tail->len > 0)
-        {
-          g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
-          conn->tail = g_byte_array_sized_new (4096);
-        }
+        tail_to_segment_locked (conn);
       /* control frames go first, at the next frame boundary */
       if (conn->ctrl->len > 0 && conn->head_off == 0 &&
           (conn->segs.length == 0 || !SEG_IS_CONT (g_queue_peek_head (&conn->segs))))
@@ -829,7 +909,7 @@ flush_locked (DpConnection *conn)
           if ((gsize) n >= left)
             {
               n -= (gssize) left;
-              g_bytes_unref (SEG_BYTES (g_queue_pop_head (&conn->segs)));
+              segment_done_locked (conn, g_queue_pop_head (&conn->segs));
               conn->head_off = 0;
             }
           else
@@ -904,7 +984,6 @@ _dp_connection_send (DpConnection *conn,
                      GVariant     *payload)
 {
   guint8 header[DP_FRAME_HEADER_LEN];
-  static const guint8 zeros[8] = { 0 };
   DpFrameHeader h = { 0 };
   const char *sig = NULL;
   gsize sig_len = 0, pad = 0, data_len = 0;
@@ -962,49 +1041,61 @@ _dp_connection_send (DpConnection *conn,
     {
       /* segments of at most SEG_MAX: control frames can go in between */
       if (conn->tail->len >= SEG_MAX)
-        {
-          g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
-          conn->tail = g_byte_array_sized_new (4096);
-        }
+        tail_to_segment_locked (conn);
       buf = conn->tail;
     }
   conn->out_queued += DP_FRAME_HEADER_LEN + h.body_len;
   if (conn->out_queued >= conn->out_limit && !conn->out_full)
     g_atomic_int_set (&conn->out_full, TRUE);
-  g_byte_array_append (buf, header, sizeof header);
-  if (sig_len)
-    {
-      g_byte_array_append (buf, (const guint8 *) sig, sig_len);
-      g_byte_array_append (buf, zeros, pad);
-    }
-  if (data_len > 0)
-    {
-      if (data_len <= COPY_MAX || !conn->out_ready || ctrl)
-        g_byte_array_append (buf, data_ptr, data_len);
-      else
-        {
-          if (conn->tail->len > 0)
-            {
-              g_queue_push_tail (&conn->segs, g_byte_array_free_to_bytes (conn->tail));
-              conn->tail = g_byte_array_sized_new (4096);
-            }
-          g_queue_push_tail (&conn->segs, SEG_CONT (g_steal_pointer (&data)));
-        }
-    }
+  {
+    /* header, type string, padding and a copied payload: one append (a
+     * large payload is queued by reference after what is there) */
+    gboolean by_ref = data_len > COPY_MAX && conn->out_ready && !ctrl;
+    gsize copied = by_ref ? 0 : data_len;
+    guint at = buf->len;
+    guint8 *p;
+
+    g_byte_array_set_size (buf, at + sizeof header + sig_len + pad + copied);
+    p = buf->data + at;
+    memcpy (p, header, sizeof header);
+    p += sizeof header;
+    if (sig_len)
+      {
+        memcpy (p, sig, sig_len);
+        memset (p + sig_len, 0, pad);
+        p += sig_len + pad;
+      }
+    if (copied)
+      memcpy (p, data_ptr, copied);
+    if (by_ref)
+      {
+        tail_to_segment_locked (conn);
+        g_queue_push_tail (&conn->segs, SEG_CONT (g_steal_pointer (&data)));
+      }
+  }
   /* While the peer answers what we send (request and reply) the frame is
    * written at once, by this thread: the lowest latency. Once we are
-   * streaming (several frames with no answer) writing is left to the
-   * router thread, so that frames queued meanwhile go out together in one
-   * system call instead of one each. */
-  if (conn->out_ready && !conn->writing && !conn->want_out)
+   * streaming (several frames with no answer) frames gather in the queue
+   * and go out together, in one system call per STREAM_WRITE bytes,
+   * written by the sender that fills it that far; what a stream leaves
+   * below that is written by the router at most STREAM_DELAY_US later
+   * (its flush re-arms itself while the stream goes on). So a stream
+   * costs neither a system call nor a wake-up of the router per frame
+   * (each one a context switch, and contended locks, when the router and
+   * the sender share the CPUs). */
+  if (G_UNLIKELY (conn->corked_by != NULL) && conn->corked_by == g_thread_self ())
+    conn->cork_queued = TRUE;   /* the router answers input: written once it is done */
+  else if (conn->out_ready && !conn->writing && !conn->want_out)
     {
-      if (++conn->unanswered <= STREAM_AFTER)
+      if (++conn->unanswered <= STREAM_AFTER || conn->out_queued >= STREAM_WRITE)
         flush_locked (conn);
       else if (!conn->flush_scheduled && conn->flush_source)
         {
           conn->flush_scheduled = TRUE;
-          g_source_set_ready_time (conn->flush_source, 0);
+          g_source_set_ready_time (conn->flush_source, g_get_monotonic_time () + STREAM_DELAY_US);
         }
+      else
+        conn->stream_active = TRUE;
     }
   g_mutex_unlock (&conn->out_lock);
   return TRUE;
@@ -1252,18 +1343,16 @@ big_room (DpConnection *conn)
 static GBytes *
 big_take (DpConnection *conn)
 {
-  BigLoan *loan;
+  GBytes *body;
 
   if (conn->big_have < conn->big_h.body_len)
     return NULL;
-  loan = g_new (BigLoan, 1);
-  loan->pool = big_pool_ref (conn->big_pool);
-  loan->buf = g_steal_pointer (&conn->big_buf);
-  loan->cap = conn->big_alloc;
+  body = pool_lend (conn->big_pool, g_steal_pointer (&conn->big_buf), conn->big_alloc,
+                    conn->big_h.body_len);
   conn->big = FALSE;
   conn->big_cap = 0;
   conn->big_alloc = 0;
-  return g_bytes_new_with_free_func (loan->buf, conn->big_h.body_len, big_loan_return, loan);
+  return body;
 }
 
 /* Hands the DATA frames gathered for one channel to the owner. Returns
@@ -1300,6 +1389,16 @@ flush_batch (DpConnection *conn)
       g_variant_unref (payload);
     }
   return conn->state != STATE_CLOSED;
+}
+
+/* Router thread, while flush_batch() hands @msgs over: their serialised
+ * sizes, known from their frames (g_variant_get_size() would take each
+ * value's lock to say it); NULL for any other array */
+const gsize *
+_dp_connection_batch_sizes (DpConnection     *conn,
+                            GVariant * const *msgs)
+{
+  return msgs == (GVariant * const *) conn->batch ? conn->batch_size : NULL;
 }
 
 /* Takes a ref on @payload only as long as the handler runs */
@@ -1362,6 +1461,7 @@ dispatch_frame (DpConnection        *conn,
           !flush_batch (conn))
         return FALSE;
       conn->batch_chan = h->channel;
+      conn->batch_size[conn->batch_len] = h->body_len - _dp_frame_sig_padded (h->sig_len);
       conn->batch[conn->batch_len++] = g_steal_pointer (&payload);
       return TRUE;
     }
@@ -1388,6 +1488,9 @@ heartbeat_cb (gpointer data)
   if (!conn->big_pool_used)
     big_pool_drain (conn->big_pool);
   conn->big_pool_used = FALSE;
+  if (!conn->in_pool_used)
+    big_pool_drain (conn->in_pool);
+  conn->in_pool_used = FALSE;
   /* A server only holds a peer to a timeout once the peer has shown it
    * sends heartbeats itself. */
   if (conn->hb_timeout > 0 && (conn->role == DP_CONNECTION_CLIENT || conn->peer_pings) &&
@@ -1629,7 +1732,7 @@ process_input (DpConnection *conn)
       /* in a stream the payload refers to the input buffer rather than a
        * copy (the buffer lives as long as any of its payloads) */
       if (share && h.sig_len > 0 && conn->in_bytes == NULL)
-        conn->in_bytes = g_bytes_new_with_free_func (conn->in, conn->in_cap, g_free, conn->in);
+        conn->in_bytes = pool_lend (conn->in_pool, conn->in, conn->in_cap, conn->in_cap);
       if (!dispatch_frame (conn, &h, conn->in + pos + DP_FRAME_HEADER_LEN, conn->in_bytes,
                            pos + DP_FRAME_HEADER_LEN))
         return;
@@ -1640,8 +1743,17 @@ process_input (DpConnection *conn)
     return;
   if (conn->in_bytes)
     {
-      /* payloads use this buffer now: what is left goes to a new one */
-      guint8 *in = g_malloc (conn->in_cap);
+      /* payloads use this buffer now: what is left goes to a new one,
+       * one they gave back if there is one (a fresh one costs a page
+       * fault per 4 KiB) */
+      gsize cap = 0;
+      guint8 *in = big_pool_take (conn->in_pool, &cap);
+
+      if (in == NULL || cap < conn->in_cap)
+        in = g_realloc (in, conn->in_cap);
+      else
+        conn->in_cap = cap;
+      conn->in_pool_used = TRUE;
       memcpy (in, conn->in + pos, conn->in_len - pos);
       g_clear_pointer (&conn->in_bytes, g_bytes_unref);
       conn->in = in;
@@ -1654,8 +1766,43 @@ process_input (DpConnection *conn)
     }
 }
 
+/* While the router handles what it read, the frames it sends on this
+ * connection in answer (a place started, a PONG, a message for a place
+ * that has ended sent back) are queued, and written together when it is
+ * done: one system call for a batch of requests instead of one each. */
+static void
+cork (DpConnection *conn)
+{
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
+  _dp_mutex_lock (&conn->out_lock);
+  conn->corked_by = g_thread_self ();
+  conn->cork_queued = FALSE;
+  g_mutex_unlock (&conn->out_lock);
+}
+
+static void
+uncork (DpConnection *conn)
+{
+  _dp_mutex_lock (&conn->out_lock);
+  conn->corked_by = NULL;
+  if (conn->cork_queued && conn->out_ready && !conn->writing && !conn->want_out)
+    flush_locked (conn);
+  conn->cork_queued = FALSE;
+  g_mutex_unlock (&conn->out_lock);
+}
+
+static void handle_input_rounds (DpConnection *conn);
+
 static void
 handle_input (DpConnection *conn)
+{
+  cork (conn);
+  handle_input_rounds (conn);
+  uncork (conn);
+}
+
+static void
+handle_input_rounds (DpConnection *conn)
 {
   /* Read a bounded amount per dispatch, so one busy peer cannot starve the
    * others on the same router. */
@@ -1688,6 +1835,11 @@ handle_input (DpConnection *conn)
                       !flush_batch (conn))
                     return;
                 }
+              /* less than there was room for: the socket is empty (the
+               * poll, level-triggered, reports what comes next), so no
+               * read that would only say EAGAIN */
+              if ((gsize) n < room)
+                return;
               continue;
             }
         }
@@ -1698,12 +1850,16 @@ handle_input (DpConnection *conn)
               conn->in_cap = MAX (conn->in_cap * 2, conn->in_len + READ_CHUNK);
               conn->in = g_realloc (conn->in, conn->in_cap);
             }
-          n = recv (conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len, MSG_DONTWAIT);
+          gsize room = conn->in_cap - conn->in_len;
+
+          n = recv (conn->fd, conn->in + conn->in_len, room, MSG_DONTWAIT);
           if (n > 0)
             {
               conn->last_seen_us = g_get_monotonic_time ();
               conn->in_len += (gsize) n;
               process_input (conn);
+              if ((gsize) n < room)
+                return;
               /* a frame header may have announced a big frame */
               continue;
             }

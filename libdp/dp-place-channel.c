@@ -29,6 +29,7 @@
 typedef struct {
   GVariant       *msg;
   DpPlaceChannel *reply;
+  gsize           size;      /* g_variant_get_size (msg), which takes its lock */
 } DpQueued;
 
 /* How long a receiver spins before it sleeps: $DP_SPIN_US, default 50;
@@ -93,6 +94,9 @@ typedef struct {
    * shifts the estimate */
   gint           spin_credit;
   gint           spin_skipped;
+  /* atomic: this side has put a message since it last got one, so an
+   * answer may be on its way — the only case the receive spin is for */
+  gint           awaiting;
 } DpInbox;
 
 typedef struct {
@@ -131,7 +135,12 @@ inbox_init (DpInbox *box)
   g_cond_init (&box->room);
   box->max_bytes = DP_DEFAULT_MAX_INBOX_SIZE;
   box->max_msgs = DP_DEFAULT_MAX_INBOX_MESSAGES;
-  box->spin_credit = SPIN_CREDIT / 2;
+  /* no credit at first: a new inbox spins only once a probe (the fourth
+   * wait) has found that it pays — a thousand new places waiting for
+   * their first messages would otherwise spin away the CPU that delivers
+   * them */
+  box->spin_credit = 0;
+  box->spin_skipped = SPIN_PROBE - 4;
 }
 
 static inline gboolean
@@ -203,21 +212,25 @@ inbox_reserve (DpInbox *box,
 static void
 inbox_append_unlock (DpInbox        *box,
                      GVariant       *msg,
-                     DpPlaceChannel *reply)
+                     DpPlaceChannel *reply,
+                     gsize           size)
 {
   DpInboxNotify notify;
   gpointer notify_data;
+  gboolean wake;
 
   DP_ASSERT_LOCK_HELD (&box->lock);
   inbox_reserve (box, 1);
-  box->ring[(box->head + (guint) box->len) % box->cap] = (DpQueued) { msg, reply };
-  box->bytes += g_variant_get_size (msg);
+  box->ring[(box->head + (guint) box->len) % box->cap] = (DpQueued) { msg, reply, size };
+  box->bytes += size;
   g_atomic_int_inc (&box->len);
-  if (box->waiters)
-    g_cond_signal (&box->cond);
+  wake = box->waiters > 0;
   notify = box->notify;
   notify_data = box->notify_data;
   g_mutex_unlock (&box->lock);
+  /* after the unlock: a reader woken under the lock would only wait for it */
+  if (wake)
+    g_cond_signal (&box->cond);
 
   if (notify)
     notify (notify_data);
@@ -232,6 +245,8 @@ inbox_push (DpInbox        *box,
             DpPlaceChannel *reply,
             gboolean        wait)
 {
+  gsize size = g_variant_get_size (msg);
+
   _dp_mutex_lock (&box->lock);
   if (wait)
     while (!box->closed && inbox_full_locked (box))
@@ -247,7 +262,7 @@ inbox_push (DpInbox        *box,
       g_clear_object (&reply);
       return FALSE;
     }
-  inbox_append_unlock (box, msg, reply);
+  inbox_append_unlock (box, msg, reply, size);
   return TRUE;
 }
 
@@ -263,6 +278,9 @@ inbox_push_many (DpInbox         *box,
   DpInboxNotify notify;
   gpointer notify_data;
   guint tail;
+  guint waiters;
+  /* from the frames, when the router hands over a batch it read */
+  const gsize *sizes = from ? _dp_connection_batch_sizes (from, msgs) : NULL;
 
   _dp_mutex_lock (&box->lock);
   if (box->closed)
@@ -274,8 +292,10 @@ inbox_push_many (DpInbox         *box,
   tail = box->head + (guint) box->len;
   for (guint i = 0; i < n; i++)
     {
-      box->ring[(tail + i) % box->cap] = (DpQueued) { msgs[i], reply ? g_object_ref (reply) : NULL };
-      box->bytes += g_variant_get_size (msgs[i]);
+      gsize size = sizes ? sizes[i] : g_variant_get_size (msgs[i]);
+
+      box->ring[(tail + i) % box->cap] = (DpQueued) { msgs[i], reply ? g_object_ref (reply) : NULL, size };
+      box->bytes += size;
     }
   g_atomic_int_add (&box->len, (gint) n);
   /* over the limit: the connection stops reading until this is read down */
@@ -284,16 +304,15 @@ inbox_push_many (DpInbox         *box,
       box->stalled = g_slist_prepend (box->stalled, _dp_connection_ref (from));
       _dp_connection_stall (from);
     }
-  if (box->waiters)
-    {
-      if (n > 1 && box->waiters > 1)
-        g_cond_broadcast (&box->cond);
-      else
-        g_cond_signal (&box->cond);
-    }
+  waiters = box->waiters;
   notify = box->notify;
   notify_data = box->notify_data;
   g_mutex_unlock (&box->lock);
+  /* after the unlock: a reader woken under the lock would only wait for it */
+  if (waiters > 1 && n > 1)
+    g_cond_broadcast (&box->cond);
+  else if (waiters)
+    g_cond_signal (&box->cond);
 
   if (notify)
     notify (notify_data);
@@ -353,9 +372,13 @@ inbox_pop (DpInbox         *box,
    * without the cost of sleeping and being woken. The spin never gives
    * the CPU away (a sched_yield() hands it to any other process, for as
    * long as that one likes), is bounded by DP_SPIN_US and stops being
-   * tried while it rarely pays (see SPIN_HIT). */
-  if (deadline != 0 && get_spin_us () > 0 && !g_atomic_int_get (&box->len) &&
-      !g_atomic_int_get (&box->closed) && inbox_spin_wanted (box))
+   * tried while it rarely pays (see SPIN_HIT). Only a side that has put
+   * since it last got (a request out, its answer awaited) spins: a reader
+   * that only reads (a consumer of a stream, a place waiting for its
+   * first message) sleeps at once, leaving the CPU to whoever sends. */
+  if (deadline != 0 && g_atomic_int_get (&box->awaiting) && get_spin_us () > 0 &&
+      !g_atomic_int_get (&box->len) && !g_atomic_int_get (&box->closed) &&
+      inbox_spin_wanted (box))
     {
       gint64 until = g_get_monotonic_time () + spin_us;
       gboolean hit = FALSE;
@@ -398,7 +421,9 @@ inbox_pop (DpInbox         *box,
         g_clear_object (&q->reply);
       box->head = (box->head + 1) % box->cap;
       g_atomic_int_add (&box->len, -1);
-      box->bytes -= g_variant_get_size (msg);
+      if (box->awaiting)
+        g_atomic_int_set (&box->awaiting, 0);
+      box->bytes -= q->size;
       /* at the low-water mark: wake the writers, let the connections read */
       if (G_UNLIKELY (box->room_waiters || box->stalled) && inbox_low_locked (box))
         {
@@ -565,6 +590,10 @@ put (DpPlaceChannel *self,
   guint i = self->side;
   gboolean ok;
 
+  /* this side now waits for an answer, maybe (see inbox_pop()) */
+  if (!g_atomic_int_get (&p->box[i].awaiting))
+    g_atomic_int_set (&p->box[i].awaiting, 1);
+
   /* a floating ref is the caller's to hand over: taking it needs no lock
    * (g_variant_ref_sink() takes the value's lock) */
   if (g_variant_is_floating (message))
@@ -655,6 +684,7 @@ _dp_place_channel_try_put (DpPlaceChannel *self,
   guint i = self->side;
   DpInbox *box = &p->box[1 - i];
   gboolean out_closed;
+  gsize size = g_variant_get_size (message);
 
   if (g_variant_is_floating (message))
     g_variant_take_ref (message);
@@ -675,7 +705,7 @@ _dp_place_channel_try_put (DpPlaceChannel *self,
       g_variant_unref (message);
       return why;
     }
-  inbox_append_unlock (box, message, NULL);
+  inbox_append_unlock (box, message, NULL, size);
   return DP_TRY_PUT_OK;
 }
 

@@ -125,6 +125,7 @@ void          _dp_connection_set_flow   (DpConnection *conn, gsize out_limit,
 void          _dp_connection_get_inbox_limits (DpConnection *conn, gsize *max_bytes,
                                                guint *max_msgs);
 gboolean      _dp_connection_is_full    (DpConnection *conn);
+const gsize  *_dp_connection_batch_sizes (DpConnection *conn, GVariant * const *msgs);
 void          _dp_connection_wait_writable (DpConnection *conn, gboolean for_log);
 gboolean      _dp_connection_add_writable_watch (DpConnection *conn,
                                                  void (*func) (gpointer data),

@@ -183,6 +183,73 @@ fixed_array_is_normal (const GVariantType *type,
          (size == 0 || (guintptr) g_variant_get_data (value) % elem == 0);
 }
 
+/* Whether the @len bytes at @s are UTF-8 without a nul: ASCII is checked
+ * a word at a time (most strings are ASCII), the rest by GLib from the
+ * first byte that is not */
+static gboolean
+utf8_no_nul (const char *s,
+             gsize       len)
+{
+  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101);
+  const guint64 highs = G_GUINT64_CONSTANT (0x8080808080808080);
+  gsize i = 0;
+
+  for (; i + 8 <= len; i += 8)
+    {
+      guint64 w;
+
+      memcpy (&w, s + i, 8);
+      /* a byte >= 0x80, or a zero byte */
+      if ((w & highs) != 0 || ((w - ones) & ~w & highs) != 0)
+        break;
+    }
+  for (; i < len; i++)
+    if ((guchar) s[i] >= 0x80 || s[i] == '\0')
+      break;
+  return i == len || g_utf8_validate_len (s + i, len - i, NULL);
+}
+
+/* Whether @data is a value of the basic type @type in normal form, by the
+ * rules g_variant_is_normal_form() applies to it: 1 yes, 0 no, -1 not a
+ * type decided here (a container). The common small messages (a string,
+ * a number) are so checked without building a value first, then loaded
+ * as trusted: GVariant's own check would take the value's lock and make
+ * its serialised form once more to find the same. */
+static int
+basic_is_normal (const GVariantType *type,
+                 GBytes             *data)
+{
+  gsize size;
+  const guint8 *d = g_bytes_get_data (data, &size);
+
+  if (g_variant_type_get_string_length (type) != 1)
+    return -1;
+  switch (*(const char *) g_variant_type_peek_string (type))
+    {
+    case 'b':
+      return size == 1 && d[0] < 2;
+    case 'y':
+      return size == 1;
+    case 'n': case 'q':
+      return size == 2;
+    case 'i': case 'u': case 'h':
+      return size == 4;
+    case 'x': case 't': case 'd':
+      return size == 8;
+    case 's':
+      /* nul-terminated, no nul inside, UTF-8 */
+      return size > 0 && d[size - 1] == '\0' && utf8_no_nul ((const char *) d, size - 1);
+    case 'o':
+      return size > 0 && d[size - 1] == '\0' && memchr (d, '\0', size - 1) == NULL &&
+             g_variant_is_object_path ((const char *) d);
+    case 'g':
+      return size > 0 && d[size - 1] == '\0' && memchr (d, '\0', size - 1) == NULL &&
+             g_variant_is_signature ((const char *) d);
+    default:
+      return -1;
+    }
+}
+
 /* Loads untrusted @data as a value of @type (checked by
  * _dp_wire_check_type()); returns a full (non-floating) reference. */
 GVariant *
@@ -190,13 +257,18 @@ _dp_wire_load_payload (const GVariantType  *type,
                        GBytes              *data,
                        GError             **error)
 {
+  int basic = basic_is_normal (type, data);
+  GVariant *value;
+
   /* a new floating value nobody else has seen: taking its reference needs
    * no lock (g_variant_ref_sink() takes the value's lock) */
-  GVariant *value = g_variant_take_ref (g_variant_new_from_bytes (type, data, FALSE));
-
-  if (g_bytes_get_size (data) <= DP_NORMAL_FORM_CHECK_MAX &&
-      !fixed_array_is_normal (type, value) &&
-      !g_variant_is_normal_form (value))
+  if (basic == 1)
+    return g_variant_take_ref (g_variant_new_from_bytes (type, data, TRUE));
+  value = g_variant_take_ref (g_variant_new_from_bytes (type, data, FALSE));
+  if (basic == 0 ||
+      (g_bytes_get_size (data) <= DP_NORMAL_FORM_CHECK_MAX &&
+       !fixed_array_is_normal (type, value) &&
+       !g_variant_is_normal_form (value)))
     {
       g_autofree char *type_string = g_variant_type_dup_string (type);
       g_variant_unref (value);

@@ -97,6 +97,61 @@ test_codec_rejects (void)
   g_assert_error (error, DP_ERROR, DP_ERROR_PROTOCOL);
 }
 
+/* basic values are checked by the codec itself and loaded as trusted: it
+ * accepts exactly what GVariant's own normal-form check accepts */
+static void
+test_codec_basic (void)
+{
+  static const guint8 one = 1, two = 2;
+  static const gint32 i32 = -5;
+  static const gint64 i64 = 7;
+  /* a literal with its terminating nul */
+#define LIT(text) text, sizeof (text)
+  struct { const char *sig; const char *data; gsize size; } cases[] = {
+    { "s", LIT ("") }, { "s", LIT ("hello") }, { "s", "hello", 5 },  /* no terminator */
+    { "s", LIT ("he\0lo") }, { "s", "", 0 },                          /* nul inside, empty */
+    { "s", LIT ("0123456789abcdef0123456789abcdef") },                /* ASCII words */
+    { "s", LIT ("0123456789abcdef" "\0" "123456789abcde") },          /* nul in a word */
+    { "s", LIT ("caf\xc3\xa9 na\xc3\xafve r\xc3\xa9sum\xc3\xa9 ok") },  /* UTF-8 */
+    { "s", LIT ("abcdefgh\xc3\x28zzzzzzz") },                        /* bad UTF-8 */
+    { "s", LIT ("abcdefgh\xed\xa0\x80zzzzzz") },                    /* a surrogate */
+    { "s", LIT ("abcdefghijklmno\xc3") },                            /* cut short */
+    { "o", LIT ("/a/b") }, { "o", LIT ("a/b") }, { "o", LIT ("/a//b") }, { "o", LIT ("/") },
+    { "g", LIT ("a{sv}") }, { "g", LIT ("a{") }, { "g", LIT ("(ii") },
+    { "b", (const char *) &one, 1 }, { "b", (const char *) &two, 1 }, { "b", "", 0 },
+    { "i", (const char *) &i32, 4 }, { "i", (const char *) &i32, 3 }, { "i", "", 0 },
+    { "x", (const char *) &i64, 8 }, { "t", (const char *) &i64, 4 },
+    { "d", (const char *) &i64, 8 }, { "y", "z", 1 }, { "y", "zz", 2 },
+  };
+#undef LIT
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) data = g_bytes_new (cases[i].data, cases[i].size);
+      g_autoptr(GVariant) v = _dp_wire_decode_payload (cases[i].sig, strlen (cases[i].sig),
+                                                       data, &error);
+      g_autoptr(GVariant) glib = g_variant_ref_sink (
+        g_variant_new_from_bytes (G_VARIANT_TYPE (cases[i].sig), data, FALSE));
+      gboolean normal = g_variant_is_normal_form (glib);
+
+      g_test_message ("case %" G_GSIZE_FORMAT ": '%s', %" G_GSIZE_FORMAT " bytes: GLib says %s",
+                      i, cases[i].sig, cases[i].size, normal ? "normal" : "not normal");
+      if (normal)
+        {
+          g_assert_no_error (error);
+          g_assert_true (g_variant_equal (v, glib));
+          g_assert_cmpmem (g_variant_get_data (v), g_variant_get_size (v),
+                           cases[i].data, cases[i].size);
+        }
+      else
+        {
+          g_assert_null (v);
+          g_assert_error (error, DP_ERROR, DP_ERROR_PROTOCOL);
+        }
+    }
+}
+
 /* arrays of fixed-size elements skip the element walk of the normal-form
  * check only when they are certainly normal: anything else is still checked */
 static void
@@ -1106,6 +1161,7 @@ main (int argc, char **argv)
   dp_test_init (&argc, &argv);
   dp_test_add_func ("/wire/codec/values", test_codec_values);
   dp_test_add_func ("/wire/codec/rejects", test_codec_rejects);
+  dp_test_add_func ("/wire/codec/basic", test_codec_basic);
   dp_test_add_func ("/wire/codec/fixed-arrays", test_codec_fixed_arrays);
   dp_test_add_func ("/wire/frame-header", test_frame_header);
   dp_test_add_func ("/wire/handshake", test_handshake);
