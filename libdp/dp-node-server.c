@@ -30,6 +30,10 @@ struct _DpNodeServer
   /* atomic */
   gint                     port;            /* 0 until listening */
   gint                     n_places;
+  char                    *listen_address;  /* set once, before @port, by listen */
+
+  /* the mesh: node-to-node channels and channel references (dp-mesh.c) */
+  DpMesh                  *mesh;
 
   /* router thread only */
   GSocketService          *service;
@@ -415,6 +419,8 @@ make_place (DpNodeServer        *self,
   DpPlace *place;
 
   entry->target = _dp_place_channel_new_bound (conn, channel);
+  /* the place may reach other nodes' places through its node */
+  _dp_mesh_mark_channel (entry->target, self->node);
   if (g_strcmp0 (req->kind, "thunk") == 0)
     {
       StartedNote *sn = g_new0 (StartedNote, 1);
@@ -588,6 +594,8 @@ handle_new_place (DpNodeServer *self,
     ok = FALSE;
   else if (g_strcmp0 (req.kind, "connect") == 0)
     ok = connect_named (self, conn, channel, &req, &error);
+  else if (g_strcmp0 (req.kind, "redeem") == 0)
+    ok = _dp_mesh_redeem (self->mesh, conn, channel, payload, &error);
   else if ((ok = check_place_limits (self, conn, &error) &&
                  start_place (self, conn, channel, &req, &error)))
     count_place (self, conn, 1);
@@ -692,6 +700,37 @@ server_frame (DpConnection        *conn,
     case DP_FRAME_NEW_NODE:
       break;
 
+    case DP_FRAME_PEER_HELLO:
+      _dp_mesh_peer_hello (self->mesh, conn, payload);
+      break;
+
+    /* answers to what this node asked of a peer node (dp-mesh.c); a
+     * master never sends them */
+    case DP_FRAME_PLACE_STARTED:
+    case DP_FRAME_PLACE_FAILED:
+    case DP_FRAME_PLACE_DIED:
+    case DP_FRAME_BOUNCE:
+      if (!_dp_mesh_is_peer (self->mesh, conn))
+        {
+          _dp_connection_reject_frame (conn, h, "nodes");
+          break;
+        }
+      entry = _dp_connection_lookup (conn, h->channel);
+      if (entry == NULL)
+        break;
+      if (h->type == DP_FRAME_PLACE_STARTED && entry->klass->started)
+        entry->klass->started (entry);
+      else if (h->type == DP_FRAME_PLACE_FAILED && entry->klass->failed)
+        entry->klass->failed (entry, payload);
+      else if (h->type == DP_FRAME_PLACE_DIED && entry->klass->died)
+        entry->klass->died (entry, payload);
+      /* nothing more comes on that channel */
+      if (h->type == DP_FRAME_PLACE_FAILED || h->type == DP_FRAME_PLACE_DIED)
+        {
+          g_autoptr(DpChannelEntry) gone = _dp_connection_steal_entry (conn, h->channel);
+        }
+      break;
+
     default:
       _dp_connection_reject_frame (conn, h, "nodes");
       break;
@@ -737,6 +776,7 @@ server_closed (DpConnection *conn,
     self->hooks->peer_rejected (self->node, _dp_connection_get_peer (conn), reason->message);
   if (self->owner == conn)
     g_clear_pointer (&self->owner, _dp_connection_unref);
+  _dp_mesh_connection_closed (self->mesh, conn);
   g_ptr_array_remove (self->conns, conn);
 }
 
@@ -752,6 +792,37 @@ server_ready (DpConnection *conn,
 static const DpConnectionHandler server_handler = {
   server_ready, server_frame, server_closed, server_data,
 };
+
+const DpConnectionHandler *
+_dp_node_server_get_handler (void)
+{
+  return &server_handler;
+}
+
+/* A connection this node dialled to a peer node, handshake done: its
+ * frames are answered as an accepted connection's are, so either end of a
+ * node-to-node connection may ask the other for channels. */
+void
+_dp_node_server_add_dialled (DpNodeServer *self,
+                             DpConnection *conn)
+{
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  g_ptr_array_add (self->conns, _dp_connection_ref (conn));
+}
+
+DpMesh *
+_dp_node_server_get_mesh (DpNodeServer *self)
+{
+  return self->mesh;
+}
+
+char *
+_dp_node_server_dup_listen_address (DpNodeServer *self)
+{
+  if (g_atomic_int_get (&self->port) == 0)
+    return g_strdup ("");
+  return g_strdup (g_atomic_pointer_get (&self->listen_address));
+}
 
 static gboolean
 on_incoming (GSocketService    *service,
@@ -816,6 +887,7 @@ _dp_node_server_new (GObject                 *node,
   self->named = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, named_place_free);
   self->places_of = g_hash_table_new (NULL, NULL);
   self->pending = g_hash_table_new (NULL, NULL);
+  self->mesh = _dp_mesh_new (node, self, router_context);
   return self;
 }
 
@@ -829,6 +901,8 @@ _dp_node_server_free (DpNodeServer *self)
   g_hash_table_unref (self->places_of);
   g_hash_table_unref (self->pending);
   g_clear_pointer (&self->owner, _dp_connection_unref);
+  _dp_mesh_free (self->mesh);
+  g_free (self->listen_address);
   g_main_context_unref (self->router_context);
   g_free (self);
 }
@@ -865,6 +939,7 @@ _dp_node_server_listen (DpNodeServer  *self,
       g_clear_object (&self->service);
       return FALSE;
     }
+  g_atomic_pointer_set (&self->listen_address, g_strdup (address));
   g_atomic_int_set (&self->port, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
   g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
   g_socket_service_start (self->service);
@@ -880,6 +955,7 @@ _dp_node_server_shutdown (DpNodeServer *self)
   if (self->shut_down)
     return;
   self->shut_down = TRUE;
+  _dp_mesh_shutdown (self->mesh);
   if (self->service)
     {
       g_socket_service_stop (self->service);

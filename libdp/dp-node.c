@@ -99,6 +99,12 @@ _dp_node_get_router_context (DpNode *self)
   return self->router_context;
 }
 
+DpNodeServer *
+_dp_node_get_server (DpNode *self)
+{
+  return self->server;
+}
+
 void
 _dp_node_invoke (DpNode         *self,
                  DpInvokeFunc    func,
