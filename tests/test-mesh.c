@@ -55,6 +55,20 @@ get (DpRemoteConnection *rc)
   return m;
 }
 
+/* @got equals @expected (floating: taken) */
+static void
+assert_is (GVariant *got, GVariant *expected)
+{
+  g_autoptr(GVariant) e = g_variant_ref_sink (expected);
+
+  if (!g_variant_equal (got, e))
+    {
+      g_autofree char *a = g_variant_print (got, TRUE);
+      g_autofree char *b = g_variant_print (e, TRUE);
+      g_error ("got %s, expected %s", a, b);
+    }
+}
+
 /* the uint32 in an answer (s, <u>) */
 static guint32
 boxed_u (GVariant *m)
@@ -119,14 +133,14 @@ test_connect (Fixture *f, gconstpointer data)
   {
     g_autoptr(GVariant) r = get (ex);
     g_assert_cmpstr (g_variant_get_type_string (r), ==, "(sub)");
-    g_assert_true (g_variant_equal (r, g_variant_new ("(sub)", "done", (guint32) 100000, TRUE)));
+    assert_is (r, g_variant_new ("(sub)", "done", (guint32) 100000, TRUE));
   }
   /* the named place on the place's own node */
   dp_remote_connection_put (ex, g_variant_new ("(ssqsuu)", "exchange", HOST, port_a, "local",
                                                (guint32) 1000, (guint32) 1));
   {
     g_autoptr(GVariant) r = get (ex);
-    g_assert_true (g_variant_equal (r, g_variant_new ("(sub)", "done", (guint32) 1000, TRUE)));
+    assert_is (r, g_variant_new ("(sub)", "done", (guint32) 1000, TRUE));
   }
 
   /* an unknown name: said by node C, which keeps serving */
@@ -148,7 +162,7 @@ test_connect (Fixture *f, gconstpointer data)
                                                (guint32) 10, (guint32) 10));
   {
     g_autoptr(GVariant) r = get (ex);
-    g_assert_true (g_variant_equal (r, g_variant_new ("(sub)", "done", (guint32) 10, TRUE)));
+    assert_is (r, g_variant_new ("(sub)", "done", (guint32) 10, TRUE));
   }
 }
 
@@ -176,11 +190,14 @@ test_pass_channel (Fixture *f, gconstpointer data)
     g_autoptr(GVariant) r = g_variant_get_variant (inner);
     g_assert_cmpstr (g_variant_get_type_string (r), ==, "(ssqay)");
   }
-  dp_remote_connection_put (taker, g_variant_new ("(s@v)", "take", g_variant_get_child_value (ref, 1)));
+  {
+    g_autoptr(GVariant) boxed = g_variant_get_child_value (ref, 1);
+    dp_remote_connection_put (taker, g_variant_new ("(s@v)", "take", boxed));
+  }
   taken = get (taker);
-  g_assert_true (g_variant_equal (taken, g_variant_new ("(s)", "taken")));
+  assert_is (taken, g_variant_new ("(s)", "taken"));
   ready = get (giver);
-  g_assert_true (g_variant_equal (ready, g_variant_new ("(sv)", "ready", g_variant_new_boolean (TRUE))));
+  assert_is (ready, g_variant_new ("(sv)", "ready", g_variant_new_boolean (TRUE)));
 
   /* this process is stopped meanwhile: nothing it relays could move */
   dp_remote_connection_put (giver, g_variant_new ("(sx)", "stop-master", (gint64) getpid ()));
@@ -212,11 +229,11 @@ test_peer_death (Fixture *f, gconstpointer data)
   dp_remote_connection_put (hold, g_variant_new ("(ssqs)", "hold", HOST,
                                                  dp_remote_node_get_port (f->c), "srv"));
   connected = get (hold);
-  g_assert_true (g_variant_equal (connected, g_variant_new ("(s)", "connected")));
+  assert_is (connected, g_variant_new ("(s)", "connected"));
   dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "*");
   g_assert_cmpint (kill ((pid_t) dp_remote_node_get_pid (f->c), SIGKILL), ==, 0);
   closed = get (hold);
-  g_assert_true (g_variant_equal (closed, g_variant_new ("(su)", "closed", (guint32) 0)));
+  assert_is (closed, g_variant_new ("(su)", "closed", (guint32) 0));
 }
 
 /* A node whose secret differs cannot dial in: its place gets
@@ -248,7 +265,7 @@ test_wrong_secret (Fixture *f, gconstpointer data)
                                                  (guint32) 10, (guint32) 2));
   {
     g_autoptr(GVariant) r = get (good);
-    g_assert_true (g_variant_equal (r, g_variant_new ("(sub)", "done", (guint32) 10, TRUE)));
+    assert_is (r, g_variant_new ("(sub)", "done", (guint32) 10, TRUE));
   }
 }
 
@@ -291,7 +308,7 @@ test_forged (Fixture *f, gconstpointer data)
   dp_remote_connection_put (redeemer, ref);
   {
     g_autoptr(GVariant) r = get (redeemer);
-    g_assert_true (g_variant_equal (r, g_variant_new ("(sv)", "ok", g_variant_new_string ("echo:hello"))));
+    assert_is (r, g_variant_new ("(sv)", "ok", g_variant_new_string ("echo:hello")));
   }
   dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: request from * failed: *no channel end with this reference*");
   dp_remote_connection_put (redeemer, ref);
