@@ -51,9 +51,35 @@ struct _DpNodeServer
 
 #define REFUSED_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
 
+/* a client of a named place: the entry its connection has for it */
+typedef struct {
+  DpConnection   *conn;
+  DpChannelEntry *entry;
+} NamedClient;
+
+static void
+named_client_free (gpointer data)
+{
+  NamedClient *nc = data;
+
+  _dp_connection_unref (nc->conn);
+  _dp_channel_entry_unref (nc->entry);
+  g_free (nc);
+}
+
+/* whether @nc's channel is still open (its entry still in its table) */
+static gboolean
+named_client_is_open (NamedClient *nc)
+{
+  g_autoptr(DpChannelEntry) now = _dp_connection_lookup (nc->conn, nc->entry->id);
+
+  return now == nc->entry;
+}
+
 typedef struct {
   DpPlace        *place;
   DpPlaceChannel *target;
+  GPtrArray      *clients;   /* NamedClient: told when the place ends (router thread) */
 } NamedPlace;
 
 static void
@@ -63,7 +89,34 @@ named_place_free (gpointer data)
 
   g_object_unref (np->place);
   g_object_unref (np->target);
+  g_ptr_array_unref (np->clients);
   g_free (np);
+}
+
+/* The named place ended (router thread): its clients on other nodes see
+ * their channels closed, after its last answers (sent before this, from
+ * its thread). A master's client keeps its own protocol (it is not told). */
+static void
+named_place_tell_clients (DpNodeServer *self,
+                          NamedPlace   *np,
+                          DpPlaceExit   exit,
+                          const char   *detail)
+{
+  for (guint i = 0; i < np->clients->len; i++)
+    {
+      NamedClient *nc = np->clients->pdata[i];
+      g_autoptr(DpChannelEntry) gone = NULL;
+      GVariantBuilder none;
+
+      if (!named_client_is_open (nc) || !_dp_mesh_is_peer (self->mesh, nc->conn))
+        continue;
+      gone = _dp_connection_steal_entry (nc->conn, nc->entry->id);
+      if (gone && gone->reply)
+        _dp_place_channel_unbind (gone->reply);
+      g_variant_builder_init (&none, G_VARIANT_TYPE ("av"));
+      _dp_connection_send (nc->conn, DP_FRAME_PLACE_DIED, nc->entry->id, 0,
+                           g_variant_new ("(usav)", (guint32) exit, detail ? detail : "", &none));
+    }
 }
 
 /* ---- channels: a place started here, a client of a named place ---- */
@@ -232,7 +285,10 @@ place_exited_in_router (gpointer data)
     {
       NamedPlace *np = g_hash_table_lookup (self->named, pr->name);
       if (np && entry && np->place == entry->place)
-        g_hash_table_remove (self->named, pr->name);
+        {
+          named_place_tell_clients (self, np, pr->exit, pr->detail);
+          g_hash_table_remove (self->named, pr->name);
+        }
     }
   g_atomic_int_dec_and_test (&self->n_places);
   count_place (self, pr->conn, -1);
@@ -374,6 +430,16 @@ connect_named (DpNodeServer        *self,
   entry->target = g_object_ref (np->target);
   entry->reply = _dp_place_channel_new_bound (conn, channel);
   _dp_connection_add_entry (conn, channel, entry);
+  /* remembered, to be told when the place ends; the closed ones go */
+  for (guint i = np->clients->len; i > 0; i--)
+    if (!named_client_is_open (np->clients->pdata[i - 1]))
+      g_ptr_array_remove_index_fast (np->clients, i - 1);
+  {
+    NamedClient *nc = g_new0 (NamedClient, 1);
+    nc->conn = _dp_connection_ref (conn);
+    nc->entry = _dp_channel_entry_ref (entry);
+    g_ptr_array_add (np->clients, nc);
+  }
   _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
   return TRUE;
 }
@@ -559,6 +625,7 @@ start_place (DpNodeServer        *self,
       NamedPlace *np = g_new0 (NamedPlace, 1);
       np->place = g_object_ref (place);
       np->target = g_object_ref (entry->target);
+      np->clients = g_ptr_array_new_with_free_func (named_client_free);
       g_hash_table_insert (self->named, g_strdup (req->name), np);
     }
 

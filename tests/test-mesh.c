@@ -216,6 +216,25 @@ test_pass_channel (Fixture *f, gconstpointer data)
   g_assert_cmpint (dp_remote_connection_wait (taker), ==, DP_PLACE_EXIT_RETURNED);
 }
 
+/* A named place on node C ends: the place on node A connected to it gets
+ * its last three messages, then sees the channel closed. */
+static void
+test_named_place_ends (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) once = launch (f->c, "mesh-places", "serve_then_exit", "once");
+  g_autoptr(DpRemoteConnection) hold = launch (f->a, "mesh-places", "hold", NULL);
+  g_autoptr(GVariant) connected = NULL;
+  g_autoptr(GVariant) closed = NULL;
+
+  dp_remote_connection_put (hold, g_variant_new ("(ssqs)", "hold", HOST,
+                                                 dp_remote_node_get_port (f->c), "once"));
+  connected = get (hold);
+  assert_is (connected, g_variant_new ("(s)", "connected"));
+  closed = get (hold);
+  assert_is (closed, g_variant_new ("(su)", "closed", (guint32) 3));
+  g_assert_cmpint (dp_remote_connection_wait (once), ==, DP_PLACE_EXIT_RETURNED);
+}
+
 /* The node of a named place dies: the place connected to it sees its
  * channel closed (no hang), and reports it. */
 static void
@@ -326,6 +345,7 @@ main (int argc, char **argv)
   dp_test_init (&argc, &argv);
   g_test_add ("/mesh/connect", Fixture, NULL, setup, test_connect, teardown);
   g_test_add ("/mesh/pass-channel", Fixture, NULL, setup, test_pass_channel, teardown);
+  g_test_add ("/mesh/named-place-ends", Fixture, NULL, setup, test_named_place_ends, teardown);
   g_test_add ("/mesh/peer-death", Fixture, NULL, setup, test_peer_death, teardown);
   g_test_add ("/mesh/wrong-secret", Fixture, NULL, setup, test_wrong_secret, teardown);
   g_test_add ("/mesh/forged", Fixture, NULL, setup, test_forged, teardown);

@@ -241,3 +241,21 @@ exporter (DpPlaceChannel *ch)
       g_variant_unref (m);
     }
 }
+
+/* A named place that answers its first client's first message, sends it
+ * three more, and returns: that client then sees its channel closed after
+ * those three. */
+DP_PLACE_EXPORT void
+serve_then_exit (DpPlaceChannel *ch)
+{
+  DpPlaceChannel *reply = NULL;
+  GVariant *m = dp_place_channel_get_full (ch, &reply);
+
+  if (m == NULL)
+    return;
+  dp_place_channel_put (reply, m);
+  for (gint32 i = 0; i < 3; i++)
+    dp_place_channel_put (reply, g_variant_new_int32 (i));
+  g_variant_unref (m);
+  g_object_unref (reply);
+}
