@@ -33,8 +33,10 @@
  *
  *   (ssqay)  ("dp-channel", HOST, PORT, TOKEN)   TOKEN: 16 bytes
  *
- * HOST:PORT is the address the node listens on (dp-node --listen); a node
- * listening on a wildcard address advertises its host name. Whoever
+ * HOST:PORT is the address the node listens on (dp-node --listen), its
+ * host being dp_node_set_advertised_host()'s (dp-node --advertise; a
+ * master spawning a node on another host passes that host) or else the
+ * listening address, or the host name when that is a wildcard. Whoever
  * receives the reference redeems it with dp_place_channel_from_variant():
  * its node dials HOST:PORT (or reuses its connection there) and sends
  * NEW_PLACE {kind: 'redeem', token}; the owning node takes the token out
@@ -250,6 +252,7 @@ advertised_address (DpMesh   *mesh,
                     GError  **error)
 {
   g_autofree char *addr = _dp_node_server_dup_listen_address (mesh->server);
+  g_autofree char *chosen = dp_node_dup_advertised_host (DP_NODE (mesh->node));
   g_autoptr(GInetAddress) inet = NULL;
 
   *port = _dp_node_server_get_port (mesh->server);
@@ -259,6 +262,11 @@ advertised_address (DpMesh   *mesh,
                            "this node does not listen: no other node could reach "
                            "a channel end it sends");
       return FALSE;
+    }
+  if (chosen)
+    {
+      *host = g_steal_pointer (&chosen);
+      return TRUE;
     }
   inet = g_inet_address_new_from_string (addr);
   if (inet && g_inet_address_get_is_any (inet))
