@@ -837,6 +837,107 @@ dp_place_channel_connect (DpPlaceChannel  *self,
 }
 
 /**
+ * dp_place_channel_start_place_at:
+ * @self: the calling place's channel (or any channel of that place)
+ * @host: the node's host
+ * @port: the node's port
+ * @plugin: the plugin (a name on that node's plugin path)
+ * @symbol: the place function it exports
+ * @name: (nullable): the name to register the place under, or %NULL
+ * @error: return location for a #GError
+ *
+ * From inside a place: starts a place on the node at @host:@port (this
+ * node or another), through this node's connection to it, and returns the
+ * channel to it — the seed's `mr-supervise-named-dynamic-place-at` (without
+ * restarts: when the place ends its channel here closes, after its last
+ * message, and the caller decides). With @name, other places reach it with
+ * dp_place_channel_connect(). The place belongs to this node's connection:
+ * if this node goes, the place sees its channel closed.
+ *
+ * ```c
+ * g_autoptr(DpPlaceChannel) w =
+ *   dp_place_channel_start_place_at (ch, "10.0.0.4", 6340, "workers", "mapper",
+ *                                    "mapper-1", &error);
+ * ```
+ *
+ * Returns: (transfer full) (nullable): the channel, or %NULL with @error
+ *   set: what starting a place says (%DP_ERROR_PLUGIN_NOT_FOUND,
+ *   %DP_ERROR_SYMBOL_NOT_FOUND, %DP_ERROR_NAME_IN_USE, %DP_ERROR_LIMIT…) and
+ *   the errors of dp_place_channel_connect()
+ */
+DpPlaceChannel *
+dp_place_channel_start_place_at (DpPlaceChannel  *self,
+                                 const char      *host,
+                                 guint16          port,
+                                 const char      *plugin,
+                                 const char      *symbol,
+                                 const char      *name,
+                                 GError         **error)
+{
+  g_autoptr(DpNode) node = NULL;
+  GVariantDict req;
+
+  g_return_val_if_fail (self == NULL || DP_IS_PLACE_CHANNEL (self), NULL);
+  g_return_val_if_fail (host != NULL && *host != '\0', NULL);
+  g_return_val_if_fail (plugin != NULL && symbol != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  node = ref_node_of (self, error);
+  if (node == NULL)
+    return NULL;
+  g_variant_dict_init (&req, NULL);
+  g_variant_dict_insert (&req, "kind", "s", "place");
+  g_variant_dict_insert (&req, "plugin", "s", plugin);
+  g_variant_dict_insert (&req, "symbol", "s", symbol);
+  if (name && *name)
+    g_variant_dict_insert (&req, "name", "s", name);
+  return mesh_request (node, host, port, g_variant_dict_end (&req), error);
+}
+
+/**
+ * dp_place_channel_spawn_node:
+ * @self: the calling place's channel (or any channel of that place)
+ * @host: where: "localhost", a host reached by ssh, "user@host", with
+ *   ":PORT" for the new node's port (as dp_remote_node_spawn())
+ * @port: the new node's port (0: any free one)
+ * @error: return location for a #GError
+ *
+ * From inside a place: this node spawns a node (the seed's
+ * `mr-spawn-remote-node`), as a master does with dp_remote_node_spawn(),
+ * this node being its master: it lives as long as the returned handle and
+ * this node. Its address (dp_remote_node_get_host(),
+ * dp_remote_node_get_port()) is what dp_place_channel_start_place_at()
+ * and dp_place_channel_connect() take.
+ *
+ * ```c
+ * g_autoptr(DpRemoteNode) extra = dp_place_channel_spawn_node (ch, "localhost", 0, &error);
+ * g_autoptr(DpPlaceChannel) w =
+ *   dp_place_channel_start_place_at (ch, "127.0.0.1", dp_remote_node_get_port (extra),
+ *                                    "echo", "echo", NULL, &error);
+ * ```
+ *
+ * Returns: (transfer full) (nullable): the node, or %NULL with @error set
+ *   (the errors of dp_remote_node_spawn())
+ */
+DpRemoteNode *
+dp_place_channel_spawn_node (DpPlaceChannel  *self,
+                             const char      *host,
+                             guint16          port,
+                             GError         **error)
+{
+  g_autoptr(DpNode) node = NULL;
+
+  g_return_val_if_fail (self == NULL || DP_IS_PLACE_CHANNEL (self), NULL);
+  g_return_val_if_fail (host != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  node = ref_node_of (self, error);
+  if (node == NULL)
+    return NULL;
+  return dp_remote_node_spawn (node, host, port, NULL, NULL, error);
+}
+
+/**
  * dp_place_channel_to_variant:
  * @channel: an end of a pair made by dp_place_channel_new_pair() in a place
  *

@@ -89,6 +89,14 @@ DpPlaceChannel *dp_place_channel_connect      (DpPlaceChannel  *self,
                                                const char      *name,
                                                GError         **error);
 DP_AVAILABLE_IN_1_0
+DpPlaceChannel *dp_place_channel_start_place_at (DpPlaceChannel *self,
+                                               const char      *host,
+                                               guint16          port,
+                                               const char      *plugin,
+                                               const char      *symbol,
+                                               const char      *name,
+                                               GError         **error);
+DP_AVAILABLE_IN_1_0
 GVariant       *dp_place_channel_to_variant   (DpPlaceChannel  *channel);
 DP_AVAILABLE_IN_1_0
 DpPlaceChannel *dp_place_channel_from_variant (DpPlaceChannel  *self,

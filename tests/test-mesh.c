@@ -339,6 +339,22 @@ test_forged (Fixture *f, gconstpointer data)
 #undef AY
 }
 
+/* A place spawns a node (its node is that node's master), starts a named
+ * place there and talks to it: the seed's mr-spawn-remote-node and
+ * mr-supervise-named-dynamic-place-at from inside a place. */
+static void
+test_spawn_from_place (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) sp = launch (f->a, "mesh-places", "spawner", NULL);
+  g_autoptr(GVariant) r = NULL;
+
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: request from * failed: *a place named 'far' already runs*");
+  dp_remote_connection_put (sp, g_variant_new ("(s)", "spawn"));
+  r = get (sp);
+  assert_is (r, g_variant_new ("(su)", "ok", (guint32) 10));
+  g_assert_cmpint (dp_remote_connection_wait (sp), ==, DP_PLACE_EXIT_RETURNED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -348,6 +364,7 @@ main (int argc, char **argv)
   g_test_add ("/mesh/named-place-ends", Fixture, NULL, setup, test_named_place_ends, teardown);
   g_test_add ("/mesh/peer-death", Fixture, NULL, setup, test_peer_death, teardown);
   g_test_add ("/mesh/wrong-secret", Fixture, NULL, setup, test_wrong_secret, teardown);
+  g_test_add ("/mesh/spawn-from-place", Fixture, NULL, setup, test_spawn_from_place, teardown);
   g_test_add ("/mesh/forged", Fixture, NULL, setup, test_forged, teardown);
   return g_test_run ();
 }

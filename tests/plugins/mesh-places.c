@@ -259,3 +259,52 @@ serve_then_exit (DpPlaceChannel *ch)
   g_variant_unref (m);
   g_object_unref (reply);
 }
+
+/* ('spawn'): spawns a node from this place (its node is that node's
+ * master), starts echo's echo_named there as 'far' through the mesh, talks
+ * to it on that channel and on a second one (connect), then says ('ok',
+ * round trips) or ('error', code, message); drops it all when it returns. */
+DP_PLACE_EXPORT void
+spawner (DpPlaceChannel *ch)
+{
+  g_autoptr(GVariant) msg = dp_place_channel_get (ch);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) extra = NULL;
+  g_autoptr(DpPlaceChannel) w = NULL;
+  g_autoptr(DpPlaceChannel) c = NULL;
+  guint32 n = 0;
+
+  if (msg == NULL)
+    return;
+  extra = dp_place_channel_spawn_node (ch, "localhost", 0, &error);
+  if (extra)
+    w = dp_place_channel_start_place_at (ch, "127.0.0.1", dp_remote_node_get_port (extra),
+                                         "echo", "echo_named", "far", &error);
+  if (w)
+    c = dp_place_channel_connect (ch, "127.0.0.1", dp_remote_node_get_port (extra), "far", &error);
+  if (c == NULL)
+    {
+      report_error (ch, error);
+      return;
+    }
+  for (gint32 i = 0; i < 10; i++)
+    {
+      DpPlaceChannel *via = i % 2 ? w : c;
+      g_autoptr(GVariant) r = NULL;
+
+      dp_place_channel_put (via, g_variant_new_int32 (i));
+      r = dp_place_channel_get (via);
+      if (r && g_variant_get_int32 (r) == i)
+        n++;
+    }
+  /* a second place of that name is refused */
+  {
+    g_autoptr(GError) again = NULL;
+    g_autoptr(DpPlaceChannel) dup =
+      dp_place_channel_start_place_at (ch, "127.0.0.1", dp_remote_node_get_port (extra),
+                                       "echo", "echo_named", "far", &again);
+    if (dup != NULL || !g_error_matches (again, DP_ERROR, DP_ERROR_NAME_IN_USE))
+      n = 0;
+  }
+  dp_place_channel_put (ch, g_variant_new ("(su)", "ok", n));
+}
