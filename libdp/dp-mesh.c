@@ -774,6 +774,25 @@ _dp_mesh_free (DpMesh *mesh)
 
 /* ---- public API (declared in dp-place-channel.h) ---- */
 
+/* A request (@req, cleared) to node @host:@port from the place @self
+ * belongs to */
+static DpPlaceChannel *
+place_request (DpPlaceChannel  *self,
+               const char      *host,
+               guint16          port,
+               GVariantDict    *req,
+               GError         **error)
+{
+  g_autoptr(DpNode) node = ref_node_of (self, error);
+
+  if (node == NULL)
+    {
+      g_variant_dict_clear (req);
+      return NULL;
+    }
+  return mesh_request (node, host, port, g_variant_dict_end (req), error);
+}
+
 /**
  * dp_place_channel_connect:
  * @self: the calling place's channel (or any channel of that place)
@@ -819,7 +838,6 @@ dp_place_channel_connect (DpPlaceChannel  *self,
                           const char      *name,
                           GError         **error)
 {
-  g_autoptr(DpNode) node = NULL;
   GVariantDict req;
 
   g_return_val_if_fail (self == NULL || DP_IS_PLACE_CHANNEL (self), NULL);
@@ -827,13 +845,10 @@ dp_place_channel_connect (DpPlaceChannel  *self,
   g_return_val_if_fail (name != NULL && *name != '\0', NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  node = ref_node_of (self, error);
-  if (node == NULL)
-    return NULL;
   g_variant_dict_init (&req, NULL);
   g_variant_dict_insert (&req, "kind", "s", "connect");
   g_variant_dict_insert (&req, "name", "s", name);
-  return mesh_request (node, host, port, g_variant_dict_end (&req), error);
+  return place_request (self, host, port, &req, error);
 }
 
 /**
@@ -874,7 +889,6 @@ dp_place_channel_start_place_at (DpPlaceChannel  *self,
                                  const char      *name,
                                  GError         **error)
 {
-  g_autoptr(DpNode) node = NULL;
   GVariantDict req;
 
   g_return_val_if_fail (self == NULL || DP_IS_PLACE_CHANNEL (self), NULL);
@@ -882,16 +896,13 @@ dp_place_channel_start_place_at (DpPlaceChannel  *self,
   g_return_val_if_fail (plugin != NULL && symbol != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  node = ref_node_of (self, error);
-  if (node == NULL)
-    return NULL;
   g_variant_dict_init (&req, NULL);
   g_variant_dict_insert (&req, "kind", "s", "place");
   g_variant_dict_insert (&req, "plugin", "s", plugin);
   g_variant_dict_insert (&req, "symbol", "s", symbol);
   if (name && *name)
     g_variant_dict_insert (&req, "name", "s", name);
-  return mesh_request (node, host, port, g_variant_dict_end (&req), error);
+  return place_request (self, host, port, &req, error);
 }
 
 /**
