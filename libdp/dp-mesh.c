@@ -75,7 +75,7 @@ struct _DpMesh
 
   /* exports, under @lock */
   GMutex         lock;
-  GHashTable    *exports;         /* token (hex, owned) -> DpPlaceChannel (owner handle) */
+  GHashTable    *exports;         /* token (hex, owned) -> Export */
   GQueue         export_order;    /* the same keys, oldest first */
 
   /* router thread only */
@@ -84,6 +84,25 @@ struct _DpMesh
   GPtrArray     *ops;             /* Op (refs): requests not answered yet */
   gboolean       shut_down;
 };
+
+/* An end sent away: a pair's end (@handle, its owner handle), or the
+ * channel of a place this node runs for a master (@conn / @channel, the
+ * place's output held meanwhile: dp_remote_connection_to_variant()) */
+typedef struct {
+  DpPlaceChannel *handle;
+  DpConnection   *conn;
+  guint32         channel;
+} Export;
+
+static void
+export_free (gpointer data)
+{
+  Export *ex = data;
+
+  g_clear_object (&ex->handle);
+  g_clear_pointer (&ex->conn, _dp_connection_unref);
+  g_free (ex);
+}
 
 typedef struct {
   char          *key;
@@ -346,9 +365,11 @@ static void
 mesh_closed (DpChannelEntry *e,
              DpConnection   *conn)
 {
-  g_autoptr(DpChannelEntry) gone = _dp_connection_steal_entry (conn, e->id);
+  DpChannelEntry *gone = _dp_connection_steal_entry (conn, e->id);
 
   _dp_place_channel_close_inbox (e->target);
+  if (gone)
+    _dp_channel_entry_unref (gone);
 }
 
 static void
@@ -626,20 +647,130 @@ token_key (const guint8 *token)
   return key;
 }
 
-/* the exported end for @token, taken out of the table, or NULL */
-static DpPlaceChannel *
+/* The export for @token, taken out of the table, or NULL. With
+ * @only_local, an export of a place's channel stays (it is redeemed over
+ * a connection, even from this node). */
+static Export *
 take_export (DpMesh       *mesh,
-             const guint8 *token)
+             const guint8 *token,
+             gboolean      only_local,
+             gboolean     *is_place)
 {
   g_autofree char *key = token_key (token);
-  gpointer stored_key = NULL, handle = NULL;
+  gpointer stored_key = NULL, ex = NULL;
+  Export *found;
 
   g_mutex_lock (&mesh->lock);
-  if (g_hash_table_steal_extended (mesh->exports, key, &stored_key, &handle))
+  found = g_hash_table_lookup (mesh->exports, key);
+  if (is_place)
+    *is_place = found && found->conn;
+  if (found && !(only_local && found->conn) &&
+      g_hash_table_steal_extended (mesh->exports, key, &stored_key, &ex))
     g_queue_remove (&mesh->export_order, stored_key);
   g_mutex_unlock (&mesh->lock);
   g_free (stored_key);
-  return handle;
+  return ex;
+}
+
+/* Router thread: a place export dropped unredeemed: the place sees its
+ * channel closed rather than waiting for ever */
+typedef struct {
+  DpMesh       *mesh;
+  DpConnection *conn;
+  guint32       channel;
+} DropHeld;
+
+static void
+drop_held_free (gpointer data)
+{
+  DropHeld *dh = data;
+
+  _dp_connection_unref (dh->conn);
+  g_free (dh);
+}
+
+static void
+drop_held_in_router (gpointer data)
+{
+  DropHeld *dh = data;
+  g_autoptr(DpChannelEntry) entry = NULL;
+
+  if (!_dp_node_server_hold_place (dh->mesh->server, dh->conn, dh->channel, NULL))
+    return;
+  entry = _dp_connection_steal_entry (dh->conn, dh->channel);
+  if (entry && entry->klass->lost)
+    entry->klass->lost (entry, dh->conn);
+}
+
+/* Adds @ex under a new token (the oldest export goes when the table is
+ * full) and returns the reference to it, floating */
+static GVariant *
+add_export (DpMesh     *mesh,
+            const char *host,
+            guint16     port,
+            Export     *ex)
+{
+  guint8 token[MESH_TOKEN_LEN];
+  Export *evicted = NULL;
+  char *key;
+
+  _dp_random_bytes (token, sizeof token);
+  key = token_key (token);
+  g_mutex_lock (&mesh->lock);
+  if (g_hash_table_size (mesh->exports) >= MESH_MAX_EXPORTS)
+    {
+      char *oldest = g_queue_pop_head (&mesh->export_order);
+      gpointer k = NULL, v = NULL;
+
+      if (g_hash_table_steal_extended (mesh->exports, oldest, &k, &v))
+        {
+          g_free (k);
+          evicted = v;
+        }
+    }
+  g_hash_table_insert (mesh->exports, key, ex);
+  g_queue_push_tail (&mesh->export_order, key);
+  g_mutex_unlock (&mesh->lock);
+  if (evicted)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "DP_EVENT", "mesh-export-dropped",
+                        "MESSAGE", "dropped the oldest channel end sent away and never redeemed: "
+                        "a node keeps at most %u", MESH_MAX_EXPORTS);
+      if (evicted->conn)
+        {
+          DropHeld *dh = g_new0 (DropHeld, 1);
+          dh->mesh = mesh;
+          dh->conn = _dp_connection_ref (evicted->conn);
+          dh->channel = evicted->channel;
+          _dp_main_context_invoke (mesh->router_context, "[libdp] mesh export dropped",
+                                   drop_held_in_router, dh, drop_held_free);
+        }
+      export_free (evicted);
+    }
+  return g_variant_new ("(ssq@ay)", MESH_REF_MAGIC, host, port,
+                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, token, sizeof token, 1));
+}
+
+GVariant *
+_dp_mesh_export_place (DpMesh        *mesh,
+                       DpConnection  *conn,
+                       guint32        channel,
+                       GVariant      *token,
+                       GError       **error)
+{
+  g_autofree char *host = NULL;
+  guint16 port;
+  Export *ex;
+
+  DP_ASSERT_OWNER_CONTEXT (mesh->router_context);
+  if (!advertised_address (mesh, &host, &port, error) ||
+      !_dp_node_server_hold_place (mesh->server, conn, channel, error))
+    return NULL;
+  ex = g_new0 (Export, 1);
+  ex->conn = _dp_connection_ref (conn);
+  ex->channel = channel;
+  return g_variant_ref_sink (add_export (mesh, host, port, ex));
 }
 
 static gboolean
@@ -676,9 +807,10 @@ _dp_mesh_redeem (DpMesh        *mesh,
                  GError       **error)
 {
   g_autoptr(GVariant) tv = g_variant_lookup_value (request, "token", G_VARIANT_TYPE_BYTESTRING);
-  g_autoptr(DpPlaceChannel) exported = NULL;
+  Export *ex;
   const guint8 *token;
   DpChannelEntry *entry;
+  gboolean ok;
 
   DP_ASSERT_OWNER_CONTEXT (mesh->router_context);
   if (tv == NULL)
@@ -689,16 +821,24 @@ _dp_mesh_redeem (DpMesh        *mesh,
     }
   if (!token_from_variant (tv, &token, error))
     return FALSE;
-  exported = take_export (mesh, token);
-  if (exported == NULL)
+  ex = take_export (mesh, token, FALSE, NULL);
+  if (ex == NULL)
     {
       set_unknown_token (error);
       return FALSE;
     }
+  if (ex->conn)
+    {
+      /* a master's channel to a place here: the place talks on this one */
+      ok = _dp_node_server_hand_over (mesh->server, ex->conn, ex->channel, conn, channel, error);
+      export_free (ex);
+      return ok;
+    }
   entry = _dp_channel_entry_new (&mesh_entry_class, channel);
   _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
-  entry->target = _dp_place_channel_attach (exported, conn, channel);
+  entry->target = _dp_place_channel_attach (ex->handle, conn, channel);
   _dp_connection_add_entry (conn, channel, entry);
+  export_free (ex);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
                     "DP_EVENT", "mesh-redeemed",
                     "MESSAGE", "a channel end went to %s (channel %u)",
@@ -719,7 +859,7 @@ _dp_mesh_new (GObject      *node,
   mesh->server = server;
   mesh->router_context = g_main_context_ref (router_context);
   g_mutex_init (&mesh->lock);
-  mesh->exports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  mesh->exports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, export_free);
   g_queue_init (&mesh->export_order);
   mesh->peers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, peer_free);
   mesh->peer_conns = g_hash_table_new_full (NULL, NULL, NULL, g_free);
@@ -734,7 +874,7 @@ drop_exports (DpMesh *mesh)
 
   g_mutex_lock (&mesh->lock);
   exports = g_steal_pointer (&mesh->exports);
-  mesh->exports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  mesh->exports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, export_free);
   g_queue_clear (&mesh->export_order);
   g_mutex_unlock (&mesh->lock);
   /* unreferenced without the lock: each closes its pair */
@@ -988,12 +1128,10 @@ dp_place_channel_to_variant (DpPlaceChannel *channel)
   g_autoptr(GError) error = NULL;
   g_autoptr(DpNode) node = NULL;
   g_autofree char *host = NULL;
-  g_autoptr(DpPlaceChannel) evicted = NULL;
   DpPlaceChannel *handle;
   DpMesh *mesh;
-  guint8 token[MESH_TOKEN_LEN];
+  Export *ex;
   guint16 port;
-  char *key;
 
   g_return_val_if_fail (DP_IS_PLACE_CHANNEL (channel), NULL);
   node = ref_node_of (channel, &error);
@@ -1005,32 +1143,9 @@ dp_place_channel_to_variant (DpPlaceChannel *channel)
   handle = _dp_place_channel_export (channel, &error);
   if (handle == NULL)
     goto fail;
-  _dp_random_bytes (token, sizeof token);
-  key = token_key (token);
-
-  g_mutex_lock (&mesh->lock);
-  if (g_hash_table_size (mesh->exports) >= MESH_MAX_EXPORTS)
-    {
-      char *oldest = g_queue_pop_head (&mesh->export_order);
-      gpointer k = NULL, v = NULL;
-
-      if (g_hash_table_steal_extended (mesh->exports, oldest, &k, &v))
-        {
-          g_free (k);
-          evicted = v;
-        }
-    }
-  g_hash_table_insert (mesh->exports, key, handle);
-  g_queue_push_tail (&mesh->export_order, key);
-  g_mutex_unlock (&mesh->lock);
-  if (evicted)
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                      "DP_EVENT", "mesh-export-dropped",
-                      "MESSAGE", "dropped the oldest channel end sent away and never redeemed: "
-                      "a node keeps at most %u", MESH_MAX_EXPORTS);
-
-  return g_variant_new ("(ss" "q@ay)", MESH_REF_MAGIC, host, port,
-                        g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, token, sizeof token, 1));
+  ex = g_new0 (Export, 1);
+  ex->handle = handle;
+  return add_export (mesh, host, port, ex);
 
 fail:
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
@@ -1110,10 +1225,22 @@ dp_place_channel_from_variant (DpPlaceChannel  *self,
   if (advertised_address (mesh, &own_host, &own_port, NULL) &&
       own_port == port && strcmp (own_host, host) == 0)
     {
-      DpPlaceChannel *local = take_export (mesh, token);
-      if (local == NULL)
-        set_unknown_token (error);
-      return local;
+      gboolean is_place = FALSE;
+      Export *ex = take_export (mesh, token, TRUE, &is_place);
+      DpPlaceChannel *local;
+
+      if (ex == NULL && !is_place)
+        {
+          set_unknown_token (error);
+          return NULL;
+        }
+      if (ex)
+        {
+          local = g_steal_pointer (&ex->handle);
+          export_free (ex);
+          return local;
+        }
+      /* a place's channel: handed over through a connection to this node */
     }
 
   g_variant_dict_init (&req, NULL);

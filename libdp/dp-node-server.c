@@ -174,9 +174,12 @@ static void send_failed (DpConnection *conn, guint32 channel, const GError *erro
 typedef struct {
   DpNodeServer   *server;
   GObject        *node;         /* a ref: the node (and its server) outlive the place */
+  /* under @lock (written by the router when the place's channel is
+   * handed over, read by the place's thread when it ends) */
+  GMutex          lock;
   DpConnection   *conn;
-  DpPlaceChannel *target;
   guint32         channel;
+  DpPlaceChannel *target;
   char           *name;
   char           *symbol;
   DpPlaceExit     exit;
@@ -190,6 +193,7 @@ place_record_free (gpointer data)
 
   g_object_unref (pr->node);
   _dp_connection_unref (pr->conn);
+  g_mutex_clear (&pr->lock);
   g_clear_object (&pr->target);
   g_free (pr->name);
   g_free (pr->symbol);
@@ -312,9 +316,15 @@ on_place_exit (DpPlace     *place,
   g_autoptr(GPtrArray) replies = NULL;
   g_autoptr(GPtrArray) unread = _dp_place_channel_drain_inbox (pr->target, &replies);
   GVariantBuilder returned;
+  DpConnection *conn;
+  guint32 channel;
 
   pr->exit = exit;
   pr->detail = g_strdup (detail);
+  g_mutex_lock (&pr->lock);
+  conn = _dp_connection_ref (pr->conn);
+  channel = pr->channel;
+  g_mutex_unlock (&pr->lock);
 
   /* Nothing is dropped silently: what the place never read goes back to
    * whoever sent it — with the death notice to the place's owner, or
@@ -335,11 +345,12 @@ on_place_exit (DpPlace     *place,
       /* a thunk that gave no place: the launch failed */
       g_autoptr(GError) error = g_error_new (DP_ERROR, DP_ERROR_PLACE_FAILED, "%s", detail);
       g_variant_builder_clear (&returned);
-      send_failed (pr->conn, pr->channel, error);
+      send_failed (conn, channel, error);
     }
   else
-    _dp_connection_send (pr->conn, DP_FRAME_PLACE_DIED, pr->channel, 0,
+    _dp_connection_send (conn, DP_FRAME_PLACE_DIED, channel, 0,
                          g_variant_new ("(usav)", (guint32) exit, detail ? detail : "", &returned));
+  _dp_connection_unref (conn);
   _dp_main_context_invoke (pr->server->router_context, "[libdp] place exited",
                            place_exited_in_router, pr, place_record_free);
 }
@@ -635,6 +646,7 @@ start_place (DpNodeServer        *self,
                     "MESSAGE", "started place %s:%s on channel %u of %s%s%s", req->plugin, req->symbol, channel, _dp_connection_get_peer (conn), req->name ? " as " : "", req->name ? req->name : "");
 
   pr = g_new0 (PlaceRecord, 1);
+  g_mutex_init (&pr->lock);
   pr->server = self;
   pr->node = g_object_ref (self->node);
   pr->conn = _dp_connection_ref (conn);
@@ -642,6 +654,9 @@ start_place (DpNodeServer        *self,
   pr->channel = channel;
   pr->name = g_strdup (req->name);
   pr->symbol = g_strdup (req->symbol);
+  /* the entry lives no longer than the record: both go when the place
+   * has exited (place_exited_in_router) */
+  entry->record = pr;
   _dp_place_set_exit_notify (place, on_place_exit, pr);
   return TRUE;
 }
@@ -668,6 +683,105 @@ handle_new_place (DpNodeServer *self,
     count_place (self, conn, 1);
   if (!ok)
     send_failed (conn, channel, error);
+}
+
+/* ---- handing a place's channel over (dp_remote_connection_to_variant) ---- */
+
+/* The entry of the place started for @conn on @channel, or NULL */
+static DpChannelEntry *
+lookup_place (DpConnection *conn,
+              guint32       channel,
+              GError      **error)
+{
+  DpChannelEntry *entry = _dp_connection_lookup (conn, channel);
+
+  if (entry && entry->klass == &place_entry_class && entry->record)
+    return entry;
+  g_clear_pointer (&entry, _dp_channel_entry_unref);
+  g_set_error (error, DP_ERROR, DP_ERROR_BAD_REFERENCE,
+               "channel %u leads to no place running in a thread of this node "
+               "(ended, isolated, or a client of a named place): it cannot be handed over",
+               channel);
+  return NULL;
+}
+
+gboolean
+_dp_node_server_hold_place (DpNodeServer  *self,
+                            DpConnection  *conn,
+                            guint32        channel,
+                            GError       **error)
+{
+  g_autoptr(DpChannelEntry) entry = NULL;
+
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  entry = lookup_place (conn, channel, error);
+  if (entry == NULL)
+    return FALSE;
+  _dp_place_channel_hold (entry->target, NULL);
+  return TRUE;
+}
+
+gboolean
+_dp_node_server_hand_over (DpNodeServer  *self,
+                           DpConnection  *from,
+                           guint32        channel,
+                           DpConnection  *to,
+                           guint32        to_channel,
+                           GError       **error)
+{
+  g_autoptr(DpChannelEntry) old = NULL;
+  g_autoptr(DpChannelEntry) stolen = NULL;
+  DpChannelEntry *entry;
+  PlaceRecord *pr;
+  DpConnection *prev;
+
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  old = lookup_place (from, channel, error);
+  if (old == NULL)
+    return FALSE;
+  stolen = _dp_connection_steal_entry (from, channel);
+  pr = old->record;
+  entry = _dp_channel_entry_new (&place_entry_class, to_channel);
+  entry->target = g_object_ref (old->target);
+  entry->place = old->place ? g_object_ref (old->place) : NULL;
+  entry->record = pr;
+  g_mutex_lock (&pr->lock);
+  prev = pr->conn;
+  pr->conn = _dp_connection_ref (to);
+  pr->channel = to_channel;
+  g_mutex_unlock (&pr->lock);
+  count_place (self, from, -1);
+  count_place (self, to, 1);
+  _dp_connection_add_entry (to, to_channel, entry);
+  /* STARTED, then what the place put while held, then its puts go to @to */
+  _dp_place_channel_rebind (entry->target, to, to_channel, DP_FRAME_PLACE_STARTED, NULL);
+  _dp_connection_unref (prev);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "DP_EVENT", "place-handed-over",
+                    "MESSAGE", "place %s (channel %u of %s) handed over to %s (channel %u)",
+                    pr->symbol, channel, _dp_connection_get_peer (from),
+                    _dp_connection_get_peer (to), to_channel);
+  return TRUE;
+}
+
+static void
+handle_export (DpNodeServer *self,
+               DpConnection *conn,
+               guint32       channel,
+               GVariant     *payload)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) ref = NULL;
+
+  if (payload == NULL || !g_variant_is_of_type (payload, G_VARIANT_TYPE_BYTESTRING))
+    g_set_error_literal (&error, DP_ERROR, DP_ERROR_PROTOCOL, "malformed EXPORT");
+  else
+    ref = _dp_mesh_export_place (self->mesh, conn, channel, payload, &error);
+  if (ref)
+    _dp_connection_send (conn, DP_FRAME_EXPORTED, channel, 0, ref);
+  else
+    _dp_connection_send (conn, DP_FRAME_EXPORTED, channel, 0,
+                         g_variant_new ("(us)", (guint32) error->code, error->message));
 }
 
 /* ---- the connections' handler ---- */
@@ -771,6 +885,10 @@ server_frame (DpConnection        *conn,
       _dp_mesh_peer_hello (self->mesh, conn, payload);
       break;
 
+    case DP_FRAME_EXPORT:
+      handle_export (self, conn, h->channel, payload);
+      break;
+
     /* answers to what this node asked of a peer node (dp-mesh.c); a
      * master never sends them */
     case DP_FRAME_PLACE_STARTED:
@@ -794,7 +912,8 @@ server_frame (DpConnection        *conn,
       /* nothing more comes on that channel */
       if (h->type == DP_FRAME_PLACE_FAILED || h->type == DP_FRAME_PLACE_DIED)
         {
-          g_autoptr(DpChannelEntry) gone = _dp_connection_steal_entry (conn, h->channel);
+          g_clear_pointer (&entry, _dp_channel_entry_unref);
+          entry = _dp_connection_steal_entry (conn, h->channel);
         }
       break;
 

@@ -35,6 +35,8 @@ typedef enum {
   DP_FRAME_PLACE_STARTED = 12,  /* channel: the place runs */
   DP_FRAME_CLOSE         = 13,  /* channel: the sender closed its end */
   DP_FRAME_BOUNCE        = 14,  /* channel: a message that could not be delivered, sent back */
+  DP_FRAME_EXPORT        = 15,  /* channel: hand this place's channel over; payload ay token (dp-mesh.c) */
+  DP_FRAME_EXPORTED      = 16,  /* channel: answer to EXPORT; payload (ssqay) reference or (us) error */
   DP_FRAME_PING          = 20,  /* arg: cookie; answered by PONG */
   DP_FRAME_PONG          = 21,
   DP_FRAME_NEW_NODE      = 50,  /* payload (sq): a peer node to know about */
@@ -172,6 +174,8 @@ struct _DpChannelEntryClass
   void     (*closed)  (DpChannelEntry *e, DpConnection *conn);
   /* the connection went; the entry has been taken out of its table */
   void     (*lost)    (DpChannelEntry *e, DpConnection *conn);
+  /* EXPORTED: the node's answer to dp_remote_connection_to_variant() */
+  void     (*exported) (DpChannelEntry *e, GVariant *payload);
 };
 
 struct _DpChannelEntry
@@ -189,6 +193,7 @@ struct _DpChannelEntry
   /* router thread only */
   gboolean                   dead;    /* master: that incarnation of the place ended */
   gpointer                   pending; /* mesh: the request waiting for STARTED (dp-mesh.c) */
+  gpointer                   record;  /* server: the PlaceRecord of a place it started */
 };
 
 /* DATA for a channel whose messages go to @e->target with @e->reply */
@@ -389,6 +394,15 @@ void          _dp_node_server_add_dialled (DpNodeServer *server, DpConnection *c
 const DpConnectionHandler *_dp_node_server_get_handler (void);
 typedef struct _DpMesh DpMesh;
 DpMesh       *_dp_node_server_get_mesh (DpNodeServer *server);
+/* router thread: the place on channel @channel of @from talks on @to /
+ * @to_channel from now on (what it put meanwhile goes first) */
+gboolean      _dp_node_server_hand_over (DpNodeServer *server, DpConnection *from,
+                                         guint32 channel, DpConnection *to,
+                                         guint32 to_channel, GError **error);
+/* router thread: the place on @channel of @conn stops writing there (its
+ * puts are queued) until handed over; FALSE if it is no place of @conn */
+gboolean      _dp_node_server_hold_place (DpNodeServer *server, DpConnection *conn,
+                                          guint32 channel, GError **error);
 /* any thread: the address the node listens on ("" while it does not) */
 char         *_dp_node_server_dup_listen_address (DpNodeServer *server);
 
@@ -404,6 +418,10 @@ void      _dp_mesh_shutdown  (DpMesh *mesh);
 void      _dp_mesh_connection_closed (DpMesh *mesh, DpConnection *conn);
 void      _dp_mesh_peer_hello (DpMesh *mesh, DpConnection *conn, GVariant *payload);
 gboolean  _dp_mesh_is_peer   (DpMesh *mesh, DpConnection *conn);
+/* router thread: EXPORT of channel @channel of @conn (a place started
+ * for it): a reference to it (transfer full), or NULL */
+GVariant *_dp_mesh_export_place (DpMesh *mesh, DpConnection *conn, guint32 channel,
+                                 GVariant *token, GError **error);
 /* router thread: NEW_PLACE {kind: redeem, token} on @conn / @channel */
 gboolean  _dp_mesh_redeem    (DpMesh *mesh, DpConnection *conn, guint32 channel,
                               GVariant *request, GError **error);

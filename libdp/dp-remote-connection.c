@@ -48,6 +48,8 @@ struct _DpRemoteConnection
   gboolean                 closed_by_user;
   DpRestartPolicy          policy;          /* its lock is @lock; attempt 0: the first incarnation */
   GQueue                   pending_puts;    /* GTask of put_async (message as task data), in order */
+  gboolean                 exporting;       /* dp_remote_connection_to_variant() waits for EXPORTED */
+  GVariant                *exported;        /* its answer */
   gboolean                 watching;        /* a writable watch will call flush_pending_puts() */
 };
 
@@ -187,6 +189,7 @@ schedule_dispatch (gpointer data)
 static void
 dp_remote_connection_finalize (GObject *object)
 {
+  g_clear_pointer (&DP_REMOTE_CONNECTION (object)->exported, g_variant_unref);
   DpRemoteConnection *self = DP_REMOTE_CONNECTION (object);
 
   if (self->end)
@@ -657,12 +660,31 @@ entry_bounce (DpChannelEntry *e,
     bounced (rc, msg);
 }
 
+/* the node's answer to dp_remote_connection_to_variant() */
+static void
+entry_exported (DpChannelEntry *e,
+                GVariant       *payload)
+{
+  g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->owner);
+
+  if (rc == NULL || payload == NULL)
+    return;
+  g_mutex_lock (&rc->lock);
+  if (rc->exporting && rc->exported == NULL)
+    {
+      rc->exported = g_variant_ref (payload);
+      g_cond_broadcast (&rc->cond);
+    }
+  g_mutex_unlock (&rc->lock);
+}
+
 static const DpChannelEntryClass remote_entry_class = {
-  .data    = _dp_channel_entry_deliver,
-  .started = entry_started,
-  .failed  = entry_failed,
-  .died    = entry_died,
-  .bounce  = entry_bounce,
+  .data     = _dp_channel_entry_deliver,
+  .started  = entry_started,
+  .failed   = entry_failed,
+  .died     = entry_died,
+  .bounce   = entry_bounce,
+  .exported = entry_exported,
 };
 
 /* Channel @id of @conn leads to this connection from now on */
@@ -1109,6 +1131,114 @@ dp_remote_connection_close (DpRemoteConnection *self)
       _dp_connection_unref (conn);
     }
   _dp_place_channel_unbind (self->end);
+}
+
+/**
+ * dp_remote_connection_to_variant:
+ * @self: a #DpRemoteConnection to a running place (not a named place's
+ *   client)
+ * @error: return location for a #GError
+ *
+ * Sends this connection away, as dp_place_channel_to_variant() does a
+ * place's channel end: returns a channel reference (type `(ssqay)`, made by
+ * the place's node) to put inside a message. The place that redeems it
+ * (dp_place_channel_from_variant()) talks to this connection's place
+ * directly, node to node; this master is then off the path. From here on
+ * the connection is done: its puts return %FALSE, a get returns what had
+ * arrived, then %NULL, and it ends (#DpRemoteConnection::died, exit
+ * %DP_PLACE_EXIT_LOST, never restarted). What the place puts from the
+ * moment its node got the request waits for the new holder and reaches
+ * it first. The reference is good once.
+ *
+ * Blocks for one round trip to the node: call it outside the router
+ * thread (any application thread, or a main-loop callback).
+ *
+ * ```c
+ * g_autoptr(GVariant) ref = dp_remote_connection_to_variant (worker, &error);
+ * dp_remote_connection_put (coordinator, g_variant_new ("(sv)", "your-worker", ref));
+ * ```
+ *
+ * Returns: (transfer full) (nullable): the reference (floating), or %NULL
+ *   with @error set: %DP_ERROR_INVALID_ARGUMENT (the place is not running,
+ *   or this connection is no place's own), %DP_ERROR_BAD_REFERENCE (the
+ *   node cannot hand it over: an isolated place, a named place's client),
+ *   %DP_ERROR_CONNECTION_CLOSED (the node went meanwhile)
+ */
+GVariant *
+dp_remote_connection_to_variant (DpRemoteConnection  *self,
+                                 GError             **error)
+{
+  g_autoptr(DpConnection) conn = NULL;
+  g_autoptr(GVariant) answer = NULL;
+  guint8 token[16];
+  guint32 id;
+
+  g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  g_mutex_lock (&self->lock);
+  if (self->state != DP_REMOTE_CONNECTION_READY || self->conn == NULL ||
+      self->closed_by_user || self->exporting)
+    {
+      g_mutex_unlock (&self->lock);
+      g_set_error_literal (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                           "only a connection to a running place, not closed or sent "
+                           "already, can be sent away");
+      return NULL;
+    }
+  conn = _dp_connection_ref (self->conn);
+  id = self->id;
+  self->exporting = TRUE;
+  g_mutex_unlock (&self->lock);
+
+  /* the node makes the token; this one only says which request it answers */
+  _dp_random_bytes (token, sizeof token);
+  if (!_dp_connection_send (conn, DP_FRAME_EXPORT, id, 0,
+                            g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, token, sizeof token, 1)))
+    {
+      g_mutex_lock (&self->lock);
+      self->exporting = FALSE;
+      g_mutex_unlock (&self->lock);
+      g_set_error_literal (error, DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
+                           "the connection to the place's node is closed");
+      return NULL;
+    }
+  g_mutex_lock (&self->lock);
+  while (self->exported == NULL && self->state == DP_REMOTE_CONNECTION_READY && self->conn == conn)
+    g_cond_wait (&self->cond, &self->lock);
+  answer = g_steal_pointer (&self->exported);
+  self->exporting = FALSE;
+  if (answer && g_variant_is_of_type (answer, G_VARIANT_TYPE ("(ssqay)")))
+    self->closed_by_user = TRUE;     /* never restarted from here on */
+  g_mutex_unlock (&self->lock);
+
+  if (answer == NULL)
+    {
+      g_set_error_literal (error, DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
+                           "the place ended, or its node went, before it could be sent away");
+      return NULL;
+    }
+  if (!g_variant_is_of_type (answer, G_VARIANT_TYPE ("(ssqay)")))
+    {
+      guint32 code = DP_ERROR_FAILED;
+      const char *message = "the node could not hand the place over";
+
+      if (g_variant_is_of_type (answer, G_VARIANT_TYPE ("(us)")))
+        g_variant_get (answer, "(u&s)", &code, &message);
+      g_propagate_error (error, _dp_error_from_remote (code, message));
+      return NULL;
+    }
+  _dp_remote_connection_ended (self, DP_PLACE_EXIT_LOST,
+                               "sent away in a message (dp_remote_connection_to_variant)",
+                               NULL, NULL);
+  {
+    const char *magic, *host;
+    guint16 port;
+    g_autoptr(GVariant) tv = NULL;
+
+    g_variant_get (answer, "(&s&sq@ay)", &magic, &host, &port, &tv);
+    return g_variant_new ("(ssq@ay)", magic, host, port, tv);
+  }
 }
 
 /**

@@ -137,4 +137,8 @@ void         dp_remote_connection_set_restart_func (DpRemoteConnection *self,
                                                     gpointer            user_data,
                                                     GDestroyNotify      notify);
 
+DP_AVAILABLE_IN_1_0
+GVariant *dp_remote_connection_to_variant (DpRemoteConnection  *self,
+                                          GError             **error);
+
 G_END_DECLS

@@ -355,6 +355,47 @@ test_spawn_from_place (Fixture *f, gconstpointer data)
   g_assert_cmpint (dp_remote_connection_wait (sp), ==, DP_PLACE_EXIT_RETURNED);
 }
 
+/* The master sends its connection to a place on node A to a place on node
+ * B, which then talks to it directly; the master's handle is done, the
+ * reference good once; a named place's client cannot be sent. */
+static void
+test_send_remote_connection (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) echo = launch (f->a, "echo", "echo", NULL);
+  g_autoptr(DpRemoteConnection) redeemer = launch (f->b, "mesh-places", "redeemer", NULL);
+  g_autoptr(DpRemoteConnection) named = launch (f->c, "echo", "echo_named", "srv");
+  g_autoptr(DpRemoteConnection) client = dp_remote_node_connect_to_named_place (f->c, "srv");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) ref = NULL;
+
+  dp_test_assert_echoes (echo, "from the master first");
+  ref = dp_remote_connection_to_variant (echo, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ref);
+  g_variant_ref_sink (ref);
+  g_assert_cmpstr (g_variant_get_type_string (ref), ==, "(ssqay)");
+  g_assert_false (dp_remote_connection_put (echo, g_variant_new_string ("too late")));
+  g_assert_cmpint (dp_remote_connection_wait (echo), ==, DP_PLACE_EXIT_LOST);
+  g_assert_null (dp_remote_connection_to_variant (echo, &error));
+  g_assert_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  /* the place on B talks to the echo place on A */
+  dp_remote_connection_put (redeemer, ref);
+  {
+    g_autoptr(GVariant) r = get (redeemer);
+    assert_is (r, g_variant_new ("(sv)", "ok", g_variant_new_string ("hello")));
+  }
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: request from * failed: *no channel end with this reference*");
+  dp_remote_connection_put (redeemer, ref);
+  g_free (expect_error (redeemer, DP_ERROR_BAD_REFERENCE));
+
+  g_assert_true (dp_remote_connection_wait_ready (client, NULL, &error));
+  g_assert_null (dp_remote_connection_to_variant (client, &error));
+  g_assert_error (error, DP_ERROR, DP_ERROR_BAD_REFERENCE);
+  dp_test_assert_echoes (client, "still served");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -365,6 +406,7 @@ main (int argc, char **argv)
   g_test_add ("/mesh/peer-death", Fixture, NULL, setup, test_peer_death, teardown);
   g_test_add ("/mesh/wrong-secret", Fixture, NULL, setup, test_wrong_secret, teardown);
   g_test_add ("/mesh/spawn-from-place", Fixture, NULL, setup, test_spawn_from_place, teardown);
+  g_test_add ("/mesh/send-remote-connection", Fixture, NULL, setup, test_send_remote_connection, teardown);
   g_test_add ("/mesh/forged", Fixture, NULL, setup, test_forged, teardown);
   return g_test_run ();
 }
