@@ -909,6 +909,8 @@ server_frame (DpConnection        *conn,
         entry->klass->failed (entry, payload);
       else if (h->type == DP_FRAME_PLACE_DIED && entry->klass->died)
         entry->klass->died (entry, payload);
+      else
+        break;   /* no answer this channel waits for */
       /* nothing more comes on that channel */
       if (h->type == DP_FRAME_PLACE_FAILED || h->type == DP_FRAME_PLACE_DIED)
         {
