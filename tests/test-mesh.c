@@ -396,6 +396,20 @@ test_send_remote_connection (Fixture *f, gconstpointer data)
   dp_test_assert_echoes (client, "still served");
 }
 
+/* A node keeps at most 1024 ends sent away and never redeemed: the oldest
+ * is dropped with a warning, and its other end sees the channel closed. */
+static void
+test_exports_bounded (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) many = launch (f->a, "mesh-places", "export_many", NULL);
+  g_autoptr(GVariant) r = NULL;
+
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: *dropped the oldest channel end sent away and never redeemed: a node keeps at most 1024");
+  dp_remote_connection_put (many, g_variant_new ("(s)", "go"));
+  r = get (many);
+  assert_is (r, g_variant_new ("(sb)", "dropped", TRUE));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -407,6 +421,7 @@ main (int argc, char **argv)
   g_test_add ("/mesh/wrong-secret", Fixture, NULL, setup, test_wrong_secret, teardown);
   g_test_add ("/mesh/spawn-from-place", Fixture, NULL, setup, test_spawn_from_place, teardown);
   g_test_add ("/mesh/send-remote-connection", Fixture, NULL, setup, test_send_remote_connection, teardown);
+  g_test_add ("/mesh/exports-bounded", Fixture, NULL, setup, test_exports_bounded, teardown);
   g_test_add ("/mesh/forged", Fixture, NULL, setup, test_forged, teardown);
   return g_test_run ();
 }

@@ -308,3 +308,31 @@ spawner (DpPlaceChannel *ch)
   }
   dp_place_channel_put (ch, g_variant_new ("(su)", "ok", n));
 }
+
+/* Sends away one more end than its node keeps (1024) without anybody
+ * redeeming them: the oldest is dropped, and the end that stayed here sees
+ * its channel closed. Says ('dropped', closed) */
+DP_PLACE_EXPORT void
+export_many (DpPlaceChannel *ch)
+{
+  g_autoptr(GVariant) msg = dp_place_channel_get (ch);
+  g_autoptr(DpPlaceChannel) first = NULL;
+  g_autoptr(GVariant) got = NULL;
+
+  for (guint i = 0; i <= 1024; i++)
+    {
+      DpPlaceChannel *mine, *theirs;
+      GVariant *ref;
+
+      dp_place_channel_new_pair (&mine, &theirs);
+      ref = dp_place_channel_to_variant (theirs);
+      g_variant_unref (g_variant_ref_sink (ref));
+      g_object_unref (theirs);
+      if (i == 0)
+        first = mine;
+      else
+        g_object_unref (mine);   /* closed: its export stays until redeemed or dropped */
+    }
+  got = dp_place_channel_get (first);   /* NULL: the export was dropped */
+  dp_place_channel_put (ch, g_variant_new ("(sb)", "dropped", got == NULL));
+}
