@@ -48,8 +48,7 @@ struct _DpRemoteConnection
   gboolean                 closed_by_user;
   DpRestartPolicy          policy;          /* its lock is @lock; attempt 0: the first incarnation */
   GQueue                   pending_puts;    /* GTask of put_async (message as task data), in order */
-  gboolean                 exporting;       /* dp_remote_connection_to_variant() waits for EXPORTED */
-  GVariant                *exported;        /* its answer */
+  GTask                   *export_task;     /* dp_remote_connection_to_variant_async(): EXPORTED awaited */
   gboolean                 watching;        /* a writable watch will call flush_pending_puts() */
 };
 
@@ -189,7 +188,7 @@ schedule_dispatch (gpointer data)
 static void
 dp_remote_connection_finalize (GObject *object)
 {
-  g_clear_pointer (&DP_REMOTE_CONNECTION (object)->exported, g_variant_unref);
+  g_warn_if_fail (DP_REMOTE_CONNECTION (object)->export_task == NULL);
   DpRemoteConnection *self = DP_REMOTE_CONNECTION (object);
 
   if (self->end)
@@ -420,6 +419,22 @@ report_undelivered (DpRemoteConnection *self,
   push_event (self, EVENT_UNDELIVERED, 0, NULL, 0, msg);
 }
 
+/* The place ended, or its node went, before the node answered EXPORT */
+static void
+fail_export (DpRemoteConnection *self)
+{
+  GTask *task;
+
+  g_mutex_lock (&self->lock);
+  task = g_steal_pointer (&self->export_task);
+  g_mutex_unlock (&self->lock);
+  if (task == NULL)
+    return;
+  g_task_return_new_error (task, DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
+                           "the place ended, or its node went, before it could be sent away");
+  g_object_unref (task);
+}
+
 gboolean
 _dp_remote_connection_ended (DpRemoteConnection *self,
                              DpPlaceExit         exit,
@@ -450,6 +465,7 @@ _dp_remote_connection_ended (DpRemoteConnection *self,
   tasks = restart ? NULL : g_steal_pointer (&self->ready_tasks);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
+  fail_export (self);
 
   if (restart)
     {
@@ -509,6 +525,7 @@ _dp_remote_connection_node_lost (DpRemoteConnection *self,
   self->detail = g_strdup (detail);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
+  fail_export (self);
 
   _dp_place_channel_hold (self->end, NULL);
   push_event (self, EVENT_DIED, DP_PLACE_EXIT_LOST, detail, 0, NULL);
@@ -548,6 +565,7 @@ _dp_remote_connection_crashed_with_node (DpRemoteConnection *self,
   self->detail = g_strdup (detail);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
+  fail_export (self);
 
   _dp_place_channel_hold (self->end, NULL);
   push_event (self, EVENT_DIED, DP_PLACE_EXIT_CRASHED, detail, 0, NULL);
@@ -666,16 +684,35 @@ entry_exported (DpChannelEntry *e,
                 GVariant       *payload)
 {
   g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->owner);
+  gboolean sent = payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ssqay)"));
+  GTask *task;
 
-  if (rc == NULL || payload == NULL)
+  if (rc == NULL)
     return;
   g_mutex_lock (&rc->lock);
-  if (rc->exporting && rc->exported == NULL)
-    {
-      rc->exported = g_variant_ref (payload);
-      g_cond_broadcast (&rc->cond);
-    }
+  task = g_steal_pointer (&rc->export_task);
+  if (task && sent)
+    rc->closed_by_user = TRUE;     /* never restarted from here on */
   g_mutex_unlock (&rc->lock);
+  if (task == NULL)
+    return;
+  if (sent)
+    {
+      _dp_remote_connection_ended (rc, DP_PLACE_EXIT_LOST,
+                                   "sent away in a message (dp_remote_connection_to_variant)",
+                                   NULL, NULL);
+      g_task_return_pointer (task, g_variant_ref (payload), (GDestroyNotify) g_variant_unref);
+    }
+  else
+    {
+      guint32 code = DP_ERROR_FAILED;
+      const char *message = "the node could not hand the place over";
+
+      if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(us)")))
+        g_variant_get (payload, "(u&s)", &code, &message);
+      g_task_return_error (task, _dp_error_from_remote (code, message));
+    }
+  g_object_unref (task);
 }
 
 static const DpChannelEntryClass remote_entry_class = {
@@ -1134,6 +1171,88 @@ dp_remote_connection_close (DpRemoteConnection *self)
 }
 
 /**
+ * dp_remote_connection_to_variant_async:
+ * @self: a #DpRemoteConnection to a running place
+ * @cancellable: (nullable): a #GCancellable (once the request is sent, the
+ *   node's answer stands: cancelling does not undo it)
+ * @callback: called in the thread-default main context of the caller
+ * @user_data: for @callback
+ *
+ * The asynchronous form of dp_remote_connection_to_variant(), for
+ * main-loop code; finish with dp_remote_connection_to_variant_finish().
+ */
+void
+dp_remote_connection_to_variant_async (DpRemoteConnection  *self,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(DpConnection) conn = NULL;
+  guint8 token[16];
+  guint32 id;
+
+  g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dp_remote_connection_to_variant_async);
+  /* once asked, the answer is the node's: a cancellation does not undo it */
+  g_task_set_check_cancellable (task, FALSE);
+
+  g_mutex_lock (&self->lock);
+  if (self->state != DP_REMOTE_CONNECTION_READY || self->conn == NULL ||
+      self->closed_by_user || self->export_task != NULL)
+    {
+      g_mutex_unlock (&self->lock);
+      g_task_return_new_error (task, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                               "only a connection to a running place, not closed or sent "
+                               "already, can be sent away");
+      return;
+    }
+  conn = _dp_connection_ref (self->conn);
+  id = self->id;
+  self->export_task = g_object_ref (task);
+  g_mutex_unlock (&self->lock);
+
+  /* the payload only marks the request: the node makes the reference's token */
+  _dp_random_bytes (token, sizeof token);
+  if (!_dp_connection_send (conn, DP_FRAME_EXPORT, id, 0,
+                            g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, token, sizeof token, 1)))
+    {
+      g_mutex_lock (&self->lock);
+      g_clear_object (&self->export_task);
+      g_mutex_unlock (&self->lock);
+      g_task_return_new_error (task, DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
+                               "the connection to the place's node is closed");
+    }
+}
+
+/**
+ * dp_remote_connection_to_variant_finish:
+ * @self: a #DpRemoteConnection
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the reference, or %NULL with @error
+ *   set, as dp_remote_connection_to_variant()
+ */
+GVariant *
+dp_remote_connection_to_variant_finish (DpRemoteConnection  *self,
+                                        GAsyncResult        *result,
+                                        GError             **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+to_variant_start (gpointer            data,
+                  GAsyncReadyCallback cb,
+                  gpointer            user_data)
+{
+  dp_remote_connection_to_variant_async (data, NULL, cb, user_data);
+}
+
+/**
  * dp_remote_connection_to_variant:
  * @self: a #DpRemoteConnection to a running place (not a named place's
  *   client)
@@ -1150,8 +1269,10 @@ dp_remote_connection_close (DpRemoteConnection *self)
  * moment its node got the request waits for the new holder and reaches
  * it first. The reference is good once.
  *
- * Blocks for one round trip to the node: call it outside the router
- * thread (any application thread, or a main-loop callback).
+ * Blocks for one round trip to the node, without iterating any main
+ * context of the caller's (main-loop code may prefer
+ * dp_remote_connection_to_variant_async()); never call it on the router
+ * thread.
  *
  * ```c
  * g_autoptr(GVariant) ref = dp_remote_connection_to_variant (worker, &error);
@@ -1168,77 +1289,21 @@ GVariant *
 dp_remote_connection_to_variant (DpRemoteConnection  *self,
                                  GError             **error)
 {
-  g_autoptr(DpConnection) conn = NULL;
-  g_autoptr(GVariant) answer = NULL;
-  guint8 token[16];
-  guint32 id;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GVariant) ref = NULL;
+  const char *magic, *host;
+  guint16 port;
+  g_autoptr(GVariant) tv = NULL;
 
   g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  g_mutex_lock (&self->lock);
-  if (self->state != DP_REMOTE_CONNECTION_READY || self->conn == NULL ||
-      self->closed_by_user || self->exporting)
-    {
-      g_mutex_unlock (&self->lock);
-      g_set_error_literal (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
-                           "only a connection to a running place, not closed or sent "
-                           "already, can be sent away");
-      return NULL;
-    }
-  conn = _dp_connection_ref (self->conn);
-  id = self->id;
-  self->exporting = TRUE;
-  g_mutex_unlock (&self->lock);
-
-  /* the node makes the token; this one only says which request it answers */
-  _dp_random_bytes (token, sizeof token);
-  if (!_dp_connection_send (conn, DP_FRAME_EXPORT, id, 0,
-                            g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, token, sizeof token, 1)))
-    {
-      g_mutex_lock (&self->lock);
-      self->exporting = FALSE;
-      g_mutex_unlock (&self->lock);
-      g_set_error_literal (error, DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
-                           "the connection to the place's node is closed");
-      return NULL;
-    }
-  g_mutex_lock (&self->lock);
-  while (self->exported == NULL && self->state == DP_REMOTE_CONNECTION_READY && self->conn == conn)
-    g_cond_wait (&self->cond, &self->lock);
-  answer = g_steal_pointer (&self->exported);
-  self->exporting = FALSE;
-  if (answer && g_variant_is_of_type (answer, G_VARIANT_TYPE ("(ssqay)")))
-    self->closed_by_user = TRUE;     /* never restarted from here on */
-  g_mutex_unlock (&self->lock);
-
-  if (answer == NULL)
-    {
-      g_set_error_literal (error, DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
-                           "the place ended, or its node went, before it could be sent away");
-      return NULL;
-    }
-  if (!g_variant_is_of_type (answer, G_VARIANT_TYPE ("(ssqay)")))
-    {
-      guint32 code = DP_ERROR_FAILED;
-      const char *message = "the node could not hand the place over";
-
-      if (g_variant_is_of_type (answer, G_VARIANT_TYPE ("(us)")))
-        g_variant_get (answer, "(u&s)", &code, &message);
-      g_propagate_error (error, _dp_error_from_remote (code, message));
-      return NULL;
-    }
-  _dp_remote_connection_ended (self, DP_PLACE_EXIT_LOST,
-                               "sent away in a message (dp_remote_connection_to_variant)",
-                               NULL, NULL);
-  {
-    const char *magic, *host;
-    guint16 port;
-    g_autoptr(GVariant) tv = NULL;
-
-    g_variant_get (answer, "(&s&sq@ay)", &magic, &host, &port, &tv);
-    return g_variant_new ("(ssq@ay)", magic, host, port, tv);
-  }
+  result = _dp_run_sync (to_variant_start, self);
+  ref = dp_remote_connection_to_variant_finish (self, result, error);
+  if (ref == NULL)
+    return NULL;
+  /* floating, as dp_place_channel_to_variant()'s */
+  g_variant_get (ref, "(&s&sq@ay)", &magic, &host, &port, &tv);
+  return g_variant_new ("(ssq@ay)", magic, host, port, tv);
 }
 
 /**

@@ -355,6 +355,12 @@ test_spawn_from_place (Fixture *f, gconstpointer data)
   g_assert_cmpint (dp_remote_connection_wait (sp), ==, DP_PLACE_EXIT_RETURNED);
 }
 
+static void
+store_result (GObject *source, GAsyncResult *result, gpointer data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
 /* The master sends its connection to a place on node A to a place on node
  * B, which then talks to it directly; the master's handle is done, the
  * reference good once; a named place's client cannot be sent. */
@@ -389,6 +395,23 @@ test_send_remote_connection (Fixture *f, gconstpointer data)
   dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "node *: request from * failed: *no channel end with this reference*");
   dp_remote_connection_put (redeemer, ref);
   g_free (expect_error (redeemer, DP_ERROR_BAD_REFERENCE));
+
+  /* the same from a main loop */
+  {
+    g_autoptr(DpRemoteConnection) echo2 = launch (f->a, "echo", "echo", NULL);
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GVariant) ref2 = NULL;
+    g_autoptr(GVariant) r = NULL;
+
+    dp_remote_connection_to_variant_async (echo2, NULL, store_result, &result);
+    while (result == NULL)
+      g_main_context_iteration (NULL, TRUE);
+    ref2 = dp_remote_connection_to_variant_finish (echo2, result, &error);
+    g_assert_no_error (error);
+    dp_remote_connection_put (redeemer, ref2);
+    r = get (redeemer);
+    assert_is (r, g_variant_new ("(sv)", "ok", g_variant_new_string ("hello")));
+  }
 
   g_assert_true (dp_remote_connection_wait_ready (client, NULL, &error));
   g_assert_null (dp_remote_connection_to_variant (client, &error));
