@@ -1,6 +1,6 @@
 /* libdp-bench: the benchmark workloads on libdp's public API
  *
- *   libdp-bench WORKLOAD      (W0 W1 W2 W3 W4 W6 W7)
+ *   libdp-bench WORKLOAD      (W0 W1 W2 W3 W4 W6 W7 W8)
  *
  * Prints one JSON line {"workload":..,"value":..,"unit":..,"ok":true,...}
  * and exits 0; a wrong result (count, byte total, value) exits 1. Nodes are
@@ -134,6 +134,96 @@ w2 (DpNode *node)
       g_variant_unref (r);
     }
   report ("W2", (now_s () - t0) * 1e6 / n, "us/rt", NULL);
+}
+
+/* W8: a place on node A makes 10,000 sequential round trips with the
+ * named place on node B — directly (the nodes connected to each other,
+ * dp_place_channel_connect()), and the same exchange relayed through this
+ * master (each message got from A and put to B, and back). The place
+ * measures each pass; passes alternate, the median of each is reported:
+ * the direct one as the value, the relayed one as "relayed_us_rt". */
+static gint64
+w8_pass (DpRemoteConnection *pinger, DpRemoteConnection *named, const char *mode,
+         guint16 port, guint32 n)
+{
+  g_autoptr(GVariant) done = NULL;
+  const char *what;
+  gint64 us;
+
+  dp_remote_connection_put (pinger, g_variant_new ("(ssqsu)", mode, "127.0.0.1", port, "pong", n));
+  if (g_strcmp0 (mode, "relay") == 0)
+    for (guint32 i = 0; i < n; i++)
+      {
+        GVariant *m = dp_remote_connection_get (pinger);
+        GVariant *r;
+
+        if (m == NULL)
+          die ("W8 relay", NULL);
+        dp_remote_connection_put (named, m);
+        g_variant_unref (m);
+        r = dp_remote_connection_get (named);
+        if (r == NULL)
+          die ("W8 relay reply", NULL);
+        dp_remote_connection_put (pinger, r);
+        g_variant_unref (r);
+      }
+  done = dp_remote_connection_get (pinger);
+  if (done == NULL)
+    die ("W8 result", dp_remote_connection_get_error (pinger));
+  g_variant_get (done, "(&sx)", &what, &us);
+  if (g_strcmp0 (what, "done") != 0 || us <= 0)
+    {
+      fprintf (stderr, "libdp-bench: W8 %s: %s\n", mode, what);
+      die ("W8 exchange", NULL);
+    }
+  return us;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+w8 (DpNode *node)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpSpawnOptions) o = options ();
+  g_autoptr(DpRemoteNode) a = dp_remote_node_spawn (node, "localhost", 0, o, NULL, &error);
+  g_autoptr(DpRemoteNode) b = NULL;
+  g_autoptr(DpRemoteConnection) pinger = NULL;
+  g_autoptr(DpRemoteConnection) named = NULL;
+  const guint32 n = 10000;
+  enum { PASSES = 3 };
+  double direct[PASSES], relayed[PASSES];
+  char extra[128];
+  guint16 port;
+
+  if (a == NULL)
+    die ("W8 spawn", error);
+  b = dp_remote_node_spawn (node, "localhost", 0, o, NULL, &error);
+  if (b == NULL)
+    die ("W8 spawn", error);
+  port = dp_remote_node_get_port (b);
+  named = dp_remote_node_launch_place (b, echo_plugin, "echo_named", DP_LAUNCH_NONE, "pong");
+  pinger = dp_remote_node_launch_place (a, echo_plugin, "mesh_pinger", DP_LAUNCH_NONE, NULL);
+  if (!dp_remote_connection_wait_ready (named, NULL, &error) ||
+      !dp_remote_connection_wait_ready (pinger, NULL, &error))
+    die ("W8 launch", error);
+  /* warm up both paths (the nodes' connection is made here) */
+  w8_pass (pinger, named, "direct", port, 200);
+  w8_pass (pinger, named, "relay", port, 200);
+  for (int i = 0; i < PASSES; i++)
+    {
+      direct[i] = (double) w8_pass (pinger, named, "direct", port, n) / n;
+      relayed[i] = (double) w8_pass (pinger, named, "relay", port, n) / n;
+    }
+  qsort (direct, PASSES, sizeof (double), cmp_double);
+  qsort (relayed, PASSES, sizeof (double), cmp_double);
+  g_snprintf (extra, sizeof extra, "\"relayed_us_rt\":%.6g", relayed[PASSES / 2]);
+  report ("W8", direct[PASSES / 2], "us/rt", extra);
 }
 
 static void
@@ -317,7 +407,7 @@ main (int argc, char **argv)
       plugin_dir = argv[i + 1];
   if (argc < 2)
     {
-      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W3|W4|W6|W7 [--plugin-dir DIR]\n");
+      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W3|W4|W6|W7|W8 [--plugin-dir DIR]\n");
       return 2;
     }
   w = argv[1];
@@ -334,6 +424,7 @@ main (int argc, char **argv)
   else if (strcmp (w, "W4") == 0) w4 (node);
   else if (strcmp (w, "W6") == 0) w6 (node);
   else if (strcmp (w, "W7") == 0) w7 (node);
+  else if (strcmp (w, "W8") == 0) w8 (node);
   else
     {
       fprintf (stderr, "libdp-bench: unknown workload %s\n", w);

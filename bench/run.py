@@ -10,7 +10,9 @@ W2 W2C W3 W4 W6 W7) runs for every system (libdp, raw-tcp, zeromq) N times
 of the systems rotating from one repetition to the next, so drift hits them
 all alike. W2C is W2 run while two busy loops (child processes of this
 script, started before that run and killed after it, whatever happens) hold
-the cores, the same for every system. Each run is a fresh process printing one JSON line. Any run that
+the cores, the same for every system. W8 is libdp's alone: a place's round
+trips to a place on another node, directly node to node and relayed through
+the master, both in each run. Each run is a fresh process printing one JSON line. Any run that
 reports ok:false, crashes, prints no result or times out makes the exit
 status 1 (the others still run and the table is still printed).
 
@@ -32,7 +34,7 @@ import subprocess
 import sys
 import time
 
-WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W3", "W4", "W6", "W7"]
+WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W3", "W4", "W6", "W7", "W8"]
 # a workload run by another one's program, under a load the harness makes
 PROGRAM_WORKLOAD = {"W2C": "W2"}
 BUSY_LOOPS = {"W2C": 2}
@@ -47,6 +49,9 @@ SSH_HOST = "dp-test"
 def applies(system, workload):
     if workload == "W1S":
         return system in ("libdp", "ssh")
+    # W8 compares two paths of libdp itself (node to node, through the master)
+    if workload == "W8":
+        return system == "libdp"
     return system != "ssh"
 
 
@@ -64,6 +69,7 @@ DESCRIPTION = {
     "W4": ("256 one-way 4 MiB messages", "MB/s"),
     "W6": ("spawn 8 nodes at once, 1 reply each", "ms"),
     "W7": ("1,000 places on one node, 1 reply each", "ms"),
+    "W8": ("place↔place round trips across two nodes, direct (relayed: below)", "us/rt"),
 }
 HIGHER_IS_BETTER = {"msg/s", "MB/s"}
 UNIT_TEXT = {"us/rt": "µs/rt"}
@@ -403,6 +409,16 @@ def main():
             out.append("")
             out.append("W7, RSS of the process holding the 1,000 places (libdp: the node; baselines: the server),")
             out.append("medians: " + "; ".join(rss) + ".")
+    if "W8" in workloads and "libdp" in present:
+        st = summary["W8"]["systems"]["libdp"]
+        relayed = st.get("extra_median", {}).get("relayed_us_rt")
+        if st["median"] is not None and relayed:
+            out.append("")
+            out.append("W8, a place on node A and the named place on node B, 10,000 sequential round trips")
+            out.append("measured by the place, in the same runs: direct (node to node) %s µs/rt; relayed through"
+                       % fmt(st["median"]))
+            out.append("the master %s µs/rt: the direct path takes %.2f× the relayed one's time." % (
+                fmt(relayed), st["median"] / relayed))
     if failures:
         out.append("")
         out.append("FAILED runs (%d):" % len(failures))

@@ -1886,10 +1886,17 @@ handle_input_rounds (DpConnection *conn)
 
 /* ---- channel table ---- */
 
+/* Both ends of a connection between two nodes open channels on it (the
+ * mesh): the dialling side's ids count up from 1, the accepting side's
+ * have the top bit set, so they never meet. */
+#define SERVER_CHANNEL_BIT 0x80000000u
+
 guint32
 _dp_connection_alloc_channel (DpConnection *conn)
 {
-  return (guint32) g_atomic_int_add (&conn->next_id, 1);
+  guint32 id = (guint32) g_atomic_int_add (&conn->next_id, 1) & ~SERVER_CHANNEL_BIT;
+
+  return conn->role == DP_CONNECTION_SERVER ? id | SERVER_CHANNEL_BIT : id;
 }
 
 void

@@ -54,6 +54,8 @@ G_BEGIN_DECLS
  * @DP_ERROR_LIMIT: a limit of the node was reached (places on the node, or
  *   started by one connection); the message names the limit, its value and
  *   the #DpNode property (and dp-node option) that sets it
+ * @DP_ERROR_BAD_REFERENCE: a channel reference (dp_place_channel_from_variant())
+ *   is malformed, forged, already redeemed, or was dropped by its node
  *
  * Error codes in the %DP_ERROR domain.
  */
@@ -84,6 +86,7 @@ typedef enum {
   DP_ERROR_CLOSED,
   DP_ERROR_PLUGIN_INVALID,
   DP_ERROR_LIMIT,
+  DP_ERROR_BAD_REFERENCE,
 } DpError;
 
 DP_AVAILABLE_IN_1_0

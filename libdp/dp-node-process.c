@@ -659,6 +659,12 @@ dp_node_process_launch_async (DpNodeProcess        *self,
                          ? g_strdup_printf ("[%s]:%u", listen, port)
                          : g_strdup_printf ("%s:%u", listen, port));
   g_ptr_array_add (argv, g_strdup ("--secret-stdin"));
+  /* other nodes dial it by the name this master reached it by (the mesh) */
+  if (!_dp_host_spec_is_local (priv->spec))
+    {
+      g_ptr_array_add (argv, g_strdup ("--advertise"));
+      g_ptr_array_add (argv, g_strdup (priv->spec->host));
+    }
   dirs = dp_spawn_options_get_plugin_dirs (priv->options);
   for (guint i = 0; dirs && dirs[i]; i++)
     {

@@ -30,6 +30,10 @@ struct _DpNodeServer
   /* atomic */
   gint                     port;            /* 0 until listening */
   gint                     n_places;
+  char                    *listen_address;  /* set once, before @port, by listen */
+
+  /* the mesh: node-to-node channels and channel references (dp-mesh.c) */
+  DpMesh                  *mesh;
 
   /* router thread only */
   GSocketService          *service;
@@ -47,9 +51,35 @@ struct _DpNodeServer
 
 #define REFUSED_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
 
+/* a client of a named place: the entry its connection has for it */
+typedef struct {
+  DpConnection   *conn;
+  DpChannelEntry *entry;
+} NamedClient;
+
+static void
+named_client_free (gpointer data)
+{
+  NamedClient *nc = data;
+
+  _dp_connection_unref (nc->conn);
+  _dp_channel_entry_unref (nc->entry);
+  g_free (nc);
+}
+
+/* whether @nc's channel is still open (its entry still in its table) */
+static gboolean
+named_client_is_open (NamedClient *nc)
+{
+  g_autoptr(DpChannelEntry) now = _dp_connection_lookup (nc->conn, nc->entry->id);
+
+  return now == nc->entry;
+}
+
 typedef struct {
   DpPlace        *place;
   DpPlaceChannel *target;
+  GPtrArray      *clients;   /* NamedClient: told when the place ends (router thread) */
 } NamedPlace;
 
 static void
@@ -59,7 +89,34 @@ named_place_free (gpointer data)
 
   g_object_unref (np->place);
   g_object_unref (np->target);
+  g_ptr_array_unref (np->clients);
   g_free (np);
+}
+
+/* The named place ended (router thread): its clients on other nodes see
+ * their channels closed, after its last answers (sent before this, from
+ * its thread). A master's client keeps its own protocol (it is not told). */
+static void
+named_place_tell_clients (DpNodeServer *self,
+                          NamedPlace   *np,
+                          DpPlaceExit   exit,
+                          const char   *detail)
+{
+  for (guint i = 0; i < np->clients->len; i++)
+    {
+      NamedClient *nc = np->clients->pdata[i];
+      g_autoptr(DpChannelEntry) gone = NULL;
+      GVariantBuilder none;
+
+      if (!named_client_is_open (nc) || !_dp_mesh_is_peer (self->mesh, nc->conn))
+        continue;
+      gone = _dp_connection_steal_entry (nc->conn, nc->entry->id);
+      if (gone && gone->reply)
+        _dp_place_channel_unbind (gone->reply);
+      g_variant_builder_init (&none, G_VARIANT_TYPE ("av"));
+      _dp_connection_send (nc->conn, DP_FRAME_PLACE_DIED, nc->entry->id, 0,
+                           g_variant_new ("(usav)", (guint32) exit, detail ? detail : "", &none));
+    }
 }
 
 /* ---- channels: a place started here, a client of a named place ---- */
@@ -117,9 +174,12 @@ static void send_failed (DpConnection *conn, guint32 channel, const GError *erro
 typedef struct {
   DpNodeServer   *server;
   GObject        *node;         /* a ref: the node (and its server) outlive the place */
+  /* under @lock (written by the router when the place's channel is
+   * handed over, read by the place's thread when it ends) */
+  GMutex          lock;
   DpConnection   *conn;
-  DpPlaceChannel *target;
   guint32         channel;
+  DpPlaceChannel *target;
   char           *name;
   char           *symbol;
   DpPlaceExit     exit;
@@ -133,6 +193,7 @@ place_record_free (gpointer data)
 
   g_object_unref (pr->node);
   _dp_connection_unref (pr->conn);
+  g_mutex_clear (&pr->lock);
   g_clear_object (&pr->target);
   g_free (pr->name);
   g_free (pr->symbol);
@@ -228,7 +289,10 @@ place_exited_in_router (gpointer data)
     {
       NamedPlace *np = g_hash_table_lookup (self->named, pr->name);
       if (np && entry && np->place == entry->place)
-        g_hash_table_remove (self->named, pr->name);
+        {
+          named_place_tell_clients (self, np, pr->exit, pr->detail);
+          g_hash_table_remove (self->named, pr->name);
+        }
     }
   g_atomic_int_dec_and_test (&self->n_places);
   count_place (self, pr->conn, -1);
@@ -252,9 +316,15 @@ on_place_exit (DpPlace     *place,
   g_autoptr(GPtrArray) replies = NULL;
   g_autoptr(GPtrArray) unread = _dp_place_channel_drain_inbox (pr->target, &replies);
   GVariantBuilder returned;
+  DpConnection *conn;
+  guint32 channel;
 
   pr->exit = exit;
   pr->detail = g_strdup (detail);
+  g_mutex_lock (&pr->lock);
+  conn = _dp_connection_ref (pr->conn);
+  channel = pr->channel;
+  g_mutex_unlock (&pr->lock);
 
   /* Nothing is dropped silently: what the place never read goes back to
    * whoever sent it — with the death notice to the place's owner, or
@@ -275,11 +345,12 @@ on_place_exit (DpPlace     *place,
       /* a thunk that gave no place: the launch failed */
       g_autoptr(GError) error = g_error_new (DP_ERROR, DP_ERROR_PLACE_FAILED, "%s", detail);
       g_variant_builder_clear (&returned);
-      send_failed (pr->conn, pr->channel, error);
+      send_failed (conn, channel, error);
     }
   else
-    _dp_connection_send (pr->conn, DP_FRAME_PLACE_DIED, pr->channel, 0,
+    _dp_connection_send (conn, DP_FRAME_PLACE_DIED, channel, 0,
                          g_variant_new ("(usav)", (guint32) exit, detail ? detail : "", &returned));
+  _dp_connection_unref (conn);
   _dp_main_context_invoke (pr->server->router_context, "[libdp] place exited",
                            place_exited_in_router, pr, place_record_free);
 }
@@ -370,6 +441,16 @@ connect_named (DpNodeServer        *self,
   entry->target = g_object_ref (np->target);
   entry->reply = _dp_place_channel_new_bound (conn, channel);
   _dp_connection_add_entry (conn, channel, entry);
+  /* remembered, to be told when the place ends; the closed ones go */
+  for (guint i = np->clients->len; i > 0; i--)
+    if (!named_client_is_open (np->clients->pdata[i - 1]))
+      g_ptr_array_remove_index_fast (np->clients, i - 1);
+  {
+    NamedClient *nc = g_new0 (NamedClient, 1);
+    nc->conn = _dp_connection_ref (conn);
+    nc->entry = _dp_channel_entry_ref (entry);
+    g_ptr_array_add (np->clients, nc);
+  }
   _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
   return TRUE;
 }
@@ -415,6 +496,8 @@ make_place (DpNodeServer        *self,
   DpPlace *place;
 
   entry->target = _dp_place_channel_new_bound (conn, channel);
+  /* the place may reach other nodes' places through its node */
+  _dp_mesh_mark_channel (entry->target, self->node);
   if (g_strcmp0 (req->kind, "thunk") == 0)
     {
       StartedNote *sn = g_new0 (StartedNote, 1);
@@ -553,6 +636,7 @@ start_place (DpNodeServer        *self,
       NamedPlace *np = g_new0 (NamedPlace, 1);
       np->place = g_object_ref (place);
       np->target = g_object_ref (entry->target);
+      np->clients = g_ptr_array_new_with_free_func (named_client_free);
       g_hash_table_insert (self->named, g_strdup (req->name), np);
     }
 
@@ -562,6 +646,7 @@ start_place (DpNodeServer        *self,
                     "MESSAGE", "started place %s:%s on channel %u of %s%s%s", req->plugin, req->symbol, channel, _dp_connection_get_peer (conn), req->name ? " as " : "", req->name ? req->name : "");
 
   pr = g_new0 (PlaceRecord, 1);
+  g_mutex_init (&pr->lock);
   pr->server = self;
   pr->node = g_object_ref (self->node);
   pr->conn = _dp_connection_ref (conn);
@@ -569,6 +654,9 @@ start_place (DpNodeServer        *self,
   pr->channel = channel;
   pr->name = g_strdup (req->name);
   pr->symbol = g_strdup (req->symbol);
+  /* the entry lives no longer than the record: both go when the place
+   * has exited (place_exited_in_router) */
+  entry->record = pr;
   _dp_place_set_exit_notify (place, on_place_exit, pr);
   return TRUE;
 }
@@ -588,11 +676,112 @@ handle_new_place (DpNodeServer *self,
     ok = FALSE;
   else if (g_strcmp0 (req.kind, "connect") == 0)
     ok = connect_named (self, conn, channel, &req, &error);
+  else if (g_strcmp0 (req.kind, "redeem") == 0)
+    ok = _dp_mesh_redeem (self->mesh, conn, channel, payload, &error);
   else if ((ok = check_place_limits (self, conn, &error) &&
                  start_place (self, conn, channel, &req, &error)))
     count_place (self, conn, 1);
   if (!ok)
     send_failed (conn, channel, error);
+}
+
+/* ---- handing a place's channel over (dp_remote_connection_to_variant) ---- */
+
+/* The entry of the place started for @conn on @channel, or NULL */
+static DpChannelEntry *
+lookup_place (DpConnection *conn,
+              guint32       channel,
+              GError      **error)
+{
+  DpChannelEntry *entry = _dp_connection_lookup (conn, channel);
+
+  if (entry && entry->klass == &place_entry_class && entry->record)
+    return entry;
+  g_clear_pointer (&entry, _dp_channel_entry_unref);
+  g_set_error (error, DP_ERROR, DP_ERROR_BAD_REFERENCE,
+               "channel %u leads to no place running in a thread of this node "
+               "(ended, isolated, or a client of a named place): it cannot be handed over",
+               channel);
+  return NULL;
+}
+
+gboolean
+_dp_node_server_hold_place (DpNodeServer  *self,
+                            DpConnection  *conn,
+                            guint32        channel,
+                            GError       **error)
+{
+  g_autoptr(DpChannelEntry) entry = NULL;
+
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  entry = lookup_place (conn, channel, error);
+  if (entry == NULL)
+    return FALSE;
+  _dp_place_channel_hold (entry->target, NULL);
+  return TRUE;
+}
+
+gboolean
+_dp_node_server_hand_over (DpNodeServer  *self,
+                           DpConnection  *from,
+                           guint32        channel,
+                           DpConnection  *to,
+                           guint32        to_channel,
+                           GError       **error)
+{
+  g_autoptr(DpChannelEntry) old = NULL;
+  g_autoptr(DpChannelEntry) stolen = NULL;
+  DpChannelEntry *entry;
+  PlaceRecord *pr;
+  DpConnection *prev;
+
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  old = lookup_place (from, channel, error);
+  if (old == NULL)
+    return FALSE;
+  stolen = _dp_connection_steal_entry (from, channel);
+  pr = old->record;
+  entry = _dp_channel_entry_new (&place_entry_class, to_channel);
+  entry->target = g_object_ref (old->target);
+  entry->place = old->place ? g_object_ref (old->place) : NULL;
+  entry->record = pr;
+  g_mutex_lock (&pr->lock);
+  prev = pr->conn;
+  pr->conn = _dp_connection_ref (to);
+  pr->channel = to_channel;
+  g_mutex_unlock (&pr->lock);
+  count_place (self, from, -1);
+  count_place (self, to, 1);
+  _dp_connection_add_entry (to, to_channel, entry);
+  /* STARTED, then what the place put while held, then its puts go to @to */
+  _dp_place_channel_rebind (entry->target, to, to_channel, DP_FRAME_PLACE_STARTED, NULL);
+  _dp_connection_unref (prev);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "DP_EVENT", "place-handed-over",
+                    "MESSAGE", "place %s (channel %u of %s) handed over to %s (channel %u)",
+                    pr->symbol, channel, _dp_connection_get_peer (from),
+                    _dp_connection_get_peer (to), to_channel);
+  return TRUE;
+}
+
+static void
+handle_export (DpNodeServer *self,
+               DpConnection *conn,
+               guint32       channel,
+               GVariant     *payload)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) ref = NULL;
+
+  if (payload == NULL || !g_variant_is_of_type (payload, G_VARIANT_TYPE_BYTESTRING))
+    g_set_error_literal (&error, DP_ERROR, DP_ERROR_PROTOCOL, "malformed EXPORT");
+  else
+    ref = _dp_mesh_export_place (self->mesh, conn, channel, payload, &error);
+  if (ref)
+    _dp_connection_send (conn, DP_FRAME_EXPORTED, channel, 0, ref);
+  else
+    _dp_connection_send (conn, DP_FRAME_EXPORTED, channel, 0,
+                         g_variant_new ("(us)", (guint32) error->code, error->message));
 }
 
 /* ---- the connections' handler ---- */
@@ -692,6 +881,44 @@ server_frame (DpConnection        *conn,
     case DP_FRAME_NEW_NODE:
       break;
 
+    case DP_FRAME_PEER_HELLO:
+      _dp_mesh_peer_hello (self->mesh, conn, payload);
+      break;
+
+    case DP_FRAME_EXPORT:
+      handle_export (self, conn, h->channel, payload);
+      break;
+
+    /* answers to what this node asked of a peer node (dp-mesh.c); a
+     * master never sends them */
+    case DP_FRAME_PLACE_STARTED:
+    case DP_FRAME_PLACE_FAILED:
+    case DP_FRAME_PLACE_DIED:
+    case DP_FRAME_BOUNCE:
+      if (!_dp_mesh_is_peer (self->mesh, conn))
+        {
+          _dp_connection_reject_frame (conn, h, "nodes");
+          break;
+        }
+      entry = _dp_connection_lookup (conn, h->channel);
+      if (entry == NULL)
+        break;
+      if (h->type == DP_FRAME_PLACE_STARTED && entry->klass->started)
+        entry->klass->started (entry);
+      else if (h->type == DP_FRAME_PLACE_FAILED && entry->klass->failed)
+        entry->klass->failed (entry, payload);
+      else if (h->type == DP_FRAME_PLACE_DIED && entry->klass->died)
+        entry->klass->died (entry, payload);
+      else
+        break;   /* no answer this channel waits for */
+      /* nothing more comes on that channel */
+      if (h->type == DP_FRAME_PLACE_FAILED || h->type == DP_FRAME_PLACE_DIED)
+        {
+          g_clear_pointer (&entry, _dp_channel_entry_unref);
+          entry = _dp_connection_steal_entry (conn, h->channel);
+        }
+      break;
+
     default:
       _dp_connection_reject_frame (conn, h, "nodes");
       break;
@@ -737,6 +964,7 @@ server_closed (DpConnection *conn,
     self->hooks->peer_rejected (self->node, _dp_connection_get_peer (conn), reason->message);
   if (self->owner == conn)
     g_clear_pointer (&self->owner, _dp_connection_unref);
+  _dp_mesh_connection_closed (self->mesh, conn);
   g_ptr_array_remove (self->conns, conn);
 }
 
@@ -752,6 +980,37 @@ server_ready (DpConnection *conn,
 static const DpConnectionHandler server_handler = {
   server_ready, server_frame, server_closed, server_data,
 };
+
+const DpConnectionHandler *
+_dp_node_server_get_handler (void)
+{
+  return &server_handler;
+}
+
+/* A connection this node dialled to a peer node, handshake done: its
+ * frames are answered as an accepted connection's are, so either end of a
+ * node-to-node connection may ask the other for channels. */
+void
+_dp_node_server_add_dialled (DpNodeServer *self,
+                             DpConnection *conn)
+{
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  g_ptr_array_add (self->conns, _dp_connection_ref (conn));
+}
+
+DpMesh *
+_dp_node_server_get_mesh (DpNodeServer *self)
+{
+  return self->mesh;
+}
+
+char *
+_dp_node_server_dup_listen_address (DpNodeServer *self)
+{
+  if (g_atomic_int_get (&self->port) == 0)
+    return g_strdup ("");
+  return g_strdup (g_atomic_pointer_get (&self->listen_address));
+}
 
 static gboolean
 on_incoming (GSocketService    *service,
@@ -816,6 +1075,7 @@ _dp_node_server_new (GObject                 *node,
   self->named = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, named_place_free);
   self->places_of = g_hash_table_new (NULL, NULL);
   self->pending = g_hash_table_new (NULL, NULL);
+  self->mesh = _dp_mesh_new (node, self, router_context);
   return self;
 }
 
@@ -829,6 +1089,8 @@ _dp_node_server_free (DpNodeServer *self)
   g_hash_table_unref (self->places_of);
   g_hash_table_unref (self->pending);
   g_clear_pointer (&self->owner, _dp_connection_unref);
+  _dp_mesh_free (self->mesh);
+  g_free (self->listen_address);
   g_main_context_unref (self->router_context);
   g_free (self);
 }
@@ -865,6 +1127,7 @@ _dp_node_server_listen (DpNodeServer  *self,
       g_clear_object (&self->service);
       return FALSE;
     }
+  g_atomic_pointer_set (&self->listen_address, g_strdup (address));
   g_atomic_int_set (&self->port, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
   g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
   g_socket_service_start (self->service);
@@ -880,6 +1143,7 @@ _dp_node_server_shutdown (DpNodeServer *self)
   if (self->shut_down)
     return;
   self->shut_down = TRUE;
+  _dp_mesh_shutdown (self->mesh);
   if (self->service)
     {
       g_socket_service_stop (self->service);

@@ -41,6 +41,7 @@ struct _DpNode
   GBytes           *secret;
   char             *secret_source;      /* where it came from, for error messages */
   GPtrArray        *plugin_dirs;        /* char*, NULL-terminated on use */
+  char             *advertised_host;    /* in channel references (dp-mesh.c), or NULL */
 
   /* set by the application, read by the router when a connection is made
    * or accepted: not locked (a word each; set them before connecting) */
@@ -97,6 +98,12 @@ GMainContext *
 _dp_node_get_router_context (DpNode *self)
 {
   return self->router_context;
+}
+
+DpNodeServer *
+_dp_node_get_server (DpNode *self)
+{
+  return self->server;
 }
 
 void
@@ -520,6 +527,7 @@ dp_node_finalize (GObject *object)
   g_main_context_unref (self->owner_context);
   g_clear_pointer (&self->secret, g_bytes_unref);
   g_free (self->secret_source);
+  g_free (self->advertised_host);
   g_ptr_array_unref (self->plugin_dirs);
   _dp_node_server_free (self->server);
   g_mutex_clear (&self->lock);
@@ -1112,6 +1120,53 @@ dp_node_add_plugin_dir (DpNode     *self,
   g_mutex_lock (&self->lock);
   g_ptr_array_insert (self->plugin_dirs, 0, g_strdup (dir));
   g_mutex_unlock (&self->lock);
+}
+
+/**
+ * dp_node_set_advertised_host:
+ * @self: a #DpNode
+ * @host: (nullable): a host name or address other nodes reach this one by,
+ *   or %NULL for the default
+ *
+ * The host a node names in the channel references it makes
+ * (dp_place_channel_to_variant()), for other nodes to dial. By default it
+ * is the address the node listens on, or its host name when that is a
+ * wildcard (0.0.0.0, ::). `dp-node --advertise HOST` sets it; a master
+ * spawning a node on another host passes that host's name.
+ *
+ * ```c
+ * dp_node_listen (node, "0.0.0.0", 6340, &error);
+ * dp_node_set_advertised_host (node, "node7.cluster.example");
+ * ```
+ */
+void
+dp_node_set_advertised_host (DpNode     *self,
+                             const char *host)
+{
+  g_return_if_fail (DP_IS_NODE (self));
+  g_mutex_lock (&self->lock);
+  g_free (self->advertised_host);
+  self->advertised_host = (host && *host) ? g_strdup (host) : NULL;
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * dp_node_dup_advertised_host:
+ * @self: a #DpNode
+ *
+ * Returns: (transfer full) (nullable): what dp_node_set_advertised_host()
+ *   set, or %NULL
+ */
+char *
+dp_node_dup_advertised_host (DpNode *self)
+{
+  char *host;
+
+  g_return_val_if_fail (DP_IS_NODE (self), NULL);
+  g_mutex_lock (&self->lock);
+  host = g_strdup (self->advertised_host);
+  g_mutex_unlock (&self->lock);
+  return host;
 }
 
 /**

@@ -151,6 +151,11 @@ DP_AVAILABLE_IN_1_0
 void          dp_node_add_plugin_dir      (DpNode       *self,
                                            const char   *dir);
 DP_AVAILABLE_IN_1_0
+void          dp_node_set_advertised_host (DpNode       *self,
+                                           const char   *host);
+DP_AVAILABLE_IN_1_0
+char         *dp_node_dup_advertised_host (DpNode       *self);
+DP_AVAILABLE_IN_1_0
 void          dp_node_set_max_frame_size  (DpNode       *self,
                                            gsize         max_frame_size);
 DP_AVAILABLE_IN_1_0

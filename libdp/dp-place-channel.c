@@ -109,6 +109,9 @@ typedef struct {
   /* under @out_lock[i]: side i has been bound to a connection; its puts
    * while it is held (a restart) are queued without waiting */
   gboolean        bound[2];
+  /* under @out_lock[i]: side i leads to a node of the mesh (dp-mesh.c):
+   * closing it sends CLOSE after its last DATA frame */
+  gboolean        close_frame[2];
 } DpPipe;
 
 struct _DpPlaceChannel
@@ -117,6 +120,7 @@ struct _DpPlaceChannel
   DpPipe  *pipe;
   guint    side;
   gboolean owner;      /* closing / finalizing this handle closes the side */
+  gboolean moved;      /* sent away (dp_place_channel_to_variant()): dead here */
 };
 
 static void dp_place_channel_channel_iface_init (DpChannelInterface *iface);
@@ -510,7 +514,12 @@ close_side (DpPlaceChannel *self)
   guint i = self->side;
   gboolean had_sink;
 
+  if (self->moved)
+    return;
   g_mutex_lock (&p->out_lock[i]);
+  /* a mesh channel says so after its last message */
+  if (p->sink[i] != NULL && p->close_frame[i] && !p->out_closed[i])
+    _dp_connection_send (p->sink[i], DP_FRAME_CLOSE, p->sink_chan[i], 0, NULL);
   p->out_closed[i] = TRUE;
   had_sink = p->sink[i] != NULL;
   g_mutex_unlock (&p->out_lock[i]);
@@ -600,6 +609,11 @@ put (DpPlaceChannel *self,
     g_variant_take_ref (message);
   else
     g_variant_ref (message);
+  if (G_UNLIKELY (self->moved))
+    {
+      g_variant_unref (message);
+      return FALSE;
+    }
 
   g_mutex_lock (&p->out_lock[i]);
   if (p->out_closed[i])
@@ -769,6 +783,8 @@ GVariant *
 dp_place_channel_get (DpPlaceChannel *self)
 {
   g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), NULL);
+  if (G_UNLIKELY (self->moved))
+    return NULL;
   return inbox_pop (&self->pipe->box[self->side], -1, NULL, NULL);
 }
 
@@ -793,6 +809,12 @@ dp_place_channel_get_full (DpPlaceChannel  *self,
   GVariant *msg;
 
   g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), NULL);
+  if (G_UNLIKELY (self->moved))
+    {
+      if (reply_channel)
+        *reply_channel = NULL;
+      return NULL;
+    }
   msg = inbox_pop (&self->pipe->box[self->side], -1, &reply, NULL);
   if (reply_channel)
     *reply_channel = reply ? reply : (msg ? g_object_ref (self) : NULL);
@@ -816,6 +838,12 @@ dp_place_channel_get_timeout (DpPlaceChannel *self,
                               gboolean       *closed)
 {
   g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), NULL);
+  if (G_UNLIKELY (self->moved))
+    {
+      if (closed)
+        *closed = TRUE;
+      return NULL;
+    }
   return inbox_pop (&self->pipe->box[self->side],
                     g_get_monotonic_time () + MAX (timeout_us, 1), NULL, closed);
 }
@@ -830,6 +858,8 @@ GVariant *
 dp_place_channel_try_get (DpPlaceChannel *self)
 {
   g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), NULL);
+  if (G_UNLIKELY (self->moved))
+    return NULL;
   return inbox_pop (&self->pipe->box[self->side], 0, NULL, NULL);
 }
 
@@ -871,6 +901,8 @@ dp_place_channel_is_closed (DpPlaceChannel *self)
   gboolean closed;
 
   g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), TRUE);
+  if (self->moved)
+    return TRUE;
   box = &self->pipe->box[self->side];
   _dp_mutex_lock (&box->lock);
   closed = box->closed && box->len == 0;
@@ -1201,6 +1233,76 @@ _dp_place_channel_set_notify (DpPlaceChannel *self,
   box->notify = notify;
   box->notify_data = data;
   g_mutex_unlock (&box->lock);
+}
+
+/* ---- the mesh (dp-mesh.c) ---- */
+
+void
+_dp_place_channel_set_close_frame (DpPlaceChannel *self)
+{
+  DpPipe *p = self->pipe;
+  guint i = self->side;
+
+  g_mutex_lock (&p->out_lock[i]);
+  p->close_frame[i] = TRUE;
+  g_mutex_unlock (&p->out_lock[i]);
+}
+
+DpPlaceChannel *
+_dp_place_channel_dup_handle (DpPlaceChannel *self)
+{
+  return end_new (self->pipe, self->side, FALSE);
+}
+
+DpPlaceChannel *
+_dp_place_channel_export (DpPlaceChannel  *self,
+                          GError         **error)
+{
+  DpPipe *p = self->pipe;
+  guint i = self->side;
+  gboolean local;
+
+  g_mutex_lock (&p->out_lock[i]);
+  local = p->sink[i] == NULL && !p->bound[i] && !p->bound[1 - i] && p->sink[1 - i] == NULL;
+  g_mutex_unlock (&p->out_lock[i]);
+  if (self->moved || !self->owner)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                   "this channel end has already been sent away, or is not one a place owns");
+      return NULL;
+    }
+  if (!local)
+    {
+      g_set_error_literal (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                           "only an end of a pair made by dp_place_channel_new_pair() "
+                           "can travel in a message (this one leads to another process)");
+      return NULL;
+    }
+  self->moved = TRUE;
+  self->owner = FALSE;
+  return end_new (p, i, TRUE);
+}
+
+DpPlaceChannel *
+_dp_place_channel_attach (DpPlaceChannel *exported,
+                          DpConnection   *conn,
+                          guint32         channel)
+{
+  DpPipe *p = exported->pipe;
+  guint c = 1 - exported->side;
+  DpPlaceChannel *peer = _dp_place_channel_bind_peer (exported, conn, channel);
+
+  g_mutex_lock (&p->out_lock[c]);
+  p->close_frame[c] = TRUE;
+  /* the end that stayed was closed before the reference was redeemed:
+   * what it sent went first, then its close */
+  if (p->out_closed[c] && p->sink[c])
+    _dp_connection_send (p->sink[c], DP_FRAME_CLOSE, channel, 0, NULL);
+  g_mutex_unlock (&p->out_lock[c]);
+  /* the side that travelled is now the remote one: dropping the export's
+   * handle must not close it */
+  exported->owner = FALSE;
+  return peer;
 }
 
 /* ---- DpChannel ---- */

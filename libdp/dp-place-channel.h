@@ -81,4 +81,26 @@ void      dp_place_channel_log        (DpPlaceChannel  *self,
                                        const char      *severity,
                                        const char      *message);
 
+/* The mesh (dp-mesh.c): places on different nodes talk directly */
+DP_AVAILABLE_IN_1_0
+DpPlaceChannel *dp_place_channel_connect      (DpPlaceChannel  *self,
+                                               const char      *host,
+                                               guint16          port,
+                                               const char      *name,
+                                               GError         **error);
+DP_AVAILABLE_IN_1_0
+DpPlaceChannel *dp_place_channel_start_place_at (DpPlaceChannel *self,
+                                               const char      *host,
+                                               guint16          port,
+                                               const char      *plugin,
+                                               const char      *symbol,
+                                               const char      *name,
+                                               GError         **error);
+DP_AVAILABLE_IN_1_0
+GVariant       *dp_place_channel_to_variant   (DpPlaceChannel  *channel);
+DP_AVAILABLE_IN_1_0
+DpPlaceChannel *dp_place_channel_from_variant (DpPlaceChannel  *self,
+                                               GVariant        *value,
+                                               GError         **error);
+
 G_END_DECLS

@@ -35,9 +35,12 @@ typedef enum {
   DP_FRAME_PLACE_STARTED = 12,  /* channel: the place runs */
   DP_FRAME_CLOSE         = 13,  /* channel: the sender closed its end */
   DP_FRAME_BOUNCE        = 14,  /* channel: a message that could not be delivered, sent back */
+  DP_FRAME_EXPORT        = 15,  /* channel: hand this place's channel over; payload ay token (dp-mesh.c) */
+  DP_FRAME_EXPORTED      = 16,  /* channel: answer to EXPORT; payload (ssqay) reference or (us) error */
   DP_FRAME_PING          = 20,  /* arg: cookie; answered by PONG */
   DP_FRAME_PONG          = 21,
   DP_FRAME_NEW_NODE      = 50,  /* payload (sq): a peer node to know about */
+  DP_FRAME_PEER_HELLO    = 51,  /* payload (sq): the dialling node's address (dp-mesh.c) */
 } DpFrameType;
 
 typedef struct {
@@ -172,6 +175,8 @@ struct _DpChannelEntryClass
   void     (*closed)  (DpChannelEntry *e, DpConnection *conn);
   /* the connection went; the entry has been taken out of its table */
   void     (*lost)    (DpChannelEntry *e, DpConnection *conn);
+  /* EXPORTED: the node's answer to dp_remote_connection_to_variant() */
+  void     (*exported) (DpChannelEntry *e, GVariant *payload);
 };
 
 struct _DpChannelEntry
@@ -188,6 +193,8 @@ struct _DpChannelEntry
   GWeakRef                   owner;   /* the master's DpRemoteConnection (thread-safe) */
   /* router thread only */
   gboolean                   dead;    /* master: that incarnation of the place ended */
+  gpointer                   pending; /* mesh: the request waiting for STARTED (dp-mesh.c) */
+  gpointer                   record;  /* server: the PlaceRecord of a place it started */
 };
 
 /* DATA for a channel whose messages go to @e->target with @e->reply */
@@ -256,6 +263,20 @@ void      _dp_place_channel_rebind      (DpPlaceChannel *self, DpConnection *con
 void      _dp_place_channel_close_inbox (DpPlaceChannel *self);
 void      _dp_place_channel_set_notify  (DpPlaceChannel *self, DpInboxNotify notify, gpointer data);
 void      _dp_place_channel_unbind      (DpPlaceChannel *self);
+/* The mesh (dp-mesh.c). Closing side @self (bound) sends CLOSE after its
+ * last message. */
+void      _dp_place_channel_set_close_frame (DpPlaceChannel *self);
+/* a handle on @self's side that does not close it */
+DpPlaceChannel *_dp_place_channel_dup_handle (DpPlaceChannel *self);
+/* @self (an end of an in-process pair) is sent away: it is dead here from
+ * now on; returns the handle (owner) that stands for it until redeemed */
+DpPlaceChannel *_dp_place_channel_export (DpPlaceChannel *self, GError **error);
+/* Redeemed over @conn / @channel: the end that stayed writes there from
+ * now on (what was queued for the exported end goes first) and closes with
+ * CLOSE; returns a handle (not owner) on the side that stayed, whose inbox
+ * receives what arrives. @exported is spent. */
+DpPlaceChannel *_dp_place_channel_attach (DpPlaceChannel *exported, DpConnection *conn,
+                                          guint32 channel);
 GLogLevelFlags _dp_severity_to_level    (const char *severity);
 /* the channel of the place running on this thread, or NULL */
 DpPlaceChannel *_dp_place_get_current_channel (void);
@@ -382,11 +403,52 @@ void          _dp_node_server_adopt    (DpNodeServer *server, GSocketConnection 
 guint16       _dp_node_server_get_port (DpNodeServer *server);
 guint         _dp_node_server_get_n_places (DpNodeServer *server);
 
+/* router thread: the server serves @conn, a connection this node dialled
+ * to another node (dp-mesh.c), as it serves those it accepted */
+void          _dp_node_server_add_dialled (DpNodeServer *server, DpConnection *conn);
+const DpConnectionHandler *_dp_node_server_get_handler (void);
+typedef struct _DpMesh DpMesh;
+DpMesh       *_dp_node_server_get_mesh (DpNodeServer *server);
+/* router thread: the place on channel @channel of @from talks on @to /
+ * @to_channel from now on (what it put meanwhile goes first) */
+gboolean      _dp_node_server_hand_over (DpNodeServer *server, DpConnection *from,
+                                         guint32 channel, DpConnection *to,
+                                         guint32 to_channel, GError **error);
+/* router thread: the place on @channel of @conn stops writing there (its
+ * puts are queued) until handed over; FALSE if it is no place of @conn */
+gboolean      _dp_node_server_hold_place (DpNodeServer *server, DpConnection *conn,
+                                          guint32 channel, GError **error);
+/* any thread: the address the node listens on ("" while it does not) */
+char         *_dp_node_server_dup_listen_address (DpNodeServer *server);
+
+/* ------------------------------------------------------------------ *
+ * The mesh (dp-mesh.c): node-to-node connections, place-to-place      *
+ * channels, channel references                                        *
+ * ------------------------------------------------------------------ */
+
+DpMesh   *_dp_mesh_new       (GObject *node, DpNodeServer *server, GMainContext *router_context);
+void      _dp_mesh_free      (DpMesh *mesh);
+/* router thread */
+void      _dp_mesh_shutdown  (DpMesh *mesh);
+void      _dp_mesh_connection_closed (DpMesh *mesh, DpConnection *conn);
+void      _dp_mesh_peer_hello (DpMesh *mesh, DpConnection *conn, GVariant *payload);
+gboolean  _dp_mesh_is_peer   (DpMesh *mesh, DpConnection *conn);
+/* router thread: EXPORT of channel @channel of @conn (a place started
+ * for it): a reference to it (transfer full), or NULL */
+GVariant *_dp_mesh_export_place (DpMesh *mesh, DpConnection *conn, guint32 channel,
+                                 GVariant *token, GError **error);
+/* router thread: NEW_PLACE {kind: redeem, token} on @conn / @channel */
+gboolean  _dp_mesh_redeem    (DpMesh *mesh, DpConnection *conn, guint32 channel,
+                              GVariant *request, GError **error);
+/* any thread: which node a place's channel belongs to (a weak link) */
+void      _dp_mesh_mark_channel (DpPlaceChannel *channel, GObject *node);
+
 /* ------------------------------------------------------------------ *
  * Node internals (dp-node.c)                                          *
  * ------------------------------------------------------------------ */
 
 GMainContext *_dp_node_get_router_context (DpNode *self);
+DpNodeServer *_dp_node_get_server         (DpNode *self);
 gboolean      _dp_node_in_router          (DpNode *self);
 void          _dp_node_invoke             (DpNode *self, DpInvokeFunc func, gpointer data, GDestroyNotify notify);
 void          _dp_node_invoke_sync        (DpNode *self, DpInvokeFunc func, gpointer data);

@@ -48,6 +48,7 @@ struct _DpRemoteConnection
   gboolean                 closed_by_user;
   DpRestartPolicy          policy;          /* its lock is @lock; attempt 0: the first incarnation */
   GQueue                   pending_puts;    /* GTask of put_async (message as task data), in order */
+  GTask                   *export_task;     /* dp_remote_connection_to_variant_async(): EXPORTED awaited */
   gboolean                 watching;        /* a writable watch will call flush_pending_puts() */
 };
 
@@ -187,6 +188,7 @@ schedule_dispatch (gpointer data)
 static void
 dp_remote_connection_finalize (GObject *object)
 {
+  g_warn_if_fail (DP_REMOTE_CONNECTION (object)->export_task == NULL);
   DpRemoteConnection *self = DP_REMOTE_CONNECTION (object);
 
   if (self->end)
@@ -417,6 +419,22 @@ report_undelivered (DpRemoteConnection *self,
   push_event (self, EVENT_UNDELIVERED, 0, NULL, 0, msg);
 }
 
+/* The place ended, or its node went, before the node answered EXPORT */
+static void
+fail_export (DpRemoteConnection *self)
+{
+  GTask *task;
+
+  g_mutex_lock (&self->lock);
+  task = g_steal_pointer (&self->export_task);
+  g_mutex_unlock (&self->lock);
+  if (task == NULL)
+    return;
+  g_task_return_new_error (task, DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
+                           "the place ended, or its node went, before it could be sent away");
+  g_object_unref (task);
+}
+
 gboolean
 _dp_remote_connection_ended (DpRemoteConnection *self,
                              DpPlaceExit         exit,
@@ -447,6 +465,7 @@ _dp_remote_connection_ended (DpRemoteConnection *self,
   tasks = restart ? NULL : g_steal_pointer (&self->ready_tasks);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
+  fail_export (self);
 
   if (restart)
     {
@@ -506,6 +525,7 @@ _dp_remote_connection_node_lost (DpRemoteConnection *self,
   self->detail = g_strdup (detail);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
+  fail_export (self);
 
   _dp_place_channel_hold (self->end, NULL);
   push_event (self, EVENT_DIED, DP_PLACE_EXIT_LOST, detail, 0, NULL);
@@ -545,6 +565,7 @@ _dp_remote_connection_crashed_with_node (DpRemoteConnection *self,
   self->detail = g_strdup (detail);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
+  fail_export (self);
 
   _dp_place_channel_hold (self->end, NULL);
   push_event (self, EVENT_DIED, DP_PLACE_EXIT_CRASHED, detail, 0, NULL);
@@ -657,12 +678,50 @@ entry_bounce (DpChannelEntry *e,
     bounced (rc, msg);
 }
 
+/* the node's answer to dp_remote_connection_to_variant() */
+static void
+entry_exported (DpChannelEntry *e,
+                GVariant       *payload)
+{
+  g_autoptr(DpRemoteConnection) rc = g_weak_ref_get (&e->owner);
+  gboolean sent = payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(ssqay)"));
+  GTask *task;
+
+  if (rc == NULL)
+    return;
+  g_mutex_lock (&rc->lock);
+  task = g_steal_pointer (&rc->export_task);
+  if (task && sent)
+    rc->closed_by_user = TRUE;     /* never restarted from here on */
+  g_mutex_unlock (&rc->lock);
+  if (task == NULL)
+    return;
+  if (sent)
+    {
+      _dp_remote_connection_ended (rc, DP_PLACE_EXIT_LOST,
+                                   "sent away in a message (dp_remote_connection_to_variant)",
+                                   NULL, NULL);
+      g_task_return_pointer (task, g_variant_ref (payload), (GDestroyNotify) g_variant_unref);
+    }
+  else
+    {
+      guint32 code = DP_ERROR_FAILED;
+      const char *message = "the node could not hand the place over";
+
+      if (payload && g_variant_is_of_type (payload, G_VARIANT_TYPE ("(us)")))
+        g_variant_get (payload, "(u&s)", &code, &message);
+      g_task_return_error (task, _dp_error_from_remote (code, message));
+    }
+  g_object_unref (task);
+}
+
 static const DpChannelEntryClass remote_entry_class = {
-  .data    = _dp_channel_entry_deliver,
-  .started = entry_started,
-  .failed  = entry_failed,
-  .died    = entry_died,
-  .bounce  = entry_bounce,
+  .data     = _dp_channel_entry_deliver,
+  .started  = entry_started,
+  .failed   = entry_failed,
+  .died     = entry_died,
+  .bounce   = entry_bounce,
+  .exported = entry_exported,
 };
 
 /* Channel @id of @conn leads to this connection from now on */
@@ -1109,6 +1168,142 @@ dp_remote_connection_close (DpRemoteConnection *self)
       _dp_connection_unref (conn);
     }
   _dp_place_channel_unbind (self->end);
+}
+
+/**
+ * dp_remote_connection_to_variant_async:
+ * @self: a #DpRemoteConnection to a running place
+ * @cancellable: (nullable): a #GCancellable (once the request is sent, the
+ *   node's answer stands: cancelling does not undo it)
+ * @callback: called in the thread-default main context of the caller
+ * @user_data: for @callback
+ *
+ * The asynchronous form of dp_remote_connection_to_variant(), for
+ * main-loop code; finish with dp_remote_connection_to_variant_finish().
+ */
+void
+dp_remote_connection_to_variant_async (DpRemoteConnection  *self,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(DpConnection) conn = NULL;
+  guint8 token[16];
+  guint32 id;
+
+  g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dp_remote_connection_to_variant_async);
+  /* once asked, the answer is the node's: a cancellation does not undo it */
+  g_task_set_check_cancellable (task, FALSE);
+
+  g_mutex_lock (&self->lock);
+  if (self->state != DP_REMOTE_CONNECTION_READY || self->conn == NULL ||
+      self->closed_by_user || self->export_task != NULL)
+    {
+      g_mutex_unlock (&self->lock);
+      g_task_return_new_error (task, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                               "only a connection to a running place, not closed or sent "
+                               "already, can be sent away");
+      return;
+    }
+  conn = _dp_connection_ref (self->conn);
+  id = self->id;
+  self->export_task = g_object_ref (task);
+  g_mutex_unlock (&self->lock);
+
+  /* the payload only marks the request: the node makes the reference's token */
+  _dp_random_bytes (token, sizeof token);
+  if (!_dp_connection_send (conn, DP_FRAME_EXPORT, id, 0,
+                            g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, token, sizeof token, 1)))
+    {
+      g_mutex_lock (&self->lock);
+      g_clear_object (&self->export_task);
+      g_mutex_unlock (&self->lock);
+      g_task_return_new_error (task, DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
+                               "the connection to the place's node is closed");
+    }
+}
+
+/**
+ * dp_remote_connection_to_variant_finish:
+ * @self: a #DpRemoteConnection
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the reference, or %NULL with @error
+ *   set, as dp_remote_connection_to_variant()
+ */
+GVariant *
+dp_remote_connection_to_variant_finish (DpRemoteConnection  *self,
+                                        GAsyncResult        *result,
+                                        GError             **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+to_variant_start (gpointer            data,
+                  GAsyncReadyCallback cb,
+                  gpointer            user_data)
+{
+  dp_remote_connection_to_variant_async (data, NULL, cb, user_data);
+}
+
+/**
+ * dp_remote_connection_to_variant:
+ * @self: a #DpRemoteConnection to a running place (not a named place's
+ *   client)
+ * @error: return location for a #GError
+ *
+ * Sends this connection away, as dp_place_channel_to_variant() does a
+ * place's channel end: returns a channel reference (type `(ssqay)`, made by
+ * the place's node) to put inside a message. The place that redeems it
+ * (dp_place_channel_from_variant()) talks to this connection's place
+ * directly, node to node; this master is then off the path. From here on
+ * the connection is done: its puts return %FALSE, a get returns what had
+ * arrived, then %NULL, and it ends (#DpRemoteConnection::died, exit
+ * %DP_PLACE_EXIT_LOST, never restarted). What the place puts from the
+ * moment its node got the request waits for the new holder and reaches
+ * it first. The reference is good once.
+ *
+ * Blocks for one round trip to the node, without iterating any main
+ * context of the caller's (main-loop code may prefer
+ * dp_remote_connection_to_variant_async()); never call it on the router
+ * thread.
+ *
+ * ```c
+ * g_autoptr(GVariant) ref = dp_remote_connection_to_variant (worker, &error);
+ * dp_remote_connection_put (coordinator, g_variant_new ("(sv)", "your-worker", ref));
+ * ```
+ *
+ * Returns: (transfer full) (nullable): the reference (floating), or %NULL
+ *   with @error set: %DP_ERROR_INVALID_ARGUMENT (the place is not running,
+ *   or this connection is no place's own), %DP_ERROR_BAD_REFERENCE (the
+ *   node cannot hand it over: an isolated place, a named place's client),
+ *   %DP_ERROR_CONNECTION_CLOSED (the node went meanwhile)
+ */
+GVariant *
+dp_remote_connection_to_variant (DpRemoteConnection  *self,
+                                 GError             **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GVariant) ref = NULL;
+  const char *magic, *host;
+  guint16 port;
+  g_autoptr(GVariant) tv = NULL;
+
+  g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  result = _dp_run_sync (to_variant_start, self);
+  ref = dp_remote_connection_to_variant_finish (self, result, error);
+  if (ref == NULL)
+    return NULL;
+  /* floating, as dp_place_channel_to_variant()'s */
+  g_variant_get (ref, "(&s&sq@ay)", &magic, &host, &port, &tv);
+  return g_variant_new ("(ssq@ay)", magic, host, port, tv);
 }
 
 /**

@@ -137,4 +137,17 @@ void         dp_remote_connection_set_restart_func (DpRemoteConnection *self,
                                                     gpointer            user_data,
                                                     GDestroyNotify      notify);
 
+DP_AVAILABLE_IN_1_0
+GVariant *dp_remote_connection_to_variant (DpRemoteConnection  *self,
+                                          GError             **error);
+DP_AVAILABLE_IN_1_0
+void      dp_remote_connection_to_variant_async  (DpRemoteConnection  *self,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
+DP_AVAILABLE_IN_1_0
+GVariant *dp_remote_connection_to_variant_finish (DpRemoteConnection  *self,
+                                                  GAsyncResult        *result,
+                                                  GError             **error);
+
 G_END_DECLS

@@ -525,6 +525,11 @@ remote_frame (DpConnection        *conn,
         entry->klass->bounce (entry, payload);
       break;
 
+    case DP_FRAME_EXPORTED:
+      if (entry && entry->klass->exported)
+        entry->klass->exported (entry, payload);
+      break;
+
     case DP_FRAME_LOG:
       forward_log (self, conn, entry, payload);
       break;

@@ -162,4 +162,11 @@ gdouble       dp_remote_node_get_rtt        (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
 gdouble       dp_remote_node_get_last_seen  (DpRemoteNode *self);
 
+/* from inside a place: its node spawns a node (dp-mesh.c) */
+DP_AVAILABLE_IN_1_0
+DpRemoteNode *dp_place_channel_spawn_node   (DpPlaceChannel *self,
+                                             const char     *host,
+                                             guint16         port,
+                                             GError        **error);
+
 G_END_DECLS

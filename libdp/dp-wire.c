@@ -82,6 +82,9 @@ _dp_frame_type_is_known (guint8 type)
     case DP_FRAME_PING:
     case DP_FRAME_PONG:
     case DP_FRAME_NEW_NODE:
+    case DP_FRAME_PEER_HELLO:
+    case DP_FRAME_EXPORT:
+    case DP_FRAME_EXPORTED:
       return TRUE;
     default:
       return FALSE;

@@ -2,6 +2,7 @@
  *
  *   dp-node [--listen ADDR:PORT] [--secret-stdin | --cookie-file FILE]
  *           [--plugin-dir DIR]... [--max-frame-size BYTES] [--max-places N]
+ *           [--advertise HOST]
  *           [--max-places-per-connection N] [--max-pending-connections N]
  *           [--max-output-queue BYTES] [--max-inbox-size BYTES]
  *           [--max-inbox-messages N]
@@ -291,6 +292,7 @@ int
 main (int argc, char **argv)
 {
   g_autofree char *listen = NULL;
+  g_autofree char *advertise = NULL;
   g_autofree char *cookie_file = NULL;
   g_auto(GStrv) plugin_dirs = NULL;
   gboolean secret_stdin = FALSE, daemon_mode = FALSE, verbose = FALSE, version = FALSE;
@@ -305,6 +307,7 @@ main (int argc, char **argv)
     { "cookie-file", 0, 0, G_OPTION_ARG_FILENAME, &cookie_file, "Cookie file with the secret (default $DP_COOKIE_FILE or ~/.config/libdp/cookie)", "FILE" },
     { "plugin-dir", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &plugin_dirs, "Also load plugins from DIR (repeatable; $DP_PLUGIN_PATH is used too)", "DIR" },
     { "max-frame-size", 0, 0, G_OPTION_ARG_INT64, &max_frame, "Drop connections that send frames over BYTES (default 64 MiB)", "BYTES" },
+    { "advertise", 0, 0, G_OPTION_ARG_STRING, &advertise, "Name this host as HOST in channel references other nodes dial (default: the --listen address, or the host name for a wildcard)", "HOST" },
     { "max-places", 0, 0, G_OPTION_ARG_INT, &max_places, "Run at most N places at once (default 2048)", "N" },
     { "max-places-per-connection", 0, 0, G_OPTION_ARG_INT, &max_places_per_conn, "Run at most N places for one connection (default 1024)", "N" },
     { "max-pending-connections", 0, 0, G_OPTION_ARG_INT, &max_pending, "Close connections beyond N still in their handshake (default 64)", "N" },
@@ -358,6 +361,8 @@ main (int argc, char **argv)
 
   for (guint i = 0; plugin_dirs && plugin_dirs[i]; i++)
     dp_node_add_plugin_dir (node, plugin_dirs[i]);
+  if (advertise)
+    dp_node_set_advertised_host (node, advertise);
   if (max_frame > 0)
     dp_node_set_max_frame_size (node, (gsize) max_frame);
   if (max_places > 0)

@@ -55,3 +55,56 @@ count (DpPlaceChannel *ch)
       g_variant_unref (msg);
     }
 }
+
+/* mesh_pinger: for the benchmark of the mesh (bench W8). Gets
+ * (s mode, s host, q port, s name, u n): in mode "direct" it connects to
+ * the place named @name on @host:@port (dp_place_channel_connect(): node
+ * to node, the master not on the path), in mode "relay" its peer is its
+ * own channel (the master passes each message on); then makes @n
+ * sequential round trips of an int64 42 and answers ('done', elapsed µs)
+ * as it measured them, or ('error', message). Serves any number of runs. */
+DP_PLACE_EXPORT void
+mesh_pinger (DpPlaceChannel *ch)
+{
+  GVariant *msg;
+
+  while ((msg = dp_place_channel_get (ch)) != NULL)
+    {
+      const char *mode, *host, *name;
+      guint16 port;
+      guint32 n;
+      GError *error = NULL;
+      DpPlaceChannel *peer;
+      gint64 t0;
+      gboolean ok = TRUE;
+
+      g_variant_get (msg, "(&s&sq&su)", &mode, &host, &port, &name, &n);
+      if (g_strcmp0 (mode, "direct") == 0)
+        peer = dp_place_channel_connect (ch, host, port, name, &error);
+      else
+        peer = g_object_ref (ch);
+      if (peer == NULL)
+        {
+          dp_place_channel_put (ch, g_variant_new ("(sx)", error->message, (gint64) -1));
+          g_error_free (error);
+          g_variant_unref (msg);
+          continue;
+        }
+      t0 = g_get_monotonic_time ();
+      for (guint32 i = 0; i < n && ok; i++)
+        {
+          GVariant *r;
+
+          dp_place_channel_put (peer, g_variant_new_int64 (42));
+          r = dp_place_channel_get (peer);
+          ok = r != NULL && g_variant_is_of_type (r, G_VARIANT_TYPE_INT64) &&
+               g_variant_get_int64 (r) == 42;
+          if (r)
+            g_variant_unref (r);
+        }
+      dp_place_channel_put (ch, g_variant_new ("(sx)", ok ? "done" : "bad reply",
+                                               ok ? g_get_monotonic_time () - t0 : (gint64) -1));
+      g_object_unref (peer);
+      g_variant_unref (msg);
+    }
+}
