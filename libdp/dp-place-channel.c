@@ -107,7 +107,8 @@ typedef struct {
   guint32         sink_chan[2];
   gboolean        out_closed[2];
   /* under @out_lock[i]: side i has been bound to a connection; its puts
-   * while it is held (a restart) are queued without waiting */
+   * while it is held (a restart, a hand-over) are queued in box[1 - i],
+   * bounded like an inbox (a put waits for room; unbinding fails it) */
   gboolean        bound[2];
   /* under @out_lock[i]: side i leads to a node of the mesh (dp-mesh.c):
    * closing it sends CLOSE after its last DATA frame */
@@ -240,6 +241,38 @@ inbox_append_unlock (DpInbox        *box,
     notify (notify_data);
 }
 
+static gboolean
+inbox_is_full (DpInbox *box)
+{
+  gboolean full;
+
+  _dp_mutex_lock (&box->lock);
+  full = !box->closed && inbox_full_locked (box);
+  g_mutex_unlock (&box->lock);
+  return full;
+}
+
+/* With the lock held: waits until @box has room or is closed. */
+static void
+inbox_wait_room_locked (DpInbox *box)
+{
+  DP_ASSERT_LOCK_HELD (&box->lock);
+  while (!box->closed && inbox_full_locked (box))
+    {
+      box->room_waiters++;
+      g_cond_wait (&box->room, &box->lock);
+      box->room_waiters--;
+    }
+}
+
+static void
+inbox_wait_room (DpInbox *box)
+{
+  _dp_mutex_lock (&box->lock);
+  inbox_wait_room_locked (box);
+  g_mutex_unlock (&box->lock);
+}
+
 /* Takes @msg and @reply. Returns FALSE (and frees them) when closed.
  * With @wait, first waits while the inbox is at its limit (a put on an
  * in-process pair). */
@@ -253,12 +286,7 @@ inbox_push (DpInbox        *box,
 
   _dp_mutex_lock (&box->lock);
   if (wait)
-    while (!box->closed && inbox_full_locked (box))
-      {
-        box->room_waiters++;
-        g_cond_wait (&box->room, &box->lock);
-        box->room_waiters--;
-      }
+    inbox_wait_room_locked (box);
   if (box->closed)
     {
       g_mutex_unlock (&box->lock);
@@ -616,39 +644,51 @@ put (DpPlaceChannel *self,
     }
 
   g_mutex_lock (&p->out_lock[i]);
-  if (p->out_closed[i])
-    ok = FALSE;
-  else if (p->sink[i] != NULL)
+  for (;;)
     {
-      /* a full connection: wait for room once, without the lock (the
-       * router takes it to unbind) — then the message is admitted */
-      if (G_UNLIKELY (wait && _dp_connection_is_full (p->sink[i])))
-        {
-          DpConnection *conn = _dp_connection_ref (p->sink[i]);
-
-          g_mutex_unlock (&p->out_lock[i]);
-          _dp_connection_wait_writable (conn, FALSE);
-          _dp_connection_unref (conn);
-          g_mutex_lock (&p->out_lock[i]);
-        }
       if (p->out_closed[i])
         ok = FALSE;
       else if (p->sink[i] != NULL)
-        ok = _dp_connection_send (p->sink[i], DP_FRAME_DATA, p->sink_chan[i], 0, message);
+        {
+          /* a full connection: wait for room once, without the lock (the
+           * router takes it to unbind) — then the message is admitted */
+          if (G_UNLIKELY (wait && _dp_connection_is_full (p->sink[i])))
+            {
+              DpConnection *conn = _dp_connection_ref (p->sink[i]);
+
+              g_mutex_unlock (&p->out_lock[i]);
+              _dp_connection_wait_writable (conn, FALSE);
+              _dp_connection_unref (conn);
+              g_mutex_lock (&p->out_lock[i]);
+              continue;
+            }
+          ok = _dp_connection_send (p->sink[i], DP_FRAME_DATA, p->sink_chan[i], 0, message);
+        }
+      else if (!p->bound[i])
+        {
+          /* in-process: the other end's inbox, waiting for room there */
+          g_mutex_unlock (&p->out_lock[i]);
+          return inbox_push (&p->box[1 - i], message, NULL, wait);
+        }
+      else if (wait && inbox_is_full (&p->box[1 - i]))
+        {
+          /* held (the place restarts, or its channel is being handed
+           * over): the queue for its next incarnation is bounded like an
+           * inbox. Wait for room without the lock, then look again: the
+           * hold may have ended (rebound: send; unbound: fail) */
+          g_mutex_unlock (&p->out_lock[i]);
+          inbox_wait_room (&p->box[1 - i]);
+          g_mutex_lock (&p->out_lock[i]);
+          continue;
+        }
       else
         {
-          gboolean held = p->bound[i];
+          /* held: queued, sent in order when the place is back */
+          ok = inbox_push (&p->box[1 - i], message, NULL, FALSE);
           g_mutex_unlock (&p->out_lock[i]);
-          return inbox_push (&p->box[1 - i], message, NULL, wait && !held);
+          return ok;
         }
-    }
-  else
-    {
-      /* in-process, or held while the place restarts (then never waits:
-       * its queue is sent when the place is back) */
-      gboolean held = p->bound[i];
-      g_mutex_unlock (&p->out_lock[i]);
-      return inbox_push (&p->box[1 - i], message, NULL, wait && !held);
+      break;
     }
   g_mutex_unlock (&p->out_lock[i]);
   g_variant_unref (message);
@@ -1099,11 +1139,17 @@ _dp_place_channel_unbind (DpPlaceChannel *self)
   guint i = self->side;
   DpConnection *conn;
 
+  gboolean held;
+
   g_mutex_lock (&p->out_lock[i]);
   conn = g_steal_pointer (&p->sink[i]);
   p->out_closed[i] = TRUE;
+  held = p->bound[i];
   g_mutex_unlock (&p->out_lock[i]);
   g_clear_pointer (&conn, _dp_connection_unref);
+  /* a put waiting for room in the hold queue fails now */
+  if (held)
+    inbox_close (&p->box[1 - i]);
 }
 
 gboolean
@@ -1202,6 +1248,10 @@ _dp_place_channel_rebind (DpPlaceChannel *self,
   GVariant *msg;
 
   g_mutex_lock (&p->out_lock[i]);
+  /* the hold queue serves again (an unbind closed it) */
+  _dp_mutex_lock (&p->box[1 - i].lock);
+  g_atomic_int_set (&p->box[1 - i].closed, FALSE);
+  g_mutex_unlock (&p->box[1 - i].lock);
   _dp_connection_send (conn, type, channel, 0, payload);
   while ((msg = inbox_pop (&p->box[1 - i], 0, NULL, NULL)) != NULL)
     {

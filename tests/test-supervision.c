@@ -87,6 +87,85 @@ test_place_restart_in_flight (void)
   g_signal_handlers_disconnect_by_data (rc, restarted);
 }
 
+/* ---- what is put while a place waits to be restarted is bounded ---- */
+
+static void
+record_attempt (guint attempt, gpointer data)
+{
+  g_atomic_int_set ((gint *) data, (gint) attempt);
+}
+
+typedef struct {
+  DpRemoteConnection *rc;
+  gint                put;
+  gint                refused;
+} HeldPutter;
+
+static gpointer
+held_putter (gpointer data)
+{
+  HeldPutter *hp = data;
+
+  for (guint i = 0; i < 3 * DP_DEFAULT_MAX_INBOX_MESSAGES; i++)
+    {
+      if (!dp_remote_connection_put (hp->rc, g_variant_new_uint32 (i)))
+        {
+          g_atomic_int_set (&hp->refused, 1);
+          break;
+        }
+      g_atomic_int_inc (&hp->put);
+    }
+  return NULL;
+}
+
+/* The place has died and its restart is up to a callback that does not
+ * restart yet: puts meanwhile are queued for the next incarnation, up to
+ * the inbox limit — then put waits, as for a full peer — and closing the
+ * connection releases the waiting put (it fails) */
+static void
+test_place_restart_held_bounded (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpRemoteNode) node = dp_test_spawn_node (router);
+  g_autoptr(DpRemoteConnection) rc =
+    dp_remote_node_launch_place (node, "test-places", "one_then_exit", 0, NULL);
+  g_autoptr(GVariant) echoed = NULL;
+  gint asked = 0;
+  HeldPutter hp = { rc, 0, 0 };
+  GThread *t;
+
+  dp_remote_connection_set_restart_func (rc, record_attempt, &asked, NULL);
+  g_assert_true (dp_remote_connection_put (rc, g_variant_new_uint32 (G_MAXUINT32)));
+  echoed = dp_remote_connection_get_timeout (rc, 20 * G_USEC_PER_SEC, NULL);
+  g_assert_nonnull (echoed);
+  /* the place returned: wait for the restart callback (main context) */
+  {
+    gint64 end = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+    g_autoptr(GSource) guard = g_timeout_source_new (100);   /* so the deadline is seen */
+
+    g_source_set_callback (guard, tick, NULL, NULL);
+    g_source_attach (guard, NULL);
+    while (g_atomic_int_get (&asked) == 0 && g_get_monotonic_time () < end)
+      g_main_context_iteration (NULL, TRUE);
+    g_source_destroy (guard);
+  }
+  g_assert_cmpint (g_atomic_int_get (&asked), ==, 1);
+
+  t = g_thread_new ("held-putter", held_putter, &hp);
+  while ((guint) g_atomic_int_get (&hp.put) < DP_DEFAULT_MAX_INBOX_MESSAGES &&
+         !g_atomic_int_get (&hp.refused))
+    g_thread_yield ();
+  g_assert_false (g_atomic_int_get (&hp.refused));
+  for (guint i = 0; i < 1000; i++)
+    g_thread_yield ();
+  g_assert_cmpuint ((guint) g_atomic_int_get (&hp.put), <=, DP_DEFAULT_MAX_INBOX_MESSAGES + 1);
+
+  dp_remote_connection_close (rc);
+  g_thread_join (t);
+  g_assert_true (g_atomic_int_get (&hp.refused));
+  g_assert_cmpuint ((guint) g_atomic_int_get (&hp.put), <=, DP_DEFAULT_MAX_INBOX_MESSAGES + 1);
+}
+
 /* ---- node restart ---- */
 
 static void
@@ -665,6 +744,7 @@ main (int argc, char **argv)
 {
   dp_test_init (&argc, &argv);
   dp_test_add_func ("/supervision/place-restart-in-flight", test_place_restart_in_flight);
+  dp_test_add_func ("/supervision/place-restart-held-bounded", test_place_restart_held_bounded);
   dp_test_add_func ("/supervision/node-sigkill-restart", test_node_sigkill_restart);
   dp_test_add_func ("/supervision/node-restarter-final-fail", test_node_restarter_final_fail);
   dp_test_add_func ("/supervision/heartbeat-sigstop", test_heartbeat_sigstop);
