@@ -80,6 +80,35 @@ test_echo_values (Fixture *f, gconstpointer data)
   g_assert_null (dp_remote_connection_get (rc));
 }
 
+/* A node loads what a node needs: not the ssh spawner (the module
+ * dp-ssh.so) nor libssh and the crypto and Kerberos libraries it brings
+ * (they cost every node's start-up; issue 12). Read from the maps of a
+ * node serving a place. */
+static void
+test_node_libraries (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (f, "echo", "echo", 0, NULL);
+  g_autoptr(GVariant) r = NULL;
+  g_autofree char *file = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/maps",
+                                           dp_remote_node_get_pid (f->node));
+  g_autofree char *maps = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *refused[] = { "/dp-ssh.so", "/libssh.so", "/libcrypto.so", "/libssl.so",
+                            "/libkrb5.so", "/libgssapi_krb5.so" };
+
+  g_assert_true (dp_remote_connection_put (rc, g_variant_new_string ("up")));
+  r = dp_remote_connection_get (rc);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, "up");
+  g_assert_true (g_file_get_contents (file, &maps, NULL, &error));
+  g_assert_no_error (error);
+  /* the maps are the node's: its libraries are there */
+  g_assert_nonnull (strstr (maps, "/libdp-1.0.so"));
+  g_assert_nonnull (strstr (maps, "/echo.so"));
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+    if (strstr (maps, refused[i]) != NULL)
+      g_error ("the node maps %s:\n%s", refused[i], maps);
+}
+
 static void
 test_thunk (Fixture *f, gconstpointer data)
 {
@@ -1584,6 +1613,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)
   ADD ("/cluster/echo-values", test_echo_values);
   ADD ("/cluster/thunk", test_thunk);
+  ADD ("/cluster/node-libraries", test_node_libraries);
   ADD ("/cluster/death-after-last-message", test_death_after_last_message);
   ADD ("/cluster/launch-errors", test_launch_errors);
   g_test_add ("/cluster/crash/thread/abort", Fixture, &crash_abort, setup, test_crash_thread, teardown);
