@@ -296,8 +296,10 @@ w0 (void)
     die ("W0 needs DP_LAUNCH_PATH and --plugin-dir", NULL);
   plugin = g_build_filename (plugin_dir, "echo.so", NULL);
   t0 = now_s ();
+  /* INHERIT_FDS: GLib then uses posix_spawn(), as the baselines do
+   * (bench-util.c), so the harness's own spawn is alike for all */
   sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                         G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                         G_SUBPROCESS_FLAGS_STDERR_SILENCE | G_SUBPROCESS_FLAGS_INHERIT_FDS, &error,
                          launch, "localhost:0", plugin, "echo", NULL);
   if (sp == NULL || !g_subprocess_communicate_utf8 (sp, "\"Hello\"\n", NULL, &out, NULL, &error))
     die ("W0 dp-launch", error);

@@ -86,6 +86,8 @@ def command_for(system, workload, build):
         env["DP_NODE_PATH"] = os.path.join(build, "loader", "dp-node")
         env["DP_LAUNCH_PATH"] = os.path.join(build, "loader", "dp-launch")
         env["DP_PLUGIN_PATH"] = plugins
+        # the build's ssh spawner (libdp loads it on the first ssh spawn)
+        env["DP_SSH_MODULE"] = os.path.join(build, "libdp", "dp-ssh.so")
         return [os.path.join(bench, "libdp-bench"), workload, "--plugin-dir", plugins], env
     program = os.path.join(bench, {"raw-tcp": "raw-tcp", "zeromq": "zmq"}[system])
     if not os.access(program, os.X_OK):

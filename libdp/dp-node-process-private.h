@@ -98,6 +98,8 @@ void          dp_node_process_notify_exited (DpNodeProcess *self,
                                              int            status,
                                              const char    *reason);
 const DpSpawnOptions *dp_node_process_get_options (DpNodeProcess *self);
+/* TRUE for any program (dp_node_process_run_async()), FALSE for dp-node */
+gboolean      _dp_node_process_is_raw       (DpNodeProcess *self);
 
 /* The one spawner: reads @host (any form of dp-host.c but the node's port)
  * and makes the backend the method of @options asks for, or, with

@@ -850,6 +850,12 @@ dp_node_process_get_options (DpNodeProcess *self)
   return PRIV (self)->options;
 }
 
+gboolean
+_dp_node_process_is_raw (DpNodeProcess *self)
+{
+  return PRIV (self)->raw;
+}
+
 const char *
 dp_node_process_get_host (DpNodeProcess *self)
 {

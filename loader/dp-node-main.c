@@ -49,7 +49,10 @@
 #include <unistd.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <dirent.h>
+#include <stdlib.h>
 
 static GMainLoop *loop;
 
@@ -212,6 +215,45 @@ read_secret_line (GError **error)
   return g_string_free (s, FALSE);
 }
 
+/* A master starts its nodes with posix_spawn() and leaves its other
+ * descriptors open (dp-local-node-process.c: libdp's and GLib's are all
+ * close-on-exec, but a program may hold some that are not): the node closes
+ * every descriptor but its standard ones and @keep (--place-host's socket),
+ * before it opens any of its own, so that it holds nothing of its master's. */
+static void
+close_inherited_fds (int keep)
+{
+  DIR *dir;
+  struct dirent *e;
+
+#ifdef SYS_close_range
+  if (keep < 3 &&
+      syscall (SYS_close_range, 3u, ~0u, 0u) == 0)
+    return;
+  if (keep >= 3 &&
+      (keep == 3 || syscall (SYS_close_range, 3u, (unsigned) keep - 1, 0u) == 0) &&
+      syscall (SYS_close_range, (unsigned) keep + 1, ~0u, 0u) == 0)
+    return;
+#endif
+  /* without close_range(): the descriptors /proc lists (collected first:
+   * closing while reading the directory would skip some) */
+  dir = opendir ("/proc/self/fd");
+  if (dir == NULL)
+    return;
+  {
+    g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
+    while ((e = readdir (dir)) != NULL)
+      {
+        int fd = atoi (e->d_name);
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd >= 3 && fd != keep && fd != dirfd (dir))
+          g_array_append_val (fds, fd);
+      }
+    closedir (dir);
+    for (guint i = 0; i < fds->len; i++)
+      close (g_array_index (fds, int, i));
+  }
+}
+
 /* ADDRESS:PORT: a HOST:PORT as dp-launch reads it (dp-host.c), with
  * neither a user nor an ssh port */
 static gboolean
@@ -340,6 +382,7 @@ main (int argc, char **argv)
       g_print ("dp-node %s\n", DP_PROJECT_VERSION);
       return 0;
     }
+  close_inherited_fds (place_host);
   if (verbose)
     g_log_set_debug_enabled (TRUE);
 
