@@ -118,9 +118,9 @@ report_in_router (gpointer data)
     dp->notify_exited (process, r->status, r->reason);
   else
     dp->take_streams (process,
-                                  g_unix_output_stream_new (r->fds[0], TRUE),
-                                  g_unix_input_stream_new (r->fds[1], TRUE),
-                                  g_unix_input_stream_new (r->fds[2], TRUE));
+                      g_unix_output_stream_new (r->fds[0], TRUE),
+                      g_unix_input_stream_new (r->fds[1], TRUE),
+                      g_unix_input_stream_new (r->fds[2], TRUE));
   return G_SOURCE_REMOVE;
 }
 
@@ -622,9 +622,9 @@ ssh_start (DpNodeProcess      *process,
     {
       g_object_unref (self);
       dp->start_failed (process,
-                                    g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED,
-                                                 "ssh to %s: cannot start a thread: %s",
-                                                 dp->get_host (process), error->message));
+                        g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED,
+                                     "ssh to %s: cannot start a thread: %s",
+                                     dp->get_host (process), error->message));
     }
 }
 

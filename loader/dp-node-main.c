@@ -49,9 +49,9 @@
 #include <unistd.h>
 #include <errno.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 
 static GMainLoop *loop;
@@ -218,40 +218,37 @@ read_secret_line (GError **error)
 /* A master starts its nodes with posix_spawn() and leaves its other
  * descriptors open (dp-local-node-process.c: libdp's and GLib's are all
  * close-on-exec, but a program may hold some that are not): the node closes
- * every descriptor but its standard ones and @keep (--place-host's socket),
- * before it opens any of its own, so that it holds nothing of its master's. */
+ * what it inherited beyond its standard streams and @keep (--place-host's
+ * socket), so that it holds nothing of its master's. What it inherited is
+ * what is not close-on-exec (it survived the exec); what the node's own
+ * libraries may have opened by now is (GLib and glibc open close-on-exec),
+ * and stays. The descriptors are collected first: closing while reading
+ * the directory could skip some. */
 static void
 close_inherited_fds (int keep)
 {
-  DIR *dir;
+  g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
+  DIR *dir = opendir ("/proc/self/fd");
   struct dirent *e;
 
-#ifdef SYS_close_range
-  if (keep < 3 &&
-      syscall (SYS_close_range, 3u, ~0u, 0u) == 0)
-    return;
-  if (keep >= 3 &&
-      (keep == 3 || syscall (SYS_close_range, 3u, (unsigned) keep - 1, 0u) == 0) &&
-      syscall (SYS_close_range, (unsigned) keep + 1, ~0u, 0u) == 0)
-    return;
-#endif
-  /* without close_range(): the descriptors /proc lists (collected first:
-   * closing while reading the directory would skip some) */
-  dir = opendir ("/proc/self/fd");
   if (dir == NULL)
     return;
-  {
-    g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
-    while ((e = readdir (dir)) != NULL)
-      {
-        int fd = atoi (e->d_name);
-        if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd >= 3 && fd != keep && fd != dirfd (dir))
-          g_array_append_val (fds, fd);
-      }
-    closedir (dir);
-    for (guint i = 0; i < fds->len; i++)
-      close (g_array_index (fds, int, i));
-  }
+  while ((e = readdir (dir)) != NULL)
+    {
+      int fd, flags;
+
+      if (e->d_name[0] < '0' || e->d_name[0] > '9')
+        continue;
+      fd = atoi (e->d_name);
+      if (fd < 3 || fd == keep || fd == dirfd (dir))
+        continue;
+      flags = fcntl (fd, F_GETFD);
+      if (flags >= 0 && !(flags & FD_CLOEXEC))
+        g_array_append_val (fds, fd);
+    }
+  closedir (dir);
+  for (guint i = 0; i < fds->len; i++)
+    close (g_array_index (fds, int, i));
 }
 
 /* ADDRESS:PORT: a HOST:PORT as dp-launch reads it (dp-host.c), with
