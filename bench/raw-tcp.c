@@ -1,6 +1,7 @@
 /* raw-tcp: the floor — libdp's benchmark workloads on plain blocking TCP sockets
  *
- *   raw-tcp W0|W1|W2|W3|W4|W6|W7
+ *   raw-tcp W0|W1|W2|W3|W4|W6|W7|E0
+ *   floor   W0|W1|W6|E0
  *
  * Prints one JSON line {"workload":..,"system":"raw-tcp","value":..,"unit":..,"ok":true}
  * like libdp-bench; a wrong result (value, count, byte total) prints ok:false
@@ -26,6 +27,16 @@
  *       accepted by the server and served by a thread of its own (started
  *       for it), which echoes; 1,000 connections each send one int32 and
  *       wait for it back (ms; plus the server's idle and peak RSS)
+ *   E0  an empty process: spawn this program (it exits at once, before
+ *       doing anything) and wait for it, 21 times; the median (ms). What a
+ *       process costs before it runs any code of its own: exec, the dynamic
+ *       loader, the libraries it links.
+ *
+ * bench/floor is this same program linked exactly like dp-node (the same
+ * libraries: libdp, GLib, GIO, json-glib and all they bring): its W0, W1
+ * and W6 are what those workloads cost at least in processes that load what
+ * a node loads, and its E0 is the start of an empty program linked like
+ * dp-node. It reports itself as the system "floor".
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -44,7 +55,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* bench/floor is this program again, linked like dp-node (meson.build) */
+#ifndef SYSTEM
 #define SYSTEM     "raw-tcp"
+#endif
 #define MAX_FRAME  (64u * 1024 * 1024)
 
 #define W2_N       10000
@@ -502,6 +516,32 @@ w0 (void)
   bench_report ((bench_now () - t0) * 1e3, "ms", NULL);
 }
 
+#define E0_N 21
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+e0 (void)
+{
+  const char *args[] = { "empty", NULL };
+  double t[E0_N];
+
+  for (int i = 0; i < E0_N; i++)
+    {
+      double t0 = bench_now ();
+      bench_spawn (args, NULL, NULL);
+      bench_reap_all ();
+      t[i] = (bench_now () - t0) * 1e3;
+    }
+  qsort (t, E0_N, sizeof t[0], cmp_double);
+  bench_report (t[E0_N / 2], "ms", NULL);
+}
+
 static void
 w1 (void)
 {
@@ -697,6 +737,8 @@ main (int argc, char **argv)
 
   if (argc >= 4 && strcmp (argv[1], "--child") == 0)
     {
+      if (strcmp (argv[3], "empty") == 0)     /* E0: nothing at all */
+        return 0;
       bench_start (SYSTEM, argv[3]);
       bench_child_start (argv[2]);
       if (strcmp (argv[3], "hello") == 0)
@@ -705,7 +747,7 @@ main (int argc, char **argv)
     }
   if (argc != 2)
     {
-      fprintf (stderr, "usage: raw-tcp W0|W1|W2|W3|W4|W6|W7\n");
+      fprintf (stderr, "usage: %s W0|W1|W2|W3|W4|W6|W7|E0\n", SYSTEM);
       return 2;
     }
   w = argv[1];
@@ -717,9 +759,10 @@ main (int argc, char **argv)
   else if (strcmp (w, "W4") == 0) w4 ();
   else if (strcmp (w, "W6") == 0) w6 ();
   else if (strcmp (w, "W7") == 0) w7 ();
+  else if (strcmp (w, "E0") == 0) e0 ();
   else
     {
-      fprintf (stderr, "raw-tcp: unknown workload %s\n", w);
+      fprintf (stderr, "%s: unknown workload %s\n", SYSTEM, w);
       return 2;
     }
   return 0;

@@ -5,7 +5,8 @@
                  [--quick] [--json FILE] [--timeout S]
 
 Normally started by bench/run.sh, which builds first. Every workload (W0 W1
-W2 W2C W3 W4 W6 W7) runs for every system (libdp, raw-tcp, zeromq) N times
+W2 W2C W3 W4 W6 W7) runs for every system (libdp, raw-tcp, zeromq; the
+start-up ones W0 W1 W6 also for floor, raw-tcp linked like dp-node) N times
 (default 5); each repetition runs every system once per workload, the order
 of the systems rotating from one repetition to the next, so drift hits them
 all alike. W2C is W2 run while two busy loops (child processes of this
@@ -38,8 +39,12 @@ WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W3", "W4", "W6", "W7", "W8"]
 # a workload run by another one's program, under a load the harness makes
 PROGRAM_WORKLOAD = {"W2C": "W2"}
 BUSY_LOOPS = {"W2C": 2}
-SYSTEMS = ["libdp", "raw-tcp", "zeromq", "ssh"]
-BASELINES = ["raw-tcp", "zeromq", "ssh"]
+SYSTEMS = ["libdp", "raw-tcp", "floor", "zeromq", "ssh"]
+BASELINES = ["raw-tcp", "floor", "zeromq", "ssh"]
+# The floor (bench/floor): raw-tcp's program linked exactly like dp-node, so
+# its processes load the libraries a node loads; only the start-up
+# workloads, where that is what it measures.
+FLOOR_WORKLOADS = ("W0", "W1", "W6")
 # W1S (a node spawned over ssh) runs when a private sshd is up (bench/run.sh
 # starts one with tests/sshd-fixture.sh); its baseline is a bare `ssh HOST
 # true` to the same sshd; the socket baselines have no W1S and ssh only W1S.
@@ -52,6 +57,8 @@ def applies(system, workload):
     # W8 compares two paths of libdp itself (node to node, through the master)
     if workload == "W8":
         return system == "libdp"
+    if system == "floor":
+        return workload in FLOOR_WORKLOADS
     return system != "ssh"
 
 
@@ -92,8 +99,10 @@ def command_for(system, workload, build):
         env["DP_NODE_PATH"] = os.path.join(build, "loader", "dp-node")
         env["DP_LAUNCH_PATH"] = os.path.join(build, "loader", "dp-launch")
         env["DP_PLUGIN_PATH"] = plugins
+        # the build's ssh spawner (libdp loads it on the first ssh spawn)
+        env["DP_SSH_MODULE"] = os.path.join(build, "libdp", "dp-ssh.so")
         return [os.path.join(bench, "libdp-bench"), workload, "--plugin-dir", plugins], env
-    program = os.path.join(bench, {"raw-tcp": "raw-tcp", "zeromq": "zmq"}[system])
+    program = os.path.join(bench, {"raw-tcp": "raw-tcp", "zeromq": "zmq", "floor": "floor"}[system])
     if not os.access(program, os.X_OK):
         return None
     return [program, workload], env
@@ -232,6 +241,46 @@ def machine_costs(build):
         return None
 
 
+def libraries(program):
+    """the shared objects ldd says @program loads, or None"""
+    try:
+        out = subprocess.run(["ldd", program], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = {line.split()[0] for line in out.splitlines() if line.strip() and "=>" in line}
+    return names or None
+
+
+def startup_floor(build, timeout):
+    """What an empty process costs (bench/raw-tcp and bench/floor E0: spawn
+    it, it exits at once, wait; the median of 21), libc only and linked
+    exactly like dp-node, and whether bench/floor does load the libraries
+    dp-node loads. None when the programs are not built."""
+    out = {}
+    for system, key in (("raw-tcp", "empty_libc_ms"), ("floor", "empty_like_node_ms")):
+        argv_env = command_for(system, "E0", build)
+        if argv_env is None:
+            return None
+        argv, env = argv_env
+        try:
+            p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                               text=True, timeout=timeout)
+            result = json.loads(p.stdout.strip().splitlines()[-1])
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            return None
+        if result.get("ok") is not True:
+            return None
+        out[key] = result["value"]
+    node = libraries(os.path.join(build, "loader", "dp-node"))
+    floor = libraries(os.path.join(build, "bench", "floor"))
+    if node is not None and floor is not None:
+        out["node_libraries"] = len(node)
+        out["floor_libraries"] = len(floor)
+        out["same_libraries"] = node == floor
+        out["node_loads_libssh"] = any("libssh" in n for n in node)
+    return out
+
+
 def fmt(v):
     if v is None:
         return "—"
@@ -296,6 +345,10 @@ def main():
     costs = machine_costs(build)
     if costs:
         info["costs"] = costs
+    if "floor" in present and any(w in FLOOR_WORKLOADS for w in workloads):
+        floor = startup_floor(build, args.timeout)
+        if floor:
+            info["startup_floor"] = floor
     samples = {w: {s: [] for s in present} for w in workloads}
     extras = {w: {s: [] for s in present} for w in workloads}
     failures = []
@@ -362,6 +415,16 @@ def main():
                    "of a fresh page %.2f µs, a thread wake-up (condition variable) %.1f µs" % (
                        costs.get("syscall_ns", -1), costs.get("page_fault_ns", -1) / 1000.0,
                        costs.get("thread_wake_ns", -1) / 1000.0))
+    floor = info.get("startup_floor")
+    if floor:
+        same = floor.get("same_libraries")
+        out.append("- start-up floor: an empty program, spawned and waited for (E0, median of 21): "
+                   "%s ms with libc only, %s ms linked exactly like dp-node (bench/floor: %s libraries%s). "
+                   "The floor column is raw-tcp's W0/W1/W6 in such processes." % (
+                       fmt(floor["empty_libc_ms"]), fmt(floor["empty_like_node_ms"]),
+                       floor.get("floor_libraries", "?"),
+                       "" if same is None else (", the same as dp-node's" if same
+                                                 else ", NOT the same as dp-node's %s" % floor.get("node_libraries"))))
     out.append("- command: `%s`" % command)
     out.append("- commit: %s, build: %s" % (info.get("commit", "?"), build))
     out.append("- %d repetition%s per workload and system, systems interleaved; each cell: median (min–max)"

@@ -3,11 +3,22 @@
  * The first backend of DpNodeProcess; _dp_node_process_new_for_host()
  * chooses it for this machine.
  *
+ * A node is started with posix_spawn() (GLib takes that path when there is
+ * no child-setup function, no working directory and descriptors are not to
+ * be closed: G_SUBPROCESS_FLAGS_INHERIT_FDS): no copy of the master's page
+ * tables, which costs milliseconds in a large or many-threaded master.
+ * Everything libdp and GLib open is close-on-exec, and dp-node closes any
+ * other descriptor it was handed before it opens its own
+ * (loader/dp-node-main.c). Any other program (supervise-process-at) is
+ * spawned with the master's other descriptors closed, as GLib does by
+ * default: we do not know what it would do with them.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-private.h"
 #include "dp-node-process-private.h"
 
+#include <string.h>
 #include <sys/wait.h>
 
 
@@ -53,6 +64,20 @@ wait_cb (GObject      *source,
   g_object_unref (self);
 }
 
+/* After a failed spawn: whether @program is there to be run. (posix_spawn()
+ * failures come from GLib as G_SPAWN_ERROR_FAILED whatever the errno.) */
+static gboolean
+program_exists (const char *program)
+{
+  g_autofree char *found = NULL;
+
+  if (strchr (program, G_DIR_SEPARATOR) != NULL)
+    return g_file_test (program, G_FILE_TEST_IS_REGULAR) &&
+           g_file_test (program, G_FILE_TEST_IS_EXECUTABLE);
+  found = g_find_program_in_path (program);
+  return found != NULL;
+}
+
 static void
 local_start (DpNodeProcess      *process,
              const char * const *argv,
@@ -64,14 +89,17 @@ local_start (DpNodeProcess      *process,
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE |
+                                        (_dp_node_process_is_raw (process)
+                                         ? 0 : G_SUBPROCESS_FLAGS_INHERIT_FDS));
   self->subprocess = g_subprocess_launcher_spawnv (launcher, argv, &error);
   if (self->subprocess == NULL)
     {
       int code = DP_ERROR_SPAWN_FAILED;
       if (g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT) ||
           g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_ACCES) ||
-          g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOEXEC))
+          g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOEXEC) ||
+          !program_exists (argv[0]))
         code = DP_ERROR_NODE_NOT_FOUND;
       dp_node_process_start_failed (process,
                                     g_error_new (DP_ERROR, code,

@@ -2,11 +2,11 @@
  *
  * A DpNodeProcess is a running `dp-node` program somewhere: a child process
  * of ours (DpLocalNodeProcess, GSubprocess) or a command run over ssh
- * (DpSshNodeProcess, libssh). The base class owns everything the two have in
- * common: the argument vector, handing the secret over standard input,
- * reading the one ready line, forwarding output, the ready timeout and the
- * "exited" signal. A backend only starts the program and hands over three
- * streams, and later reports the exit.
+ * (DpSshNodeProcess, libssh, in the module dp-ssh.so). The base class owns
+ * everything the two have in common: the argument vector, handing the
+ * secret over standard input, reading the one ready line, forwarding
+ * output, the ready timeout and the "exited" signal. A backend only starts
+ * the program and hands over three streams, and later reports the exit.
  *
  * Everything here runs in the router's main context (the thread-default
  * context of the DpNode's router thread).
@@ -98,21 +98,24 @@ void          dp_node_process_notify_exited (DpNodeProcess *self,
                                              int            status,
                                              const char    *reason);
 const DpSpawnOptions *dp_node_process_get_options (DpNodeProcess *self);
+/* TRUE for any program (dp_node_process_run_async()), FALSE for dp-node */
+gboolean      _dp_node_process_is_raw       (DpNodeProcess *self);
 
 /* The one spawner: reads @host (any form of dp-host.c but the node's port)
  * and makes the backend the method of @options asks for, or, with
  * DP_SPAWN_AUTO, a child process for this machine (_dp_host_spec_is_local())
- * and ssh for any other. Fails (DP_ERROR_INVALID_ARGUMENT) on a malformed
- * host only. */
+ * and ssh for any other. Fails on a malformed host
+ * (DP_ERROR_INVALID_ARGUMENT), and for ssh when its module cannot be loaded
+ * (DP_ERROR_SPAWN_FAILED, dp-ssh-module-private.h). */
 DpNodeProcess *_dp_node_process_new_for_host (const char           *host,
                                               const DpSpawnOptions *options,
                                               GError              **error);
 const DpHostSpec *_dp_node_process_get_host_spec (DpNodeProcess *self);
 const char   *_dp_node_process_get_address  (DpNodeProcess *self);
 
-/* The backends (only _dp_node_process_new_for_host() makes them) */
+/* The backends (only _dp_node_process_new_for_host() makes them); the
+ * ssh one is a module (dp-ssh-module-private.h) */
 GType         dp_local_node_process_get_type (void);
-GType         dp_ssh_node_process_get_type   (void);
 
 /* Helpers */
 char         *dp_find_node_program (const DpSpawnOptions *options);

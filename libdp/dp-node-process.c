@@ -12,6 +12,7 @@
  */
 #include "dp-private.h"
 #include "dp-node-process-private.h"
+#include "dp-ssh-module-private.h"
 
 #include <errno.h>
 #include <gio/gunixinputstream.h>
@@ -153,6 +154,7 @@ _dp_node_process_new_for_host (const char           *host,
   g_autoptr(DpHostSpec) spec = NULL;
   DpSpawnMethod method = options ? dp_spawn_options_get_method (options) : DP_SPAWN_AUTO;
   DpNodeProcess *self;
+  GType type;
 
   if (host == NULL)
     host = "localhost";
@@ -161,8 +163,12 @@ _dp_node_process_new_for_host (const char           *host,
     return NULL;
   if (method == DP_SPAWN_AUTO)
     method = _dp_host_spec_is_local (spec) ? DP_SPAWN_LOCAL : DP_SPAWN_SSH;
-  self = g_object_new (method == DP_SPAWN_LOCAL ? dp_local_node_process_get_type ()
-                                                : dp_ssh_node_process_get_type (), NULL);
+  /* ssh: the module, loaded on first use (dp-ssh-module.c) */
+  type = method == DP_SPAWN_LOCAL ? dp_local_node_process_get_type ()
+                                  : _dp_ssh_node_process_get_type (error);
+  if (type == 0)
+    return NULL;
+  self = g_object_new (type, NULL);
   PRIV (self)->host = g_strdup (host);
   PRIV (self)->spec = g_steal_pointer (&spec);
   return self;
@@ -848,6 +854,12 @@ const DpSpawnOptions *
 dp_node_process_get_options (DpNodeProcess *self)
 {
   return PRIV (self)->options;
+}
+
+gboolean
+_dp_node_process_is_raw (DpNodeProcess *self)
+{
+  return PRIV (self)->raw;
 }
 
 const char *

@@ -476,6 +476,11 @@ _dp_node_connect_async (DpNode                    *self,
   op->handler_data = handler_data;
   g_task_set_task_data (task, op, (GDestroyNotify) connect_op_free);
   g_socket_client_set_timeout (client, 30);
+  /* A node is reached directly, as the seed's tcp-connect does: never
+   * through an HTTP or SOCKS proxy of the desktop's settings. (Asking the
+   * proxy resolver also loads GIO's modules, libproxy among them where it
+   * is installed: a cost on every master's first connection.) */
+  g_socket_client_set_enable_proxy (client, FALSE);
   g_socket_client_connect_to_host_async (client, host, port, cancellable, connected_cb, task);
 }
 

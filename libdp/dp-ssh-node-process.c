@@ -29,10 +29,16 @@
  * file descriptor; libssh does everything else, including reading
  * ~/.ssh/config (or the file of dp_spawn_options_set_ssh_config()).
  *
+ * This file is the module dp-ssh.so (dp-ssh-module-private.h), not part of
+ * libdp: it links libssh, which a node must not load. It calls libdp only
+ * through the table dp_ssh_module_init() is given (`dp->`), and casts to
+ * the parent class with plain C casts (the checked casts of
+ * G_DECLARE_DERIVABLE_TYPE would call libdp's hidden get_type function).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "dp-private.h"
 #include "dp-node-process-private.h"
+#include "dp-ssh-module-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +48,17 @@
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 #include <glib-unix.h>
+#include <gmodule.h>
 #include <libssh/libssh.h>
+
+/* libdp, as given to dp_ssh_module_init() */
+static const DpSshModuleImports *dp;
+
+#undef DP_ERROR
+#define DP_ERROR (dp->error_domain)
+#undef DP_TYPE_NODE_PROCESS
+#define DP_TYPE_NODE_PROCESS (dp->node_process_type)
+#define AS_PROCESS(self) ((DpNodeProcess *) (self))
 
 #define SSH_CONNECT_TIMEOUT_S 10
 
@@ -82,7 +98,7 @@ static gboolean
 report_in_router (gpointer data)
 {
   Report *r = data;
-  DpNodeProcess *process = DP_NODE_PROCESS (r->self);
+  DpNodeProcess *process = AS_PROCESS (r->self);
 
   /* A start failure or the end is the worker's last report: wait for the
    * thread to be gone (it only drops a reference and returns; its thread
@@ -97,14 +113,14 @@ report_in_router (gpointer data)
     }
 
   if (r->error)
-    dp_node_process_start_failed (process, g_steal_pointer (&r->error));
+    dp->start_failed (process, g_steal_pointer (&r->error));
   else if (r->exited)
-    dp_node_process_notify_exited (process, r->status, r->reason);
+    dp->notify_exited (process, r->status, r->reason);
   else
-    dp_node_process_take_streams (process,
-                                  g_unix_output_stream_new (r->fds[0], TRUE),
-                                  g_unix_input_stream_new (r->fds[1], TRUE),
-                                  g_unix_input_stream_new (r->fds[2], TRUE));
+    dp->take_streams (process,
+                      g_unix_output_stream_new (r->fds[0], TRUE),
+                      g_unix_input_stream_new (r->fds[1], TRUE),
+                      g_unix_input_stream_new (r->fds[2], TRUE));
   return G_SOURCE_REMOVE;
 }
 
@@ -187,20 +203,20 @@ static GError *
 configure (DpSshNodeProcess *self,
            Session          *s)
 {
-  DpNodeProcess *process = DP_NODE_PROCESS (self);
-  const DpSpawnOptions *options = dp_node_process_get_options (process);
-  const DpHostSpec *spec = _dp_node_process_get_host_spec (process);
+  DpNodeProcess *process = AS_PROCESS (self);
+  const DpSpawnOptions *options = dp->get_options (process);
+  const DpHostSpec *spec = dp->get_host_spec (process);
   long timeout = SSH_CONNECT_TIMEOUT_S;
   char *opt_host = NULL;
 
   s->session = ssh_new ();
   if (s->session == NULL)
     return g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s: out of memory",
-                        dp_node_process_get_host (process));
+                        dp->get_host (process));
   ssh_options_set (s->session, SSH_OPTIONS_HOST, spec->host);
-  if (ssh_options_parse_config (s->session, options ? dp_spawn_options_get_ssh_config (options) : NULL) != SSH_OK)
+  if (ssh_options_parse_config (s->session, options ? dp->get_ssh_config (options) : NULL) != SSH_OK)
     return g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s: cannot read the ssh configuration: %s",
-                        dp_node_process_get_host (process), ssh_get_error (s->session));
+                        dp->get_host (process), ssh_get_error (s->session));
   if (spec->user)
     ssh_options_set (s->session, SSH_OPTIONS_USER, spec->user);
   if (spec->ssh_port)
@@ -208,10 +224,10 @@ configure (DpSshNodeProcess *self,
       unsigned int port = spec->ssh_port;
       ssh_options_set (s->session, SSH_OPTIONS_PORT, &port);
     }
-  if (options && dp_spawn_options_get_ssh_identity (options))
-    ssh_options_set (s->session, SSH_OPTIONS_ADD_IDENTITY, dp_spawn_options_get_ssh_identity (options));
-  if (options && dp_spawn_options_get_ssh_known_hosts (options))
-    ssh_options_set (s->session, SSH_OPTIONS_KNOWNHOSTS, dp_spawn_options_get_ssh_known_hosts (options));
+  if (options && dp->get_ssh_identity (options))
+    ssh_options_set (s->session, SSH_OPTIONS_ADD_IDENTITY, dp->get_ssh_identity (options));
+  if (options && dp->get_ssh_known_hosts (options))
+    ssh_options_set (s->session, SSH_OPTIONS_KNOWNHOSTS, dp->get_ssh_known_hosts (options));
   ssh_options_set (s->session, SSH_OPTIONS_TIMEOUT, &timeout);
 
   if (ssh_options_get (s->session, SSH_OPTIONS_HOST, &opt_host) == SSH_OK && opt_host)
@@ -241,7 +257,7 @@ connect_session (Session *s)
   if (conn == NULL)
     {
       g_autofree char *what = g_strdup_printf ("ssh to %s port %u", s->host, s->port);
-      return _dp_error_from_gio (error, what);
+      return dp->error_from_gio (error, what);
     }
   fd = dup (g_socket_get_fd (g_socket_connection_get_socket (conn)));
   g_clear_object (&conn);
@@ -297,7 +313,7 @@ static GError *
 check_host_key (DpSshNodeProcess *self,
                 Session          *s)
 {
-  const DpSpawnOptions *options = dp_node_process_get_options (DP_NODE_PROCESS (self));
+  const DpSpawnOptions *options = dp->get_options (AS_PROCESS (self));
   enum ssh_known_hosts_e state = ssh_session_is_known_server (s->session);
   g_autofree char *known = known_hosts_hint (s->session);
   g_autofree char *fingerprint = server_key_fingerprint (s->session);
@@ -320,7 +336,7 @@ check_host_key (DpSshNodeProcess *self,
 
     case SSH_KNOWN_HOSTS_UNKNOWN:
     case SSH_KNOWN_HOSTS_NOT_FOUND:
-      if (options && dp_spawn_options_get_accept_new_host_key (options))
+      if (options && dp->get_accept_new_host_key (options))
         {
           if (ssh_session_update_known_hosts (s->session) != SSH_OK)
             return g_error_new (DP_ERROR, DP_ERROR_HOST_KEY_UNKNOWN,
@@ -605,10 +621,10 @@ ssh_start (DpNodeProcess      *process,
   if (self->worker == NULL)
     {
       g_object_unref (self);
-      dp_node_process_start_failed (process,
-                                    g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED,
-                                                 "ssh to %s: cannot start a thread: %s",
-                                                 dp_node_process_get_host (process), error->message));
+      dp->start_failed (process,
+                        g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED,
+                                     "ssh to %s: cannot start a thread: %s",
+                                     dp->get_host (process), error->message));
     }
 }
 
@@ -633,7 +649,7 @@ ssh_get_address (DpNodeProcess *process)
 {
   const char *resolved = g_atomic_pointer_get (&DP_SSH_NODE_PROCESS (process)->resolved_host);
 
-  return resolved ? resolved : _dp_node_process_get_host_spec (process)->host;
+  return resolved ? resolved : dp->get_host_spec (process)->host;
 }
 
 static void
@@ -657,10 +673,12 @@ dp_ssh_node_process_finalize (GObject *object)
 static void
 dp_ssh_node_process_class_init (DpSshNodeProcessClass *klass)
 {
+  DpNodeProcessClass *process_class = (DpNodeProcessClass *) klass;
+
   G_OBJECT_CLASS (klass)->finalize = dp_ssh_node_process_finalize;
-  DP_NODE_PROCESS_CLASS (klass)->start = ssh_start;
-  DP_NODE_PROCESS_CLASS (klass)->terminate = ssh_terminate;
-  DP_NODE_PROCESS_CLASS (klass)->get_address = ssh_get_address;
+  process_class->start = ssh_start;
+  process_class->terminate = ssh_terminate;
+  process_class->get_address = ssh_get_address;
 }
 
 static void
@@ -669,4 +687,19 @@ dp_ssh_node_process_init (DpSshNodeProcess *self)
   self->wake_fds[0] = self->wake_fds[1] = -1;
   if (!g_unix_open_pipe (self->wake_fds, FD_CLOEXEC, NULL))
     self->wake_fds[0] = self->wake_fds[1] = -1;
+}
+
+/* ---- the module's one export ---- */
+
+G_MODULE_EXPORT GType dp_ssh_module_init (const DpSshModuleImports *imports);
+
+/* libdp calls it once, under its lock, before any ssh node is made */
+G_MODULE_EXPORT GType
+dp_ssh_module_init (const DpSshModuleImports *imports)
+{
+  if (imports == NULL || imports->abi != DP_SSH_MODULE_ABI ||
+      imports->size != sizeof (DpSshModuleImports))
+    return 0;
+  dp = imports;
+  return dp_ssh_node_process_get_type ();
 }

@@ -51,6 +51,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/time.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
 
 static GMainLoop *loop;
 
@@ -213,6 +216,42 @@ read_secret_line (GError **error)
   return g_string_free (s, FALSE);
 }
 
+/* A master starts its nodes with posix_spawn() and leaves its other
+ * descriptors open (dp-local-node-process.c: libdp's and GLib's are all
+ * close-on-exec, but a program may hold some that are not): the node closes
+ * what it inherited beyond its standard streams and @keep (--place-host's
+ * socket), so that it holds nothing of its master's. What it inherited is
+ * what is not close-on-exec (it survived the exec); what the node's own
+ * libraries may have opened by now is (GLib and glibc open close-on-exec),
+ * and stays. The descriptors are collected first: closing while reading
+ * the directory could skip some. */
+static void
+close_inherited_fds (int keep)
+{
+  g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *e;
+
+  if (dir == NULL)
+    return;
+  while ((e = readdir (dir)) != NULL)
+    {
+      int fd, flags;
+
+      if (e->d_name[0] < '0' || e->d_name[0] > '9')
+        continue;
+      fd = atoi (e->d_name);
+      if (fd < 3 || fd == keep || fd == dirfd (dir))
+        continue;
+      flags = fcntl (fd, F_GETFD);
+      if (flags >= 0 && !(flags & FD_CLOEXEC))
+        g_array_append_val (fds, fd);
+    }
+  closedir (dir);
+  for (guint i = 0; i < fds->len; i++)
+    close (g_array_index (fds, int, i));
+}
+
 /* ADDRESS:PORT: a HOST:PORT as dp-launch reads it (dp-host.c), with
  * neither a user nor an ssh port */
 static gboolean
@@ -343,6 +382,7 @@ main (int argc, char **argv)
       g_print ("dp-node %s\n", DP_PROJECT_VERSION);
       return 0;
     }
+  close_inherited_fds (place_host);
   if (verbose)
     g_log_set_debug_enabled (TRUE);
 

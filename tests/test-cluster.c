@@ -80,6 +80,75 @@ test_echo_values (Fixture *f, gconstpointer data)
   g_assert_null (dp_remote_connection_get (rc));
 }
 
+/* A node loads what a node needs: not the ssh spawner (the module
+ * dp-ssh.so) nor libssh and the crypto and Kerberos libraries it brings
+ * (they cost every node's start-up; issue 12). Read from the maps of a
+ * node serving a place. */
+static void
+test_node_libraries (Fixture *f, gconstpointer data)
+{
+  g_autoptr(DpRemoteConnection) rc = launch (f, "echo", "echo", 0, NULL);
+  g_autoptr(GVariant) r = NULL;
+  g_autofree char *file = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/maps",
+                                           dp_remote_node_get_pid (f->node));
+  g_autofree char *maps = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *refused[] = { "/dp-ssh.so", "/libssh.so", "/libcrypto.so", "/libssl.so",
+                            "/libkrb5.so", "/libgssapi_krb5.so" };
+
+  g_assert_true (dp_remote_connection_put (rc, g_variant_new_string ("up")));
+  r = dp_remote_connection_get (rc);
+  g_assert_cmpstr (g_variant_get_string (r, NULL), ==, "up");
+  g_assert_true (g_file_get_contents (file, &maps, NULL, &error));
+  g_assert_no_error (error);
+  /* the maps are the node's: its libraries are there */
+  g_assert_nonnull (strstr (maps, "/libdp-1.0.so"));
+  g_assert_nonnull (strstr (maps, "/echo.so"));
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+    if (strstr (maps, refused[i]) != NULL)
+      g_error ("the node maps %s:\n%s", refused[i], maps);
+}
+
+/* A node is started with posix_spawn(), its master's descriptors left open
+ * (dp-local-node-process.c); it closes those it did not ask for before it
+ * opens its own: a pipe of the master's that is not close-on-exec is not
+ * held by the node. */
+static void
+test_node_descriptors (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autofree char *link = NULL;
+  g_autofree char *ours = NULL;
+  g_autofree char *fd_dir = NULL;
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *name;
+  guint n = 0;
+  int p[2];
+
+  g_assert_cmpint (pipe (p), ==, 0);      /* not close-on-exec */
+  link = g_strdup_printf ("/proc/self/fd/%d", p[1]);
+  ours = g_file_read_link (link, NULL);
+  g_assert_nonnull (ours);
+  node = dp_test_spawn_node (router);
+  fd_dir = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/fd", dp_remote_node_get_pid (node));
+  dir = g_dir_open (fd_dir, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (fd_dir, name, NULL);
+      g_autofree char *target = g_file_read_link (path, NULL);
+
+      n++;
+      if (g_strcmp0 (target, ours) == 0)
+        g_error ("the node holds its master's pipe (%s) as its fd %s", ours, name);
+    }
+  g_assert_cmpuint (n, >=, 3);
+  close (p[0]);
+  close (p[1]);
+}
+
 static void
 test_thunk (Fixture *f, gconstpointer data)
 {
@@ -1804,6 +1873,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, setup, fn, teardown)
   ADD ("/cluster/echo-values", test_echo_values);
   ADD ("/cluster/thunk", test_thunk);
+  ADD ("/cluster/node-libraries", test_node_libraries);
   ADD ("/cluster/death-after-last-message", test_death_after_last_message);
   ADD ("/cluster/launch-errors", test_launch_errors);
   g_test_add ("/cluster/crash/thread/abort", Fixture, &crash_abort, setup, test_crash_thread, teardown);
@@ -1829,6 +1899,7 @@ main (int argc, char **argv)
   ADD ("/cluster/restarter", test_restarter);
   ADD ("/cluster/wrong-secret-named", test_wrong_secret_named);
   dp_test_add_func ("/cluster/spawn-refused", test_spawn_refused);
+  dp_test_add_func ("/cluster/node-descriptors", test_node_descriptors);
   dp_test_add_func ("/cluster/dp-launch", test_dp_launch);
   dp_test_add_func ("/cluster/dp-launch-json", test_dp_launch_json);
   dp_test_add_func ("/cluster/dp-launch-confined", test_dp_launch_confined);

@@ -944,6 +944,7 @@ test_place_crash_ends_process (void)
 /* ---- host strings (dp-host.c), the spawner's choice, GIO errors ---- */
 
 #include "dp-node-process-private.h"
+#include "dp-ssh-module-private.h"
 
 typedef struct {
   const char      *path;
@@ -1093,7 +1094,7 @@ test_spawn_factory (void)
       process = _dp_node_process_new_for_host (cases[i].host, options, &error);
       g_assert_no_error (error);
       g_assert_true (G_TYPE_CHECK_INSTANCE_TYPE (process, dp_local_node_process_get_type ()) == cases[i].local);
-      g_assert_true (G_TYPE_CHECK_INSTANCE_TYPE (process, dp_ssh_node_process_get_type ()) == !cases[i].local);
+      g_assert_true (G_TYPE_CHECK_INSTANCE_TYPE (process, _dp_ssh_node_process_get_type (NULL)) == !cases[i].local);
       g_assert_cmpstr (dp_node_process_get_host (process), ==, cases[i].host);
       g_object_unref (process);
     }
@@ -1109,6 +1110,63 @@ test_spawn_factory (void)
   process = _dp_node_process_new_for_host ("node7:x", options, &error);
   g_assert_null (process);
   g_assert_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT);
+}
+
+/* The ssh spawner is a module (dp-ssh-module-private.h): one that cannot
+ * be loaded fails the ssh spawn with an error naming the file; local spawns
+ * go on. Each case runs in a fresh process (the module, once loaded, stays). */
+static void
+test_ssh_module_missing (void)
+{
+  struct { const char *file; const char *says; } cases[] = {
+    { "/nonexistent/libdp/dp-ssh.so", "does not exist" },
+    /* a file that is no shared object */
+    { "tests/not-a-plugin.so", "cannot load the ssh module" },
+    /* a shared object that is not the module */
+    { "plugins/echo.so", "is not libdp's ssh module" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      if (g_test_subprocess ())
+        {
+          const char *which = g_getenv ("DP_TEST_SSH_MODULE_CASE");
+          g_autofree char *file = NULL;
+          g_autoptr(GError) error = NULL;
+          DpNodeProcess *process;
+
+          if (which == NULL || atoi (which) != (int) i)
+            continue;
+          file = cases[i].file[0] == '/' ? g_strdup (cases[i].file)
+                 : g_build_filename (g_getenv ("DP_BUILD_DIR"), cases[i].file, NULL);
+          g_assert_true (cases[i].file[0] == '/' || g_file_test (file, G_FILE_TEST_IS_REGULAR));
+          g_setenv ("DP_SSH_MODULE", file, TRUE);
+          g_assert_cmpstr (_dp_ssh_module_path (), ==, file);
+          process = _dp_node_process_new_for_host ("node7", NULL, &error);
+          g_assert_null (process);
+          g_assert_error (error, DP_ERROR, DP_ERROR_SPAWN_FAILED);
+          g_assert_nonnull (strstr (error->message, file));
+          g_assert_nonnull (strstr (error->message, cases[i].says));
+          g_clear_error (&error);
+          /* and again: the next ssh spawn tries again, and fails alike */
+          g_assert_null (_dp_node_process_new_for_host ("node7", NULL, &error));
+          g_assert_error (error, DP_ERROR, DP_ERROR_SPAWN_FAILED);
+          g_clear_error (&error);
+          /* a local node needs no module */
+          process = _dp_node_process_new_for_host ("localhost", NULL, &error);
+          g_assert_no_error (error);
+          g_object_unref (process);
+          return;
+        }
+      else
+        {
+          g_autofree char *n = g_strdup_printf ("%" G_GSIZE_FORMAT, i);
+          g_setenv ("DP_TEST_SSH_MODULE_CASE", n, TRUE);
+          g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+          g_unsetenv ("DP_TEST_SSH_MODULE_CASE");
+          g_test_trap_assert_passed ();
+        }
+    }
 }
 
 static void
@@ -1152,6 +1210,7 @@ add_host_tests (void)
   g_test_add_func ("/host/to-string", test_host_to_string);
   g_test_add_func ("/host/is-local", test_host_is_local);
   g_test_add_func ("/spawn/factory", test_spawn_factory);
+  g_test_add_func ("/spawn/ssh-module-missing", test_ssh_module_missing);
   g_test_add_func ("/error/from-gio", test_error_from_gio);
 }
 
