@@ -54,6 +54,11 @@ G_BEGIN_DECLS
  * @DP_ERROR_LIMIT: a limit of the node was reached (places on the node, or
  *   started by one connection); the message names the limit, its value and
  *   the #DpNode property (and dp-node option) that sets it
+ * @DP_ERROR_UNKNOWN_METHOD: an RPC server has no method of that name (see
+ *   dp_rpc_call_sync())
+ * @DP_ERROR_INVALID_ARGS: an RPC request's arguments, or a reply, do not
+ *   have the method's types (a wrong type or a wrong count); the message
+ *   names the expected and the received type
  *
  * Error codes in the %DP_ERROR domain.
  */
@@ -84,6 +89,8 @@ typedef enum {
   DP_ERROR_CLOSED,
   DP_ERROR_PLUGIN_INVALID,
   DP_ERROR_LIMIT,
+  DP_ERROR_UNKNOWN_METHOD,
+  DP_ERROR_INVALID_ARGS,
 } DpError;
 
 DP_AVAILABLE_IN_1_0
