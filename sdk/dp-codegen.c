@@ -1289,7 +1289,11 @@ main (int argc, char **argv)
   s = read_description (argv[1], &error);
   if (s == NULL)
     {
-      g_printerr ("dp-codegen: %s: %s\n", argv[1], error->message);
+      /* json-glib's and GLib's messages name the file already */
+      if (error->domain == CODEGEN_ERROR)
+        g_printerr ("dp-codegen: %s: %s\n", argv[1], error->message);
+      else
+        g_printerr ("dp-codegen: %s\n", error->message);
       return EXIT_BAD_INPUT;
     }
 
