@@ -396,6 +396,8 @@ spawn_node (DpNode *router)
   DpRemoteNode *node;
 
   dp_spawn_options_add_plugin_dir (opts, servers);
+  /* what the places print comes as DpRemoteNode::output (our stdout is TAP) */
+  dp_spawn_options_set_output (opts, DP_SPAWN_OUTPUT_DISCARD);
   node = dp_remote_node_spawn (router, "localhost", 0, opts, NULL, &error);
   g_assert_no_error (error);
   return node;
@@ -468,8 +470,16 @@ line (const char *call,
   return g_strdup_printf ("%s ==> %s", call, text);
 }
 
+static void
+on_output (DpRemoteNode *node,
+           const char   *text,
+           gpointer      data)
+{
+  g_ptr_array_add (data, g_strdup (text));
+}
+
 /* T1: the seed's distributed-places test (named tuple-server, private
- * bank): nine results in order */
+ * bank): nine results in order, and the casts' two lines on the node */
 static void
 test_node_distributed (void)
 {
@@ -485,10 +495,12 @@ test_node_distributed (void)
     dp_remote_node_launch_place (node, "bank", BANK_PLACE_SYMBOL, DP_LAUNCH_NONE, NULL);
   g_autoptr(DpRemoteConnection) c = NULL, d = NULL;
   g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) output = g_ptr_array_new_with_free_func (g_free);
   GError *error = NULL;
   GVariant *r = NULL;
   gboolean ok;
 
+  g_signal_connect (node, "output", G_CALLBACK (on_output), output);
   g_assert_true (dp_remote_connection_wait_ready (ts, NULL, &error));
   c = dp_connect_to_named_place (node, TUPLE_SERVER_SERVER_NAME);
   d = dp_connect_to_named_place (node, TUPLE_SERVER_SERVER_NAME);
@@ -528,6 +540,10 @@ test_node_distributed (void)
       g_assert_nonnull (after);
       g_assert_cmpstr (after + 5, ==, expected[i]);
     }
+  while (output->len < 2)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (output->pdata[0], ==, "Hello from define-cast");
+  g_assert_cmpstr (output->pdata[1], ==, "Hello from define-cast");
   dp_remote_node_send_exit (node);
   g_assert_true (dp_remote_node_wait_for_die (node, 30 * G_USEC_PER_SEC));
 }
