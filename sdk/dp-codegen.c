@@ -749,7 +749,8 @@ write_header (GString *h,
       if (!m->is_cast)
         {
           if (has_result (m))
-            g_string_append_printf (h, " * @out_result: (out): return location for the result (GVariant type `%s`)\n",
+            g_string_append_printf (h, " * @out_result: (out) (transfer full): return location for the result\n"
+                                       " *   (GVariant type `%s`; a #GVariant may be floating)\n",
                                     m->result);
           g_string_append (h, " * @error: return location for a #GError, sent to the caller\n");
         }
@@ -1037,7 +1038,7 @@ append_pack_result (GString *c,
       g_string_append (c,
         "  if (result != NULL)\n"
         "    {\n"
-        "      g_variant_ref_sink (result);\n"
+        "      g_variant_take_ref (result);\n"
         "      *_out_result = g_variant_new_variant (result);\n"
         "      g_variant_unref (result);\n"
         "    }\n");
@@ -1065,7 +1066,7 @@ append_free_result_on_error (GString *c,
       break;
     case CAT_VARIANT:
     case CAT_OTHER:
-      g_string_append (c, "      if (result != NULL)\n        g_variant_unref (g_variant_ref_sink (result));\n");
+      g_string_append (c, "      if (result != NULL)\n        g_variant_unref (g_variant_take_ref (result));\n");
       break;
     }
 }
