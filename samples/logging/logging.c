@@ -21,9 +21,7 @@
 #include <stdio.h>
 
 typedef struct {
-  DpNode             *router;
   DpRemoteNode       *node;
-  DpRemoteConnection *tuple_server;
   DpRemoteConnection *bank;
 } Logging;
 
@@ -49,108 +47,31 @@ use_servers (gpointer data)
   Logging *l = data;
   g_autoptr(DpRemoteConnection) c = dp_connect_to_named_place (l->node, TUPLE_SERVER_SERVER_NAME);
   g_autoptr(DpRemoteConnection) d = dp_connect_to_named_place (l->node, TUPLE_SERVER_SERVER_NAME);
-  struct { DpRemoteConnection *via; const char *key; gint64 value; } sets[] = {
-    { c, "user0", 100 }, { d, "user2", 200 },
-  };
-  struct { DpRemoteConnection *via; const char *key; } gets[] = {
-    { c, "user0" }, { d, "user2" }, { d, "user0" }, { c, "user2" },
-  };
-  DpChannel *bank = DP_CHANNEL (l->bank);
-  GVariant *result = NULL;
-  GError *error = NULL;
-  gboolean ok;
 
-  for (guint i = 0; i < G_N_ELEMENTS (sets); i++)
-    {
-      ok = tuple_server_call_set_sync (DP_CHANNEL (sets[i].via), sets[i].key,
-                                       g_variant_new_int64 (sets[i].value), &result, NULL, &error);
-      sample_print (ok, result, error);
-      g_clear_pointer (&result, g_variant_unref);
-      g_clear_error (&error);
-    }
-  for (guint i = 0; i < G_N_ELEMENTS (gets); i++)
-    {
-      ok = tuple_server_call_get_sync (DP_CHANNEL (gets[i].via), gets[i].key, &result, NULL, &error);
-      sample_print (ok, result, error);
-      g_clear_pointer (&result, g_variant_unref);
-      g_clear_error (&error);
-    }
-
-  ok = bank_call_new_account_sync (bank, "user1", &result, NULL, &error);
-  sample_print (ok, result, error);
-  g_clear_pointer (&result, g_variant_unref);
-  g_clear_error (&error);
-  ok = bank_call_add_sync (bank, "user1", 10, &result, NULL, &error);
-  sample_print (ok, result, error);
-  g_clear_pointer (&result, g_variant_unref);
-  g_clear_error (&error);
-  ok = bank_call_removem_sync (bank, "user1", 5, &result, NULL, &error);
-  sample_print (ok, result, error);
-  g_clear_pointer (&result, g_variant_unref);
-  g_clear_error (&error);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-die (gpointer data)
-{
-  Logging *l = data;
-
-  dp_remote_node_send_exit (l->node);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-quit (gpointer data)
-{
-  Logging *l = data;
-
-  dp_message_router_quit (l->router);
+  sample_use_tuples (DP_CHANNEL (c), DP_CHANNEL (d));
+  sample_use_bank (DP_CHANNEL (l->bank), "user1");
   return G_SOURCE_REMOVE;
 }
 
 int
 main (int argc, char **argv)
 {
-  g_autofree char *host = NULL;
-  GOptionEntry entries[] = {
-    { "host", 0, 0, G_OPTION_ARG_STRING, &host, "Where to spawn the node (default localhost)", "HOST" },
-    { NULL }
-  };
-  g_autoptr(GOptionContext) ctx = g_option_context_new ("- the seed's logging example");
-  g_autoptr(GError) error = NULL;
   g_autoptr(DpNode) router = dp_node_new ();
-  Logging l = { router, NULL, NULL, NULL };
-  int status;
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autoptr(DpRemoteConnection) tuple_server = NULL;
+  g_autoptr(DpRemoteConnection) bank = NULL;
+  Logging l;
+  int status = 0;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
-    {
-      g_printerr ("logging: %s\n", error->message);
-      return 2;
-    }
   g_signal_connect (router, "log", G_CALLBACK (on_log), NULL);
-  l.node = sample_spawn_node (router, host, &error);
-  if (l.node == NULL)
-    {
-      g_printerr ("logging: %s\n", error->message);
-      return 1;
-    }
-  l.tuple_server = dp_remote_node_launch_place (l.node, "tuple-server-logging", TUPLE_SERVER_PLACE_SYMBOL,
-                                                DP_LAUNCH_NONE, TUPLE_SERVER_SERVER_NAME);
-  l.bank = dp_remote_node_launch_place (l.node, "bank-logging", BANK_PLACE_SYMBOL, DP_LAUNCH_NONE, NULL);
-
-  dp_message_router (router,
-                     dp_after_seconds (2, use_servers, &l, NULL),
-                     dp_after_seconds (6, die, &l, NULL),
-                     dp_after_seconds (8, quit, &l, NULL),
-                     NULL);
-
-  status = sample_status ();
-  dp_remote_node_terminate (l.node);
-  dp_remote_node_wait_for_die (l.node, 10 * G_USEC_PER_SEC);
-  g_clear_object (&l.tuple_server);
-  g_clear_object (&l.bank);
-  g_clear_object (&l.node);
-  return status;
+  node = sample_start (router, "- the seed's logging example", argc, argv, &status);
+  if (node == NULL)
+    return status;
+  tuple_server = dp_remote_node_launch_place (node, "tuple-server-logging", TUPLE_SERVER_PLACE_SYMBOL,
+                                              DP_LAUNCH_NONE, TUPLE_SERVER_SERVER_NAME);
+  bank = dp_remote_node_launch_place (node, "bank-logging", BANK_PLACE_SYMBOL, DP_LAUNCH_NONE, NULL);
+  l = (Logging) { node, bank };
+  return sample_run (router, node, &l, 6, 8,
+                     2.0, use_servers,
+                     -1.0);
 }

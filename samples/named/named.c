@@ -19,9 +19,7 @@
 #include "sample-master.h"
 
 typedef struct {
-  DpNode             *router;
   DpRemoteNode       *node;
-  DpRemoteConnection *tuple_server;
   DpRemoteConnection *bank;
 } Named;
 
@@ -31,37 +29,13 @@ use_tuple_server (gpointer data)
   Named *n = data;
   g_autoptr(DpRemoteConnection) c = dp_connect_to_named_place (n->node, TUPLE_SERVER_SERVER_NAME);
   g_autoptr(DpRemoteConnection) d = dp_connect_to_named_place (n->node, TUPLE_SERVER_SERVER_NAME);
-  struct { DpRemoteConnection *via; const char *key; gint64 value; } sets[] = {
-    { c, "user0", 100 }, { d, "user2", 200 },
-  };
-  struct { DpRemoteConnection *via; const char *key; } gets[] = {
-    { c, "user0" }, { d, "user2" }, { d, "user0" }, { c, "user2" },
-  };
   GError *error = NULL;
 
+  /* define-cast: no reply to wait for */
   if (!tuple_server_cast_hello (DP_CHANNEL (c), &error) ||
       !tuple_server_cast_hello (DP_CHANNEL (d), &error))
-    {
-      sample_print (FALSE, NULL, error);
-      g_clear_error (&error);
-    }
-  for (guint i = 0; i < G_N_ELEMENTS (sets); i++)
-    {
-      g_autoptr(GVariant) result = NULL;
-      gboolean ok = tuple_server_call_set_sync (DP_CHANNEL (sets[i].via), sets[i].key,
-                                                g_variant_new_int64 (sets[i].value),
-                                                &result, NULL, &error);
-      sample_print (ok, result, error);
-      g_clear_error (&error);
-    }
-  for (guint i = 0; i < G_N_ELEMENTS (gets); i++)
-    {
-      g_autoptr(GVariant) result = NULL;
-      gboolean ok = tuple_server_call_get_sync (DP_CHANNEL (gets[i].via), gets[i].key,
-                                                &result, NULL, &error);
-      sample_print (ok, result, error);
-      g_clear_error (&error);
-    }
+    sample_print (FALSE, NULL, error);
+  sample_use_tuples (DP_CHANNEL (c), DP_CHANNEL (d));
   return G_SOURCE_REMOVE;
 }
 
@@ -69,87 +43,31 @@ static gboolean
 use_bank (gpointer data)
 {
   Named *n = data;
-  DpChannel *bank = DP_CHANNEL (n->bank);
-  GVariant *result = NULL;
-  GError *error = NULL;
-  gboolean ok;
 
-  ok = bank_call_new_account_sync (bank, "user0", &result, NULL, &error);
-  sample_print (ok, result, error);
-  g_clear_pointer (&result, g_variant_unref);
-  g_clear_error (&error);
-  ok = bank_call_add_sync (bank, "user0", 10, &result, NULL, &error);
-  sample_print (ok, result, error);
-  g_clear_pointer (&result, g_variant_unref);
-  g_clear_error (&error);
-  ok = bank_call_removem_sync (bank, "user0", 5, &result, NULL, &error);
-  sample_print (ok, result, error);
-  g_clear_pointer (&result, g_variant_unref);
-  g_clear_error (&error);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-die (gpointer data)
-{
-  Named *n = data;
-
-  dp_remote_node_send_exit (n->node);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-quit (gpointer data)
-{
-  Named *n = data;
-
-  dp_message_router_quit (n->router);
+  sample_use_bank (DP_CHANNEL (n->bank), "user0");
   return G_SOURCE_REMOVE;
 }
 
 int
 main (int argc, char **argv)
 {
-  g_autofree char *host = NULL;
-  GOptionEntry entries[] = {
-    { "host", 0, 0, G_OPTION_ARG_STRING, &host, "Where to spawn the node (default localhost)", "HOST" },
-    { NULL }
-  };
-  g_autoptr(GOptionContext) ctx = g_option_context_new ("- the seed's named-place example");
-  g_autoptr(GError) error = NULL;
   g_autoptr(DpNode) router = dp_node_new ();
-  Named n = { router, NULL, NULL, NULL };
-  int status;
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autoptr(DpRemoteConnection) tuple_server = NULL;
+  g_autoptr(DpRemoteConnection) bank = NULL;
+  Named n;
+  int status = 0;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
-    {
-      g_printerr ("named: %s\n", error->message);
-      return 2;
-    }
-  n.node = sample_spawn_node (router, host, &error);
-  if (n.node == NULL)
-    {
-      g_printerr ("named: %s\n", error->message);
-      return 1;
-    }
+  node = sample_start (router, "- the seed's named-place example", argc, argv, &status);
+  if (node == NULL)
+    return status;
   /* supervise-named-dynamic-place-at and supervise-dynamic-place-at */
-  n.tuple_server = dp_remote_node_launch_place (n.node, "tuple-server", TUPLE_SERVER_PLACE_SYMBOL,
-                                                DP_LAUNCH_NONE, TUPLE_SERVER_SERVER_NAME);
-  n.bank = dp_remote_node_launch_place (n.node, "bank", BANK_PLACE_SYMBOL, DP_LAUNCH_NONE, NULL);
-
-  dp_message_router (router,
-                     dp_after_seconds (2, use_tuple_server, &n, NULL),
-                     dp_after_seconds (4, use_bank, &n, NULL),
-                     dp_after_seconds (8, die, &n, NULL),
-                     dp_after_seconds (10, quit, &n, NULL),
-                     NULL);
-
-  status = sample_status ();
-  dp_remote_node_terminate (n.node);
-  dp_remote_node_wait_for_die (n.node, 10 * G_USEC_PER_SEC);
-  g_clear_object (&n.tuple_server);
-  g_clear_object (&n.bank);
-  g_clear_object (&n.node);
-  return status;
+  tuple_server = dp_remote_node_launch_place (node, "tuple-server", TUPLE_SERVER_PLACE_SYMBOL,
+                                              DP_LAUNCH_NONE, TUPLE_SERVER_SERVER_NAME);
+  bank = dp_remote_node_launch_place (node, "bank", BANK_PLACE_SYMBOL, DP_LAUNCH_NONE, NULL);
+  n = (Named) { node, bank };
+  return sample_run (router, node, &n, 8, 10,
+                     2.0, use_tuple_server,
+                     4.0, use_bank,
+                     -1.0);
 }

@@ -11,92 +11,26 @@
  */
 #include "sample-master.h"
 
-typedef struct {
-  DpNode             *router;
-  DpRemoteNode       *node;
-  DpRemoteConnection *bank;
-} Thread;
-
 static gboolean
 use_bank (gpointer data)
 {
-  Thread *t = data;
-  DpChannel *bank = DP_CHANNEL (t->bank);
-  GVariant *result = NULL;
-  GError *error = NULL;
-  gboolean ok;
-
-  ok = bank_call_new_account_sync (bank, "user0", &result, NULL, &error);
-  sample_print (ok, result, error);
-  g_clear_pointer (&result, g_variant_unref);
-  g_clear_error (&error);
-  ok = bank_call_add_sync (bank, "user0", 10, &result, NULL, &error);
-  sample_print (ok, result, error);
-  g_clear_pointer (&result, g_variant_unref);
-  g_clear_error (&error);
-  ok = bank_call_removem_sync (bank, "user0", 5, &result, NULL, &error);
-  sample_print (ok, result, error);
-  g_clear_pointer (&result, g_variant_unref);
-  g_clear_error (&error);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-die (gpointer data)
-{
-  Thread *t = data;
-
-  dp_remote_node_send_exit (t->node);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-quit (gpointer data)
-{
-  Thread *t = data;
-
-  dp_message_router_quit (t->router);
+  sample_use_bank (DP_CHANNEL (data), "user0");
   return G_SOURCE_REMOVE;
 }
 
 int
 main (int argc, char **argv)
 {
-  g_autofree char *host = NULL;
-  GOptionEntry entries[] = {
-    { "host", 0, 0, G_OPTION_ARG_STRING, &host, "Where to spawn the node (default localhost)", "HOST" },
-    { NULL }
-  };
-  g_autoptr(GOptionContext) ctx = g_option_context_new ("- the seed's thread example");
-  g_autoptr(GError) error = NULL;
   g_autoptr(DpNode) router = dp_node_new ();
-  Thread t = { router, NULL, NULL };
-  int status;
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autoptr(DpRemoteConnection) bank = NULL;
+  int status = 0;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
-    {
-      g_printerr ("thread: %s\n", error->message);
-      return 2;
-    }
-  t.node = sample_spawn_node (router, host, &error);
-  if (t.node == NULL)
-    {
-      g_printerr ("thread: %s\n", error->message);
-      return 1;
-    }
-  t.bank = dp_supervise_thread_at (t.node, "bank", BANK_PLACE_SYMBOL);
-
-  dp_message_router (router,
-                     dp_after_seconds (2, use_bank, &t, NULL),
-                     dp_after_seconds (6, die, &t, NULL),
-                     dp_after_seconds (8, quit, &t, NULL),
-                     NULL);
-
-  status = sample_status ();
-  dp_remote_node_terminate (t.node);
-  dp_remote_node_wait_for_die (t.node, 10 * G_USEC_PER_SEC);
-  g_clear_object (&t.bank);
-  g_clear_object (&t.node);
-  return status;
+  node = sample_start (router, "- the seed's thread example", argc, argv, &status);
+  if (node == NULL)
+    return status;
+  bank = dp_supervise_thread_at (node, "bank", BANK_PLACE_SYMBOL);
+  return sample_run (router, node, bank, 6, 8,
+                     2.0, use_bank,
+                     -1.0);
 }
