@@ -244,6 +244,9 @@ void      _dp_place_channel_unbind      (DpPlaceChannel *self);
 GLogLevelFlags _dp_severity_to_level    (const char *severity);
 /* the channel of the place running on this thread, or NULL */
 DpPlaceChannel *_dp_place_get_current_channel (void);
+void            _dp_log_to_parent (DpPlaceChannel *ch,
+                                   const char     *severity,
+                                   const char     *text);
 
 /* ------------------------------------------------------------------ *
  * Places (dp-place.c) and plugins (dp-plugin.c)                       *

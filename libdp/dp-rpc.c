@@ -212,7 +212,7 @@ dp_rpc_serve (DpPlaceChannel           *channel,
  * dp_rpc_serve(): sends a log record to the root node (through
  * dp_place_channel_log() on the server's place channel), where it is logged
  * with GLib structured logging and emitted as #DpNode::log. It is never
- * seen as a reply. Called outside a handler, the record is logged here.
+ * seen as a reply. Outside a handler it is dp_log_message().
  *
  * ```c
  * dp_rpc_log_to_parent ("debug", "%s set to %" G_GINT64_FORMAT, key, value);
@@ -231,12 +231,9 @@ dp_rpc_log_to_parent (const char *severity,
   va_start (ap, format);
   message = g_strdup_vprintf (format, ap);
   va_end (ap);
-  if (channel)
-    dp_place_channel_log (channel, severity, message);
-  else
-    g_log_structured (G_LOG_DOMAIN, _dp_severity_to_level (severity),
-                      "DP_SEVERITY", severity,
-                      "MESSAGE", "%s", message);
+  /* the server's channel, or the place's own (a handler of a server run
+   * by hand inside a place) */
+  _dp_log_to_parent (channel ? channel : _dp_place_get_current_channel (), severity, message);
 }
 
 /* ---- client ---- */
