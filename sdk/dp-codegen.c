@@ -885,6 +885,7 @@ write_client (GString    *c,
     {
       Method *m = s->methods->pdata[i];
       g_autofree char *rtype = m->result ? g_strdup (m->result) : NULL;
+      int ind;
 
       if (m->is_cast)
         {
@@ -903,9 +904,10 @@ write_client (GString    *c,
             " *\n"
             " * Returns: %FALSE with %DP_ERROR_CLOSED when the channel has gone\n"
             " */\n");
+          ind = (int) (strlen (s->c) + strlen (m->c) + strlen ("_cast_ ("));
           g_string_append_printf (c, "gboolean\n%s_cast_%s (DpChannel *channel", s->c, m->c);
-          append_in_params (c, m, 2);
-          g_string_append (c, ",\n  GError **error)\n{\n  return dp_rpc_cast (channel, ");
+          append_in_params (c, m, ind);
+          g_string_append_printf (c, ",\n%*sGError **error)\n{\n  return dp_rpc_cast (channel, ", ind, "");
           g_string_append_printf (c, "\"%s\", ", m->wire);
           append_pack_args (c, m);
           g_string_append (c, ", error);\n}\n\n");
@@ -934,14 +936,15 @@ write_client (GString    *c,
         " *   own error, %DP_ERROR_UNKNOWN_METHOD, %DP_ERROR_INVALID_ARGS or\n"
         " *   %DP_ERROR_CLOSED\n"
         " */\n");
+      ind = (int) (strlen (s->c) + strlen (m->c) + strlen ("_call__sync ("));
       g_string_append_printf (c, "gboolean\n%s_call_%s_sync (DpChannel *channel", s->c, m->c);
-      append_in_params (c, m, 2);
+      append_in_params (c, m, ind);
       if (has_result (m))
         {
           g_autofree char *ot = ctype_out (m->result, m->result_cat);
-          g_string_append_printf (c, ",\n  %s*out_result", ot);
+          g_string_append_printf (c, ",\n%*s%s*out_result", ind, "", ot);
         }
-      g_string_append (c, ",\n  GCancellable *cancellable,\n  GError **error)\n{\n  GVariant *_result;\n\n");
+      g_string_append_printf (c, ",\n%*sGCancellable *cancellable,\n%*sGError **error)\n{\n  GVariant *_result;\n\n", ind, "", ind, "");
       g_string_append_printf (c, "  _result = dp_rpc_call_sync (channel, \"%s\", ", m->wire);
       append_pack_args (c, m);
       g_string_append_printf (c, ",\n                              G_VARIANT_TYPE (\"%s\"), cancellable, error);\n", rtype);
@@ -970,9 +973,10 @@ write_client (GString    *c,
         m->wire, s->c, m->c, s->c, m->c);
       append_method_doc (c, m);
       g_string_append (c, " */\n");
+      ind = (int) (strlen (s->c) + strlen (m->c) + strlen ("_call__async ("));
       g_string_append_printf (c, "void\n%s_call_%s_async (DpChannel *channel", s->c, m->c);
-      append_in_params (c, m, 2);
-      g_string_append (c, ",\n  GCancellable *cancellable,\n  GAsyncReadyCallback callback,\n  gpointer user_data)\n{\n");
+      append_in_params (c, m, ind);
+      g_string_append_printf (c, ",\n%*sGCancellable *cancellable,\n%*sGAsyncReadyCallback callback,\n%*sgpointer user_data)\n{\n", ind, "", ind, "", ind, "");
       g_string_append_printf (c, "  dp_rpc_call_async (channel, \"%s\", ", m->wire);
       append_pack_args (c, m);
       g_string_append_printf (c, ",\n                     G_VARIANT_TYPE (\"%s\"), cancellable, callback, user_data);\n}\n\n", rtype);
@@ -993,15 +997,16 @@ write_client (GString    *c,
         " * Returns: %%TRUE on success, or %%FALSE with @error set (as for\n"
         " *   %s_call_%s_sync())\n"
         " */\n", s->c, m->c, s->c, m->c);
+      ind = (int) (strlen (s->c) + strlen (m->c) + strlen ("_call__finish ("));
       g_string_append_printf (c, "gboolean\n%s_call_%s_finish (DpChannel *channel", s->c, m->c);
       if (has_result (m))
         {
           g_autofree char *ot = ctype_out (m->result, m->result_cat);
-          g_string_append_printf (c, ",\n  %s*out_result", ot);
+          g_string_append_printf (c, ",\n%*s%s*out_result", ind, "", ot);
         }
-      g_string_append (c, ",\n  GAsyncResult *res,\n  GError **error)\n{\n"
+      g_string_append_printf (c, ",\n%*sGAsyncResult *res,\n%*sGError **error)\n{\n"
                           "  GVariant *_result = dp_rpc_call_finish (channel, res, error);\n\n"
-                          "  if (_result == NULL)\n    return FALSE;\n");
+                          "  if (_result == NULL)\n    return FALSE;\n", ind, "", ind, "");
       if (has_result (m))
         {
           g_string_append (c, "  if (out_result != NULL)\n    *out_result = ");
