@@ -478,6 +478,34 @@ on_output (DpRemoteNode *node,
   g_ptr_array_add (data, g_strdup (text));
 }
 
+typedef struct {
+  DpChannel  *ch;
+  const char *prefix;
+} TupleClient;
+
+/* sets and gets keys of its own through its own connection, checking
+ * every reply */
+static gpointer
+tuple_client_thread (gpointer data)
+{
+  TupleClient *tc = data;
+
+  for (gint64 i = 0; i < 300; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("%s%" G_GINT64_FORMAT, tc->prefix, i);
+      g_autoptr(GVariant) set = NULL;
+      g_autoptr(GVariant) got = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_assert_true (tuple_server_call_set_sync (tc->ch, key, g_variant_new_int64 (i), &set, NULL, &error));
+      g_assert_true (tuple_server_call_get_sync (tc->ch, key, &got, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int64 (set), ==, i);
+      g_assert_cmpint (g_variant_get_int64 (got), ==, i);
+    }
+  return NULL;
+}
+
 /* T1: the seed's distributed-places test (named tuple-server, private
  * bank): nine results in order, and the casts' two lines on the node */
 static void
@@ -540,6 +568,21 @@ test_node_distributed (void)
       g_assert_nonnull (after);
       g_assert_cmpstr (after + 5, ==, expected[i]);
     }
+
+  /* both clients at once: each gets its own replies, the state is shared */
+  {
+    TupleClient tcs[] = { { DP_CHANNEL (c), "c-" }, { DP_CHANNEL (d), "d-" } };
+    GThread *threads[G_N_ELEMENTS (tcs)];
+
+    for (guint i = 0; i < G_N_ELEMENTS (tcs); i++)
+      threads[i] = g_thread_new ("tuple-client", tuple_client_thread, &tcs[i]);
+    for (guint i = 0; i < G_N_ELEMENTS (tcs); i++)
+      g_thread_join (threads[i]);
+    g_assert_true (tuple_server_call_get_sync (DP_CHANNEL (c), "d-299", &r, NULL, &error));
+    g_assert_cmpint (g_variant_get_int64 (r), ==, 299);
+    g_clear_pointer (&r, g_variant_unref);
+  }
+
   while (output->len < 2)
     g_main_context_iteration (NULL, TRUE);
   g_assert_cmpstr (output->pdata[0], ==, "Hello from define-cast");
