@@ -39,13 +39,50 @@
 
 /* ---- the codec ---- */
 
+/* (Built and read child by child: GVariant's format-string functions cost
+ * more than the rest of a call.) */
 static GVariant *
 encode (guchar      kind,
         guint32     id,
         const char *method,
         GVariant   *body)
 {
-  return g_variant_new ("(yus@v)", kind, id, method, g_variant_new_variant (body));
+  GVariant *children[4] = {
+    g_variant_new_byte (kind),
+    g_variant_new_uint32 (id),
+    g_variant_new_string (method),
+    g_variant_new_variant (body),
+  };
+
+  return g_variant_new_tuple (children, G_N_ELEMENTS (children));
+}
+
+/* The kind and id of a message of type MESSAGE_TYPE; with @method, its
+ * method's child (the name is g_variant_get_string() of it); with @body,
+ * the boxed value. */
+static void
+decode (GVariant  *msg,
+        guchar    *kind,
+        guint32   *id,
+        GVariant **method,
+        GVariant **body)
+{
+  GVariant *child;
+
+  child = g_variant_get_child_value (msg, 0);
+  *kind = g_variant_get_byte (child);
+  g_variant_unref (child);
+  child = g_variant_get_child_value (msg, 1);
+  *id = g_variant_get_uint32 (child);
+  g_variant_unref (child);
+  if (method)
+    *method = g_variant_get_child_value (msg, 2);
+  if (body)
+    {
+      child = g_variant_get_child_value (msg, 3);
+      *body = g_variant_get_variant (child);
+      g_variant_unref (child);
+    }
 }
 
 static GVariant *
@@ -108,6 +145,7 @@ serve_one (const DpRpcInterfaceInfo *info,
            DpPlaceChannel           *reply)
 {
   g_autoptr(GVariant) args = NULL;
+  g_autoptr(GVariant) method_v = NULL;
   g_autoptr(GVariant) result = NULL;
   g_autoptr(GError) error = NULL;
   const DpRpcMethodInfo *m;
@@ -124,7 +162,8 @@ serve_one (const DpRpcInterfaceInfo *info,
       reply_error (reply, 0, error);
       return;
     }
-  g_variant_get (msg, "(yu&sv)", &kind, &id, &method, &args);
+  decode (msg, &kind, &id, &method_v, &args);
+  method = g_variant_get_string (method_v, NULL);
   if (kind != KIND_CALL && kind != KIND_CAST)
     g_set_error (&error, DP_ERROR, DP_ERROR_INVALID_ARGS,
                  "server %s: a request of unknown kind %u", info->name, kind);
@@ -254,6 +293,7 @@ typedef struct {
   guint32     next_id;
   GHashTable *calls;        /* id → Call (not owned) */
   gboolean    reading;      /* somebody is in a get on the channel */
+  guint       waiters;      /* threads in g_cond_wait (@cond): woken only if any */
   gboolean    closed;       /* the channel has closed: every call fails */
   guint       n_async;      /* asynchronous calls in flight */
   gboolean    reader_thread;
@@ -339,6 +379,7 @@ call_result (Call    *call,
 {
   g_autoptr(GVariant) body = NULL;
   guchar kind;
+  guint32 id;
 
   if (call->reply == NULL)
     {
@@ -346,7 +387,7 @@ call_result (Call    *call,
                    "the channel closed before %s was answered", call->method);
       return NULL;
     }
-  g_variant_get (call->reply, "(yu&sv)", &kind, NULL, NULL, &body);
+  decode (call->reply, &kind, &id, NULL, &body);
   if (kind == KIND_ERROR)
     {
       g_propagate_error (error, decode_error (body));
@@ -429,7 +470,7 @@ read_one_locked (Client    *c,
 
       if (g_variant_is_of_type (msg, MESSAGE_TYPE))
         {
-          g_variant_get (msg, "(yu&s@v)", &kind, &id, NULL, NULL);
+          decode (msg, &kind, &id, NULL, NULL);
           if (kind == KIND_REPLY || kind == KIND_ERROR)
             call = g_hash_table_lookup (c->calls, GUINT_TO_POINTER (id));
         }
@@ -469,7 +510,9 @@ read_one_locked (Client    *c,
             }
         }
     }
-  g_cond_broadcast (&c->cond);
+  /* a broadcast is a system call even with nobody to wake */
+  if (c->waiters)
+    g_cond_broadcast (&c->cond);
   if (tasks)
     {
       g_mutex_unlock (&c->lock);
@@ -596,7 +639,11 @@ dp_rpc_call_sync (DpChannel           *channel,
       if (!c->reading)
         read_one_locked (c, channel, cancellable ? READ_SLICE_US : -1);
       else
-        g_cond_wait (&c->cond, &c->lock);
+        {
+          c->waiters++;
+          g_cond_wait (&c->cond, &c->lock);
+          c->waiters--;
+        }
     }
   if (!call->done)
     {
@@ -626,7 +673,11 @@ reader_thread (gpointer data)
   while (c->n_async > 0 && !c->closed)
     {
       if (c->reading)
-        g_cond_wait (&c->cond, &c->lock);
+        {
+          c->waiters++;
+          g_cond_wait (&c->cond, &c->lock);
+          c->waiters--;
+        }
       else
         read_one_locked (c, channel, READ_SLICE_US);
     }
