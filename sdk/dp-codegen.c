@@ -245,36 +245,46 @@ ctype_out (const char *type,
   g_assert_not_reached ();
 }
 
-/* g_variant_new() format of an argument */
+/* The GVariant of an argument, built from its C value (the generated code
+ * builds and reads messages child by child: GVariant's format strings cost
+ * more than the rest of a call) */
 static char *
-pack_format (const char *type,
-             Category    cat)
+pack_expr (Arg *a)
 {
-  switch (cat)
+  switch (a->cat)
     {
     case CAT_BASIC:
-    case CAT_STRING:     return g_strdup (type);
-    case CAT_BYTESTRING: return g_strdup ("^ay");
-    case CAT_STRV:       return g_strdup_printf ("^%s", type);
-    case CAT_VARIANT:    return g_strdup ("v");
-    case CAT_OTHER:      return g_strdup_printf ("@%s", type);
+      return g_strdup_printf ("g_variant_new_%s (%s)", basic_getter (a->type[0]), a->name);
+    case CAT_STRING:
+      return g_strdup_printf ("g_variant_new_%s (%s)",
+                              a->type[0] == 's' ? "string" : a->type[0] == 'o' ? "object_path" : "signature",
+                              a->name);
+    case CAT_BYTESTRING:
+      return g_strdup_printf ("g_variant_new_bytestring (%s)", a->name);
+    case CAT_STRV:
+      return g_strdup_printf ("g_variant_new_%s (%s, -1)", a->type[1] == 'o' ? "objv" : "strv", a->name);
+    case CAT_VARIANT:
+      return g_strdup_printf ("g_variant_new_variant (%s)", a->name);
+    case CAT_OTHER:
+      return g_strdup (a->name);
     }
   g_assert_not_reached ();
 }
 
-/* g_variant_get() format of an argument, on the server */
+/* The C value of an argument, read from its child @child on the server */
 static char *
-unpack_format (const char *type,
-               Category    cat)
+unpack_expr (Arg        *a,
+             const char *child)
 {
-  switch (cat)
+  switch (a->cat)
     {
-    case CAT_BASIC:      return g_strdup (type);
-    case CAT_STRING:     return g_strdup_printf ("&%s", type);
-    case CAT_BYTESTRING: return g_strdup ("^&ay");
-    case CAT_STRV:       return g_strdup_printf ("^a&%c", type[1]);
-    case CAT_VARIANT:    return g_strdup ("v");
-    case CAT_OTHER:      return g_strdup_printf ("@%s", type);
+    case CAT_BASIC:      return g_strdup_printf ("g_variant_get_%s (%s)", basic_getter (a->type[0]), child);
+    case CAT_STRING:     return g_strdup_printf ("g_variant_get_string (%s, NULL)", child);
+    case CAT_BYTESTRING: return g_strdup_printf ("g_variant_get_bytestring (%s)", child);
+    case CAT_STRV:       return g_strdup_printf ("g_variant_get_%s (%s, NULL)",
+                                                 a->type[1] == 'o' ? "objv" : "strv", child);
+    case CAT_VARIANT:    return g_strdup_printf ("g_variant_get_variant (%s)", child);
+    case CAT_OTHER:      return g_strdup (child);
     }
   g_assert_not_reached ();
 }
@@ -629,22 +639,46 @@ append_method_doc (GString *out,
     g_string_append_printf (out, " *\n * %s\n", m->doc);
 }
 
-/* g_variant_new ("(sx)", arg_who, arg_amount) */
+/* _bank_pack_add (arg_who, arg_amount) */
 static void
 append_pack_args (GString *out,
+                  Server  *s,
                   Method  *m)
 {
-  g_string_append (out, "g_variant_new (\"(");
+  g_string_append_printf (out, "_%s_pack_%s (", s->c, m->c);
+  for (guint i = 0; i < m->args->len; i++)
+    g_string_append_printf (out, "%s%s", i ? ", " : "", ((Arg *) m->args->pdata[i])->name);
+  g_string_append (out, ")");
+}
+
+/* static GVariant *_bank_pack_add (const gchar *arg_who, gint64 arg_amount):
+ * the arguments' tuple */
+static void
+append_pack_function (GString *c,
+                      Server  *s,
+                      Method  *m)
+{
+  int ind = (int) (strlen (s->c) + strlen (m->c) + strlen ("__pack_ ("));
+
+  g_string_append_printf (c, "static GVariant *\n_%s_pack_%s (", s->c, m->c);
+  if (m->args->len == 0)
+    {
+      g_string_append (c, "void)\n{\n  return g_variant_new_tuple (NULL, 0);\n}\n\n");
+      return;
+    }
   for (guint i = 0; i < m->args->len; i++)
     {
       Arg *a = m->args->pdata[i];
-      g_autofree char *f = pack_format (a->type, a->cat);
-      g_string_append (out, f);
+      g_autofree char *ct = ctype_in (a->type, a->cat);
+      g_string_append_printf (c, "%s%*s%s%s", i ? ",\n" : "", i ? ind : 0, "", ct, a->name);
     }
-  g_string_append (out, ")\"");
+  g_string_append_printf (c, ")\n{\n  GVariant *_children[%u];\n\n", m->args->len);
   for (guint i = 0; i < m->args->len; i++)
-    g_string_append_printf (out, ", %s", ((Arg *) m->args->pdata[i])->name);
-  g_string_append (out, ")");
+    {
+      g_autofree char *e = pack_expr (m->args->pdata[i]);
+      g_string_append_printf (c, "  _children[%u] = %s;\n", i, e);
+    }
+  g_string_append_printf (c, "  return g_variant_new_tuple (_children, %u);\n}\n\n", m->args->len);
 }
 
 /* *out_result = <from the GVariant @var> */
@@ -882,6 +916,9 @@ write_client (GString    *c,
   append_preamble (c, input, header);
 
   for (guint i = 0; i < s->methods->len; i++)
+    append_pack_function (c, s, s->methods->pdata[i]);
+
+  for (guint i = 0; i < s->methods->len; i++)
     {
       Method *m = s->methods->pdata[i];
       g_autofree char *rtype = m->result ? g_strdup (m->result) : NULL;
@@ -909,7 +946,7 @@ write_client (GString    *c,
           append_in_params (c, m, ind);
           g_string_append_printf (c, ",\n%*sGError **error)\n{\n  return dp_rpc_cast (channel, ", ind, "");
           g_string_append_printf (c, "\"%s\", ", m->wire);
-          append_pack_args (c, m);
+          append_pack_args (c, s, m);
           g_string_append (c, ", error);\n}\n\n");
           continue;
         }
@@ -946,7 +983,7 @@ write_client (GString    *c,
         }
       g_string_append_printf (c, ",\n%*sGCancellable *cancellable,\n%*sGError **error)\n{\n  GVariant *_result;\n\n", ind, "", ind, "");
       g_string_append_printf (c, "  _result = dp_rpc_call_sync (channel, \"%s\", ", m->wire);
-      append_pack_args (c, m);
+      append_pack_args (c, s, m);
       g_string_append_printf (c, ",\n                              G_VARIANT_TYPE (\"%s\"), cancellable, error);\n", rtype);
       g_string_append (c, "  if (_result == NULL)\n    return FALSE;\n");
       if (has_result (m))
@@ -978,7 +1015,7 @@ write_client (GString    *c,
       append_in_params (c, m, ind);
       g_string_append_printf (c, ",\n%*sGCancellable *cancellable,\n%*sGAsyncReadyCallback callback,\n%*sgpointer user_data)\n{\n", ind, "", ind, "", ind, "");
       g_string_append_printf (c, "  dp_rpc_call_async (channel, \"%s\", ", m->wire);
-      append_pack_args (c, m);
+      append_pack_args (c, s, m);
       g_string_append_printf (c, ",\n                     G_VARIANT_TYPE (\"%s\"), cancellable, callback, user_data);\n}\n\n", rtype);
 
       /* _finish */
@@ -1096,9 +1133,11 @@ append_free_args (GString *c,
 
       if (a->cat == CAT_STRV)
         g_string_append_printf (c, "%sg_free (%s);\n", indent, a->name);
-      else if (a->cat == CAT_VARIANT || a->cat == CAT_OTHER)
+      else if (a->cat == CAT_VARIANT)
         g_string_append_printf (c, "%sg_variant_unref (%s);\n", indent, a->name);
     }
+  for (guint i = 0; i < m->args->len; i++)
+    g_string_append_printf (c, "%sg_variant_unref (_children[%u]);\n", indent, i);
 }
 
 static void
@@ -1135,22 +1174,22 @@ write_server (GString    *c,
           g_string_append_printf (c, "  %sresult = %s;\n", ot,
                                   m->result_cat == CAT_BASIC ? "0" : "NULL");
         }
+      if (m->args->len > 0)
+        g_string_append_printf (c, "  GVariant *_children[%u];\n", m->args->len);
       if (!m->is_cast)
         g_string_append (c, "  gboolean ok;\n");
       g_string_append (c, "\n");
       if (m->args->len > 0)
         {
-          g_string_append (c, "  g_variant_get (_args, \"(");
           for (guint j = 0; j < m->args->len; j++)
             {
               Arg *a = m->args->pdata[j];
-              g_autofree char *f = unpack_format (a->type, a->cat);
-              g_string_append (c, f);
+              g_autofree char *child = g_strdup_printf ("_children[%u]", j);
+              g_autofree char *e = unpack_expr (a, child);
+
+              g_string_append_printf (c, "  %s = g_variant_get_child_value (_args, %u);\n", child, j);
+              g_string_append_printf (c, "  %s = %s;\n", a->name, e);
             }
-          g_string_append (c, ")\"");
-          for (guint j = 0; j < m->args->len; j++)
-            g_string_append_printf (c, ", &%s", ((Arg *) m->args->pdata[j])->name);
-          g_string_append (c, ");\n");
         }
       else
         g_string_append (c, "  (void) _args;\n");
@@ -1197,7 +1236,7 @@ write_server (GString    *c,
       if (has_result (m))
         append_pack_result (c, m);
       else
-        g_string_append (c, "  *_out_result = g_variant_new (\"()\");\n");
+        g_string_append (c, "  *_out_result = g_variant_new_tuple (NULL, 0);\n");
       g_string_append (c, "  return TRUE;\n}\n\n");
     }
 
