@@ -5,8 +5,10 @@
                  [--quick] [--json FILE] [--timeout S]
 
 Normally started by bench/run.sh, which builds first. Every workload (W0 W1
-W2 W2C W3 W4 W6 W7) runs for every system (libdp, raw-tcp, zeromq; the
+W2 W2C W2R W3 W4 W6 W7 W8) runs for every system (libdp, raw-tcp, zeromq; the
 start-up ones W0 W1 W6 also for floor, raw-tcp linked like dp-node) N times
+(W2R, W2 as RPC calls through dp-codegen's stubs, and W8, place to place
+across nodes, for libdp only)
 (default 5); each repetition runs every system once per workload, the order
 of the systems rotating from one repetition to the next, so drift hits them
 all alike. W2C is W2 run while two busy loops (child processes of this
@@ -35,7 +37,7 @@ import subprocess
 import sys
 import time
 
-WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W3", "W4", "W6", "W7", "W8"]
+WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W2R", "W3", "W4", "W6", "W7", "W8"]
 # a workload run by another one's program, under a load the harness makes
 PROGRAM_WORKLOAD = {"W2C": "W2"}
 BUSY_LOOPS = {"W2C": 2}
@@ -52,6 +54,8 @@ SSH_HOST = "dp-test"
 
 
 def applies(system, workload):
+    if workload == "W2R":
+        return system == "libdp"   # an RPC over libdp's stubs; compare with W2
     if workload == "W1S":
         return system in ("libdp", "ssh")
     # W8 compares two paths of libdp itself (node to node, through the master)
@@ -72,6 +76,7 @@ DESCRIPTION = {
     "W1S": ("W1 over ssh (libdp) / bare `ssh host true` (ssh)", "ms"),
     "W2": ("10,000 sequential round trips of 42", "us/rt"),
     "W2C": ("W2 while two busy loops hold the cores", "us/rt"),
+    "W2R": ("W2 as 10,000 RPCs (bank add, master → place)", "us/rt"),
     "W3": ("200,000 one-way 64-byte messages", "msg/s"),
     "W4": ("256 one-way 4 MiB messages", "MB/s"),
     "W6": ("spawn 8 nodes at once, 1 reply each", "ms"),
@@ -101,6 +106,7 @@ def command_for(system, workload, build):
         env["DP_PLUGIN_PATH"] = plugins
         # the build's ssh spawner (libdp loads it on the first ssh spawn)
         env["DP_SSH_MODULE"] = os.path.join(build, "libdp", "dp-ssh.so")
+        env["DP_BENCH_SERVERS_DIR"] = os.path.join(build, "samples", "servers")
         return [os.path.join(bench, "libdp-bench"), workload, "--plugin-dir", plugins], env
     program = os.path.join(bench, {"raw-tcp": "raw-tcp", "zeromq": "zmq", "floor": "floor"}[system])
     if not os.access(program, os.X_OK):

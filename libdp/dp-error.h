@@ -56,6 +56,11 @@ G_BEGIN_DECLS
  *   the #DpNode property (and dp-node option) that sets it
  * @DP_ERROR_BAD_REFERENCE: a channel reference (dp_place_channel_from_variant())
  *   is malformed, forged, already redeemed, or was dropped by its node
+ * @DP_ERROR_UNKNOWN_METHOD: an RPC server has no method of that name (see
+ *   dp_rpc_call_sync())
+ * @DP_ERROR_INVALID_ARGS: an RPC request's arguments, or a reply, do not
+ *   have the method's types (a wrong type or a wrong count); the message
+ *   names the expected and the received type
  *
  * Error codes in the %DP_ERROR domain.
  */
@@ -87,6 +92,8 @@ typedef enum {
   DP_ERROR_PLUGIN_INVALID,
   DP_ERROR_LIMIT,
   DP_ERROR_BAD_REFERENCE,
+  DP_ERROR_UNKNOWN_METHOD,
+  DP_ERROR_INVALID_ARGS,
 } DpError;
 
 DP_AVAILABLE_IN_1_0

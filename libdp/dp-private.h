@@ -280,6 +280,9 @@ DpPlaceChannel *_dp_place_channel_attach (DpPlaceChannel *exported, DpConnection
 GLogLevelFlags _dp_severity_to_level    (const char *severity);
 /* the channel of the place running on this thread, or NULL */
 DpPlaceChannel *_dp_place_get_current_channel (void);
+void            _dp_log_to_parent (DpPlaceChannel *ch,
+                                   const char     *severity,
+                                   const char     *text);
 
 /* ------------------------------------------------------------------ *
  * Places (dp-place.c) and plugins (dp-plugin.c)                       *

@@ -467,6 +467,21 @@ dp_node_get_first_place (DpRemoteNode *node)
   return dp_remote_node_get_first_place (node);
 }
 
+/* One way a record goes to the root: on @ch when there is one (a place's,
+ * a server's), else logged here (this process is the root). */
+void
+_dp_log_to_parent (DpPlaceChannel *ch,
+                   const char     *severity,
+                   const char     *text)
+{
+  if (ch)
+    dp_place_channel_log (ch, severity, text);
+  else
+    g_log_structured (G_LOG_DOMAIN, _dp_severity_to_level (severity),
+                      "DP_SEVERITY", severity,
+                      "MESSAGE", "%s", text);
+}
+
 /**
  * dp_log_message:
  * @severity: "fatal", "error", "warning", "info" or "debug"
@@ -483,18 +498,12 @@ dp_log_message (const char *severity,
                 ...)
 {
   g_autofree char *text = NULL;
-  DpPlaceChannel *ch = _dp_place_get_current_channel ();
   va_list ap;
 
   va_start (ap, format);
   text = g_strdup_vprintf (format, ap);
   va_end (ap);
-  if (ch)
-    dp_place_channel_log (ch, severity, text);
-  else
-    g_log_structured (G_LOG_DOMAIN, _dp_severity_to_level (severity),
-                      "DP_SEVERITY", severity,
-                      "MESSAGE", "%s", text);
+  _dp_log_to_parent (_dp_place_get_current_channel (), severity, text);
 }
 
 /**

@@ -30,10 +30,13 @@ typedef struct {
   gboolean          terminated;   /* we sent SIGTERM */
   gboolean          timed_out;
   gboolean          done;
+  GOutputStream    *err;          /* its stderr, spliced into memory */
+  gboolean          err_done;
 } Run;
 
 typedef struct {
   char     *out;        /* everything the sample wrote on stdout */
+  char     *err;        /* and on stderr */
   gboolean  exited;     /* it exited (rather than being killed) */
   int       status;     /* its exit status, if it exited */
   gdouble   elapsed;    /* real seconds from spawn to exit */
@@ -43,6 +46,7 @@ static void
 result_clear (Result *r)
 {
   g_clear_pointer (&r->out, g_free);
+  g_clear_pointer (&r->err, g_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Result, result_clear)
@@ -73,6 +77,20 @@ line_read (GObject      *source,
   g_data_input_stream_read_line_async (run->in, G_PRIORITY_DEFAULT, NULL, line_read, run);
 }
 
+static void
+err_spliced (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  Run *run = data;
+  g_autoptr(GError) error = NULL;
+
+  g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, &error);
+  g_assert_no_error (error);
+  run->err_done = TRUE;
+  g_main_context_wakeup (NULL);
+}
+
 static gboolean
 watchdog (gpointer data)
 {
@@ -96,14 +114,15 @@ run_sample (const char  *rel,
 {
   g_autofree char *path = dp_test_build_path (rel);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr(GSubprocess) sp = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainContext) ctx = g_main_context_new ();
   g_autoptr(GMainLoop) loop = g_main_loop_new (ctx, FALSE);
   g_autoptr(GSource) timeout = g_timeout_source_new_seconds (WATCHDOG_SECONDS);
   g_autofree char *scale = g_strdup_printf ("%g", TIME_SCALE);
-  Run run = { loop, NULL, NULL, g_string_new (NULL), until, NULL, FALSE, FALSE, FALSE };
+  Run run = { loop, NULL, NULL, g_string_new (NULL), until, NULL, FALSE, FALSE, FALSE, NULL, FALSE };
   gint64 start;
   va_list ap;
 
@@ -123,6 +142,10 @@ run_sample (const char  *rel,
   run.in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (sp));
 
   g_data_input_stream_read_line_async (run.in, G_PRIORITY_DEFAULT, NULL, line_read, &run);
+  run.err = g_memory_output_stream_new_resizable ();
+  g_output_stream_splice_async (run.err, g_subprocess_get_stderr_pipe (sp),
+                                G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE | G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+                                G_PRIORITY_DEFAULT, NULL, err_spliced, &run);
   g_source_set_callback (timeout, watchdog, &run, NULL);
   g_source_attach (timeout, ctx);
   g_main_loop_run (loop);
@@ -133,6 +156,8 @@ run_sample (const char  *rel,
       while (!run.done)
         g_main_context_iteration (ctx, TRUE);
     }
+  while (!run.err_done)
+    g_main_context_iteration (ctx, TRUE);
   g_source_destroy (timeout);
   g_subprocess_wait (sp, NULL, &error);
   g_assert_no_error (error);
@@ -140,7 +165,16 @@ run_sample (const char  *rel,
   g_clear_object (&run.in);
   g_main_context_pop_thread_default (ctx);
 
+  {
+    GMemoryOutputStream *mem = G_MEMORY_OUTPUT_STREAM (run.err);
+    const char *data = g_memory_output_stream_get_data (mem);
+
+    result->err = data ? g_strndup (data, g_memory_output_stream_get_data_size (mem)) : g_strdup ("");
+  }
+  g_clear_object (&run.err);
   g_test_message ("%s wrote (in %.2f s):\n%s", rel, result->elapsed, run.out->str);
+  if (result->err[0])
+    g_test_message ("and on stderr:\n%s", result->err);
   g_assert_no_error (run.error);
   g_assert_false (run.timed_out);
   if (until)
@@ -261,6 +295,78 @@ test_seconds (void)
   g_assert_cmpfloat (r.elapsed, >=, 1 / TIME_SCALE);
 }
 
+/* @text without the lines equal to @line, and how many there were */
+static char *
+without_lines (const char *text,
+               const char *line,
+               guint      *n)
+{
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  GString *out = g_string_new (NULL);
+
+  *n = 0;
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_equal (lines[i], line))
+        (*n)++;
+      else if (lines[i + 1] != NULL || lines[i][0])
+        g_string_append_printf (out, "%s\n", lines[i]);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* examples/named/master.rkt (E2): the tuple server's results, the bank's,
+ * and the cast's two lines from the node (its output comes to our stdout,
+ * among the results in an order of its own) */
+static void
+test_named (void)
+{
+  g_auto(Result) r = { 0, };
+  g_autofree char *results = NULL;
+  guint hellos;
+
+  run_sample ("samples/named/named", &r, NULL, NULL);
+  g_assert_true (r.exited);
+  g_assert_cmpint (r.status, ==, 0);
+  results = without_lines (r.out, "Hello from define-cast", &hellos);
+  g_assert_cmpstr (results, ==, "100\n200\n100\n200\n100\n200\n(created user0)\n(ok 10)\n(ok 5)\n");
+  g_assert_cmpuint (hellos, ==, 2);
+}
+
+/* examples/logging/master.rkt as meant (E3): the replies in order, and the
+ * three log records on stderr, at debug level, each after a date */
+static void
+test_logging (void)
+{
+  g_auto(Result) r = { 0, };
+  const char *records[] = {
+    "user0 set to 100", "user2 set to 200", "Logging new account for user1",
+  };
+
+  run_sample ("samples/logging/logging", &r, NULL, NULL);
+  g_assert_true (r.exited);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.out, ==, "100\n200\n100\n200\n100\n200\n(created user1)\n(ok 10)\n(ok 5)\n");
+  for (guint i = 0; i < G_N_ELEMENTS (records); i++)
+    {
+      g_autofree char *pattern =
+        g_strdup_printf ("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[-+][0-9]{4} debug: %s$", records[i]);
+      g_assert_true (g_regex_match_simple (pattern, r.err, G_REGEX_MULTILINE, 0));
+    }
+}
+
+/* examples/thread/master.rkt as meant (E4): the bank as a thread place */
+static void
+test_thread (void)
+{
+  g_auto(Result) r = { 0, };
+
+  run_sample ("samples/thread/thread", &r, NULL, NULL);
+  g_assert_true (r.exited);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.out, ==, "(created user0)\n(ok 10)\n(ok 5)\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -269,5 +375,8 @@ main (int argc, char **argv)
   dp_test_add_func ("/samples/restart", test_restart);
   dp_test_add_func ("/samples/multiple", test_multiple);
   dp_test_add_func ("/samples/seconds", test_seconds);
+  dp_test_add_func ("/samples/named", test_named);
+  dp_test_add_func ("/samples/logging", test_logging);
+  dp_test_add_func ("/samples/thread", test_thread);
   return g_test_run ();
 }
