@@ -476,7 +476,9 @@ DpRemoteConnection *_dp_remote_connection_new (DpRemoteNode *node,
                                                DpRefConnectionFunc ref_connection,
                                                DpConnection *conn,
                                                guint32 id, GVariant *request,
-                                               const char *symbol);
+                                               const char *symbol,
+                                               gboolean restart,
+                                               DpRestarter *restarter);
 /* the connection a channel entry leads to (a ref), or NULL when the entry
  * is not a DpRemoteConnection's or that is gone */
 DpRemoteConnection *_dp_remote_connection_ref_from_entry (DpChannelEntry *entry);

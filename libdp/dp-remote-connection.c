@@ -306,9 +306,16 @@ _dp_remote_connection_new (DpRemoteNode        *node,
                            DpConnection        *conn,
                            guint32              id,
                            GVariant            *request,
-                           const char          *symbol)
+                           const char          *symbol,
+                           gboolean             restart,
+                           DpRestarter         *restarter)
 {
   DpRemoteConnection *self = g_object_new (DP_TYPE_REMOTE_CONNECTION, NULL);
+
+  /* the restart policy is in place before the request goes out: a place
+   * that ends at once is restarted too */
+  if (restart || restarter)
+    _dp_restart_policy_set (&self->policy, restart, restarter, NULL, NULL, NULL);
 
   g_weak_ref_set (&self->node, node);
   self->ref_connection = ref_connection;

@@ -1212,14 +1212,16 @@ ref_connection (DpRemoteNode *self)
 static DpRemoteConnection *
 open_channel (DpRemoteNode *self,
               GVariant     *request,
-              const char   *symbol)
+              const char   *symbol,
+              gboolean      restart,
+              DpRestarter  *restarter)
 {
   DpConnection *conn = ref_connection (self);
   DpRemoteConnection *rc;
 
   rc = _dp_remote_connection_new (self, ref_connection, conn,
                                   conn ? _dp_connection_alloc_channel (conn) : 0,
-                                  request, symbol);
+                                  request, symbol, restart, restarter);
   g_mutex_lock (&self->lock);
   g_ptr_array_add (self->connections, g_object_ref (rc));
   g_mutex_unlock (&self->lock);
@@ -1251,11 +1253,46 @@ dp_remote_node_launch_place (DpRemoteNode  *self,
                              DpLaunchFlags  flags,
                              const char    *name)
 {
+  return dp_remote_node_launch_place_with_restarter (self, plugin, symbol, flags, name, NULL);
+}
+
+/**
+ * dp_remote_node_launch_place_with_restarter:
+ * @self: a #DpRemoteNode
+ * @plugin: as for dp_remote_node_launch_place()
+ * @symbol: as for dp_remote_node_launch_place()
+ * @flags: #DpLaunchFlags
+ * @name: (nullable): register the place under this name on the node
+ * @restarter: (nullable): the restart policy (`#:restart-on-exit
+ *   (restart-every …)`), or %NULL
+ *
+ * dp_remote_node_launch_place() with its restart policy in place before
+ * the node is asked: a place that ends at once is restarted as @restarter
+ * allows. (Setting it afterwards with dp_remote_connection_set_restarter()
+ * can come too late for such a place.)
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr(DpRestarter) r = dp_restart_every (5, 3, G_CALLBACK (on_final_fail), NULL);
+ * g_autoptr(DpRemoteConnection) pl =
+ *   dp_remote_node_launch_place_with_restarter (node, "wait-place", "short_wait_place_thunk",
+ *                                               DP_LAUNCH_THUNK, NULL, r);
+ * ]|
+ *
+ * Returns: (transfer full): the connection to the place
+ */
+DpRemoteConnection *
+dp_remote_node_launch_place_with_restarter (DpRemoteNode  *self,
+                                            const char    *plugin,
+                                            const char    *symbol,
+                                            DpLaunchFlags  flags,
+                                            const char    *name,
+                                            DpRestarter   *restarter)
+{
   GVariantBuilder b;
-  DpRemoteConnection *rc;
 
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
   g_return_val_if_fail (plugin != NULL && symbol != NULL, NULL);
+  g_return_val_if_fail (restarter == NULL || DP_IS_RESTARTER (restarter), NULL);
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "kind",
@@ -1266,10 +1303,8 @@ dp_remote_node_launch_place (DpRemoteNode  *self,
     g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (name));
   if (flags & DP_LAUNCH_ISOLATE)
     g_variant_builder_add (&b, "{sv}", "isolate", g_variant_new_boolean (TRUE));
-  rc = open_channel (self, g_variant_builder_end (&b), symbol);
-  if (flags & DP_LAUNCH_RESTART_ON_EXIT)
-    dp_remote_connection_set_restart (rc, TRUE);
-  return rc;
+  return open_channel (self, g_variant_builder_end (&b), symbol,
+                       (flags & DP_LAUNCH_RESTART_ON_EXIT) != 0, restarter);
 }
 
 /**
@@ -1293,7 +1328,7 @@ dp_remote_node_connect_to_named_place (DpRemoteNode *self,
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "kind", g_variant_new_string ("connect"));
   g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (name));
-  return open_channel (self, g_variant_builder_end (&b), name);
+  return open_channel (self, g_variant_builder_end (&b), name, FALSE, NULL);
 }
 
 /**

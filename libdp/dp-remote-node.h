@@ -119,6 +119,13 @@ DpRemoteConnection *dp_remote_node_launch_place (DpRemoteNode  *self,
                                                  DpLaunchFlags  flags,
                                                  const char    *name);
 DP_AVAILABLE_IN_1_0
+DpRemoteConnection *dp_remote_node_launch_place_with_restarter (DpRemoteNode  *self,
+                                                                const char    *plugin,
+                                                                const char    *symbol,
+                                                                DpLaunchFlags  flags,
+                                                                const char    *name,
+                                                                DpRestarter   *restarter);
+DP_AVAILABLE_IN_1_0
 DpRemoteConnection *dp_remote_node_connect_to_named_place (DpRemoteNode *self,
                                                            const char   *name);
 DP_AVAILABLE_IN_1_0

@@ -1482,6 +1482,28 @@ test_restarter (Fixture *f, gconstpointer data)
   g_assert_cmpint (dp_remote_connection_get_state (rc), ==, DP_REMOTE_CONNECTION_EXITED);
 }
 
+/* A place that ends at once, launched with its restarter (the policy is
+ * in place before the node is asked): the first run and 3 restarts, then
+ * final-fail — on any machine, however soon it ends */
+static void
+test_restarter_at_launch (Fixture *f, gconstpointer data)
+{
+  gboolean failed = FALSE, late = FALSE;
+  g_autoptr(DpRestarter) r = dp_restart_every (0.1, 3, G_CALLBACK (final_fail), &failed);
+  g_autoptr(DpRemoteConnection) rc =
+    dp_remote_node_launch_place_with_restarter (f->node, "test-places", "say_and_exit", 0, NULL, r);
+  g_autoptr(GSource) guard = g_timeout_source_new_seconds (60);   /* a hang guard only */
+
+  g_source_set_callback (guard, set_flag_cb, &late, NULL);
+  g_source_attach (guard, NULL);
+  while (!failed && !late)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (guard);
+  g_assert_true (failed);
+  g_assert_cmpuint (dp_restarter_get_retries (r), ==, 3);
+  g_assert_cmpint (dp_remote_connection_wait (rc), ==, DP_PLACE_EXIT_RETURNED);
+}
+
 /* ---- crashes (issue 11) ---- */
 
 typedef struct {
@@ -1902,6 +1924,7 @@ main (int argc, char **argv)
   ADD ("/cluster/two-nodes", test_two_nodes);
   ADD ("/cluster/bad-peers", test_bad_peers);
   ADD ("/cluster/restarter", test_restarter);
+  ADD ("/cluster/restarter/at-launch", test_restarter_at_launch);
   ADD ("/cluster/wrong-secret-named", test_wrong_secret_named);
   dp_test_add_func ("/cluster/spawn-refused", test_spawn_refused);
   dp_test_add_func ("/cluster/node-descriptors", test_node_descriptors);

@@ -116,9 +116,8 @@ main (int argc, char **argv)
   /* (supervise-place-at node ... #:thunk #t
    *   #:restart-on-exit (restart-every 5 #:retry 3 #:on-final-fail ...)) */
   restarter = dp_restart_every (5, 3, keep_running ? NULL : G_CALLBACK (on_final_fail), NULL);
-  pl = dp_remote_node_launch_place (remote, "wait-place", "short_wait_place_thunk",
-                                    DP_LAUNCH_THUNK, NULL);
-  dp_remote_connection_set_restarter (pl, restarter);
+  pl = dp_remote_node_launch_place_with_restarter (remote, "wait-place", "short_wait_place_thunk",
+                                                   DP_LAUNCH_THUNK, NULL, restarter);
   g_signal_connect (pl, "restarting", G_CALLBACK (on_restarting), NULL);
   if (!dp_remote_connection_wait_ready (pl, NULL, &error))
     {
