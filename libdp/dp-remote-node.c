@@ -672,6 +672,10 @@ launched_cb (GObject      *source,
   DP_ASSERT_ROUTER_THREAD (self->router);
   if (!dp_node_process_launch_finish (DP_NODE_PROCESS (source), result, &error))
     {
+      /* the backend names the address it reached for (an ssh_config alias
+       * resolved, say); the caller knows the host by the name it gave */
+      if (strstr (error->message, self->host) == NULL)
+        g_prefix_error (&error, "%s: ", self->host);
       g_task_return_error (task, g_steal_pointer (&error));
       g_object_unref (task);
       return;
