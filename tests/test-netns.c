@@ -514,6 +514,96 @@ test_sshd_killed (void)
   g_assert_true (dp_remote_node_is_alive (node));
 }
 
+
+/* DpNode:max-concurrent-spawns and -per-host: counted from the router's
+ * spawn-start / spawn-done records */
+typedef struct {
+  GMutex      lock;
+  GHashTable *per_host;     /* host -> spawns under way */
+  guint       running, max_running, max_per_host;
+} SpawnWatch;
+
+static void
+watch_spawns (GLogLevelFlags   level,
+              const GLogField *fields,
+              gsize            n_fields,
+              gpointer         data)
+{
+  SpawnWatch *w = data;
+  const char *event = NULL, *host = NULL;
+  guint n;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_strcmp0 (fields[i].key, "DP_EVENT") == 0)
+        event = fields[i].value;
+      else if (g_strcmp0 (fields[i].key, "DP_NODE") == 0)
+        host = fields[i].value;
+    }
+  if (host == NULL || (g_strcmp0 (event, "spawn-start") != 0 && g_strcmp0 (event, "spawn-done") != 0))
+    return;
+  g_mutex_lock (&w->lock);
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (w->per_host, host));
+  if (strcmp (event, "spawn-start") == 0)
+    {
+      w->running++;
+      n++;
+    }
+  else
+    {
+      g_assert_cmpuint (w->running, >, 0);
+      g_assert_cmpuint (n, >, 0);
+      w->running--;
+      n--;
+    }
+  g_hash_table_replace (w->per_host, g_strdup (host), GUINT_TO_POINTER (n));
+  w->max_running = MAX (w->max_running, w->running);
+  w->max_per_host = MAX (w->max_per_host, n);
+  g_mutex_unlock (&w->lock);
+}
+
+static void
+test_paced_spawns (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(GPtrArray) members = g_ptr_array_new_with_free_func (member_free);
+  SpawnWatch w = { 0 };
+  const guint n_hosts = 4, per_host = 3, limit = 3;
+  guint watch;
+  gint64 t0;
+
+  cluster_get ();
+  g_mutex_init (&w.lock);
+  w.per_host = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  watch = dp_test_add_log_watch (watch_spawns, &w);
+
+  g_object_set (router, "max-concurrent-spawns", limit, "max-concurrent-spawns-per-host", 1, NULL);
+  t0 = g_get_monotonic_time ();
+  for (guint k = 0; k < per_host; k++)
+    for (guint h = 0; h < n_hosts; h++)
+      {
+        Member *m = g_new0 (Member, 1);
+
+        m->host = h;
+        g_ptr_array_add (members, m);
+        dp_remote_node_spawn_async (router, cluster->hosts[h], 0, cluster->options, NULL,
+                                    spawned_cb, m);
+      }
+  wait_for (all_spawned, members, guard_us (), "spawn of every paced node");
+  dp_test_remove_log_watch (watch);
+  g_test_message ("%u nodes on %u hosts, at most %u spawns at once and 1 per host: %.0f ms "
+                  "(%u at once seen)", members->len, n_hosts, limit,
+                  (g_get_monotonic_time () - t0) / 1e3, w.max_running);
+  g_assert_cmpuint (w.running, ==, 0);
+  g_assert_cmpuint (w.max_running, <=, limit);
+  g_assert_cmpuint (w.max_running, >=, 2);     /* paced, not serialised */
+  g_assert_cmpuint (w.max_per_host, ==, 1);
+  for (guint i = 0; i < members->len; i++)
+    g_assert_true (dp_remote_node_is_alive (((Member *) members->pdata[i])->node));
+  g_hash_table_unref (w.per_host);
+  g_mutex_clear (&w.lock);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -526,6 +616,7 @@ main (int argc, char **argv)
    * both use cluster_get()'s members. */
   dp_test_add_func ("/netns/spawn", test_spawn);
   dp_test_add_func ("/netns/fan-out", test_fan_out);
+  dp_test_add_func ("/netns/paced-spawns", test_paced_spawns);
   dp_test_add_func ("/netns/link-down", test_link_down);
   dp_test_add_func ("/netns/partition", test_partition);
   dp_test_add_func ("/netns/sshd-killed", test_sshd_killed);
