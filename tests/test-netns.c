@@ -16,6 +16,7 @@
 #include "dp-test-utils.h"
 
 #include <string.h>
+#include <sys/resource.h>
 
 #define NODES_PER_HOST 4
 #define HEARTBEAT_INTERVAL_S 0.2
@@ -38,6 +39,7 @@ typedef struct {
   GPtrArray      *members;        /* Member*, NODES_PER_HOST per host, host-major */
   gint64          one_spawn_us;   /* one node alone, spawned to ready */
   gint64          all_spawn_us;   /* all of them at once */
+  gint64          all_spawn_cpu_us; /* this process's CPU time meanwhile */
   gdouble         hb_timeout;     /* seconds */
 } Cluster;
 
@@ -225,13 +227,24 @@ cluster_free (void)
   g_clear_pointer (&cluster, g_free);
 }
 
+/* user + system CPU time of this process (every thread) */
+static gint64
+cpu_time_us (void)
+{
+  struct rusage ru;
+
+  g_assert_cmpint (getrusage (RUSAGE_SELF, &ru), ==, 0);
+  return (gint64) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC +
+         ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
 /* The cluster every test shares, spawned on first use: one node alone
  * first (the unit of time), then NODES_PER_HOST on every host at once. */
 static Cluster *
 cluster_get (void)
 {
   g_autoptr(GError) error = NULL;
-  gint64 t0;
+  gint64 t0, cpu0;
   gdouble max_rtt = 0;
 
   if (cluster)
@@ -266,6 +279,7 @@ cluster_get (void)
                                                           cluster->one_spawn_us / 1000));
 
   cluster->members = g_ptr_array_new_with_free_func (member_free);
+  cpu0 = cpu_time_us ();
   t0 = g_get_monotonic_time ();
   for (guint h = 0; h < cluster->n_hosts; h++)
     for (guint k = 0; k < NODES_PER_HOST; k++)
@@ -281,6 +295,7 @@ cluster_get (void)
                                                 (gint64) cluster->members->len * 4 * cluster->one_spawn_us),
             "spawn of every node");
   cluster->all_spawn_us = g_get_monotonic_time () - t0;
+  cluster->all_spawn_cpu_us = cpu_time_us () - cpu0;
 
   for (guint i = 0; i < cluster->members->len; i++)
     {
@@ -296,10 +311,11 @@ cluster_get (void)
   for (guint i = 0; i < cluster->members->len; i++)
     max_rtt = MAX (max_rtt, dp_remote_node_get_rtt (((Member *) cluster->members->pdata[i])->node));
   g_test_message ("%u nodes on %u hosts spawned at once over ssh, all ready in %.0f ms; "
-                  "one node alone: %.0f ms; heartbeat every %.1f s, timeout %.1f s; "
-                  "largest heartbeat round trip %.1f ms",
+                  "one node alone: %.0f ms; the master's CPU time per spawn %.1f ms; "
+                  "heartbeat every %.1f s, timeout %.1f s; largest heartbeat round trip %.1f ms",
                   cluster->members->len, cluster->n_hosts, cluster->all_spawn_us / 1e3,
-                  cluster->one_spawn_us / 1e3, HEARTBEAT_INTERVAL_S, cluster->hb_timeout,
+                  cluster->one_spawn_us / 1e3,
+                  cluster->all_spawn_cpu_us / 1e3 / cluster->members->len, HEARTBEAT_INTERVAL_S, cluster->hb_timeout,
                   max_rtt * 1e3);
   return cluster;
 }
