@@ -168,6 +168,17 @@ dp_test_add_func (const char *testpath,
   g_test_add_data_func (testpath, (gconstpointer) test_func, run_and_check_logs);
 }
 
+const char *
+dp_test_fixture_env (const char *name,
+                     const char *fixture)
+{
+  const char *v = g_getenv (name);
+
+  if (v == NULL)
+    g_error ("%s is not set: run this test through %s", name, fixture);
+  return v;
+}
+
 char *
 dp_test_build_path (const char *relative)
 {

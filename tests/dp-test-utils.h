@@ -23,6 +23,11 @@ void          dp_test_init               (int    *argc,
 void          dp_test_add_func           (const char *testpath,
                                           GTestFunc   test_func);
 
+/* The value of @name, set by the fixture that runs the test program
+ * (@fixture, e.g. "tests/sshd-fixture.sh"); fails saying so when unset */
+const char   *dp_test_fixture_env        (const char *name,
+                                          const char *fixture);
+
 /* $DP_BUILD_DIR/@relative (e.g. "loader/dp-launch") */
 char         *dp_test_build_path         (const char *relative);
 

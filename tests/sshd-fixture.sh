@@ -66,15 +66,7 @@ fi
 
 echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$dir/host_key.pub")" > "$dir/known_hosts"
 echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$dir/wrong_host_key.pub")" > "$dir/wrong_known_hosts"
-cat > "$dir/ssh_config" <<EOF
-Host dp-test
-  HostName 127.0.0.1
-  Port $port
-  User $(id -un)
-  IdentityFile $dir/id_client
-  UserKnownHostsFile $dir/known_hosts
-  StrictHostKeyChecking yes
-EOF
+ssh_config_entry dp-test 127.0.0.1 "$port" "$dir/id_client" "$dir/known_hosts" > "$dir/ssh_config"
 
 export DP_TEST_SSHD_PORT=$port
 export DP_TEST_SSHD_PID=$sshd_pid

@@ -13,6 +13,8 @@
 #                                   copying its log to our stderr, each line
 #                                   prefixed with "LABEL: "
 #   sshd_stop PID [DRAIN_PID]       stops it and its sessions, waits for both
+#   ssh_config_entry ALIAS HOSTNAME PORT IDENTITY KNOWN_HOSTS
+#                                   a client's "Host ALIAS" block, on stdout
 #
 # Debian's openssh-server (sdk/install-deps.sh installs it).
 
@@ -103,4 +105,16 @@ sshd_stop() {
   if [ -n "$drain" ]; then
     wait "$drain" 2>/dev/null || true
   fi
+}
+
+ssh_config_entry() {
+  cat <<EOF
+Host $1
+  HostName $2
+  Port $3
+  User $(id -un)
+  IdentityFile $4
+  UserKnownHostsFile $5
+  StrictHostKeyChecking yes
+EOF
 }

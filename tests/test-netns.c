@@ -48,10 +48,7 @@ static Cluster *cluster;
 static const char *
 env (const char *name)
 {
-  const char *v = g_getenv (name);
-  if (v == NULL)
-    g_error ("%s is not set: run this test through tests/netns/netns.sh", name);
-  return v;
+  return dp_test_fixture_env (name, "tests/netns/netns.sh");
 }
 
 /* ---- the network's faults (tests/netns/netns.sh's commands) ---- */
@@ -320,32 +317,19 @@ cluster_get (void)
   return cluster;
 }
 
-/* the members on hosts @first .. @first + @n - 1 (host indexes) */
+/* the members on hosts [@first, @first + @n) (host indexes), or, with
+ * @inside FALSE, those on every other host */
 static GPtrArray *
-members_on (guint first,
-            guint n)
+members_of (guint    first,
+            guint    n,
+            gboolean inside)
 {
   GPtrArray *a = g_ptr_array_new ();
 
   for (guint i = 0; i < cluster->members->len; i++)
     {
       Member *m = cluster->members->pdata[i];
-      if (m->host >= first && m->host < first + n)
-        g_ptr_array_add (a, m);
-    }
-  return a;
-}
-
-static GPtrArray *
-members_off (guint first,
-             guint n)
-{
-  GPtrArray *a = g_ptr_array_new ();
-
-  for (guint i = 0; i < cluster->members->len; i++)
-    {
-      Member *m = cluster->members->pdata[i];
-      if (m->host < first || m->host >= first + n)
+      if ((m->host >= first && m->host < first + n) == inside)
         g_ptr_array_add (a, m);
     }
   return a;
@@ -400,8 +384,8 @@ cut_and_heal (guint       first,
               const char *cut,
               const char *heal)
 {
-  g_autoptr(GPtrArray) lost = members_on (first, n);
-  g_autoptr(GPtrArray) others = members_off (first, n);
+  g_autoptr(GPtrArray) lost = members_of (first, n, TRUE);
+  g_autoptr(GPtrArray) others = members_of (first, n, FALSE);
   const char * const *hosts = (const char * const *) cluster->hosts + first;
   Count c = { lost, 0, 0 };
   guint others_deaths = total_deaths (others);
@@ -508,7 +492,7 @@ test_sshd_killed (void)
 
   cluster_get ();
   host = cluster->hosts[cluster->n_hosts - 1];
-  there = members_on (cluster->n_hosts - 1, 1);
+  there = members_of (cluster->n_hosts - 1, 1, TRUE);
   deaths = total_deaths (there);
 
   netns_ctl ("kill-sshd", &host, 1);

@@ -216,15 +216,7 @@ for i in $(seq 1 "$hosts"); do
 
   sshd_keygen "$dir/$h.host_key" "dp-netns-$h"
   echo "$addr $(cut -d' ' -f1,2 "$dir/$h.host_key.pub")" >> "$dir/known_hosts"
-  cat >> "$dir/ssh_config" <<EOF
-Host $h
-  HostName $addr
-  Port 22
-  User $(id -un)
-  IdentityFile $dir/id_client
-  UserKnownHostsFile $dir/known_hosts
-  StrictHostKeyChecking yes
-EOF
+  ssh_config_entry "$h" "$addr" 22 "$dir/id_client" "$dir/known_hosts" >> "$dir/ssh_config"
   # sessions whose client is cut off for good end within ~6 s, and the
   # nodes they started with them (their standard input closes)
   sshd_write_config "$dir/$h.sshd_config" 22 "$addr" "$dir/$h.host_key" "$dir/$h.sshd.pid" \
