@@ -335,30 +335,21 @@ members_of (guint    first,
   return a;
 }
 
+/* every member of @members has had at least @at_least of the counter at
+ * @offset in Member (deaths, restarts) */
 typedef struct {
   GPtrArray *members;
-  guint      deaths;       /* each member has at least this many */
-  guint      restarts;
+  gsize      offset;
+  guint      at_least;
 } Count;
 
 static gboolean
-all_died (gpointer data)
+all_reached (gpointer data)
 {
   Count *c = data;
 
   for (guint i = 0; i < c->members->len; i++)
-    if (((Member *) c->members->pdata[i])->deaths < c->deaths)
-      return FALSE;
-  return TRUE;
-}
-
-static gboolean
-all_restarted (gpointer data)
-{
-  Count *c = data;
-
-  for (guint i = 0; i < c->members->len; i++)
-    if (((Member *) c->members->pdata[i])->restarts < c->restarts)
+    if (G_STRUCT_MEMBER (guint, c->members->pdata[i], c->offset) < c->at_least)
       return FALSE;
   return TRUE;
 }
@@ -387,15 +378,16 @@ cut_and_heal (guint       first,
   g_autoptr(GPtrArray) lost = members_of (first, n, TRUE);
   g_autoptr(GPtrArray) others = members_of (first, n, FALSE);
   const char * const *hosts = (const char * const *) cluster->hosts + first;
-  Count c = { lost, 0, 0 };
+  Count died = { lost, G_STRUCT_OFFSET (Member, deaths), 0 };
+  Count restarted = { lost, G_STRUCT_OFFSET (Member, restarts), 0 };
   guint others_deaths = total_deaths (others);
   gint64 t0, detect = 0;
   gint64 hb_timeout_us = (gint64) (cluster->hb_timeout * G_USEC_PER_SEC);
   gint64 hb_interval_us = (gint64) (HEARTBEAT_INTERVAL_S * G_USEC_PER_SEC);
 
   g_assert_cmpuint (lost->len, ==, n * NODES_PER_HOST);
-  c.deaths = ((Member *) lost->pdata[0])->deaths + 1;
-  c.restarts = ((Member *) lost->pdata[0])->restarts + 1;
+  died.at_least = ((Member *) lost->pdata[0])->deaths + 1;
+  restarted.at_least = ((Member *) lost->pdata[0])->restarts + 1;
   /* while the hosts are away, each respawn fails (and is tried again a
    * second later) */
   for (guint h = first; h < first + n; h++)
@@ -406,7 +398,7 @@ cut_and_heal (guint       first,
 
   t0 = g_get_monotonic_time ();
   netns_ctl (cut, hosts, n);
-  wait_for (all_died, &c, guard_us (), "death of every node on the hosts cut off");
+  wait_for (all_reached, &died, guard_us (), "death of every node on the hosts cut off");
   for (guint i = 0; i < lost->len; i++)
     {
       Member *m = lost->pdata[i];
@@ -426,7 +418,7 @@ cut_and_heal (guint       first,
   g_assert_cmpuint (total_deaths (others), ==, others_deaths);
 
   netns_ctl (heal, hosts, n);
-  wait_for (all_restarted, &c, guard_us (), "restart of every node on the hosts back");
+  wait_for (all_reached, &restarted, guard_us (), "restart of every node on the hosts back");
   fan_out (lost, 2000);
   fan_out (NULL, 3000);
   g_assert_cmpuint (total_deaths (others), ==, others_deaths);
