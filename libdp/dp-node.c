@@ -585,20 +585,24 @@ _dp_node_spawn_done (DpNode     *self,
                     "DP_EVENT", "spawn-done",
                     "MESSAGE", "a spawn on %s is done (%u under way)", host, self->spawns_running);
 
-  /* in order, skipping those whose host is at its own limit */
-  for (GList *l = self->spawns_waiting.head; l && self->spawns_running < self->max_spawns; )
+  /* In order, skipping those whose host is at its own limit. A start may
+   * fail at once and come back here: each one is taken off the line
+   * before it starts, and the line is looked at afresh after it. */
+  while (self->spawns_running < self->max_spawns)
     {
-      WaitingSpawn *w = l->data;
-      GList *next = l->next;
+      WaitingSpawn *w = NULL;
+      GList *l;
 
-      if (spawn_allowed (self, w->host))
-        {
-          g_queue_delete_link (&self->spawns_waiting, l);
-          spawn_start (self, w->host, w->start, w->data);
-          g_free (w->host);
-          g_free (w);
-        }
-      l = next;
+      for (l = self->spawns_waiting.head; l; l = l->next)
+        if (spawn_allowed (self, ((WaitingSpawn *) l->data)->host))
+          break;
+      if (l == NULL)
+        break;
+      w = l->data;
+      g_queue_delete_link (&self->spawns_waiting, l);
+      spawn_start (self, w->host, w->start, w->data);
+      g_free (w->host);
+      g_free (w);
     }
 }
 

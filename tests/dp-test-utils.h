@@ -86,6 +86,16 @@ guint         dp_test_add_log_watch      (DpTestLogWatch watch,
 /* Once it returns, @id's watch is not running and will not run again. */
 void          dp_test_remove_log_watch   (guint          id);
 
+/* Counts the spawns under way, from the routers' spawn-start and
+ * spawn-done records (DpNode:max-concurrent-spawns), from now until
+ * dp_test_spawn_watch_free(), which asserts that none is left under way
+ * and gives the most seen at once, in all and on any one host. */
+typedef struct _DpTestSpawnWatch DpTestSpawnWatch;
+DpTestSpawnWatch  *dp_test_spawn_watch_new  (void);
+void               dp_test_spawn_watch_free (DpTestSpawnWatch *watch,
+                                             guint            *max_running,
+                                             guint            *max_per_host);
+
 /* Raw peers, for tests of what a node does with a misbehaving one: a plain
  * TCP connection to 127.0.0.1:@port with a 10 s socket timeout, writing
  * bytes, the client's half of the handshake with @secret (right or wrong),

@@ -253,14 +253,24 @@ cluster_get (void)
   cluster->n_hosts = g_strv_length (cluster->hosts);
   g_assert_cmpuint (cluster->n_hosts, >=, 8);   /* the partition takes 4, the rest go on */
 
+  /* One node alone, three times (on three hosts): the median, so that
+   * one stall of the machine does not set every budget below */
   {
-    g_autoptr(DpRemoteNode) one = NULL;
+    gint64 one[3];
 
-    t0 = g_get_monotonic_time ();
-    one = dp_remote_node_spawn (cluster->router, cluster->hosts[0], 0, cluster->options,
-                                NULL, &error);
-    g_assert_no_error (error);
-    cluster->one_spawn_us = g_get_monotonic_time () - t0;
+    for (guint i = 0; i < G_N_ELEMENTS (one); i++)
+      {
+        g_autoptr(DpRemoteNode) node = NULL;
+
+        t0 = g_get_monotonic_time ();
+        node = dp_remote_node_spawn (cluster->router, cluster->hosts[i], 0, cluster->options,
+                                     NULL, &error);
+        g_assert_no_error (error);
+        one[i] = g_get_monotonic_time () - t0;
+      }
+    cluster->one_spawn_us = MAX (MIN (one[0], one[1]), MIN (MAX (one[0], one[1]), one[2]));
+    g_test_message ("one node alone, three times: %.0f, %.0f, %.0f ms", one[0] / 1e3,
+                    one[1] / 1e3, one[2] / 1e3);
   }
 
   /* Heartbeats often, and a timeout this machine keeps to: five times what
@@ -308,7 +318,7 @@ cluster_get (void)
   for (guint i = 0; i < cluster->members->len; i++)
     max_rtt = MAX (max_rtt, dp_remote_node_get_rtt (((Member *) cluster->members->pdata[i])->node));
   g_test_message ("%u nodes on %u hosts spawned at once over ssh, all ready in %.0f ms; "
-                  "one node alone: %.0f ms; the master's CPU time per spawn %.1f ms; "
+                  "one node alone (median): %.0f ms; the master's CPU time per spawn %.1f ms; "
                   "heartbeat every %.1f s, timeout %.1f s; largest heartbeat round trip %.1f ms",
                   cluster->members->len, cluster->n_hosts, cluster->all_spawn_us / 1e3,
                   cluster->one_spawn_us / 1e3,
@@ -507,68 +517,19 @@ test_sshd_killed (void)
 }
 
 
-/* DpNode:max-concurrent-spawns and -per-host: counted from the router's
- * spawn-start / spawn-done records */
-typedef struct {
-  GMutex      lock;
-  GHashTable *per_host;     /* host -> spawns under way */
-  guint       running, max_running, max_per_host;
-} SpawnWatch;
-
-static void
-watch_spawns (GLogLevelFlags   level,
-              const GLogField *fields,
-              gsize            n_fields,
-              gpointer         data)
-{
-  SpawnWatch *w = data;
-  const char *event = NULL, *host = NULL;
-  guint n;
-
-  for (gsize i = 0; i < n_fields; i++)
-    {
-      if (g_strcmp0 (fields[i].key, "DP_EVENT") == 0)
-        event = fields[i].value;
-      else if (g_strcmp0 (fields[i].key, "DP_NODE") == 0)
-        host = fields[i].value;
-    }
-  if (host == NULL || (g_strcmp0 (event, "spawn-start") != 0 && g_strcmp0 (event, "spawn-done") != 0))
-    return;
-  g_mutex_lock (&w->lock);
-  n = GPOINTER_TO_UINT (g_hash_table_lookup (w->per_host, host));
-  if (strcmp (event, "spawn-start") == 0)
-    {
-      w->running++;
-      n++;
-    }
-  else
-    {
-      g_assert_cmpuint (w->running, >, 0);
-      g_assert_cmpuint (n, >, 0);
-      w->running--;
-      n--;
-    }
-  g_hash_table_replace (w->per_host, g_strdup (host), GUINT_TO_POINTER (n));
-  w->max_running = MAX (w->max_running, w->running);
-  w->max_per_host = MAX (w->max_per_host, n);
-  g_mutex_unlock (&w->lock);
-}
-
+/* DpNode:max-concurrent-spawns and -per-host, over ssh */
 static void
 test_paced_spawns (void)
 {
   g_autoptr(DpNode) router = dp_test_new_router ();
   g_autoptr(GPtrArray) members = g_ptr_array_new_with_free_func (member_free);
-  SpawnWatch w = { 0 };
+  DpTestSpawnWatch *w;
   const guint n_hosts = 4, per_host = 3, limit = 3;
-  guint watch;
+  guint max_running, max_per_host;
   gint64 t0;
 
   cluster_get ();
-  g_mutex_init (&w.lock);
-  w.per_host = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  watch = dp_test_add_log_watch (watch_spawns, &w);
-
+  w = dp_test_spawn_watch_new ();
   g_object_set (router, "max-concurrent-spawns", limit, "max-concurrent-spawns-per-host", 1, NULL);
   t0 = g_get_monotonic_time ();
   for (guint k = 0; k < per_host; k++)
@@ -582,18 +543,15 @@ test_paced_spawns (void)
                                     spawned_cb, m);
       }
   wait_for (all_spawned, members, guard_us (), "spawn of every paced node");
-  dp_test_remove_log_watch (watch);
+  dp_test_spawn_watch_free (w, &max_running, &max_per_host);
   g_test_message ("%u nodes on %u hosts, at most %u spawns at once and 1 per host: %.0f ms "
                   "(%u at once seen)", members->len, n_hosts, limit,
-                  (g_get_monotonic_time () - t0) / 1e3, w.max_running);
-  g_assert_cmpuint (w.running, ==, 0);
-  g_assert_cmpuint (w.max_running, <=, limit);
-  g_assert_cmpuint (w.max_running, >=, 2);     /* paced, not serialised */
-  g_assert_cmpuint (w.max_per_host, ==, 1);
+                  (g_get_monotonic_time () - t0) / 1e3, max_running);
+  g_assert_cmpuint (max_running, <=, limit);
+  g_assert_cmpuint (max_running, >=, 2);     /* paced, not serialised */
+  g_assert_cmpuint (max_per_host, ==, 1);
   for (guint i = 0; i < members->len; i++)
     g_assert_true (dp_remote_node_is_alive (((Member *) members->pdata[i])->node));
-  g_hash_table_unref (w.per_host);
-  g_mutex_clear (&w.lock);
 }
 
 int
