@@ -155,6 +155,7 @@ trap 'exit 130' INT TERM
 # Under a lock (runs may start side by side): sweep what runs that are gone
 # left behind (namespaces with every process in them, veths, directories),
 # and take a subnet nobody holds.
+mkdir -p /run/lock
 exec {lock}> /run/lock/dpnet.lock
 flock "$lock"
 for ns in $(ip netns list | awk '{print $1}' | grep "^$prefix-[0-9]*-" || true); do
