@@ -14,7 +14,7 @@ packages=(
   libzmq3-dev                            # the ZeroMQ baseline in bench/
   clang libclang-rt-dev                  # the libFuzzer harnesses in tests/fuzz/ (the
                                          #   runtime is only a recommendation of clang's)
-  python3                                # bench/run.py
+  python3                                # bench/run.py; the ssh and netns test fixtures
 )
 
 missing=()

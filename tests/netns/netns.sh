@@ -39,7 +39,8 @@
 #                                they reach each other, not the rest nor the
 #                                master
 #   netns.sh heal HOST...        back on the network
-#   netns.sh kill-sshd HOST      SIGKILL the host's sshd listener
+#   netns.sh kill-sshd HOST      SIGKILL the host's sshd listener (returns
+#                                once it has ended)
 #   netns.sh start-sshd HOST     start it again
 #
 # Everything (every process in the namespaces: sshds, their sessions, the
@@ -91,7 +92,20 @@ case "${1:-}" in
   kill-sshd)
     ctl_state
     host_index "$2" >/dev/null
-    kill -KILL "$(cat "$DP_TEST_NETNS_DIR/$2.sshd.pid")"
+    pid=$(cat "$DP_TEST_NETNS_DIR/$2.sshd.pid")
+    kill -KILL "$pid"
+    # kill returns before the process has ended: until then its listening
+    # socket still completes handshakes (and resets them as it closes).
+    # Return once it has ended (its pidfd is readable; a hang guard of 60 s).
+    python3 -c '
+import os, select, sys
+try:
+    fd = os.pidfd_open(int(sys.argv[1]))
+except ProcessLookupError:
+    sys.exit(0)
+p = select.poll()
+p.register(fd, select.POLLIN)
+sys.exit(0 if p.poll(60000) else 1)' "$pid" || die "sshd of $2 (pid $pid) did not end"
     exit 0 ;;
   start-sshd)
     ctl_state
