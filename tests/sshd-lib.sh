@@ -71,7 +71,7 @@ sshd_start() {
   fifo="$config.err"
   rm -f "$fifo"
   mkfifo "$fifo"
-  "$@" "$SSHD" -D -e -f "$config" 2> "$fifo" &
+  "$@" "$SSHD" -D -e -f "$config" < /dev/null > /dev/null 2> "$fifo" &
   sshd_pid=$!
   sshd_drain_pid=
   exec {sshd_fd}< "$fifo"

@@ -41,7 +41,7 @@
 #   netns.sh heal HOST...        back on the network
 #   netns.sh kill-sshd HOST      SIGKILL the host's sshd listener (returns
 #                                once it has ended)
-#   netns.sh start-sshd HOST     start it again
+#   netns.sh start-sshd HOST     start it again (returns once it listens)
 #
 # Everything (every process in the namespaces: sshds, their sessions, the
 # nodes; the namespaces, veths and bridges) is removed when COMMAND ends,
@@ -110,9 +110,12 @@ sys.exit(0 if p.poll(60000) else 1)' "$pid" || die "sshd of $2 (pid $pid) did no
   start-sshd)
     ctl_state
     host_index "$2" >/dev/null
-    # without -D sshd detaches once it listens: when this returns, it does
-    ip netns exec "$prefix-$run-$2" /usr/sbin/sshd -f "$DP_TEST_NETNS_DIR/$2.sshd_config" \
-      -E "$DP_TEST_NETNS_DIR/$2.sshd.log"
+    . "$(dirname "$self")/../sshd-lib.sh"
+    # returns once it listens; its log goes to a file (the caller may be
+    # reading our stderr to its end), and it is left running: the fixture's
+    # end removes every process in the namespace
+    sshd_start "sshd $2" "$DP_TEST_NETNS_DIR/$2.sshd_config" ip netns exec "$prefix-$run-$2" \
+      2>> "$DP_TEST_NETNS_DIR/$2.sshd.log" || die "could not start the sshd of $2 again"
     exit 0 ;;
 esac
 
