@@ -54,7 +54,22 @@ struct _DpNode
   gsize             max_output_queue;
   gsize             max_inbox_size;
   guint             max_inbox_messages;
+  /* spawn pacing: the limits (same rule: read when a spawn starts) */
+  guint             max_spawns;
+  guint             max_spawns_per_host;
+
+  /* spawn pacing, router thread only */
+  guint             spawns_running;
+  GHashTable       *spawns_per_host;    /* host (as given) -> running spawns */
+  GQueue            spawns_waiting;     /* WaitingSpawn*, in request order */
 };
+
+/* a spawn waiting for DpNode:max-concurrent-spawns(-per-host) */
+typedef struct {
+  char         *host;
+  DpInvokeFunc  start;
+  gpointer      data;
+} WaitingSpawn;
 
 enum {
   PROP_0,
@@ -68,6 +83,8 @@ enum {
   PROP_MAX_OUTPUT_QUEUE,
   PROP_MAX_INBOX_SIZE,
   PROP_MAX_INBOX_MESSAGES,
+  PROP_MAX_CONCURRENT_SPAWNS,
+  PROP_MAX_CONCURRENT_SPAWNS_PER_HOST,
   N_PROPS
 };
 
@@ -492,6 +509,115 @@ _dp_node_connect_finish (DpNode        *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* ---- spawn pacing (DpNode:max-concurrent-spawns, -per-host) ---- */
+
+static guint
+spawns_on (DpNode     *self,
+           const char *host)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->spawns_per_host, host));
+}
+
+/* router thread: @host takes a slot and @start runs */
+static void
+spawn_start (DpNode       *self,
+             const char   *host,
+             DpInvokeFunc  start,
+             gpointer      data)
+{
+  DP_ASSERT_ROUTER_THREAD (self);
+  self->spawns_running++;
+  g_hash_table_replace (self->spawns_per_host, g_strdup (host),
+                        GUINT_TO_POINTER (spawns_on (self, host) + 1));
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "DP_NODE", host,
+                    "DP_EVENT", "spawn-start",
+                    "MESSAGE", "spawning a node on %s (%u spawns under way, %u on this host)",
+                    host, self->spawns_running, spawns_on (self, host));
+  start (data);
+}
+
+static gboolean
+spawn_allowed (DpNode     *self,
+               const char *host)
+{
+  return self->spawns_running < self->max_spawns &&
+         spawns_on (self, host) < self->max_spawns_per_host;
+}
+
+/* Router thread: runs @start (@data) now if the spawn limits allow one
+ * more spawn, to @host, else once they do, in the order asked. Each call
+ * is paired with one _dp_node_spawn_done() for @host, when the spawn has
+ * got its node to ready or failed. The waiting line holds one entry per
+ * spawn the application asked for (each already a DpRemoteNode of its). */
+void
+_dp_node_spawn_when_allowed (DpNode         *self,
+                             const char     *host,
+                             DpInvokeFunc    start,
+                             gpointer        data)
+{
+  WaitingSpawn *w;
+
+  DP_ASSERT_ROUTER_THREAD (self);
+  if (g_queue_is_empty (&self->spawns_waiting) && spawn_allowed (self, host))
+    {
+      spawn_start (self, host, start, data);
+      return;
+    }
+  w = g_new0 (WaitingSpawn, 1);
+  w->host = g_strdup (host);
+  w->start = start;
+  w->data = data;
+  g_queue_push_tail (&self->spawns_waiting, w);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "DP_NODE", host,
+                    "DP_EVENT", "spawn-waiting",
+                    "MESSAGE", "a spawn on %s waits: %u under way, %u on this host, %u waiting",
+                    host, self->spawns_running, spawns_on (self, host),
+                    self->spawns_waiting.length);
+}
+
+/* Router thread: a spawn to @host has finished (ready or failed); the
+ * first waiting ones that the limits now allow start. */
+void
+_dp_node_spawn_done (DpNode     *self,
+                     const char *host)
+{
+  guint n = spawns_on (self, host);
+
+  DP_ASSERT_ROUTER_THREAD (self);
+  g_assert (n > 0 && self->spawns_running > 0);
+  self->spawns_running--;
+  if (n == 1)
+    g_hash_table_remove (self->spawns_per_host, host);
+  else
+    g_hash_table_replace (self->spawns_per_host, g_strdup (host), GUINT_TO_POINTER (n - 1));
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "DP_NODE", host,
+                    "DP_EVENT", "spawn-done",
+                    "MESSAGE", "a spawn on %s is done (%u under way)", host, self->spawns_running);
+
+  /* In order, skipping those whose host is at its own limit. A start may
+   * fail at once and come back here: each one is taken off the line
+   * before it starts, and the line is looked at afresh after it. */
+  while (self->spawns_running < self->max_spawns)
+    {
+      WaitingSpawn *w = NULL;
+      GList *l;
+
+      for (l = self->spawns_waiting.head; l; l = l->next)
+        if (spawn_allowed (self, ((WaitingSpawn *) l->data)->host))
+          break;
+      if (l == NULL)
+        break;
+      w = l->data;
+      g_queue_delete_link (&self->spawns_waiting, l);
+      spawn_start (self, w->host, w->start, w->data);
+      g_free (w->host);
+      g_free (w);
+    }
+}
+
 /* ---- GObject ---- */
 
 static void
@@ -535,6 +661,10 @@ dp_node_finalize (GObject *object)
   g_free (self->advertised_host);
   g_ptr_array_unref (self->plugin_dirs);
   _dp_node_server_free (self->server);
+  /* a waiting spawn holds its DpRemoteNode, which holds this node: none
+   * is left by now */
+  g_assert (g_queue_is_empty (&self->spawns_waiting));
+  g_hash_table_unref (self->spawns_per_host);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (dp_node_parent_class)->finalize (object);
 }
@@ -579,6 +709,12 @@ dp_node_get_property (GObject    *object,
     case PROP_MAX_INBOX_MESSAGES:
       g_value_set_uint (value, self->max_inbox_messages);
       break;
+    case PROP_MAX_CONCURRENT_SPAWNS:
+      g_value_set_uint (value, self->max_spawns);
+      break;
+    case PROP_MAX_CONCURRENT_SPAWNS_PER_HOST:
+      g_value_set_uint (value, self->max_spawns_per_host);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -620,6 +756,12 @@ dp_node_set_property (GObject      *object,
       break;
     case PROP_MAX_INBOX_MESSAGES:
       self->max_inbox_messages = g_value_get_uint (value);
+      break;
+    case PROP_MAX_CONCURRENT_SPAWNS:
+      self->max_spawns = g_value_get_uint (value);
+      break;
+    case PROP_MAX_CONCURRENT_SPAWNS_PER_HOST:
+      self->max_spawns_per_host = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -751,6 +893,40 @@ dp_node_class_init (DpNodeClass *klass)
     g_param_spec_uint ("max-inbox-messages", NULL, NULL, 1, G_MAXUINT,
                        DP_DEFAULT_MAX_INBOX_MESSAGES,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:max-concurrent-spawns:
+   *
+   * The most node spawns (dp_remote_node_spawn() and its async form,
+   * restarts included) this router has under way at once: from the start
+   * of the ssh session (or the fork) to the node's ready line. More wait,
+   * in the order they were asked for, and start as others get there; a
+   * node that is up no longer counts. It paces the master's own work (a
+   * thread, a key exchange and a few descriptors each) when a program
+   * spawns hundreds of nodes. Default %DP_DEFAULT_MAX_CONCURRENT_SPAWNS.
+   *
+   * ```c
+   * // a thousand hosts, 32 ssh sessions starting at a time, 4 per host
+   * g_object_set (router, "max-concurrent-spawns", 32,
+   *               "max-concurrent-spawns-per-host", 4, NULL);
+   * ```
+   */
+  properties[PROP_MAX_CONCURRENT_SPAWNS] =
+    g_param_spec_uint ("max-concurrent-spawns", NULL, NULL, 1, G_MAXINT,
+                       DP_DEFAULT_MAX_CONCURRENT_SPAWNS,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:max-concurrent-spawns-per-host:
+   *
+   * As #DpNode:max-concurrent-spawns, for each host (as named in the spawn
+   * call). The default, %DP_DEFAULT_MAX_CONCURRENT_SPAWNS_PER_HOST, stays
+   * under OpenSSH's `MaxStartups` (10 unauthenticated connections before
+   * sshd starts dropping new ones), so that spawning many nodes on one
+   * host does not make its sshd refuse some of them.
+   */
+  properties[PROP_MAX_CONCURRENT_SPAWNS_PER_HOST] =
+    g_param_spec_uint ("max-concurrent-spawns-per-host", NULL, NULL, 1, G_MAXINT,
+                       DP_DEFAULT_MAX_CONCURRENT_SPAWNS_PER_HOST,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -824,6 +1000,10 @@ dp_node_init (DpNode *self)
   self->max_output_queue = DP_DEFAULT_MAX_OUTPUT_QUEUE;
   self->max_inbox_size = DP_DEFAULT_MAX_INBOX_SIZE;
   self->max_inbox_messages = DP_DEFAULT_MAX_INBOX_MESSAGES;
+  self->max_spawns = DP_DEFAULT_MAX_CONCURRENT_SPAWNS;
+  self->max_spawns_per_host = DP_DEFAULT_MAX_CONCURRENT_SPAWNS_PER_HOST;
+  self->spawns_per_host = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_queue_init (&self->spawns_waiting);
   self->server = _dp_node_server_new (G_OBJECT (self), self->router_context, &server_hooks);
   {
     g_auto(GStrv) dirs = _dp_plugin_default_dirs ();

@@ -79,6 +79,22 @@ G_BEGIN_DECLS
 #define DP_DEFAULT_MAX_INBOX_MESSAGES 4096u
 
 /**
+ * DP_DEFAULT_MAX_CONCURRENT_SPAWNS:
+ *
+ * The default of #DpNode:max-concurrent-spawns: node spawns a router has
+ * under way at once.
+ */
+#define DP_DEFAULT_MAX_CONCURRENT_SPAWNS 64u
+
+/**
+ * DP_DEFAULT_MAX_CONCURRENT_SPAWNS_PER_HOST:
+ *
+ * The default of #DpNode:max-concurrent-spawns-per-host: under OpenSSH's
+ * default `MaxStartups` of 10.
+ */
+#define DP_DEFAULT_MAX_CONCURRENT_SPAWNS_PER_HOST 8u
+
+/**
  * DpNode:
  *
  * A message router: the seed's `node%` and `message-router`. Every process

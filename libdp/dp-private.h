@@ -460,6 +460,10 @@ void          _dp_node_connect_async      (DpNode *self, const char *host, guint
                                            GCancellable *cancellable,
                                            GAsyncReadyCallback callback, gpointer user_data);
 DpConnection *_dp_node_connect_finish     (DpNode *self, GAsyncResult *result, GError **error);
+/* router thread: spawn pacing (DpNode:max-concurrent-spawns, -per-host) */
+void          _dp_node_spawn_when_allowed (DpNode *self, const char *host,
+                                           DpInvokeFunc start, gpointer data);
+void          _dp_node_spawn_done         (DpNode *self, const char *host);
 /* router thread: a log record from a place on a node this one started */
 void          _dp_node_peer_log           (DpNode *self, const char *from_node, const char *place,
                                            const char *severity, const char *message);

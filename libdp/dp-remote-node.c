@@ -675,8 +675,13 @@ launched_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   DP_ASSERT_ROUTER_THREAD (self->router);
+  _dp_node_spawn_done (self->router, self->host);
   if (!dp_node_process_launch_finish (DP_NODE_PROCESS (source), result, &error))
     {
+      /* the backend names the address it reached for (an ssh_config alias
+       * resolved, say); the caller knows the host by the name it gave */
+      if (strstr (error->message, self->host) == NULL)
+        g_prefix_error (&error, "%s: ", self->host);
       g_task_return_error (task, g_steal_pointer (&error));
       g_object_unref (task);
       return;
@@ -693,8 +698,9 @@ launched_cb (GObject      *source,
                           g_task_get_cancellable (task), connected_cb, task);
 }
 
+/* router thread, once the spawn limits let it (spawn_in_router) */
 static void
-spawn_in_router (gpointer data)
+start_spawn (gpointer data)
 {
   GTask *task = data;
   DpRemoteNode *self = g_task_get_task_data (task);
@@ -706,12 +712,25 @@ spawn_in_router (gpointer data)
     self->process = _dp_node_process_new_for_host (self->host, self->options, &error);
   if (self->process == NULL)
     {
+      _dp_node_spawn_done (self->router, self->host);
       g_task_return_error (task, g_steal_pointer (&error));
       g_object_unref (task);
       return;
     }
   dp_node_process_launch_async (self->process, secret, self->requested_port, self->options,
                                 g_task_get_cancellable (task), launched_cb, task);
+}
+
+/* router thread: a spawn or a restart, paced by DpNode:max-concurrent-spawns
+ * (-per-host) until the node's ready line (launched_cb) */
+static void
+spawn_in_router (gpointer data)
+{
+  GTask *task = data;
+  DpRemoteNode *self = g_task_get_task_data (task);
+
+  DP_ASSERT_ROUTER_THREAD (self->router);
+  _dp_node_spawn_when_allowed (self->router, self->host, start_spawn, task);
 }
 
 static void

@@ -10,10 +10,11 @@ packages=(
   build-essential meson ninja-build pkg-config
   libglib2.0-dev libjson-glib-dev libltdl-dev libssh-dev
   openssh-server openssh-client          # the tests start their own sshd on loopback
+  iproute2                               # the netns suite: namespaces, veths, bridges (ip)
   libzmq3-dev                            # the ZeroMQ baseline in bench/
   clang libclang-rt-dev                  # the libFuzzer harnesses in tests/fuzz/ (the
                                          #   runtime is only a recommendation of clang's)
-  python3                                # bench/run.py
+  python3                                # bench/run.py; the ssh and netns test fixtures
 )
 
 missing=()

@@ -168,6 +168,17 @@ dp_test_add_func (const char *testpath,
   g_test_add_data_func (testpath, (gconstpointer) test_func, run_and_check_logs);
 }
 
+const char *
+dp_test_fixture_env (const char *name,
+                     const char *fixture)
+{
+  const char *v = g_getenv (name);
+
+  if (v == NULL)
+    g_error ("%s is not set: run this test through %s", name, fixture);
+  return v;
+}
+
 char *
 dp_test_build_path (const char *relative)
 {
@@ -455,4 +466,75 @@ dp_test_kill_master (GSubprocess *sp,
   g_subprocess_send_signal (sp, SIGKILL);
   g_subprocess_wait (sp, NULL, NULL);
   g_assert_true (dp_test_wait_process_gone (node_pid, 10000));
+}
+
+struct _DpTestSpawnWatch {
+  guint       id;
+  GMutex      lock;
+  GHashTable *per_host;     /* host -> spawns under way */
+  guint       running, max_running, max_per_host;
+};
+
+static void
+spawn_watch_record (GLogLevelFlags   level,
+                    const GLogField *fields,
+                    gsize            n_fields,
+                    gpointer         data)
+{
+  DpTestSpawnWatch *w = data;
+  const char *event = NULL, *host = NULL;
+  gboolean start;
+  guint n;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_strcmp0 (fields[i].key, "DP_EVENT") == 0)
+        event = fields[i].value;
+      else if (g_strcmp0 (fields[i].key, "DP_NODE") == 0)
+        host = fields[i].value;
+    }
+  start = g_strcmp0 (event, "spawn-start") == 0;
+  if (host == NULL || (!start && g_strcmp0 (event, "spawn-done") != 0))
+    return;
+  g_mutex_lock (&w->lock);
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (w->per_host, host));
+  if (start)
+    {
+      w->running++;
+      n++;
+    }
+  else if (n > 0)             /* not one that started before the watch */
+    {
+      w->running--;
+      n--;
+    }
+  g_hash_table_replace (w->per_host, g_strdup (host), GUINT_TO_POINTER (n));
+  w->max_running = MAX (w->max_running, w->running);
+  w->max_per_host = MAX (w->max_per_host, n);
+  g_mutex_unlock (&w->lock);
+}
+
+DpTestSpawnWatch *
+dp_test_spawn_watch_new (void)
+{
+  DpTestSpawnWatch *w = g_new0 (DpTestSpawnWatch, 1);
+
+  g_mutex_init (&w->lock);
+  w->per_host = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  w->id = dp_test_add_log_watch (spawn_watch_record, w);
+  return w;
+}
+
+void
+dp_test_spawn_watch_free (DpTestSpawnWatch *w,
+                          guint            *max_running,
+                          guint            *max_per_host)
+{
+  dp_test_remove_log_watch (w->id);
+  g_assert_cmpuint (w->running, ==, 0);
+  *max_running = w->max_running;
+  *max_per_host = w->max_per_host;
+  g_hash_table_unref (w->per_host);
+  g_mutex_clear (&w->lock);
+  g_free (w);
 }

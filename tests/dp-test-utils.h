@@ -23,6 +23,11 @@ void          dp_test_init               (int    *argc,
 void          dp_test_add_func           (const char *testpath,
                                           GTestFunc   test_func);
 
+/* The value of @name, set by the fixture that runs the test program
+ * (@fixture, e.g. "tests/sshd-fixture.sh"); fails saying so when unset */
+const char   *dp_test_fixture_env        (const char *name,
+                                          const char *fixture);
+
 /* $DP_BUILD_DIR/@relative (e.g. "loader/dp-launch") */
 char         *dp_test_build_path         (const char *relative);
 
@@ -80,6 +85,16 @@ guint         dp_test_add_log_watch      (DpTestLogWatch watch,
                                           gpointer       user_data);
 /* Once it returns, @id's watch is not running and will not run again. */
 void          dp_test_remove_log_watch   (guint          id);
+
+/* Counts the spawns under way, from the routers' spawn-start and
+ * spawn-done records (DpNode:max-concurrent-spawns), from now until
+ * dp_test_spawn_watch_free(), which asserts that none is left under way
+ * and gives the most seen at once, in all and on any one host. */
+typedef struct _DpTestSpawnWatch DpTestSpawnWatch;
+DpTestSpawnWatch  *dp_test_spawn_watch_new  (void);
+void               dp_test_spawn_watch_free (DpTestSpawnWatch *watch,
+                                             guint            *max_running,
+                                             guint            *max_per_host);
 
 /* Raw peers, for tests of what a node does with a misbehaving one: a plain
  * TCP connection to 127.0.0.1:@port with a 10 s socket timeout, writing

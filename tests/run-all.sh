@@ -6,6 +6,10 @@
 #
 #   tests/run-all.sh
 #
+# The plain and the sanitizer build both run the `netns` suite (16 network
+# namespaces with an sshd each, tests/netns/netns.sh; about a minute each):
+# it needs root, as CI has, and fails saying so otherwise.
+#
 # Every build always runs, even when one before it failed, so one failure
 # cannot hide another; the script ends with one line per build and exits
 # non-zero if any failed.

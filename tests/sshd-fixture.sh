@@ -23,113 +23,50 @@
 # when COMMAND ends, whatever happens; COMMAND's exit status is the script's.
 set -euo pipefail
 
-SSHD=${SSHD:-/usr/sbin/sshd}
-if [ ! -x "$SSHD" ]; then
-  echo "sshd-fixture: $SSHD not found; run sdk/install-deps.sh (openssh-server)" >&2
-  exit 1
-fi
+. "$(dirname "$0")/sshd-lib.sh"
+sshd_check || { echo "sshd-fixture: cannot run" >&2; exit 1; }
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/dp-sshd.XXXXXX")
 chmod 700 "$dir"
 sshd_pid=
-drain_pid=
+sshd_drain_pid=
 
 cleanup() {
   if [ -n "$sshd_pid" ]; then
-    # sessions still open (a test that failed half-way): their nodes see
-    # their stdin close and exit
-    pkill -TERM -P "$sshd_pid" 2>/dev/null || true
-    kill "$sshd_pid" 2>/dev/null || true
-    wait "$sshd_pid" 2>/dev/null || true
-  fi
-  if [ -n "$drain_pid" ]; then
-    wait "$drain_pid" 2>/dev/null || true
+    sshd_stop "$sshd_pid" "$sshd_drain_pid"
   fi
   rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ssh-keygen -q -t ed25519 -N '' -C dp-test-host -f "$dir/host_key"
-ssh-keygen -q -t ed25519 -N '' -C dp-test-client -f "$dir/id_client"
-ssh-keygen -q -t ed25519 -N '' -C dp-test-other -f "$dir/id_other"
-ssh-keygen -q -t ed25519 -N '' -C dp-test-wrong-host -f "$dir/wrong_host_key"
+sshd_keygen "$dir/host_key" dp-test-host
+sshd_keygen "$dir/id_client" dp-test-client
+sshd_keygen "$dir/id_other" dp-test-other
+sshd_keygen "$dir/wrong_host_key" dp-test-wrong-host
 cp "$dir/id_client.pub" "$dir/authorized_keys"
 chmod 600 "$dir/authorized_keys"
-
-if [ "$(id -u)" = 0 ]; then
-  # sshd's privilege separation directory (normally made by its unit)
-  mkdir -p /run/sshd
-  chmod 755 /run/sshd
-fi
+sshd_prepare
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-start_sshd() {
-  port=$(free_port)
-  cat > "$dir/sshd_config" <<EOF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $dir/host_key
-PidFile $dir/sshd.pid
-AuthorizedKeysFile $dir/authorized_keys
-StrictModes no
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-UsePAM no
-PrintMotd no
-LogLevel INFO
-MaxStartups 64
-MaxSessions 64
-EOF
-  rm -f "$dir/sshd.err"
-  mkfifo "$dir/sshd.err"
-  "$SSHD" -D -e -f "$dir/sshd_config" 2> "$dir/sshd.err" &
-  sshd_pid=$!
-  exec 3< "$dir/sshd.err"
-  # sshd says when it listens (or why it cannot): read until either
-  while IFS= read -r -t 20 line <&3; do
-    echo "sshd: $line" >&2
-    case "$line" in
-      *"Server listening on"*) return 0 ;;
-      *"Bind to port"*|*"Cannot bind"*|*"fatal"*) break ;;
-    esac
-  done
-  kill "$sshd_pid" 2>/dev/null || true
-  wait "$sshd_pid" 2>/dev/null || true
-  sshd_pid=
-  exec 3<&-
-  return 1
-}
-
 started=
 for _ in 1 2 3 4 5; do
-  if start_sshd; then started=1; break; fi
+  port=$(free_port)
+  sshd_write_config "$dir/sshd_config" "$port" 127.0.0.1 "$dir/host_key" "$dir/sshd.pid" \
+    "$dir/authorized_keys"
+  if sshd_start sshd "$dir/sshd_config"; then started=1; break; fi
 done
 if [ -z "$started" ]; then
   echo "sshd-fixture: could not start $SSHD" >&2
   exit 1
 fi
-# keep sshd's log flowing to our stderr
-cat <&3 | sed 's/^/sshd: /' >&2 &
-drain_pid=$!
-exec 3<&-
 
 echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$dir/host_key.pub")" > "$dir/known_hosts"
 echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$dir/wrong_host_key.pub")" > "$dir/wrong_known_hosts"
-cat > "$dir/ssh_config" <<EOF
-Host dp-test
-  HostName 127.0.0.1
-  Port $port
-  User $(id -un)
-  IdentityFile $dir/id_client
-  UserKnownHostsFile $dir/known_hosts
-  StrictHostKeyChecking yes
-EOF
+ssh_config_entry dp-test 127.0.0.1 "$port" "$dir/id_client" "$dir/known_hosts" > "$dir/ssh_config"
 
 export DP_TEST_SSHD_PORT=$port
 export DP_TEST_SSHD_PID=$sshd_pid

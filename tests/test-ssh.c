@@ -14,10 +14,7 @@
 static const char *
 env (const char *name)
 {
-  const char *v = g_getenv (name);
-  if (v == NULL)
-    g_error ("%s is not set: run this test through tests/sshd-fixture.sh", name);
-  return v;
+  return dp_test_fixture_env (name, "tests/sshd-fixture.sh");
 }
 
 /* "127.0.0.1:SSHPORT" or "USER@127.0.0.1:SSHPORT" */

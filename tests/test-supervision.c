@@ -739,6 +739,61 @@ test_spawn_nodes_join (void)
   g_assert_error (error, DP_ERROR, DP_ERROR_NODE_NOT_FOUND);
 }
 
+typedef struct {
+  guint     done;
+  guint     failed;
+  GPtrArray *nodes;
+} PacedSpawns;
+
+static void
+paced_spawned (GObject *source, GAsyncResult *result, gpointer data)
+{
+  PacedSpawns *p = data;
+  g_autoptr(GError) error = NULL;
+  DpRemoteNode *node = dp_remote_node_spawn_finish (result, &error);
+
+  p->done++;
+  if (node)
+    g_ptr_array_add (p->nodes, node);
+  else
+    {
+      g_assert_error (error, DP_ERROR, DP_ERROR_NODE_NOT_FOUND);
+      p->failed++;
+    }
+}
+
+/* DpNode:max-concurrent-spawns: no more spawns under way than it says,
+ * and one that fails gives its place to the next */
+static void
+test_spawn_paced (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpSpawnOptions) bad = dp_spawn_options_new ();
+  PacedSpawns p = { 0, 0, g_ptr_array_new_with_free_func (g_object_unref) };
+  DpTestSpawnWatch *w = dp_test_spawn_watch_new ();
+  const guint n = 7, limit = 2;
+  guint max_running, max_per_host;
+  guint u = 0;
+
+  dp_spawn_options_set_node_path (bad, "/no/such/dp-node");
+  g_object_set (router, "max-concurrent-spawns", limit, NULL);
+  g_object_get (router, "max-concurrent-spawns-per-host", &u, NULL);
+  g_assert_cmpuint (u, ==, DP_DEFAULT_MAX_CONCURRENT_SPAWNS_PER_HOST);
+  for (guint i = 0; i < n; i++)
+    dp_remote_node_spawn_async (router, "localhost", 0, i == 1 ? bad : NULL, NULL,
+                                paced_spawned, &p);
+  while (p.done < n)
+    g_main_context_iteration (NULL, TRUE);
+  dp_test_spawn_watch_free (w, &max_running, &max_per_host);
+  g_assert_cmpuint (p.failed, ==, 1);
+  g_assert_cmpuint (p.nodes->len, ==, n - 1);
+  g_assert_cmpuint (max_running, <=, limit);
+  g_assert_cmpuint (max_per_host, <=, limit);
+  for (guint i = 0; i < p.nodes->len; i++)
+    g_assert_true (dp_remote_node_is_alive (p.nodes->pdata[i]));
+  g_ptr_array_unref (p.nodes);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -754,5 +809,6 @@ main (int argc, char **argv)
   dp_test_add_func ("/supervision/launch-log-json", test_launch_log_json);
   dp_test_add_func ("/supervision/process-exit-status", test_process_exit_status);
   dp_test_add_func ("/supervision/spawn-nodes-join", test_spawn_nodes_join);
+  dp_test_add_func ("/supervision/spawn-paced", test_spawn_paced);
   return g_test_run ();
 }

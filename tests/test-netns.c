@@ -1,0 +1,576 @@
+/* Many hosts on one machine: a master in the root network namespace and
+ * nodes spawned over ssh on 16 hosts, each a network namespace with an
+ * sshd of its own, joined by a bridge (tests/netns/netns.sh, which runs
+ * this program and makes the faults: a link down, a partition, an sshd
+ * killed).
+ *
+ * One cluster (4 nodes on every host, an echo place on each) is spawned by
+ * the first test that needs it and shared by the others; each test leaves
+ * it whole again. Every budget comes from what was measured here (one
+ * spawn, the heartbeat settings derived from it); the waits have only a
+ * hang guard.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dp-private.h"
+#include "dp-test-utils.h"
+
+#include <string.h>
+#include <sys/resource.h>
+
+#define NODES_PER_HOST 4
+#define HEARTBEAT_INTERVAL_S 0.2
+
+typedef struct {
+  DpRemoteNode       *node;
+  DpRemoteConnection *echo;       /* its echo place, relaunched with the node */
+  guint               host;       /* index into Cluster.hosts */
+  guint               deaths;     /* "died" signals */
+  guint               restarts;   /* "restarted" signals */
+  gint64              died_at;    /* monotonic time of the last "died" */
+  char               *reason;     /* the last death's reason */
+} Member;
+
+typedef struct {
+  DpNode         *router;
+  DpSpawnOptions *options;
+  char          **hosts;          /* "h01" ... */
+  guint           n_hosts;
+  GPtrArray      *members;        /* Member*, NODES_PER_HOST per host, host-major */
+  gint64          one_spawn_us;   /* one node alone, spawned to ready */
+  gint64          all_spawn_us;   /* all of them at once */
+  gint64          all_spawn_cpu_us; /* this process's CPU time meanwhile */
+  gdouble         hb_timeout;     /* seconds */
+} Cluster;
+
+static Cluster *cluster;
+
+static const char *
+env (const char *name)
+{
+  return dp_test_fixture_env (name, "tests/netns/netns.sh");
+}
+
+/* ---- the network's faults (tests/netns/netns.sh's commands) ---- */
+
+/* netns.sh COMMAND HOST... for @n hosts from @hosts */
+static void
+netns_ctl (const char         *command,
+           const char * const *hosts,
+           guint               n)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+
+  g_ptr_array_add (argv, (char *) env ("DP_TEST_NETNS_CTL"));
+  g_ptr_array_add (argv, (char *) command);
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (argv, (char *) hosts[i]);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                NULL, &err, &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, &error))
+    g_error ("netns.sh %s: %s: %s", command, error->message, err);
+}
+
+/* ---- waiting, with a hang guard only ---- */
+
+typedef gboolean (*Condition) (gpointer data);
+
+static gboolean
+guard_fired (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Iterates the main context until @cond holds; fails (never hangs) after
+ * @guard_us, which is only a guard against a hang. */
+static void
+wait_for (Condition   cond,
+          gpointer    data,
+          gint64      guard_us,
+          const char *what)
+{
+  g_autoptr(GSource) guard = g_timeout_source_new ((guint) (guard_us / 1000));
+  gboolean given_up = FALSE;
+
+  g_source_set_callback (guard, guard_fired, &given_up, NULL);
+  g_source_attach (guard, NULL);
+  while (!cond (data) && !given_up)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (guard);
+  if (given_up)
+    g_error ("no %s within %.1f s (a hang guard)", what, guard_us / 1e6);
+}
+
+/* the hang guard of every wait: far beyond anything measured */
+static gint64
+guard_us (void)
+{
+  return MAX (60 * G_USEC_PER_SEC, 20 * cluster->all_spawn_us);
+}
+
+/* ---- the cluster ---- */
+
+static void
+member_free (gpointer data)
+{
+  Member *m = data;
+
+  if (m->node)
+    g_signal_handlers_disconnect_by_data (m->node, m);
+  g_clear_object (&m->echo);
+  g_clear_object (&m->node);
+  g_free (m->reason);
+  g_free (m);
+}
+
+static void
+member_died (DpRemoteNode *node,
+             const char   *reason,
+             gpointer      data)
+{
+  Member *m = data;
+
+  m->deaths++;
+  m->died_at = g_get_monotonic_time ();
+  g_free (m->reason);
+  m->reason = g_strdup (reason);
+}
+
+static void
+member_restarted (DpRemoteNode *node,
+                  guint         attempt,
+                  gpointer      data)
+{
+  ((Member *) data)->restarts++;
+}
+
+static DpSpawnOptions *
+ssh_options (void)
+{
+  DpSpawnOptions *o = dp_spawn_options_new ();
+  g_autofree char *plugins = dp_test_build_path ("plugins");
+
+  dp_spawn_options_set_method (o, DP_SPAWN_SSH);
+  dp_spawn_options_set_ssh_config (o, env ("DP_TEST_SSH_CONFIG"));
+  dp_spawn_options_add_plugin_dir (o, plugins);
+  dp_spawn_options_set_output (o, DP_SPAWN_OUTPUT_DISCARD);
+  return o;
+}
+
+static void
+spawned_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      data)
+{
+  Member *m = data;
+  g_autoptr(GError) error = NULL;
+
+  m->node = dp_remote_node_spawn_finish (result, &error);
+  g_assert_no_error (error);
+  g_assert_true (dp_remote_node_is_alive (m->node));
+}
+
+static gboolean
+all_spawned (gpointer data)
+{
+  GPtrArray *members = data;
+
+  for (guint i = 0; i < members->len; i++)
+    if (((Member *) members->pdata[i])->node == NULL)
+      return FALSE;
+  return TRUE;
+}
+
+/* one round of echoes: a value out to every member of @members (NULL:
+ * all), then every answer back; fails on any error */
+static gint64
+fan_out (GPtrArray *members,
+         gint32     base)
+{
+  gint64 t0 = g_get_monotonic_time ();
+
+  if (members == NULL)
+    members = cluster->members;
+  for (guint i = 0; i < members->len; i++)
+    g_assert_true (dp_remote_connection_put (((Member *) members->pdata[i])->echo,
+                                             g_variant_new_int32 (base + (gint32) i)));
+  for (guint i = 0; i < members->len; i++)
+    {
+      Member *m = members->pdata[i];
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) back = dp_remote_connection_get_timeout (m->echo, guard_us (), &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int32 (back), ==, base + (gint32) i);
+    }
+  return g_get_monotonic_time () - t0;
+}
+
+static void
+cluster_free (void)
+{
+  if (cluster == NULL)
+    return;
+  g_clear_pointer (&cluster->members, g_ptr_array_unref);
+  g_clear_pointer (&cluster->options, dp_spawn_options_free);
+  g_strfreev (cluster->hosts);
+  g_clear_object (&cluster->router);
+  g_clear_pointer (&cluster, g_free);
+}
+
+/* user + system CPU time of this process (every thread) */
+static gint64
+cpu_time_us (void)
+{
+  struct rusage ru;
+
+  g_assert_cmpint (getrusage (RUSAGE_SELF, &ru), ==, 0);
+  return (gint64) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC +
+         ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+/* The cluster every test shares, spawned on first use: one node alone
+ * first (the unit of time), then NODES_PER_HOST on every host at once. */
+static Cluster *
+cluster_get (void)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 t0, cpu0;
+  gdouble max_rtt = 0;
+
+  if (cluster)
+    return cluster;
+  cluster = g_new0 (Cluster, 1);
+  cluster->router = dp_test_new_router ();
+  cluster->options = ssh_options ();
+  cluster->hosts = g_strsplit (env ("DP_TEST_NETNS_HOSTS"), " ", -1);
+  cluster->n_hosts = g_strv_length (cluster->hosts);
+  g_assert_cmpuint (cluster->n_hosts, >=, 8);   /* the partition takes 4, the rest go on */
+
+  /* One node alone, three times (on three hosts): the median, so that
+   * one stall of the machine does not set every budget below */
+  {
+    gint64 one[3];
+
+    for (guint i = 0; i < G_N_ELEMENTS (one); i++)
+      {
+        g_autoptr(DpRemoteNode) node = NULL;
+
+        t0 = g_get_monotonic_time ();
+        node = dp_remote_node_spawn (cluster->router, cluster->hosts[i], 0, cluster->options,
+                                     NULL, &error);
+        g_assert_no_error (error);
+        one[i] = g_get_monotonic_time () - t0;
+      }
+    cluster->one_spawn_us = MAX (MIN (one[0], one[1]), MIN (MAX (one[0], one[1]), one[2]));
+    g_test_message ("one node alone, three times: %.0f, %.0f, %.0f ms", one[0] / 1e3,
+                    one[1] / 1e3, one[2] / 1e3);
+  }
+
+  /* Heartbeats often, and a timeout this machine keeps to: five times what
+   * a whole spawn (ssh session, exec, ready line, connect) took alone, at
+   * least 2 s. Set before the nodes connect. */
+  cluster->hb_timeout = MAX (2.0, 5.0 * cluster->one_spawn_us / 1e6);
+  g_object_set (cluster->router, "heartbeat-interval", HEARTBEAT_INTERVAL_S,
+                "heartbeat-timeout", cluster->hb_timeout, NULL);
+  /* all at once queue behind each other on two cores: room for each of
+   * them to be spawned after all the others */
+  dp_spawn_options_set_ready_timeout (cluster->options,
+                                      (guint) MAX (30000, 2 * NODES_PER_HOST * cluster->n_hosts *
+                                                          cluster->one_spawn_us / 1000));
+
+  cluster->members = g_ptr_array_new_with_free_func (member_free);
+  cpu0 = cpu_time_us ();
+  t0 = g_get_monotonic_time ();
+  for (guint h = 0; h < cluster->n_hosts; h++)
+    for (guint k = 0; k < NODES_PER_HOST; k++)
+      {
+        Member *m = g_new0 (Member, 1);
+
+        m->host = h;
+        g_ptr_array_add (cluster->members, m);
+        dp_remote_node_spawn_async (cluster->router, cluster->hosts[h], 0, cluster->options,
+                                    NULL, spawned_cb, m);
+      }
+  wait_for (all_spawned, cluster->members, MAX (120 * G_USEC_PER_SEC,
+                                                (gint64) cluster->members->len * 4 * cluster->one_spawn_us),
+            "spawn of every node");
+  cluster->all_spawn_us = g_get_monotonic_time () - t0;
+  cluster->all_spawn_cpu_us = cpu_time_us () - cpu0;
+
+  for (guint i = 0; i < cluster->members->len; i++)
+    {
+      Member *m = cluster->members->pdata[i];
+
+      g_assert_cmpstr (dp_remote_node_get_host (m->node), ==, cluster->hosts[m->host]);
+      g_signal_connect (m->node, "died", G_CALLBACK (member_died), m);
+      g_signal_connect (m->node, "restarted", G_CALLBACK (member_restarted), m);
+      dp_remote_node_set_restart (m->node, TRUE);
+      m->echo = dp_remote_node_launch_place (m->node, "echo", "echo", 0, NULL);
+    }
+  fan_out (NULL, 0);
+  for (guint i = 0; i < cluster->members->len; i++)
+    max_rtt = MAX (max_rtt, dp_remote_node_get_rtt (((Member *) cluster->members->pdata[i])->node));
+  g_test_message ("%u nodes on %u hosts spawned at once over ssh, all ready in %.0f ms; "
+                  "one node alone (median): %.0f ms; the master's CPU time per spawn %.1f ms; "
+                  "heartbeat every %.1f s, timeout %.1f s; largest heartbeat round trip %.1f ms",
+                  cluster->members->len, cluster->n_hosts, cluster->all_spawn_us / 1e3,
+                  cluster->one_spawn_us / 1e3,
+                  cluster->all_spawn_cpu_us / 1e3 / cluster->members->len, HEARTBEAT_INTERVAL_S, cluster->hb_timeout,
+                  max_rtt * 1e3);
+  return cluster;
+}
+
+/* the members on hosts [@first, @first + @n) (host indexes), or, with
+ * @inside FALSE, those on every other host */
+static GPtrArray *
+members_of (guint    first,
+            guint    n,
+            gboolean inside)
+{
+  GPtrArray *a = g_ptr_array_new ();
+
+  for (guint i = 0; i < cluster->members->len; i++)
+    {
+      Member *m = cluster->members->pdata[i];
+      if ((m->host >= first && m->host < first + n) == inside)
+        g_ptr_array_add (a, m);
+    }
+  return a;
+}
+
+/* every member of @members has had at least @at_least of the counter at
+ * @offset in Member (deaths, restarts) */
+typedef struct {
+  GPtrArray *members;
+  gsize      offset;
+  guint      at_least;
+} Count;
+
+static gboolean
+all_reached (gpointer data)
+{
+  Count *c = data;
+
+  for (guint i = 0; i < c->members->len; i++)
+    if (G_STRUCT_MEMBER (guint, c->members->pdata[i], c->offset) < c->at_least)
+      return FALSE;
+  return TRUE;
+}
+
+static guint
+total_deaths (GPtrArray *members)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < members->len; i++)
+    n += ((Member *) members->pdata[i])->deaths;
+  return n;
+}
+
+/* Cuts hosts [@first, @first + @n) off with @cut, checks that their nodes
+ * are declared lost by the heartbeat within its timeout while every other
+ * node carries on, heals with @heal and checks that restart-on-exit brings
+ * the lost nodes back, their places relaunched on the same connections.
+ * Returns the time from the cut to the last of them declared lost. */
+static gint64
+cut_and_heal (guint       first,
+              guint       n,
+              const char *cut,
+              const char *heal)
+{
+  g_autoptr(GPtrArray) lost = members_of (first, n, TRUE);
+  g_autoptr(GPtrArray) others = members_of (first, n, FALSE);
+  const char * const *hosts = (const char * const *) cluster->hosts + first;
+  Count died = { lost, G_STRUCT_OFFSET (Member, deaths), 0 };
+  Count restarted = { lost, G_STRUCT_OFFSET (Member, restarts), 0 };
+  guint others_deaths = total_deaths (others);
+  gint64 t0, detect = 0;
+  gint64 hb_timeout_us = (gint64) (cluster->hb_timeout * G_USEC_PER_SEC);
+  gint64 hb_interval_us = (gint64) (HEARTBEAT_INTERVAL_S * G_USEC_PER_SEC);
+
+  g_assert_cmpuint (lost->len, ==, n * NODES_PER_HOST);
+  died.at_least = ((Member *) lost->pdata[0])->deaths + 1;
+  restarted.at_least = ((Member *) lost->pdata[0])->restarts + 1;
+  /* while the hosts are away, each respawn fails (and is tried again a
+   * second later) */
+  for (guint h = first; h < first + n; h++)
+    {
+      g_autofree char *pattern = g_strdup_printf ("could not restart node %s *", cluster->hosts[h]);
+      dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, pattern);
+    }
+
+  t0 = g_get_monotonic_time ();
+  netns_ctl (cut, hosts, n);
+  wait_for (all_reached, &died, guard_us (), "death of every node on the hosts cut off");
+  for (guint i = 0; i < lost->len; i++)
+    {
+      Member *m = lost->pdata[i];
+
+      /* the heartbeat found it: nothing else could (no reset, no EOF) */
+      g_assert_nonnull (strstr (m->reason, "heartbeat timeout"));
+      g_assert_nonnull (strstr (m->reason, cluster->hosts[m->host]));
+      detect = MAX (detect, m->died_at - t0);
+      /* not before the timeout (less the interval, when the last sign of
+       * life came), nor long after it */
+      g_assert_cmpint (m->died_at - t0, >=, hb_timeout_us - 2 * hb_interval_us);
+      g_assert_cmpint (m->died_at - t0, <=, 2 * hb_timeout_us + hb_interval_us);
+    }
+
+  /* the rest carry on */
+  fan_out (others, 1000);
+  g_assert_cmpuint (total_deaths (others), ==, others_deaths);
+
+  netns_ctl (heal, hosts, n);
+  wait_for (all_reached, &restarted, guard_us (), "restart of every node on the hosts back");
+  fan_out (lost, 2000);
+  fan_out (NULL, 3000);
+  g_assert_cmpuint (total_deaths (others), ==, others_deaths);
+  return detect;
+}
+
+/* ---- tests ---- */
+
+static void
+test_spawn (void)
+{
+  cluster_get ();
+  for (guint i = 0; i < cluster->members->len; i++)
+    {
+      Member *m = cluster->members->pdata[i];
+
+      g_assert_true (dp_remote_node_is_alive (m->node));
+      g_assert_cmpint (dp_remote_node_get_pid (m->node), >, 0);
+    }
+}
+
+static void
+test_fan_out (void)
+{
+  gint64 dt;
+
+  cluster_get ();
+  dt = fan_out (NULL, 100);
+  g_test_message ("fan-out: %u echo places on %u hosts answered in %.1f ms",
+                  cluster->members->len, cluster->n_hosts, dt / 1e3);
+}
+
+static void
+test_link_down (void)
+{
+  gint64 detect;
+
+  cluster_get ();
+  detect = cut_and_heal (2, 1, "link-down", "link-up");
+  g_test_message ("a link cut: its %u nodes declared lost in %.0f ms (heartbeat timeout %.1f s)",
+                  NODES_PER_HOST, detect / 1e3, cluster->hb_timeout);
+}
+
+static void
+test_partition (void)
+{
+  gint64 detect;
+
+  cluster_get ();
+  detect = cut_and_heal (4, 4, "partition", "heal");
+  g_test_message ("4 hosts partitioned off: their %u nodes declared lost in %.0f ms",
+                  4 * NODES_PER_HOST, detect / 1e3);
+}
+
+static void
+test_sshd_killed (void)
+{
+  const char *host;
+  g_autoptr(GPtrArray) there = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = NULL;
+  guint deaths;
+
+  cluster_get ();
+  host = cluster->hosts[cluster->n_hosts - 1];
+  there = members_of (cluster->n_hosts - 1, 1, TRUE);
+  deaths = total_deaths (there);
+
+  netns_ctl ("kill-sshd", &host, 1);
+  node = dp_remote_node_spawn (cluster->router, host, 0, cluster->options, NULL, &error);
+  g_assert_null (node);
+  g_assert_error (error, DP_ERROR, DP_ERROR_CONNECTION_REFUSED);
+  g_test_message ("spawn with the sshd gone: %s", error->message);
+  g_assert_nonnull (strstr (error->message, host));
+  g_clear_error (&error);
+
+  /* the nodes it had started go on: the listener is not their session */
+  fan_out (there, 4000);
+  g_assert_cmpuint (total_deaths (there), ==, deaths);
+
+  /* and with an sshd again, the host takes nodes again */
+  netns_ctl ("start-sshd", &host, 1);
+  node = dp_remote_node_spawn (cluster->router, host, 0, cluster->options, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (dp_remote_node_is_alive (node));
+}
+
+
+/* DpNode:max-concurrent-spawns and -per-host, over ssh */
+static void
+test_paced_spawns (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(GPtrArray) members = g_ptr_array_new_with_free_func (member_free);
+  DpTestSpawnWatch *w;
+  const guint n_hosts = 4, per_host = 3, limit = 3;
+  guint max_running, max_per_host;
+  gint64 t0;
+
+  cluster_get ();
+  w = dp_test_spawn_watch_new ();
+  g_object_set (router, "max-concurrent-spawns", limit, "max-concurrent-spawns-per-host", 1, NULL);
+  t0 = g_get_monotonic_time ();
+  for (guint k = 0; k < per_host; k++)
+    for (guint h = 0; h < n_hosts; h++)
+      {
+        Member *m = g_new0 (Member, 1);
+
+        m->host = h;
+        g_ptr_array_add (members, m);
+        dp_remote_node_spawn_async (router, cluster->hosts[h], 0, cluster->options, NULL,
+                                    spawned_cb, m);
+      }
+  wait_for (all_spawned, members, guard_us (), "spawn of every paced node");
+  dp_test_spawn_watch_free (w, &max_running, &max_per_host);
+  g_test_message ("%u nodes on %u hosts, at most %u spawns at once and 1 per host: %.0f ms "
+                  "(%u at once seen)", members->len, n_hosts, limit,
+                  (g_get_monotonic_time () - t0) / 1e3, max_running);
+  g_assert_cmpuint (max_running, <=, limit);
+  g_assert_cmpuint (max_running, >=, 2);     /* paced, not serialised */
+  g_assert_cmpuint (max_per_host, ==, 1);
+  for (guint i = 0; i < members->len; i++)
+    g_assert_true (dp_remote_node_is_alive (((Member *) members->pdata[i])->node));
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+
+  dp_test_init (&argc, &argv);
+  /* In this order: each leaves the cluster whole for the next. The RMPI
+   * allreduce over every node (64 ranks) belongs after /netns/fan-out,
+   * and the place-to-place channels between hosts (the mesh) after it;
+   * both use cluster_get()'s members. */
+  dp_test_add_func ("/netns/spawn", test_spawn);
+  dp_test_add_func ("/netns/fan-out", test_fan_out);
+  dp_test_add_func ("/netns/paced-spawns", test_paced_spawns);
+  dp_test_add_func ("/netns/link-down", test_link_down);
+  dp_test_add_func ("/netns/partition", test_partition);
+  dp_test_add_func ("/netns/sshd-killed", test_sshd_killed);
+  status = g_test_run ();
+  cluster_free ();
+  return status;
+}
