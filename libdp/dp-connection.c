@@ -631,6 +631,16 @@ _dp_connection_set_handler (DpConnection              *conn,
   conn->handler_data = data;
 }
 
+char *
+_dp_connection_dup_local_host (DpConnection *conn)
+{
+  g_autoptr(GSocketAddress) addr = g_socket_connection_get_local_address (conn->sconn, NULL);
+
+  if (!G_IS_INET_SOCKET_ADDRESS (addr))
+    return NULL;
+  return g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (addr)));
+}
+
 const char *
 _dp_connection_get_peer (DpConnection *conn)
 {

@@ -261,9 +261,10 @@ mesh_of (DpNode *node)
   return _dp_node_server_get_mesh (_dp_node_get_server (node));
 }
 
-/* The address this node advertises in channel references: where it
- * listens, or its host name when that is a wildcard. FALSE when the node
- * does not listen (nobody could dial it). */
+/* The address this node advertises in channel references: the one it was
+ * told (dp-node --advertise), or where it listens; for a wildcard, the
+ * address the first peer (not on loopback) reached it at, else its host
+ * name. FALSE when the node does not listen (nobody could dial it). */
 static gboolean
 advertised_address (DpMesh   *mesh,
                     char    **host,
@@ -289,7 +290,11 @@ advertised_address (DpMesh   *mesh,
     }
   inet = g_inet_address_new_from_string (addr);
   if (inet && g_inet_address_get_is_any (inet))
-    *host = g_strdup (g_get_host_name ());
+    {
+      *host = _dp_node_server_dup_reached_address (mesh->server);
+      if (*host == NULL)
+        *host = g_strdup (g_get_host_name ());
+    }
   else
     *host = g_steal_pointer (&addr);
   return TRUE;

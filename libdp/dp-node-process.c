@@ -665,12 +665,9 @@ dp_node_process_launch_async (DpNodeProcess        *self,
                          ? g_strdup_printf ("[%s]:%u", listen, port)
                          : g_strdup_printf ("%s:%u", listen, port));
   g_ptr_array_add (argv, g_strdup ("--secret-stdin"));
-  /* other nodes dial it by the name this master reached it by (the mesh) */
-  if (!_dp_host_spec_is_local (priv->spec))
-    {
-      g_ptr_array_add (argv, g_strdup ("--advertise"));
-      g_ptr_array_add (argv, g_strdup (priv->spec->host));
-    }
+  /* no --advertise: a node listening on a wildcard names itself in channel
+   * references by the address this master reaches it at (an ssh alias
+   * such as the spec's host may mean nothing to the other nodes) */
   dirs = dp_spawn_options_get_plugin_dirs (priv->options);
   for (guint i = 0; dirs && dirs[i]; i++)
     {

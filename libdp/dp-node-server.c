@@ -31,6 +31,10 @@ struct _DpNodeServer
   gint                     port;            /* 0 until listening */
   gint                     n_places;
   char                    *listen_address;  /* set once, before @port, by listen */
+  /* set once, by the router thread: the address (not loopback) the first
+   * authenticated peer reached this node at — what a node listening on a
+   * wildcard names in channel references (dp-mesh.c) */
+  char                    *reached_at;
 
   /* the mesh: node-to-node channels and channel references (dp-mesh.c) */
   DpMesh                  *mesh;
@@ -974,7 +978,23 @@ server_ready (DpConnection *conn,
 {
   DpNodeServer *self = data;
 
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
   g_hash_table_remove (self->pending, conn);
+  if (g_atomic_pointer_get (&self->reached_at) == NULL)
+    {
+      g_autofree char *local = _dp_connection_dup_local_host (conn);
+      g_autoptr(GInetAddress) inet = local ? g_inet_address_new_from_string (local) : NULL;
+
+      if (inet && !g_inet_address_get_is_loopback (inet) && !g_inet_address_get_is_any (inet))
+        g_atomic_pointer_set (&self->reached_at, g_steal_pointer (&local));
+    }
+}
+
+/* Any thread: see @reached_at */
+char *
+_dp_node_server_dup_reached_address (DpNodeServer *self)
+{
+  return g_strdup (g_atomic_pointer_get (&self->reached_at));
 }
 
 static const DpConnectionHandler server_handler = {
@@ -1091,6 +1111,7 @@ _dp_node_server_free (DpNodeServer *self)
   g_clear_pointer (&self->owner, _dp_connection_unref);
   _dp_mesh_free (self->mesh);
   g_free (self->listen_address);
+  g_free (self->reached_at);
   g_main_context_unref (self->router_context);
   g_free (self);
 }

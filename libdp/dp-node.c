@@ -1315,9 +1315,9 @@ dp_node_add_plugin_dir (DpNode     *self,
  *
  * The host a node names in the channel references it makes
  * (dp_place_channel_to_variant()), for other nodes to dial. By default it
- * is the address the node listens on, or its host name when that is a
- * wildcard (0.0.0.0, ::). `dp-node --advertise HOST` sets it; a master
- * spawning a node on another host passes that host's name.
+ * is the address the node listens on; for a wildcard (0.0.0.0, ::), the
+ * address the first peer not on loopback (its master, for a spawned node)
+ * reached it at, else its host name. `dp-node --advertise HOST` sets it.
  *
  * ```c
  * dp_node_listen (node, "0.0.0.0", 6340, &error);

@@ -137,6 +137,8 @@ void          _dp_connection_stall      (DpConnection *conn);
 void          _dp_connection_unstall    (DpConnection *conn);
 gboolean      _dp_connection_is_open    (DpConnection *conn);
 const char   *_dp_connection_get_peer   (DpConnection *conn);
+/* the address of this end as the peer reached it (no port), or NULL */
+char         *_dp_connection_dup_local_host (DpConnection *conn);
 guint32       _dp_connection_alloc_channel (DpConnection *conn);
 void          _dp_connection_set_heartbeat (DpConnection *conn, gdouble interval, gdouble timeout);
 gdouble       _dp_connection_get_rtt     (DpConnection *conn);
@@ -423,6 +425,7 @@ gboolean      _dp_node_server_hold_place (DpNodeServer *server, DpConnection *co
                                           guint32 channel, GError **error);
 /* any thread: the address the node listens on ("" while it does not) */
 char         *_dp_node_server_dup_listen_address (DpNodeServer *server);
+char         *_dp_node_server_dup_reached_address (DpNodeServer *server);
 
 /* ------------------------------------------------------------------ *
  * The mesh (dp-mesh.c): node-to-node connections, place-to-place      *

@@ -41,12 +41,14 @@ struct _DpRemoteNode
    * a sync invoke, which publishes it; read by the router */
   gboolean        detached;
 
-  /* under @lock; @conn, @port, @pid and @death_reason are written only by
-   * the router thread (under @lock), which may read them without it */
+  /* under @lock; @conn, @port, @address, @pid and @death_reason are
+   * written only by the router thread (under @lock), which may read them
+   * without it */
   GMutex          lock;
   GCond           cond;             /* with @lock: @died changed */
   DpConnection   *conn;
   guint16         port;
+  char           *address;          /* where the master dials it */
   gint64          pid;
   gboolean        alive;
   gboolean        died;
@@ -166,6 +168,7 @@ dp_remote_node_finalize (GObject *object)
   g_main_context_unref (self->owner_context);
   g_free (self->host);
   g_free (self->connect_host);
+  g_free (self->address);
   g_free (self->conn_reason);
   g_free (self->death_reason);
   g_clear_pointer (&self->options, dp_spawn_options_free);
@@ -686,12 +689,14 @@ launched_cb (GObject      *source,
       g_object_unref (task);
       return;
     }
+  g_free (self->connect_host);
+  self->connect_host = g_strdup (_dp_node_process_get_address (self->process));
   g_mutex_lock (&self->lock);
   self->port = dp_node_process_get_port (self->process);
   self->pid = dp_node_process_get_pid (self->process);
+  g_free (self->address);
+  self->address = g_strdup (self->connect_host);
   g_mutex_unlock (&self->lock);
-  g_free (self->connect_host);
-  self->connect_host = g_strdup (_dp_node_process_get_address (self->process));
   g_signal_connect (self->process, "exited", G_CALLBACK (process_exited), self);
   g_signal_connect (self->process, "output", G_CALLBACK (process_output), self);
   _dp_node_connect_async (self->router, self->connect_host, self->port, &remote_handler, self,
@@ -751,6 +756,8 @@ connect_in_router (gpointer data)
   self->connect_host = g_strdup (spec->host);
   g_mutex_lock (&self->lock);
   self->port = self->requested_port;
+  g_free (self->address);
+  self->address = g_strdup (self->connect_host);
   g_mutex_unlock (&self->lock);
   _dp_node_connect_async (self->router, self->connect_host, self->port, &remote_handler, self,
                           g_task_get_cancellable (task), connected_cb, task);
@@ -1499,6 +1506,30 @@ dp_remote_node_get_host (DpRemoteNode *self)
 {
   g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
   return self->host;
+}
+
+/**
+ * dp_remote_node_dup_address:
+ * @self: a #DpRemoteNode
+ *
+ * The address this master dials the node at: for an ssh host alias, the
+ * ssh config's `HostName` — what a place on another node gives
+ * dp_place_channel_connect() to reach a place here, with
+ * dp_remote_node_get_port().
+ *
+ * Returns: (transfer full) (nullable): the address, or %NULL before the
+ *   node was first reached
+ */
+char *
+dp_remote_node_dup_address (DpRemoteNode *self)
+{
+  char *address;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
+  g_mutex_lock (&self->lock);
+  address = g_strdup (self->address);
+  g_mutex_unlock (&self->lock);
+  return address;
 }
 
 /**

@@ -157,6 +157,8 @@ guint         dp_remote_node_get_restarts   (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
 const char   *dp_remote_node_get_host       (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
+char         *dp_remote_node_dup_address    (DpRemoteNode *self);
+DP_AVAILABLE_IN_1_0
 guint16       dp_remote_node_get_port       (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
 gint64        dp_remote_node_get_pid        (DpRemoteNode *self);

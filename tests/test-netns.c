@@ -15,6 +15,7 @@
 #include "dp-private.h"
 #include "dp-test-utils.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -159,6 +160,12 @@ ssh_options (void)
   dp_spawn_options_set_method (o, DP_SPAWN_SSH);
   dp_spawn_options_set_ssh_config (o, env ("DP_TEST_SSH_CONFIG"));
   dp_spawn_options_add_plugin_dir (o, plugins);
+  {
+    /* the mesh test's places (tests/plugins/mesh-places.c) */
+    g_autofree char *test_plugins = dp_test_build_path ("tests");
+
+    dp_spawn_options_add_plugin_dir (o, test_plugins);
+  }
   dp_spawn_options_set_output (o, DP_SPAWN_OUTPUT_DISCARD);
   return o;
 }
@@ -483,6 +490,114 @@ test_partition (void)
                   4 * NODES_PER_HOST, detect / 1e3);
 }
 
+/* whether the network namespace of process @pid has an established TCP
+ * connection to @address:@port (/proc/PID/net/tcp is that of the
+ * process's namespace) */
+static gboolean
+has_tcp_to (gint64      pid,
+            const char *address,
+            guint16     port)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/net/tcp", pid);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  struct in_addr in;
+  g_autofree char *want = NULL;
+
+  g_assert_cmpint (inet_pton (AF_INET, address, &in), ==, 1);
+  /* the kernel prints the address as the 32-bit word in host order */
+  want = g_strdup_printf ("%08X:%04X", (guint) in.s_addr, port);
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 1; lines[i]; i++)
+    {
+      g_auto(GStrv) f = g_strsplit_set (g_strstrip (lines[i]), " ", -1);
+      guint n = 0;
+      const char *field[4] = { NULL };
+
+      for (guint j = 0; f[j] && n < 4; j++)
+        if (*f[j])
+          field[n++] = f[j];
+      /* sl local rem st: 01 is ESTABLISHED */
+      if (n == 4 && g_strcmp0 (field[2], want) == 0 && g_strcmp0 (field[3], "01") == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Places on nodes of different hosts talk directly: a place on host 1
+ * connects to a named place on host 2 by the address and port the master
+ * dials (10^4 messages, in order), and node 1's namespace holds the TCP
+ * connection to node 2 (the master is not on the path); a channel end made
+ * on host 3 and redeemed on host 4 works (its reference names host 3 by
+ * the address its master reached it at, not by the ssh alias) */
+static void
+test_mesh (void)
+{
+  Member *a, *b, *c, *d;
+  g_autoptr(DpRemoteConnection) named = NULL;
+  g_autoptr(DpRemoteConnection) ex = NULL;
+  g_autoptr(DpRemoteConnection) exporter = NULL;
+  g_autoptr(DpRemoteConnection) redeemer = NULL;
+  g_autoptr(GVariant) done = NULL;
+  g_autoptr(GVariant) ref_msg = NULL;
+  g_autoptr(GVariant) ref = NULL;
+  g_autoptr(GVariant) ok = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *b_address = NULL;
+  const char *what;
+  guint32 got;
+  gboolean in_order;
+
+  cluster_get ();
+  a = cluster->members->pdata[0 * NODES_PER_HOST];
+  b = cluster->members->pdata[1 * NODES_PER_HOST];
+  c = cluster->members->pdata[2 * NODES_PER_HOST];
+  d = cluster->members->pdata[3 * NODES_PER_HOST];
+  g_assert_cmpuint (a->host, !=, b->host);
+  b_address = dp_remote_node_dup_address (b->node);
+  g_assert_nonnull (b_address);
+
+  named = dp_remote_node_launch_place (b->node, "echo", "echo_named", 0, "mesh-echo");
+  g_assert_true (dp_remote_connection_wait_ready (named, NULL, &error));
+  g_assert_no_error (error);
+  ex = dp_remote_node_launch_place (a->node, "mesh-places", "exchange", 0, NULL);
+  g_assert_true (dp_remote_connection_put (ex, g_variant_new ("(ssqsuu)", "exchange", b_address,
+                                                              dp_remote_node_get_port (b->node),
+                                                              "mesh-echo", 10000u, 64u)));
+  done = dp_remote_connection_get_timeout (ex, guard_us (), &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_is_of_type (done, G_VARIANT_TYPE ("(sub)")));
+  g_variant_get (done, "(&sub)", &what, &got, &in_order);
+  g_assert_cmpstr (what, ==, "done");
+  g_assert_cmpuint (got, ==, 10000);
+  g_assert_true (in_order);
+  g_assert_true (has_tcp_to (dp_remote_node_get_pid (a->node), b_address,
+                             dp_remote_node_get_port (b->node)));
+  g_test_message ("mesh: 10000 messages from %s to %s:%u in order, node to node",
+                  cluster->hosts[a->host], b_address, dp_remote_node_get_port (b->node));
+
+  /* a channel end across hosts */
+  exporter = dp_remote_node_launch_place (c->node, "mesh-places", "exporter", 0, NULL);
+  redeemer = dp_remote_node_launch_place (d->node, "mesh-places", "redeemer", 0, NULL);
+  ref_msg = dp_remote_connection_get_timeout (exporter, guard_us (), &error);
+  g_assert_no_error (error);
+  g_variant_get (ref_msg, "(&sv)", &what, &ref);
+  g_assert_cmpstr (what, ==, "ref");
+  g_assert_true (dp_remote_connection_put (redeemer, g_variant_ref (ref)));
+  ok = dp_remote_connection_get_timeout (redeemer, guard_us (), &error);
+  g_assert_no_error (error);
+  {
+    g_autofree char *printed = g_variant_print (ok, FALSE);
+
+    g_assert_cmpstr (printed, ==, "('ok', <'echo:hello'>)");
+  }
+  dp_remote_connection_close (exporter);
+  dp_remote_connection_close (redeemer);
+  dp_remote_connection_close (ex);
+  dp_remote_connection_close (named);
+}
+
 static void
 test_sshd_killed (void)
 {
@@ -561,11 +676,11 @@ main (int argc, char **argv)
 
   dp_test_init (&argc, &argv);
   /* In this order: each leaves the cluster whole for the next. The RMPI
-   * allreduce over every node (64 ranks) belongs after /netns/fan-out,
-   * and the place-to-place channels between hosts (the mesh) after it;
-   * both use cluster_get()'s members. */
+   * allreduce over every node (64 ranks) belongs after /netns/fan-out;
+   * it uses cluster_get()'s members. */
   dp_test_add_func ("/netns/spawn", test_spawn);
   dp_test_add_func ("/netns/fan-out", test_fan_out);
+  dp_test_add_func ("/netns/mesh", test_mesh);
   dp_test_add_func ("/netns/paced-spawns", test_paced_spawns);
   dp_test_add_func ("/netns/link-down", test_link_down);
   dp_test_add_func ("/netns/partition", test_partition);
