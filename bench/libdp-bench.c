@@ -1,6 +1,6 @@
 /* libdp-bench: the benchmark workloads on libdp's public API
  *
- *   libdp-bench WORKLOAD      (W0 W1 W2 W2R W3 W4 W6 W7 W8)
+ *   libdp-bench WORKLOAD      (W0 W1 W2 W2R W3 W4 W6 W7 W8 W8R)
  *
  * Prints one JSON line {"workload":..,"value":..,"unit":..,"ok":true,...}
  * and exits 0; a wrong result (count, byte total, value) exits 1. Nodes are
@@ -231,6 +231,71 @@ w8 (DpNode *node)
   qsort (relayed, PASSES, sizeof (double), cmp_double);
   g_snprintf (extra, sizeof extra, "\"relayed_us_rt\":%.6g", relayed[PASSES / 2]);
   report ("W8", direct[PASSES / 2], "us/rt", extra);
+}
+
+/* W8R: W8 as RPC: a place on node A (rpc_pinger, bench/bench-places.c,
+ * found in $DP_BENCH_PLACES_DIR) makes 10,000 sequential calls of the
+ * bank's add through the generated stubs, on the bank named "bank" on node
+ * B ($DP_BENCH_SERVERS_DIR), reached with dp_place_channel_connect(). The
+ * place measures each pass; the median of the passes is reported. */
+static gint64
+w8r_pass (DpRemoteConnection *pinger, guint16 port, guint32 n)
+{
+  g_autoptr(GVariant) done = NULL;
+  const char *what;
+  gint64 us;
+
+  dp_remote_connection_put (pinger, g_variant_new ("(sqsu)", "127.0.0.1", port, "bank", n));
+  done = dp_remote_connection_get (pinger);
+  if (done == NULL)
+    die ("W8R result", dp_remote_connection_get_error (pinger));
+  g_variant_get (done, "(&sx)", &what, &us);
+  if (g_strcmp0 (what, "done") != 0 || us <= 0)
+    {
+      fprintf (stderr, "libdp-bench: W8R: %s\n", what);
+      die ("W8R calls", NULL);
+    }
+  return us;
+}
+
+static void
+w8r (DpNode *node)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpSpawnOptions) o = options ();
+  g_autoptr(DpRemoteNode) a = NULL;
+  g_autoptr(DpRemoteNode) b = NULL;
+  g_autoptr(DpRemoteConnection) pinger = NULL;
+  g_autoptr(DpRemoteConnection) bank = NULL;
+  const char *servers = g_getenv ("DP_BENCH_SERVERS_DIR");
+  const char *places = g_getenv ("DP_BENCH_PLACES_DIR");
+  const guint32 n = 10000;
+  enum { PASSES = 3 };
+  double pass[PASSES];
+  guint16 port;
+
+  if (servers)
+    dp_spawn_options_add_plugin_dir (o, servers);
+  if (places)
+    dp_spawn_options_add_plugin_dir (o, places);
+  a = dp_remote_node_spawn (node, "localhost", 0, o, NULL, &error);
+  if (a == NULL)
+    die ("W8R spawn", error);
+  b = dp_remote_node_spawn (node, "localhost", 0, o, NULL, &error);
+  if (b == NULL)
+    die ("W8R spawn", error);
+  port = dp_remote_node_get_port (b);
+  bank = dp_remote_node_launch_place (b, "bank", BANK_PLACE_SYMBOL, DP_LAUNCH_NONE, "bank");
+  pinger = dp_remote_node_launch_place (a, "bench-places", "rpc_pinger", DP_LAUNCH_NONE, NULL);
+  if (!dp_remote_connection_wait_ready (bank, NULL, &error) ||
+      !dp_remote_connection_wait_ready (pinger, NULL, &error))
+    die ("W8R launch", error);
+  /* warm up (the nodes' connection is made here) */
+  w8r_pass (pinger, port, 200);
+  for (int i = 0; i < PASSES; i++)
+    pass[i] = (double) w8r_pass (pinger, port, n) / n;
+  qsort (pass, PASSES, sizeof (double), cmp_double);
+  report ("W8R", pass[PASSES / 2], "us/rt", NULL);
 }
 
 /* W2R: W2 as RPC: sequential calls of the bank's add (samples/servers,
@@ -496,7 +561,7 @@ main (int argc, char **argv)
       plugin_dir = argv[i + 1];
   if (argc < 2)
     {
-      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W2R|W3|W4|W6|W7|W8 [--plugin-dir DIR]\n");
+      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W2R|W3|W4|W6|W7|W8|W8R [--plugin-dir DIR]\n");
       return 2;
     }
   w = argv[1];
@@ -515,6 +580,7 @@ main (int argc, char **argv)
   else if (strcmp (w, "W6") == 0) w6 (node);
   else if (strcmp (w, "W7") == 0) w7 (node);
   else if (strcmp (w, "W8") == 0) w8 (node);
+  else if (strcmp (w, "W8R") == 0) w8r (node);
   else
     {
       fprintf (stderr, "libdp-bench: unknown workload %s\n", w);

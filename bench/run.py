@@ -5,10 +5,10 @@
                  [--quick] [--json FILE] [--timeout S]
 
 Normally started by bench/run.sh, which builds first. Every workload (W0 W1
-W2 W2C W2R W3 W4 W6 W7 W8) runs for every system (libdp, raw-tcp, zeromq; the
-start-up ones W0 W1 W6 also for floor, raw-tcp linked like dp-node) N times
-(W2R, W2 as RPC calls through dp-codegen's stubs, and W8, place to place
-across nodes, for libdp only)
+W2 W2C W2R W3 W4 W6 W7 W8 W8R) runs for every system (libdp, raw-tcp, zeromq;
+the start-up ones W0 W1 W6 also for floor, raw-tcp linked like dp-node) N
+times (W2R, W2 as RPC calls through dp-codegen's stubs, W8, place to place
+across nodes, and W8R, W8 as RPC calls over the mesh, for libdp only)
 (default 5); each repetition runs every system once per workload, the order
 of the systems rotating from one repetition to the next, so drift hits them
 all alike. W2C is W2 run while two busy loops (child processes of this
@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 
-WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W2R", "W3", "W4", "W6", "W7", "W8"]
+WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W2R", "W3", "W4", "W6", "W7", "W8", "W8R"]
 # a workload run by another one's program, under a load the harness makes
 PROGRAM_WORKLOAD = {"W2C": "W2"}
 BUSY_LOOPS = {"W2C": 2}
@@ -59,7 +59,7 @@ def applies(system, workload):
     if workload == "W1S":
         return system in ("libdp", "ssh")
     # W8 compares two paths of libdp itself (node to node, through the master)
-    if workload == "W8":
+    if workload in ("W8", "W8R"):
         return system == "libdp"
     if system == "floor":
         return workload in FLOOR_WORKLOADS
@@ -82,6 +82,7 @@ DESCRIPTION = {
     "W6": ("spawn 8 nodes at once, 1 reply each", "ms"),
     "W7": ("1,000 places on one node, 1 reply each", "ms"),
     "W8": ("place↔place round trips across two nodes, direct (relayed: below)", "us/rt"),
+    "W8R": ("W8 as 10,000 RPCs (bank add, place → named place on another node)", "us/rt"),
 }
 HIGHER_IS_BETTER = {"msg/s", "MB/s"}
 UNIT_TEXT = {"us/rt": "µs/rt"}
@@ -107,6 +108,7 @@ def command_for(system, workload, build):
         # the build's ssh spawner (libdp loads it on the first ssh spawn)
         env["DP_SSH_MODULE"] = os.path.join(build, "libdp", "dp-ssh.so")
         env["DP_BENCH_SERVERS_DIR"] = os.path.join(build, "samples", "servers")
+        env["DP_BENCH_PLACES_DIR"] = bench   # bench-places.so (W8R)
         return [os.path.join(bench, "libdp-bench"), workload, "--plugin-dir", plugins], env
     program = os.path.join(bench, {"raw-tcp": "raw-tcp", "zeromq": "zmq", "floor": "floor"}[system])
     if not os.access(program, os.X_OK):
@@ -488,6 +490,17 @@ def main():
                        % fmt(st["median"]))
             out.append("the master %s µs/rt: the direct path takes %.2f× the relayed one's time." % (
                 fmt(relayed), st["median"] / relayed))
+    if "W8R" in workloads and "libdp" in present:
+        st = summary["W8R"]["systems"]["libdp"]
+        if st["median"] is not None:
+            line = ("W8R, a place on node A calling the add of the bank named on node B, 10,000 sequential"
+                    " RPCs measured by the place: %s µs per call" % fmt(st["median"]))
+            for w in ("W8", "W2R"):
+                other = summary.get(w, {}).get("systems", {}).get("libdp", {}).get("median")
+                if w in workloads and other:
+                    line += "; %.2f× %s's" % (st["median"] / other, w)
+            out.append("")
+            out.append(line + ".")
     if failures:
         out.append("")
         out.append("FAILED runs (%d):" % len(failures))

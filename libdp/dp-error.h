@@ -28,7 +28,8 @@ G_BEGIN_DECLS
  * @DP_ERROR_PLUGIN_NOT_ALLOWED: the plugin is outside the node's plugin path
  * @DP_ERROR_PLUGIN_ABI: the plugin's descriptor has an incompatible ABI version
  * @DP_ERROR_SYMBOL_NOT_FOUND: the plugin does not export the requested symbol
- * @DP_ERROR_PLACE_FAILED: the place could not be started (e.g. a thunk returned %NULL)
+ * @DP_ERROR_PLACE_FAILED: the place could not be started (e.g. a thunk returned %NULL);
+ *   or an RPC call's server place died under it (see dp_rpc_call_sync())
  * @DP_ERROR_NAME_NOT_FOUND: no named place has that name on the node
  * @DP_ERROR_NAME_IN_USE: a named place of that name already exists on the node
  * @DP_ERROR_AUTH_FAILED: the peer failed the challenge-response, or refused

@@ -495,6 +495,14 @@ DpRemoteConnection *_dp_remote_connection_ref_from_entry (DpChannelEntry *entry)
 gboolean _dp_remote_connection_ended (DpRemoteConnection *self, DpPlaceExit exit,
                                       const char *detail, const GError *error,
                                       GVariant *returned);
+/* Called (router thread, without the connection's lock) when the place
+ * dies and is to be restarted, with how and why: the RPC client
+ * (dp-rpc.c) fails the calls in flight there. It may return a message (a
+ * new ref), queued in the connection's inbox behind what the dead
+ * incarnation sent: a reader blocked in a get wakes up with it. */
+typedef GVariant *(*DpRemoteDeathFunc) (gpointer data, DpPlaceExit exit, const char *detail);
+void _dp_remote_connection_set_death_func (DpRemoteConnection *self, DpRemoteDeathFunc func,
+                                           gpointer data);
 gboolean _dp_remote_connection_node_lost (DpRemoteConnection *self, const char *detail);
 gboolean _dp_remote_connection_crashed_with_node (DpRemoteConnection *self, const char *detail,
                                                   gboolean node_restarts);

@@ -50,6 +50,8 @@ struct _DpRemoteConnection
   GQueue                   pending_puts;    /* GTask of put_async (message as task data), in order */
   GTask                   *export_task;     /* dp_remote_connection_to_variant_async(): EXPORTED awaited */
   gboolean                 watching;        /* a writable watch will call flush_pending_puts() */
+  DpRemoteDeathFunc        death_func;      /* the RPC client's, see dp-rpc.c */
+  gpointer                 death_data;
 };
 
 typedef enum {
@@ -183,6 +185,39 @@ schedule_dispatch (gpointer data)
 
   if (g_atomic_int_compare_and_exchange (&self->dispatch_pending, 0, 1))
     _dp_object_invoke (self->owner_context, self, dispatch_in_owner, NULL, NULL);
+}
+
+void
+_dp_remote_connection_set_death_func (DpRemoteConnection *self,
+                                      DpRemoteDeathFunc   func,
+                                      gpointer            data)
+{
+  g_mutex_lock (&self->lock);
+  self->death_func = func;
+  self->death_data = data;
+  g_mutex_unlock (&self->lock);
+}
+
+/* Router thread: the place died and is to be restarted (its inbox stays
+ * open). The death func's message goes behind what the dead incarnation
+ * sent. */
+static void
+notify_death (DpRemoteConnection *self,
+              DpPlaceExit         exit,
+              const char         *detail)
+{
+  DpRemoteDeathFunc func;
+  gpointer data;
+  g_autoptr(GVariant) msg = NULL;
+
+  g_mutex_lock (&self->lock);
+  func = self->death_func;
+  data = self->death_data;
+  g_mutex_unlock (&self->lock);
+  if (func)
+    msg = func (data, exit, detail);
+  if (msg)
+    _dp_place_channel_deliver (self->end, msg, NULL);
 }
 
 static void
@@ -479,6 +514,7 @@ _dp_remote_connection_ended (DpRemoteConnection *self,
       /* Keep the inbox open for the next incarnation; queue what is put
        * meanwhile behind what the dead one never read. */
       _dp_place_channel_hold (self->end, returned);
+      notify_death (self, exit, text);
       /* restart TRUE needs nobody's main loop: relaunch from here (the
        * router thread); a restarter or a callback act in the owner's
        * context, once "died" has been emitted there */
@@ -535,6 +571,7 @@ _dp_remote_connection_node_lost (DpRemoteConnection *self,
   fail_export (self);
 
   _dp_place_channel_hold (self->end, NULL);
+  notify_death (self, DP_PLACE_EXIT_LOST, detail);
   push_event (self, EVENT_DIED, DP_PLACE_EXIT_LOST, detail, 0, NULL);
   schedule_dispatch (self);
   return TRUE;
@@ -575,6 +612,7 @@ _dp_remote_connection_crashed_with_node (DpRemoteConnection *self,
   fail_export (self);
 
   _dp_place_channel_hold (self->end, NULL);
+  notify_death (self, DP_PLACE_EXIT_CRASHED, detail);
   push_event (self, EVENT_DIED, DP_PLACE_EXIT_CRASHED, detail, 0, NULL);
   schedule_dispatch (self);
   return TRUE;

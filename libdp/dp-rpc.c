@@ -18,6 +18,14 @@
  * return in the caller's main context). So a call costs no thread hop when
  * it is alone, and replies are matched by id, never by arrival order.
  *
+ * A server place that dies and is restarted (a DpRemoteConnection with a
+ * restart policy) keeps its channel open: at its death, on the router
+ * thread, client_died() marks the calls then in flight with the error and
+ * queues a KIND_DIED message behind the replies the dead place sent. The
+ * reader, whoever it is, wakes up with it and fails the marked calls that
+ * have not been answered meanwhile; calls made later go to the next
+ * incarnation.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-private.h"
@@ -28,6 +36,8 @@
 #define KIND_CAST  'k'
 #define KIND_REPLY 'r'
 #define KIND_ERROR 'e'
+/* never on the wire: queued by the client's death func (see client_died) */
+#define KIND_DIED  'd'
 #define MESSAGE_TYPE ((const GVariantType *) "(yusv)")
 #define ERROR_TYPE   ((const GVariantType *) "(sis)")
 
@@ -285,6 +295,8 @@ typedef struct {
   gboolean      done;       /* replied, or failed (closed, cancelled) */
   GTask        *task;       /* an asynchronous call */
   gulong        cancel_handler;
+  GError       *died;       /* the server died under it (fails at its KIND_DIED), or
+                             * the channel closed: what it fails with */
 } Call;
 
 typedef struct {
@@ -309,6 +321,7 @@ call_free (Call *call)
   g_variant_type_free (call->result_type);
   g_clear_pointer (&call->reply, g_variant_unref);
   g_clear_object (&call->task);
+  g_clear_error (&call->died);
   g_free (call);
 }
 
@@ -323,6 +336,37 @@ client_free (gpointer data)
   g_mutex_clear (&c->lock);
   g_cond_clear (&c->cond);
   g_free (c);
+}
+
+/* Router thread: the server place of a DpRemoteConnection died and is being
+ * restarted. Marks the calls in flight; the reader fails them when it gets
+ * to the KIND_DIED message returned (the replies before it still count). */
+static GVariant *
+client_died (gpointer     data,
+             DpPlaceExit  exit,
+             const char  *detail)
+{
+  Client *c = data;
+  GHashTableIter iter;
+  gpointer value;
+  gboolean any = FALSE;
+
+  _dp_mutex_lock (&c->lock);
+  g_hash_table_iter_init (&iter, c->calls);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Call *call = value;
+
+      if (call->died)
+        continue;   /* from an earlier death: its KIND_DIED is queued already */
+      call->died = g_error_new (DP_ERROR, DP_ERROR_PLACE_FAILED,
+                                "the server place died (%s) before %s was answered; "
+                                "it is being restarted",
+                                detail ? detail : dp_place_exit_to_string (exit), call->method);
+      any = TRUE;
+    }
+  g_mutex_unlock (&c->lock);
+  return any ? g_variant_ref_sink (encode (KIND_DIED, 0, "", g_variant_new ("()"))) : NULL;
 }
 
 static Client *
@@ -342,6 +386,9 @@ client_for (DpChannel *channel)
       c->next_id = 1;
       c->calls = g_hash_table_new (NULL, NULL);
       g_object_set_qdata_full (G_OBJECT (channel), client_quark, c, client_free);
+      /* (the func goes with the connection: the Client lives as long) */
+      if (DP_IS_REMOTE_CONNECTION (channel))
+        _dp_remote_connection_set_death_func (DP_REMOTE_CONNECTION (channel), client_died, c);
     }
   g_mutex_unlock (&client_quark_lock);
   return c;
@@ -381,6 +428,11 @@ call_result (Call    *call,
   guchar kind;
   guint32 id;
 
+  if (call->reply == NULL && call->died)
+    {
+      g_propagate_error (error, g_steal_pointer (&call->died));
+      return NULL;
+    }
   if (call->reply == NULL)
     {
       g_set_error (error, DP_ERROR, DP_ERROR_CLOSED,
@@ -474,7 +526,29 @@ read_one_locked (Client    *c,
           if (kind == KIND_REPLY || kind == KIND_ERROR)
             call = g_hash_table_lookup (c->calls, GUINT_TO_POINTER (id));
         }
-      if (call)
+      if (kind == KIND_DIED)
+        {
+          GHashTableIter iter;
+          gpointer value;
+
+          g_hash_table_iter_init (&iter, c->calls);
+          while (g_hash_table_iter_next (&iter, NULL, &value))
+            {
+              Call *dead = value;
+
+              if (dead->died == NULL)
+                continue;
+              g_hash_table_iter_steal (&iter);
+              dead->done = TRUE;
+              if (dead->task)
+                {
+                  c->n_async--;
+                  tasks = g_slist_prepend (tasks, dead);
+                }
+            }
+          g_variant_unref (msg);
+        }
+      else if (call)
         {
           call->reply = g_steal_pointer (&msg);
           finish_locked (c, call, &tasks);
@@ -492,10 +566,13 @@ read_one_locked (Client    *c,
     }
   else if (closed)
     {
+      g_autofree char *detail = NULL;
       GHashTableIter iter;
       gpointer value;
 
       c->closed = TRUE;
+      if (DP_IS_REMOTE_CONNECTION (channel))
+        detail = dp_remote_connection_dup_exit_detail (DP_REMOTE_CONNECTION (channel));
       g_hash_table_iter_init (&iter, c->calls);
       while (g_hash_table_iter_next (&iter, NULL, &value))
         {
@@ -503,6 +580,10 @@ read_one_locked (Client    *c,
 
           g_hash_table_iter_steal (&iter);
           call->done = TRUE;
+          if (call->died == NULL && detail)
+            call->died = g_error_new (DP_ERROR, DP_ERROR_CLOSED,
+                                      "the server place exited (%s) before %s was answered",
+                                      detail, call->method);
           if (call->task)
             {
               c->n_async--;
@@ -592,7 +673,13 @@ check_call_args (const char *method,
  * Returns: (transfer full): the result, or %NULL with @error: the
  *   handler's own error, %DP_ERROR_UNKNOWN_METHOD, %DP_ERROR_INVALID_ARGS
  *   (wrong arguments, or a result that is not of @result_type),
- *   %DP_ERROR_CLOSED (the channel closed first) or %G_IO_ERROR_CANCELLED
+ *   %DP_ERROR_CLOSED (the channel closed first: the other end of a
+ *   #DpPlaceChannel closed, or the place of a #DpRemoteConnection exited
+ *   for good), %DP_ERROR_PLACE_FAILED (the server place of a
+ *   #DpRemoteConnection died and is being restarted: calls made from then
+ *   on go to its next incarnation; the request of the failed call may still
+ *   reach it when the dead one had not read it, and its answer is then
+ *   dropped) or %G_IO_ERROR_CANCELLED
  */
 GVariant *
 dp_rpc_call_sync (DpChannel           *channel,

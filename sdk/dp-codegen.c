@@ -970,8 +970,9 @@ write_client (GString    *c,
       g_string_append (c,
         " *\n"
         " * Returns: %TRUE on success, or %FALSE with @error set: the handler's\n"
-        " *   own error, %DP_ERROR_UNKNOWN_METHOD, %DP_ERROR_INVALID_ARGS or\n"
-        " *   %DP_ERROR_CLOSED\n"
+        " *   own error, %DP_ERROR_UNKNOWN_METHOD, %DP_ERROR_INVALID_ARGS,\n"
+        " *   %DP_ERROR_CLOSED, %DP_ERROR_PLACE_FAILED (the server place died and\n"
+        " *   is being restarted) or %G_IO_ERROR_CANCELLED (see dp_rpc_call_sync())\n"
         " */\n");
       ind = (int) (strlen (s->c) + strlen (m->c) + strlen ("_call__sync ("));
       g_string_append_printf (c, "gboolean\n%s_call_%s_sync (DpChannel *channel", s->c, m->c);

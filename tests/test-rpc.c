@@ -14,6 +14,7 @@
 #include "tuple-server.h"
 #include "sexp.h"
 
+#include <signal.h>
 #include <string.h>
 
 /* ---- an in-process server ---- */
@@ -321,15 +322,15 @@ cancel_when_asked (gpointer data)
   return NULL;
 }
 
+/* any call that is to fail: its error goes to *data */
 static void
-cancelled_done (GObject      *source,
-                GAsyncResult *result,
-                gpointer      data)
+call_failed_done (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
 {
-  GError **out = data;
-  gint64 x;
+  g_autoptr(GVariant) r = dp_rpc_call_finish (DP_CHANNEL (source), result, data);
 
-  g_assert_false (everything_call_echo_x_finish (DP_CHANNEL (source), &x, result, out));
+  g_assert_null (r);
 }
 
 /* a cancelled call returns G_IO_ERROR_CANCELLED, sync or async, before or
@@ -358,7 +359,7 @@ test_cancel_and_close (void)
   g_assert_false (everything_call_echo_x_sync (DP_CHANNEL (a), 1, &x, cancellable, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
-  everything_call_echo_x_async (DP_CHANNEL (a), 1, cancellable, cancelled_done, &error);
+  everything_call_echo_x_async (DP_CHANNEL (a), 1, cancellable, call_failed_done, &error);
   while (error == NULL)
     g_main_context_iteration (NULL, TRUE);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -366,7 +367,7 @@ test_cancel_and_close (void)
 
   /* cancelled while in flight (async) */
   g_cancellable_reset (cancellable);
-  everything_call_echo_x_async (DP_CHANNEL (a), 2, cancellable, cancelled_done, &error);
+  everything_call_echo_x_async (DP_CHANNEL (a), 2, cancellable, call_failed_done, &error);
   {
     g_autoptr(GVariant) request = dp_place_channel_get (b);
     g_assert_nonnull (request);
@@ -380,6 +381,20 @@ test_cancel_and_close (void)
   /* the server's end closes under a call */
   g_clear_object (&b);
   g_assert_false (everything_call_echo_x_sync (DP_CHANNEL (a), 3, &x, NULL, &error));
+  g_assert_error (error, DP_ERROR, DP_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_object_unref (a);
+
+  /* ... under an async call, once the server has read its request */
+  dp_place_channel_new_pair (&a, &b);
+  everything_call_echo_x_async (DP_CHANNEL (a), 4, NULL, call_failed_done, &error);
+  {
+    g_autoptr(GVariant) request = dp_place_channel_get (b);
+    g_assert_nonnull (request);
+  }
+  g_clear_object (&b);
+  while (error == NULL)
+    g_main_context_iteration (NULL, TRUE);
   g_assert_error (error, DP_ERROR, DP_ERROR_CLOSED);
   g_clear_error (&error);
   g_object_unref (a);
@@ -450,6 +465,109 @@ test_node_log (void)
   g_assert_cmpstr (records->pdata[0], ==, "debug record 0");
   g_assert_cmpstr (records->pdata[1], ==, "debug record 1");
   g_assert_cmpstr (records->pdata[2], ==, "debug record 2");
+  dp_remote_node_terminate (node);
+  g_assert_true (dp_remote_node_wait_for_die (node, 30 * G_USEC_PER_SEC));
+}
+
+/* "blocking in PID": the pid of the server blocked in its handler */
+static void
+on_block_log (DpNode     *router,
+              const char *from_node,
+              const char *place,
+              const char *severity,
+              const char *message,
+              gpointer    data)
+{
+  gint64 *pid = data;
+
+  if (g_str_has_prefix (message, "blocking in "))
+    *pid = g_ascii_strtoll (message + strlen ("blocking in "), NULL, 10);
+}
+
+static gpointer
+call_block_thread (gpointer data)
+{
+  GError *error = NULL;
+  gboolean out;
+
+  g_assert_false (everything_call_block_sync (data, &out, NULL, &error));
+  return error;
+}
+
+/* Kills the server once it blocks in a handler (it says so with its pid:
+ * an isolated place has a process of its own) */
+static void
+kill_blocked_server (gint64 *pid)
+{
+  while (*pid == 0)
+    g_main_context_iteration (NULL, TRUE);
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                      "*isolated place make_everything * exited: killed by signal 9*only its process died");
+  g_assert_cmpint (kill ((pid_t) *pid, SIGKILL), ==, 0);
+  *pid = 0;
+}
+
+static void
+assert_died (const GError *error)
+{
+  g_assert_error (error, DP_ERROR, DP_ERROR_PLACE_FAILED);
+  g_assert_nonnull (strstr (error->message, "the server place died ("));
+  g_assert_nonnull (strstr (error->message, "it is being restarted"));
+}
+
+/* A server place that dies under calls (killed in a handler) and is
+ * restarted: the calls in flight fail with DP_ERROR_PLACE_FAILED, whoever
+ * reads the channel (a sync caller blocked in its get on another thread, or
+ * the reader thread of async calls); the calls after the restart work. */
+static void
+test_node_server_dies (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpRemoteNode) node = spawn_node (router);
+  g_autoptr(DpRemoteConnection) rc =
+    dp_remote_node_launch_place (node, "everything", EVERYTHING_PLACE_SYMBOL,
+                                 DP_LAUNCH_ISOLATE | DP_LAUNCH_RESTART_ON_EXIT, NULL);
+  DpChannel *ch = DP_CHANNEL (rc);
+  GError *sync_error = NULL, *async_error = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 pid = 0, x = 0;
+  GThread *t;
+
+  g_signal_connect (router, "log", G_CALLBACK (on_block_log), &pid);
+
+  /* a sync call blocked in its get on another thread (it reads for
+   * everybody), and an async call queued behind it */
+  t = g_thread_new ("block", call_block_thread, ch);
+  while (pid == 0)
+    g_main_context_iteration (NULL, TRUE);
+  everything_call_echo_x_async (ch, 7, NULL, call_failed_done, &async_error);
+  kill_blocked_server (&pid);
+  sync_error = g_thread_join (t);
+  assert_died (sync_error);
+  while (async_error == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  assert_died (async_error);
+  g_clear_error (&sync_error);
+  g_clear_error (&async_error);
+
+  /* the next call goes to the new incarnation */
+  g_assert_true (everything_call_echo_x_sync (ch, 8, &x, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (x, ==, 8);
+
+  /* an async call alone: the reader thread gets the news */
+  everything_call_block_async (ch, NULL, call_failed_done, &async_error);
+  kill_blocked_server (&pid);
+  while (async_error == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  assert_died (async_error);
+  g_clear_error (&async_error);
+  g_assert_true (everything_call_echo_x_sync (ch, 9, &x, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (x, ==, 9);
+
+  dp_test_assert_expected_logs ();
+  g_signal_handlers_disconnect_by_func (router, on_block_log, &pid);
   dp_remote_node_terminate (node);
   g_assert_true (dp_remote_node_wait_for_die (node, 30 * G_USEC_PER_SEC));
 }
@@ -753,6 +871,7 @@ main (int argc, char **argv)
   dp_test_add_func ("/rpc/node/log-to-parent", test_node_log);
   dp_test_add_func ("/rpc/node/distributed", test_node_distributed);
   dp_test_add_func ("/rpc/node/servers", test_node_servers);
+  dp_test_add_func ("/rpc/node/server-dies", test_node_server_dies);
 #if !defined(__SANITIZE_ADDRESS__)
   /* not in a sanitizer build: the node's RSS there includes
    * AddressSanitizer's quarantine of freed memory (LeakSanitizer checks
