@@ -56,6 +56,8 @@ G_BEGIN_DECLS
  *   the #DpNode property (and dp-node option) that sets it
  * @DP_ERROR_BAD_REFERENCE: a channel reference (dp_place_channel_from_variant())
  *   is malformed, forged, already redeemed, or was dropped by its node
+ * @DP_ERROR_RANK_LOST: an RMPI rank ended, or its node was lost, while
+ *   others still needed it (the message names the rank)
  *
  * Error codes in the %DP_ERROR domain.
  */
@@ -87,6 +89,7 @@ typedef enum {
   DP_ERROR_PLUGIN_INVALID,
   DP_ERROR_LIMIT,
   DP_ERROR_BAD_REFERENCE,
+  DP_ERROR_RANK_LOST,
 } DpError;
 
 DP_AVAILABLE_IN_1_0
