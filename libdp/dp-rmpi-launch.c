@@ -447,8 +447,9 @@ watch_rank (gpointer data)
  * @config, and waits until every rank has called dp_rmpi_finish().
  *
  * A rank that ends before it finishes, or whose node is lost, is an error
- * (%DP_ERROR_RANK_LOST naming the rank), never a hang: the other ranks are
- * told, every node is stopped, and the error returned.
+ * (%DP_ERROR_RANK_LOST naming the rank), never a hang: the ranks waiting
+ * on it fail (their channels to it close), every node is stopped, and the
+ * first error heard is returned.
  *
  * ```c
  * g_autofree char *defaults = dp_rmpi_build_default_config ("rmpi-sample", "rank_main", NULL);
@@ -589,10 +590,7 @@ stop:
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
                         "DP_EVENT", "rmpi-launch-failed",
                         "MESSAGE", "rmpi: %s", failure->message);
-      /* ranks still wiring hear it from here; the others from their peers */
-      for (guint i = 0; i < rcs->len; i++)
-        dp_remote_connection_put (rcs->pdata[i],
-                                  g_variant_new ("(sus)", "rmpi-abort", n, failure->message));
+      /* every rank still running goes with its node */
       for (guint i = 0; i < nodes->len; i++)
         dp_remote_node_terminate (nodes->pdata[i]);
     }
