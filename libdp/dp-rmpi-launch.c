@@ -402,36 +402,63 @@ dp_rmpi_make_remote_config (const char         *defaults,
 /* ---- the launch ---- */
 
 typedef struct {
-  guint      rank;
-  GVariant  *msg;        /* NULL: the rank's channel ended */
-} Event;
-
-typedef struct {
   DpRemoteConnection *rc;
-  guint               rank;
+  guint               index;
   GAsyncQueue        *events;
+  DpWatchLastFunc     is_last;
 } Watcher;
 
-/* reads one rank's channel until it finishes or ends */
 static gpointer
-watch_rank (gpointer data)
+watch (gpointer data)
 {
   Watcher *w = data;
 
   for (;;)
     {
       GVariant *m = dp_remote_connection_get (w->rc);
-      Event *e = g_new0 (Event, 1);
-      gboolean last = m == NULL ||
-                      g_variant_is_of_type (m, G_VARIANT_TYPE ("(suv)")) ||
-                      g_variant_is_of_type (m, G_VARIANT_TYPE ("(sus)"));
+      DpWatchEvent *e = g_new0 (DpWatchEvent, 1);
+      gboolean last = m == NULL || (w->is_last && w->is_last (m));
 
-      e->rank = w->rank;
+      e->index = w->index;
       e->msg = m;
       g_async_queue_push (w->events, e);
       if (last)
-        return NULL;
+        break;
     }
+  g_object_unref (w->rc);
+  g_async_queue_unref (w->events);
+  g_free (w);
+  return NULL;
+}
+
+GThread *
+_dp_watch_connection (DpRemoteConnection *rc,
+                      guint               index,
+                      GAsyncQueue        *events,
+                      DpWatchLastFunc     is_last)
+{
+  Watcher *w = g_new0 (Watcher, 1);
+
+  w->rc = g_object_ref (rc);
+  w->index = index;
+  w->events = g_async_queue_ref (events);
+  w->is_last = is_last;
+  return g_thread_new ("dp-watch", watch, w);
+}
+
+void
+_dp_watch_event_free (DpWatchEvent *e)
+{
+  g_clear_pointer (&e->msg, g_variant_unref);
+  g_free (e);
+}
+
+/* a rank's last message: its finish, or why it failed */
+static gboolean
+rank_is_done (GVariant *m)
+{
+  return g_variant_is_of_type (m, G_VARIANT_TYPE ("(suv)")) ||
+         g_variant_is_of_type (m, G_VARIANT_TYPE ("(sus)"));
 }
 
 /**
@@ -472,7 +499,6 @@ dp_rmpi_launch (DpNode               *router,
   g_autoptr(GPtrArray) nodes = NULL;
   g_autoptr(GPtrArray) rcs = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GAsyncQueue) events = NULL;
-  g_autofree Watcher *watchers = NULL;
   g_autofree GThread **threads = NULL;
   g_autofree GVariant **results = NULL;
   g_autoptr(GVariant) table = NULL;
@@ -536,7 +562,6 @@ dp_rmpi_launch (DpNode               *router,
   table = g_variant_ref_sink (g_variant_builder_end (&tb));
 
   events = g_async_queue_new ();
-  watchers = g_new0 (Watcher, n);
   threads = g_new0 (GThread *, n);
   results = g_new0 (GVariant *, n);
   for (guint i = 0; i < n; i++)
@@ -546,17 +571,16 @@ dp_rmpi_launch (DpNode               *router,
       dp_remote_connection_put (rcs->pdata[i],
                                 g_variant_new ("(suu@a(sqs)@vs)", "rmpi-init", i, n, table,
                                                g_variant_new_variant (r->args), config));
-      watchers[i] = (Watcher) { rcs->pdata[i], i, events };
-      threads[i] = g_thread_new ("dp-rmpi-watch", watch_rank, &watchers[i]);
+      threads[i] = _dp_watch_connection (rcs->pdata[i], i, events, rank_is_done);
     }
 
   while (finished < n && failure == NULL)
     {
-      Event *e = g_async_queue_pop (events);
-      g_autoptr(GVariant) m = e->msg;
-      guint rank = e->rank;
+      DpWatchEvent *e = g_async_queue_pop (events);
+      g_autoptr(GVariant) m = g_steal_pointer (&e->msg);
+      guint rank = e->index;
 
-      g_free (e);
+      _dp_watch_event_free (e);
       if (m == NULL)
         {
           g_autofree char *detail = dp_remote_connection_dup_exit_detail (rcs->pdata[rank]);
@@ -601,13 +625,10 @@ stop:
         g_thread_join (threads[i]);
   if (events)
     {
-      Event *e;
+      DpWatchEvent *e;
 
       while ((e = g_async_queue_try_pop (events)) != NULL)
-        {
-          g_clear_pointer (&e->msg, g_variant_unref);
-          g_free (e);
-        }
+        _dp_watch_event_free (e);
     }
   if (failure == NULL)
     for (guint i = 0; i < nodes->len; i++)
