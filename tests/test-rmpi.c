@@ -370,6 +370,172 @@ test_cli (void)
   g_assert_cmpstr (bad, ==, "");
 }
 
+/* ---- map-reduce ---- */
+
+static DpMapReduceWorkers *
+workers_new (DpNode *router, guint n)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree DpNodeDesc *descs = g_new0 (DpNodeDesc, n);
+  DpMapReduceWorkers *w;
+
+  for (guint i = 0; i < n; i++)
+    descs[i] = (DpNodeDesc) { "localhost", 0, NULL };
+  w = dp_make_map_reduce_workers (router, descs, n, &error);
+  g_assert_no_error (error);
+  return w;
+}
+
+static GVariant *
+int_tasks (gint32 from, gint32 to, gint32 extra)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("ai"));
+  for (gint32 i = from; i < to; i++)
+    g_variant_builder_add (&b, "i", i);
+  if (extra != 0)
+    g_variant_builder_add (&b, "i", extra);
+  return g_variant_builder_end (&b);
+}
+
+/* pair keys (default sorter), pairwise reduces over the mesh, reused
+ * workers, an outputer on the master */
+static void
+test_map_reduce_pairs (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpMapReduceWorkers) w = workers_new (router, 3);
+  DpPluginFunc mapper = { "rmpi-places", "pair_mapper" }, reducer = { "rmpi-places", "sum_reducer" };
+  DpPluginFunc outputer = { "rmpi-places", "count_outputer" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) r = NULL;
+  g_autoptr(GVariant) counted = NULL;
+  g_autoptr(GString) expected = g_string_new ("[");
+
+  /* 0..29: key (n%3, n%2) has 5 numbers each; values: 5 ones + the numbers */
+  r = dp_map_reduce (w, int_tasks (0, 30, 0), &mapper, &reducer, NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (gint32 a = 0; a < 3; a++)
+    for (gint32 b = 0; b < 2; b++)
+      {
+        gint32 sum = 5;
+        for (gint32 n = 0; n < 30; n++)
+          if (n % 3 == a && n % 2 == b)
+            sum += n;
+        g_string_append_printf (expected, "%s(<(%d, %d)>, [<%d>])", expected->len > 1 ? ", " : "", a, b, sum);
+      }
+  g_string_append_c (expected, ']');
+  assert_variant (r, expected->str);
+
+  counted = dp_map_reduce (w, int_tasks (0, 7, 0), &mapper, &reducer, NULL, &outputer, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_is_of_type (counted, G_VARIANT_TYPE_UINT32));
+  g_assert_cmpuint (g_variant_get_uint32 (counted), ==, 6);
+}
+
+/* a worker whose node dies in the middle: an error naming it, no hang */
+static void
+test_map_reduce_lost (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpMapReduceWorkers) w = workers_new (router, 2);
+  DpPluginFunc mapper = { "rmpi-places", "pair_mapper" }, reducer = { "rmpi-places", "sum_reducer" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) r = dp_map_reduce (w, int_tasks (0, 5, -1), &mapper, &reducer, NULL, NULL, &error);
+
+  g_assert_null (r);
+  g_assert_error (error, DP_ERROR, DP_ERROR_RANK_LOST);
+  g_assert_nonnull (strstr (error->message, "worker mpw"));
+  g_clear_error (&error);
+  /* and the workers say so from then on */
+  g_assert_null (dp_map_reduce (w, int_tasks (0, 2, 0), &mapper, &reducer, NULL, NULL, &error));
+  g_assert_error (error, DP_ERROR, DP_ERROR_RANK_LOST);
+}
+
+static void
+test_default_sorter (void)
+{
+  static const char *ordered[] = { "-3", "false", "int64 2", "2.5", "uint64 18446744073709551615",
+                                   "'a'", "'b'", "(1, 'a')", "(1, 'b')", "(2, 'a')", "(2, 'a', 0)" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (ordered); i++)
+    for (guint j = 0; j < G_N_ELEMENTS (ordered); j++)
+      {
+        g_autoptr(GVariant) a = g_variant_ref_sink (g_variant_new_parsed (ordered[i]));
+        g_autoptr(GVariant) b = g_variant_ref_sink (g_variant_new_parsed (ordered[j]));
+        int c = dp_map_reduce_default_sorter (a, b);
+
+        if ((i < j && c >= 0) || (i > j && c <= 0) || (i == j && c != 0))
+          g_error ("default sorter: %s vs %s gave %d", ordered[i], ordered[j], c);
+      }
+}
+
+static gint
+by_string (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char * const *) a, *(char * const *) b);
+}
+
+/* samples/map-reduce/wordcount against a count made here */
+static void
+test_wordcount (void)
+{
+  g_autofree char *prog = dp_test_build_path ("samples/map-reduce/wordcount");
+  g_autofree char *dir = g_dir_make_tmp ("wc-XXXXXX", NULL);
+  g_autofree char *file = g_build_filename (dir, "text.txt", NULL);
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GHashTable) counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GPtrArray) words = g_ptr_array_new ();
+  g_autoptr(GString) expected = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) sp = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  guint32 seed = 12345;
+  static const char *vocab[] = { "alpha", "Beta", "gamma", "delta", "x1", "y", "zeta", "eta", "theta", "9" };
+
+  for (guint i = 0; i < 3000; i++)
+    {
+      seed = seed * 1103515245u + 12345u;
+      g_string_append (text, vocab[(seed >> 16) % G_N_ELEMENTS (vocab)]);
+      g_string_append (text, i % 11 == 10 ? ".\n" : (i % 3 ? " " : ", "));
+    }
+  g_assert_true (g_file_set_contents (file, text->str, -1, &error));
+  /* the count made another way: split on what is not a letter or digit */
+  {
+    g_auto(GStrv) parts = g_regex_split_simple ("[^A-Za-z0-9]+", text->str, 0, 0);
+    for (guint i = 0; parts[i]; i++)
+      if (*parts[i])
+        {
+          char *w = g_ascii_strdown (parts[i], -1);
+          gpointer n = g_hash_table_lookup (counts, w);
+          g_hash_table_replace (counts, w, GUINT_TO_POINTER (GPOINTER_TO_UINT (n) + 1));
+        }
+  }
+  {
+    GHashTableIter it;
+    gpointer k;
+    g_hash_table_iter_init (&it, counts);
+    while (g_hash_table_iter_next (&it, &k, NULL))
+      g_ptr_array_add (words, k);
+    g_ptr_array_sort (words, by_string);
+    for (guint i = 0; i < words->len; i++)
+      g_string_append_printf (expected, "[\"%s\", %u]\n", (char *) words->pdata[i],
+                              GPOINTER_TO_UINT (g_hash_table_lookup (counts, words->pdata[i])));
+  }
+  sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                         prog, "--workers", "3", file, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (sp, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  if (!g_subprocess_get_if_exited (sp) || g_subprocess_get_exit_status (sp) != 0)
+    g_error ("wordcount failed: %s", err);
+  g_assert_cmpstr (out, ==, expected->str);
+  g_unlink (file);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -393,5 +559,9 @@ main (int argc, char **argv)
   dp_test_add_func ("/rmpi/bad-config", test_bad_config);
   dp_test_add_func ("/rmpi/configs", test_configs);
   dp_test_add_func ("/rmpi/dp-launch", test_cli);
+  dp_test_add_func ("/map-reduce/pairs", test_map_reduce_pairs);
+  dp_test_add_func ("/map-reduce/worker-lost", test_map_reduce_lost);
+  dp_test_add_func ("/map-reduce/default-sorter", test_default_sorter);
+  dp_test_add_func ("/map-reduce/wordcount", test_wordcount);
   return g_test_run ();
 }

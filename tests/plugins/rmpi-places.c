@@ -208,3 +208,45 @@ scenario (DpPlaceChannel *ch)
     return;   /* the launcher hears why (the communicator tells it) */
   dp_rmpi_finish (comm, result, NULL);
 }
+
+/* ---- map-reduce (tests/test-rmpi.c /map-reduce/...) ---- */
+
+/* an int32 n -> [((n % 3, n % 2), 1), ((n % 3, n % 2), n)]; the task -1
+ * ends the worker's node */
+DP_PLACE_EXPORT GVariant *
+pair_mapper (GVariant *task, GError **error)
+{
+  gint32 n = g_variant_get_int32 (task);
+  GVariantBuilder b;
+
+  if (n < 0)
+    _exit (4);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a((ii)i)"));
+  g_variant_builder_add (&b, "((ii)i)", n % 3, n % 2, 1);
+  g_variant_builder_add (&b, "((ii)i)", n % 3, n % 2, n);
+  return g_variant_builder_end (&b);
+}
+
+/* the values of a key -> [their sum] */
+DP_PLACE_EXPORT GVariant *
+sum_reducer (GVariant *key, GVariant *values, GError **error)
+{
+  GVariantIter iter;
+  GVariant *v;
+  gint32 sum = 0;
+
+  g_variant_iter_init (&iter, values);
+  while (g_variant_iter_next (&iter, "v", &v))
+    {
+      sum += g_variant_get_int32 (v);
+      g_variant_unref (v);
+    }
+  return g_variant_new_parsed ("[%i]", sum);
+}
+
+/* the result -> how many keys */
+DP_PLACE_EXPORT GVariant *
+count_outputer (GVariant *result, GError **error)
+{
+  return g_variant_new_uint32 ((guint32) g_variant_n_children (result));
+}
