@@ -11,6 +11,7 @@ packages=(
   libglib2.0-dev libjson-glib-dev libltdl-dev libssh-dev
   openssh-server openssh-client          # the tests start their own sshd on loopback
   libzmq3-dev                            # the ZeroMQ baseline in bench/
+  openmpi-bin libopenmpi-dev             # the Open MPI baseline of W5 (bench/mpi-collectives.c)
   clang libclang-rt-dev                  # the libFuzzer harnesses in tests/fuzz/ (the
                                          #   runtime is only a recommendation of clang's)
   python3                                # bench/run.py
