@@ -98,7 +98,7 @@ static char *
 config_for (guint n, const char *scenario)
 {
   g_autoptr(GVariant) args = g_variant_ref_sink (g_variant_new_string (scenario));
-  g_autofree char *defaults = dp_rmpi_build_default_config ("rmpi-places", "scenario", g_variant_ref (args));
+  g_autofree char *defaults = dp_rmpi_build_default_config ("rmpi-places", "scenario", args);
 
   return dp_rmpi_make_localhost_config (defaults, n, 0, "r");
 }
