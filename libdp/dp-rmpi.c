@@ -36,6 +36,7 @@ typedef struct {
   char            *config;
   gint64           timeout_us; /* 0: none */
   gboolean         finished;
+  GThread         *owner;      /* the rank's place thread: every call is made there */
 } World;
 
 struct _DpRmpiComm
@@ -130,6 +131,8 @@ fail (DpRmpiComm *self, const GError *why)
 static gboolean
 check_ok (DpRmpiComm *self, GError **error)
 {
+  /* immutable after init; the communicator is its place thread's */
+  g_assert (self->w->owner == g_thread_self ());
   if (self->w->failed)
     {
       g_propagate_error (error, g_error_copy (self->w->failed));
@@ -402,6 +405,7 @@ dp_rmpi_init (DpPlaceChannel *channel,
   w = self->w = g_rc_box_new0 (World);
   w->id = id;
   w->cnt = cnt;
+  w->owner = g_thread_self ();
   w->master = g_steal_pointer (&master);
   w->peers = g_new0 (DpPlaceChannel *, cnt);
   w->named = g_new0 (DpPlaceChannel *, cnt);
