@@ -197,7 +197,7 @@ struct _DpConnection
   GThread                   *corked_by;       /* the router, while it handles input (see cork()) */
   gboolean                   cork_queued;     /* it queued frames meanwhile */
   guint                      unanswered;     /* frames sent since one was received */
-  gint64                     last_send_us;   /* when the previous frame was queued */
+  gint64                     last_send_us;   /* when the previous unanswered frame past STREAM_AFTER was queued */
   GByteArray                *ctrl;           /* PING, PONG, LOG: written before queued data */
   gsize                      out_queued;     /* bytes in @segs, @tail and @ctrl not written yet */
   GCond                      out_cond;       /* with @out_lock: @out_full cleared or closed */
@@ -1091,11 +1091,17 @@ _dp_connection_send (DpConnection *conn,
     conn->cork_queued = TRUE;   /* the router answers input: written once it is done */
   else if (conn->out_ready && !conn->writing && !conn->want_out)
     {
-      gint64 now = g_get_monotonic_time ();
-      gboolean sparse = now - conn->last_send_us >= STREAM_DELAY_US;
+      gboolean sparse = FALSE;
 
-      conn->last_send_us = now;
-      if (++conn->unanswered <= STREAM_AFTER || sparse || conn->out_queued >= STREAM_WRITE)
+      /* the clock is read only past STREAM_AFTER (not in request/reply) */
+      if (++conn->unanswered > STREAM_AFTER)
+        {
+          gint64 now = g_get_monotonic_time ();
+
+          sparse = now - conn->last_send_us >= STREAM_DELAY_US;
+          conn->last_send_us = now;
+        }
+      if (conn->unanswered <= STREAM_AFTER || sparse || conn->out_queued >= STREAM_WRITE)
         flush_locked (conn);
       else if (!conn->flush_scheduled && conn->flush_source)
         {
