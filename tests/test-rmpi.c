@@ -305,6 +305,24 @@ test_bad_config (void)
     }
 }
 
+/* a rank whose place cannot start: an error naming it, every node stopped */
+static void
+test_bad_symbol (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  const char *config = "{\"defaults\": {\"host\": \"localhost\", \"plugin\": \"rmpi-places\", "
+                       "\"symbol\": \"scenario\", \"args\": \"mix\"}, "
+                       "\"ranks\": [{\"id\": 0}, {\"id\": 1, \"symbol\": \"no_such_rank\"}]}";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) r = NULL;
+
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "*no_such_rank*");
+  r = dp_rmpi_launch (router, config, NULL, &error);
+  g_assert_null (r);
+  g_assert_error (error, DP_ERROR, DP_ERROR_SYMBOL_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "rank 1"));
+}
+
 static void
 test_configs (void)
 {
@@ -558,6 +576,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/rmpi/lost/place-returns", "lose-return", test_lost);
   dp_test_add_func ("/rmpi/bad-config", test_bad_config);
   dp_test_add_func ("/rmpi/configs", test_configs);
+  dp_test_add_func ("/rmpi/bad-symbol", test_bad_symbol);
   dp_test_add_func ("/rmpi/dp-launch", test_cli);
   dp_test_add_func ("/map-reduce/pairs", test_map_reduce_pairs);
   dp_test_add_func ("/map-reduce/worker-lost", test_map_reduce_lost);
