@@ -546,7 +546,6 @@ dp_rmpi_launch (DpNode               *router,
       g_ptr_array_add (rcs, dp_remote_node_launch_place (nodes->pdata[r->node], r->plugin,
                                                          r->symbol, DP_LAUNCH_NONE, r->name));
     }
-  g_variant_builder_init (&tb, G_VARIANT_TYPE ("a(sqs)"));
   for (guint i = 0; i < n; i++)
     {
       Rank *r = &g_array_index (ranks, Rank, i);
@@ -556,6 +555,12 @@ dp_rmpi_launch (DpNode               *router,
           g_prefix_error (&failure, "rmpi: rank %u (%s.%s as '%s'): ", i, r->plugin, r->symbol, r->name);
           goto stop;
         }
+    }
+  g_variant_builder_init (&tb, G_VARIANT_TYPE ("a(sqs)"));
+  for (guint i = 0; i < n; i++)
+    {
+      Rank *r = &g_array_index (ranks, Rank, i);
+
       g_variant_builder_add (&tb, "(sqs)", r->dial_host,
                              dp_remote_node_get_port (nodes->pdata[r->node]), r->name);
     }
