@@ -1,6 +1,6 @@
 /* libdp-bench: the benchmark workloads on libdp's public API
  *
- *   libdp-bench WORKLOAD      (W0 W1 W2 W2R W3 W4 W6 W7 W8 W8R)
+ *   libdp-bench WORKLOAD      (W0 W1 W2 W2R W3 W4 W5 W6 W7 W8 W8R)
  *
  * Prints one JSON line {"workload":..,"value":..,"unit":..,"ok":true,...}
  * and exits 0; a wrong result (count, byte total, value) exits 1. Nodes are
@@ -346,6 +346,49 @@ w2r (DpNode *node)
   }
 }
 
+/* W5: RMPI collectives with 4 ranks, each on a node of its own
+ * (bench/rmpi-bench.c, built beside this program) */
+static void
+w5 (DpNode *node)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpSpawnOptions) o = options ();
+  g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *self_dir = self_exe ? g_path_get_dirname (self_exe) : g_strdup (".");
+  g_autofree char *defaults = dp_rmpi_build_default_config ("rmpi-bench", "rmpi_bench_rank", NULL);
+  const char *ranks_env = g_getenv ("DP_BENCH_W5_RANKS");   /* for experiments; W5 is 4 */
+  guint ranks = ranks_env ? (guint) atoi (ranks_env) : 4;
+  g_autofree char *config = dp_rmpi_make_localhost_config (defaults, ranks, 0, "w5-");
+  g_autoptr(GVariant) results = NULL;
+  g_autoptr(GVariant) r0 = NULL;
+  gboolean ok = TRUE;
+  double allreduce, barrier, broadcast;
+  char extra[160];
+
+  dp_spawn_options_add_plugin_dir (o, self_dir);
+  results = dp_rmpi_launch (node, config, o, &error);
+  if (results == NULL)
+    die ("W5 launch", error);
+  for (gsize i = 0; i < g_variant_n_children (results); i++)
+    {
+      g_autoptr(GVariant) r = NULL;
+      gboolean rank_ok;
+
+      g_variant_get_child (results, i, "v", &r);
+      if (!g_variant_is_of_type (r, G_VARIANT_TYPE ("(bddd)")))
+        die ("W5 result", NULL);
+      g_variant_get (r, "(bddd)", &rank_ok, NULL, NULL, NULL);
+      ok = ok && rank_ok;
+    }
+  if (!ok)
+    die ("W5 values", NULL);
+  g_variant_get_child (results, 0, "v", &r0);
+  g_variant_get (r0, "(bddd)", NULL, &allreduce, &barrier, &broadcast);
+  g_snprintf (extra, sizeof extra, "\"barrier_us\":%.6g,\"broadcast_us\":%.6g,\"ranks\":%u",
+              barrier, broadcast, ranks);
+  report ("W5", allreduce, "us/op", extra);
+}
+
 static void
 w3 (DpNode *node)
 {
@@ -561,7 +604,7 @@ main (int argc, char **argv)
       plugin_dir = argv[i + 1];
   if (argc < 2)
     {
-      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W2R|W3|W4|W6|W7|W8|W8R [--plugin-dir DIR]\n");
+      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W2R|W3|W4|W5|W6|W7|W8|W8R [--plugin-dir DIR]\n");
       return 2;
     }
   w = argv[1];
@@ -581,6 +624,7 @@ main (int argc, char **argv)
   else if (strcmp (w, "W7") == 0) w7 (node);
   else if (strcmp (w, "W8") == 0) w8 (node);
   else if (strcmp (w, "W8R") == 0) w8r (node);
+  else if (strcmp (w, "W5") == 0) w5 (node);
   else
     {
       fprintf (stderr, "libdp-bench: unknown workload %s\n", w);

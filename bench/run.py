@@ -15,7 +15,9 @@ all alike. W2C is W2 run while two busy loops (child processes of this
 script, started before that run and killed after it, whatever happens) hold
 the cores, the same for every system. W8 is libdp's alone: a place's round
 trips to a place on another node, directly node to node and relayed through
-the master, both in each run. Each run is a fresh process printing one JSON line. Any run that
+the master, both in each run. W5 (RMPI allreduce, barrier and broadcast
+with 4 ranks) runs for libdp and Open MPI over TCP (mpirun, btl tcp,self)
+only. Each run is a fresh process printing one JSON line. Any run that
 reports ok:false, crashes, prints no result or times out makes the exit
 status 1 (the others still run and the table is still printed).
 
@@ -32,21 +34,29 @@ import math
 import os
 import platform
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
 import time
 
-WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W2R", "W3", "W4", "W6", "W7", "W8", "W8R"]
+WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W2R", "W3", "W4", "W5", "W6", "W7", "W8", "W8R"]
 # a workload run by another one's program, under a load the harness makes
 PROGRAM_WORKLOAD = {"W2C": "W2"}
 BUSY_LOOPS = {"W2C": 2}
-SYSTEMS = ["libdp", "raw-tcp", "floor", "zeromq", "ssh"]
-BASELINES = ["raw-tcp", "floor", "zeromq", "ssh"]
+SYSTEMS = ["libdp", "raw-tcp", "floor", "zeromq", "ssh", "openmpi"]
+BASELINES = ["raw-tcp", "floor", "zeromq", "ssh", "openmpi"]
 # The floor (bench/floor): raw-tcp's program linked exactly like dp-node, so
 # its processes load the libraries a node loads; only the start-up
 # workloads, where that is what it measures.
 FLOOR_WORKLOADS = ("W0", "W1", "W6")
+# W5 (RMPI collectives, 4 ranks) runs for libdp and Open MPI over TCP only:
+# bench/mpi-collectives under mpirun, the byte transfer layer limited to
+# tcp,self (no shared memory), on loopback, --oversubscribe (4 ranks may be
+# more than the cores).
+MPI_RANKS = 4
+MPIRUN_ARGS = ["--oversubscribe", "-np", str(MPI_RANKS), "--mca", "pml", "ob1",
+               "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo"]
 # W1S (a node spawned over ssh) runs when a private sshd is up (bench/run.sh
 # starts one with tests/sshd-fixture.sh); its baseline is a bare `ssh HOST
 # true` to the same sshd; the socket baselines have no W1S and ssh only W1S.
@@ -56,6 +66,10 @@ SSH_HOST = "dp-test"
 def applies(system, workload):
     if workload == "W2R":
         return system == "libdp"   # an RPC over libdp's stubs; compare with W2
+    if workload == "W5":
+        return system in ("libdp", "openmpi")
+    if system == "openmpi":
+        return False
     if workload == "W1S":
         return system in ("libdp", "ssh")
     # W8 compares two paths of libdp itself (node to node, through the master)
@@ -81,11 +95,12 @@ DESCRIPTION = {
     "W4": ("256 one-way 4 MiB messages", "MB/s"),
     "W6": ("spawn 8 nodes at once, 1 reply each", "ms"),
     "W7": ("1,000 places on one node, 1 reply each", "ms"),
+    "W5": ("RMPI allreduce of one double, 4 ranks (barrier, broadcast: below)", "us/op"),
     "W8": ("place↔place round trips across two nodes, direct (relayed: below)", "us/rt"),
     "W8R": ("W8 as 10,000 RPCs (bank add, place → named place on another node)", "us/rt"),
 }
 HIGHER_IS_BETTER = {"msg/s", "MB/s"}
-UNIT_TEXT = {"us/rt": "µs/rt"}
+UNIT_TEXT = {"us/rt": "µs/rt", "us/op": "µs/op"}
 
 
 def command_for(system, workload, build):
@@ -110,6 +125,15 @@ def command_for(system, workload, build):
         env["DP_BENCH_SERVERS_DIR"] = os.path.join(build, "samples", "servers")
         env["DP_BENCH_PLACES_DIR"] = bench   # bench-places.so (W8R)
         return [os.path.join(bench, "libdp-bench"), workload, "--plugin-dir", plugins], env
+    if system == "openmpi":
+        program = os.path.join(bench, "mpi-collectives")
+        mpirun = shutil.which("mpirun")
+        if mpirun is None or not os.access(program, os.X_OK):
+            return None
+        if os.geteuid() == 0:
+            env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+            env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        return [mpirun] + MPIRUN_ARGS + [program], env
     program = os.path.join(bench, {"raw-tcp": "raw-tcp", "zeromq": "zmq", "floor": "floor"}[system])
     if not os.access(program, os.X_OK):
         return None
@@ -341,9 +365,12 @@ def main():
 
     missing = {}
     for s in systems:
-        if command_for(s, "W1S" if s == "ssh" else "W1", build) is None:
+        probe_w = {"ssh": "W1S", "openmpi": "W5"}.get(s, "W1")
+        if command_for(s, probe_w, build) is None:
             missing[s] = ("not built (libzmq was not found at build time)" if s == "zeromq"
-                          else "no sshd (run through bench/run.sh)" if s == "ssh" else "not built")
+                          else "no sshd (run through bench/run.sh)" if s == "ssh"
+                          else "no mpirun or bench/mpi-collectives (Open MPI: sdk/install-deps.sh)"
+                          if s == "openmpi" else "not built")
     present = [s for s in systems if s not in missing]
     if "libdp" in present and not os.access(os.path.join(build, "bench", "libdp-bench"), os.X_OK):
         sys.exit("run.py: %s/bench/libdp-bench is not built" % build)
@@ -501,6 +528,23 @@ def main():
                     line += "; %.2f× %s's" % (st["median"] / other, w)
             out.append("")
             out.append(line + ".")
+    if "W5" in workloads and "libdp" in present:
+        cells = []
+        for key, name in (("value", "allreduce"), ("barrier_us", "barrier"), ("broadcast_us", "broadcast")):
+            got = {}
+            for s in ("libdp", "openmpi"):
+                st = summary["W5"]["systems"].get(s)
+                if st is None or st["median"] is None:
+                    continue
+                got[s] = st["median"] if key == "value" else st.get("extra_median", {}).get(key)
+            text = "%s: libdp %s µs" % (name, fmt(got.get("libdp")))
+            if got.get("openmpi"):
+                text += ", Open MPI %s µs (%.2f×)" % (fmt(got["openmpi"]), got["libdp"] / got["openmpi"])
+            cells.append(text)
+        out.append("")
+        out.append("W5, %d ranks each on a node of its own (libdp) / %d MPI processes over TCP (Open MPI),"
+                   % (MPI_RANKS, MPI_RANKS))
+        out.append("mean time per operation back to back, medians: " + "; ".join(cells) + ".")
     if failures:
         out.append("")
         out.append("FAILED runs (%d):" % len(failures))

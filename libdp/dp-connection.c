@@ -197,6 +197,7 @@ struct _DpConnection
   GThread                   *corked_by;       /* the router, while it handles input (see cork()) */
   gboolean                   cork_queued;     /* it queued frames meanwhile */
   guint                      unanswered;     /* frames sent since one was received */
+  gint64                     last_send_us;   /* when the previous unanswered frame past STREAM_AFTER was queued */
   GByteArray                *ctrl;           /* PING, PONG, LOG: written before queued data */
   gsize                      out_queued;     /* bytes in @segs, @tail and @ctrl not written yet */
   GCond                      out_cond;       /* with @out_lock: @out_full cleared or closed */
@@ -1092,12 +1093,25 @@ _dp_connection_send (DpConnection *conn,
    * (its flush re-arms itself while the stream goes on). So a stream
    * costs neither a system call nor a wake-up of the router per frame
    * (each one a context switch, and contended locks, when the router and
-   * the sender share the CPUs). */
+   * the sender share the CPUs). Frames that come further apart than
+   * STREAM_DELAY_US are no stream, answered or not (one-way traffic such
+   * as RMPI's barrier and broadcast): each is written at once, as waiting
+   * would only add the router's wake-up to its latency. */
   if (G_UNLIKELY (conn->corked_by != NULL) && conn->corked_by == g_thread_self ())
     conn->cork_queued = TRUE;   /* the router answers input: written once it is done */
   else if (conn->out_ready && !conn->writing && !conn->want_out)
     {
-      if (++conn->unanswered <= STREAM_AFTER || conn->out_queued >= STREAM_WRITE)
+      gboolean sparse = FALSE;
+
+      /* the clock is read only past STREAM_AFTER (not in request/reply) */
+      if (++conn->unanswered > STREAM_AFTER)
+        {
+          gint64 now = g_get_monotonic_time ();
+
+          sparse = now - conn->last_send_us >= STREAM_DELAY_US;
+          conn->last_send_us = now;
+        }
+      if (conn->unanswered <= STREAM_AFTER || sparse || conn->out_queued >= STREAM_WRITE)
         flush_locked (conn);
       else if (!conn->flush_scheduled && conn->flush_source)
         {

@@ -10,7 +10,7 @@ GError *
 _dp_error_from_remote (guint32     code,
                        const char *message)
 {
-  if (code > DP_ERROR_INVALID_ARGS)
+  if (code > DP_ERROR_RANK_LOST)
     code = DP_ERROR_FAILED;
   return g_error_new_literal (DP_ERROR, (int) code, message);
 }

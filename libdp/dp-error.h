@@ -62,6 +62,8 @@ G_BEGIN_DECLS
  * @DP_ERROR_INVALID_ARGS: an RPC request's arguments, or a reply, do not
  *   have the method's types (a wrong type or a wrong count); the message
  *   names the expected and the received type
+ * @DP_ERROR_RANK_LOST: an RMPI rank ended, or its node was lost, while
+ *   others still needed it (the message names the rank)
  *
  * Error codes in the %DP_ERROR domain.
  */
@@ -95,6 +97,7 @@ typedef enum {
   DP_ERROR_BAD_REFERENCE,
   DP_ERROR_UNKNOWN_METHOD,
   DP_ERROR_INVALID_ARGS,
+  DP_ERROR_RANK_LOST,
 } DpError;
 
 DP_AVAILABLE_IN_1_0

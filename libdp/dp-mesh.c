@@ -255,6 +255,19 @@ ref_node_of (DpPlaceChannel  *channel,
   return (DpNode *) node;
 }
 
+gpointer
+_dp_place_channel_lookup_plugin (DpPlaceChannel  *channel,
+                                 const char      *plugin,
+                                 const char      *symbol,
+                                 GError         **error)
+{
+  g_autoptr(DpNode) node = ref_node_of (channel, error);
+
+  if (node == NULL)
+    return NULL;
+  return _dp_node_lookup_plugin (node, plugin, symbol, error);
+}
+
 static DpMesh *
 mesh_of (DpNode *node)
 {

@@ -176,9 +176,20 @@ server_lookup_plugin (GObject     *node,
                       GError     **error)
 {
   DpNode *self = DP_NODE (node);
-  gpointer fn;
 
   DP_ASSERT_ROUTER_THREAD (self);
+  return _dp_node_lookup_plugin (self, plugin, symbol, error);
+}
+
+/* any thread: a function from a plugin on this node's plugin path */
+gpointer
+_dp_node_lookup_plugin (DpNode      *self,
+                        const char  *plugin,
+                        const char  *symbol,
+                        GError     **error)
+{
+  gpointer fn;
+
   g_mutex_lock (&self->lock);
   g_ptr_array_add (self->plugin_dirs, NULL);
   fn = _dp_plugin_lookup (plugin, symbol, (const char * const *) self->plugin_dirs->pdata,

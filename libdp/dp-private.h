@@ -448,12 +448,37 @@ gboolean  _dp_mesh_redeem    (DpMesh *mesh, DpConnection *conn, guint32 channel,
                               GVariant *request, GError **error);
 /* any thread: which node a place's channel belongs to (a weak link) */
 void      _dp_mesh_mark_channel (DpPlaceChannel *channel, GObject *node);
+/* a place's thread: a function from a plugin on its node's plugin path */
+gpointer  _dp_place_channel_lookup_plugin (DpPlaceChannel *channel, const char *plugin,
+                                           const char *symbol, GError **error);
+
+/* ------------------------------------------------------------------ *
+ * Watching channels of a master (dp-rmpi-launch.c; RMPI, map-reduce)  *
+ * ------------------------------------------------------------------ */
+
+/* what a watcher saw on connection @index: a message, or NULL (ended) */
+typedef struct {
+  guint     index;
+  GVariant *msg;
+} DpWatchEvent;
+
+/* @msg is the last one to read (the watcher ends after it) */
+typedef gboolean (*DpWatchLastFunc) (GVariant *msg);
+
+/* A thread that gets every message of @rc and pushes a DpWatchEvent
+ * (g_free, msg unref) to @events, until @rc ends or @is_last says so. */
+GThread  *_dp_watch_connection (DpRemoteConnection *rc, guint index, GAsyncQueue *events,
+                                DpWatchLastFunc is_last);
+void      _dp_watch_event_free (DpWatchEvent *e);
 
 /* ------------------------------------------------------------------ *
  * Node internals (dp-node.c)                                          *
  * ------------------------------------------------------------------ */
 
 GMainContext *_dp_node_get_router_context (DpNode *self);
+/* any thread: a function from a plugin on the node's plugin path */
+gpointer      _dp_node_lookup_plugin      (DpNode *self, const char *plugin, const char *symbol,
+                                           GError **error);
 DpNodeServer *_dp_node_get_server         (DpNode *self);
 gboolean      _dp_node_in_router          (DpNode *self);
 void          _dp_node_invoke             (DpNode *self, DpInvokeFunc func, gpointer data, GDestroyNotify notify);

@@ -24,5 +24,7 @@
 #include "dp-router.h"
 #include "dp-json.h"
 #include "dp-rpc.h"
+#include "dp-rmpi.h"
+#include "dp-map-reduce.h"
 
 #undef __LIBDP_INSIDE__

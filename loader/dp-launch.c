@@ -378,6 +378,7 @@ typedef struct {
   gboolean  thunk, connect, use_ssh, use_local, accept_new, no_stdin, version;
   gboolean  isolate;
   char     *named, *attach, *node_path, *cookie_file, *identity, *known_hosts, *ssh_config;
+  char     *rmpi;
   GStrv     plugin_dirs;
   gint      ready_timeout;
 } Options;
@@ -387,6 +388,7 @@ options_clear (Options *o)
 {
   g_free (o->named);
   g_free (o->attach);
+  g_free (o->rmpi);
   g_free (o->node_path);
   g_free (o->cookie_file);
   g_free (o->identity);
@@ -450,7 +452,8 @@ static const char description[] =
   "  dp-node --listen 127.0.0.1:6340 --plugin-dir /opt/plugins &\n"
   "  dp-launch --connect -m '\"hi\"' --no-stdin 127.0.0.1:6340 echo echo\n"
   "  dp-launch --connect --named srv 127.0.0.1:6340 echo echo_named &\n"
-  "  echo '\"ping\"' | dp-launch --connect --attach srv 127.0.0.1:6340\n";
+  "  echo '\"ping\"' | dp-launch --connect --attach srv 127.0.0.1:6340\n"
+  "  dp-launch --rmpi job.json      (an RMPI job: see README, RMPI)\n";
 
 /* Parses the command line into @o, @host and @port (HOST:PORT, the rest
  * of argv being PLUGIN SYMBOL); returns -1 to go on, or the exit status. */
@@ -484,6 +487,7 @@ parse_command_line (Options  *o,
     { "log-json", 0, 0, G_OPTION_ARG_NONE, &log_json, "Print log records from places as JSON lines on standard error", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say more on standard error", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version and exit", NULL },
+    { "rmpi", 0, 0, G_OPTION_ARG_FILENAME, &o->rmpi, "Launch the RMPI job described by this JSON config (no HOST:PORT): print each rank's result as a JSON line", "CONFIG.json" },
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new ("HOST:PORT PLUGIN SYMBOL | --connect --attach NAME HOST:PORT"
@@ -502,6 +506,16 @@ parse_command_line (Options  *o,
     {
       g_print ("dp-launch %s\n", DP_PROJECT_VERSION);
       return EXIT_OK;
+    }
+  if (o->rmpi)
+    {
+      if (*argc != 1 || o->attach || o->connect || o->named || o->thunk || o->isolate)
+        {
+          g_printerr ("dp-launch: --rmpi CONFIG.json takes no HOST:PORT, PLUGIN or SYMBOL and "
+                      "no --connect, --attach, --named, --thunk or --isolate: the config says it all\n");
+          return EXIT_USAGE;
+        }
+      return -1;
     }
   if (o->attach)
     {
@@ -611,6 +625,47 @@ resolve_plugin (LaunchArgs     *a,
   return TRUE;
 }
 
+/* --rmpi: launches the job, prints {"rank": R, "result": ...} per rank */
+static int
+run_rmpi (DpNode *router, DpSpawnOptions *opts, const char *file)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autoptr(GVariant) results = NULL;
+
+  if (!g_file_get_contents (file, &config, NULL, &error))
+    {
+      g_printerr ("dp-launch: %s\n", error->message);
+      return EXIT_USAGE;
+    }
+  if (!dp_rmpi_check_config (config, &error))
+    {
+      g_printerr ("dp-launch: %s: %s\n", file, error->message);
+      return EXIT_USAGE;
+    }
+  results = dp_rmpi_launch (router, config, opts, &error);
+  if (results == NULL)
+    {
+      g_autoptr(GVariant) what = g_variant_ref_sink (g_variant_new_string (error->message));
+      g_autofree char *msg = dp_variant_to_json (what);
+
+      g_printerr ("dp-launch: %s\n", error->message);
+      printf ("{\"error\": %s}\n", msg);
+      return g_error_matches (error, DP_ERROR, DP_ERROR_RANK_LOST) ? EXIT_LOST : EXIT_NODE;
+    }
+  for (gsize i = 0; i < g_variant_n_children (results); i++)
+    {
+      g_autoptr(GVariant) r = NULL;
+      g_autofree char *json = NULL;
+
+      g_variant_get_child (results, i, "v", &r);
+      json = dp_variant_to_json (r);
+      printf ("{\"rank\": %" G_GSIZE_FORMAT ", \"result\": %s}\n", i, json);
+    }
+  fflush (stdout);
+  return EXIT_OK;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -644,6 +699,8 @@ main (int argc, char **argv)
     }
 
   opts = spawn_options_new (&o);
+  if (o.rmpi)
+    return run_rmpi (router, opts, o.rmpi);
   attach_name = o.attach;
   if (!attach_name)
     {

@@ -12,6 +12,7 @@ packages=(
   openssh-server openssh-client          # the tests start their own sshd on loopback
   iproute2                               # the netns suite: namespaces, veths, bridges (ip)
   libzmq3-dev                            # the ZeroMQ baseline in bench/
+  openmpi-bin libopenmpi-dev             # the Open MPI baseline of W5 (bench/mpi-collectives.c)
   clang libclang-rt-dev                  # the libFuzzer harnesses in tests/fuzz/ (the
                                          #   runtime is only a recommendation of clang's)
   python3                                # bench/run.py; the ssh and netns test fixtures

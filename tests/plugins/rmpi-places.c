@@ -1,0 +1,252 @@
+/* Ranks for tests/test-rmpi.c. Each runs the scenario named by its args
+ * (a string) and gives what it saw to dp_rmpi_finish(). */
+#include <libdp/libdp.h>
+#include <string.h>
+#include <unistd.h>
+
+DP_PLUGIN_DEFINE ("rmpi-places", "Ranks for libdp's RMPI tests", "1.0", "LGPL-2.1-or-later")
+
+/* non-commutative: concatenation */
+static GVariant *
+concat (GVariant *a, GVariant *b, gpointer data, GError **error)
+{
+  g_autofree char *s = g_strconcat (g_variant_get_string (a, NULL), g_variant_get_string (b, NULL), NULL);
+
+  return g_variant_new_string (s);
+}
+
+/* p2p and collectives interleaved: each rank sends 0..9 to every rank
+ * (itself too), runs an allreduce and a barrier, then receives: the p2p
+ * messages come in order, none taken by the collectives. Result: TRUE. */
+static GVariant *
+mix (DpRmpiComm *comm, GError **error)
+{
+  guint id = dp_rmpi_id (comm), n = dp_rmpi_cnt (comm);
+  g_autoptr(GVariant) sum = NULL;
+  gboolean ok = TRUE;
+
+  for (guint j = 0; j < n; j++)
+    for (guint k = 0; k < 10; k++)
+      if (!dp_rmpi_send (comm, j, g_variant_new ("(uu)", id, k), error))
+        return NULL;
+  sum = dp_rmpi_allreduce (comm, DP_RMPI_SUM, g_variant_new_int64 (id), error);
+  if (sum == NULL || !dp_rmpi_barrier (comm, error))
+    return NULL;
+  ok = g_variant_get_int64 (sum) == (gint64) n * (n - 1) / 2;
+  for (guint j = 0; j < n; j++)
+    for (guint k = 0; k < 10; k++)
+      {
+        g_autoptr(GVariant) m = dp_rmpi_recv (comm, j, error);
+        guint32 from, seq;
+
+        if (m == NULL)
+          return NULL;
+        g_variant_get (m, "(uu)", &from, &seq);
+        ok = ok && from == j && seq == k;
+      }
+  return g_variant_new_boolean (ok);
+}
+
+/* reductions: element-wise arrays, doubles, booleans, a user function in
+ * rank order at a root that is not 0 and in allreduce */
+static GVariant *
+reductions (DpRmpiComm *comm, GError **error)
+{
+  guint id = dp_rmpi_id (comm);
+  GVariantBuilder b;
+  g_autofree char *digit = g_strdup_printf ("%u", id);
+  gint32 arr[3] = { (gint32) id, 1, -(gint32) id };
+  GVariant *v;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  v = dp_rmpi_allreduce (comm, DP_RMPI_SUM,
+                         g_variant_new_fixed_array (G_VARIANT_TYPE_INT32, arr, 3, sizeof (gint32)), error);
+  if (!v) return NULL;
+  g_variant_builder_add (&b, "{sv}", "sum-array", v);
+  g_variant_unref (v);
+  v = dp_rmpi_allreduce (comm, DP_RMPI_MIN, g_variant_new ("(di)", id + 0.5, -(gint32) id), error);
+  if (!v) return NULL;
+  g_variant_builder_add (&b, "{sv}", "min-tuple", v);
+  g_variant_unref (v);
+  v = dp_rmpi_allreduce (comm, DP_RMPI_PRODUCT, g_variant_new_double (id + 1.0), error);
+  if (!v) return NULL;
+  g_variant_builder_add (&b, "{sv}", "product", v);
+  g_variant_unref (v);
+  v = dp_rmpi_allreduce (comm, DP_RMPI_AND, g_variant_new_boolean (id != 1), error);
+  if (!v) return NULL;
+  g_variant_builder_add (&b, "{sv}", "and", v);
+  g_variant_unref (v);
+  v = dp_rmpi_allreduce (comm, DP_RMPI_OR, g_variant_new_boolean (id == 1), error);
+  if (!v) return NULL;
+  g_variant_builder_add (&b, "{sv}", "or", v);
+  g_variant_unref (v);
+  v = dp_rmpi_allreduce_full (comm, concat, NULL, g_variant_new_string (digit), error);
+  if (!v) return NULL;
+  g_variant_builder_add (&b, "{sv}", "concat", v);
+  g_variant_unref (v);
+  v = dp_rmpi_reduce_full (comm, dp_rmpi_cnt (comm) - 1, concat, NULL, g_variant_new_string (digit), error);
+  if (!v) return NULL;
+  if (id == dp_rmpi_cnt (comm) - 1)
+    g_variant_builder_add (&b, "{sv}", "reduce-last", v);
+  g_variant_unref (v);
+  v = dp_rmpi_broadcast (comm, dp_rmpi_cnt (comm) / 2,
+                         id == dp_rmpi_cnt (comm) / 2 ? g_variant_new_string (digit) : NULL, error);
+  if (!v) return NULL;
+  g_variant_builder_add (&b, "{sv}", "bcast-mid", v);
+  g_variant_unref (v);
+  v = dp_rmpi_gather (comm, dp_rmpi_cnt (comm) - 1, g_variant_new_string (digit), error);
+  if (!v) return NULL;
+  if (id == dp_rmpi_cnt (comm) - 1)
+    g_variant_builder_add (&b, "{sv}", "gather-last", v);
+  g_variant_unref (v);
+  return g_variant_builder_end (&b);
+}
+
+/* alltoallv: rank i sends j+1 copies of i to rank j */
+static GVariant *
+alltoallv (DpRmpiComm *comm, GError **error)
+{
+  guint id = dp_rmpi_id (comm), n = dp_rmpi_cnt (comm);
+  g_autofree guint *counts = g_new (guint, n);
+  g_autofree guint *displs = g_new (guint, n);
+  g_autofree guint *got = g_new (guint, n);
+  GVariantBuilder b;
+  guint at = 0;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("au"));
+  for (guint j = 0; j < n; j++)
+    {
+      counts[j] = j + 1;
+      displs[j] = at;
+      for (guint k = 0; k <= j; k++)
+        g_variant_builder_add (&b, "u", id);
+      at += j + 1;
+    }
+  return dp_rmpi_alltoallv (comm, g_variant_builder_end (&b), counts, displs, got, error);
+}
+
+/* comm_split with two ranks of one color on one key: an error everywhere */
+static GVariant *
+split_duplicate (DpRmpiComm *comm, GError **error)
+{
+  g_autoptr(DpRmpiComm) sub = dp_rmpi_comm_split (comm, 0, dp_rmpi_id (comm) == 2 ? 1 : (gint32) dp_rmpi_id (comm), error);
+
+  if (sub != NULL)
+    return g_variant_new_string ("no error");
+  {
+    GVariant *r = g_variant_new ("(is)", (*error)->code, (*error)->message);
+    g_clear_error (error);
+    return r;
+  }
+}
+
+/* a receive with a timeout: rank 0 waits 1 ms for rank 1, which sends
+ * only after a barrier that follows; then the value comes */
+static GVariant *
+timeout (DpRmpiComm *comm, GError **error)
+{
+  if (dp_rmpi_id (comm) == 0)
+    {
+      g_autoptr(GError) local = NULL;
+      g_autoptr(GVariant) early = dp_rmpi_recv_timeout (comm, 1, 1000, &local);
+      g_autoptr(GVariant) late = NULL;
+      gboolean timed_out = early == NULL && g_error_matches (local, DP_ERROR, DP_ERROR_TIMED_OUT);
+
+      if (!dp_rmpi_barrier (comm, error))
+        return NULL;
+      late = dp_rmpi_recv (comm, 1, error);
+      if (late == NULL)
+        return NULL;
+      return g_variant_new ("(bs)", timed_out, g_variant_get_string (late, NULL));
+    }
+  if (!dp_rmpi_barrier (comm, error))
+    return NULL;
+  if (dp_rmpi_id (comm) == 1 && !dp_rmpi_send (comm, 0, g_variant_new_string ("late"), error))
+    return NULL;
+  return g_variant_new_boolean (TRUE);
+}
+
+DP_PLACE_EXPORT void
+scenario (DpPlaceChannel *ch)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRmpiComm) comm = dp_rmpi_init (ch, &error);
+  const char *what;
+  GVariant *result = NULL;
+
+  if (comm == NULL)
+    return;
+  what = g_variant_get_string (dp_rmpi_get_args (comm), NULL);
+  if (strcmp (what, "mix") == 0)
+    result = mix (comm, &error);
+  else if (strcmp (what, "reductions") == 0)
+    result = reductions (comm, &error);
+  else if (strcmp (what, "alltoallv") == 0)
+    result = alltoallv (comm, &error);
+  else if (strcmp (what, "split-duplicate") == 0)
+    result = split_duplicate (comm, &error);
+  else if (strcmp (what, "timeout") == 0)
+    result = timeout (comm, &error);
+  else if (g_str_has_prefix (what, "lose-"))
+    {
+      /* "lose-exit" / "lose-return": rank 2 goes after the barrier (its
+       * node dies / its place returns); the others run an allreduce */
+      g_autoptr(GVariant) sum = NULL;
+
+      if (!dp_rmpi_barrier (comm, &error))
+        return;
+      if (dp_rmpi_id (comm) == 2)
+        {
+          if (strcmp (what, "lose-exit") == 0)
+            _exit (3);
+          return;
+        }
+      sum = dp_rmpi_allreduce (comm, DP_RMPI_SUM, g_variant_new_int32 (1), &error);
+      result = sum ? g_variant_ref (sum) : NULL;
+    }
+  if (result == NULL)
+    return;   /* the launcher hears why (the communicator tells it) */
+  dp_rmpi_finish (comm, result, NULL);
+}
+
+/* ---- map-reduce (tests/test-rmpi.c /map-reduce/...) ---- */
+
+/* an int32 n -> [((n % 3, n % 2), 1), ((n % 3, n % 2), n)]; the task -1
+ * ends the worker's node */
+DP_PLACE_EXPORT GVariant *
+pair_mapper (GVariant *task, GError **error)
+{
+  gint32 n = g_variant_get_int32 (task);
+  GVariantBuilder b;
+
+  if (n < 0)
+    _exit (4);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a((ii)i)"));
+  g_variant_builder_add (&b, "((ii)i)", n % 3, n % 2, 1);
+  g_variant_builder_add (&b, "((ii)i)", n % 3, n % 2, n);
+  return g_variant_builder_end (&b);
+}
+
+/* the values of a key -> [their sum] */
+DP_PLACE_EXPORT GVariant *
+sum_reducer (GVariant *key, GVariant *values, GError **error)
+{
+  GVariantIter iter;
+  GVariant *v;
+  gint32 sum = 0;
+
+  g_variant_iter_init (&iter, values);
+  while (g_variant_iter_next (&iter, "v", &v))
+    {
+      sum += g_variant_get_int32 (v);
+      g_variant_unref (v);
+    }
+  return g_variant_new_parsed ("[%i]", sum);
+}
+
+/* the result -> how many keys */
+DP_PLACE_EXPORT GVariant *
+count_outputer (GVariant *result, GError **error)
+{
+  return g_variant_new_uint32 ((guint32) g_variant_n_children (result));
+}
