@@ -607,12 +607,9 @@ dp_place_channel_new_pair (DpPlaceChannel **end_a,
   pipe_unref (p);
 }
 
-/**
- * dp_place_channel_put:
- * @self: a #DpPlaceChannel
- * @message: the message; a floating reference is sunk
- *
- * Sends @message to the other end. Never blocks on the receiver.
+/* put:
+ * Sends @message (a floating reference is sunk) to the other end; @wait:
+ * whether a full inbox or output queue makes it wait for room.
  *
  * Returns: %FALSE when the other side has gone, or when the message is
  *   over the largest frame the peer accepts (a warning names the limit):

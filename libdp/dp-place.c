@@ -372,7 +372,7 @@ _dp_place_set_exit_notify (DpPlace           *self,
 
 /**
  * dp_place_new:
- * @func: the body of the place
+ * @func: (scope forever): the body of the place
  *
  * Starts a place in a new thread of this process: `place` in the seed.
  *

@@ -9,7 +9,7 @@
 GMainLoop *_dp_node_get_user_loop (DpNode *self);
 
 /**
- * dp_message_router:
+ * dp_message_router: (skip)
  * @node: the master's #DpNode
  * @first_source: (nullable): a #GSource (a timer from dp_after_seconds(),
  *   dp_every_seconds(), or any other), then more, ending with %NULL
@@ -26,19 +26,55 @@ dp_message_router (DpNode  *node,
                    GSource *first_source,
                    ...)
 {
+  g_autoptr(GPtrArray) sources = g_ptr_array_new ();
   va_list ap;
   GSource *source;
-  GMainLoop *loop;
 
   g_return_if_fail (DP_IS_NODE (node));
 
   va_start (ap, first_source);
   for (source = first_source; source != NULL; source = va_arg (ap, GSource *))
-    {
-      g_source_attach (source, dp_node_get_context (node));
-      g_source_unref (source);
-    }
+    g_ptr_array_add (sources, source);
   va_end (ap);
+  dp_message_router_run (node, (GSource **) sources->pdata, sources->len);
+  for (guint i = 0; i < sources->len; i++)
+    g_source_unref (sources->pdata[i]);
+}
+
+/**
+ * dp_message_router_run:
+ * @node: the master's #DpNode
+ * @sources: (array length=n_sources) (nullable) (transfer none): the
+ *   #GSource values to attach (timers from dp_after_seconds(),
+ *   dp_every_seconds(), or any other)
+ * @n_sources: the length of @sources
+ *
+ * dp_message_router() with an array instead of a %NULL-terminated list:
+ * the form bindings call. The sources are attached to the node's main
+ * context and the context runs until dp_message_router_quit(). Unlike
+ * dp_message_router(), it does not take the caller's references.
+ *
+ * ```c
+ * GSource *timer = dp_every_seconds (1.0, tick, NULL, NULL);
+ *
+ * dp_message_router_run (node, &timer, 1);   // until dp_message_router_quit()
+ * g_source_unref (timer);
+ * ```
+ *
+ * Since: 1.0
+ */
+void
+dp_message_router_run (DpNode   *node,
+                       GSource **sources,
+                       gsize     n_sources)
+{
+  GMainLoop *loop;
+
+  g_return_if_fail (DP_IS_NODE (node));
+  g_return_if_fail (sources != NULL || n_sources == 0);
+
+  for (gsize i = 0; i < n_sources; i++)
+    g_source_attach (sources[i], dp_node_get_context (node));
 
   loop = g_main_loop_ref (_dp_node_get_user_loop (node));
   g_main_context_push_thread_default (dp_node_get_context (node));
@@ -468,7 +504,7 @@ dp_node_get_first_place (DpRemoteNode *node)
 }
 
 /**
- * dp_log_message:
+ * dp_log_message: (skip)
  * @severity: "fatal", "error", "warning", "info" or "debug"
  * @format: printf-style format
  * @...: arguments
@@ -476,6 +512,7 @@ dp_node_get_first_place (DpRemoteNode *node)
  * The seed's `log-message`: logs at the root node. Called in a place, the
  * record travels to the master that started it (see
  * dp_place_channel_log()); elsewhere this process is the root and logs it.
+ * Bindings call dp_log_message_literal().
  */
 void
 dp_log_message (const char *severity,
@@ -483,18 +520,42 @@ dp_log_message (const char *severity,
                 ...)
 {
   g_autofree char *text = NULL;
-  DpPlaceChannel *ch = _dp_place_get_current_channel ();
   va_list ap;
 
   va_start (ap, format);
   text = g_strdup_vprintf (format, ap);
   va_end (ap);
+  dp_log_message_literal (severity, text);
+}
+
+/**
+ * dp_log_message_literal:
+ * @severity: "fatal", "error", "warning", "info" or "debug"
+ * @message: the text, used as is (no format)
+ *
+ * dp_log_message() without a format: the form bindings call.
+ *
+ * ```c
+ * dp_log_message_literal ("info", "worker 3 done");
+ * ```
+ *
+ * Since: 1.0
+ */
+void
+dp_log_message_literal (const char *severity,
+                        const char *message)
+{
+  DpPlaceChannel *ch = _dp_place_get_current_channel ();
+
+  g_return_if_fail (severity != NULL);
+  g_return_if_fail (message != NULL);
+
   if (ch)
-    dp_place_channel_log (ch, severity, text);
+    dp_place_channel_log (ch, severity, message);
   else
     g_log_structured (G_LOG_DOMAIN, _dp_severity_to_level (severity),
                       "DP_SEVERITY", severity,
-                      "MESSAGE", "%s", text);
+                      "MESSAGE", "%s", message);
 }
 
 /**

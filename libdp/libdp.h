@@ -23,5 +23,6 @@
 #include "dp-spawned-process.h"
 #include "dp-router.h"
 #include "dp-json.h"
+#include "dp-enum-types.h"
 
 #undef __LIBDP_INSIDE__
