@@ -312,6 +312,13 @@ gpointer  _dp_plugin_lookup (const char         *plugin,
                              gboolean            allow_any_path,
                              GError            **error);
 GStrv     _dp_plugin_default_dirs (void);
+/* opens @plugin (a name on @plugin_dirs or any file path) and checks its
+ * descriptor: *@desc_out is NULL when it has none (dp-inspect) */
+gboolean  _dp_plugin_describe (const char          *plugin,
+                               const char * const  *plugin_dirs,
+                               char               **file_out,
+                               const DpPluginDesc **desc_out,
+                               GError             **error);
 
 /* ------------------------------------------------------------------ *
  * Isolated places (dp-isolated-place.c): a place in a process of its  *
