@@ -370,7 +370,9 @@ send_failed (DpConnection *conn,
              guint32       channel,
              const GError *error)
 {
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+  /* the requester gets the error (and reports it): not a warning here
+   * as well, which its master would print a second time */
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "DP_EVENT", "place-failed",
                     "MESSAGE", "request from %s on channel %u failed: %s", _dp_connection_get_peer (conn), channel, error->message);
   _dp_connection_send (conn, DP_FRAME_PLACE_FAILED, channel, 0,

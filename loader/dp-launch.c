@@ -38,6 +38,7 @@
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 #include <locale.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,17 +74,95 @@ static char *attach_name;
 static guint64 n_sent, n_answers;
 static gboolean input_done, no_wait;
 
-/* Records from places are printed by on_log(); everything else as usual. */
+/* One JSON object on a line of standard error (--log-json): @kv are
+ * key, value pairs (a NULL value is left out), ending with NULL */
+static void
+print_json_line (const char *first_key,
+                 ...)
+{
+  GVariantBuilder b;
+  g_autoptr(GVariant) v = NULL;
+  g_autofree char *json = NULL;
+  va_list ap;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  va_start (ap, first_key);
+  for (const char *key = first_key; key; key = va_arg (ap, const char *))
+    {
+      const char *value = va_arg (ap, const char *);
+      if (value)
+        g_variant_builder_add (&b, "{sv}", key, g_variant_new_string (value));
+    }
+  va_end (ap);
+  v = g_variant_ref_sink (g_variant_builder_end (&b));
+  json = dp_variant_to_json (v);
+  g_printerr ("%s\n", json);
+}
+
+/* Every line dp-launch itself writes on standard error: "dp-launch: TEXT",
+ * or with --log-json {"source": "dp-launch", "message": TEXT} */
+static void say (const char *format, ...) G_GNUC_PRINTF (1, 2);
+static void
+say (const char *format,
+     ...)
+{
+  g_autofree char *text = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  if (log_json)
+    print_json_line ("source", "dp-launch", "message", g_strchomp (text), NULL);
+  else
+    g_printerr ("dp-launch: %s", text);
+}
+
+static const char *
+level_name (GLogLevelFlags level)
+{
+  switch (level & G_LOG_LEVEL_MASK)
+    {
+    case G_LOG_LEVEL_ERROR:    return "error";
+    case G_LOG_LEVEL_CRITICAL: return "critical";
+    case G_LOG_LEVEL_WARNING:  return "warning";
+    case G_LOG_LEVEL_MESSAGE:  return "message";
+    case G_LOG_LEVEL_INFO:     return "info";
+    default:                   return "debug";
+    }
+}
+
+/* Records from places are printed by on_log(); everything else as usual,
+ * or with --log-json as {"source": "log", "domain", "level", "event",
+ * "message"} (what GLib would show, nothing more) */
 static GLogWriterOutput
 log_writer (GLogLevelFlags   level,
             const GLogField *fields,
             gsize            n_fields,
             gpointer         data)
 {
+  const char *domain = NULL, *event = NULL, *message = NULL;
+
   for (gsize i = 0; i < n_fields; i++)
-    if (g_strcmp0 (fields[i].key, "DP_EVENT") == 0 && g_strcmp0 (fields[i].value, "place-log") == 0)
-      return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (level, fields, n_fields, data);
+    {
+      if (g_strcmp0 (fields[i].key, "DP_EVENT") == 0)
+        event = fields[i].value;
+      else if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
+        domain = fields[i].value;
+      else if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
+        message = fields[i].value;
+    }
+  if (g_strcmp0 (event, "place-log") == 0)
+    return G_LOG_WRITER_HANDLED;
+  if (!log_json)
+    return g_log_writer_default (level, fields, n_fields, data);
+  if (g_log_writer_default_would_drop (level, domain))
+    return G_LOG_WRITER_HANDLED;
+  print_json_line ("source", "log", "domain", domain, "level", level_name (level),
+                   "event", event, "message", message ? message : "", NULL);
+  if (level & G_LOG_FLAG_FATAL)
+    G_BREAKPOINT ();
+  return G_LOG_WRITER_HANDLED;
 }
 
 static void
@@ -99,7 +178,7 @@ on_log (DpNode *router, const char *node, const char *from_place, const char *se
       g_printerr ("%s\n", json);
     }
   else
-    g_printerr ("dp-launch: [%s %s] %s: %s\n", node, from_place, severity, message);
+    say ("[%s %s] %s: %s\n", node, from_place, severity, message);
 }
 
 static void
@@ -126,7 +205,7 @@ on_message (DpRemoteConnection *rc, GVariant *msg, gpointer data)
 static void
 on_undelivered (DpRemoteConnection *rc, GVariant *msg, gpointer data)
 {
-  g_printerr ("dp-launch: the place named '%s' has ended: a message came back undelivered\n",
+  say ("the place named '%s' has ended: a message came back undelivered\n",
               attach_name);
   finish (EXIT_LOST);
 }
@@ -140,34 +219,34 @@ on_died (DpRemoteConnection *rc, int exit, const char *detail, gpointer data)
     {
     case DP_PLACE_EXIT_RETURNED:
       if (verbose)
-        g_printerr ("dp-launch: place %s finished\n", dp_remote_connection_get_symbol (rc));
+        say ("place %s finished\n", dp_remote_connection_get_symbol (rc));
       finish (bad_input ? EXIT_BAD_INPUT : EXIT_OK);
       break;
     case DP_PLACE_EXIT_CRASHED:
-      g_printerr ("dp-launch: place %s crashed: %s\n", dp_remote_connection_get_symbol (rc), detail);
+      say ("place %s crashed: %s\n", dp_remote_connection_get_symbol (rc), detail);
       finish (EXIT_PLACE_CRASHED);
       break;
     case DP_PLACE_EXIT_FAILED:
       if (attach_name && g_error_matches (error, DP_ERROR, DP_ERROR_NAME_NOT_FOUND))
         {
-          g_printerr ("dp-launch: no place named '%s' on node %s:%u\n", attach_name,
+          say ("no place named '%s' on node %s:%u\n", attach_name,
                       dp_remote_node_get_host (the_node), dp_remote_node_get_port (the_node));
           finish (EXIT_NO_SUCH_NAME);
         }
       else if (attach_name)
         {
-          g_printerr ("dp-launch: cannot attach to the place named '%s': %s\n", attach_name,
+          say ("cannot attach to the place named '%s': %s\n", attach_name,
                       error ? error->message : detail);
           finish (EXIT_PLACE_START);
         }
       else
         {
-          g_printerr ("dp-launch: cannot start place: %s\n", error ? error->message : detail);
+          say ("cannot start place: %s\n", error ? error->message : detail);
           finish (EXIT_PLACE_START);
         }
       break;
     default:
-      g_printerr ("dp-launch: place %s lost: %s\n", dp_remote_connection_get_symbol (rc), detail);
+      say ("place %s lost: %s\n", dp_remote_connection_get_symbol (rc), detail);
       finish (EXIT_LOST);
       break;
     }
@@ -195,7 +274,7 @@ attach_maybe_done (void)
   if (!no_wait && n_answers < n_sent)
     return;
   if (verbose)
-    g_printerr ("dp-launch: detaching from '%s': %" G_GUINT64_FORMAT " messages sent, %"
+    say ("detaching from '%s': %" G_GUINT64_FORMAT " messages sent, %"
                 G_GUINT64_FORMAT " received\n", attach_name, n_sent, n_answers);
   dp_remote_connection_close (place);
   finish (bad_input ? EXIT_BAD_INPUT : EXIT_OK);
@@ -224,7 +303,7 @@ put_done (GObject *source, GAsyncResult *result, gpointer data)
   if (!dp_remote_connection_put_finish (place, result, &error) &&
       dp_remote_connection_get_state (place) != DP_REMOTE_CONNECTION_EXITED)
     {
-      g_printerr ("dp-launch: %s: the place is gone, message dropped\n", what);
+      say ("%s: the place is gone, message dropped\n", what);
       bad_input = TRUE;
     }
   else
@@ -245,7 +324,7 @@ put_json (const char *text, const char *what)
 
   if (v == NULL)
     {
-      g_printerr ("dp-launch: %s: %s\n", what, error->message);
+      say ("%s: %s\n", what, error->message);
       bad_input = TRUE;
       return FALSE;
     }
@@ -265,7 +344,7 @@ line_cb (GObject *source, GAsyncResult *result, gpointer data)
     {
       if (error)
         {
-          g_printerr ("dp-launch: standard input: %s\n", error->message);
+          say ("standard input: %s\n", error->message);
           bad_input = TRUE;
         }
       close_after_puts ();
@@ -318,9 +397,9 @@ ready_cb (GObject *source, GAsyncResult *result, gpointer data)
   if (!dp_remote_connection_wait_ready_finish (place, result, &error))
     return;  /* "died" reports it */
   if (verbose && attach_name)
-    g_printerr ("dp-launch: attached to the place named '%s'\n", attach_name);
+    say ("attached to the place named '%s'\n", attach_name);
   else if (verbose)
-    g_printerr ("dp-launch: place %s runs\n", dp_remote_connection_get_symbol (place));
+    say ("place %s runs\n", dp_remote_connection_get_symbol (place));
   /* --attach: nothing is sent before the name is known to be there */
   if (attach_name)
     start_input (a);
@@ -329,7 +408,7 @@ ready_cb (GObject *source, GAsyncResult *result, gpointer data)
 static void
 start_place (DpRemoteNode *node, LaunchArgs *a)
 {
-  g_printerr ("dp-launch: node %s:%u ready (pid %" G_GINT64_FORMAT ")\n",
+  say ("node %s:%u ready (pid %" G_GINT64_FORMAT ")\n",
               dp_remote_node_get_host (node), dp_remote_node_get_port (node),
               dp_remote_node_get_pid (node));
   if (attach_name)
@@ -357,7 +436,7 @@ node_cb (GObject *source, GAsyncResult *result, gpointer data)
                      : dp_remote_node_spawn_finish (result, &error);
   if (the_node == NULL)
     {
-      g_printerr ("dp-launch: %s\n", error->message);
+      say ("%s\n", error->message);
       finish (EXIT_NODE);
       return;
     }
@@ -367,7 +446,7 @@ node_cb (GObject *source, GAsyncResult *result, gpointer data)
 static gboolean
 on_sigint (gpointer data)
 {
-  g_printerr ("dp-launch: interrupted\n");
+  say ("interrupted\n");
   finish (130);
   return G_SOURCE_REMOVE;
 }
@@ -481,8 +560,8 @@ parse_command_line (Options  *o,
     { "ssh-identity", 0, 0, G_OPTION_ARG_FILENAME, &o->identity, "ssh private key to use", "FILE" },
     { "ssh-known-hosts", 0, 0, G_OPTION_ARG_FILENAME, &o->known_hosts, "ssh known_hosts file to use", "FILE" },
     { "ssh-config", 0, 0, G_OPTION_ARG_FILENAME, &o->ssh_config, "ssh config file to read instead of ~/.ssh/config", "FILE" },
-    { "log-json", 0, 0, G_OPTION_ARG_NONE, &log_json, "Print log records from places as JSON lines on standard error", NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say more on standard error", NULL },
+    { "log-json", 0, 0, G_OPTION_ARG_NONE, &log_json, "Write standard error as JSON lines only: log records from places, libdp's and dp-launch's own messages", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say more on standard error: spawn progress, libdp's debug log (libssh's included)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version and exit", NULL },
     { NULL }
   };
@@ -495,7 +574,7 @@ parse_command_line (Options  *o,
   g_option_context_set_description (ctx, description);
   if (!g_option_context_parse (ctx, argc, argv, &error))
     {
-      g_printerr ("dp-launch: %s\n", error->message);
+      say ("%s\n", error->message);
       return EXIT_USAGE;
     }
   if (o->version)
@@ -507,36 +586,40 @@ parse_command_line (Options  *o,
     {
       if (!o->connect)
         {
-          g_printerr ("dp-launch: --attach needs --connect: it talks to a place on a running node\n");
+          say ("--attach needs --connect: it talks to a place on a running node\n");
           return EXIT_USAGE;
         }
       if (*argc != 2)
         {
-          g_printerr ("dp-launch: --attach %s takes HOST:PORT only, no PLUGIN or SYMBOL: the place "
+          say ("--attach %s takes HOST:PORT only, no PLUGIN or SYMBOL: the place "
                       "already runs (usage: dp-launch --connect --attach NAME HOST:PORT)\n", o->attach);
           return EXIT_USAGE;
         }
       if (o->named || o->thunk || o->isolate)
         {
-          g_printerr ("dp-launch: --attach starts no place: --named, --thunk and --isolate do not apply\n");
+          say ("--attach starts no place: --named, --thunk and --isolate do not apply\n");
           return EXIT_USAGE;
         }
       if (*o->attach == '\0')
         {
-          g_printerr ("dp-launch: --attach needs a place name\n");
+          say ("--attach needs a place name\n");
           return EXIT_USAGE;
         }
     }
   else if (no_wait)
     {
-      g_printerr ("dp-launch: --no-wait goes with --attach\n");
+      say ("--no-wait goes with --attach\n");
       return EXIT_USAGE;
     }
   if (*argc == (o->attach ? 2 : 4))
     {
       g_autoptr(DpHostSpec) spec = _dp_host_spec_parse ((*argv)[1], DP_HOST_SPEC_NODE_PORT, &error);
       if (spec == NULL)
-        g_printerr ("dp-launch: %s\n", error->message);
+        {
+          /* the parser's message names the mistake: no usage line after it */
+          say ("%s\n", error->message);
+          return EXIT_USAGE;
+        }
       else
         {
           /* the host as the spawn and connect calls take it: no port */
@@ -546,19 +629,26 @@ parse_command_line (Options  *o,
     }
   if (*host == NULL)
     {
-      g_printerr ("dp-launch: usage: dp-launch [OPTIONS] HOST:PORT PLUGIN SYMBOL, or "
-                  "dp-launch --connect --attach NAME [OPTIONS] HOST:PORT (see --help)\n");
+      /* which part is missing or extra, then the usage */
+      g_autofree char *what =
+        *argc == 1 ? g_strdup ("no HOST:PORT given (localhost:0 spawns a node here on a free port)")
+        : *argc == 2 ? g_strdup_printf ("no PLUGIN and SYMBOL after %s (the place to start, e.g. echo echo)", (*argv)[1])
+        : *argc == 3 ? g_strdup_printf ("no SYMBOL after the plugin %s (the place function to start)", (*argv)[2])
+        : g_strdup_printf ("unexpected argument '%s' after SYMBOL", (*argv)[o->attach ? 2 : 4]);
+
+      say ("%s; usage: dp-launch [OPTIONS] HOST:PORT PLUGIN SYMBOL, or "
+           "dp-launch --connect --attach NAME [OPTIONS] HOST:PORT (see --help)\n", what);
       return EXIT_USAGE;
     }
   if (o->use_ssh && o->use_local)
     {
-      g_printerr ("dp-launch: --ssh and --local exclude each other\n");
+      say ("--ssh and --local exclude each other\n");
       return EXIT_USAGE;
     }
   if (signature && (!g_variant_type_string_is_valid (signature) ||
                     !g_variant_type_is_definite (G_VARIANT_TYPE (signature))))
     {
-      g_printerr ("dp-launch: --signature '%s' is not a definite GVariant type\n", signature);
+      say ("--signature '%s' is not a definite GVariant type\n", signature);
       return EXIT_USAGE;
     }
   return -1;
@@ -569,7 +659,9 @@ spawn_options_new (const Options *o)
 {
   DpSpawnOptions *opts = dp_spawn_options_new ();
 
-  dp_spawn_options_set_output (opts, DP_SPAWN_OUTPUT_STDERR);
+  /* with --log-json what the node's places print is logged (so it is
+   * JSON too) instead of copied */
+  dp_spawn_options_set_output (opts, log_json ? DP_SPAWN_OUTPUT_LOG : DP_SPAWN_OUTPUT_STDERR);
   dp_spawn_options_set_method (opts, o->use_ssh ? DP_SPAWN_SSH : o->use_local ? DP_SPAWN_LOCAL : DP_SPAWN_AUTO);
   dp_spawn_options_set_ready_timeout (opts, (guint) MAX (o->ready_timeout, 0));
   dp_spawn_options_set_accept_new_host_key (opts, o->accept_new);
@@ -600,7 +692,7 @@ resolve_plugin (LaunchArgs     *a,
   real = realpath (a->plugin, NULL);
   if (real == NULL)
     {
-      g_printerr ("dp-launch: plugin %s: %s\n", a->plugin, g_strerror (errno));
+      say ("plugin %s: %s\n", a->plugin, g_strerror (errno));
       return FALSE;
     }
   g_free (a->plugin);
@@ -628,7 +720,14 @@ main (int argc, char **argv)
   if (status >= 0)
     return status;
   if (verbose)
-    g_log_set_debug_enabled (TRUE);
+    {
+      /* libdp's debug and ours, not every library's (G_MESSAGES_DEBUG as
+       * given is kept) */
+      const char *was = g_getenv ("G_MESSAGES_DEBUG");
+      g_autofree char *domains = g_strconcat (was ? was : "", was ? " " : "", "Dp dp-launch", NULL);
+
+      g_setenv ("G_MESSAGES_DEBUG", domains, TRUE);
+    }
 
   loop = g_main_loop_new (NULL, FALSE);
   /* standard output carries only the place's JSON: every log record,
@@ -639,7 +738,7 @@ main (int argc, char **argv)
   g_signal_connect (router, "log", G_CALLBACK (on_log), NULL);
   if (o.cookie_file && !dp_node_load_cookie (router, o.cookie_file, &error))
     {
-      g_printerr ("dp-launch: %s\n", error->message);
+      say ("%s\n", error->message);
       return EXIT_NODE;
     }
 

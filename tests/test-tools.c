@@ -1,7 +1,8 @@
 /* test-tools.c: the command-line tools as their users run them
  *
  * dp-inspect (descriptor, place table, --json, errors), the plugindir
- * variable of libdp-1.0.pc.
+ * variable of libdp-1.0.pc, dp-launch's error messages (each once, naming
+ * the cause and the fix) and --log-json.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -178,6 +179,97 @@ test_pc_plugindir (void)
   g_assert_nonnull (strstr (utext, want));
 }
 
+/* dp-launch's usage mistakes: exactly one line naming the mistake, exit 2 */
+static void
+test_launch_usage_errors (void)
+{
+  static const char usage[] = "; usage: dp-launch [OPTIONS] HOST:PORT PLUGIN SYMBOL, or "
+                              "dp-launch --connect --attach NAME [OPTIONS] HOST:PORT (see --help)\n";
+  struct { const char *args[5]; const char *err; } cases[] = {
+    { { NULL }, "dp-launch: no HOST:PORT given (localhost:0 spawns a node here on a free port)" },
+    { { "localhost:0", NULL }, "dp-launch: no PLUGIN and SYMBOL after localhost:0 (the place to start, e.g. echo echo)" },
+    { { "localhost:0", "echo", NULL }, "dp-launch: no SYMBOL after the plugin echo (the place function to start)" },
+    { { "localhost:0", "echo", "echo", "x", NULL }, "dp-launch: unexpected argument 'x' after SYMBOL" },
+    /* the host parser's own messages, alone */
+    { { "localhost", "echo", "echo", NULL }, "dp-launch: 'localhost': no :PORT at the end (the node's port; 0 picks a free one)\n" },
+    { { "localhost:abc", "echo", "echo", NULL }, "dp-launch: 'localhost:abc': the port 'abc' is not a number\n" },
+    { { "localhost:70000", "echo", "echo", NULL }, "dp-launch: 'localhost:70000': the port 70000 is out of range (0-65535)\n" },
+    { { "[::1:0", "echo", "echo", NULL }, "dp-launch: '[::1:0': unbalanced brackets (an IPv6 address is written [address])\n" },
+    { { "@host:0", "echo", "echo", NULL }, "dp-launch: '@host:0': the user name before '@' is empty\n" },
+    { { "a b:0", "echo", "echo", NULL }, "dp-launch: 'a b:0': the host 'a b' contains ' ', which no host name has\n" },
+    { { "plugins/x:0", "echo", "echo", NULL },
+      "dp-launch: 'plugins/x:0': the host 'plugins/x' contains '/', which no host name has (a plugin path goes after HOST:PORT)\n" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GPtrArray) args = g_ptr_array_new ();
+      g_autofree char *out = NULL, *err = NULL;
+      g_autofree char *want = g_str_has_suffix (cases[i].err, "\n") ? g_strdup (cases[i].err)
+                                                                     : g_strconcat (cases[i].err, usage, NULL);
+
+      g_ptr_array_add (args, "--no-stdin");
+      for (gsize j = 0; cases[i].args[j]; j++)
+        g_ptr_array_add (args, (gpointer) cases[i].args[j]);
+      g_ptr_array_add (args, NULL);
+      g_assert_cmpint (run_tool ("loader/dp-launch", (const char * const *) args->pdata, NULL, NULL, &out, &err), ==, 2);
+      g_assert_cmpstr (out, ==, "");
+      g_assert_cmpstr (err, ==, want);
+    }
+}
+
+/* A plugin that is not found: said once (the node does not also log it),
+ * naming the plugin path and the fix */
+static void
+test_launch_plugin_not_found (void)
+{
+  const char *args[] = { "--no-stdin", "localhost:0", "no-such-plugin", "echo", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_cmpint (run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 4);
+  g_test_message ("%s", err);
+  lines = g_strsplit (err, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 3);       /* two lines and "" */
+  g_assert_true (g_str_has_prefix (lines[0], "dp-launch: node localhost:"));
+  g_assert_true (g_str_has_prefix (lines[1], "dp-launch: cannot start place: cannot open plugin 'no-such-plugin': "
+                                             "file not found (plugin path: "));
+  g_assert_true (g_str_has_suffix (lines[1], "); give a path (./no-such-plugin.so) or add its directory to DP_PLUGIN_PATH"));
+  g_assert_cmpstr (lines[2], ==, "");
+}
+
+/* --log-json: standard error is JSON lines only, dp-launch's own messages
+ * and libdp's log included */
+static void
+test_launch_log_json_only (void)
+{
+  const char *args[] = { "--log-json", "--no-stdin", "localhost:0", "echo", "nope", NULL };
+  const char *bad_host[] = { "--log-json", "localhost", "echo", "echo", NULL };
+  g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  guint n = 0;
+
+  g_assert_cmpint (run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 4);
+  lines = g_strsplit (err, "\n", -1);
+  for (guint i = 0; lines[i] && *lines[i]; i++, n++)
+    {
+      g_autoptr(JsonNode) line = json_from_string (lines[i], &error);
+      g_assert_no_error (error);
+      g_assert_true (JSON_NODE_HOLDS_OBJECT (line));
+    }
+  g_assert_cmpuint (n, >=, 2);      /* the node ready, the place not started */
+  g_assert_nonnull (strstr (err, "has no symbol 'nope'"));
+
+  g_assert_cmpint (run_tool ("loader/dp-launch", bad_host, NULL, NULL, &out2, &err2), ==, 2);
+  node = json_from_string (err2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "source"), ==, "dp-launch");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "message"), ==,
+                   "'localhost': no :PORT at the end (the node's port; 0 picks a free one)");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -187,5 +279,8 @@ main (int argc, char **argv)
   dp_test_add_func ("/tools/inspect/old-plugins", test_inspect_old_plugins);
   dp_test_add_func ("/tools/inspect/errors", test_inspect_errors);
   dp_test_add_func ("/tools/pc-plugindir", test_pc_plugindir);
+  dp_test_add_func ("/tools/launch/usage-errors", test_launch_usage_errors);
+  dp_test_add_func ("/tools/launch/plugin-not-found", test_launch_plugin_not_found);
+  dp_test_add_func ("/tools/launch/log-json-only", test_launch_log_json_only);
   return g_test_run ();
 }
