@@ -77,6 +77,24 @@ GVariant    *dp_remote_connection_get_timeout (DpRemoteConnection *self,
                                               gint64              timeout_us,
                                               GError            **error);
 DP_AVAILABLE_IN_1_0
+void         dp_remote_connection_get_async  (DpRemoteConnection  *self,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+DP_AVAILABLE_IN_1_0
+GVariant    *dp_remote_connection_get_finish (DpRemoteConnection  *self,
+                                              GAsyncResult        *result,
+                                              GError             **error);
+DP_AVAILABLE_IN_1_0
+void         dp_remote_connection_wait_async (DpRemoteConnection  *self,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+DP_AVAILABLE_IN_1_0
+DpPlaceExit  dp_remote_connection_wait_finish (DpRemoteConnection  *self,
+                                               GAsyncResult        *result,
+                                               GError             **error);
+DP_AVAILABLE_IN_1_0
 void         dp_remote_connection_put_async  (DpRemoteConnection  *self,
                                              GVariant            *message,
                                              GCancellable        *cancellable,

@@ -22,6 +22,8 @@ struct _DpRemoteNode
   /* immutable after construction */
   DpNode         *router;
   GMainContext   *owner_context;    /* where signals are emitted */
+  gint            heartbeat_notify_pending;   /* atomic */
+  DpPendingTasks  die_tasks;        /* wait_for_die_async(), completed at a death */
   char           *host;
   guint16         requested_port;
   DpSpawnOptions *options;
@@ -155,6 +157,7 @@ dp_remote_node_finalize (GObject *object)
 
   g_clear_pointer (&self->conn, _dp_connection_unref);
   g_clear_object (&self->process);
+  _dp_pending_tasks_clear (&self->die_tasks);
   _dp_restart_policy_clear (&self->policy);
   g_clear_pointer (&self->relaunch, g_ptr_array_unref);
   if (self->retry)
@@ -186,6 +189,10 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
    * DpRemoteNode:rtt:
    *
    * Round-trip time of the last heartbeat, in seconds; -1 before the first.
+   * Notified (with #DpRemoteNode:last-seen) in the main context the node
+   * was made in, each time a heartbeat comes back.
+   *
+   * Since: 1.0
    */
   properties[PROP_RTT] =
     g_param_spec_double ("rtt", NULL, NULL, -1, G_MAXDOUBLE, -1,
@@ -193,7 +200,12 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
   /**
    * DpRemoteNode:last-seen:
    *
-   * Seconds since anything last arrived from the node; -1 when not connected.
+   * Seconds since anything last arrived from the node; -1 when not
+   * connected. It grows between frames without notifications: it is
+   * notified when a heartbeat comes back (it is then near 0), in the main
+   * context the node was made in.
+   *
+   * Since: 1.0
    */
   properties[PROP_LAST_SEEN] =
     g_param_spec_double ("last-seen", NULL, NULL, -1, G_MAXDOUBLE, -1,
@@ -266,6 +278,7 @@ dp_remote_node_init (DpRemoteNode *self)
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   _dp_restart_policy_init (&self->policy, &self->lock);
+  _dp_pending_tasks_init (&self->die_tasks, &self->lock);
   self->owner_context = g_main_context_ref_thread_default ();
   self->connections = g_ptr_array_new_with_free_func (g_object_unref);
   self->relaunch = g_ptr_array_new_with_free_func (g_object_unref);
@@ -318,6 +331,20 @@ emit_ready (gpointer object,
 }
 
 /* router thread */
+/* Completes the pending wait_for_die_async()s: the node is dead. With
+ * @lock not held. */
+static void
+complete_die_waits (DpRemoteNode *self)
+{
+  GTask *task;
+
+  while ((task = _dp_pending_task_pop (&self->die_tasks)) != NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
+}
+
 static void
 declare_dead (DpRemoteNode *self)
 {
@@ -340,6 +367,7 @@ declare_dead (DpRemoteNode *self)
                                           self->conn_reason ? self->conn_reason : "connection lost");
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
+  complete_die_waits (self);
 
   if (self->grace)
     {
@@ -582,8 +610,36 @@ remote_closed (DpConnection *conn,
     }
 }
 
+/* Runs in the owner's context: DpRemoteNode:rtt and :last-seen changed */
+static void
+notify_heartbeat (gpointer object,
+                  gpointer data)
+{
+  DpRemoteNode *self = object;
+
+  DP_ASSERT_OWNER_CONTEXT (self->owner_context);
+  g_atomic_int_set (&self->heartbeat_notify_pending, 0);
+  g_object_freeze_notify (object);
+  g_object_notify_by_pspec (object, properties[PROP_RTT]);
+  g_object_notify_by_pspec (object, properties[PROP_LAST_SEEN]);
+  g_object_thaw_notify (object);
+}
+
+/* Router thread: a heartbeat came back; the notifications go to the
+ * owner's context (one pending at a time) */
+static void
+remote_heartbeat (DpConnection *conn,
+                  gpointer      data)
+{
+  DpRemoteNode *self = data;
+
+  DP_ASSERT_ROUTER_THREAD (self->router);
+  if (g_atomic_int_compare_and_exchange (&self->heartbeat_notify_pending, 0, 1))
+    _dp_object_invoke (self->owner_context, self, notify_heartbeat, NULL, NULL);
+}
+
 static const DpConnectionHandler remote_handler = {
-  NULL, remote_frame, remote_closed,
+  NULL, remote_frame, remote_closed, NULL, remote_heartbeat,
 };
 
 static void
@@ -980,6 +1036,7 @@ respawned_cb (GObject      *source,
       self->death_reason = g_strdup_printf ("node %s could not be restarted: %s", self->host, error->message);
       g_cond_broadcast (&self->cond);
       g_mutex_unlock (&self->lock);
+      complete_die_waits (self);
       _dp_object_invoke (self->owner_context, self, emit_died, g_strdup (self->death_reason), g_free);
       if (restart_decision (self) == DP_RESTART_NOW && self->retry == NULL)
         {
@@ -1426,6 +1483,75 @@ dp_remote_node_wait_for_die (DpRemoteNode *self,
         }
     }
   return died;
+}
+
+/**
+ * dp_remote_node_wait_for_die_async:
+ * @self: a #DpRemoteNode
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once the node is dead
+ * @user_data: data for @callback
+ *
+ * The non-blocking form of dp_remote_node_wait_for_die() (`wait-for-die`):
+ * @callback runs in the caller's thread-default main context once the node
+ * is dead (at once if it is already). Unlike the blocking form it does not
+ * wait for the node's last output; a time limit is a #GCancellable that a
+ * timeout cancels.
+ *
+ * ```c
+ * static void
+ * dead (GObject *source, GAsyncResult *res, gpointer loop)
+ * {
+ *   if (dp_remote_node_wait_for_die_finish (DP_REMOTE_NODE (source), res, NULL))
+ *     g_main_loop_quit (loop);
+ * }
+ *
+ * dp_remote_node_terminate (node);
+ * dp_remote_node_wait_for_die_async (node, NULL, dead, loop);
+ * ```
+ *
+ * Since: 1.0
+ */
+void
+dp_remote_node_wait_for_die_async (DpRemoteNode        *self,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  gboolean died;
+
+  g_return_if_fail (DP_IS_REMOTE_NODE (self));
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dp_remote_node_wait_for_die_async);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  _dp_pending_task_add (&self->die_tasks, task);
+  g_mutex_lock (&self->lock);
+  died = self->died;
+  g_mutex_unlock (&self->lock);
+  if (died)
+    complete_die_waits (self);
+}
+
+/**
+ * dp_remote_node_wait_for_die_finish:
+ * @self: a #DpRemoteNode
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError (%G_IO_ERROR_CANCELLED)
+ *
+ * Returns: %TRUE when the node is dead, %FALSE with @error when the wait
+ *   was cancelled
+ *
+ * Since: 1.0
+ */
+gboolean
+dp_remote_node_wait_for_die_finish (DpRemoteNode  *self,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 gboolean

@@ -131,6 +131,15 @@ DP_AVAILABLE_IN_1_0
 gboolean      dp_remote_node_wait_for_die   (DpRemoteNode *self,
                                              gint64        timeout_us);
 DP_AVAILABLE_IN_1_0
+void          dp_remote_node_wait_for_die_async  (DpRemoteNode        *self,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
+DP_AVAILABLE_IN_1_0
+gboolean      dp_remote_node_wait_for_die_finish (DpRemoteNode  *self,
+                                                  GAsyncResult  *result,
+                                                  GError       **error);
+DP_AVAILABLE_IN_1_0
 gboolean      dp_remote_node_is_alive       (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
 gboolean      dp_remote_node_restart        (DpRemoteNode *self);
