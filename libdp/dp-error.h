@@ -17,6 +17,8 @@ G_BEGIN_DECLS
  * DP_ERROR:
  *
  * The error domain of libdp. Errors in it use the #DpError codes.
+ *
+ * Since: 1.0
  */
 #define DP_ERROR (dp_error_quark ())
 
@@ -58,6 +60,8 @@ G_BEGIN_DECLS
  *   is malformed, forged, already redeemed, or was dropped by its node
  *
  * Error codes in the %DP_ERROR domain.
+ *
+ * Since: 1.0
  */
 typedef enum {
   DP_ERROR_FAILED,

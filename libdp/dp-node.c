@@ -838,6 +838,8 @@ dp_node_init (DpNode *self)
  * thread-default main context of the caller.
  *
  * Returns: (transfer full): a new #DpNode
+ *
+ * Since: 1.0
  */
 DpNode *
 dp_node_new (void)
@@ -856,6 +858,8 @@ dp_node_new (void)
  * Sets the secret every connection of this node is authenticated with.
  * When a peer refuses our proof, or fails ours, the #GError
  * (%DP_ERROR_AUTH_FAILED) names @source, which is where a user has to look.
+ *
+ * Since: 1.0
  */
 void
 dp_node_set_secret_full (DpNode     *self,
@@ -880,6 +884,8 @@ dp_node_set_secret_full (DpNode     *self,
  * Sets the secret every connection of this node is authenticated with;
  * error messages call it "a secret set by the application" (see
  * dp_node_set_secret_full()).
+ *
+ * Since: 1.0
  */
 void
 dp_node_set_secret (DpNode *self,
@@ -906,6 +912,8 @@ cookie_source (const char *path)
  * Uses the secret of a cookie file, creating it (mode 0600) if needed.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 dp_node_load_cookie (DpNode      *self,
@@ -954,6 +962,8 @@ get_secret (DpNode  *self,
  * if needed).
  *
  * Returns: (transfer full) (nullable): the secret
+ *
+ * Since: 1.0
  */
 GBytes *
 dp_node_get_secret (DpNode  *self,
@@ -973,6 +983,8 @@ dp_node_get_secret (DpNode  *self,
  *
  * Returns: (transfer full) (nullable): the description, or %NULL while the
  *   node has no secret yet
+ *
+ * Since: 1.0
  */
 char *
 dp_node_dup_secret_source (DpNode *self)
@@ -1014,6 +1026,8 @@ listen_in_router (gpointer data)
  * secret, and start places for them.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 dp_node_listen (DpNode      *self,
@@ -1066,6 +1080,8 @@ serve_in_router (gpointer data)
  *
  * Returns: %TRUE when the node serves it, %FALSE (with @error) when the
  *   node has no secret or @socket is no stream
+ *
+ * Since: 1.0
  */
 gboolean
 dp_node_serve_socket (DpNode   *self,
@@ -1096,6 +1112,8 @@ dp_node_serve_socket (DpNode   *self,
  * @self: a #DpNode
  *
  * Returns: the port the node listens on, or 0
+ *
+ * Since: 1.0
  */
 guint16
 dp_node_get_port (DpNode *self)
@@ -1110,6 +1128,8 @@ dp_node_get_port (DpNode *self)
  * @dir: a directory
  *
  * Adds @dir to the directories places may be loaded from.
+ *
+ * Since: 1.0
  */
 void
 dp_node_add_plugin_dir (DpNode     *self,
@@ -1138,6 +1158,8 @@ dp_node_add_plugin_dir (DpNode     *self,
  * dp_node_listen (node, "0.0.0.0", 6340, &error);
  * dp_node_set_advertised_host (node, "node7.cluster.example");
  * ```
+ *
+ * Since: 1.0
  */
 void
 dp_node_set_advertised_host (DpNode     *self,
@@ -1156,6 +1178,8 @@ dp_node_set_advertised_host (DpNode     *self,
  *
  * Returns: (transfer full) (nullable): what dp_node_set_advertised_host()
  *   set, or %NULL
+ *
+ * Since: 1.0
  */
 char *
 dp_node_dup_advertised_host (DpNode *self)
@@ -1174,6 +1198,8 @@ dp_node_dup_advertised_host (DpNode *self)
  * @self: a #DpNode
  * @max_frame_size: the largest frame, in bytes, connections made or
  *   accepted from now on accept
+ *
+ * Since: 1.0
  */
 void
 dp_node_set_max_frame_size (DpNode *self,
@@ -1192,6 +1218,8 @@ dp_node_set_max_frame_size (DpNode *self,
  * @self: a #DpNode
  *
  * Returns: the largest frame accepted, in bytes
+ *
+ * Since: 1.0
  */
 gsize
 dp_node_get_max_frame_size (DpNode *self)
@@ -1205,6 +1233,8 @@ dp_node_get_max_frame_size (DpNode *self)
  * @self: a #DpNode
  *
  * Returns: (transfer none): the main context signals are emitted in
+ *
+ * Since: 1.0
  */
 GMainContext *
 dp_node_get_context (DpNode *self)
@@ -1218,6 +1248,8 @@ dp_node_get_context (DpNode *self)
  * @self: a #DpNode
  *
  * Returns: how many places run on this node now
+ *
+ * Since: 1.0
  */
 guint
 dp_node_get_n_places (DpNode *self)
@@ -1231,6 +1263,8 @@ dp_node_get_n_places (DpNode *self)
  * @self: a #DpNode
  *
  * Stops listening and closes every connection made to the node.
+ *
+ * Since: 1.0
  */
 void
 dp_node_shutdown (DpNode *self)

@@ -18,6 +18,8 @@ G_BEGIN_DECLS
  *
  * The plugin ABI major version. A node refuses a plugin whose descriptor
  * names another major version.
+ *
+ * Since: 1.0
  */
 #define DP_PLUGIN_ABI_MAJOR 1
 /**
@@ -25,6 +27,8 @@ G_BEGIN_DECLS
  *
  * The plugin ABI minor version. A node refuses a plugin built against a
  * newer minor version than its own.
+ *
+ * Since: 1.0
  */
 #define DP_PLUGIN_ABI_MINOR 0
 
@@ -78,6 +82,8 @@ typedef struct {
  * The optional descriptor of a plugin, emitted by DP_PLUGIN_DEFINE() or
  * DP_PLUGIN_DEFINE_WITH_PLACES(). When a plugin has one, the loader checks
  * it before it looks up any other symbol.
+ *
+ * Since: 1.0
  */
 typedef struct {
   int         abi_major;
@@ -95,6 +101,8 @@ typedef struct {
  * DP_PLUGIN_DESCRIBE_SYMBOL:
  *
  * The name of the function DP_PLUGIN_DEFINE() exports.
+ *
+ * Since: 1.0
  */
 #define DP_PLUGIN_DESCRIBE_SYMBOL "dp_plugin_describe"
 
@@ -110,6 +118,8 @@ typedef struct {
  * |[<!-- language="C" -->
  * DP_PLUGIN_DEFINE ("echo", "Echoes every message", "1.0", "LGPL-2.1-or-later")
  * ]|
+ *
+ * Since: 1.0
  */
 #define DP_PLUGIN_DEFINE(name, description, version, license)              \
   DP_PLACE_EXPORT const DpPluginDesc *dp_plugin_describe (void);            \

@@ -906,6 +906,8 @@ apply_restart_policy (DpRemoteConnection *self)
  * this; a restart callback calls it when it decides to.
  *
  * Returns: %FALSE when the node is gone (the connection then exits)
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_connection_restart (DpRemoteConnection *self)
@@ -975,6 +977,8 @@ dp_remote_connection_restart (DpRemoteConnection *self)
  * other two, as for #DpRemoteNode. After each death that is restarted:
  * #DpRemoteConnection::died, then ::restarting and ::restarted with the
  * restart's number (1, 2…).
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_set_restart (DpRemoteConnection *self,
@@ -993,6 +997,8 @@ dp_remote_connection_set_restart (DpRemoteConnection *self,
  * gives up, the connection exits (its detail ends "; the restart policy
  * gave up"). Replaces any other restart policy (see
  * dp_remote_connection_set_restart()).
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_set_restarter (DpRemoteConnection *self,
@@ -1013,6 +1019,8 @@ dp_remote_connection_set_restarter (DpRemoteConnection *self,
  *
  * The seed's restart procedure. Replaces any other restart policy (see
  * dp_remote_connection_set_restart()).
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_set_restart_func (DpRemoteConnection *self,
@@ -1045,6 +1053,8 @@ dp_remote_connection_set_restart_func (DpRemoteConnection *self,
  * Returns: %FALSE when the place has exited or the connection is closed,
  *   or when @message is over the largest frame the node accepts
  *   (#DpNode:max-frame-size there; a warning names it)
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_connection_put (DpRemoteConnection *self,
@@ -1134,6 +1144,8 @@ flush_pending_puts (DpRemoteConnection *self)
  * order they were made. A program that waits for each callback before the
  * next put (as dp-launch does with its standard input) holds at most one
  * message in hand.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_put_async (DpRemoteConnection  *self,
@@ -1167,6 +1179,8 @@ dp_remote_connection_put_async (DpRemoteConnection  *self,
  * Returns: %TRUE when the message was queued on the connection; %FALSE
  *   with %DP_ERROR_CLOSED when the place has exited or the connection
  *   closed, or %G_IO_ERROR_CANCELLED
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_connection_put_finish (DpRemoteConnection  *self,
@@ -1186,6 +1200,8 @@ dp_remote_connection_put_finish (DpRemoteConnection  *self,
  * waiting. A snapshot: another thread may fill the queue meanwhile.
  *
  * Returns: %TRUE when dp_remote_connection_put() would not wait
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_connection_is_writable (DpRemoteConnection *self)
@@ -1208,6 +1224,8 @@ dp_remote_connection_is_writable (DpRemoteConnection *self)
  *
  * Returns: (transfer full) (nullable): the message, or %NULL once the place
  *   has exited and all it sent has been got
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_remote_connection_get (DpRemoteConnection *self)
@@ -1224,6 +1242,8 @@ dp_remote_connection_get (DpRemoteConnection *self)
  *
  * Returns: (transfer full) (nullable): the message, or %NULL with
  *   %DP_ERROR_TIMED_OUT or %DP_ERROR_CLOSED
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_remote_connection_get_timeout (DpRemoteConnection  *self,
@@ -1256,6 +1276,8 @@ dp_remote_connection_get_timeout (DpRemoteConnection  *self,
  * @self: a #DpRemoteConnection
  *
  * Returns: (transfer full) (nullable): a message that has arrived, or %NULL
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_remote_connection_try_get (DpRemoteConnection *self)
@@ -1417,6 +1439,8 @@ dp_remote_connection_wait_finish (DpRemoteConnection  *self,
  * Tells the place that nothing more will be sent: its
  * dp_place_channel_get() returns %NULL once it has read what was. Messages
  * the place sends afterwards still arrive.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_close (DpRemoteConnection *self)
@@ -1448,6 +1472,8 @@ dp_remote_connection_close (DpRemoteConnection *self)
  *
  * The asynchronous form of dp_remote_connection_to_variant(), for
  * main-loop code; finish with dp_remote_connection_to_variant_finish().
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_to_variant_async (DpRemoteConnection  *self,
@@ -1502,6 +1528,8 @@ dp_remote_connection_to_variant_async (DpRemoteConnection  *self,
  *
  * Returns: (transfer full) (nullable): the reference, or %NULL with @error
  *   set, as dp_remote_connection_to_variant()
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_remote_connection_to_variant_finish (DpRemoteConnection  *self,
@@ -1552,6 +1580,8 @@ to_variant_start (gpointer            data,
  *   or this connection is no place's own), %DP_ERROR_BAD_REFERENCE (the
  *   node cannot hand it over: an isolated place, a named place's client),
  *   %DP_ERROR_CONNECTION_CLOSED (the node went meanwhile)
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_remote_connection_to_variant (DpRemoteConnection  *self,
@@ -1583,6 +1613,8 @@ dp_remote_connection_to_variant (DpRemoteConnection  *self,
  * Blocks until the node has started the place, or failed to.
  *
  * Returns: %TRUE when the place runs
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_connection_wait_ready (DpRemoteConnection  *self,
@@ -1611,6 +1643,8 @@ dp_remote_connection_wait_ready (DpRemoteConnection  *self,
  * @cancellable: (nullable): a #GCancellable
  * @callback: called when the place runs or failed to start
  * @user_data: data for @callback
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_wait_ready_async (DpRemoteConnection  *self,
@@ -1641,6 +1675,8 @@ dp_remote_connection_wait_ready_async (DpRemoteConnection  *self,
  * @error: return location for a #GError
  *
  * Returns: %TRUE when the place runs
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_connection_wait_ready_finish (DpRemoteConnection  *self,
@@ -1659,6 +1695,8 @@ dp_remote_connection_wait_ready_finish (DpRemoteConnection  *self,
  * sent stay available to dp_remote_connection_get().
  *
  * Returns: how the place ended
+ *
+ * Since: 1.0
  */
 DpPlaceExit
 dp_remote_connection_wait (DpRemoteConnection *self)
@@ -1707,6 +1745,8 @@ dp_remote_connection_get_exit (DpRemoteConnection *self)
  *
  * Returns: (transfer full) (nullable): the detail, %NULL while the place
  *   has not ended yet
+ *
+ * Since: 1.0
  */
 char *
 dp_remote_connection_dup_exit_detail (DpRemoteConnection *self)
@@ -1732,6 +1772,8 @@ dp_remote_connection_dup_exit_detail (DpRemoteConnection *self)
  * Deprecated: use dp_remote_connection_dup_exit_detail()
  *
  * Returns: (transfer none) (nullable): how the place ended, in words
+ *
+ * Since: 1.0
  */
 const char *
 dp_remote_connection_get_exit_detail (DpRemoteConnection *self)
@@ -1754,6 +1796,8 @@ dp_remote_connection_get_exit_detail (DpRemoteConnection *self)
  *
  * Returns: (transfer full) (nullable): a copy of the error, %NULL when
  *   there is none
+ *
+ * Since: 1.0
  */
 GError *
 dp_remote_connection_dup_error (DpRemoteConnection *self)
@@ -1779,6 +1823,8 @@ dp_remote_connection_dup_error (DpRemoteConnection *self)
  * Deprecated: use dp_remote_connection_dup_error()
  *
  * Returns: (nullable): why the place could not be started or was lost
+ *
+ * Since: 1.0
  */
 const GError *
 dp_remote_connection_get_error (DpRemoteConnection *self)

@@ -22,6 +22,8 @@ G_BEGIN_DECLS
  * @DP_REMOTE_CONNECTION_EXITED: the place ended or could not be started
  *
  * Where a #DpRemoteConnection is in its life.
+ *
+ * Since: 1.0
  */
 typedef enum {
   DP_REMOTE_CONNECTION_STARTING,
@@ -62,6 +64,8 @@ typedef enum {
  * dp_remote_connection_close (pl);
  * g_assert (dp_remote_connection_wait (pl) == DP_PLACE_EXIT_RETURNED);
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_REMOTE_CONNECTION (dp_remote_connection_get_type ())
 DP_AVAILABLE_IN_1_0

@@ -807,6 +807,8 @@ connect_in_router (gpointer data)
  * local host, over ssh otherwise (see #DpSpawnMethod). The node receives
  * the router's secret on its standard input and exits when that closes —
  * when the returned #DpRemoteNode is finalized or this process exits.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_spawn_async (DpNode               *router,
@@ -835,6 +837,8 @@ dp_remote_node_spawn_async (DpNode               *router,
  * @error: return location for a #GError
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_remote_node_spawn_finish (GAsyncResult  *result,
@@ -880,6 +884,8 @@ sync_start (gpointer data, GAsyncReadyCallback cb, gpointer user_data)
  * returned object are emitted in the caller's thread-default main context.
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_remote_node_spawn (DpNode               *router,
@@ -910,6 +916,8 @@ dp_remote_node_spawn (DpNode               *router,
  *
  * Attaches to a node that already runs (for example one started by hand
  * with `dp-node --listen`), authenticating with the router's secret.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_connect_async (DpNode              *router,
@@ -936,6 +944,8 @@ dp_remote_node_connect_async (DpNode              *router,
  * @error: return location for a #GError
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_remote_node_connect_finish (GAsyncResult  *result,
@@ -953,6 +963,8 @@ dp_remote_node_connect_finish (GAsyncResult  *result,
  * @error: return location for a #GError
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_remote_node_connect (DpNode        *router,
@@ -1142,6 +1154,8 @@ respawn_in_router (gpointer data)
  *
  * Returns: %FALSE when @self cannot be restarted (it was not spawned, or it
  *   was stopped with dp_remote_node_terminate() / dp_remote_node_send_exit())
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_node_restart (DpRemoteNode *self)
@@ -1192,6 +1206,8 @@ apply_restart_policy (DpRemoteNode *self)
  * with it. A node stopped with dp_remote_node_terminate() or
  * dp_remote_node_send_exit() is not restarted. A respawn that fails is tried
  * again a second later.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_set_restart (DpRemoteNode *self,
@@ -1209,6 +1225,8 @@ dp_remote_node_set_restart (DpRemoteNode *self,
  * Like dp_remote_node_set_restart(), but restarts as @restarter allows;
  * when it gives up, the places waiting for the node end with
  * %DP_PLACE_EXIT_LOST.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_set_restarter (DpRemoteNode *self,
@@ -1228,6 +1246,8 @@ dp_remote_node_set_restarter (DpRemoteNode *self,
  *
  * The seed's restart procedure, for a node. The places wait for the node
  * until it is restarted or @self is released.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_set_restart_func (DpRemoteNode   *self,
@@ -1244,6 +1264,8 @@ dp_remote_node_set_restart_func (DpRemoteNode   *self,
  * @self: a #DpRemoteNode
  *
  * Returns: how many times the node was restarted
+ *
+ * Since: 1.0
  */
 guint
 dp_remote_node_get_restarts (DpRemoteNode *self)
@@ -1300,6 +1322,8 @@ open_channel (DpRemoteNode *self,
  * Messages may be put on it right away.
  *
  * Returns: (transfer full): the connection to the place
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_remote_node_launch_place (DpRemoteNode  *self,
@@ -1338,6 +1362,8 @@ dp_remote_node_launch_place (DpRemoteNode  *self,
  * connection gets the replies to what it sent; the place's state is shared.
  *
  * Returns: (transfer full): the connection
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_remote_node_connect_to_named_place (DpRemoteNode *self,
@@ -1359,6 +1385,8 @@ dp_remote_node_connect_to_named_place (DpRemoteNode *self,
  *
  * Returns: (transfer none) (nullable): the first connection made through
  *   @self (`node-get-first-place`)
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_remote_node_get_first_place (DpRemoteNode *self)
@@ -1377,6 +1405,8 @@ dp_remote_node_get_first_place (DpRemoteNode *self)
  * @self: a #DpRemoteNode
  *
  * Asks the node to exit (`node-send-exit`). Harmless on a dead node.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_send_exit (DpRemoteNode *self)
@@ -1413,6 +1443,8 @@ terminate_in_router (gpointer data)
  *
  * Closes the node's standard input (a spawned node exits) or, for a node
  * attached with dp_remote_node_connect(), the connection to it.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_terminate (DpRemoteNode *self)
@@ -1434,6 +1466,8 @@ dp_remote_node_terminate (DpRemoteNode *self)
  * error have ended), within the same time.
  *
  * Returns: %TRUE when it is, %FALSE when the time ran out
+ *
+ * Since: 1.0
  */
 typedef struct {
   DpRemoteNode  *node;
@@ -1578,6 +1612,8 @@ dp_remote_node_get_host (DpRemoteNode *self)
  * @self: a #DpRemoteNode
  *
  * Returns: the port the node listens on (the one it picked, for port 0)
+ *
+ * Since: 1.0
  */
 guint16
 dp_remote_node_get_port (DpRemoteNode *self)
@@ -1596,6 +1632,8 @@ dp_remote_node_get_port (DpRemoteNode *self)
  * @self: a #DpRemoteNode
  *
  * Returns: the node's process id on its host, or 0 when not known
+ *
+ * Since: 1.0
  */
 gint64
 dp_remote_node_get_pid (DpRemoteNode *self)
@@ -1616,6 +1654,8 @@ dp_remote_node_get_pid (DpRemoteNode *self)
  * The round-trip time of the last heartbeat (the #DpRemoteNode:rtt property).
  *
  * Returns: seconds, or -1 when not measured yet
+ *
+ * Since: 1.0
  */
 gdouble
 dp_remote_node_get_rtt (DpRemoteNode *self)
@@ -1635,6 +1675,8 @@ dp_remote_node_get_rtt (DpRemoteNode *self)
  * #DpRemoteNode:last-seen property).
  *
  * Returns: seconds (real time), or -1 when not connected
+ *
+ * Since: 1.0
  */
 gdouble
 dp_remote_node_get_last_seen (DpRemoteNode *self)
@@ -1655,6 +1697,8 @@ dp_remote_node_get_last_seen (DpRemoteNode *self)
  *
  * Returns: (transfer full) (nullable): the reason, %NULL while the node is
  *   alive
+ *
+ * Since: 1.0
  */
 char *
 dp_remote_node_dup_death_reason (DpRemoteNode *self)
@@ -1679,6 +1723,8 @@ dp_remote_node_dup_death_reason (DpRemoteNode *self)
  * Deprecated: use dp_remote_node_dup_death_reason()
  *
  * Returns: (transfer none) (nullable): why the node died, once it has
+ *
+ * Since: 1.0
  */
 const char *
 dp_remote_node_get_death_reason (DpRemoteNode *self)

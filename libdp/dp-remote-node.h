@@ -31,6 +31,8 @@ G_BEGIN_DECLS
  *   dies with its node.
  *
  * How a place is launched on a node.
+ *
+ * Since: 1.0
  */
 typedef enum {
   DP_LAUNCH_NONE            = 0,
@@ -72,6 +74,8 @@ typedef enum {
  *          dp_remote_node_get_port (node), dp_remote_node_get_pid (node));
  * dp_remote_node_set_restart (node, TRUE);             // respawn it if it dies
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_REMOTE_NODE (dp_remote_node_get_type ())
 DP_AVAILABLE_IN_1_0

@@ -20,6 +20,8 @@ GMainLoop *_dp_node_get_user_loop (DpNode *self);
  * and runs it until dp_message_router_quit(). The node's own traffic runs
  * on its router thread, so a source's callback may block on
  * dp_remote_connection_get().
+ *
+ * Since: 1.0
  */
 void
 dp_message_router (DpNode  *node,
@@ -88,6 +90,8 @@ dp_message_router_run (DpNode   *node,
  * @node: the #DpNode passed to dp_message_router()
  *
  * Makes dp_message_router() return.
+ *
+ * Since: 1.0
  */
 void
 dp_message_router_quit (DpNode *node)
@@ -108,6 +112,8 @@ dp_message_router_quit (DpNode *node)
  * loop. The return value of @func is ignored: it runs once.
  *
  * Returns: (transfer full): a #GSource for dp_message_router()
+ *
+ * Since: 1.0
  */
 GSource *
 dp_after_seconds (gdouble         seconds,
@@ -159,6 +165,8 @@ every_free (gpointer data)
  * as the loop starts, then every @seconds.
  *
  * Returns: (transfer full): a #GSource for dp_message_router()
+ *
+ * Since: 1.0
  */
 GSource *
 dp_every_seconds (gdouble         seconds,
@@ -190,6 +198,8 @@ dp_every_seconds (gdouble         seconds,
  * The seed's `spawn-remote-racket-node`; see dp_remote_node_spawn().
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_spawn_remote_node (DpNode               *router,
@@ -213,6 +223,8 @@ dp_spawn_remote_node (DpNode               *router,
  * node's places print copied to our standard output, whatever @options say.
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_create_place_node (DpNode               *router,
@@ -240,6 +252,8 @@ dp_create_place_node (DpNode               *router,
  * The seed's `spawn-node-at`: starts spawning a node in the background. (The
  * seed returns a channel that becomes ready with the node; in C that is the
  * callback. Unlike the seed, a failure is reported, with its #GError.)
+ *
+ * Since: 1.0
  */
 void
 dp_spawn_node_at (DpNode               *router,
@@ -298,6 +312,8 @@ join_spawned (GObject      *source,
  *
  * Returns: (transfer full) (element-type DpRemoteNode) (nullable): the
  *   nodes, in the order of @descs
+ *
+ * Since: 1.0
  */
 GPtrArray *
 dp_spawn_nodes_join (DpNode            *router,
@@ -349,6 +365,8 @@ dp_spawn_nodes_join (DpNode            *router,
  * dp_supervise_place_at() without flags; the connection works the same way.
  *
  * Returns: (transfer full): the connection to the place
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_supervise_thread_at (DpRemoteNode *node,
@@ -376,6 +394,8 @@ dp_supervise_thread_at (DpRemoteNode *node,
  * place on it and waits until the place runs.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 dp_spawn_node_supervise_place_at (DpNode               *router,
@@ -423,6 +443,8 @@ dp_spawn_node_supervise_place_at (DpNode               *router,
  * place with dp_node_get_first_place().
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_spawn_node_with_place_at (DpNode               *router,
@@ -454,6 +476,8 @@ dp_spawn_node_with_place_at (DpNode               *router,
  * The seed's `supervise-place-at`; see dp_remote_node_launch_place().
  *
  * Returns: (transfer full): the connection to the place
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_supervise_place_at (DpRemoteNode  *node,
@@ -471,6 +495,8 @@ dp_supervise_place_at (DpRemoteNode  *node,
  * @name: the place's name
  *
  * Returns: (transfer full): the connection
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_connect_to_named_place (DpRemoteNode *node,
@@ -484,6 +510,8 @@ dp_connect_to_named_place (DpRemoteNode *node,
  * @node: a #DpRemoteNode
  *
  * The seed's `node-send-exit`.
+ *
+ * Since: 1.0
  */
 void
 dp_node_send_exit (DpRemoteNode *node)
@@ -496,6 +524,8 @@ dp_node_send_exit (DpRemoteNode *node)
  * @node: a #DpRemoteNode
  *
  * Returns: (transfer none) (nullable): the seed's `node-get-first-place`
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_node_get_first_place (DpRemoteNode *node)
@@ -513,6 +543,8 @@ dp_node_get_first_place (DpRemoteNode *node)
  * record travels to the master that started it (see
  * dp_place_channel_log()); elsewhere this process is the root and logs it.
  * Bindings call dp_log_message_literal().
+ *
+ * Since: 1.0
  */
 void
 dp_log_message (const char *severity,
@@ -565,6 +597,8 @@ dp_log_message_literal (const char *severity,
  * The seed's `distributed-place-wait`.
  *
  * Returns: how the place ended
+ *
+ * Since: 1.0
  */
 DpPlaceExit
 dp_distributed_place_wait (DpRemoteConnection *connection)

@@ -89,6 +89,8 @@ DpPlaceExit dp_distributed_place_wait (DpRemoteConnection *connection);
  * @options: (nullable): spawn options
  *
  * One node for dp_spawn_nodes_join().
+ *
+ * Since: 1.0
  */
 typedef struct {
   const char           *host;
