@@ -533,8 +533,14 @@ report_undelivered (DpRemoteConnection *self,
                     GVariant           *msg)
 {
   g_autofree char *text = g_variant_print (msg, FALSE);
+  gboolean never_started;
 
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+  /* a place that never started was reported as such (its error): what
+   * was put for it is said here only for the debug log */
+  g_mutex_lock (&self->lock);
+  never_started = self->exit == DP_PLACE_EXIT_FAILED;
+  g_mutex_unlock (&self->lock);
+  g_log_structured (G_LOG_DOMAIN, never_started ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
                     "DP_PLACE", self->symbol ? self->symbol : "",
                     "DP_EVENT", "undelivered",
                     "MESSAGE", "place %s ended before it read %.200s; not delivered", self->symbol ? self->symbol : "", text);

@@ -68,6 +68,9 @@ static GDataInputStream *input;
 static char **messages;
 static char *signature;
 static gboolean log_json;
+static gboolean events_json;
+static guint progress_id;           /* -v: the spawn's progress timer */
+static gint64 spawn_started_us;
 /* --attach: the name, messages queued and answers printed so far, whether
  * standard input has ended, --no-wait */
 static char *attach_name;
@@ -116,6 +119,37 @@ say (const char *format,
     print_json_line ("source", "dp-launch", "message", g_strchomp (text), NULL);
   else
     g_printerr ("dp-launch: %s", text);
+}
+
+/* --events-json: one lifecycle event as a JSON line on standard error:
+ * {"event": NAME, "time": seconds since the epoch, ...@kv (string pairs,
+ * NULL values left out)} */
+static void event (const char *name, ...) G_GNUC_NULL_TERMINATED;
+static void
+event (const char *name,
+       ...)
+{
+  GVariantBuilder b;
+  g_autoptr(GVariant) v = NULL;
+  g_autofree char *json = NULL;
+  va_list ap;
+
+  if (!events_json)
+    return;
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "event", g_variant_new_string (name));
+  g_variant_builder_add (&b, "{sv}", "time", g_variant_new_double (g_get_real_time () / 1e6));
+  va_start (ap, name);
+  for (const char *key = va_arg (ap, const char *); key; key = va_arg (ap, const char *))
+    {
+      const char *value = va_arg (ap, const char *);
+      if (value)
+        g_variant_builder_add (&b, "{sv}", key, g_variant_new_string (value));
+    }
+  va_end (ap);
+  v = g_variant_ref_sink (g_variant_builder_end (&b));
+  json = dp_variant_to_json (v);
+  g_printerr ("%s\n", json);
 }
 
 static const char *
@@ -214,6 +248,10 @@ static void
 on_died (DpRemoteConnection *rc, int exit, const char *detail, gpointer data)
 {
   g_autoptr(GError) error = dp_remote_connection_dup_error (rc);
+
+  event (exit == DP_PLACE_EXIT_FAILED ? "place-failed" : exit == DP_PLACE_EXIT_LOST ? "place-lost" : "place-died",
+         "symbol", dp_remote_connection_get_symbol (rc),
+         "exit", dp_place_exit_to_string (exit), "detail", detail, NULL);
 
   switch (exit)
     {
@@ -396,6 +434,8 @@ ready_cb (GObject *source, GAsyncResult *result, gpointer data)
 
   if (!dp_remote_connection_wait_ready_finish (place, result, &error))
     return;  /* "died" reports it */
+  event (attach_name ? "attached" : "place-started",
+         "symbol", dp_remote_connection_get_symbol (place), "name", attach_name, NULL);
   if (verbose && attach_name)
     say ("attached to the place named '%s'\n", attach_name);
   else if (verbose)
@@ -406,11 +446,32 @@ ready_cb (GObject *source, GAsyncResult *result, gpointer data)
 }
 
 static void
+on_restarting (DpRemoteConnection *rc, guint attempt, gpointer data)
+{
+  g_autofree char *n = g_strdup_printf ("%u", attempt);
+
+  event ("place-restarting", "symbol", dp_remote_connection_get_symbol (rc), "attempt", n, NULL);
+}
+
+static void
+on_node_died (DpRemoteNode *node, const char *reason, gpointer data)
+{
+  event ("node-lost", "host", dp_remote_node_get_host (node), "reason", reason, NULL);
+}
+
+static void
 start_place (DpRemoteNode *node, LaunchArgs *a)
 {
-  say ("node %s:%u ready (pid %" G_GINT64_FORMAT ")\n",
-              dp_remote_node_get_host (node), dp_remote_node_get_port (node),
-              dp_remote_node_get_pid (node));
+  g_autofree char *port = g_strdup_printf ("%u", dp_remote_node_get_port (node));
+  g_autofree char *pid = g_strdup_printf ("%" G_GINT64_FORMAT, dp_remote_node_get_pid (node));
+
+  if (events_json)
+    event ("node-ready", "host", dp_remote_node_get_host (node), "port", port, "pid", pid, NULL);
+  else
+    say ("node %s:%u ready (pid %" G_GINT64_FORMAT ")\n",
+         dp_remote_node_get_host (node), dp_remote_node_get_port (node),
+         dp_remote_node_get_pid (node));
+  g_signal_connect (node, "died", G_CALLBACK (on_node_died), NULL);
   if (attach_name)
     {
       place = dp_remote_node_connect_to_named_place (node, attach_name);
@@ -420,6 +481,7 @@ start_place (DpRemoteNode *node, LaunchArgs *a)
     place = dp_remote_node_launch_place (node, a->plugin, a->symbol, a->flags, a->name);
   g_signal_connect (place, "message", G_CALLBACK (on_message), NULL);
   g_signal_connect (place, "died", G_CALLBACK (on_died), NULL);
+  g_signal_connect (place, "restarting", G_CALLBACK (on_restarting), NULL);
   dp_remote_connection_wait_ready_async (place, NULL, ready_cb, a);
   if (!attach_name)
     start_input (a);
@@ -432,6 +494,9 @@ node_cb (GObject *source, GAsyncResult *result, gpointer data)
 {
   LaunchArgs *a = data;
   g_autoptr(GError) error = NULL;
+
+  if (progress_id)
+    g_clear_handle_id (&progress_id, g_source_remove);
   the_node = connect_mode ? dp_remote_node_connect_finish (result, &error)
                      : dp_remote_node_spawn_finish (result, &error);
   if (the_node == NULL)
@@ -441,6 +506,15 @@ node_cb (GObject *source, GAsyncResult *result, gpointer data)
       return;
     }
   start_place (the_node, a);
+}
+
+/* -v: a slow spawn (ssh, a busy host) says it is still at it */
+static gboolean
+spawn_progress (gpointer data)
+{
+  say ("still waiting for the node on %s (%.0f s)\n", (const char *) data,
+       (g_get_monotonic_time () - spawn_started_us) / 1e6);
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -560,6 +634,7 @@ parse_command_line (Options  *o,
     { "ssh-identity", 0, 0, G_OPTION_ARG_FILENAME, &o->identity, "ssh private key to use", "FILE" },
     { "ssh-known-hosts", 0, 0, G_OPTION_ARG_FILENAME, &o->known_hosts, "ssh known_hosts file to use", "FILE" },
     { "ssh-config", 0, 0, G_OPTION_ARG_FILENAME, &o->ssh_config, "ssh config file to read instead of ~/.ssh/config", "FILE" },
+    { "events-json", 0, 0, G_OPTION_ARG_NONE, &events_json, "Write lifecycle events (node-spawning, node-ready, place-started, place-died, place-failed, place-lost, place-restarting, node-lost) as JSON lines on standard error", NULL },
     { "log-json", 0, 0, G_OPTION_ARG_NONE, &log_json, "Write standard error as JSON lines only: log records from places, libdp's and dp-launch's own messages", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say more on standard error: spawn progress, libdp's debug log (libssh's included)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version and exit", NULL },
@@ -761,6 +836,17 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGTERM, on_sigint, NULL);
 
   connect_mode = o.connect;
+  {
+    g_autofree char *port_s = g_strdup_printf ("%u", port);
+
+    event (o.connect ? "node-connecting" : "node-spawning", "host", host, "port", port_s, NULL);
+  }
+  if (verbose)
+    {
+      say ("%s the node on %s:%u\n", o.connect ? "connecting to" : "spawning", host, port);
+      spawn_started_us = g_get_monotonic_time ();
+      progress_id = g_timeout_add_seconds (2, spawn_progress, host);
+    }
   if (o.connect)
     dp_remote_node_connect_async (router, host, port, NULL, node_cb, &a);
   else
@@ -768,6 +854,10 @@ main (int argc, char **argv)
 
   g_main_loop_run (loop);
 
+  if (progress_id)
+    g_clear_handle_id (&progress_id, g_source_remove);
+  if (the_node)
+    g_signal_handlers_disconnect_by_func (the_node, on_node_died, NULL);
   if (place)
     {
       g_signal_handlers_disconnect_by_data (place, NULL);

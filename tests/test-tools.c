@@ -270,6 +270,59 @@ test_launch_log_json_only (void)
                    "'localhost': no :PORT at the end (the node's port; 0 picks a free one)");
 }
 
+/* --events-json: the lifecycle as JSON lines, in order; -v says what it
+ * spawns (without -v nothing of it) */
+static void
+test_launch_events_json (void)
+{
+  const char *args[] = { "--events-json", "--no-stdin", "-m", "\"hi\"", "localhost:0", "echo", "echo", NULL };
+  const char *failing[] = { "--events-json", "--no-stdin", "localhost:0", "echo", "nope", NULL };
+  const char *verbose[] = { "-v", "--no-stdin", "localhost:0", "echo", "echo", NULL };
+  const char *quiet[] = { "--no-stdin", "localhost:0", "echo", "echo", NULL };
+  const char *want[] = { "node-spawning", "node-ready", "place-started", "place-died", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint n = 0;
+
+  g_assert_cmpint (run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 0);
+  g_assert_cmpstr (out, ==, "\"hi\"\n");
+  lines = g_strsplit (err, "\n", -1);
+  for (guint i = 0; lines[i] && *lines[i]; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) node = json_from_string (lines[i], &error);
+      JsonObject *o;
+
+      g_assert_no_error (error);
+      o = json_node_get_object (node);
+      g_assert_nonnull (want[n]);
+      g_assert_cmpstr (json_object_get_string_member (o, "event"), ==, want[n]);
+      g_assert_true (json_object_get_double_member (o, "time") > 0);
+      if (n == 3)
+        g_assert_cmpstr (json_object_get_string_member (o, "exit"), ==, "returned");
+      n++;
+    }
+  g_assert_null (want[n]);
+
+  /* a place that cannot start: its event, then one error line; nothing
+   * about the messages it never got */
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_tool ("loader/dp-launch", failing, NULL, NULL, &out, &err), ==, 4);
+  g_assert_nonnull (strstr (err, "{\"event\":\"place-failed\""));
+  g_assert_null (strstr (err, "WARNING"));
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_tool ("loader/dp-launch", verbose, NULL, NULL, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (err, "dp-launch: spawning the node on localhost:0\n"));
+  g_assert_null (strstr (err, "GLib-GIO-DEBUG"));     /* -v: libdp's debug, not all of GLib's */
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_tool ("loader/dp-launch", quiet, NULL, NULL, &out, &err), ==, 0);
+  g_assert_null (strstr (err, "spawning"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -282,5 +335,6 @@ main (int argc, char **argv)
   dp_test_add_func ("/tools/launch/usage-errors", test_launch_usage_errors);
   dp_test_add_func ("/tools/launch/plugin-not-found", test_launch_plugin_not_found);
   dp_test_add_func ("/tools/launch/log-json-only", test_launch_log_json_only);
+  dp_test_add_func ("/tools/launch/events-json", test_launch_events_json);
   return g_test_run ();
 }
