@@ -1380,6 +1380,54 @@ dp_remote_node_connect_to_named_place (DpRemoteNode *self,
 }
 
 /**
+ * dp_remote_node_list_places:
+ * @self: a #DpRemoteNode
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Asks the node what runs on it, over the authenticated connection: a
+ * dictionary (`a{sv}`) with "places" (`aa{sv}`: each place's "symbol",
+ * "channel", "peer" — the connection that started it —, "name" for a
+ * named place, "isolated"), "named" (`a{su}`: each named place and its
+ * number of clients) and "connections" (`u`: masters and peers connected).
+ * `dp-launch --connect --list HOST:PORT` prints it.
+ *
+ * ```c
+ * g_autoptr(GVariant) what = dp_remote_node_list_places (node, NULL, &error);
+ * g_autoptr(GVariant) places = g_variant_lookup_value (what, "places", NULL);
+ * g_print ("%" G_GSIZE_FORMAT " places\n", g_variant_n_children (places));
+ * ```
+ *
+ * Returns: (transfer full): the listing, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+dp_remote_node_list_places (DpRemoteNode  *self,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  GVariantBuilder b;
+  g_autoptr(DpRemoteConnection) rc = NULL;
+  GVariant *listing;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "kind", g_variant_new_string ("list"));
+  rc = open_channel (self, g_variant_builder_end (&b), "list");
+  if (!dp_remote_connection_wait_ready (rc, cancellable, error))
+    return NULL;
+  listing = dp_remote_connection_get (rc);
+  if (listing == NULL || !g_variant_is_of_type (listing, G_VARIANT_TYPE_VARDICT))
+    {
+      g_clear_pointer (&listing, g_variant_unref);
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL, "node %s:%u sent no listing",
+                   self->host, dp_remote_node_get_port (self));
+    }
+  return listing;
+}
+
+/**
  * dp_remote_node_get_first_place:
  * @self: a #DpRemoteNode
  *

@@ -128,6 +128,10 @@ DpRemoteConnection *dp_remote_node_connect_to_named_place (DpRemoteNode *self,
 DP_AVAILABLE_IN_1_0
 DpRemoteConnection *dp_remote_node_get_first_place (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
+GVariant     *dp_remote_node_list_places   (DpRemoteNode  *self,
+                                            GCancellable  *cancellable,
+                                            GError       **error);
+DP_AVAILABLE_IN_1_0
 void          dp_remote_node_send_exit      (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
 void          dp_remote_node_terminate      (DpRemoteNode *self);

@@ -69,6 +69,7 @@ static char **messages;
 static char *signature;
 static gboolean log_json;
 static gboolean events_json;
+static gboolean list_mode;          /* --list: print what runs on the node */
 static guint progress_id;           /* -v: the spawn's progress timer */
 static gint64 spawn_started_us;
 /* --attach: the name, messages queued and answers printed so far, whether
@@ -505,6 +506,23 @@ node_cb (GObject *source, GAsyncResult *result, gpointer data)
       finish (EXIT_NODE);
       return;
     }
+  if (list_mode)
+    {
+      g_autoptr(GVariant) listing = dp_remote_node_list_places (the_node, NULL, &error);
+      g_autofree char *json = NULL;
+
+      if (listing == NULL)
+        {
+          say ("cannot list the node: %s\n", error->message);
+          finish (EXIT_NODE);
+          return;
+        }
+      json = dp_variant_to_json (listing);
+      printf ("%s\n", json);
+      fflush (stdout);
+      finish (EXIT_OK);
+      return;
+    }
   start_place (the_node, a);
 }
 
@@ -603,7 +621,8 @@ static const char description[] =
   "  dp-node --listen 127.0.0.1:6340 --plugin-dir /opt/plugins &\n"
   "  dp-launch --connect -m '\"hi\"' --no-stdin 127.0.0.1:6340 echo echo\n"
   "  dp-launch --connect --named srv 127.0.0.1:6340 echo echo_named &\n"
-  "  echo '\"ping\"' | dp-launch --connect --attach srv 127.0.0.1:6340\n";
+  "  echo '\"ping\"' | dp-launch --connect --attach srv 127.0.0.1:6340\n"
+  "  dp-launch --connect --list 127.0.0.1:6340     # what runs there, as JSON\n";
 
 /* Parses the command line into @o, @host and @port (HOST:PORT, the rest
  * of argv being PLUGIN SYMBOL); returns -1 to go on, or the exit status. */
@@ -621,6 +640,7 @@ parse_command_line (Options  *o,
     { "isolate", 0, 0, G_OPTION_ARG_NONE, &o->isolate, "Run the place in a process of its own: its crash does not end the node", NULL },
     { "connect", 'c', 0, G_OPTION_ARG_NONE, &o->connect, "Attach to a node already running at HOST:PORT instead of spawning one", NULL },
     { "attach", 'a', 0, G_OPTION_ARG_STRING, &o->attach, "With --connect and no PLUGIN SYMBOL: talk to the place already named NAME on the node, start none", "NAME" },
+    { "list", 'l', 0, G_OPTION_ARG_NONE, &list_mode, "With --connect and only HOST:PORT: print what runs on the node (its places, named places and their clients, connections) as one line of JSON, and exit", NULL },
     { "no-wait", 0, 0, G_OPTION_ARG_NONE, &no_wait, "With --attach: at the end of the input close at once, without waiting for one answer per message", NULL },
     { "local", 0, 0, G_OPTION_ARG_NONE, &o->use_local, "Spawn the node as a local child process, whatever HOST says", NULL },
     { "ssh", 0, 0, G_OPTION_ARG_NONE, &o->use_ssh, "Spawn the node over ssh, even on localhost", NULL },
@@ -657,6 +677,20 @@ parse_command_line (Options  *o,
       g_print ("dp-launch %s\n", DP_PROJECT_VERSION);
       return EXIT_OK;
     }
+  if (list_mode)
+    {
+      if (!o->connect || o->attach)
+        {
+          say ("--list goes with --connect (and not --attach): it asks a running node\n");
+          return EXIT_USAGE;
+        }
+      if (*argc != 2)
+        {
+          say ("--list takes HOST:PORT only (usage: dp-launch --connect --list HOST:PORT)\n");
+          return EXIT_USAGE;
+        }
+      o->attach = NULL;
+    }
   if (o->attach)
     {
       if (!o->connect)
@@ -686,7 +720,7 @@ parse_command_line (Options  *o,
       say ("--no-wait goes with --attach\n");
       return EXIT_USAGE;
     }
-  if (*argc == (o->attach ? 2 : 4))
+  if (*argc == ((o->attach || list_mode) ? 2 : 4))
     {
       g_autoptr(DpHostSpec) spec = _dp_host_spec_parse ((*argv)[1], DP_HOST_SPEC_NODE_PORT, &error);
       if (spec == NULL)
@@ -819,7 +853,7 @@ main (int argc, char **argv)
 
   opts = spawn_options_new (&o);
   attach_name = o.attach;
-  if (!attach_name)
+  if (!attach_name && !list_mode)
     {
       a.plugin = g_strdup (argv[2]);
       a.symbol = g_strdup (argv[3]);

@@ -323,6 +323,96 @@ test_launch_events_json (void)
   g_assert_null (strstr (err, "spawning"));
 }
 
+/* What runs on a node started by hand, asked over the authenticated
+ * connection: by the API, and by dp-launch --connect --list */
+static void
+test_list_places (void)
+{
+  g_autofree char *node_path = dp_test_build_path ("loader/dp-node");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) node = NULL;
+  g_autoptr(GDataInputStream) nout = NULL;
+  g_autofree char *ready = NULL, *addr = NULL, *out = NULL, *err = NULL;
+  g_autoptr(GBytes) secret = dp_cookie_load (g_getenv ("DP_COOKIE_FILE"), TRUE, &error);
+  g_autoptr(DpNode) router = dp_node_new ();
+  g_autoptr(DpRemoteNode) rn = NULL;
+  g_autoptr(DpRemoteConnection) named = NULL, plain = NULL, client = NULL;
+  g_autoptr(GVariant) listing = NULL, places = NULL, clients = NULL;
+  g_autoptr(JsonNode) json = NULL;
+  guint32 n_clients = 0;
+  const char *p;
+  guint16 port;
+
+  g_assert_no_error (error);
+  dp_node_set_secret (router, secret);
+  node = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                           node_path, "--listen", "127.0.0.1:0", NULL);
+  g_assert_no_error (error);
+  nout = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node));
+  ready = g_data_input_stream_read_line_utf8 (nout, NULL, NULL, &error);
+  g_assert_no_error (error);
+  p = ready ? strstr (ready, "\"port\":") : NULL;
+  g_assert_nonnull (p);
+  port = (guint16) g_ascii_strtoull (p + 7, NULL, 10);
+
+  rn = dp_remote_node_connect (router, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  named = dp_remote_node_launch_place (rn, "echo", "echo_named", 0, "srv");
+  g_assert_true (dp_remote_connection_wait_ready (named, NULL, &error));
+  plain = dp_remote_node_launch_place (rn, "echo", "echo", 0, NULL);
+  g_assert_true (dp_remote_connection_wait_ready (plain, NULL, &error));
+  client = dp_remote_node_connect_to_named_place (rn, "srv");
+  g_assert_true (dp_remote_connection_wait_ready (client, NULL, &error));
+
+  listing = dp_remote_node_list_places (rn, NULL, &error);
+  g_assert_no_error (error);
+  places = g_variant_lookup_value (listing, "places", G_VARIANT_TYPE ("aa{sv}"));
+  g_assert_cmpuint (g_variant_n_children (places), ==, 2);
+  clients = g_variant_lookup_value (listing, "named", G_VARIANT_TYPE ("a{su}"));
+  g_assert_true (g_variant_lookup (clients, "srv", "u", &n_clients));
+  g_assert_cmpuint (n_clients, ==, 1);
+
+  /* the tool: one line of JSON on stdout, nothing else */
+  addr = g_strdup_printf ("127.0.0.1:%u", port);
+  {
+    const char *args[] = { "--connect", "--list", addr, NULL };
+    JsonArray *list;
+    gboolean saw_named = FALSE;
+
+    g_assert_cmpint (run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 0);
+    json = json_from_string (out, &error);
+    g_assert_no_error (error);
+    list = json_object_get_array_member (json_node_get_object (json), "places");
+    g_assert_cmpuint (json_array_get_length (list), ==, 2);
+    for (guint i = 0; i < 2; i++)
+      {
+        JsonObject *o = json_array_get_object_element (list, i);
+        g_assert_true (g_str_has_prefix (json_object_get_string_member (o, "symbol"), "echo"));
+        if (json_object_has_member (o, "name"))
+          saw_named = g_str_equal (json_object_get_string_member (o, "name"), "srv");
+      }
+    g_assert_true (saw_named);
+    g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (json_node_get_object (json), "named"), "srv"), ==, 1);
+  }
+  {
+    const char *args[] = { "--list", addr, NULL };
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 2);
+    g_assert_cmpstr (err, ==, "dp-launch: --list goes with --connect (and not --attach): it asks a running node\n");
+  }
+
+  dp_remote_connection_close (client);
+  dp_remote_connection_close (plain);
+  dp_remote_connection_close (named);
+  g_clear_object (&client);
+  g_clear_object (&plain);
+  g_clear_object (&named);
+  g_clear_object (&rn);
+  g_subprocess_communicate_utf8 (node, NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -336,5 +426,6 @@ main (int argc, char **argv)
   dp_test_add_func ("/tools/launch/plugin-not-found", test_launch_plugin_not_found);
   dp_test_add_func ("/tools/launch/log-json-only", test_launch_log_json_only);
   dp_test_add_func ("/tools/launch/events-json", test_launch_events_json);
+  dp_test_add_func ("/tools/launch/list", test_list_places);
   return g_test_run ();
 }

@@ -42,7 +42,7 @@ _dp_launch()
         COMPREPLY=($(compgen -W "--message --named --thunk --isolate --connect --attach --no-wait
             --local --ssh --node-path --plugin-dir --cookie-file --signature --no-stdin
             --ready-timeout --accept-new-host-key --ssh-identity --ssh-known-hosts --ssh-config
-            --log-json --events-json --verbose --version --help" -- "$cur"))
+            --list --log-json --events-json --verbose --version --help" -- "$cur"))
         return
     fi
     # positional: HOST:PORT PLUGIN SYMBOL
