@@ -34,6 +34,7 @@
 
 #include <libdp/libdp.h>
 #include "dp-host-private.h"
+#include "dp-hosts-file-private.h"
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -549,6 +550,9 @@ typedef struct {
   gboolean  thunk, connect, use_ssh, use_local, accept_new, no_stdin, version;
   gboolean  isolate;
   char     *named, *attach, *node_path, *cookie_file, *identity, *known_hosts, *ssh_config;
+  char     *hosts_file;
+  GPtrArray *hosts;                 /* --hosts: DpHostsEntry */
+  const DpHostsEntry *entry;        /* HOST named a host of the file */
   GStrv     plugin_dirs;
   gint      ready_timeout;
 } Options;
@@ -563,6 +567,8 @@ options_clear (Options *o)
   g_free (o->identity);
   g_free (o->known_hosts);
   g_free (o->ssh_config);
+  g_free (o->hosts_file);
+  g_clear_pointer (&o->hosts, g_ptr_array_unref);
   g_strfreev (o->plugin_dirs);
 }
 
@@ -640,6 +646,7 @@ parse_command_line (Options  *o,
     { "isolate", 0, 0, G_OPTION_ARG_NONE, &o->isolate, "Run the place in a process of its own: its crash does not end the node", NULL },
     { "connect", 'c', 0, G_OPTION_ARG_NONE, &o->connect, "Attach to a node already running at HOST:PORT instead of spawning one", NULL },
     { "attach", 'a', 0, G_OPTION_ARG_STRING, &o->attach, "With --connect and no PLUGIN SYMBOL: talk to the place already named NAME on the node, start none", "NAME" },
+    { "hosts", 'H', 0, G_OPTION_ARG_FILENAME, &o->hosts_file, "A JSON hosts file: HOST may then be one of its names (its host, port and spawn settings)", "FILE" },
     { "list", 'l', 0, G_OPTION_ARG_NONE, &list_mode, "With --connect and only HOST:PORT: print what runs on the node (its places, named places and their clients, connections) as one line of JSON, and exit", NULL },
     { "no-wait", 0, 0, G_OPTION_ARG_NONE, &no_wait, "With --attach: at the end of the input close at once, without waiting for one answer per message", NULL },
     { "local", 0, 0, G_OPTION_ARG_NONE, &o->use_local, "Spawn the node as a local child process, whatever HOST says", NULL },
@@ -720,7 +727,23 @@ parse_command_line (Options  *o,
       say ("--no-wait goes with --attach\n");
       return EXIT_USAGE;
     }
-  if (*argc == ((o->attach || list_mode) ? 2 : 4))
+  if (o->hosts_file)
+    {
+      o->hosts = _dp_hosts_file_load (o->hosts_file, &error);
+      if (o->hosts == NULL)
+        {
+          say ("%s\n", error->message);
+          return EXIT_USAGE;
+        }
+      if (*argc >= 2)
+        o->entry = _dp_hosts_file_lookup (o->hosts, (*argv)[1]);
+    }
+  if (*argc == ((o->attach || list_mode) ? 2 : 4) && o->entry)
+    {
+      *host = g_strdup (o->entry->host);
+      *port = o->entry->port;
+    }
+  else if (*argc == ((o->attach || list_mode) ? 2 : 4))
     {
       g_autoptr(DpHostSpec) spec = _dp_host_spec_parse ((*argv)[1], DP_HOST_SPEC_NODE_PORT, &error);
       if (spec == NULL)
@@ -766,14 +789,18 @@ parse_command_line (Options  *o,
 static DpSpawnOptions *
 spawn_options_new (const Options *o)
 {
-  DpSpawnOptions *opts = dp_spawn_options_new ();
+  /* a host of the hosts file: its settings, then the command line's */
+  DpSpawnOptions *opts = o->entry ? dp_spawn_options_copy (o->entry->options) : dp_spawn_options_new ();
 
   /* with --log-json what the node's places print is logged (so it is
    * JSON too) instead of copied */
   dp_spawn_options_set_output (opts, log_json ? DP_SPAWN_OUTPUT_LOG : DP_SPAWN_OUTPUT_STDERR);
-  dp_spawn_options_set_method (opts, o->use_ssh ? DP_SPAWN_SSH : o->use_local ? DP_SPAWN_LOCAL : DP_SPAWN_AUTO);
-  dp_spawn_options_set_ready_timeout (opts, (guint) MAX (o->ready_timeout, 0));
-  dp_spawn_options_set_accept_new_host_key (opts, o->accept_new);
+  if (o->use_ssh || o->use_local || o->entry == NULL)
+    dp_spawn_options_set_method (opts, o->use_ssh ? DP_SPAWN_SSH : o->use_local ? DP_SPAWN_LOCAL : DP_SPAWN_AUTO);
+  if (o->ready_timeout >= 0 || o->entry == NULL)
+    dp_spawn_options_set_ready_timeout (opts, o->ready_timeout >= 0 ? (guint) o->ready_timeout : 30000);
+  if (o->accept_new || o->entry == NULL)
+    dp_spawn_options_set_accept_new_host_key (opts, o->accept_new);
   if (o->node_path)
     dp_spawn_options_set_node_path (opts, o->node_path);
   if (o->identity)
@@ -815,7 +842,7 @@ resolve_plugin (LaunchArgs     *a,
 int
 main (int argc, char **argv)
 {
-  g_auto(Options) o = { .ready_timeout = 30000 };
+  g_auto(Options) o = { .ready_timeout = -1 };   /* -1: not given */
   g_autoptr(GError) error = NULL;
   g_autoptr(DpNode) router = NULL;
   g_autoptr(DpSpawnOptions) opts = NULL;

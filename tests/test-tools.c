@@ -10,6 +10,7 @@
 
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <glib/gstdio.h>
 
 /* Runs the tool $DP_BUILD_DIR/@tool with @args, @input on standard input,
  * in @cwd (NULL: ours); returns its exit status, standard output and
@@ -413,6 +414,70 @@ test_list_places (void)
   g_assert_no_error (error);
 }
 
+/* dp-launch --hosts FILE NAME: the host, port and spawn settings of NAME;
+ * each mistake in the file is one line naming the file, the host and
+ * the member */
+static void
+test_launch_hosts_file (void)
+{
+  g_autofree char *plugins = dp_test_build_path ("plugins");
+  g_autofree char *dir = g_dir_make_tmp ("dp-hosts-XXXXXX", NULL);
+  g_autofree char *good = g_build_filename (dir, "good.json", NULL);
+  g_autofree char *good_text = g_strdup_printf (
+    "{\"hosts\": {\"here\": {\"host\": \"localhost\", \"method\": \"local\", "
+    "\"plugin-dirs\": [\"%s\"], \"ready-timeout\": 60000}}}", plugins);
+  struct { const char *text, *err; } bad[] = {
+    { "{\"hosts\": {\"here\": {\"host\": \"localhost\", \"prot\": 1}}}",
+      ": host 'here': unknown member 'prot' (known: host, port, method, node-path, plugin-dirs, "
+      "ready-timeout, ssh-identity, ssh-known-hosts, ssh-config, accept-new-host-key)\n" },
+    { "{\"hosts\": {\"here\": {\"host\": \"local host\"}}}",
+      ": host 'here': 'local host': the host 'local host' contains ' ', which no host name has\n" },
+    { "{\"hosts\": {\"here\": {\"host\": \"localhost\", \"port\": 70000}}}",
+      ": host 'here': \"port\" must be a number from 0 to 65535 (0: any)\n" },
+    { "{\"hosts\": {\"here\": {\"port\": 1}}}",
+      ": host 'here' has no \"host\" string (e.g. \"localhost\", \"user@machine:22\")\n" },
+    { "{\"hosts\": [\"localhost\"]}",
+      ": expected {\"hosts\": {\"NAME\": {\"host\": ...}, ...}}\n" },
+  };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+
+  g_file_set_contents (good, good_text, -1, &error);
+  g_assert_no_error (error);
+  {
+    /* no DP_PLUGIN_PATH: echo is found through the file's plugin-dirs */
+    const char *args[] = { "env", "DP_PLUGIN_PATH=", NULL };
+    g_autofree char *launch = dp_test_build_path ("loader/dp-launch");
+    const char *argv[] = { args[0], args[1], launch, "--hosts", good, "--no-stdin", "-m", "\"x\"",
+                           "here", "echo", "echo", NULL };
+    g_autoptr(GSubprocess) sp = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                          G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+    g_assert_no_error (error);
+    g_subprocess_communicate_utf8 (sp, NULL, NULL, &out, &err, &error);
+    g_assert_no_error (error);
+    g_test_message ("%s", err);
+    g_assert_cmpint (g_subprocess_get_exit_status (sp), ==, 0);
+    g_assert_cmpstr (out, ==, "\"x\"\n");
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *file = g_build_filename (dir, "bad.json", NULL);
+      g_autofree char *want = NULL;
+      const char *args[] = { "--hosts", file, "here", "echo", "echo", NULL };
+
+      g_file_set_contents (file, bad[i].text, -1, &error);
+      g_assert_no_error (error);
+      g_clear_pointer (&out, g_free);
+      g_clear_pointer (&err, g_free);
+      g_assert_cmpint (run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 2);
+      want = g_strconcat (i == 4 ? "dp-launch: hosts file " : "dp-launch: ", file, bad[i].err, NULL);
+      g_assert_cmpstr (err, ==, want);
+      g_unlink (file);
+    }
+  g_unlink (good);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -427,5 +492,6 @@ main (int argc, char **argv)
   dp_test_add_func ("/tools/launch/log-json-only", test_launch_log_json_only);
   dp_test_add_func ("/tools/launch/events-json", test_launch_events_json);
   dp_test_add_func ("/tools/launch/list", test_list_places);
+  dp_test_add_func ("/tools/launch/hosts-file", test_launch_hosts_file);
   return g_test_run ();
 }

@@ -34,7 +34,7 @@ _dp_launch()
     COMPREPLY=()
     case $prev in
         --plugin-dir|-P) COMPREPLY=($(compgen -d -- "$cur")); return ;;
-        --node-path|--cookie-file|--ssh-identity|--ssh-known-hosts|--ssh-config|--hosts)
+        --node-path|--cookie-file|--ssh-identity|--ssh-known-hosts|--ssh-config|--hosts|-H)
             COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
         --message|-m|--named|-n|--attach|-a|--signature|-s|--ready-timeout) return ;;
     esac
@@ -42,7 +42,7 @@ _dp_launch()
         COMPREPLY=($(compgen -W "--message --named --thunk --isolate --connect --attach --no-wait
             --local --ssh --node-path --plugin-dir --cookie-file --signature --no-stdin
             --ready-timeout --accept-new-host-key --ssh-identity --ssh-known-hosts --ssh-config
-            --list --log-json --events-json --verbose --version --help" -- "$cur"))
+            --hosts --list --log-json --events-json --verbose --version --help" -- "$cur"))
         return
     fi
     # positional: HOST:PORT PLUGIN SYMBOL
@@ -50,7 +50,7 @@ _dp_launch()
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
             --message|-m|--named|-n|--attach|-a|--signature|-s|--ready-timeout|--plugin-dir|-P|\
-            --node-path|--cookie-file|--ssh-identity|--ssh-known-hosts|--ssh-config) ((i++)) ;;
+            --node-path|--cookie-file|--ssh-identity|--ssh-known-hosts|--ssh-config|--hosts|-H) ((i++)) ;;
             -*) ;;
             *) args+=("${words[i]}"); ((n++)) ;;
         esac
