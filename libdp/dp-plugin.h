@@ -122,16 +122,7 @@ typedef struct {
  * Since: 1.0
  */
 #define DP_PLUGIN_DEFINE(name, description, version, license)              \
-  DP_PLACE_EXPORT const DpPluginDesc *dp_plugin_describe (void);            \
-  DP_PLACE_EXPORT const DpPluginDesc *                                      \
-  dp_plugin_describe (void)                                                 \
-  {                                                                         \
-    static const DpPluginDesc desc = {                                      \
-      DP_PLUGIN_ABI_MAJOR, DP_PLUGIN_ABI_MINOR,                             \
-      name, description, version, license, NULL, { NULL, NULL, NULL }      \
-    };                                                                      \
-    return &desc;                                                           \
-  }
+  DP_PLUGIN_DEFINE_WITH_PLACES (name, description, version, license, NULL)
 
 /**
  * DP_PLUGIN_DEFINE_WITH_PLACES:

@@ -79,29 +79,46 @@ static char *attach_name;
 static guint64 n_sent, n_answers;
 static gboolean input_done, no_wait;
 
-/* One JSON object on a line of standard error (--log-json): @kv are
- * key, value pairs (a NULL value is left out), ending with NULL */
+/* One JSON object on a line of standard error: @first_key, then string
+ * values and keys, ending with NULL (a NULL value is left out); @event,
+ * when not NULL, comes first with the time (--events-json) */
 static void
-print_json_line (const char *first_key,
-                 ...)
+print_json_valist (const char *event_name,
+                   const char *first_key,
+                   va_list     ap)
 {
   GVariantBuilder b;
   g_autoptr(GVariant) v = NULL;
   g_autofree char *json = NULL;
-  va_list ap;
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  va_start (ap, first_key);
+  if (event_name)
+    {
+      g_variant_builder_add (&b, "{sv}", "event", g_variant_new_string (event_name));
+      g_variant_builder_add (&b, "{sv}", "time", g_variant_new_double (g_get_real_time () / 1e6));
+    }
   for (const char *key = first_key; key; key = va_arg (ap, const char *))
     {
       const char *value = va_arg (ap, const char *);
       if (value)
         g_variant_builder_add (&b, "{sv}", key, g_variant_new_string (value));
     }
-  va_end (ap);
   v = g_variant_ref_sink (g_variant_builder_end (&b));
   json = dp_variant_to_json (v);
   g_printerr ("%s\n", json);
+}
+
+/* --log-json: one record */
+static void print_json_line (const char *first_key, ...) G_GNUC_NULL_TERMINATED;
+static void
+print_json_line (const char *first_key,
+                 ...)
+{
+  va_list ap;
+
+  va_start (ap, first_key);
+  print_json_valist (NULL, first_key, ap);
+  va_end (ap);
 }
 
 /* Every line dp-launch itself writes on standard error: "dp-launch: TEXT",
@@ -131,27 +148,13 @@ static void
 event (const char *name,
        ...)
 {
-  GVariantBuilder b;
-  g_autoptr(GVariant) v = NULL;
-  g_autofree char *json = NULL;
   va_list ap;
 
   if (!events_json)
     return;
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&b, "{sv}", "event", g_variant_new_string (name));
-  g_variant_builder_add (&b, "{sv}", "time", g_variant_new_double (g_get_real_time () / 1e6));
   va_start (ap, name);
-  for (const char *key = va_arg (ap, const char *); key; key = va_arg (ap, const char *))
-    {
-      const char *value = va_arg (ap, const char *);
-      if (value)
-        g_variant_builder_add (&b, "{sv}", key, g_variant_new_string (value));
-    }
+  print_json_valist (name, va_arg (ap, const char *), ap);
   va_end (ap);
-  v = g_variant_ref_sink (g_variant_builder_end (&b));
-  json = dp_variant_to_json (v);
-  g_printerr ("%s\n", json);
 }
 
 static const char *

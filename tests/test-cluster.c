@@ -661,23 +661,7 @@ run_launch (const char * const *args,
             char               **out,
             char               **err)
 {
-  g_autofree char *launch_path = dp_test_build_path ("loader/dp-launch");
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) sp = NULL;
-
-  g_ptr_array_add (argv, launch_path);
-  for (gsize i = 0; args[i]; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  sp = g_subprocess_newv ((const char * const *) argv->pdata,
-                          G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                          G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (sp, input, NULL, out, err, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (sp));
-  return g_subprocess_get_exit_status (sp);
+  return dp_test_run_tool ("loader/dp-launch", args, NULL, input, out, err);
 }
 
 static void

@@ -12,38 +12,6 @@
 #include <string.h>
 #include <glib/gstdio.h>
 
-/* Runs the tool $DP_BUILD_DIR/@tool with @args, @input on standard input,
- * in @cwd (NULL: ours); returns its exit status, standard output and
- * standard error. */
-static int
-run_tool (const char          *tool,
-          const char * const  *args,
-          const char          *cwd,
-          const char          *input,
-          char               **out,
-          char               **err)
-{
-  g_autofree char *path = dp_test_build_path (tool);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (
-    G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) sp = NULL;
-
-  g_ptr_array_add (argv, path);
-  for (gsize i = 0; args[i]; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  if (cwd)
-    g_subprocess_launcher_set_cwd (l, cwd);
-  sp = g_subprocess_launcher_spawnv (l, (const char * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (sp, input, NULL, out, err, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (sp));
-  return g_subprocess_get_exit_status (sp);
-}
-
 /* echo by name: the descriptor and its four places, nothing on stderr */
 static void
 test_inspect_echo (void)
@@ -51,7 +19,7 @@ test_inspect_echo (void)
   const char *args[] = { "echo", NULL };
   g_autofree char *out = NULL, *err = NULL;
 
-  g_assert_cmpint (run_tool ("loader/dp-inspect", args, NULL, NULL, &out, &err), ==, 0);
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-inspect", args, NULL, NULL, &out, &err), ==, 0);
   g_assert_cmpstr (err, ==, "");
   g_assert_nonnull (strstr (out, "Name:         echo\n"));
   g_assert_nonnull (strstr (out, "Description:  Places that echo every message back\n"));
@@ -77,7 +45,7 @@ test_inspect_json (void)
   JsonObject *o, *d;
   JsonArray *places;
 
-  g_assert_cmpint (run_tool ("loader/dp-inspect", args, NULL, NULL, &out, &err), ==, 1);
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-inspect", args, NULL, NULL, &out, &err), ==, 1);
   g_assert_cmpstr (err, ==, "");
   root = json_from_string (out, &error);
   g_assert_no_error (error);
@@ -106,12 +74,12 @@ test_inspect_old_plugins (void)
   const char *args1[] = { "test-places", NULL };
   const char *args2[] = { "--json", "no-descriptor", NULL };
 
-  g_assert_cmpint (run_tool ("loader/dp-inspect", args1, NULL, NULL, &out, &err), ==, 0);
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-inspect", args1, NULL, NULL, &out, &err), ==, 0);
   g_assert_nonnull (strstr (out, "Name:         test-places\n"));
   g_assert_nonnull (strstr (out, "Places:       not listed (declared with DP_PLUGIN_DEFINE"));
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
-  g_assert_cmpint (run_tool ("loader/dp-inspect", args2, NULL, NULL, &out, &err), ==, 0);
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-inspect", args2, NULL, NULL, &out, &err), ==, 0);
   g_assert_nonnull (strstr (out, "\"descriptor\" : null"));
 }
 
@@ -151,7 +119,7 @@ test_inspect_errors (void)
           status = g_subprocess_get_exit_status (sp);
         }
       else
-        status = run_tool ("loader/dp-inspect", args, NULL, NULL, &out, &err);
+        status = dp_test_run_tool ("loader/dp-inspect", args, NULL, NULL, &out, &err);
       g_test_message ("%s: %s", cases[i].plugin, err);
       g_assert_cmpint (status, ==, 3);
       g_assert_cmpstr (out, ==, "");
@@ -213,7 +181,7 @@ test_launch_usage_errors (void)
       for (gsize j = 0; cases[i].args[j]; j++)
         g_ptr_array_add (args, (gpointer) cases[i].args[j]);
       g_ptr_array_add (args, NULL);
-      g_assert_cmpint (run_tool ("loader/dp-launch", (const char * const *) args->pdata, NULL, NULL, &out, &err), ==, 2);
+      g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", (const char * const *) args->pdata, NULL, NULL, &out, &err), ==, 2);
       g_assert_cmpstr (out, ==, "");
       g_assert_cmpstr (err, ==, want);
     }
@@ -228,7 +196,7 @@ test_launch_plugin_not_found (void)
   g_autofree char *out = NULL, *err = NULL;
   g_auto(GStrv) lines = NULL;
 
-  g_assert_cmpint (run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 4);
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 4);
   g_test_message ("%s", err);
   lines = g_strsplit (err, "\n", -1);
   g_assert_cmpuint (g_strv_length (lines), ==, 3);       /* two lines and "" */
@@ -252,7 +220,7 @@ test_launch_log_json_only (void)
   g_autoptr(JsonNode) node = NULL;
   guint n = 0;
 
-  g_assert_cmpint (run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 4);
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 4);
   lines = g_strsplit (err, "\n", -1);
   for (guint i = 0; lines[i] && *lines[i]; i++, n++)
     {
@@ -263,7 +231,7 @@ test_launch_log_json_only (void)
   g_assert_cmpuint (n, >=, 2);      /* the node ready, the place not started */
   g_assert_nonnull (strstr (err, "has no symbol 'nope'"));
 
-  g_assert_cmpint (run_tool ("loader/dp-launch", bad_host, NULL, NULL, &out2, &err2), ==, 2);
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", bad_host, NULL, NULL, &out2, &err2), ==, 2);
   node = json_from_string (err2, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "source"), ==, "dp-launch");
@@ -285,7 +253,7 @@ test_launch_events_json (void)
   g_auto(GStrv) lines = NULL;
   guint n = 0;
 
-  g_assert_cmpint (run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 0);
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 0);
   g_assert_cmpstr (out, ==, "\"hi\"\n");
   lines = g_strsplit (err, "\n", -1);
   for (guint i = 0; lines[i] && *lines[i]; i++)
@@ -309,18 +277,18 @@ test_launch_events_json (void)
    * about the messages it never got */
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
-  g_assert_cmpint (run_tool ("loader/dp-launch", failing, NULL, NULL, &out, &err), ==, 4);
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", failing, NULL, NULL, &out, &err), ==, 4);
   g_assert_nonnull (strstr (err, "{\"event\":\"place-failed\""));
   g_assert_null (strstr (err, "WARNING"));
 
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
-  g_assert_cmpint (run_tool ("loader/dp-launch", verbose, NULL, NULL, &out, &err), ==, 0);
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", verbose, NULL, NULL, &out, &err), ==, 0);
   g_assert_nonnull (strstr (err, "dp-launch: spawning the node on localhost:0\n"));
   g_assert_null (strstr (err, "GLib-GIO-DEBUG"));     /* -v: libdp's debug, not all of GLib's */
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
-  g_assert_cmpint (run_tool ("loader/dp-launch", quiet, NULL, NULL, &out, &err), ==, 0);
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", quiet, NULL, NULL, &out, &err), ==, 0);
   g_assert_null (strstr (err, "spawning"));
 }
 
@@ -380,7 +348,7 @@ test_list_places (void)
     JsonArray *list;
     gboolean saw_named = FALSE;
 
-    g_assert_cmpint (run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 0);
+    g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 0);
     json = json_from_string (out, &error);
     g_assert_no_error (error);
     list = json_object_get_array_member (json_node_get_object (json), "places");
@@ -399,7 +367,7 @@ test_list_places (void)
     const char *args[] = { "--list", addr, NULL };
     g_clear_pointer (&out, g_free);
     g_clear_pointer (&err, g_free);
-    g_assert_cmpint (run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 2);
+    g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 2);
     g_assert_cmpstr (err, ==, "dp-launch: --list goes with --connect (and not --attach): it asks a running node\n");
   }
 
@@ -469,7 +437,7 @@ test_launch_hosts_file (void)
       g_assert_no_error (error);
       g_clear_pointer (&out, g_free);
       g_clear_pointer (&err, g_free);
-      g_assert_cmpint (run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 2);
+      g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 2);
       want = g_strconcat (i == 4 ? "dp-launch: hosts file " : "dp-launch: ", file, bad[i].err, NULL);
       g_assert_cmpstr (err, ==, want);
       g_unlink (file);
