@@ -343,6 +343,8 @@ dp_async_bi_channel_init (DpAsyncBiChannel *self)
  * most %DP_ASYNC_BI_CHANNEL_DEFAULT_MAX_MESSAGES unread messages and
  * %DP_ASYNC_BI_CHANNEL_DEFAULT_MAX_BYTES of them. Their signals are
  * emitted in the calling thread's thread-default main context.
+ *
+ * Since: 1.0
  */
 void
 dp_async_bi_channel_new_pair (DpAsyncBiChannel **end_a,
@@ -361,6 +363,8 @@ dp_async_bi_channel_new_pair (DpAsyncBiChannel **end_a,
  *
  * Like dp_async_bi_channel_new_pair(), with the limits of each end's
  * inbox (#DpAsyncBiChannel:max-messages, #DpAsyncBiChannel:max-bytes).
+ *
+ * Since: 1.0
  */
 void
 dp_async_bi_channel_new_pair_full (guint              max_messages,
@@ -409,6 +413,8 @@ wake_own_source (DpAsyncBiChannel *self)
  * Returns: %TRUE when queued; %FALSE with %DP_ERROR_LIMIT when the other
  *   end already holds #DpAsyncBiChannel:max-messages (or :max-bytes) of
  *   unread messages, with %DP_ERROR_CLOSED when either end is closed
+ *
+ * Since: 1.0
  */
 gboolean
 dp_async_bi_channel_put (DpAsyncBiChannel  *self,
@@ -452,6 +458,8 @@ dp_async_bi_channel_put (DpAsyncBiChannel  *self,
  *
  * Returns: (transfer full) (nullable): the message, or %NULL once the
  *   channel is closed and everything sent before has been read
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_async_bi_channel_get (DpAsyncBiChannel *self)
@@ -472,6 +480,8 @@ dp_async_bi_channel_get (DpAsyncBiChannel *self)
  * @self: a #DpAsyncBiChannel
  *
  * Returns: (transfer full) (nullable): a queued message, or %NULL at once
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_async_bi_channel_try_get (DpAsyncBiChannel *self)
@@ -495,6 +505,8 @@ dp_async_bi_channel_try_get (DpAsyncBiChannel *self)
  * other end's get returns %NULL once it has read what was sent before, and
  * what this end had not read is dropped. Dropping the last reference to an
  * end closes it too. Closing twice is harmless.
+ *
+ * Since: 1.0
  */
 void
 dp_async_bi_channel_close (DpAsyncBiChannel *self)
@@ -516,6 +528,8 @@ dp_async_bi_channel_close (DpAsyncBiChannel *self)
  * @self: a #DpAsyncBiChannel
  *
  * Returns: %TRUE when nothing more can be got from this end
+ *
+ * Since: 1.0
  */
 gboolean
 dp_async_bi_channel_is_closed (DpAsyncBiChannel *self)
@@ -529,6 +543,8 @@ dp_async_bi_channel_is_closed (DpAsyncBiChannel *self)
  * @self: a #DpAsyncBiChannel
  *
  * Returns: #DpAsyncBiChannel:max-messages
+ *
+ * Since: 1.0
  */
 guint
 dp_async_bi_channel_get_max_messages (DpAsyncBiChannel *self)
@@ -542,6 +558,8 @@ dp_async_bi_channel_get_max_messages (DpAsyncBiChannel *self)
  * @self: a #DpAsyncBiChannel
  *
  * Returns: #DpAsyncBiChannel:max-bytes
+ *
+ * Since: 1.0
  */
 gsize
 dp_async_bi_channel_get_max_bytes (DpAsyncBiChannel *self)

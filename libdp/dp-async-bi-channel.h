@@ -18,6 +18,8 @@ G_BEGIN_DECLS
  *
  * How many unread messages an end of a #DpAsyncBiChannel pair made by
  * dp_async_bi_channel_new_pair() holds before a put to it is refused.
+ *
+ * Since: 1.0
  */
 #define DP_ASYNC_BI_CHANNEL_DEFAULT_MAX_MESSAGES 4096u
 
@@ -27,6 +29,8 @@ G_BEGIN_DECLS
  * How many bytes of unread messages (their serialised sizes) an end of a
  * pair made by dp_async_bi_channel_new_pair() holds before a put to it is
  * refused: 8 MiB.
+ *
+ * Since: 1.0
  */
 #define DP_ASYNC_BI_CHANNEL_DEFAULT_MAX_BYTES (8u * 1024u * 1024u)
 
@@ -84,6 +88,8 @@ G_BEGIN_DECLS
  * g_object_unref (a);
  * g_object_unref (b);
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_ASYNC_BI_CHANNEL (dp_async_bi_channel_get_type ())
 DP_AVAILABLE_IN_1_0

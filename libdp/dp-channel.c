@@ -19,6 +19,8 @@ dp_channel_default_init (DpChannelInterface *iface)
  * The seed's `*channel-put`.
  *
  * Returns: %FALSE when the other side has gone and @message was dropped
+ *
+ * Since: 1.0
  */
 gboolean
 dp_channel_put (DpChannel *self,
@@ -38,6 +40,8 @@ dp_channel_put (DpChannel *self,
  *
  * Returns: (transfer full) (nullable): the message, or %NULL once the other
  *   side has gone
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_channel_get (DpChannel *self)
@@ -51,6 +55,8 @@ dp_channel_get (DpChannel *self)
  * @self: a #DpChannel
  *
  * Returns: (transfer full) (nullable): a queued message, or %NULL
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_channel_try_get (DpChannel *self)

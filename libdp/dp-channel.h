@@ -35,6 +35,8 @@ G_BEGIN_DECLS
  * ask (DP_CHANNEL (remote_connection), "balance");    // from a master
  * ask (DP_CHANNEL (place_channel), "balance");        // from inside a place
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_CHANNEL (dp_channel_get_type ())
 DP_AVAILABLE_IN_1_0
@@ -48,6 +50,8 @@ G_DECLARE_INTERFACE (DpChannel, dp_channel, DP, CHANNEL, GObject)
  *
  * The seed's `*channel-put` / `*channel-get` work on place channels and on
  * remote connections alike; in libdp both implement #DpChannel.
+ *
+ * Since: 1.0
  */
 struct _DpChannelInterface
 {

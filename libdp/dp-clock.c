@@ -34,6 +34,8 @@ ensure_scale (void)
  * dp_time_scale:
  *
  * Returns: how many times faster than real time libdp time runs
+ *
+ * Since: 1.0
  */
 gdouble
 dp_time_scale (void)
@@ -47,6 +49,8 @@ dp_time_scale (void)
  * @scale: how many times faster than real time libdp time is to run
  *
  * For tests. Set it before any timer is created.
+ *
+ * Since: 1.0
  */
 void
 dp_set_time_scale (gdouble new_scale)
@@ -60,6 +64,8 @@ dp_set_time_scale (gdouble new_scale)
  * dp_now:
  *
  * Returns: libdp time in seconds, from an arbitrary origin
+ *
+ * Since: 1.0
  */
 gdouble
 dp_now (void)
@@ -71,6 +77,8 @@ dp_now (void)
 /**
  * dp_sleep:
  * @seconds: libdp seconds to sleep
+ *
+ * Since: 1.0
  */
 void
 dp_sleep (gdouble seconds)
@@ -87,6 +95,8 @@ dp_sleep (gdouble seconds)
  * Returns: (transfer full): a #GSource that fires after @seconds of libdp
  *   time (and then every @seconds while its callback returns
  *   %G_SOURCE_CONTINUE)
+ *
+ * Since: 1.0
  */
 GSource *
 dp_timeout_source_new (gdouble seconds)

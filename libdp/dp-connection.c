@@ -1441,7 +1441,11 @@ dispatch_payload (DpConnection        *conn,
   if (h->type == DP_FRAME_PONG)
     {
       if (h->arg == conn->ping_seq && conn->ping_sent_us)
-        conn->rtt_us = g_get_monotonic_time () - conn->ping_sent_us;
+        {
+          conn->rtt_us = g_get_monotonic_time () - conn->ping_sent_us;
+          if (conn->handler && conn->handler->heartbeat)
+            conn->handler->heartbeat (conn, conn->handler_data);
+        }
       return TRUE;
     }
   if (conn->handler && conn->handler->frame)

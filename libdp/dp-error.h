@@ -17,6 +17,8 @@ G_BEGIN_DECLS
  * DP_ERROR:
  *
  * The error domain of libdp. Errors in it use the #DpError codes.
+ *
+ * Since: 1.0
  */
 #define DP_ERROR (dp_error_quark ())
 
@@ -66,6 +68,8 @@ G_BEGIN_DECLS
  *   others still needed it (the message names the rank)
  *
  * Error codes in the %DP_ERROR domain.
+ *
+ * Since: 1.0
  */
 typedef enum {
   DP_ERROR_FAILED,

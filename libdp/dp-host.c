@@ -140,6 +140,15 @@ read_address (const char  *whole,
       g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT, "'%s': the host is empty", whole);
       return FALSE;
     }
+  for (const char *c = spec->host; *c; c++)
+    if (g_ascii_isspace (*c) || *c == '/' || *c == '\\' || *c == '\'' || *c == '"')
+      {
+        g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                     "'%s': the host '%s' contains '%c', which no host name has%s", whole, spec->host,
+                     *c == '\t' ? ' ' : *c,
+                     *c == '/' ? " (a plugin path goes after HOST:PORT)" : "");
+        return FALSE;
+      }
   if (strchr (spec->host, ':') && !g_hostname_is_ip_address (spec->host))
     {
       /* GIO took "name:22:0" for an unbracketed IPv6 address */

@@ -310,6 +310,8 @@ append_value (GString  *out,
  * and `"nan"`. The result is always valid JSON.
  *
  * Returns: (transfer full): the JSON text, without a newline
+ *
+ * Since: 1.0
  */
 char *
 dp_variant_to_json (GVariant *value)
@@ -851,6 +853,8 @@ check_inferred (GHashTable  *numbers,
  *
  * Returns: (transfer full) (nullable): a non-floating message, or %NULL with
  *   @error set
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_variant_from_json (const char  *json,

@@ -232,3 +232,146 @@ _dp_run_sync (DpSyncStart start,
   g_cond_clear (&w.cond);
   return w.result;
 }
+
+/* ---- tasks waiting for an object's news (DpPendingTasks) ---- */
+
+typedef struct {
+  gint            ref_count;
+  GTask          *task;        /* owned while on the list */
+  GObject        *owner;       /* keeps @pt (inside it) alive */
+  DpPendingTasks *pt;
+  GSource        *cancel;      /* NULL without a cancellable */
+} DpPendingTask;
+
+static void
+pending_task_unref (gpointer data)
+{
+  DpPendingTask *p = data;
+
+  if (!g_atomic_int_dec_and_test (&p->ref_count))
+    return;
+  g_clear_object (&p->task);
+  g_clear_pointer (&p->cancel, g_source_unref);
+  g_object_unref (p->owner);
+  g_free (p);
+}
+
+/* The task's context: its cancellable fired. Completes the task unless
+ * whoever reports the news took it first. */
+static gboolean
+pending_task_cancelled (GCancellable *cancellable,
+                        gpointer      data)
+{
+  DpPendingTask *p = data;
+  GTask *task = NULL;
+
+  g_mutex_lock (p->pt->lock);
+  if (g_queue_remove (&p->pt->tasks, p))
+    task = g_steal_pointer (&p->task);
+  g_mutex_unlock (p->pt->lock);
+  if (task)
+    {
+      g_task_return_error_if_cancelled (task);
+      g_object_unref (task);
+      pending_task_unref (p);        /* the list's reference */
+    }
+  return G_SOURCE_REMOVE;
+}
+
+void
+_dp_pending_tasks_init (DpPendingTasks *pt,
+                        GMutex         *lock)
+{
+  pt->lock = lock;
+  g_queue_init (&pt->tasks);
+}
+
+void
+_dp_pending_task_add (DpPendingTasks *pt,
+                      GTask          *task)
+{
+  DpPendingTask *p = g_new0 (DpPendingTask, 1);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  p->ref_count = 1;
+  p->task = g_object_ref (task);
+  p->owner = g_object_ref (g_task_get_source_object (task));
+  p->pt = pt;
+  g_mutex_lock (pt->lock);
+  g_queue_push_tail (&pt->tasks, p);
+  g_mutex_unlock (pt->lock);
+  if (cancellable)
+    {
+      p->cancel = g_cancellable_source_new (cancellable);
+      g_atomic_int_inc (&p->ref_count);
+      g_source_set_callback (p->cancel, G_SOURCE_FUNC (pending_task_cancelled), p, pending_task_unref);
+      g_source_set_static_name (p->cancel, "[libdp] pending task cancelled");
+      g_source_attach (p->cancel, g_task_get_context (task));
+    }
+}
+
+GTask *
+_dp_pending_task_pop (DpPendingTasks *pt)
+{
+  DpPendingTask *p;
+  GTask *task;
+
+  g_mutex_lock (pt->lock);
+  p = g_queue_pop_head (&pt->tasks);
+  task = p ? g_steal_pointer (&p->task) : NULL;
+  g_mutex_unlock (pt->lock);
+  if (p == NULL)
+    return NULL;
+  if (p->cancel)
+    g_source_destroy (p->cancel);
+  pending_task_unref (p);
+  return task;
+}
+
+gboolean
+_dp_pending_tasks_is_empty (DpPendingTasks *pt)
+{
+  gboolean empty;
+
+  g_mutex_lock (pt->lock);
+  empty = g_queue_is_empty (&pt->tasks);
+  g_mutex_unlock (pt->lock);
+  return empty;
+}
+
+void
+_dp_pending_tasks_drop_cancelled (DpPendingTasks *pt)
+{
+  GQueue dropped = G_QUEUE_INIT;
+  DpPendingTask *p;
+
+  g_mutex_lock (pt->lock);
+  for (GList *l = pt->tasks.head, *next; l; l = next)
+    {
+      next = l->next;
+      p = l->data;
+      if (g_cancellable_is_cancelled (g_task_get_cancellable (p->task)))
+        {
+          g_queue_delete_link (&pt->tasks, l);
+          g_queue_push_tail (&dropped, p);
+        }
+    }
+  g_mutex_unlock (pt->lock);
+  while ((p = g_queue_pop_head (&dropped)) != NULL)
+    {
+      GTask *task = g_steal_pointer (&p->task);
+
+      if (p->cancel)
+        g_source_destroy (p->cancel);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
+      g_object_unref (task);
+      pending_task_unref (p);
+    }
+}
+
+/* At finalization: the list is empty (each task holds the owner) */
+void
+_dp_pending_tasks_clear (DpPendingTasks *pt)
+{
+  g_warn_if_fail (g_queue_is_empty (&pt->tasks));
+}

@@ -988,6 +988,8 @@ place_request (DpPlaceChannel  *self,
  *   %DP_ERROR_CONNECTION_REFUSED or %DP_ERROR_HOST_UNREACHABLE (no node
  *   there), %DP_ERROR_AUTH_FAILED (that node has another secret),
  *   %DP_ERROR_INVALID_ARGUMENT (not called from a node's place)
+ *
+ * Since: 1.0
  */
 DpPlaceChannel *
 dp_place_channel_connect (DpPlaceChannel  *self,
@@ -1037,6 +1039,8 @@ dp_place_channel_connect (DpPlaceChannel  *self,
  *   set: what starting a place says (%DP_ERROR_PLUGIN_NOT_FOUND,
  *   %DP_ERROR_SYMBOL_NOT_FOUND, %DP_ERROR_NAME_IN_USE, %DP_ERROR_LIMIT…) and
  *   the errors of dp_place_channel_connect()
+ *
+ * Since: 1.0
  */
 DpPlaceChannel *
 dp_place_channel_start_place_at (DpPlaceChannel  *self,
@@ -1087,6 +1091,8 @@ dp_place_channel_start_place_at (DpPlaceChannel  *self,
  *
  * Returns: (transfer full) (nullable): the node, or %NULL with @error set
  *   (the errors of dp_remote_node_spawn())
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_place_channel_spawn_node (DpPlaceChannel  *self,
@@ -1139,6 +1145,8 @@ dp_place_channel_spawn_node (DpPlaceChannel  *self,
  *   a warning) when @channel cannot travel: it already leads to another
  *   process, was sent before, or the calling thread is no place of a
  *   listening node
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_place_channel_to_variant (DpPlaceChannel *channel)
@@ -1196,6 +1204,8 @@ fail:
  * Returns: (transfer full) (nullable): the channel, or %NULL with @error
  *   set: %DP_ERROR_BAD_REFERENCE (not a reference, or one the node does
  *   not know), or the errors of dp_place_channel_connect()
+ *
+ * Since: 1.0
  */
 DpPlaceChannel *
 dp_place_channel_from_variant (DpPlaceChannel  *self,

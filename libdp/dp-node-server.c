@@ -43,6 +43,7 @@ struct _DpNodeServer
   GSocketService          *service;
   GPtrArray               *conns;           /* DpConnection accepted */
   GHashTable              *named;           /* char* -> NamedPlace */
+  GHashTable              *running;         /* PlaceRecord* / IsolatedRecord* -> a{sv} (listing) */
   DpConnection            *owner;           /* where logs of peers' places go */
   gboolean                 shut_down;
 
@@ -171,6 +172,68 @@ static const DpChannelEntryClass client_entry_class = {
   .lost   = client_lost,
 };
 
+/* ---- what runs here, for a "list" request ---- */
+
+/* Router thread: @record runs a place (what a listing shows of it) */
+static void
+running_add (DpNodeServer *self,
+             gpointer      record,
+             const char   *symbol,
+             guint32       channel,
+             const char   *peer,
+             const char   *name,
+             gboolean      isolated)
+{
+  GVariantBuilder b;
+
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "symbol", g_variant_new_string (symbol ? symbol : ""));
+  g_variant_builder_add (&b, "{sv}", "channel", g_variant_new_uint32 (channel));
+  g_variant_builder_add (&b, "{sv}", "peer", g_variant_new_string (peer ? peer : ""));
+  if (name)
+    g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (name));
+  g_variant_builder_add (&b, "{sv}", "isolated", g_variant_new_boolean (isolated));
+  g_hash_table_insert (self->running, record, g_variant_ref_sink (g_variant_builder_end (&b)));
+}
+
+/* A "list" request: answers on @channel with one message a{sv} — "places"
+ * (aa{sv}: symbol, channel, peer, name, isolated), "named" (as: the names
+ * and their client counts as a{su} "clients"), "connections" (u) — then
+ * ends it, as a place that returned. Only an authenticated peer gets here. */
+static gboolean
+send_listing (DpNodeServer  *self,
+              DpConnection  *conn,
+              guint32        channel,
+              GError       **error)
+{
+  GVariantBuilder b, places, clients;
+  GHashTableIter iter;
+  gpointer key, value;
+  GVariantBuilder none;
+
+  DP_ASSERT_OWNER_CONTEXT (self->router_context);
+  g_variant_builder_init (&places, G_VARIANT_TYPE ("aa{sv}"));
+  g_hash_table_iter_init (&iter, self->running);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_variant_builder_add_value (&places, value);
+  g_variant_builder_init (&clients, G_VARIANT_TYPE ("a{su}"));
+  g_hash_table_iter_init (&iter, self->named);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_variant_builder_add (&clients, "{su}", (const char *) key, ((NamedPlace *) value)->clients->len);
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "places", g_variant_builder_end (&places));
+  g_variant_builder_add (&b, "{sv}", "named", g_variant_builder_end (&clients));
+  g_variant_builder_add (&b, "{sv}", "connections", g_variant_new_uint32 (self->conns->len));
+
+  g_variant_builder_init (&none, G_VARIANT_TYPE ("av"));
+  _dp_connection_send (conn, DP_FRAME_PLACE_STARTED, channel, 0, NULL);
+  _dp_connection_send (conn, DP_FRAME_DATA, channel, 0, g_variant_builder_end (&b));
+  _dp_connection_send (conn, DP_FRAME_PLACE_DIED, channel, 0,
+                       g_variant_new ("(usav)", (guint32) DP_PLACE_EXIT_RETURNED, "listed", &none));
+  return TRUE;
+}
+
 /* ---- a place's end ---- */
 
 static void send_failed (DpConnection *conn, guint32 channel, const GError *error);
@@ -288,6 +351,7 @@ place_exited_in_router (gpointer data)
   DpNodeServer *self = pr->server;
   g_autoptr(DpChannelEntry) entry = NULL;
 
+  g_hash_table_remove (self->running, pr);
   entry = _dp_connection_steal_entry (pr->conn, pr->channel);
   if (pr->name)
     {
@@ -374,7 +438,9 @@ send_failed (DpConnection *conn,
              guint32       channel,
              const GError *error)
 {
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+  /* the requester gets the error (and reports it): not a warning here
+   * as well, which its master would print a second time */
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "DP_EVENT", "place-failed",
                     "MESSAGE", "request from %s on channel %u failed: %s", _dp_connection_get_peer (conn), channel, error->message);
   _dp_connection_send (conn, DP_FRAME_PLACE_FAILED, channel, 0,
@@ -559,6 +625,7 @@ isolated_exited (gpointer     data,
                     "DP_EVENT", "place-exited",
                     "MESSAGE", "isolated place %s (channel %u of %s) exited: %s", symbol, ir->channel, ir->peer, detail);
   ir->server->hooks->place_exited (ir->node, symbol, exit, detail);
+  g_hash_table_remove (ir->server->running, ir);
   isolated_record_free (ir);
 }
 
@@ -596,6 +663,7 @@ start_isolated (DpNodeServer        *self,
       isolated_record_free (ir);
       return FALSE;
     }
+  running_add (self, ir, req->symbol, channel, ir->peer, NULL, TRUE);
   return TRUE;
 }
 
@@ -658,6 +726,7 @@ start_place (DpNodeServer        *self,
   pr->channel = channel;
   pr->name = g_strdup (req->name);
   pr->symbol = g_strdup (req->symbol);
+  running_add (self, pr, req->symbol, channel, _dp_connection_get_peer (conn), req->name, FALSE);
   /* the entry lives no longer than the record: both go when the place
    * has exited (place_exited_in_router) */
   entry->record = pr;
@@ -682,6 +751,8 @@ handle_new_place (DpNodeServer *self,
     ok = connect_named (self, conn, channel, &req, &error);
   else if (g_strcmp0 (req.kind, "redeem") == 0)
     ok = _dp_mesh_redeem (self->mesh, conn, channel, payload, &error);
+  else if (g_strcmp0 (req.kind, "list") == 0)
+    ok = send_listing (self, conn, channel, &error);
   else if ((ok = check_place_limits (self, conn, &error) &&
                  start_place (self, conn, channel, &req, &error)))
     count_place (self, conn, 1);
@@ -1093,6 +1164,7 @@ _dp_node_server_new (GObject                 *node,
   self->router_context = g_main_context_ref (router_context);
   self->conns = g_ptr_array_new_with_free_func ((GDestroyNotify) _dp_connection_unref);
   self->named = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, named_place_free);
+  self->running = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_variant_unref);
   self->places_of = g_hash_table_new (NULL, NULL);
   self->pending = g_hash_table_new (NULL, NULL);
   self->mesh = _dp_mesh_new (node, self, router_context);
@@ -1106,6 +1178,7 @@ _dp_node_server_free (DpNodeServer *self)
   g_clear_object (&self->service);
   g_ptr_array_unref (self->conns);
   g_hash_table_unref (self->named);
+  g_hash_table_unref (self->running);
   g_hash_table_unref (self->places_of);
   g_hash_table_unref (self->pending);
   g_clear_pointer (&self->owner, _dp_connection_unref);

@@ -1034,6 +1034,8 @@ dp_node_init (DpNode *self)
  * thread-default main context of the caller.
  *
  * Returns: (transfer full): a new #DpNode
+ *
+ * Since: 1.0
  */
 DpNode *
 dp_node_new (void)
@@ -1052,6 +1054,8 @@ dp_node_new (void)
  * Sets the secret every connection of this node is authenticated with.
  * When a peer refuses our proof, or fails ours, the #GError
  * (%DP_ERROR_AUTH_FAILED) names @source, which is where a user has to look.
+ *
+ * Since: 1.0
  */
 void
 dp_node_set_secret_full (DpNode     *self,
@@ -1076,6 +1080,8 @@ dp_node_set_secret_full (DpNode     *self,
  * Sets the secret every connection of this node is authenticated with;
  * error messages call it "a secret set by the application" (see
  * dp_node_set_secret_full()).
+ *
+ * Since: 1.0
  */
 void
 dp_node_set_secret (DpNode *self,
@@ -1102,6 +1108,8 @@ cookie_source (const char *path)
  * Uses the secret of a cookie file, creating it (mode 0600) if needed.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 dp_node_load_cookie (DpNode      *self,
@@ -1150,6 +1158,8 @@ get_secret (DpNode  *self,
  * if needed).
  *
  * Returns: (transfer full) (nullable): the secret
+ *
+ * Since: 1.0
  */
 GBytes *
 dp_node_get_secret (DpNode  *self,
@@ -1169,6 +1179,8 @@ dp_node_get_secret (DpNode  *self,
  *
  * Returns: (transfer full) (nullable): the description, or %NULL while the
  *   node has no secret yet
+ *
+ * Since: 1.0
  */
 char *
 dp_node_dup_secret_source (DpNode *self)
@@ -1210,6 +1222,8 @@ listen_in_router (gpointer data)
  * secret, and start places for them.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 dp_node_listen (DpNode      *self,
@@ -1262,6 +1276,8 @@ serve_in_router (gpointer data)
  *
  * Returns: %TRUE when the node serves it, %FALSE (with @error) when the
  *   node has no secret or @socket is no stream
+ *
+ * Since: 1.0
  */
 gboolean
 dp_node_serve_socket (DpNode   *self,
@@ -1292,6 +1308,8 @@ dp_node_serve_socket (DpNode   *self,
  * @self: a #DpNode
  *
  * Returns: the port the node listens on, or 0
+ *
+ * Since: 1.0
  */
 guint16
 dp_node_get_port (DpNode *self)
@@ -1306,6 +1324,8 @@ dp_node_get_port (DpNode *self)
  * @dir: a directory
  *
  * Adds @dir to the directories places may be loaded from.
+ *
+ * Since: 1.0
  */
 void
 dp_node_add_plugin_dir (DpNode     *self,
@@ -1334,6 +1354,8 @@ dp_node_add_plugin_dir (DpNode     *self,
  * dp_node_listen (node, "0.0.0.0", 6340, &error);
  * dp_node_set_advertised_host (node, "node7.cluster.example");
  * ```
+ *
+ * Since: 1.0
  */
 void
 dp_node_set_advertised_host (DpNode     *self,
@@ -1352,6 +1374,8 @@ dp_node_set_advertised_host (DpNode     *self,
  *
  * Returns: (transfer full) (nullable): what dp_node_set_advertised_host()
  *   set, or %NULL
+ *
+ * Since: 1.0
  */
 char *
 dp_node_dup_advertised_host (DpNode *self)
@@ -1370,6 +1394,8 @@ dp_node_dup_advertised_host (DpNode *self)
  * @self: a #DpNode
  * @max_frame_size: the largest frame, in bytes, connections made or
  *   accepted from now on accept
+ *
+ * Since: 1.0
  */
 void
 dp_node_set_max_frame_size (DpNode *self,
@@ -1388,6 +1414,8 @@ dp_node_set_max_frame_size (DpNode *self,
  * @self: a #DpNode
  *
  * Returns: the largest frame accepted, in bytes
+ *
+ * Since: 1.0
  */
 gsize
 dp_node_get_max_frame_size (DpNode *self)
@@ -1401,6 +1429,8 @@ dp_node_get_max_frame_size (DpNode *self)
  * @self: a #DpNode
  *
  * Returns: (transfer none): the main context signals are emitted in
+ *
+ * Since: 1.0
  */
 GMainContext *
 dp_node_get_context (DpNode *self)
@@ -1414,6 +1444,8 @@ dp_node_get_context (DpNode *self)
  * @self: a #DpNode
  *
  * Returns: how many places run on this node now
+ *
+ * Since: 1.0
  */
 guint
 dp_node_get_n_places (DpNode *self)
@@ -1427,6 +1459,8 @@ dp_node_get_n_places (DpNode *self)
  * @self: a #DpNode
  *
  * Stops listening and closes every connection made to the node.
+ *
+ * Since: 1.0
  */
 void
 dp_node_shutdown (DpNode *self)

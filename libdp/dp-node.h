@@ -18,6 +18,8 @@ G_BEGIN_DECLS
  * DP_DEFAULT_ROUTER_PORT:
  *
  * The seed's `DEFAULT-ROUTER-PORT`.
+ *
+ * Since: 1.0
  */
 #define DP_DEFAULT_ROUTER_PORT 6340
 
@@ -27,6 +29,8 @@ G_BEGIN_DECLS
  * Frames over this many bytes (64 MiB: a message of a little less) close
  * the connection that sent them, unless #DpNode:max-frame-size says
  * otherwise.
+ *
+ * Since: 1.0
  */
 #define DP_DEFAULT_MAX_FRAME_SIZE (64u * 1024u * 1024u)
 
@@ -34,6 +38,8 @@ G_BEGIN_DECLS
  * DP_DEFAULT_MAX_PLACES:
  *
  * The default of #DpNode:max-places: places peers may run on a node at once.
+ *
+ * Since: 1.0
  */
 #define DP_DEFAULT_MAX_PLACES 2048
 
@@ -43,6 +49,8 @@ G_BEGIN_DECLS
  * The default of #DpNode:max-places-per-connection: enough for one master
  * to run a thousand places on a node (as benchmark W7 does), not the
  * thousands of threads one request could once start.
+ *
+ * Since: 1.0
  */
 #define DP_DEFAULT_MAX_PLACES_PER_CONNECTION 1024
 
@@ -51,6 +59,8 @@ G_BEGIN_DECLS
  *
  * The default of #DpNode:max-pending-connections: accepted connections
  * still in their handshake.
+ *
+ * Since: 1.0
  */
 #define DP_DEFAULT_MAX_PENDING_CONNECTIONS 64
 
@@ -59,6 +69,8 @@ G_BEGIN_DECLS
  *
  * Bytes a connection queues for writing before a put waits (or a
  * dp_remote_connection_put_async() stays pending): #DpNode:max-output-queue.
+ *
+ * Since: 1.0
  */
 #define DP_DEFAULT_MAX_OUTPUT_QUEUE (8u * 1024u * 1024u)
 
@@ -67,6 +79,8 @@ G_BEGIN_DECLS
  *
  * Bytes of messages an inbox holds before its sender waits (in-process) or
  * the router stops reading the connection they come on: #DpNode:max-inbox-size.
+ *
+ * Since: 1.0
  */
 #define DP_DEFAULT_MAX_INBOX_SIZE (8u * 1024u * 1024u)
 
@@ -75,6 +89,8 @@ G_BEGIN_DECLS
  *
  * Messages an inbox holds before its sender waits, whatever their size:
  * #DpNode:max-inbox-messages.
+ *
+ * Since: 1.0
  */
 #define DP_DEFAULT_MAX_INBOX_MESSAGES 4096u
 
@@ -129,6 +145,8 @@ G_BEGIN_DECLS
  *
  * A master uses the same type as the router its remote nodes hang off:
  * see #DpRemoteNode.
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_NODE (dp_node_get_type ())
 DP_AVAILABLE_IN_1_0

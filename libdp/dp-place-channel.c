@@ -593,6 +593,8 @@ dp_place_channel_init (DpPlaceChannel *self)
  *
  * Creates an in-process channel: what is put on one end is got from the
  * other, in order. Either end may be used from any thread.
+ *
+ * Since: 1.0
  */
 void
 dp_place_channel_new_pair (DpPlaceChannel **end_a,
@@ -607,12 +609,9 @@ dp_place_channel_new_pair (DpPlaceChannel **end_a,
   pipe_unref (p);
 }
 
-/**
- * dp_place_channel_put:
- * @self: a #DpPlaceChannel
- * @message: the message; a floating reference is sunk
- *
- * Sends @message to the other end. Never blocks on the receiver.
+/* put:
+ * Sends @message (a floating reference is sunk) to the other end; @wait:
+ * whether a full inbox or output queue makes it wait for room.
  *
  * Returns: %FALSE when the other side has gone, or when the message is
  *   over the largest frame the peer accepts (a warning names the limit):
@@ -713,6 +712,8 @@ put (DpPlaceChannel *self,
  * dp_remote_connection_put_async().
  *
  * Returns: %FALSE when the other side has gone (the message is dropped)
+ *
+ * Since: 1.0
  */
 gboolean
 dp_place_channel_put (DpPlaceChannel *self,
@@ -818,6 +819,8 @@ _dp_place_channel_add_writable_watch (DpPlaceChannel *self,
  *
  * Returns: (transfer full) (nullable): the message, or %NULL once the other
  *   side has gone and everything it sent has been read
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_place_channel_get (DpPlaceChannel *self)
@@ -840,6 +843,8 @@ dp_place_channel_get (DpPlaceChannel *self)
  * to a new reference on @self.
  *
  * Returns: (transfer full) (nullable): the message, or %NULL once closed
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_place_channel_get_full (DpPlaceChannel  *self,
@@ -871,6 +876,8 @@ dp_place_channel_get_full (DpPlaceChannel  *self,
  *   channel is closed rather than because the time ran out
  *
  * Returns: (transfer full) (nullable): a message, or %NULL
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_place_channel_get_timeout (DpPlaceChannel *self,
@@ -893,6 +900,8 @@ dp_place_channel_get_timeout (DpPlaceChannel *self,
  * @self: a #DpPlaceChannel
  *
  * Returns: (transfer full) (nullable): a queued message, or %NULL at once
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_place_channel_try_get (DpPlaceChannel *self)
@@ -920,6 +929,8 @@ _dp_place_channel_try_get_full (DpPlaceChannel  *self,
  *
  * Closes this end: further puts return %FALSE, the other end's get returns
  * %NULL once it has read what was sent, and what was queued here is dropped.
+ *
+ * Since: 1.0
  */
 void
 dp_place_channel_close (DpPlaceChannel *self)
@@ -933,6 +944,8 @@ dp_place_channel_close (DpPlaceChannel *self)
  * @self: a #DpPlaceChannel
  *
  * Returns: %TRUE when nothing more will arrive on this end
+ *
+ * Since: 1.0
  */
 gboolean
 dp_place_channel_is_closed (DpPlaceChannel *self)
@@ -977,6 +990,8 @@ _dp_severity_to_level (const char *severity)
  * structured logging (fields `DP_NODE`, `DP_PLACE`, `DP_SEVERITY`) and
  * emitted as #DpNode::log. A record never arrives as a message. On a
  * channel that leads nowhere remote the record is logged here.
+ *
+ * Since: 1.0
  */
 void
 dp_place_channel_log (DpPlaceChannel *self,
@@ -1067,6 +1082,8 @@ channel_source_wake (gpointer data)
  * end has at most one such source at a time.
  *
  * Returns: (transfer full): the new source
+ *
+ * Since: 1.0
  */
 GSource *
 dp_place_channel_create_source (DpPlaceChannel *self)

@@ -39,6 +39,8 @@ G_BEGIN_DECLS
  * g_object_unref (a);
  * g_object_unref (b);
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_PLACE_CHANNEL (dp_place_channel_get_type ())
 DP_AVAILABLE_IN_1_0
@@ -50,6 +52,8 @@ G_DECLARE_FINAL_TYPE (DpPlaceChannel, dp_place_channel, DP, PLACE_CHANNEL, GObje
  *
  * The body of a place. It runs in a thread of its own; when it returns,
  * the place has exited and the other end of @channel sees it closed.
+ *
+ * Since: 1.0
  */
 typedef void (*DpPlaceFunc) (DpPlaceChannel *channel);
 

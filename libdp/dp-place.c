@@ -372,7 +372,7 @@ _dp_place_set_exit_notify (DpPlace           *self,
 
 /**
  * dp_place_new:
- * @func: the body of the place
+ * @func: (scope forever): the body of the place
  *
  * Starts a place in a new thread of this process: `place` in the seed.
  *
@@ -382,6 +382,8 @@ _dp_place_set_exit_notify (DpPlace           *self,
  * returns is then %NULL until the thunk returns.
  *
  * Returns: (transfer full): the place
+ *
+ * Since: 1.0
  */
 DpPlace *
 dp_place_new (DpPlaceFunc func)
@@ -412,6 +414,8 @@ dp_place_new (DpPlaceFunc func)
  * @plugin in a new thread of this process.
  *
  * Returns: (transfer full) (nullable): the place, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 DpPlace *
 dp_place_new_from_plugin (const char  *plugin,
@@ -433,6 +437,8 @@ dp_place_new_from_plugin (const char  *plugin,
  * @self: a #DpPlace
  *
  * Returns: (transfer none): the creator's end of the place's channel
+ *
+ * Since: 1.0
  */
 DpPlaceChannel *
 dp_place_get_channel (DpPlace *self)
@@ -448,6 +454,8 @@ dp_place_get_channel (DpPlace *self)
  * Blocks until the place has exited: `place-wait`.
  *
  * Returns: how it ended
+ *
+ * Since: 1.0
  */
 DpPlaceExit
 dp_place_wait (DpPlace *self)
@@ -468,6 +476,8 @@ dp_place_wait (DpPlace *self)
  * @self: a #DpPlace
  *
  * Returns: how the place ended, or %DP_PLACE_EXIT_RUNNING
+ *
+ * Since: 1.0
  */
 DpPlaceExit
 dp_place_get_exit (DpPlace *self)
@@ -486,6 +496,8 @@ dp_place_get_exit (DpPlace *self)
  * @self: a #DpPlace
  *
  * Returns: (nullable): a sentence on how the place ended, once it has
+ *
+ * Since: 1.0
  */
 const char *
 dp_place_get_exit_detail (DpPlace *self)
@@ -504,6 +516,8 @@ dp_place_get_exit_detail (DpPlace *self)
  * @exit: a #DpPlaceExit
  *
  * Returns: a short lower-case name for @exit ("returned", "crashed"…)
+ *
+ * Since: 1.0
  */
 const char *
 dp_place_exit_to_string (DpPlaceExit exit)

@@ -27,6 +27,8 @@ G_BEGIN_DECLS
  * @DP_PLACE_EXIT_LOST: the node or the connection to it went away
  *
  * How a place ended.
+ *
+ * Since: 1.0
  */
 typedef enum {
   DP_PLACE_EXIT_RUNNING,
@@ -71,6 +73,8 @@ typedef enum {
  *   return dp_place_new (counter);      // launched with DP_LAUNCH_THUNK
  * }
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_PLACE (dp_place_get_type ())
 DP_AVAILABLE_IN_1_0
@@ -88,6 +92,8 @@ G_DECLARE_FINAL_TYPE (DpPlace, dp_place, DP, PLACE, GObject)
  * fails the launch.
  *
  * Returns: (transfer full) (nullable): the new place
+ *
+ * Since: 1.0
  */
 typedef DpPlace *(*DpPlaceThunk) (void);
 

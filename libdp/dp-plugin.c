@@ -192,8 +192,20 @@ load_plugin_locked (const char         *key,
   DP_ASSERT_LOCK_HELD (&plugin_lock);
   if (found == NULL)
     {
-      g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_NOT_FOUND,
-                   "cannot open plugin '%s': file not found (plugin path: %s)", key, joined);
+      g_autofree char *local = g_str_has_suffix (key, ".so") ? g_strdup (key)
+                                                              : g_strconcat (key, ".so", NULL);
+
+      /* the usual mistake: a plugin in the current directory given by name */
+      if (strchr (key, G_DIR_SEPARATOR) == NULL && g_file_test (local, G_FILE_TEST_IS_REGULAR))
+        g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_NOT_FOUND,
+                     "cannot open plugin '%s': file not found (plugin path: %s); "
+                     "for the file in the current directory write ./%s, "
+                     "or add its directory to DP_PLUGIN_PATH", key, joined, local);
+      else
+        g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_NOT_FOUND,
+                     "cannot open plugin '%s': file not found (plugin path: %s); "
+                     "give a path (./%s) or add its directory to DP_PLUGIN_PATH",
+                     key, joined, local);
       return NULL;
     }
   now = open_bound_now (key, found, error);
@@ -329,6 +341,68 @@ empty_desc_field (const DpPluginDesc *desc)
   return NULL;
 }
 
+/* Checks @loaded's descriptor, if it has one (the ABI version, then every
+ * field): %TRUE with *@desc_out the descriptor (NULL: none). Under
+ * @plugin_lock. */
+static gboolean
+check_descriptor_locked (Plugin              *loaded,
+                         const DpPluginDesc **desc_out,
+                         GError             **error)
+{
+  const DpPluginDesc *(*describe) (void);
+  g_autofree char *owner = NULL;
+  gboolean not_function;
+  const DpPluginDesc *desc;
+
+  DP_ASSERT_LOCK_HELD (&plugin_lock);
+  *desc_out = NULL;
+  /* a descriptor that is not the plugin's own is no descriptor */
+  describe = (const DpPluginDesc *(*) (void))
+    own_function (loaded, DP_PLUGIN_DESCRIBE_SYMBOL, &owner, &not_function);
+  if (describe == NULL)
+    return TRUE;
+  desc = describe ();
+  if (desc == NULL || desc->abi_major != DP_PLUGIN_ABI_MAJOR ||
+      desc->abi_minor > DP_PLUGIN_ABI_MINOR)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_ABI,
+                   "plugin '%s' was built for plugin ABI %d.%d; this node supports %d.%d",
+                   loaded->file, desc ? desc->abi_major : -1, desc ? desc->abi_minor : -1,
+                   DP_PLUGIN_ABI_MAJOR, DP_PLUGIN_ABI_MINOR);
+      return FALSE;
+    }
+  if (empty_desc_field (desc) != NULL)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_ABI,
+                   "plugin '%s' has an invalid descriptor: its %s is missing or empty",
+                   loaded->file, empty_desc_field (desc));
+      return FALSE;
+    }
+  *desc_out = desc;
+  return TRUE;
+}
+
+gboolean
+_dp_plugin_describe (const char          *plugin,
+                     const char * const  *dirs,
+                     char               **file_out,
+                     const DpPluginDesc **desc_out,
+                     GError             **error)
+{
+  Plugin *loaded;
+  gboolean ok;
+
+  g_return_val_if_fail (plugin != NULL && desc_out != NULL, FALSE);
+  ensure_ltdl ();
+  g_mutex_lock (&plugin_lock);
+  loaded = open_plugin_locked (plugin, dirs, TRUE, error);
+  ok = loaded != NULL && check_descriptor_locked (loaded, desc_out, error);
+  if (ok && file_out)
+    *file_out = g_strdup (loaded->file);
+  g_mutex_unlock (&plugin_lock);
+  return ok;
+}
+
 gpointer
 _dp_plugin_lookup (const char         *plugin,
                    const char         *symbol,
@@ -337,7 +411,7 @@ _dp_plugin_lookup (const char         *plugin,
                    GError            **error)
 {
   Plugin *loaded;
-  const DpPluginDesc *(*describe) (void);
+  const DpPluginDesc *desc;
   g_autofree char *owner = NULL;
   gboolean not_function;
   gpointer fn;
@@ -358,32 +432,10 @@ _dp_plugin_lookup (const char         *plugin,
       return NULL;
     }
 
-  /* a descriptor that is not the plugin's own is no descriptor */
-  describe = (const DpPluginDesc *(*) (void))
-    own_function (loaded, DP_PLUGIN_DESCRIBE_SYMBOL, &owner, &not_function);
-  g_clear_pointer (&owner, g_free);
-  if (describe != NULL)
+  if (!check_descriptor_locked (loaded, &desc, error))
     {
-      const DpPluginDesc *desc = describe ();
-
-      if (desc == NULL || desc->abi_major != DP_PLUGIN_ABI_MAJOR ||
-          desc->abi_minor > DP_PLUGIN_ABI_MINOR)
-        {
-          g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_ABI,
-                       "plugin '%s' was built for plugin ABI %d.%d; this node supports %d.%d",
-                       loaded->file, desc ? desc->abi_major : -1, desc ? desc->abi_minor : -1,
-                       DP_PLUGIN_ABI_MAJOR, DP_PLUGIN_ABI_MINOR);
-          g_mutex_unlock (&plugin_lock);
-          return NULL;
-        }
-      if (empty_desc_field (desc) != NULL)
-        {
-          g_set_error (error, DP_ERROR, DP_ERROR_PLUGIN_ABI,
-                       "plugin '%s' has an invalid descriptor: its %s is missing or empty",
-                       loaded->file, empty_desc_field (desc));
-          g_mutex_unlock (&plugin_lock);
-          return NULL;
-        }
+      g_mutex_unlock (&plugin_lock);
+      return NULL;
     }
 
   fn = own_function (loaded, symbol, &owner, &not_function);

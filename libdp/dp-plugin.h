@@ -18,6 +18,8 @@ G_BEGIN_DECLS
  *
  * The plugin ABI major version. A node refuses a plugin whose descriptor
  * names another major version.
+ *
+ * Since: 1.0
  */
 #define DP_PLUGIN_ABI_MAJOR 1
 /**
@@ -25,8 +27,44 @@ G_BEGIN_DECLS
  *
  * The plugin ABI minor version. A node refuses a plugin built against a
  * newer minor version than its own.
+ *
+ * Since: 1.0
  */
 #define DP_PLUGIN_ABI_MINOR 0
+
+/**
+ * DpPluginPlaceKind:
+ * @DP_PLUGIN_PLACE_FUNCTION: a place function, `void fn (DpPlaceChannel *)`
+ * @DP_PLUGIN_PLACE_THUNK: a place thunk, `DpPlace *fn (void)` (launched
+ *   with %DP_LAUNCH_THUNK)
+ *
+ * What a symbol listed in a plugin's place table is.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  DP_PLUGIN_PLACE_FUNCTION,
+  DP_PLUGIN_PLACE_THUNK,
+} DpPluginPlaceKind;
+
+/**
+ * DpPluginPlace:
+ * @symbol: the exported symbol (a string literal)
+ * @description: one line saying what the place does
+ * @kind: a function or a thunk
+ *
+ * One entry of the place table of DP_PLUGIN_DEFINE_WITH_PLACES(): what
+ * `dp-inspect` lists. The table ends with an entry whose @symbol is %NULL.
+ *
+ * Since: 1.0
+ */
+typedef struct {
+  const char        *symbol;
+  const char        *description;
+  DpPluginPlaceKind  kind;
+  /*< private >*/
+  gpointer           _reserved[2];
+} DpPluginPlace;
 
 /**
  * DpPluginDesc:
@@ -36,9 +74,16 @@ G_BEGIN_DECLS
  * @description: one line saying what its places do
  * @version: the plugin's own version
  * @license: its licence (SPDX identifier)
+ * @places: (nullable) (array zero-terminated=1): the places it exports,
+ *   ending with an entry whose symbol is %NULL; %NULL when the plugin was
+ *   declared with DP_PLUGIN_DEFINE() (no table) or built before tables
+ *   existed (the field was reserved, zero)
  *
- * The optional descriptor of a plugin, emitted by DP_PLUGIN_DEFINE(). When a
- * plugin has one, the loader checks it before it looks up any other symbol.
+ * The optional descriptor of a plugin, emitted by DP_PLUGIN_DEFINE() or
+ * DP_PLUGIN_DEFINE_WITH_PLACES(). When a plugin has one, the loader checks
+ * it before it looks up any other symbol.
+ *
+ * Since: 1.0
  */
 typedef struct {
   int         abi_major;
@@ -47,14 +92,17 @@ typedef struct {
   const char *description;
   const char *version;
   const char *license;
+  const DpPluginPlace *places;
   /*< private >*/
-  gpointer    _reserved[4];
+  gpointer    _reserved[3];
 } DpPluginDesc;
 
 /**
  * DP_PLUGIN_DESCRIBE_SYMBOL:
  *
  * The name of the function DP_PLUGIN_DEFINE() exports.
+ *
+ * Since: 1.0
  */
 #define DP_PLUGIN_DESCRIBE_SYMBOL "dp_plugin_describe"
 
@@ -70,15 +118,44 @@ typedef struct {
  * |[<!-- language="C" -->
  * DP_PLUGIN_DEFINE ("echo", "Echoes every message", "1.0", "LGPL-2.1-or-later")
  * ]|
+ *
+ * Since: 1.0
  */
 #define DP_PLUGIN_DEFINE(name, description, version, license)              \
+  DP_PLUGIN_DEFINE_WITH_PLACES (name, description, version, license, NULL)
+
+/**
+ * DP_PLUGIN_DEFINE_WITH_PLACES:
+ * @name: short name (a string literal)
+ * @description: one line (a string literal)
+ * @version: the plugin's version (a string literal)
+ * @license: SPDX licence identifier (a string literal)
+ * @places: a static array of #DpPluginPlace ending with `{ NULL }`
+ *
+ * DP_PLUGIN_DEFINE() with the table of the places the plugin exports,
+ * which `dp-inspect` prints. A node still launches any exported place,
+ * listed or not.
+ *
+ * |[<!-- language="C" -->
+ * static const DpPluginPlace places[] = {
+ *   { "echo", "echoes every message back", DP_PLUGIN_PLACE_FUNCTION },
+ *   { "echo_thunk", "the same, made by a thunk", DP_PLUGIN_PLACE_THUNK },
+ *   { NULL }
+ * };
+ * DP_PLUGIN_DEFINE_WITH_PLACES ("echo", "Echoes every message", "1.0",
+ *                               "LGPL-2.1-or-later", places)
+ * ]|
+ *
+ * Since: 1.0
+ */
+#define DP_PLUGIN_DEFINE_WITH_PLACES(name, description, version, license, places) \
   DP_PLACE_EXPORT const DpPluginDesc *dp_plugin_describe (void);            \
   DP_PLACE_EXPORT const DpPluginDesc *                                      \
   dp_plugin_describe (void)                                                 \
   {                                                                         \
     static const DpPluginDesc desc = {                                      \
       DP_PLUGIN_ABI_MAJOR, DP_PLUGIN_ABI_MINOR,                             \
-      name, description, version, license, { NULL, NULL, NULL, NULL }      \
+      name, description, version, license, places, { NULL, NULL, NULL }    \
     };                                                                      \
     return &desc;                                                           \
   }

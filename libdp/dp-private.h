@@ -99,6 +99,8 @@ typedef struct {
    * channel, delivered together; takes the messages (transfer full of each,
    * not of the array). Without it each goes to frame(). */
   void (*data)   (DpConnection *conn, guint32 channel, GVariant **msgs, guint n, gpointer data);
+  /* Optional: a heartbeat came back (the rtt was measured) */
+  void (*heartbeat) (DpConnection *conn, gpointer data);
 } DpConnectionHandler;
 
 DpConnection *_dp_connection_new        (GSocketConnection *sconn,
@@ -317,6 +319,13 @@ gpointer  _dp_plugin_lookup (const char         *plugin,
                              gboolean            allow_any_path,
                              GError            **error);
 GStrv     _dp_plugin_default_dirs (void);
+/* opens @plugin (a name on @plugin_dirs or any file path) and checks its
+ * descriptor: *@desc_out is NULL when it has none (dp-inspect) */
+gboolean  _dp_plugin_describe (const char          *plugin,
+                               const char * const  *plugin_dirs,
+                               char               **file_out,
+                               const DpPluginDesc **desc_out,
+                               GError             **error);
 
 /* ------------------------------------------------------------------ *
  * Isolated places (dp-isolated-place.c): a place in a process of its  *
@@ -362,6 +371,25 @@ void  _dp_object_invoke (GMainContext *context, gpointer object,
  * context of the caller's. Returns the result (transfer full). */
 typedef void (*DpSyncStart) (gpointer data, GAsyncReadyCallback cb, gpointer user_data);
 GAsyncResult *_dp_run_sync (DpSyncStart start, gpointer data);
+
+/* Tasks waiting for something an object will report (a message, a death),
+ * in a list under the object's @lock. A task whose cancellable fires is
+ * taken off the list and returns G_IO_ERROR_CANCELLED in its own context;
+ * whoever takes a task off the list (either way) completes it, once.
+ * _dp_pending_task_add(): with @lock not held; the task's source object
+ * must be the list's owner. _dp_pending_task_pop(): the oldest task (full
+ * reference), or NULL; with @lock not held. */
+typedef struct {
+  GMutex *lock;
+  GQueue  tasks;     /* of DpPendingTask, under @lock */
+} DpPendingTasks;
+void   _dp_pending_tasks_init (DpPendingTasks *pt, GMutex *lock);
+void   _dp_pending_task_add   (DpPendingTasks *pt, GTask *task);
+GTask *_dp_pending_task_pop   (DpPendingTasks *pt);
+gboolean _dp_pending_tasks_is_empty (DpPendingTasks *pt);
+/* completes (G_IO_ERROR_CANCELLED) and drops the tasks already cancelled */
+void   _dp_pending_tasks_drop_cancelled (DpPendingTasks *pt);
+void   _dp_pending_tasks_clear (DpPendingTasks *pt);
 
 /* ------------------------------------------------------------------ *
  * A node's server half (dp-node-server.c): places started for peers   *

@@ -52,7 +52,16 @@ struct _DpRemoteConnection
   gboolean                 watching;        /* a writable watch will call flush_pending_puts() */
   DpRemoteDeathFunc        death_func;      /* the RPC client's, see dp-rpc.c */
   gpointer                 death_data;
+  DpPendingTasks           get_tasks;       /* get_async, served in the owner context */
+  DpPendingTasks           wait_tasks;      /* wait_async, completed at the death */
 };
+
+enum {
+  PROP_0,
+  PROP_STATE,
+  N_PROPS
+};
+static GParamSpec *properties[N_PROPS];
 
 typedef enum {
   EVENT_READY,
@@ -111,6 +120,69 @@ emit_messages (DpRemoteConnection *self)
     }
 }
 
+/* The owner's context: hands what has arrived to the pending
+ * get_async()s, in order; NULL to each once the place has exited and
+ * everything was got */
+static void
+serve_gets (DpRemoteConnection *self)
+{
+  DP_ASSERT_OWNER_CONTEXT (self->owner_context);
+  _dp_pending_tasks_drop_cancelled (&self->get_tasks);
+  while (!_dp_pending_tasks_is_empty (&self->get_tasks))
+    {
+      gboolean closed = FALSE;
+      GVariant *msg = dp_place_channel_get_timeout (self->end, 0, &closed);
+      GTask *task;
+
+      if (msg == NULL && !closed)
+        return;
+      task = _dp_pending_task_pop (&self->get_tasks);
+      if (task == NULL)
+        {
+          /* cannot happen: adds and cancels run in this context too */
+          g_clear_pointer (&msg, g_variant_unref);
+          return;
+        }
+      g_task_return_pointer (task, msg, (GDestroyNotify) g_variant_unref);
+      g_object_unref (task);
+    }
+}
+
+/* Completes the pending wait_async()s when the place has exited for good */
+static void
+complete_waits (DpRemoteConnection *self)
+{
+  DpRemoteConnectionState state;
+  DpPlaceExit exit;
+  GTask *task;
+
+  g_mutex_lock (&self->lock);
+  state = self->state;
+  exit = self->exit;
+  g_mutex_unlock (&self->lock);
+  if (state != DP_REMOTE_CONNECTION_EXITED)
+    return;
+  while ((task = _dp_pending_task_pop (&self->wait_tasks)) != NULL)
+    {
+      g_task_return_int (task, exit);
+      g_object_unref (task);
+    }
+}
+
+static void
+serve_gets_in_owner (gpointer object,
+                     gpointer data)
+{
+  serve_gets (object);
+}
+
+static void
+complete_waits_in_owner (gpointer object,
+                         gpointer data)
+{
+  complete_waits (object);
+}
+
 /* Runs in the owner's context: one lifecycle event. Each has an idle of its
  * own (they are rare), so they keep their order with everything else libdp
  * hands to the owner's context — e.g. a node's output before the death of
@@ -124,6 +196,8 @@ dispatch_event (gpointer object,
   Event *e = data;
 
   DP_ASSERT_OWNER_CONTEXT (self->owner_context);
+  if (e->type != EVENT_UNDELIVERED)
+    g_object_notify_by_pspec (object, properties[PROP_STATE]);
   switch (e->type)
     {
     case EVENT_READY:
@@ -133,8 +207,10 @@ dispatch_event (gpointer object,
         g_signal_emit (self, signals[SIGNAL_RESTARTED], 0, e->attempt);
       break;
     case EVENT_DIED:
+      serve_gets (self);
       emit_messages (self);
       g_signal_emit (self, signals[SIGNAL_DIED], 0, (int) e->exit, e->detail);
+      complete_waits (self);
       if (e->attempt)   /* a death the restart policy is to act on */
         apply_restart_policy (self);
       break;
@@ -157,6 +233,7 @@ dispatch_in_owner (gpointer object,
 
   DP_ASSERT_OWNER_CONTEXT (self->owner_context);
   g_atomic_int_set (&self->dispatch_pending, 0);
+  serve_gets (self);
   emit_messages (self);
 }
 
@@ -235,6 +312,8 @@ dp_remote_connection_finalize (GObject *object)
         g_clear_pointer (&e, _dp_channel_entry_unref);
       }
   g_array_unref (self->ids);
+  _dp_pending_tasks_clear (&self->get_tasks);
+  _dp_pending_tasks_clear (&self->wait_tasks);
   g_queue_clear_full (&self->pending_puts, g_object_unref);
   _dp_restart_policy_clear (&self->policy);
   g_clear_object (&self->end);
@@ -251,9 +330,50 @@ dp_remote_connection_finalize (GObject *object)
 }
 
 static void
+dp_remote_connection_get_property (GObject    *object,
+                                   guint       prop_id,
+                                   GValue     *value,
+                                   GParamSpec *pspec)
+{
+  DpRemoteConnection *self = DP_REMOTE_CONNECTION (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE: g_value_set_enum (value, dp_remote_connection_get_state (self)); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 dp_remote_connection_class_init (DpRemoteConnectionClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = dp_remote_connection_finalize;
+  G_OBJECT_CLASS (klass)->get_property = dp_remote_connection_get_property;
+
+  /**
+   * DpRemoteConnection:state:
+   *
+   * Where the connection is in its life (dp_remote_connection_get_state()).
+   * Notified in the main context the connection was made in, with the
+   * #DpRemoteConnection::ready, #DpRemoteConnection::died and
+   * #DpRemoteConnection::restarting signals (just before each).
+   *
+   * ```c
+   * static void
+   * on_state (DpRemoteConnection *rc, GParamSpec *pspec, gpointer data)
+   * {
+   *   g_print ("now %d\n", dp_remote_connection_get_state (rc));
+   * }
+   * g_signal_connect (rc, "notify::state", G_CALLBACK (on_state), NULL);
+   * ```
+   *
+   * Since: 1.0
+   */
+  properties[PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL, DP_TYPE_REMOTE_CONNECTION_STATE,
+                       DP_REMOTE_CONNECTION_STARTING,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (G_OBJECT_CLASS (klass), N_PROPS, properties);
 
   /**
    * DpRemoteConnection::ready:
@@ -332,6 +452,8 @@ dp_remote_connection_init (DpRemoteConnection *self)
   _dp_restart_policy_init (&self->policy, &self->lock);
   g_weak_ref_init (&self->node, NULL);
   self->ids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  _dp_pending_tasks_init (&self->get_tasks, &self->lock);
+  _dp_pending_tasks_init (&self->wait_tasks, &self->lock);
   self->owner_context = g_main_context_ref_thread_default ();
 }
 
@@ -453,8 +575,14 @@ report_undelivered (DpRemoteConnection *self,
                     GVariant           *msg)
 {
   g_autofree char *text = g_variant_print (msg, FALSE);
+  gboolean never_started;
 
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+  /* a place that never started was reported as such (its error): what
+   * was put for it is said here only for the debug log */
+  g_mutex_lock (&self->lock);
+  never_started = self->exit == DP_PLACE_EXIT_FAILED;
+  g_mutex_unlock (&self->lock);
+  g_log_structured (G_LOG_DOMAIN, never_started ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
                     "DP_PLACE", self->symbol ? self->symbol : "",
                     "DP_EVENT", "undelivered",
                     "MESSAGE", "place %s ended before it read %.200s; not delivered", self->symbol ? self->symbol : "", text);
@@ -829,6 +957,8 @@ apply_restart_policy (DpRemoteConnection *self)
  * this; a restart callback calls it when it decides to.
  *
  * Returns: %FALSE when the node is gone (the connection then exits)
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_connection_restart (DpRemoteConnection *self)
@@ -898,6 +1028,8 @@ dp_remote_connection_restart (DpRemoteConnection *self)
  * other two, as for #DpRemoteNode. After each death that is restarted:
  * #DpRemoteConnection::died, then ::restarting and ::restarted with the
  * restart's number (1, 2…).
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_set_restart (DpRemoteConnection *self,
@@ -916,6 +1048,8 @@ dp_remote_connection_set_restart (DpRemoteConnection *self,
  * gives up, the connection exits (its detail ends "; the restart policy
  * gave up"). Replaces any other restart policy (see
  * dp_remote_connection_set_restart()).
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_set_restarter (DpRemoteConnection *self,
@@ -936,6 +1070,8 @@ dp_remote_connection_set_restarter (DpRemoteConnection *self,
  *
  * The seed's restart procedure. Replaces any other restart policy (see
  * dp_remote_connection_set_restart()).
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_set_restart_func (DpRemoteConnection *self,
@@ -968,6 +1104,8 @@ dp_remote_connection_set_restart_func (DpRemoteConnection *self,
  * Returns: %FALSE when the place has exited or the connection is closed,
  *   or when @message is over the largest frame the node accepts
  *   (#DpNode:max-frame-size there; a warning names it)
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_connection_put (DpRemoteConnection *self,
@@ -1057,6 +1195,8 @@ flush_pending_puts (DpRemoteConnection *self)
  * order they were made. A program that waits for each callback before the
  * next put (as dp-launch does with its standard input) holds at most one
  * message in hand.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_put_async (DpRemoteConnection  *self,
@@ -1090,6 +1230,8 @@ dp_remote_connection_put_async (DpRemoteConnection  *self,
  * Returns: %TRUE when the message was queued on the connection; %FALSE
  *   with %DP_ERROR_CLOSED when the place has exited or the connection
  *   closed, or %G_IO_ERROR_CANCELLED
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_connection_put_finish (DpRemoteConnection  *self,
@@ -1109,6 +1251,8 @@ dp_remote_connection_put_finish (DpRemoteConnection  *self,
  * waiting. A snapshot: another thread may fill the queue meanwhile.
  *
  * Returns: %TRUE when dp_remote_connection_put() would not wait
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_connection_is_writable (DpRemoteConnection *self)
@@ -1131,6 +1275,8 @@ dp_remote_connection_is_writable (DpRemoteConnection *self)
  *
  * Returns: (transfer full) (nullable): the message, or %NULL once the place
  *   has exited and all it sent has been got
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_remote_connection_get (DpRemoteConnection *self)
@@ -1147,6 +1293,8 @@ dp_remote_connection_get (DpRemoteConnection *self)
  *
  * Returns: (transfer full) (nullable): the message, or %NULL with
  *   %DP_ERROR_TIMED_OUT or %DP_ERROR_CLOSED
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_remote_connection_get_timeout (DpRemoteConnection  *self,
@@ -1179,6 +1327,8 @@ dp_remote_connection_get_timeout (DpRemoteConnection  *self,
  * @self: a #DpRemoteConnection
  *
  * Returns: (transfer full) (nullable): a message that has arrived, or %NULL
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_remote_connection_try_get (DpRemoteConnection *self)
@@ -1188,12 +1338,160 @@ dp_remote_connection_try_get (DpRemoteConnection *self)
 }
 
 /**
+ * dp_remote_connection_get_async:
+ * @self: a #DpRemoteConnection
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when a message is there
+ * @user_data: data for @callback
+ *
+ * The non-blocking form of dp_remote_connection_get(), for main-loop code:
+ * @callback runs (in the thread-default main context of the caller, which
+ * must be the one the connection was made in: where its signals are
+ * emitted) once a message has arrived,
+ * or once the place has exited and everything it sent has been got. Gets
+ * are served in the order they were asked for; a message is given to a
+ * pending get before the #DpRemoteConnection::message signal.
+ *
+ * ```c
+ * static void
+ * got (GObject *source, GAsyncResult *res, gpointer data)
+ * {
+ *   g_autoptr(GError) error = NULL;
+ *   g_autoptr(GVariant) msg =
+ *     dp_remote_connection_get_finish (DP_REMOTE_CONNECTION (source), res, &error);
+ *
+ *   if (msg != NULL)
+ *     g_print ("got %s\n", g_variant_print (msg, TRUE));
+ *   else if (error == NULL)
+ *     g_print ("the place has exited\n");
+ * }
+ *
+ * dp_remote_connection_get_async (rc, cancellable, got, NULL);
+ * ```
+ *
+ * Since: 1.0
+ */
+void
+dp_remote_connection_get_async (DpRemoteConnection  *self,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GMainContext) here = g_main_context_ref_thread_default ();
+
+  g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
+  /* adds, cancels and serves all run in the one context: no races */
+  g_return_if_fail (here == self->owner_context);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dp_remote_connection_get_async);
+  /* a get that was given a message returns it, even if cancelled meanwhile:
+   * nothing is lost (cancelled gets are dropped before messages are handed
+   * out, see serve_gets()) */
+  g_task_set_check_cancellable (task, FALSE);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  _dp_pending_task_add (&self->get_tasks, task);
+  _dp_object_invoke (self->owner_context, self, serve_gets_in_owner, NULL, NULL);
+}
+
+/**
+ * dp_remote_connection_get_finish:
+ * @self: a #DpRemoteConnection
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError (%G_IO_ERROR_CANCELLED)
+ *
+ * Returns: (transfer full) (nullable): the message; %NULL without an error
+ *   once the place has exited and everything it sent has been got
+ *
+ * Since: 1.0
+ */
+GVariant *
+dp_remote_connection_get_finish (DpRemoteConnection  *self,
+                                 GAsyncResult        *result,
+                                 GError             **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * dp_remote_connection_wait_async:
+ * @self: a #DpRemoteConnection
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once the place has exited
+ * @user_data: data for @callback
+ *
+ * The non-blocking form of dp_remote_connection_wait()
+ * (`distributed-place-wait`): @callback runs, in the caller's
+ * thread-default main context, once the place has exited for good (a
+ * place restarted on exit has not).
+ *
+ * ```c
+ * static void
+ * ended (GObject *source, GAsyncResult *res, gpointer data)
+ * {
+ *   DpPlaceExit exit = dp_remote_connection_wait_finish (DP_REMOTE_CONNECTION (source),
+ *                                                         res, NULL);
+ *   g_print ("ended: %s\n", dp_place_exit_to_string (exit));
+ * }
+ *
+ * dp_remote_connection_wait_async (rc, NULL, ended, NULL);
+ * ```
+ *
+ * Since: 1.0
+ */
+void
+dp_remote_connection_wait_async (DpRemoteConnection  *self,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (DP_IS_REMOTE_CONNECTION (self));
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dp_remote_connection_wait_async);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  _dp_pending_task_add (&self->wait_tasks, task);
+  /* already over: the death was dispatched before the add */
+  if (dp_remote_connection_get_state (self) == DP_REMOTE_CONNECTION_EXITED)
+    _dp_object_invoke (self->owner_context, self, complete_waits_in_owner, NULL, NULL);
+}
+
+/**
+ * dp_remote_connection_wait_finish:
+ * @self: a #DpRemoteConnection
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError (%G_IO_ERROR_CANCELLED)
+ *
+ * Returns: how the place ended; %DP_PLACE_EXIT_RUNNING with @error set
+ *   when the wait was cancelled
+ *
+ * Since: 1.0
+ */
+DpPlaceExit
+dp_remote_connection_wait_finish (DpRemoteConnection  *self,
+                                  GAsyncResult        *result,
+                                  GError             **error)
+{
+  gssize exit;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), DP_PLACE_EXIT_RUNNING);
+  exit = g_task_propagate_int (G_TASK (result), error);
+  return exit < 0 ? DP_PLACE_EXIT_RUNNING : (DpPlaceExit) exit;
+}
+
+/**
  * dp_remote_connection_close:
  * @self: a #DpRemoteConnection
  *
  * Tells the place that nothing more will be sent: its
  * dp_place_channel_get() returns %NULL once it has read what was. Messages
  * the place sends afterwards still arrive.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_close (DpRemoteConnection *self)
@@ -1225,6 +1523,8 @@ dp_remote_connection_close (DpRemoteConnection *self)
  *
  * The asynchronous form of dp_remote_connection_to_variant(), for
  * main-loop code; finish with dp_remote_connection_to_variant_finish().
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_to_variant_async (DpRemoteConnection  *self,
@@ -1279,6 +1579,8 @@ dp_remote_connection_to_variant_async (DpRemoteConnection  *self,
  *
  * Returns: (transfer full) (nullable): the reference, or %NULL with @error
  *   set, as dp_remote_connection_to_variant()
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_remote_connection_to_variant_finish (DpRemoteConnection  *self,
@@ -1329,6 +1631,8 @@ to_variant_start (gpointer            data,
  *   or this connection is no place's own), %DP_ERROR_BAD_REFERENCE (the
  *   node cannot hand it over: an isolated place, a named place's client),
  *   %DP_ERROR_CONNECTION_CLOSED (the node went meanwhile)
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_remote_connection_to_variant (DpRemoteConnection  *self,
@@ -1360,6 +1664,8 @@ dp_remote_connection_to_variant (DpRemoteConnection  *self,
  * Blocks until the node has started the place, or failed to.
  *
  * Returns: %TRUE when the place runs
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_connection_wait_ready (DpRemoteConnection  *self,
@@ -1388,6 +1694,8 @@ dp_remote_connection_wait_ready (DpRemoteConnection  *self,
  * @cancellable: (nullable): a #GCancellable
  * @callback: called when the place runs or failed to start
  * @user_data: data for @callback
+ *
+ * Since: 1.0
  */
 void
 dp_remote_connection_wait_ready_async (DpRemoteConnection  *self,
@@ -1418,6 +1726,8 @@ dp_remote_connection_wait_ready_async (DpRemoteConnection  *self,
  * @error: return location for a #GError
  *
  * Returns: %TRUE when the place runs
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_connection_wait_ready_finish (DpRemoteConnection  *self,
@@ -1436,6 +1746,8 @@ dp_remote_connection_wait_ready_finish (DpRemoteConnection  *self,
  * sent stay available to dp_remote_connection_get().
  *
  * Returns: how the place ended
+ *
+ * Since: 1.0
  */
 DpPlaceExit
 dp_remote_connection_wait (DpRemoteConnection *self)
@@ -1484,6 +1796,8 @@ dp_remote_connection_get_exit (DpRemoteConnection *self)
  *
  * Returns: (transfer full) (nullable): the detail, %NULL while the place
  *   has not ended yet
+ *
+ * Since: 1.0
  */
 char *
 dp_remote_connection_dup_exit_detail (DpRemoteConnection *self)
@@ -1509,6 +1823,8 @@ dp_remote_connection_dup_exit_detail (DpRemoteConnection *self)
  * Deprecated: use dp_remote_connection_dup_exit_detail()
  *
  * Returns: (transfer none) (nullable): how the place ended, in words
+ *
+ * Since: 1.0
  */
 const char *
 dp_remote_connection_get_exit_detail (DpRemoteConnection *self)
@@ -1531,6 +1847,8 @@ dp_remote_connection_get_exit_detail (DpRemoteConnection *self)
  *
  * Returns: (transfer full) (nullable): a copy of the error, %NULL when
  *   there is none
+ *
+ * Since: 1.0
  */
 GError *
 dp_remote_connection_dup_error (DpRemoteConnection *self)
@@ -1556,6 +1874,8 @@ dp_remote_connection_dup_error (DpRemoteConnection *self)
  * Deprecated: use dp_remote_connection_dup_error()
  *
  * Returns: (nullable): why the place could not be started or was lost
+ *
+ * Since: 1.0
  */
 const GError *
 dp_remote_connection_get_error (DpRemoteConnection *self)

@@ -22,6 +22,8 @@ G_BEGIN_DECLS
  * @DP_REMOTE_CONNECTION_EXITED: the place ended or could not be started
  *
  * Where a #DpRemoteConnection is in its life.
+ *
+ * Since: 1.0
  */
 typedef enum {
   DP_REMOTE_CONNECTION_STARTING,
@@ -62,6 +64,8 @@ typedef enum {
  * dp_remote_connection_close (pl);
  * g_assert (dp_remote_connection_wait (pl) == DP_PLACE_EXIT_RETURNED);
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_REMOTE_CONNECTION (dp_remote_connection_get_type ())
 DP_AVAILABLE_IN_1_0
@@ -76,6 +80,24 @@ DP_AVAILABLE_IN_1_0
 GVariant    *dp_remote_connection_get_timeout (DpRemoteConnection *self,
                                               gint64              timeout_us,
                                               GError            **error);
+DP_AVAILABLE_IN_1_0
+void         dp_remote_connection_get_async  (DpRemoteConnection  *self,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+DP_AVAILABLE_IN_1_0
+GVariant    *dp_remote_connection_get_finish (DpRemoteConnection  *self,
+                                              GAsyncResult        *result,
+                                              GError             **error);
+DP_AVAILABLE_IN_1_0
+void         dp_remote_connection_wait_async (DpRemoteConnection  *self,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+DP_AVAILABLE_IN_1_0
+DpPlaceExit  dp_remote_connection_wait_finish (DpRemoteConnection  *self,
+                                               GAsyncResult        *result,
+                                               GError             **error);
 DP_AVAILABLE_IN_1_0
 void         dp_remote_connection_put_async  (DpRemoteConnection  *self,
                                              GVariant            *message,

@@ -22,6 +22,8 @@ struct _DpRemoteNode
   /* immutable after construction */
   DpNode         *router;
   GMainContext   *owner_context;    /* where signals are emitted */
+  gint            heartbeat_notify_pending;   /* atomic */
+  DpPendingTasks  die_tasks;        /* wait_for_die_async(), completed at a death */
   char           *host;
   guint16         requested_port;
   DpSpawnOptions *options;
@@ -157,6 +159,7 @@ dp_remote_node_finalize (GObject *object)
 
   g_clear_pointer (&self->conn, _dp_connection_unref);
   g_clear_object (&self->process);
+  _dp_pending_tasks_clear (&self->die_tasks);
   _dp_restart_policy_clear (&self->policy);
   g_clear_pointer (&self->relaunch, g_ptr_array_unref);
   if (self->retry)
@@ -189,6 +192,10 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
    * DpRemoteNode:rtt:
    *
    * Round-trip time of the last heartbeat, in seconds; -1 before the first.
+   * Notified (with #DpRemoteNode:last-seen) in the main context the node
+   * was made in, each time a heartbeat comes back.
+   *
+   * Since: 1.0
    */
   properties[PROP_RTT] =
     g_param_spec_double ("rtt", NULL, NULL, -1, G_MAXDOUBLE, -1,
@@ -196,7 +203,12 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
   /**
    * DpRemoteNode:last-seen:
    *
-   * Seconds since anything last arrived from the node; -1 when not connected.
+   * Seconds since anything last arrived from the node; -1 when not
+   * connected. It grows between frames without notifications: it is
+   * notified when a heartbeat comes back (it is then near 0), in the main
+   * context the node was made in.
+   *
+   * Since: 1.0
    */
   properties[PROP_LAST_SEEN] =
     g_param_spec_double ("last-seen", NULL, NULL, -1, G_MAXDOUBLE, -1,
@@ -269,6 +281,7 @@ dp_remote_node_init (DpRemoteNode *self)
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   _dp_restart_policy_init (&self->policy, &self->lock);
+  _dp_pending_tasks_init (&self->die_tasks, &self->lock);
   self->owner_context = g_main_context_ref_thread_default ();
   self->connections = g_ptr_array_new_with_free_func (g_object_unref);
   self->relaunch = g_ptr_array_new_with_free_func (g_object_unref);
@@ -321,6 +334,20 @@ emit_ready (gpointer object,
 }
 
 /* router thread */
+/* Completes the pending wait_for_die_async()s: the node is dead. With
+ * @lock not held. */
+static void
+complete_die_waits (DpRemoteNode *self)
+{
+  GTask *task;
+
+  while ((task = _dp_pending_task_pop (&self->die_tasks)) != NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
+}
+
 static void
 declare_dead (DpRemoteNode *self)
 {
@@ -343,6 +370,7 @@ declare_dead (DpRemoteNode *self)
                                           self->conn_reason ? self->conn_reason : "connection lost");
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
+  complete_die_waits (self);
 
   if (self->grace)
     {
@@ -585,8 +613,36 @@ remote_closed (DpConnection *conn,
     }
 }
 
+/* Runs in the owner's context: DpRemoteNode:rtt and :last-seen changed */
+static void
+notify_heartbeat (gpointer object,
+                  gpointer data)
+{
+  DpRemoteNode *self = object;
+
+  DP_ASSERT_OWNER_CONTEXT (self->owner_context);
+  g_atomic_int_set (&self->heartbeat_notify_pending, 0);
+  g_object_freeze_notify (object);
+  g_object_notify_by_pspec (object, properties[PROP_RTT]);
+  g_object_notify_by_pspec (object, properties[PROP_LAST_SEEN]);
+  g_object_thaw_notify (object);
+}
+
+/* Router thread: a heartbeat came back; the notifications go to the
+ * owner's context (one pending at a time) */
+static void
+remote_heartbeat (DpConnection *conn,
+                  gpointer      data)
+{
+  DpRemoteNode *self = data;
+
+  DP_ASSERT_ROUTER_THREAD (self->router);
+  if (g_atomic_int_compare_and_exchange (&self->heartbeat_notify_pending, 0, 1))
+    _dp_object_invoke (self->owner_context, self, notify_heartbeat, NULL, NULL);
+}
+
 static const DpConnectionHandler remote_handler = {
-  NULL, remote_frame, remote_closed,
+  NULL, remote_frame, remote_closed, NULL, remote_heartbeat,
 };
 
 static void
@@ -777,6 +833,8 @@ connect_in_router (gpointer data)
  * local host, over ssh otherwise (see #DpSpawnMethod). The node receives
  * the router's secret on its standard input and exits when that closes —
  * when the returned #DpRemoteNode is finalized or this process exits.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_spawn_async (DpNode               *router,
@@ -805,6 +863,8 @@ dp_remote_node_spawn_async (DpNode               *router,
  * @error: return location for a #GError
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_remote_node_spawn_finish (GAsyncResult  *result,
@@ -850,6 +910,8 @@ sync_start (gpointer data, GAsyncReadyCallback cb, gpointer user_data)
  * returned object are emitted in the caller's thread-default main context.
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_remote_node_spawn (DpNode               *router,
@@ -880,6 +942,8 @@ dp_remote_node_spawn (DpNode               *router,
  *
  * Attaches to a node that already runs (for example one started by hand
  * with `dp-node --listen`), authenticating with the router's secret.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_connect_async (DpNode              *router,
@@ -906,6 +970,8 @@ dp_remote_node_connect_async (DpNode              *router,
  * @error: return location for a #GError
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_remote_node_connect_finish (GAsyncResult  *result,
@@ -923,6 +989,8 @@ dp_remote_node_connect_finish (GAsyncResult  *result,
  * @error: return location for a #GError
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_remote_node_connect (DpNode        *router,
@@ -1006,6 +1074,7 @@ respawned_cb (GObject      *source,
       self->death_reason = g_strdup_printf ("node %s could not be restarted: %s", self->host, error->message);
       g_cond_broadcast (&self->cond);
       g_mutex_unlock (&self->lock);
+      complete_die_waits (self);
       _dp_object_invoke (self->owner_context, self, emit_died, g_strdup (self->death_reason), g_free);
       if (restart_decision (self) == DP_RESTART_NOW && self->retry == NULL)
         {
@@ -1111,6 +1180,8 @@ respawn_in_router (gpointer data)
  *
  * Returns: %FALSE when @self cannot be restarted (it was not spawned, or it
  *   was stopped with dp_remote_node_terminate() / dp_remote_node_send_exit())
+ *
+ * Since: 1.0
  */
 gboolean
 dp_remote_node_restart (DpRemoteNode *self)
@@ -1161,6 +1232,8 @@ apply_restart_policy (DpRemoteNode *self)
  * with it. A node stopped with dp_remote_node_terminate() or
  * dp_remote_node_send_exit() is not restarted. A respawn that fails is tried
  * again a second later.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_set_restart (DpRemoteNode *self,
@@ -1178,6 +1251,8 @@ dp_remote_node_set_restart (DpRemoteNode *self,
  * Like dp_remote_node_set_restart(), but restarts as @restarter allows;
  * when it gives up, the places waiting for the node end with
  * %DP_PLACE_EXIT_LOST.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_set_restarter (DpRemoteNode *self,
@@ -1197,6 +1272,8 @@ dp_remote_node_set_restarter (DpRemoteNode *self,
  *
  * The seed's restart procedure, for a node. The places wait for the node
  * until it is restarted or @self is released.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_set_restart_func (DpRemoteNode   *self,
@@ -1213,6 +1290,8 @@ dp_remote_node_set_restart_func (DpRemoteNode   *self,
  * @self: a #DpRemoteNode
  *
  * Returns: how many times the node was restarted
+ *
+ * Since: 1.0
  */
 guint
 dp_remote_node_get_restarts (DpRemoteNode *self)
@@ -1271,6 +1350,8 @@ open_channel (DpRemoteNode *self,
  * Messages may be put on it right away.
  *
  * Returns: (transfer full): the connection to the place
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_remote_node_launch_place (DpRemoteNode  *self,
@@ -1342,6 +1423,8 @@ dp_remote_node_launch_place_with_restarter (DpRemoteNode  *self,
  * connection gets the replies to what it sent; the place's state is shared.
  *
  * Returns: (transfer full): the connection
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_remote_node_connect_to_named_place (DpRemoteNode *self,
@@ -1358,11 +1441,61 @@ dp_remote_node_connect_to_named_place (DpRemoteNode *self,
 }
 
 /**
+ * dp_remote_node_list_places:
+ * @self: a #DpRemoteNode
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Asks the node what runs on it, over the authenticated connection: a
+ * dictionary (`a{sv}`) with "places" (`aa{sv}`: each place's "symbol",
+ * "channel", "peer" — the connection that started it —, "name" for a
+ * named place, "isolated"), "named" (`a{su}`: each named place and its
+ * number of clients) and "connections" (`u`: masters and peers connected).
+ * `dp-launch --connect --list HOST:PORT` prints it.
+ *
+ * ```c
+ * g_autoptr(GVariant) what = dp_remote_node_list_places (node, NULL, &error);
+ * g_autoptr(GVariant) places = g_variant_lookup_value (what, "places", NULL);
+ * g_print ("%" G_GSIZE_FORMAT " places\n", g_variant_n_children (places));
+ * ```
+ *
+ * Returns: (transfer full): the listing, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+dp_remote_node_list_places (DpRemoteNode  *self,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  GVariantBuilder b;
+  g_autoptr(DpRemoteConnection) rc = NULL;
+  GVariant *listing;
+
+  g_return_val_if_fail (DP_IS_REMOTE_NODE (self), NULL);
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "kind", g_variant_new_string ("list"));
+  rc = open_channel (self, g_variant_builder_end (&b), "list", FALSE, NULL);
+  if (!dp_remote_connection_wait_ready (rc, cancellable, error))
+    return NULL;
+  listing = dp_remote_connection_get (rc);
+  if (listing == NULL || !g_variant_is_of_type (listing, G_VARIANT_TYPE_VARDICT))
+    {
+      g_clear_pointer (&listing, g_variant_unref);
+      g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL, "node %s:%u sent no listing",
+                   self->host, dp_remote_node_get_port (self));
+    }
+  return listing;
+}
+
+/**
  * dp_remote_node_get_first_place:
  * @self: a #DpRemoteNode
  *
  * Returns: (transfer none) (nullable): the first connection made through
  *   @self (`node-get-first-place`)
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_remote_node_get_first_place (DpRemoteNode *self)
@@ -1381,6 +1514,8 @@ dp_remote_node_get_first_place (DpRemoteNode *self)
  * @self: a #DpRemoteNode
  *
  * Asks the node to exit (`node-send-exit`). Harmless on a dead node.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_send_exit (DpRemoteNode *self)
@@ -1417,6 +1552,8 @@ terminate_in_router (gpointer data)
  *
  * Closes the node's standard input (a spawned node exits) or, for a node
  * attached with dp_remote_node_connect(), the connection to it.
+ *
+ * Since: 1.0
  */
 void
 dp_remote_node_terminate (DpRemoteNode *self)
@@ -1438,6 +1575,8 @@ dp_remote_node_terminate (DpRemoteNode *self)
  * error have ended), within the same time.
  *
  * Returns: %TRUE when it is, %FALSE when the time ran out
+ *
+ * Since: 1.0
  */
 typedef struct {
   DpRemoteNode  *node;
@@ -1489,6 +1628,75 @@ dp_remote_node_wait_for_die (DpRemoteNode *self,
   return died;
 }
 
+/**
+ * dp_remote_node_wait_for_die_async:
+ * @self: a #DpRemoteNode
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once the node is dead
+ * @user_data: data for @callback
+ *
+ * The non-blocking form of dp_remote_node_wait_for_die() (`wait-for-die`):
+ * @callback runs in the caller's thread-default main context once the node
+ * is dead (at once if it is already). Unlike the blocking form it does not
+ * wait for the node's last output; a time limit is a #GCancellable that a
+ * timeout cancels.
+ *
+ * ```c
+ * static void
+ * dead (GObject *source, GAsyncResult *res, gpointer loop)
+ * {
+ *   if (dp_remote_node_wait_for_die_finish (DP_REMOTE_NODE (source), res, NULL))
+ *     g_main_loop_quit (loop);
+ * }
+ *
+ * dp_remote_node_terminate (node);
+ * dp_remote_node_wait_for_die_async (node, NULL, dead, loop);
+ * ```
+ *
+ * Since: 1.0
+ */
+void
+dp_remote_node_wait_for_die_async (DpRemoteNode        *self,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  gboolean died;
+
+  g_return_if_fail (DP_IS_REMOTE_NODE (self));
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dp_remote_node_wait_for_die_async);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  _dp_pending_task_add (&self->die_tasks, task);
+  g_mutex_lock (&self->lock);
+  died = self->died;
+  g_mutex_unlock (&self->lock);
+  if (died)
+    complete_die_waits (self);
+}
+
+/**
+ * dp_remote_node_wait_for_die_finish:
+ * @self: a #DpRemoteNode
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError (%G_IO_ERROR_CANCELLED)
+ *
+ * Returns: %TRUE when the node is dead, %FALSE with @error when the wait
+ *   was cancelled
+ *
+ * Since: 1.0
+ */
+gboolean
+dp_remote_node_wait_for_die_finish (DpRemoteNode  *self,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 gboolean
 dp_remote_node_is_alive (DpRemoteNode *self)
 {
@@ -1537,6 +1745,8 @@ dp_remote_node_dup_address (DpRemoteNode *self)
  * @self: a #DpRemoteNode
  *
  * Returns: the port the node listens on (the one it picked, for port 0)
+ *
+ * Since: 1.0
  */
 guint16
 dp_remote_node_get_port (DpRemoteNode *self)
@@ -1555,6 +1765,8 @@ dp_remote_node_get_port (DpRemoteNode *self)
  * @self: a #DpRemoteNode
  *
  * Returns: the node's process id on its host, or 0 when not known
+ *
+ * Since: 1.0
  */
 gint64
 dp_remote_node_get_pid (DpRemoteNode *self)
@@ -1575,6 +1787,8 @@ dp_remote_node_get_pid (DpRemoteNode *self)
  * The round-trip time of the last heartbeat (the #DpRemoteNode:rtt property).
  *
  * Returns: seconds, or -1 when not measured yet
+ *
+ * Since: 1.0
  */
 gdouble
 dp_remote_node_get_rtt (DpRemoteNode *self)
@@ -1594,6 +1808,8 @@ dp_remote_node_get_rtt (DpRemoteNode *self)
  * #DpRemoteNode:last-seen property).
  *
  * Returns: seconds (real time), or -1 when not connected
+ *
+ * Since: 1.0
  */
 gdouble
 dp_remote_node_get_last_seen (DpRemoteNode *self)
@@ -1614,6 +1830,8 @@ dp_remote_node_get_last_seen (DpRemoteNode *self)
  *
  * Returns: (transfer full) (nullable): the reason, %NULL while the node is
  *   alive
+ *
+ * Since: 1.0
  */
 char *
 dp_remote_node_dup_death_reason (DpRemoteNode *self)
@@ -1638,6 +1856,8 @@ dp_remote_node_dup_death_reason (DpRemoteNode *self)
  * Deprecated: use dp_remote_node_dup_death_reason()
  *
  * Returns: (transfer none) (nullable): why the node died, once it has
+ *
+ * Since: 1.0
  */
 const char *
 dp_remote_node_get_death_reason (DpRemoteNode *self)

@@ -31,6 +31,8 @@ G_BEGIN_DECLS
  *   dies with its node.
  *
  * How a place is launched on a node.
+ *
+ * Since: 1.0
  */
 typedef enum {
   DP_LAUNCH_NONE            = 0,
@@ -72,6 +74,8 @@ typedef enum {
  *          dp_remote_node_get_port (node), dp_remote_node_get_pid (node));
  * dp_remote_node_set_restart (node, TRUE);             // respawn it if it dies
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_REMOTE_NODE (dp_remote_node_get_type ())
 DP_AVAILABLE_IN_1_0
@@ -131,12 +135,25 @@ DpRemoteConnection *dp_remote_node_connect_to_named_place (DpRemoteNode *self,
 DP_AVAILABLE_IN_1_0
 DpRemoteConnection *dp_remote_node_get_first_place (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
+GVariant     *dp_remote_node_list_places   (DpRemoteNode  *self,
+                                            GCancellable  *cancellable,
+                                            GError       **error);
+DP_AVAILABLE_IN_1_0
 void          dp_remote_node_send_exit      (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
 void          dp_remote_node_terminate      (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0
 gboolean      dp_remote_node_wait_for_die   (DpRemoteNode *self,
                                              gint64        timeout_us);
+DP_AVAILABLE_IN_1_0
+void          dp_remote_node_wait_for_die_async  (DpRemoteNode        *self,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
+DP_AVAILABLE_IN_1_0
+gboolean      dp_remote_node_wait_for_die_finish (DpRemoteNode  *self,
+                                                  GAsyncResult  *result,
+                                                  GError       **error);
 DP_AVAILABLE_IN_1_0
 gboolean      dp_remote_node_is_alive       (DpRemoteNode *self);
 DP_AVAILABLE_IN_1_0

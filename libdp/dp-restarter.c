@@ -138,6 +138,8 @@ decide (DpRestarter *self,
  *
  * Something died: restart it now, later, or never, as the policy says.
  * Called by the supervision of places and nodes; usable for anything.
+ *
+ * Since: 1.0
  */
 void
 dp_restarter_request (DpRestarter    *self,
@@ -161,6 +163,8 @@ dp_restarter_request (DpRestarter    *self,
  * @self: a #DpRestarter
  *
  * Drops a deferred restart, if one is waiting.
+ *
+ * Since: 1.0
  */
 void
 dp_restarter_cancel (DpRestarter *self)
@@ -277,6 +281,8 @@ dp_restarter_init (DpRestarter *self)
  * @retry: restarts before giving up, -1 for no limit
  *
  * Returns: (transfer full): a new #DpRestarter
+ *
+ * Since: 1.0
  */
 DpRestarter *
 dp_restarter_new (gdouble seconds,
@@ -296,6 +302,8 @@ dp_restarter_new (gdouble seconds,
  * The seed's `restart-every`.
  *
  * Returns: (transfer full): a new #DpRestarter
+ *
+ * Since: 1.0
  */
 DpRestarter *
 dp_restart_every (gdouble    seconds,

@@ -34,6 +34,8 @@ G_BEGIN_DECLS
  *
  * dp_remote_connection_set_restarter (place, r);    // or dp_remote_node_set_restarter (node, r)
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_RESTARTER (dp_restarter_get_type ())
 DP_AVAILABLE_IN_1_0
@@ -45,6 +47,8 @@ G_DECLARE_FINAL_TYPE (DpRestarter, dp_restarter, DP, RESTARTER, GObject)
  * @user_data: data given with the request
  *
  * Does one restart.
+ *
+ * Since: 1.0
  */
 typedef void (*DpRestartFunc) (guint attempt, gpointer user_data);
 

@@ -9,7 +9,7 @@
 GMainLoop *_dp_node_get_user_loop (DpNode *self);
 
 /**
- * dp_message_router:
+ * dp_message_router: (skip)
  * @node: the master's #DpNode
  * @first_source: (nullable): a #GSource (a timer from dp_after_seconds(),
  *   dp_every_seconds(), or any other), then more, ending with %NULL
@@ -20,25 +20,63 @@ GMainLoop *_dp_node_get_user_loop (DpNode *self);
  * and runs it until dp_message_router_quit(). The node's own traffic runs
  * on its router thread, so a source's callback may block on
  * dp_remote_connection_get().
+ *
+ * Since: 1.0
  */
 void
 dp_message_router (DpNode  *node,
                    GSource *first_source,
                    ...)
 {
+  g_autoptr(GPtrArray) sources = g_ptr_array_new ();
   va_list ap;
   GSource *source;
-  GMainLoop *loop;
 
   g_return_if_fail (DP_IS_NODE (node));
 
   va_start (ap, first_source);
   for (source = first_source; source != NULL; source = va_arg (ap, GSource *))
-    {
-      g_source_attach (source, dp_node_get_context (node));
-      g_source_unref (source);
-    }
+    g_ptr_array_add (sources, source);
   va_end (ap);
+  dp_message_router_run (node, (GSource **) sources->pdata, sources->len);
+  for (guint i = 0; i < sources->len; i++)
+    g_source_unref (sources->pdata[i]);
+}
+
+/**
+ * dp_message_router_run:
+ * @node: the master's #DpNode
+ * @sources: (array length=n_sources) (nullable) (transfer none): the
+ *   #GSource values to attach (timers from dp_after_seconds(),
+ *   dp_every_seconds(), or any other)
+ * @n_sources: the length of @sources
+ *
+ * dp_message_router() with an array instead of a %NULL-terminated list:
+ * the form bindings call. The sources are attached to the node's main
+ * context and the context runs until dp_message_router_quit(). Unlike
+ * dp_message_router(), it does not take the caller's references.
+ *
+ * ```c
+ * GSource *timer = dp_every_seconds (1.0, tick, NULL, NULL);
+ *
+ * dp_message_router_run (node, &timer, 1);   // until dp_message_router_quit()
+ * g_source_unref (timer);
+ * ```
+ *
+ * Since: 1.0
+ */
+void
+dp_message_router_run (DpNode   *node,
+                       GSource **sources,
+                       gsize     n_sources)
+{
+  GMainLoop *loop;
+
+  g_return_if_fail (DP_IS_NODE (node));
+  g_return_if_fail (sources != NULL || n_sources == 0);
+
+  for (gsize i = 0; i < n_sources; i++)
+    g_source_attach (sources[i], dp_node_get_context (node));
 
   loop = g_main_loop_ref (_dp_node_get_user_loop (node));
   g_main_context_push_thread_default (dp_node_get_context (node));
@@ -52,6 +90,8 @@ dp_message_router (DpNode  *node,
  * @node: the #DpNode passed to dp_message_router()
  *
  * Makes dp_message_router() return.
+ *
+ * Since: 1.0
  */
 void
 dp_message_router_quit (DpNode *node)
@@ -72,6 +112,8 @@ dp_message_router_quit (DpNode *node)
  * loop. The return value of @func is ignored: it runs once.
  *
  * Returns: (transfer full): a #GSource for dp_message_router()
+ *
+ * Since: 1.0
  */
 GSource *
 dp_after_seconds (gdouble         seconds,
@@ -123,6 +165,8 @@ every_free (gpointer data)
  * as the loop starts, then every @seconds.
  *
  * Returns: (transfer full): a #GSource for dp_message_router()
+ *
+ * Since: 1.0
  */
 GSource *
 dp_every_seconds (gdouble         seconds,
@@ -154,6 +198,8 @@ dp_every_seconds (gdouble         seconds,
  * The seed's `spawn-remote-racket-node`; see dp_remote_node_spawn().
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_spawn_remote_node (DpNode               *router,
@@ -177,6 +223,8 @@ dp_spawn_remote_node (DpNode               *router,
  * node's places print copied to our standard output, whatever @options say.
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_create_place_node (DpNode               *router,
@@ -204,6 +252,8 @@ dp_create_place_node (DpNode               *router,
  * The seed's `spawn-node-at`: starts spawning a node in the background. (The
  * seed returns a channel that becomes ready with the node; in C that is the
  * callback. Unlike the seed, a failure is reported, with its #GError.)
+ *
+ * Since: 1.0
  */
 void
 dp_spawn_node_at (DpNode               *router,
@@ -262,6 +312,8 @@ join_spawned (GObject      *source,
  *
  * Returns: (transfer full) (element-type DpRemoteNode) (nullable): the
  *   nodes, in the order of @descs
+ *
+ * Since: 1.0
  */
 GPtrArray *
 dp_spawn_nodes_join (DpNode            *router,
@@ -313,6 +365,8 @@ dp_spawn_nodes_join (DpNode            *router,
  * dp_supervise_place_at() without flags; the connection works the same way.
  *
  * Returns: (transfer full): the connection to the place
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_supervise_thread_at (DpRemoteNode *node,
@@ -340,6 +394,8 @@ dp_supervise_thread_at (DpRemoteNode *node,
  * place on it and waits until the place runs.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 dp_spawn_node_supervise_place_at (DpNode               *router,
@@ -387,6 +443,8 @@ dp_spawn_node_supervise_place_at (DpNode               *router,
  * place with dp_node_get_first_place().
  *
  * Returns: (transfer full) (nullable): the node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_spawn_node_with_place_at (DpNode               *router,
@@ -418,6 +476,8 @@ dp_spawn_node_with_place_at (DpNode               *router,
  * The seed's `supervise-place-at`; see dp_remote_node_launch_place().
  *
  * Returns: (transfer full): the connection to the place
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_supervise_place_at (DpRemoteNode  *node,
@@ -435,6 +495,8 @@ dp_supervise_place_at (DpRemoteNode  *node,
  * @name: the place's name
  *
  * Returns: (transfer full): the connection
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_connect_to_named_place (DpRemoteNode *node,
@@ -448,6 +510,8 @@ dp_connect_to_named_place (DpRemoteNode *node,
  * @node: a #DpRemoteNode
  *
  * The seed's `node-send-exit`.
+ *
+ * Since: 1.0
  */
 void
 dp_node_send_exit (DpRemoteNode *node)
@@ -460,6 +524,8 @@ dp_node_send_exit (DpRemoteNode *node)
  * @node: a #DpRemoteNode
  *
  * Returns: (transfer none) (nullable): the seed's `node-get-first-place`
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_node_get_first_place (DpRemoteNode *node)
@@ -483,7 +549,7 @@ _dp_log_to_parent (DpPlaceChannel *ch,
 }
 
 /**
- * dp_log_message:
+ * dp_log_message: (skip)
  * @severity: "fatal", "error", "warning", "info" or "debug"
  * @format: printf-style format
  * @...: arguments
@@ -491,6 +557,9 @@ _dp_log_to_parent (DpPlaceChannel *ch,
  * The seed's `log-message`: logs at the root node. Called in a place, the
  * record travels to the master that started it (see
  * dp_place_channel_log()); elsewhere this process is the root and logs it.
+ * Bindings call dp_log_message_literal().
+ *
+ * Since: 1.0
  */
 void
 dp_log_message (const char *severity,
@@ -503,7 +572,30 @@ dp_log_message (const char *severity,
   va_start (ap, format);
   text = g_strdup_vprintf (format, ap);
   va_end (ap);
-  _dp_log_to_parent (_dp_place_get_current_channel (), severity, text);
+  dp_log_message_literal (severity, text);
+}
+
+/**
+ * dp_log_message_literal:
+ * @severity: "fatal", "error", "warning", "info" or "debug"
+ * @message: the text, used as is (no format)
+ *
+ * dp_log_message() without a format: the form bindings call.
+ *
+ * ```c
+ * dp_log_message_literal ("info", "worker 3 done");
+ * ```
+ *
+ * Since: 1.0
+ */
+void
+dp_log_message_literal (const char *severity,
+                        const char *message)
+{
+  g_return_if_fail (severity != NULL);
+  g_return_if_fail (message != NULL);
+
+  _dp_log_to_parent (_dp_place_get_current_channel (), severity, message);
 }
 
 /**
@@ -513,6 +605,8 @@ dp_log_message (const char *severity,
  * The seed's `distributed-place-wait`.
  *
  * Returns: how the place ended
+ *
+ * Since: 1.0
  */
 DpPlaceExit
 dp_distributed_place_wait (DpRemoteConnection *connection)

@@ -21,6 +21,10 @@ void     dp_message_router       (DpNode   *node,
                                   GSource  *first_source,
                                   ...) G_GNUC_NULL_TERMINATED;
 DP_AVAILABLE_IN_1_0
+void     dp_message_router_run   (DpNode   *node,
+                                  GSource **sources,
+                                  gsize     n_sources);
+DP_AVAILABLE_IN_1_0
 void     dp_message_router_quit  (DpNode   *node);
 
 DP_AVAILABLE_IN_1_0
@@ -85,6 +89,8 @@ DpPlaceExit dp_distributed_place_wait (DpRemoteConnection *connection);
  * @options: (nullable): spawn options
  *
  * One node for dp_spawn_nodes_join().
+ *
+ * Since: 1.0
  */
 typedef struct {
   const char           *host;
@@ -119,5 +125,8 @@ DP_AVAILABLE_IN_1_0
 void     dp_log_message          (const char *severity,
                                   const char *format,
                                   ...) G_GNUC_PRINTF (2, 3);
+DP_AVAILABLE_IN_1_0
+void     dp_log_message_literal  (const char *severity,
+                                  const char *message);
 
 G_END_DECLS

@@ -58,6 +58,8 @@ _dp_random_bytes (guint8 *buf,
  * `$DP_COOKIE_FILE` if set, else `$XDG_CONFIG_HOME/libdp/cookie`.
  *
  * Returns: (transfer full): the path of the cookie file
+ *
+ * Since: 1.0
  */
 char *
 dp_cookie_get_default_path (void)
@@ -75,6 +77,8 @@ dp_cookie_get_default_path (void)
  * @error: return location for a #GError
  *
  * Returns: (transfer full) (nullable): the secret's bytes
+ *
+ * Since: 1.0
  */
 GBytes *
 dp_secret_parse (const char  *text,
@@ -112,6 +116,8 @@ dp_secret_parse (const char  *text,
  * @secret: a secret
  *
  * Returns: (transfer full): @secret as lower-case hexadecimal digits
+ *
+ * Since: 1.0
  */
 char *
 dp_secret_to_string (GBytes *secret)
@@ -166,6 +172,8 @@ check_mode (const char  *path,
  * directory others can write, is refused with %DP_ERROR_COOKIE.
  *
  * Returns: (transfer full) (nullable): the secret
+ *
+ * Since: 1.0
  */
 GBytes *
 dp_cookie_load (const char  *path,

@@ -29,6 +29,8 @@ G_DEFINE_BOXED_TYPE (DpSpawnOptions, dp_spawn_options,
  * places copied to our standard output, a 30 s ready timeout.
  *
  * Returns: (transfer full): new options
+ *
+ * Since: 1.0
  */
 DpSpawnOptions *
 dp_spawn_options_new (void)
@@ -93,6 +95,8 @@ dp_spawn_options_get_method (const DpSpawnOptions *self)
  *
  * When unset: `$DP_NODE_PATH`, else `dp-node` beside the running program,
  * else the installed one, else `dp-node` on the `PATH`.
+ *
+ * Since: 1.0
  */
 void
 dp_spawn_options_set_node_path (DpSpawnOptions *self, const char *node_path)
@@ -113,6 +117,8 @@ dp_spawn_options_get_node_path (const DpSpawnOptions *self)
  * @dir: a directory on the target host
  *
  * The node may load plugins from @dir (passed as `--plugin-dir`).
+ *
+ * Since: 1.0
  */
 void
 dp_spawn_options_add_plugin_dir (DpSpawnOptions *self, const char *dir)
@@ -131,6 +137,8 @@ dp_spawn_options_get_plugin_dirs (const DpSpawnOptions *self)
  * @self: options
  * @address: (nullable): the address the node binds; default 127.0.0.1 for
  *   a local node, 0.0.0.0 for one on another host
+ *
+ * Since: 1.0
  */
 void
 dp_spawn_options_set_listen_address (DpSpawnOptions *self, const char *address)
@@ -161,6 +169,8 @@ dp_spawn_options_get_output (const DpSpawnOptions *self)
  * dp_spawn_options_set_ready_timeout:
  * @self: options
  * @timeout_ms: how long a node may take to report ready
+ *
+ * Since: 1.0
  */
 void
 dp_spawn_options_set_ready_timeout (DpSpawnOptions *self, guint timeout_ms)
@@ -180,6 +190,8 @@ dp_spawn_options_get_ready_timeout (const DpSpawnOptions *self)
  * @accept: add an unknown ssh host key to known_hosts instead of failing
  *
  * A changed host key is refused whatever this says.
+ *
+ * Since: 1.0
  */
 void
 dp_spawn_options_set_accept_new_host_key (DpSpawnOptions *self, gboolean accept)

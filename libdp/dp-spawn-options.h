@@ -22,6 +22,8 @@ G_BEGIN_DECLS
  * @DP_SPAWN_SSH: start the node over ssh (libssh), even on localhost
  *
  * How a node process is started.
+ *
+ * Since: 1.0
  */
 typedef enum {
   DP_SPAWN_AUTO,
@@ -38,6 +40,8 @@ typedef enum {
  *
  * Where the standard output of a spawned node goes once it is ready. Its
  * standard error (the node's log) always goes to our log.
+ *
+ * Since: 1.0
  */
 typedef enum {
   DP_SPAWN_OUTPUT_STDOUT,
@@ -70,6 +74,8 @@ typedef struct _DpSpawnOptions DpSpawnOptions;
  * dp_spawn_options_set_ready_timeout (o, 60000);             // a slow host
  * node = dp_remote_node_spawn (router, "rack1:0", 0, o, NULL, &error);
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_SPAWN_OPTIONS (dp_spawn_options_get_type ())
 DP_AVAILABLE_IN_1_0

@@ -269,6 +269,8 @@ spawn_in_router (gpointer data)
  * `spawned-process%`). Its output goes where @options say (by default to
  * our stdout) and to #DpSpawnedProcess::output; its end is
  * #DpSpawnedProcess::exited with the exit status.
+ *
+ * Since: 1.0
  */
 static void
 spawn_full (DpNode               *router,
@@ -324,6 +326,8 @@ dp_spawned_process_spawn_async (DpNode               *router,
  *   program does not exist, the ssh errors of dp_remote_node_spawn_async())
  *
  * Returns: (transfer full) (nullable): the running process
+ *
+ * Since: 1.0
  */
 DpSpawnedProcess *
 dp_spawned_process_spawn_finish (GAsyncResult  *result,
@@ -360,6 +364,8 @@ sync_start (gpointer data, GAsyncReadyCallback cb, gpointer user_data)
  * waiting until the program runs.
  *
  * Returns: (transfer full) (nullable): the running process
+ *
+ * Since: 1.0
  */
 DpSpawnedProcess *
 dp_supervise_process_at (DpNode               *router,
@@ -415,6 +421,8 @@ dp_spawned_process_is_running (DpSpawnedProcess *self)
  *
  * Returns: the exit status once it exited (128 + N after signal N), -1
  *   while it runs or when it is not known
+ *
+ * Since: 1.0
  */
 int
 dp_spawned_process_get_exit_status (DpSpawnedProcess *self)
@@ -433,6 +441,8 @@ dp_spawned_process_get_exit_status (DpSpawnedProcess *self)
  * @self: a #DpSpawnedProcess
  *
  * Returns: (nullable): how it ended, %NULL while it runs
+ *
+ * Since: 1.0
  */
 const char *
 dp_spawned_process_get_exit_reason (DpSpawnedProcess *self)
@@ -454,6 +464,8 @@ dp_spawned_process_get_exit_reason (DpSpawnedProcess *self)
  * Blocks until the process has exited.
  *
  * Returns: %TRUE when it has, %FALSE when the time ran out
+ *
+ * Since: 1.0
  */
 gboolean
 dp_spawned_process_wait (DpSpawnedProcess *self,
@@ -491,6 +503,8 @@ terminate_in_router (gpointer data)
  *
  * Kills the process (SIGKILL for a local one; over ssh, its session is
  * closed). #DpSpawnedProcess::exited follows.
+ *
+ * Since: 1.0
  */
 void
 dp_spawned_process_terminate (DpSpawnedProcess *self)

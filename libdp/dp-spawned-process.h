@@ -37,6 +37,8 @@ G_BEGIN_DECLS
  * dp_spawned_process_wait (p, -1);
  * g_print ("make: %s\n", dp_spawned_process_get_exit_reason (p));   // "exited with status 0"
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_SPAWNED_PROCESS (dp_spawned_process_get_type ())
 DP_AVAILABLE_IN_1_0

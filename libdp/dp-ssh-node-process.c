@@ -50,6 +50,7 @@
 #include <glib-unix.h>
 #include <gmodule.h>
 #include <libssh/libssh.h>
+#include <libssh/callbacks.h>
 
 /* libdp, as given to dp_ssh_module_init() */
 static const DpSshModuleImports *dp;
@@ -197,6 +198,20 @@ session_clear (Session *s)
   g_free (s->host);
 }
 
+/* libssh's own log, as debug records of ours: shown only with libdp's
+ * debug on (dp-launch -v, G_MESSAGES_DEBUG=Dp), never on its own on
+ * stderr */
+static void
+libssh_log (int         priority,
+            const char *function,
+            const char *buffer,
+            void       *userdata)
+{
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                    "DP_EVENT", "libssh",
+                    "MESSAGE", "libssh: %s", buffer);
+}
+
 /* The user-given host first (an alias is resolved by the config), then the
  * config, then what the user said explicitly, which wins over the config */
 static GError *
@@ -217,6 +232,16 @@ configure (DpSshNodeProcess *self,
   if (ssh_options_parse_config (s->session, options ? dp->get_ssh_config (options) : NULL) != SSH_OK)
     return g_error_new (DP_ERROR, DP_ERROR_SPAWN_FAILED, "ssh to %s: cannot read the ssh configuration: %s",
                         dp->get_host (process), ssh_get_error (s->session));
+  /* after the config (whose LogLevel would print on stderr): libssh logs
+   * through ours, and only when our debug is on (the callback and the
+   * level are per thread in libssh: set on the thread of the session) */
+  {
+    int verbosity = g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN)
+                    ? SSH_LOG_NOLOG : SSH_LOG_PROTOCOL;
+
+    ssh_set_log_callback (libssh_log);
+    ssh_options_set (s->session, SSH_OPTIONS_LOG_VERBOSITY, &verbosity);
+  }
   if (spec->user)
     ssh_options_set (s->session, SSH_OPTIONS_USER, spec->user);
   if (spec->ssh_port)

@@ -174,6 +174,8 @@ unhold (DpTypedChannel  *self,
  *
  * Returns: (transfer full) (nullable): the type, or %NULL when @message has
  *   none
+ *
+ * Since: 1.0
  */
 char *
 dp_typed_channel_dup_message_type (GVariant *message)
@@ -287,6 +289,8 @@ dp_typed_channel_init (DpTypedChannel *self)
  * should read from @channel from now on.
  *
  * Returns: (transfer full): the typed channel
+ *
+ * Since: 1.0
  */
 DpTypedChannel *
 dp_typed_channel_new (DpChannel *channel)
@@ -301,6 +305,8 @@ dp_typed_channel_new (DpChannel *channel)
  *   least 1)
  *
  * Returns: (transfer full): the typed channel
+ *
+ * Since: 1.0
  */
 DpTypedChannel *
 dp_typed_channel_new_full (DpChannel *channel,
@@ -393,6 +399,8 @@ take (DpTypedChannel  *self,
  *   once the channel has closed with no message of @type held back, %NULL
  *   with %DP_ERROR_LIMIT when #DpTypedChannel:max-held messages of other
  *   types are held back
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_typed_channel_get (DpTypedChannel  *self,
@@ -429,6 +437,8 @@ dp_typed_channel_get (DpTypedChannel  *self,
  * ```
  *
  * Returns: (transfer full) (nullable): as dp_typed_channel_get()
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_typed_channel_get_full (DpTypedChannel  *self,
@@ -453,6 +463,8 @@ dp_typed_channel_get_full (DpTypedChannel  *self,
  *
  * Returns: (transfer full) (nullable): the message, or %NULL (with
  *   %DP_ERROR_LIMIT as for dp_typed_channel_get())
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_typed_channel_try_get (DpTypedChannel  *self,
@@ -469,6 +481,8 @@ dp_typed_channel_try_get (DpTypedChannel  *self,
  * @self: a #DpTypedChannel
  *
  * Returns: (transfer none): the channel read from; puts go there directly
+ *
+ * Since: 1.0
  */
 DpChannel *
 dp_typed_channel_get_channel (DpTypedChannel *self)
@@ -482,6 +496,8 @@ dp_typed_channel_get_channel (DpTypedChannel *self)
  * @self: a #DpTypedChannel
  *
  * Returns: how many messages are held back now
+ *
+ * Since: 1.0
  */
 guint
 dp_typed_channel_get_n_held (DpTypedChannel *self)
@@ -495,6 +511,8 @@ dp_typed_channel_get_n_held (DpTypedChannel *self)
  * @self: a #DpTypedChannel
  *
  * Returns: #DpTypedChannel:max-held
+ *
+ * Since: 1.0
  */
 guint
 dp_typed_channel_get_max_held (DpTypedChannel *self)

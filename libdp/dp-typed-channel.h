@@ -19,6 +19,8 @@ G_BEGIN_DECLS
  *
  * How many messages of other types a #DpTypedChannel made by
  * dp_typed_channel_new() holds back.
+ *
+ * Since: 1.0
  */
 #define DP_TYPED_CHANNEL_DEFAULT_MAX_HELD 4096u
 
@@ -72,6 +74,8 @@ G_BEGIN_DECLS
  * if (r == NULL && error == NULL)
  *   return;                       // the channel closed without a "result"
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_TYPED_CHANNEL (dp_typed_channel_get_type ())
 DP_AVAILABLE_IN_1_0

@@ -20,6 +20,8 @@
  * DP_AVAILABLE_IN_1_0:
  *
  * Marks a public symbol that is part of the libdp 1.0 API.
+ *
+ * Since: 1.0
  */
 #define DP_AVAILABLE_IN_1_0 _DP_EXTERN
 
@@ -29,6 +31,8 @@
  * Put in front of a place function (`void fn (DpPlaceChannel *ch)`) or a
  * place thunk (`DpPlace *fn (void)`) in a plugin so that the node can find
  * it by name, whatever visibility the plugin is compiled with.
+ *
+ * Since: 1.0
  */
 #ifdef __cplusplus
 # define DP_PLACE_EXPORT extern "C" __attribute__((visibility ("default")))

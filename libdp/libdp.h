@@ -26,5 +26,6 @@
 #include "dp-rpc.h"
 #include "dp-rmpi.h"
 #include "dp-map-reduce.h"
+#include "dp-enum-types.h"
 
 #undef __LIBDP_INSIDE__

@@ -34,10 +34,12 @@
 
 #include <libdp/libdp.h>
 #include "dp-host-private.h"
+#include "dp-hosts-file-private.h"
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 #include <locale.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,23 +69,139 @@ static GDataInputStream *input;
 static char **messages;
 static char *signature;
 static gboolean log_json;
+static gboolean events_json;
+static gboolean list_mode;          /* --list: print what runs on the node */
+static guint progress_id;           /* -v: the spawn's progress timer */
+static gint64 spawn_started_us;
 /* --attach: the name, messages queued and answers printed so far, whether
  * standard input has ended, --no-wait */
 static char *attach_name;
 static guint64 n_sent, n_answers;
 static gboolean input_done, no_wait;
 
-/* Records from places are printed by on_log(); everything else as usual. */
+/* One JSON object on a line of standard error: @first_key, then string
+ * values and keys, ending with NULL (a NULL value is left out); @event,
+ * when not NULL, comes first with the time (--events-json) */
+static void
+print_json_valist (const char *event_name,
+                   const char *first_key,
+                   va_list     ap)
+{
+  GVariantBuilder b;
+  g_autoptr(GVariant) v = NULL;
+  g_autofree char *json = NULL;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  if (event_name)
+    {
+      g_variant_builder_add (&b, "{sv}", "event", g_variant_new_string (event_name));
+      g_variant_builder_add (&b, "{sv}", "time", g_variant_new_double (g_get_real_time () / 1e6));
+    }
+  for (const char *key = first_key; key; key = va_arg (ap, const char *))
+    {
+      const char *value = va_arg (ap, const char *);
+      if (value)
+        g_variant_builder_add (&b, "{sv}", key, g_variant_new_string (value));
+    }
+  v = g_variant_ref_sink (g_variant_builder_end (&b));
+  json = dp_variant_to_json (v);
+  g_printerr ("%s\n", json);
+}
+
+/* --log-json: one record */
+static void print_json_line (const char *first_key, ...) G_GNUC_NULL_TERMINATED;
+static void
+print_json_line (const char *first_key,
+                 ...)
+{
+  va_list ap;
+
+  va_start (ap, first_key);
+  print_json_valist (NULL, first_key, ap);
+  va_end (ap);
+}
+
+/* Every line dp-launch itself writes on standard error: "dp-launch: TEXT",
+ * or with --log-json {"source": "dp-launch", "message": TEXT} */
+static void say (const char *format, ...) G_GNUC_PRINTF (1, 2);
+static void
+say (const char *format,
+     ...)
+{
+  g_autofree char *text = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  if (log_json)
+    print_json_line ("source", "dp-launch", "message", g_strchomp (text), NULL);
+  else
+    g_printerr ("dp-launch: %s", text);
+}
+
+/* --events-json: one lifecycle event as a JSON line on standard error:
+ * {"event": NAME, "time": seconds since the epoch, ...@kv (string pairs,
+ * NULL values left out)} */
+static void event (const char *name, ...) G_GNUC_NULL_TERMINATED;
+static void
+event (const char *name,
+       ...)
+{
+  va_list ap;
+
+  if (!events_json)
+    return;
+  va_start (ap, name);
+  print_json_valist (name, va_arg (ap, const char *), ap);
+  va_end (ap);
+}
+
+static const char *
+level_name (GLogLevelFlags level)
+{
+  switch (level & G_LOG_LEVEL_MASK)
+    {
+    case G_LOG_LEVEL_ERROR:    return "error";
+    case G_LOG_LEVEL_CRITICAL: return "critical";
+    case G_LOG_LEVEL_WARNING:  return "warning";
+    case G_LOG_LEVEL_MESSAGE:  return "message";
+    case G_LOG_LEVEL_INFO:     return "info";
+    default:                   return "debug";
+    }
+}
+
+/* Records from places are printed by on_log(); everything else as usual,
+ * or with --log-json as {"source": "log", "domain", "level", "event",
+ * "message"} (what GLib would show, nothing more) */
 static GLogWriterOutput
 log_writer (GLogLevelFlags   level,
             const GLogField *fields,
             gsize            n_fields,
             gpointer         data)
 {
+  const char *domain = NULL, *event = NULL, *message = NULL;
+
   for (gsize i = 0; i < n_fields; i++)
-    if (g_strcmp0 (fields[i].key, "DP_EVENT") == 0 && g_strcmp0 (fields[i].value, "place-log") == 0)
-      return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (level, fields, n_fields, data);
+    {
+      if (g_strcmp0 (fields[i].key, "DP_EVENT") == 0)
+        event = fields[i].value;
+      else if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
+        domain = fields[i].value;
+      else if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
+        message = fields[i].value;
+    }
+  if (g_strcmp0 (event, "place-log") == 0)
+    return G_LOG_WRITER_HANDLED;
+  if (!log_json)
+    return g_log_writer_default (level, fields, n_fields, data);
+  if (g_log_writer_default_would_drop (level, domain))
+    return G_LOG_WRITER_HANDLED;
+  print_json_line ("source", "log", "domain", domain, "level", level_name (level),
+                   "event", event, "message", message ? message : "", NULL);
+  if (level & G_LOG_FLAG_FATAL)
+    G_BREAKPOINT ();
+  return G_LOG_WRITER_HANDLED;
 }
 
 static void
@@ -99,7 +217,7 @@ on_log (DpNode *router, const char *node, const char *from_place, const char *se
       g_printerr ("%s\n", json);
     }
   else
-    g_printerr ("dp-launch: [%s %s] %s: %s\n", node, from_place, severity, message);
+    say ("[%s %s] %s: %s\n", node, from_place, severity, message);
 }
 
 static void
@@ -126,7 +244,7 @@ on_message (DpRemoteConnection *rc, GVariant *msg, gpointer data)
 static void
 on_undelivered (DpRemoteConnection *rc, GVariant *msg, gpointer data)
 {
-  g_printerr ("dp-launch: the place named '%s' has ended: a message came back undelivered\n",
+  say ("the place named '%s' has ended: a message came back undelivered\n",
               attach_name);
   finish (EXIT_LOST);
 }
@@ -136,38 +254,42 @@ on_died (DpRemoteConnection *rc, int exit, const char *detail, gpointer data)
 {
   g_autoptr(GError) error = dp_remote_connection_dup_error (rc);
 
+  event (exit == DP_PLACE_EXIT_FAILED ? "place-failed" : exit == DP_PLACE_EXIT_LOST ? "place-lost" : "place-died",
+         "symbol", dp_remote_connection_get_symbol (rc),
+         "exit", dp_place_exit_to_string (exit), "detail", detail, NULL);
+
   switch (exit)
     {
     case DP_PLACE_EXIT_RETURNED:
       if (verbose)
-        g_printerr ("dp-launch: place %s finished\n", dp_remote_connection_get_symbol (rc));
+        say ("place %s finished\n", dp_remote_connection_get_symbol (rc));
       finish (bad_input ? EXIT_BAD_INPUT : EXIT_OK);
       break;
     case DP_PLACE_EXIT_CRASHED:
-      g_printerr ("dp-launch: place %s crashed: %s\n", dp_remote_connection_get_symbol (rc), detail);
+      say ("place %s crashed: %s\n", dp_remote_connection_get_symbol (rc), detail);
       finish (EXIT_PLACE_CRASHED);
       break;
     case DP_PLACE_EXIT_FAILED:
       if (attach_name && g_error_matches (error, DP_ERROR, DP_ERROR_NAME_NOT_FOUND))
         {
-          g_printerr ("dp-launch: no place named '%s' on node %s:%u\n", attach_name,
+          say ("no place named '%s' on node %s:%u\n", attach_name,
                       dp_remote_node_get_host (the_node), dp_remote_node_get_port (the_node));
           finish (EXIT_NO_SUCH_NAME);
         }
       else if (attach_name)
         {
-          g_printerr ("dp-launch: cannot attach to the place named '%s': %s\n", attach_name,
+          say ("cannot attach to the place named '%s': %s\n", attach_name,
                       error ? error->message : detail);
           finish (EXIT_PLACE_START);
         }
       else
         {
-          g_printerr ("dp-launch: cannot start place: %s\n", error ? error->message : detail);
+          say ("cannot start place: %s\n", error ? error->message : detail);
           finish (EXIT_PLACE_START);
         }
       break;
     default:
-      g_printerr ("dp-launch: place %s lost: %s\n", dp_remote_connection_get_symbol (rc), detail);
+      say ("place %s lost: %s\n", dp_remote_connection_get_symbol (rc), detail);
       finish (EXIT_LOST);
       break;
     }
@@ -195,7 +317,7 @@ attach_maybe_done (void)
   if (!no_wait && n_answers < n_sent)
     return;
   if (verbose)
-    g_printerr ("dp-launch: detaching from '%s': %" G_GUINT64_FORMAT " messages sent, %"
+    say ("detaching from '%s': %" G_GUINT64_FORMAT " messages sent, %"
                 G_GUINT64_FORMAT " received\n", attach_name, n_sent, n_answers);
   dp_remote_connection_close (place);
   finish (bad_input ? EXIT_BAD_INPUT : EXIT_OK);
@@ -224,7 +346,7 @@ put_done (GObject *source, GAsyncResult *result, gpointer data)
   if (!dp_remote_connection_put_finish (place, result, &error) &&
       dp_remote_connection_get_state (place) != DP_REMOTE_CONNECTION_EXITED)
     {
-      g_printerr ("dp-launch: %s: the place is gone, message dropped\n", what);
+      say ("%s: the place is gone, message dropped\n", what);
       bad_input = TRUE;
     }
   else
@@ -245,7 +367,7 @@ put_json (const char *text, const char *what)
 
   if (v == NULL)
     {
-      g_printerr ("dp-launch: %s: %s\n", what, error->message);
+      say ("%s: %s\n", what, error->message);
       bad_input = TRUE;
       return FALSE;
     }
@@ -265,7 +387,7 @@ line_cb (GObject *source, GAsyncResult *result, gpointer data)
     {
       if (error)
         {
-          g_printerr ("dp-launch: standard input: %s\n", error->message);
+          say ("standard input: %s\n", error->message);
           bad_input = TRUE;
         }
       close_after_puts ();
@@ -317,21 +439,44 @@ ready_cb (GObject *source, GAsyncResult *result, gpointer data)
 
   if (!dp_remote_connection_wait_ready_finish (place, result, &error))
     return;  /* "died" reports it */
+  event (attach_name ? "attached" : "place-started",
+         "symbol", dp_remote_connection_get_symbol (place), "name", attach_name, NULL);
   if (verbose && attach_name)
-    g_printerr ("dp-launch: attached to the place named '%s'\n", attach_name);
+    say ("attached to the place named '%s'\n", attach_name);
   else if (verbose)
-    g_printerr ("dp-launch: place %s runs\n", dp_remote_connection_get_symbol (place));
+    say ("place %s runs\n", dp_remote_connection_get_symbol (place));
   /* --attach: nothing is sent before the name is known to be there */
   if (attach_name)
     start_input (a);
 }
 
 static void
+on_restarting (DpRemoteConnection *rc, guint attempt, gpointer data)
+{
+  g_autofree char *n = g_strdup_printf ("%u", attempt);
+
+  event ("place-restarting", "symbol", dp_remote_connection_get_symbol (rc), "attempt", n, NULL);
+}
+
+static void
+on_node_died (DpRemoteNode *node, const char *reason, gpointer data)
+{
+  event ("node-lost", "host", dp_remote_node_get_host (node), "reason", reason, NULL);
+}
+
+static void
 start_place (DpRemoteNode *node, LaunchArgs *a)
 {
-  g_printerr ("dp-launch: node %s:%u ready (pid %" G_GINT64_FORMAT ")\n",
-              dp_remote_node_get_host (node), dp_remote_node_get_port (node),
-              dp_remote_node_get_pid (node));
+  g_autofree char *port = g_strdup_printf ("%u", dp_remote_node_get_port (node));
+  g_autofree char *pid = g_strdup_printf ("%" G_GINT64_FORMAT, dp_remote_node_get_pid (node));
+
+  if (events_json)
+    event ("node-ready", "host", dp_remote_node_get_host (node), "port", port, "pid", pid, NULL);
+  else
+    say ("node %s:%u ready (pid %" G_GINT64_FORMAT ")\n",
+         dp_remote_node_get_host (node), dp_remote_node_get_port (node),
+         dp_remote_node_get_pid (node));
+  g_signal_connect (node, "died", G_CALLBACK (on_node_died), NULL);
   if (attach_name)
     {
       place = dp_remote_node_connect_to_named_place (node, attach_name);
@@ -341,6 +486,7 @@ start_place (DpRemoteNode *node, LaunchArgs *a)
     place = dp_remote_node_launch_place (node, a->plugin, a->symbol, a->flags, a->name);
   g_signal_connect (place, "message", G_CALLBACK (on_message), NULL);
   g_signal_connect (place, "died", G_CALLBACK (on_died), NULL);
+  g_signal_connect (place, "restarting", G_CALLBACK (on_restarting), NULL);
   dp_remote_connection_wait_ready_async (place, NULL, ready_cb, a);
   if (!attach_name)
     start_input (a);
@@ -353,21 +499,50 @@ node_cb (GObject *source, GAsyncResult *result, gpointer data)
 {
   LaunchArgs *a = data;
   g_autoptr(GError) error = NULL;
+
+  if (progress_id)
+    g_clear_handle_id (&progress_id, g_source_remove);
   the_node = connect_mode ? dp_remote_node_connect_finish (result, &error)
                      : dp_remote_node_spawn_finish (result, &error);
   if (the_node == NULL)
     {
-      g_printerr ("dp-launch: %s\n", error->message);
+      say ("%s\n", error->message);
       finish (EXIT_NODE);
+      return;
+    }
+  if (list_mode)
+    {
+      g_autoptr(GVariant) listing = dp_remote_node_list_places (the_node, NULL, &error);
+      g_autofree char *json = NULL;
+
+      if (listing == NULL)
+        {
+          say ("cannot list the node: %s\n", error->message);
+          finish (EXIT_NODE);
+          return;
+        }
+      json = dp_variant_to_json (listing);
+      printf ("%s\n", json);
+      fflush (stdout);
+      finish (EXIT_OK);
       return;
     }
   start_place (the_node, a);
 }
 
+/* -v: a slow spawn (ssh, a busy host) says it is still at it */
+static gboolean
+spawn_progress (gpointer data)
+{
+  say ("still waiting for the node on %s (%.0f s)\n", (const char *) data,
+       (g_get_monotonic_time () - spawn_started_us) / 1e6);
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_sigint (gpointer data)
 {
-  g_printerr ("dp-launch: interrupted\n");
+  say ("interrupted\n");
   finish (130);
   return G_SOURCE_REMOVE;
 }
@@ -379,6 +554,9 @@ typedef struct {
   gboolean  isolate;
   char     *named, *attach, *node_path, *cookie_file, *identity, *known_hosts, *ssh_config;
   char     *rmpi;
+  char     *hosts_file;
+  GPtrArray *hosts;                 /* --hosts: DpHostsEntry */
+  const DpHostsEntry *entry;        /* HOST named a host of the file */
   GStrv     plugin_dirs;
   gint      ready_timeout;
 } Options;
@@ -394,6 +572,8 @@ options_clear (Options *o)
   g_free (o->identity);
   g_free (o->known_hosts);
   g_free (o->ssh_config);
+  g_free (o->hosts_file);
+  g_clear_pointer (&o->hosts, g_ptr_array_unref);
   g_strfreev (o->plugin_dirs);
 }
 
@@ -453,7 +633,8 @@ static const char description[] =
   "  dp-launch --connect -m '\"hi\"' --no-stdin 127.0.0.1:6340 echo echo\n"
   "  dp-launch --connect --named srv 127.0.0.1:6340 echo echo_named &\n"
   "  echo '\"ping\"' | dp-launch --connect --attach srv 127.0.0.1:6340\n"
-  "  dp-launch --rmpi job.json      (an RMPI job: see README, RMPI)\n";
+  "  dp-launch --rmpi job.json      (an RMPI job: see README, RMPI)\n"
+  "  dp-launch --connect --list 127.0.0.1:6340     # what runs there, as JSON\n";
 
 /* Parses the command line into @o, @host and @port (HOST:PORT, the rest
  * of argv being PLUGIN SYMBOL); returns -1 to go on, or the exit status. */
@@ -471,6 +652,8 @@ parse_command_line (Options  *o,
     { "isolate", 0, 0, G_OPTION_ARG_NONE, &o->isolate, "Run the place in a process of its own: its crash does not end the node", NULL },
     { "connect", 'c', 0, G_OPTION_ARG_NONE, &o->connect, "Attach to a node already running at HOST:PORT instead of spawning one", NULL },
     { "attach", 'a', 0, G_OPTION_ARG_STRING, &o->attach, "With --connect and no PLUGIN SYMBOL: talk to the place already named NAME on the node, start none", "NAME" },
+    { "hosts", 'H', 0, G_OPTION_ARG_FILENAME, &o->hosts_file, "A JSON hosts file: HOST may then be one of its names (its host, port and spawn settings)", "FILE" },
+    { "list", 'l', 0, G_OPTION_ARG_NONE, &list_mode, "With --connect and only HOST:PORT: print what runs on the node (its places, named places and their clients, connections) as one line of JSON, and exit", NULL },
     { "no-wait", 0, 0, G_OPTION_ARG_NONE, &no_wait, "With --attach: at the end of the input close at once, without waiting for one answer per message", NULL },
     { "local", 0, 0, G_OPTION_ARG_NONE, &o->use_local, "Spawn the node as a local child process, whatever HOST says", NULL },
     { "ssh", 0, 0, G_OPTION_ARG_NONE, &o->use_ssh, "Spawn the node over ssh, even on localhost", NULL },
@@ -484,8 +667,9 @@ parse_command_line (Options  *o,
     { "ssh-identity", 0, 0, G_OPTION_ARG_FILENAME, &o->identity, "ssh private key to use", "FILE" },
     { "ssh-known-hosts", 0, 0, G_OPTION_ARG_FILENAME, &o->known_hosts, "ssh known_hosts file to use", "FILE" },
     { "ssh-config", 0, 0, G_OPTION_ARG_FILENAME, &o->ssh_config, "ssh config file to read instead of ~/.ssh/config", "FILE" },
-    { "log-json", 0, 0, G_OPTION_ARG_NONE, &log_json, "Print log records from places as JSON lines on standard error", NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say more on standard error", NULL },
+    { "events-json", 0, 0, G_OPTION_ARG_NONE, &events_json, "Write lifecycle events (node-spawning, node-ready, place-started, place-died, place-failed, place-lost, place-restarting, node-lost) as JSON lines on standard error", NULL },
+    { "log-json", 0, 0, G_OPTION_ARG_NONE, &log_json, "Write standard error as JSON lines only: log records from places, libdp's and dp-launch's own messages", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say more on standard error: spawn progress, libdp's debug log (libssh's included)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version and exit", NULL },
     { "rmpi", 0, 0, G_OPTION_ARG_FILENAME, &o->rmpi, "Launch the RMPI job described by this JSON config (no HOST:PORT): print each rank's result as a JSON line", "CONFIG.json" },
     { NULL }
@@ -499,7 +683,7 @@ parse_command_line (Options  *o,
   g_option_context_set_description (ctx, description);
   if (!g_option_context_parse (ctx, argc, argv, &error))
     {
-      g_printerr ("dp-launch: %s\n", error->message);
+      say ("%s\n", error->message);
       return EXIT_USAGE;
     }
   if (o->version)
@@ -509,48 +693,82 @@ parse_command_line (Options  *o,
     }
   if (o->rmpi)
     {
-      if (*argc != 1 || o->attach || o->connect || o->named || o->thunk || o->isolate)
+      if (*argc != 1 || o->attach || o->connect || list_mode || o->named || o->thunk || o->isolate)
         {
-          g_printerr ("dp-launch: --rmpi CONFIG.json takes no HOST:PORT, PLUGIN or SYMBOL and "
-                      "no --connect, --attach, --named, --thunk or --isolate: the config says it all\n");
+          say ("--rmpi CONFIG.json takes no HOST:PORT, PLUGIN or SYMBOL and "
+          "no --connect, --attach, --list, --named, --thunk or --isolate: the config says it all\n");
           return EXIT_USAGE;
         }
       return -1;
+    }
+  if (list_mode)
+    {
+      if (!o->connect || o->attach)
+        {
+          say ("--list goes with --connect (and not --attach): it asks a running node\n");
+          return EXIT_USAGE;
+        }
+      if (*argc != 2)
+        {
+          say ("--list takes HOST:PORT only (usage: dp-launch --connect --list HOST:PORT)\n");
+          return EXIT_USAGE;
+        }
+      o->attach = NULL;
     }
   if (o->attach)
     {
       if (!o->connect)
         {
-          g_printerr ("dp-launch: --attach needs --connect: it talks to a place on a running node\n");
+          say ("--attach needs --connect: it talks to a place on a running node\n");
           return EXIT_USAGE;
         }
       if (*argc != 2)
         {
-          g_printerr ("dp-launch: --attach %s takes HOST:PORT only, no PLUGIN or SYMBOL: the place "
+          say ("--attach %s takes HOST:PORT only, no PLUGIN or SYMBOL: the place "
                       "already runs (usage: dp-launch --connect --attach NAME HOST:PORT)\n", o->attach);
           return EXIT_USAGE;
         }
       if (o->named || o->thunk || o->isolate)
         {
-          g_printerr ("dp-launch: --attach starts no place: --named, --thunk and --isolate do not apply\n");
+          say ("--attach starts no place: --named, --thunk and --isolate do not apply\n");
           return EXIT_USAGE;
         }
       if (*o->attach == '\0')
         {
-          g_printerr ("dp-launch: --attach needs a place name\n");
+          say ("--attach needs a place name\n");
           return EXIT_USAGE;
         }
     }
   else if (no_wait)
     {
-      g_printerr ("dp-launch: --no-wait goes with --attach\n");
+      say ("--no-wait goes with --attach\n");
       return EXIT_USAGE;
     }
-  if (*argc == (o->attach ? 2 : 4))
+  if (o->hosts_file)
+    {
+      o->hosts = _dp_hosts_file_load (o->hosts_file, &error);
+      if (o->hosts == NULL)
+        {
+          say ("%s\n", error->message);
+          return EXIT_USAGE;
+        }
+      if (*argc >= 2)
+        o->entry = _dp_hosts_file_lookup (o->hosts, (*argv)[1]);
+    }
+  if (*argc == ((o->attach || list_mode) ? 2 : 4) && o->entry)
+    {
+      *host = g_strdup (o->entry->host);
+      *port = o->entry->port;
+    }
+  else if (*argc == ((o->attach || list_mode) ? 2 : 4))
     {
       g_autoptr(DpHostSpec) spec = _dp_host_spec_parse ((*argv)[1], DP_HOST_SPEC_NODE_PORT, &error);
       if (spec == NULL)
-        g_printerr ("dp-launch: %s\n", error->message);
+        {
+          /* the parser's message names the mistake: no usage line after it */
+          say ("%s\n", error->message);
+          return EXIT_USAGE;
+        }
       else
         {
           /* the host as the spawn and connect calls take it: no port */
@@ -560,19 +778,26 @@ parse_command_line (Options  *o,
     }
   if (*host == NULL)
     {
-      g_printerr ("dp-launch: usage: dp-launch [OPTIONS] HOST:PORT PLUGIN SYMBOL, or "
-                  "dp-launch --connect --attach NAME [OPTIONS] HOST:PORT (see --help)\n");
+      /* which part is missing or extra, then the usage */
+      g_autofree char *what =
+        *argc == 1 ? g_strdup ("no HOST:PORT given (localhost:0 spawns a node here on a free port)")
+        : *argc == 2 ? g_strdup_printf ("no PLUGIN and SYMBOL after %s (the place to start, e.g. echo echo)", (*argv)[1])
+        : *argc == 3 ? g_strdup_printf ("no SYMBOL after the plugin %s (the place function to start)", (*argv)[2])
+        : g_strdup_printf ("unexpected argument '%s' after SYMBOL", (*argv)[o->attach ? 2 : 4]);
+
+      say ("%s; usage: dp-launch [OPTIONS] HOST:PORT PLUGIN SYMBOL, or "
+           "dp-launch --connect --attach NAME [OPTIONS] HOST:PORT (see --help)\n", what);
       return EXIT_USAGE;
     }
   if (o->use_ssh && o->use_local)
     {
-      g_printerr ("dp-launch: --ssh and --local exclude each other\n");
+      say ("--ssh and --local exclude each other\n");
       return EXIT_USAGE;
     }
   if (signature && (!g_variant_type_string_is_valid (signature) ||
                     !g_variant_type_is_definite (G_VARIANT_TYPE (signature))))
     {
-      g_printerr ("dp-launch: --signature '%s' is not a definite GVariant type\n", signature);
+      say ("--signature '%s' is not a definite GVariant type\n", signature);
       return EXIT_USAGE;
     }
   return -1;
@@ -581,12 +806,18 @@ parse_command_line (Options  *o,
 static DpSpawnOptions *
 spawn_options_new (const Options *o)
 {
-  DpSpawnOptions *opts = dp_spawn_options_new ();
+  /* a host of the hosts file: its settings, then the command line's */
+  DpSpawnOptions *opts = o->entry ? dp_spawn_options_copy (o->entry->options) : dp_spawn_options_new ();
 
-  dp_spawn_options_set_output (opts, DP_SPAWN_OUTPUT_STDERR);
-  dp_spawn_options_set_method (opts, o->use_ssh ? DP_SPAWN_SSH : o->use_local ? DP_SPAWN_LOCAL : DP_SPAWN_AUTO);
-  dp_spawn_options_set_ready_timeout (opts, (guint) MAX (o->ready_timeout, 0));
-  dp_spawn_options_set_accept_new_host_key (opts, o->accept_new);
+  /* with --log-json what the node's places print is logged (so it is
+   * JSON too) instead of copied */
+  dp_spawn_options_set_output (opts, log_json ? DP_SPAWN_OUTPUT_LOG : DP_SPAWN_OUTPUT_STDERR);
+  if (o->use_ssh || o->use_local || o->entry == NULL)
+    dp_spawn_options_set_method (opts, o->use_ssh ? DP_SPAWN_SSH : o->use_local ? DP_SPAWN_LOCAL : DP_SPAWN_AUTO);
+  if (o->ready_timeout >= 0 || o->entry == NULL)
+    dp_spawn_options_set_ready_timeout (opts, o->ready_timeout >= 0 ? (guint) o->ready_timeout : 30000);
+  if (o->accept_new || o->entry == NULL)
+    dp_spawn_options_set_accept_new_host_key (opts, o->accept_new);
   if (o->node_path)
     dp_spawn_options_set_node_path (opts, o->node_path);
   if (o->identity)
@@ -614,7 +845,7 @@ resolve_plugin (LaunchArgs     *a,
   real = realpath (a->plugin, NULL);
   if (real == NULL)
     {
-      g_printerr ("dp-launch: plugin %s: %s\n", a->plugin, g_strerror (errno));
+      say ("plugin %s: %s\n", a->plugin, g_strerror (errno));
       return FALSE;
     }
   g_free (a->plugin);
@@ -669,7 +900,7 @@ run_rmpi (DpNode *router, DpSpawnOptions *opts, const char *file)
 int
 main (int argc, char **argv)
 {
-  g_auto(Options) o = { .ready_timeout = 30000 };
+  g_auto(Options) o = { .ready_timeout = -1 };   /* -1: not given */
   g_autoptr(GError) error = NULL;
   g_autoptr(DpNode) router = NULL;
   g_autoptr(DpSpawnOptions) opts = NULL;
@@ -683,7 +914,14 @@ main (int argc, char **argv)
   if (status >= 0)
     return status;
   if (verbose)
-    g_log_set_debug_enabled (TRUE);
+    {
+      /* libdp's debug and ours, not every library's (G_MESSAGES_DEBUG as
+       * given is kept) */
+      const char *was = g_getenv ("G_MESSAGES_DEBUG");
+      g_autofree char *domains = g_strconcat (was ? was : "", was ? " " : "", "Dp dp-launch", NULL);
+
+      g_setenv ("G_MESSAGES_DEBUG", domains, TRUE);
+    }
 
   loop = g_main_loop_new (NULL, FALSE);
   /* standard output carries only the place's JSON: every log record,
@@ -694,7 +932,7 @@ main (int argc, char **argv)
   g_signal_connect (router, "log", G_CALLBACK (on_log), NULL);
   if (o.cookie_file && !dp_node_load_cookie (router, o.cookie_file, &error))
     {
-      g_printerr ("dp-launch: %s\n", error->message);
+      say ("%s\n", error->message);
       return EXIT_NODE;
     }
 
@@ -702,7 +940,7 @@ main (int argc, char **argv)
   if (o.rmpi)
     return run_rmpi (router, opts, o.rmpi);
   attach_name = o.attach;
-  if (!attach_name)
+  if (!attach_name && !list_mode)
     {
       a.plugin = g_strdup (argv[2]);
       a.symbol = g_strdup (argv[3]);
@@ -719,6 +957,17 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGTERM, on_sigint, NULL);
 
   connect_mode = o.connect;
+  {
+    g_autofree char *port_s = g_strdup_printf ("%u", port);
+
+    event (o.connect ? "node-connecting" : "node-spawning", "host", host, "port", port_s, NULL);
+  }
+  if (verbose)
+    {
+      say ("%s the node on %s:%u\n", o.connect ? "connecting to" : "spawning", host, port);
+      spawn_started_us = g_get_monotonic_time ();
+      progress_id = g_timeout_add_seconds (2, spawn_progress, host);
+    }
   if (o.connect)
     dp_remote_node_connect_async (router, host, port, NULL, node_cb, &a);
   else
@@ -726,6 +975,10 @@ main (int argc, char **argv)
 
   g_main_loop_run (loop);
 
+  if (progress_id)
+    g_clear_handle_id (&progress_id, g_source_remove);
+  if (the_node)
+    g_signal_handlers_disconnect_by_func (the_node, on_node_died, NULL);
   if (place)
     {
       g_signal_handlers_disconnect_by_data (place, NULL);

@@ -384,7 +384,13 @@ main (int argc, char **argv)
     }
   close_inherited_fds (place_host);
   if (verbose)
-    g_log_set_debug_enabled (TRUE);
+    {
+      /* libdp's debug and ours, not every library's */
+      const char *was = g_getenv ("G_MESSAGES_DEBUG");
+      g_autofree char *domains = g_strconcat (was ? was : "", was ? " " : "", "Dp dp-node", NULL);
+
+      g_setenv ("G_MESSAGES_DEBUG", domains, TRUE);
+    }
 
   if (!parse_listen (listen ? listen : "127.0.0.1:6340", &addr, &port, &error))
     {

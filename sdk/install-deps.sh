@@ -16,6 +16,9 @@ packages=(
   clang libclang-rt-dev                  # the libFuzzer harnesses in tests/fuzz/ (the
                                          #   runtime is only a recommendation of clang's)
   python3                                # bench/run.py; the ssh and netns test fixtures
+  gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0  # Dp-1.0.gir/typelib
+  python3-gi                             # samples/python/ (run by the tests)
+  gi-docgen                              # -Ddocs=true: the API reference
 )
 
 missing=()

@@ -538,3 +538,35 @@ dp_test_spawn_watch_free (DpTestSpawnWatch *w,
   g_mutex_clear (&w->lock);
   g_free (w);
 }
+
+/* Runs the tool $DP_BUILD_DIR/@tool with @args, @input on standard input,
+ * in @cwd (NULL: ours); returns its exit status, standard output and
+ * standard error. */
+int
+dp_test_run_tool (const char          *tool,
+                  const char * const  *args,
+                  const char          *cwd,
+                  const char          *input,
+                  char               **out,
+                  char               **err)
+{
+  g_autofree char *path = dp_test_build_path (tool);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (
+    G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) sp = NULL;
+
+  g_ptr_array_add (argv, path);
+  for (gsize i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  if (cwd)
+    g_subprocess_launcher_set_cwd (l, cwd);
+  sp = g_subprocess_launcher_spawnv (l, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (sp, input, NULL, out, err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (sp));
+  return g_subprocess_get_exit_status (sp);
+}

@@ -31,6 +31,16 @@ const char   *dp_test_fixture_env        (const char *name,
 /* $DP_BUILD_DIR/@relative (e.g. "loader/dp-launch") */
 char         *dp_test_build_path         (const char *relative);
 
+/* Runs $DP_BUILD_DIR/@tool with @args (NULL-terminated), @input on its
+ * standard input, in @cwd (NULL: ours); returns its exit status (it must
+ * exit), standard output and standard error. */
+int           dp_test_run_tool           (const char         *tool,
+                                          const char * const *args,
+                                          const char         *cwd,
+                                          const char         *input,
+                                          char              **out,
+                                          char              **err);
+
 /* A router with the tests' secret. */
 DpNode       *dp_test_new_router         (void);
 /* A dp-node process on localhost, any free port, ready and alive. */

@@ -188,9 +188,7 @@ expect_failure (Fixture *f, const char *plugin, const char *symbol, DpLaunchFlag
 {
   g_autoptr(DpRemoteConnection) rc = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *logged = g_strdup_printf ("node *: request from * failed: *%s*", mentions);
 
-  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, logged);
   rc = dp_remote_node_launch_place (f->node, plugin, symbol, flags, NULL);
   g_assert_false (dp_remote_connection_wait_ready (rc, NULL, &error));
   g_assert_error (error, DP_ERROR, code);
@@ -240,8 +238,6 @@ test_named (Fixture *f, gconstpointer data)
   {
     g_autoptr(DpRemoteConnection) none = NULL;
 
-    dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
-                        "node *: request from * failed: no place named 'nobody' on this node");
     none = dp_remote_node_connect_to_named_place (f->node, "nobody");
     g_assert_false (dp_remote_connection_wait_ready (none, NULL, &error));
     g_assert_error (error, DP_ERROR, DP_ERROR_NAME_NOT_FOUND);
@@ -692,8 +688,7 @@ static int run_launch (const char * const *args, const char *input, char **out, 
 
 /* Confined plugins through dp-launch: a symbol of the plugin's
  * dependencies, an unresolved symbol, a file that is no shared object —
- * each exit 4 with one line saying why (the node's own warning about the
- * request is forwarded as well, once). */
+ * each exit 4 with one line saying why, and only that line. */
 static void
 test_dp_launch_confined (void)
 {
@@ -722,8 +717,8 @@ test_dp_launch_confined (void)
       g_assert_nonnull (strchr (at, '\n'));
       if (g_str_equal (cases[i].plugin, "unresolved"))
         g_assert_nonnull (strstr (at, "undefined symbol: dp_test_function_nobody_defines\n"));
-      /* the node's warning, forwarded: once */
-      g_assert_cmpuint (count_occurrences (err, cases[i].why), ==, 2);
+      /* said once: the node does not also log it (it returned the error) */
+      g_assert_cmpuint (count_occurrences (err, cases[i].why), ==, 1);
     }
 }
 
@@ -735,23 +730,7 @@ run_launch (const char * const *args,
             char               **out,
             char               **err)
 {
-  g_autofree char *launch_path = dp_test_build_path ("loader/dp-launch");
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) sp = NULL;
-
-  g_ptr_array_add (argv, launch_path);
-  for (gsize i = 0; args[i]; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  sp = g_subprocess_newv ((const char * const *) argv->pdata,
-                          G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                          G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (sp, input, NULL, out, err, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (sp));
-  return g_subprocess_get_exit_status (sp);
+  return dp_test_run_tool ("loader/dp-launch", args, NULL, input, out, err);
 }
 
 static void
@@ -1148,7 +1127,8 @@ test_dp_launch_attach (void)
   g_assert_no_error (error);
   g_assert_true (g_subprocess_get_if_exited (node));
   g_assert_cmpint (g_subprocess_get_exit_status (node), ==, 0);
-  g_assert_nonnull (strstr (node_err, "no place named 'nobody' on this node"));
+  /* the client was told; the node does not log it a second time */
+  g_assert_null (strstr (node_err, "no place named 'nobody' on this node"));
 }
 
 /* dp-node's limit options reach its node: --max-places-per-connection 1
@@ -1203,11 +1183,12 @@ test_dp_node_limit_options (void)
   g_clear_object (&first);
   g_clear_object (&second);
   g_clear_object (&rn);
-  /* closing its standard input ends the node; it said why on stderr */
+  /* closing its standard input ends the node; the refusal went to the
+   * requester as its error, and is not logged by the node as well */
   g_subprocess_communicate_utf8 (node, NULL, NULL, NULL, &node_err, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_subprocess_get_exit_status (node), ==, 0);
-  g_assert_nonnull (strstr (node_err, "failed: this connection has started 1 places"));
+  g_assert_null (strstr (node_err, "this connection has started 1 places"));
 }
 
 static void

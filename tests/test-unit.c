@@ -1214,6 +1214,44 @@ add_host_tests (void)
   g_test_add_func ("/error/from-gio", test_error_from_gio);
 }
 
+/* Every public enum and flags type is a registered GType with the C names
+ * as value names (what bindings and GObject properties use). */
+static void
+test_enum_types (void)
+{
+  g_autoptr(GEnumClass) err = g_type_class_ref (DP_TYPE_ERROR);
+  g_autoptr(GFlagsClass) launch = g_type_class_ref (DP_TYPE_LAUNCH_FLAGS);
+  GType enums[] = { DP_TYPE_PLACE_EXIT, DP_TYPE_REMOTE_CONNECTION_STATE, DP_TYPE_SPAWN_METHOD,
+                    DP_TYPE_SPAWN_OUTPUT, DP_TYPE_PLUGIN_PLACE_KIND };
+
+  g_assert_true (G_TYPE_IS_ENUM (DP_TYPE_ERROR));
+  g_assert_cmpstr (g_enum_get_value (err, DP_ERROR_BAD_REFERENCE)->value_name, ==, "DP_ERROR_BAD_REFERENCE");
+  g_assert_true (G_TYPE_IS_FLAGS (DP_TYPE_LAUNCH_FLAGS));
+  g_assert_cmpstr (g_flags_get_first_value (launch, DP_LAUNCH_ISOLATE)->value_nick, ==, "isolate");
+  for (gsize i = 0; i < G_N_ELEMENTS (enums); i++)
+    g_assert_true (G_TYPE_IS_ENUM (enums[i]));
+}
+
+static gboolean
+quit_router (gpointer data)
+{
+  dp_message_router_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* dp_message_router_run(): the array form of dp_message_router(); the
+ * caller keeps its references */
+static void
+test_message_router_run (void)
+{
+  g_autoptr(DpNode) node = dp_node_new ();
+  GSource *sources[] = { dp_after_seconds (0, quit_router, node, NULL) };
+
+  dp_message_router_run (node, sources, G_N_ELEMENTS (sources));
+  g_assert_true (g_source_is_destroyed (sources[0]));
+  g_source_unref (sources[0]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1257,6 +1295,8 @@ main (int argc, char **argv)
   dp_test_add_func ("/channel/fifo-and-close", test_channel_fifo_and_close);
   dp_test_add_func ("/channel/timeout", test_channel_timeout);
   dp_test_add_func ("/place/local", test_place_local);
+  dp_test_add_func ("/gobject/enum-types", test_enum_types);
+  dp_test_add_func ("/router/message-router-run", test_message_router_run);
   dp_test_add_func ("/place/crash-ends-process", test_place_crash_ends_process);
   add_host_tests ();
   return g_test_run ();

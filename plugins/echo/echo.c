@@ -4,7 +4,19 @@
  */
 #include <libdp/libdp.h>
 
-DP_PLUGIN_DEFINE ("echo", "Places that echo every message back", "1.0", "LGPL-2.1-or-later")
+static const DpPluginPlace echo_places[] = {
+  { "echo", "sends back every message unchanged", DP_PLUGIN_PLACE_FUNCTION, { NULL, NULL } },
+  { "echo_named", "as a named place, answers each client on its own channel",
+    DP_PLUGIN_PLACE_FUNCTION, { NULL, NULL } },
+  { "count", "counts messages and bytes; answers (tt) on \"count?\"",
+    DP_PLUGIN_PLACE_FUNCTION, { NULL, NULL } },
+  { "mesh_pinger", "round trips to a named place, direct or relayed (bench W8)",
+    DP_PLUGIN_PLACE_FUNCTION, { NULL, NULL } },
+  { NULL, NULL, 0, { NULL, NULL } }
+};
+
+DP_PLUGIN_DEFINE_WITH_PLACES ("echo", "Places that echo every message back", "1.0",
+                              "LGPL-2.1-or-later", echo_places)
 
 /* echo: returns each message unchanged until the channel closes */
 DP_PLACE_EXPORT void

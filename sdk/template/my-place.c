@@ -8,8 +8,13 @@
 #include <libdp/libdp.h>
 
 /* Optional, but recommended: lets a node check the plugin before it calls
- * anything in it, and say which plugin failed if it does not fit. */
-DP_PLUGIN_DEFINE ("my-place", "Upper-cases strings", "0.1", "CC0-1.0")
+ * anything in it, and say which plugin failed if it does not fit; the
+ * table lists the places for `dp-inspect my-place.so`. */
+static const DpPluginPlace places[] = {
+  { "upcase", "upper-cases each string it gets", DP_PLUGIN_PLACE_FUNCTION, { NULL, NULL } },
+  { NULL, NULL, 0, { NULL, NULL } }
+};
+DP_PLUGIN_DEFINE_WITH_PLACES ("my-place", "Upper-cases strings", "0.1", "CC0-1.0", places)
 
 /* A place function: runs in a thread of its own on the node. The channel
  * leads back to whoever started the place; get returns NULL once they have

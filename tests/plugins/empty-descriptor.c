@@ -7,7 +7,7 @@ const DpPluginDesc *
 dp_plugin_describe (void)
 {
   static const DpPluginDesc d = {
-    DP_PLUGIN_ABI_MAJOR, DP_PLUGIN_ABI_MINOR, NULL, "no name", "1", "", { 0 }
+    DP_PLUGIN_ABI_MAJOR, DP_PLUGIN_ABI_MINOR, NULL, "no name", "1", "", NULL, { 0 }
   };
   return &d;
 }
