@@ -560,7 +560,15 @@ dp_rmpi_launch (DpNode               *router,
   for (guint i = 0; i < n; i++)
     {
       Rank *r = &g_array_index (ranks, Rank, i);
+      /* the address this master reached the node at: an ssh alias of the
+       * config (a Host of ssh_config) may mean nothing to the other nodes */
+      g_autofree char *reached = dp_remote_node_dup_address (nodes->pdata[r->node]);
 
+      if (reached && g_strcmp0 (r->dial_host, "127.0.0.1") != 0)
+        {
+          g_free (r->dial_host);
+          r->dial_host = g_steal_pointer (&reached);
+        }
       g_variant_builder_add (&tb, "(sqs)", r->dial_host,
                              dp_remote_node_get_port (nodes->pdata[r->node]), r->name);
     }

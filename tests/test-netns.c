@@ -490,6 +490,47 @@ test_partition (void)
                   4 * NODES_PER_HOST, detect / 1e3);
 }
 
+/* RMPI across every host: 64 ranks, 4 per host, each on a node of its own
+ * spawned over ssh by dp_rmpi_launch(); the allreduce of one 1 per rank
+ * is 64 on every rank */
+static void
+test_rmpi (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *defaults = NULL;
+  g_autofree char *config = NULL;
+  g_autoptr(GVariant) results = NULL;
+  g_autoptr(GPtrArray) hosts = g_ptr_array_new ();
+  const guint ranks = 64;
+  gint64 t0, worst = 0;
+
+  cluster_get ();
+  for (guint i = 0; i < ranks; i++)
+    g_ptr_array_add (hosts, cluster->hosts[(i / NODES_PER_HOST) % cluster->n_hosts]);
+  g_ptr_array_add (hosts, NULL);
+  defaults = dp_rmpi_build_default_config ("rmpi-places", "scenario", g_variant_new_string ("allreduce"));
+  config = dp_rmpi_make_remote_config (defaults, (const char * const *) hosts->pdata, ranks, 0, "netns-rank-");
+  t0 = g_get_monotonic_time ();
+  results = dp_rmpi_launch (cluster->router, config, cluster->options, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_n_children (results), ==, ranks);
+  for (guint i = 0; i < ranks; i++)
+    {
+      g_autoptr(GVariant) r = NULL;
+      gint32 sum;
+      gint64 us;
+
+      g_variant_get_child (results, i, "v", &r);
+      g_assert_true (g_variant_is_of_type (r, G_VARIANT_TYPE ("(ix)")));
+      g_variant_get (r, "(ix)", &sum, &us);
+      g_assert_cmpint (sum, ==, (gint32) ranks);
+      worst = MAX (worst, us);
+    }
+  g_test_message ("rmpi: allreduce over %u ranks on %u hosts: %.2f ms (the slowest rank's mean "
+                  "of 10); the whole launch %.1f s", ranks, cluster->n_hosts, worst / 1000.0,
+                  (g_get_monotonic_time () - t0) / 1e6);
+}
+
 /* whether the network namespace of process @pid has an established TCP
  * connection to @address:@port (/proc/PID/net/tcp is that of the
  * process's namespace) */
@@ -675,11 +716,10 @@ main (int argc, char **argv)
   int status;
 
   dp_test_init (&argc, &argv);
-  /* In this order: each leaves the cluster whole for the next. The RMPI
-   * allreduce over every node (64 ranks) belongs after /netns/fan-out;
-   * it uses cluster_get()'s members. */
+  /* In this order: each leaves the cluster whole for the next */
   dp_test_add_func ("/netns/spawn", test_spawn);
   dp_test_add_func ("/netns/fan-out", test_fan_out);
+  dp_test_add_func ("/netns/rmpi", test_rmpi);
   dp_test_add_func ("/netns/mesh", test_mesh);
   dp_test_add_func ("/netns/paced-spawns", test_paced_spawns);
   dp_test_add_func ("/netns/link-down", test_link_down);

@@ -187,6 +187,25 @@ scenario (DpPlaceChannel *ch)
     result = split_duplicate (comm, &error);
   else if (strcmp (what, "timeout") == 0)
     result = timeout (comm, &error);
+  else if (strcmp (what, "allreduce") == 0)
+    {
+      /* the sum of one 1 per rank, then the mean time of 10 more
+       * allreduces after a barrier (tests/test-netns.c: 64 ranks) */
+      g_autoptr(GVariant) sum = dp_rmpi_allreduce (comm, DP_RMPI_SUM, g_variant_new_int32 (1), &error);
+      gint64 t0;
+
+      if (sum == NULL || !dp_rmpi_barrier (comm, &error))
+        return;
+      t0 = g_get_monotonic_time ();
+      for (int i = 0; i < 10; i++)
+        {
+          g_autoptr(GVariant) again = dp_rmpi_allreduce (comm, DP_RMPI_SUM, g_variant_new_int32 (1), &error);
+
+          if (again == NULL)
+            return;
+        }
+      result = g_variant_new ("(@ix)", sum, (g_get_monotonic_time () - t0) / 10);
+    }
   else if (g_str_has_prefix (what, "lose-"))
     {
       /* "lose-exit" / "lose-return": rank 2 goes after the barrier (its
