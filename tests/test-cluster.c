@@ -1803,6 +1803,12 @@ test_isolated_thunks (Fixture *f, gconstpointer data)
                                          DP_LAUNCH_THUNK | DP_LAUNCH_ISOLATE, NULL);
   dp_test_assert_echoes (ok, "still served");
   g_assert_true (dp_remote_node_is_alive (f->node));
+
+  /* what the isolated children said last (the critical of echo called as
+   * a thunk) comes through the node's stderr: all of it arrives while it
+   * is allowed, not in the teardown */
+  dp_remote_node_terminate (f->node);
+  g_assert_true (dp_remote_node_wait_for_die (f->node, 30 * G_USEC_PER_SEC));
 }
 
 /* dp-launch --isolate: 0 for an echo, 5 (and the signal) for a crash */
