@@ -224,6 +224,24 @@ cluster_free (void)
 {
   if (cluster == NULL)
     return;
+  /* every node ended and its end reported (its ssh worker thread joined)
+   * before anything is freed: nothing of the cluster runs at exit */
+  for (guint i = 0; i < cluster->members->len; i++)
+    {
+      Member *m = cluster->members->pdata[i];
+
+      if (m->node == NULL)
+        continue;
+      dp_remote_node_set_restart (m->node, FALSE);
+      dp_remote_node_terminate (m->node);
+    }
+  for (guint i = 0; i < cluster->members->len; i++)
+    {
+      Member *m = cluster->members->pdata[i];
+
+      if (m->node)
+        g_assert_true (dp_remote_node_wait_for_die (m->node, guard_us ()));
+    }
   g_clear_pointer (&cluster->members, g_ptr_array_unref);
   g_clear_pointer (&cluster->options, dp_spawn_options_free);
   g_strfreev (cluster->hosts);
