@@ -643,7 +643,7 @@ test_mesh (void)
   g_assert_no_error (error);
   g_variant_get (ref_msg, "(&sv)", &what, &ref);
   g_assert_cmpstr (what, ==, "ref");
-  g_assert_true (dp_remote_connection_put (redeemer, g_variant_ref (ref)));
+  g_assert_true (dp_remote_connection_put (redeemer, ref));
   ok = dp_remote_connection_get_timeout (redeemer, guard_us (), &error);
   g_assert_no_error (error);
   {
