@@ -370,7 +370,6 @@ declare_dead (DpRemoteNode *self)
                                           self->conn_reason ? self->conn_reason : "connection lost");
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
-  complete_die_waits (self);
 
   if (self->grace)
     {
@@ -385,6 +384,9 @@ declare_dead (DpRemoteNode *self)
   /* restart TRUE needs nobody's main loop: done from the router thread */
   if (restart_decision (self) == DP_RESTART_NOW)
     _dp_node_invoke (self->router, respawn_in_router, g_object_ref (self), g_object_unref);
+  /* last: a waiter's callback (in the owner's context) may drop the last
+   * reference to @self at once, and this thread holds none */
+  complete_die_waits (self);
 }
 
 static gboolean
