@@ -23,7 +23,6 @@
 typedef struct {
   guint      id;
   char      *host;        /* as written (a host spec) */
-  char      *dial_host;   /* where other nodes reach it */
   guint16    port;
   char      *name;
   char      *plugin;
@@ -36,7 +35,6 @@ static void
 rank_clear (Rank *r)
 {
   g_free (r->host);
-  g_free (r->dial_host);
   g_free (r->name);
   g_free (r->plugin);
   g_free (r->symbol);
@@ -210,7 +208,6 @@ parse_config (const char *config, GError **error)
           g_error_free (local);
           return NULL;
         }
-      r->dial_host = g_strdup (_dp_host_spec_is_local (spec) ? "127.0.0.1" : spec->host);
       port = 0;
       if (lookup (o, defaults, "port"))
         {
@@ -560,16 +557,12 @@ dp_rmpi_launch (DpNode               *router,
   for (guint i = 0; i < n; i++)
     {
       Rank *r = &g_array_index (ranks, Rank, i);
-      /* the address this master reached the node at: an ssh alias of the
-       * config (a Host of ssh_config) may mean nothing to the other nodes */
-      g_autofree char *reached = dp_remote_node_dup_address (nodes->pdata[r->node]);
+      /* where the other nodes dial it: the address this master reached it
+       * at (the spawner's: loopback for a local node, the ssh config's
+       * HostName for an alias, which the other nodes could not resolve) */
+      g_autofree char *address = dp_remote_node_dup_address (nodes->pdata[r->node]);
 
-      if (reached && g_strcmp0 (r->dial_host, "127.0.0.1") != 0)
-        {
-          g_free (r->dial_host);
-          r->dial_host = g_steal_pointer (&reached);
-        }
-      g_variant_builder_add (&tb, "(sqs)", r->dial_host,
+      g_variant_builder_add (&tb, "(sqs)", address,
                              dp_remote_node_get_port (nodes->pdata[r->node]), r->name);
     }
   table = g_variant_ref_sink (g_variant_builder_end (&tb));
