@@ -450,6 +450,99 @@ _dp_watch_event_free (DpWatchEvent *e)
   g_free (e);
 }
 
+/* The job's deadline: a thread that cancels @job when the time is up
+ * (or sooner, when the caller's cancellable is cancelled, through the
+ * handler the launch connects), and ends when the launch does. */
+typedef struct {
+  GMutex        lock;
+  GCond         cond;
+  gboolean      done;
+  gint64        deadline;   /* monotonic */
+  GCancellable *job;
+  GThread      *thread;
+} Deadline;
+
+static gpointer
+deadline_run (gpointer data)
+{
+  Deadline *d = data;
+  gboolean expired = FALSE;
+
+  g_mutex_lock (&d->lock);
+  while (!d->done && !expired)
+    if (!g_cond_wait_until (&d->cond, &d->lock, d->deadline))
+      expired = !d->done && g_get_monotonic_time () >= d->deadline;
+  g_mutex_unlock (&d->lock);
+  if (expired)
+    g_cancellable_cancel (d->job);
+  return NULL;
+}
+
+static void
+deadline_start (Deadline *d, guint timeout_ms, GCancellable *job)
+{
+  g_mutex_init (&d->lock);
+  g_cond_init (&d->cond);
+  d->deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  d->job = job;
+  d->thread = g_thread_new ("dp-rmpi-deadline", deadline_run, d);
+}
+
+/* ends the thread */
+static void
+deadline_stop (Deadline *d)
+{
+  g_mutex_lock (&d->lock);
+  d->done = TRUE;
+  g_cond_signal (&d->cond);
+  g_mutex_unlock (&d->lock);
+  g_thread_join (d->thread);
+  g_mutex_clear (&d->lock);
+  g_cond_clear (&d->cond);
+}
+
+static void
+cancel_job (GCancellable *caller, gpointer job)
+{
+  g_cancellable_cancel (job);
+}
+
+/* the job was cancelled (any thread): the launch's loop wakes up */
+static void
+wake_launcher (GCancellable *job, gpointer events)
+{
+  DpWatchEvent *e = g_new0 (DpWatchEvent, 1);
+
+  e->index = G_MAXUINT;
+  g_async_queue_push (events, e);
+}
+
+/* why the job was cancelled: its time ran out, or the caller cancelled it */
+static GError *
+job_stopped (GCancellable *caller, guint timeout_ms, GVariant **results, guint n)
+{
+  g_autoptr(GString) pending = g_string_new (NULL);
+  guint missing = 0;
+
+  if (g_cancellable_is_cancelled (caller))
+    return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "rmpi: the launch was cancelled");
+  for (guint i = 0; results && i < n; i++)
+    if (results[i] == NULL)
+      {
+        if (missing < 16)
+          g_string_append_printf (pending, "%s%u", missing ? ", " : "", i);
+        missing++;
+      }
+  if (results == NULL)
+    return g_error_new (DP_ERROR, DP_ERROR_TIMED_OUT,
+                        "rmpi: the job did not finish within its timeout (%u ms): "
+                        "its ranks were still starting", timeout_ms);
+  return g_error_new (DP_ERROR, DP_ERROR_TIMED_OUT,
+                      "rmpi: the job did not finish within its timeout (%u ms): "
+                      "%u of %u ranks had not called rmpi-finish: [%s%s]",
+                      timeout_ms, missing, n, pending->str, missing > 16 ? ", …" : "");
+}
+
 /* a rank's last message: its finish, or why it failed */
 static gboolean
 rank_is_done (GVariant *m)
@@ -475,6 +568,9 @@ rank_is_done (GVariant *m)
  * on it fail (their channels to it close), every node is stopped, and the
  * first error heard is returned.
  *
+ * The whole job has a timeout, %DP_RMPI_DEFAULT_TIMEOUT_MS (one hour);
+ * dp_rmpi_launch_full() sets another and takes a #GCancellable.
+ *
  * ```c
  * g_autofree char *defaults = dp_rmpi_build_default_config ("rmpi-sample", "rank_main", NULL);
  * g_autofree char *config = dp_rmpi_make_localhost_config (defaults, 5, 0, NULL);
@@ -490,6 +586,44 @@ dp_rmpi_launch (DpNode               *router,
                 const DpSpawnOptions *options,
                 GError              **error)
 {
+  return dp_rmpi_launch_full (router, config, options, 0, NULL, error);
+}
+
+/**
+ * dp_rmpi_launch_full:
+ * @router: the master's #DpNode
+ * @config: an RMPI config (JSON text; see dp_rmpi_check_config())
+ * @options: (nullable): how to spawn the nodes (plugin dirs, ssh config…)
+ * @timeout_ms: how long the whole job may take, counted from this call, in
+ *   milliseconds; 0 for %DP_RMPI_DEFAULT_TIMEOUT_MS
+ * @cancellable: (nullable): a #GCancellable (from any thread)
+ * @error: return location for a #GError
+ *
+ * dp_rmpi_launch() with a timeout and a cancellable. A job that has not
+ * finished when @timeout_ms has passed fails with %DP_ERROR_TIMED_OUT
+ * naming the ranks that had not called dp_rmpi_finish(); one cancelled
+ * through @cancellable fails with %G_IO_ERROR_CANCELLED. Either way every
+ * node of the job is stopped before this returns. (The spawn of the nodes
+ * is bounded by @options' ready timeout as well, and is not interrupted:
+ * the timeout is checked when it ends.)
+ *
+ * ```c
+ * // a job that must be done within a minute
+ * g_autoptr(GVariant) results = dp_rmpi_launch_full (router, config, NULL, 60000, NULL, &error);
+ * if (results == NULL && g_error_matches (error, DP_ERROR, DP_ERROR_TIMED_OUT))
+ *   g_printerr ("too slow: %s\n", error->message);
+ * ```
+ *
+ * Returns: (transfer full) (nullable): as dp_rmpi_launch()
+ */
+GVariant *
+dp_rmpi_launch_full (DpNode               *router,
+                     const char           *config,
+                     const DpSpawnOptions *options,
+                     guint                 timeout_ms,
+                     GCancellable         *cancellable,
+                     GError              **error)
+{
   g_autoptr(GArray) ranks = NULL;
   g_autoptr(GArray) descs = g_array_new (FALSE, TRUE, sizeof (DpNodeDesc));
   g_autoptr(GHashTable) node_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -499,16 +633,24 @@ dp_rmpi_launch (DpNode               *router,
   g_autofree GThread **threads = NULL;
   g_autofree GVariant **results = NULL;
   g_autoptr(GVariant) table = NULL;
+  g_autoptr(GCancellable) job = g_cancellable_new ();
+  Deadline deadline = { 0 };
+  gulong caller_handler = 0, job_handler = 0;
   GVariantBuilder tb;
   GError *failure = NULL;
   guint n, finished = 0, ended = 0;
 
   g_return_val_if_fail (DP_IS_NODE (router), NULL);
   g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   ranks = parse_config (config, error);
   if (ranks == NULL)
     return NULL;
   n = ranks->len;
+  if (timeout_ms == 0)
+    timeout_ms = DP_RMPI_DEFAULT_TIMEOUT_MS;
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
 
   /* one node per host:port, or per rank with port 0 */
   for (guint i = 0; i < n; i++)
@@ -532,9 +674,19 @@ dp_rmpi_launch (DpNode               *router,
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
                     "DP_EVENT", "rmpi-launch",
                     "MESSAGE", "rmpi: launching %u ranks on %u nodes", n, descs->len);
-  nodes = dp_spawn_nodes_join (router, (DpNodeDesc *) descs->data, descs->len, error);
+  /* from here the time runs: @job is cancelled when it is up, or when
+   * the caller cancels */
+  deadline_start (&deadline, timeout_ms, job);
+  if (cancellable)
+    caller_handler = g_cancellable_connect (cancellable, G_CALLBACK (cancel_job), job, NULL);
+  nodes = dp_spawn_nodes_join (router, (DpNodeDesc *) descs->data, descs->len, &failure);
   if (nodes == NULL)
-    return NULL;
+    goto stop;
+  if (g_cancellable_is_cancelled (job))
+    {
+      failure = job_stopped (cancellable, timeout_ms, NULL, n);
+      goto stop;
+    }
 
   for (guint i = 0; i < n; i++)
     {
@@ -547,6 +699,11 @@ dp_rmpi_launch (DpNode               *router,
     {
       Rank *r = &g_array_index (ranks, Rank, i);
 
+      if (g_cancellable_is_cancelled (job))
+        {
+          failure = job_stopped (cancellable, timeout_ms, NULL, n);
+          goto stop;
+        }
       if (!dp_remote_connection_wait_ready (rcs->pdata[i], NULL, &failure))
         {
           g_prefix_error (&failure, "rmpi: rank %u (%s.%s as '%s'): ", i, r->plugin, r->symbol, r->name);
@@ -579,6 +736,9 @@ dp_rmpi_launch (DpNode               *router,
                                                g_variant_new_variant (r->args), config));
       threads[i] = _dp_watch_connection (rcs->pdata[i], i, events, rank_is_done);
     }
+  /* a cancellation (the time is up, or the caller's) is an event too (at
+   * once if it came already) */
+  job_handler = g_cancellable_connect (job, G_CALLBACK (wake_launcher), events, NULL);
 
   while (finished < n && failure == NULL)
     {
@@ -587,7 +747,9 @@ dp_rmpi_launch (DpNode               *router,
       guint rank = e->index;
 
       _dp_watch_event_free (e);
-      if (m == NULL)
+      if (rank == G_MAXUINT)
+        failure = job_stopped (cancellable, timeout_ms, results, n);
+      else if (m == NULL)
         {
           g_autofree char *detail = dp_remote_connection_dup_exit_detail (rcs->pdata[rank]);
 
@@ -615,6 +777,16 @@ dp_rmpi_launch (DpNode               *router,
     }
 
 stop:
+  if (job_handler)
+    g_cancellable_disconnect (job, job_handler);
+  if (caller_handler)
+    g_cancellable_disconnect (cancellable, caller_handler);
+  deadline_stop (&deadline);
+  if (nodes == NULL)
+    {
+      g_propagate_error (error, failure);
+      return NULL;
+    }
   if (failure)
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,

@@ -219,6 +219,51 @@ take_pending (World *w, guint src, guint32 ctx, guint32 seq)
   return NULL;
 }
 
+/* While a rank waits for one peer it looks at the other peers' channels
+ * every ABORT_CHECK_US for an abort. A rank that sees a loss first tells
+ * every other (fail()); one blocked on the lost rank whose own connection
+ * to it has not timed out yet (a node holds an accepted connection to a
+ * heartbeat timeout only once the peer has sent a heartbeat, so a peer
+ * that froze young is noticed by some nodes only) fails with it instead
+ * of waiting for the launcher to stop its node. Only a wait that already
+ * lasted that long pays for it. */
+#define ABORT_CHECK_US (100 * 1000)
+
+/* What the other peers sent meanwhile goes to their pending queues (it
+ * would be received from there); an abort among it is the error. */
+static gboolean
+check_others (World *w, guint world_src, GError **error)
+{
+  for (guint i = 0; i < w->cnt; i++)
+    {
+      GVariant *m;
+
+      if (i == world_src || w->peers[i] == NULL)
+        continue;
+      while (w->n_pending < MAX_PENDING && (m = dp_place_channel_try_get (w->peers[i])) != NULL)
+        {
+          if (g_variant_is_of_type (m, G_VARIANT_TYPE ("(uuv)")))
+            {
+              guint32 c;
+
+              g_variant_get_child (m, 0, "u", &c);
+              if (c == CTX_ABORT)
+                {
+                  g_autoptr(GVariant) boxed = g_variant_get_child_value (m, 2);
+                  g_autoptr(GVariant) inner = g_variant_get_variant (boxed);
+
+                  set_aborted (error, inner);
+                  g_variant_unref (m);
+                  return FALSE;
+                }
+            }
+          g_queue_push_tail (&w->pending[i], m);
+          w->n_pending++;
+        }
+    }
+  return TRUE;
+}
+
 /* The next message from @src (comm rank) tagged (ctx, seq). @timeout_us:
  * -1 uses the communicator's own timeout. */
 static GVariant *
@@ -247,26 +292,31 @@ recv_tagged (DpRmpiComm *self, guint src, guint32 seq, gint64 timeout_us, GError
       g_autoptr(GVariant) boxed = NULL;
       guint32 c, s;
 
-      if (deadline)
-        {
-          gboolean closed = FALSE;
-          gint64 left = deadline - g_get_monotonic_time ();
+      {
+        gboolean closed = FALSE;
+        gint64 left = deadline ? deadline - g_get_monotonic_time () : ABORT_CHECK_US;
 
-          m = left > 0 ? dp_place_channel_get_timeout (w->peers[world_src], left, &closed) : NULL;
-          if (m == NULL && !closed)
-            {
-              g_set_error (error, DP_ERROR, DP_ERROR_TIMED_OUT,
-                           "rmpi: nothing from rank %u in %" G_GINT64_FORMAT " us", src, timeout_us);
+        m = left > 0 ? dp_place_channel_get_timeout (w->peers[world_src], MIN (left, ABORT_CHECK_US),
+                                                     &closed)
+                     : NULL;
+        if (m == NULL && closed)
+          {
+            set_lost (error, world_src);
+            return NULL;
+          }
+        if (m == NULL && deadline && g_get_monotonic_time () >= deadline)
+          {
+            g_set_error (error, DP_ERROR, DP_ERROR_TIMED_OUT,
+                         "rmpi: nothing from rank %u in %" G_GINT64_FORMAT " us", src, timeout_us);
+            return NULL;
+          }
+        if (m == NULL)
+          {
+            if (!check_others (w, world_src, error))
               return NULL;
-            }
-        }
-      else
-        m = dp_place_channel_get (w->peers[world_src]);
-      if (m == NULL)
-        {
-          set_lost (error, world_src);
-          return NULL;
-        }
+            continue;
+          }
+      }
       if (!g_variant_is_of_type (m, G_VARIANT_TYPE ("(uuv)")))
         {
           g_set_error (error, DP_ERROR, DP_ERROR_PROTOCOL,

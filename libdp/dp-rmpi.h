@@ -204,6 +204,16 @@ GVariant   *dp_rmpi_reduce_values (DpRmpiOp    op,
                                    GError    **error);
 
 /* The launcher (dp-rmpi-launch.c) */
+
+/**
+ * DP_RMPI_DEFAULT_TIMEOUT_MS:
+ *
+ * How long a job launched by dp_rmpi_launch() may take, in milliseconds
+ * (one hour); dp_rmpi_launch_full() and `dp-launch --rmpi-timeout` set
+ * another.
+ */
+#define DP_RMPI_DEFAULT_TIMEOUT_MS 3600000u
+
 DP_AVAILABLE_IN_1_0
 char       *dp_rmpi_build_default_config  (const char *plugin,
                                            const char *symbol,
@@ -226,6 +236,13 @@ DP_AVAILABLE_IN_1_0
 GVariant   *dp_rmpi_launch                (DpNode               *router,
                                            const char           *config,
                                            const DpSpawnOptions *options,
+                                           GError              **error);
+DP_AVAILABLE_IN_1_0
+GVariant   *dp_rmpi_launch_full           (DpNode               *router,
+                                           const char           *config,
+                                           const DpSpawnOptions *options,
+                                           guint                 timeout_ms,
+                                           GCancellable         *cancellable,
                                            GError              **error);
 
 G_END_DECLS

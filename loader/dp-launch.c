@@ -559,6 +559,7 @@ typedef struct {
   const DpHostsEntry *entry;        /* HOST named a host of the file */
   GStrv     plugin_dirs;
   gint      ready_timeout;
+  gint      rmpi_timeout;
 } Options;
 
 static void
@@ -672,6 +673,7 @@ parse_command_line (Options  *o,
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say more on standard error: spawn progress, libdp's debug log (libssh's included)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version and exit", NULL },
     { "rmpi", 0, 0, G_OPTION_ARG_FILENAME, &o->rmpi, "Launch the RMPI job described by this JSON config (no HOST:PORT): print each rank's result as a JSON line", "CONFIG.json" },
+    { "rmpi-timeout", 0, 0, G_OPTION_ARG_INT, &o->rmpi_timeout, "With --rmpi: how long the whole job may take, in ms (default 3600000, one hour); then it fails and its nodes are stopped", "MS" },
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new ("HOST:PORT PLUGIN SYMBOL | --connect --attach NAME HOST:PORT"
@@ -699,7 +701,17 @@ parse_command_line (Options  *o,
           "no --connect, --attach, --list, --named, --thunk or --isolate: the config says it all\n");
           return EXIT_USAGE;
         }
+      if (o->rmpi_timeout < 0)
+        {
+          say ("--rmpi-timeout takes a positive number of milliseconds\n");
+          return EXIT_USAGE;
+        }
       return -1;
+    }
+  if (o->rmpi_timeout != 0)
+    {
+      say ("--rmpi-timeout goes with --rmpi\n");
+      return EXIT_USAGE;
     }
   if (list_mode)
     {
@@ -858,7 +870,7 @@ resolve_plugin (LaunchArgs     *a,
 
 /* --rmpi: launches the job, prints {"rank": R, "result": ...} per rank */
 static int
-run_rmpi (DpNode *router, DpSpawnOptions *opts, const char *file)
+run_rmpi (DpNode *router, DpSpawnOptions *opts, const char *file, guint timeout_ms)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *config = NULL;
@@ -874,7 +886,7 @@ run_rmpi (DpNode *router, DpSpawnOptions *opts, const char *file)
       g_printerr ("dp-launch: %s: %s\n", file, error->message);
       return EXIT_USAGE;
     }
-  results = dp_rmpi_launch (router, config, opts, &error);
+  results = dp_rmpi_launch_full (router, config, opts, timeout_ms, NULL, &error);
   if (results == NULL)
     {
       g_autoptr(GVariant) what = g_variant_ref_sink (g_variant_new_string (error->message));
@@ -938,7 +950,7 @@ main (int argc, char **argv)
 
   opts = spawn_options_new (&o);
   if (o.rmpi)
-    return run_rmpi (router, opts, o.rmpi);
+    return run_rmpi (router, opts, o.rmpi, o.rmpi_timeout > 0 ? (guint) o.rmpi_timeout : 0);
   attach_name = o.attach;
   if (!attach_name && !list_mode)
     {

@@ -6,7 +6,9 @@
  */
 #include "dp-test-utils.h"
 
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 /* ---- samples/rmpi: its output, exactly ---- */
@@ -148,14 +150,35 @@ test_mix (gconstpointer data)
     }
 }
 
+/* with 6 ranks (recursive doubling) and 3 or 4 (one direct round) */
 static void
-test_reductions (void)
+test_reductions (gconstpointer data)
 {
-  const guint n = 6;
+  const guint n = GPOINTER_TO_UINT (data);
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) results = launch (n, "reductions", &error);
+  g_autoptr(GString) digits = g_string_new (NULL);
+  g_autoptr(GString) gathered = g_string_new ("[");
+  g_autofree char *sum_array = g_strdup_printf ("[%u, %u, -%u]", n * (n - 1) / 2, n, n * (n - 1) / 2);
+  g_autofree char *min_tuple = g_strdup_printf ("(0.5, -%u)", n - 1);
+  g_autofree char *bcast_mid = g_strdup_printf ("'%u'", n / 2);
+  g_autofree char *concat = NULL;
+  g_autofree char *product = NULL;
+  double fact = 1;
 
   g_assert_no_error (error);
+  for (guint i = 0; i < n; i++)
+    {
+      fact *= i + 1;
+      g_string_append_printf (digits, "%u", i);
+      g_string_append_printf (gathered, "%s<'%u'>", i ? ", " : "", i);
+    }
+  g_string_append_c (gathered, ']');
+  concat = g_strdup_printf ("'%s'", digits->str);
+  {
+    g_autoptr(GVariant) f = g_variant_ref_sink (g_variant_new_double (fact));
+    product = g_variant_print (f, FALSE);
+  }
   for (guint r = 0; r < n; r++)
     {
       g_autoptr(GVariant) v = result_of (results, r);
@@ -167,17 +190,17 @@ test_reductions (void)
       g_assert_nonnull (x); \
       assert_variant (x, text); \
       g_clear_pointer (&x, g_variant_unref)
-      CHECK ("sum-array", "[15, 6, -15]");
-      CHECK ("min-tuple", "(0.5, -5)");
-      CHECK ("product", "720.0");
+      CHECK ("sum-array", sum_array);
+      CHECK ("min-tuple", min_tuple);
+      CHECK ("product", product);
       CHECK ("and", "false");
       CHECK ("or", "true");
-      CHECK ("concat", "'012345'");
-      CHECK ("bcast-mid", "'3'");
+      CHECK ("concat", concat);
+      CHECK ("bcast-mid", bcast_mid);
       if (r == n - 1)
         {
-          CHECK ("reduce-last", "'012345'");
-          CHECK ("gather-last", "[<'0'>, <'1'>, <'2'>, <'3'>, <'4'>, <'5'>]");
+          CHECK ("reduce-last", concat);
+          CHECK ("gather-last", gathered->str);
         }
 #undef CHECK
     }
@@ -272,6 +295,225 @@ test_lost (gconstpointer data)
     g_error ("the error does not name rank 2: %s", error->message);
 }
 
+/* ---- a process stopped on purpose ---- */
+
+/* A guard that kills a process stopped on purpose whatever happens to the
+ * test: a shell reading its standard input, a pipe from this process; when
+ * the pipe closes (guard_end(), or this process dies on a failed
+ * assertion) it kills the pid written first in @pidfile if that process is
+ * still stopped. */
+static GSubprocess *
+guard_new (const char *pidfile)
+{
+  static const char script[] =
+    "read _; p=$(cut -d' ' -f1 \"$1\" 2>/dev/null) || exit 0; [ -n \"$p\" ] || exit 0; "
+    "grep -q '^State:[[:space:]]*[tT]' /proc/$p/status 2>/dev/null && kill -KILL $p; exit 0";
+  g_autoptr(GError) error = NULL;
+  GSubprocess *sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE, &error,
+                                      "/bin/sh", "-c", script, "guard", pidfile, NULL);
+
+  g_assert_no_error (error);
+  return sp;
+}
+
+static void
+guard_end (GSubprocess *guard)
+{
+  g_output_stream_close (g_subprocess_get_stdin_pipe (guard), NULL, NULL);
+  g_assert_true (g_subprocess_wait (guard, NULL, NULL));
+}
+
+/* "PID TIME" as the stopped process wrote it */
+static void
+read_stopped (const char *pidfile, gint64 *pid, gint64 *t_stop)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) parts = NULL;
+
+  g_assert_true (g_file_get_contents (pidfile, &text, NULL, NULL));
+  parts = g_strsplit (text, " ", 2);
+  g_assert_cmpuint (g_strv_length (parts), ==, 2);
+  *pid = g_ascii_strtoll (parts[0], NULL, 10);
+  *t_stop = g_ascii_strtoll (parts[1], NULL, 10);
+  g_assert_cmpint (*pid, >, 0);
+}
+
+/* A rank lost only through the heartbeat: rank 1 stops its node (SIGSTOP:
+ * its sockets stay open) while ranks 0, 2 and 3 wait for a message from
+ * it. Each of them gets DP_ERROR_RANK_LOST naming rank 1 once its node's
+ * heartbeat timeout has passed (dp-node's default, 10 s), and
+ * dp_rmpi_launch fails the same way once the master's has. The master's
+ * timeout is set longer, by two intervals and a margin (ten launches of the
+ * same job measured here, at least 1 s), so that the ranks have said what
+ * they saw before the launcher stops their nodes. (A rank whose own node
+ * has not timed out its connection to rank 1's yet hears it from the first
+ * rank that did.) */
+static void
+test_lost_heartbeat (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autofree char *dir = g_dir_make_tmp ("rmpi-stop-XXXXXX", NULL);
+  g_autofree char *pidfile = g_build_filename (dir, "pid", NULL);
+  g_autofree char *scenario = g_strconcat ("stop:", dir, NULL);
+  g_autofree char *config = config_for (4, scenario);
+  g_autoptr(GSubprocess) guard = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) results = NULL;
+  double node_interval, node_timeout, master_interval, master_timeout, margin;
+  gint64 t0, took_us, t_end, pid, t_stop;
+
+  /* the nodes' heartbeats are dp-node's defaults, a new DpNode's */
+  g_object_get (router, "heartbeat-interval", &node_interval, "heartbeat-timeout", &node_timeout, NULL);
+  t0 = g_get_monotonic_time ();
+  {
+    g_autofree char *ok = config_for (4, "mix");
+    g_autoptr(GVariant) r = dp_rmpi_launch (router, ok, NULL, &error);
+
+    g_assert_no_error (error);
+  }
+  took_us = g_get_monotonic_time () - t0;
+  margin = MAX (1.0, 10.0 * took_us / G_USEC_PER_SEC);
+  /* a node notices within its timeout and an interval (its check runs
+   * every interval); the master not before its timeout less an interval
+   * (since it last heard from the node) */
+  master_interval = node_interval;
+  master_timeout = node_timeout + 2 * node_interval + margin;
+  g_test_message ("a 4-rank job took %.0f ms; the nodes' heartbeat timeout %.1f s, the master's %.1f s",
+                  took_us / 1000.0, node_timeout, master_timeout);
+  g_object_set (router, "heartbeat-interval", master_interval, "heartbeat-timeout", master_timeout, NULL);
+
+  /* the nodes whose connection to rank 1's node timed out say so */
+  dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "*no sign of life*heartbeat timeout*");
+  guard = guard_new (pidfile);
+  results = dp_rmpi_launch (router, config, NULL, &error);
+  t_end = g_get_monotonic_time ();
+  guard_end (guard);
+
+  read_stopped (pidfile, &pid, &t_stop);
+  g_assert_true (dp_test_wait_process_gone (pid, 10000));
+  g_assert_null (results);
+  g_assert_error (error, DP_ERROR, DP_ERROR_RANK_LOST);
+  if (strstr (error->message, "rank 1") == NULL)
+    g_error ("the launcher's error does not name rank 1: %s", error->message);
+  g_test_message ("launcher after %.2f s: %s", (t_end - t_stop) / 1e6, error->message);
+  /* the launcher heard of it from its heartbeats: not before its timeout
+   * since it last heard from the node (at most an interval before the stop) */
+  g_assert_cmpint (t_end - t_stop, >=, (gint64) ((master_timeout - master_interval - 0.01) * G_USEC_PER_SEC));
+  g_assert_cmpint (t_end - t_stop, <=, (gint64) ((master_timeout + master_interval + margin) * G_USEC_PER_SEC));
+
+  for (guint r = 0; r < 4; r++)
+    {
+      g_autofree char *name = g_strdup_printf ("rank-%u", r);
+      g_autofree char *file = g_build_filename (dir, name, NULL);
+      g_autofree char *text = NULL;
+      g_auto(GStrv) parts = NULL;
+      gint64 dt;
+
+      if (r == 1)
+        continue;
+      if (!g_file_get_contents (file, &text, NULL, NULL))
+        g_error ("rank %u said nothing before the launcher stopped it", r);
+      parts = g_strsplit (text, " ", 3);
+      g_assert_cmpuint (g_strv_length (parts), ==, 3);
+      dt = g_ascii_strtoll (parts[1], NULL, 10) - t_stop;
+      g_test_message ("rank %u after %.2f s: %s", r, dt / 1e6, parts[2]);
+      g_assert_cmpint (g_ascii_strtoll (parts[0], NULL, 10), ==, DP_ERROR_RANK_LOST);
+      if (strstr (parts[2], "rank 1 ") == NULL)
+        g_error ("rank %u's error does not name rank 1: %s", r, parts[2]);
+      /* from a heartbeat timeout, not sooner; within it (and the margin) */
+      g_assert_cmpint (dt, >=, (gint64) ((node_timeout - node_interval - 0.01) * G_USEC_PER_SEC));
+      g_assert_cmpint (dt, <=, (gint64) ((node_timeout + node_interval + margin) * G_USEC_PER_SEC));
+      g_unlink (file);
+    }
+  g_unlink (pidfile);
+  g_rmdir (dir);
+}
+
+/* The job's own timeout: the last rank never finishes. The timeout is four
+ * times what the same job took when every rank finished, measured here. */
+static void
+test_launch_timeout (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autofree char *ok = config_for (3, "mix");
+  g_autofree char *hang = config_for (3, "hang");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) r = NULL;
+  g_autofree char *list = NULL;
+  gint64 t0, took_us;
+  guint timeout_ms;
+
+  t0 = g_get_monotonic_time ();
+  r = dp_rmpi_launch (router, ok, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&r, g_variant_unref);
+  timeout_ms = (guint) MAX (1, 4 * (g_get_monotonic_time () - t0) / 1000);
+
+  t0 = g_get_monotonic_time ();
+  r = dp_rmpi_launch_full (router, hang, NULL, timeout_ms, NULL, &error);
+  took_us = g_get_monotonic_time () - t0;
+  g_test_message ("timeout %u ms, failed after %.0f ms: %s", timeout_ms, took_us / 1000.0,
+                  error ? error->message : "");
+  g_assert_null (r);
+  g_assert_error (error, DP_ERROR, DP_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (error->message, "did not finish within its timeout"));
+  g_assert_cmpint (took_us, >=, (gint64) timeout_ms * 1000);
+  /* the list of ranks that had not finished has the last one */
+  g_assert_true (g_str_has_suffix (error->message, "]"));
+  list = g_strdup (strrchr (error->message, '[') + 1);
+  g_assert_true (g_str_has_suffix (list, "2]"));
+
+  /* the router goes on: a job after it runs */
+  g_clear_error (&error);
+  r = dp_rmpi_launch (router, ok, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static gpointer
+cancel_soon (gpointer data)
+{
+  GCancellable *c = data;
+
+  /* when does not matter: whatever the launch is doing, it ends cancelled */
+  g_usleep (GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (c), "after-us")));
+  g_cancellable_cancel (c);
+  return NULL;
+}
+
+/* A GCancellable ends a job that would run for the default hour */
+static void
+test_launch_cancel (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autofree char *ok = config_for (2, "mix");
+  g_autofree char *hang = config_for (2, "hang");
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) r = NULL;
+  GThread *thread;
+  gint64 t0;
+
+  /* cancelled already: nothing is spawned */
+  g_cancellable_cancel (cancellable);
+  g_assert_null (dp_rmpi_launch_full (router, hang, NULL, 0, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_cancellable_reset (cancellable);
+
+  t0 = g_get_monotonic_time ();
+  r = dp_rmpi_launch (router, ok, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&r, g_variant_unref);
+  /* cancelled from another thread about when the job runs */
+  g_object_set_data (G_OBJECT (cancellable), "after-us",
+                     GUINT_TO_POINTER ((guint) MIN (g_get_monotonic_time () - t0, G_MAXUINT / 2)));
+  thread = g_thread_new ("cancel", cancel_soon, cancellable);
+  r = dp_rmpi_launch_full (router, hang, NULL, 0, cancellable, &error);
+  g_thread_join (thread);
+  g_assert_null (r);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
 /* bad configs: clear errors, nothing spawned */
 static void
 test_bad_config (void)
@@ -344,9 +586,10 @@ test_configs (void)
 }
 
 /* dp-launch --rmpi CONFIG.json: one JSON line per rank; a lost rank is
- * exit status 6 with {"error": ...}; a bad config exit status 2 */
+ * exit status 6 with {"error": ...}, a job past --rmpi-timeout 3; a bad
+ * config exit status 2 */
 static void
-run_launch (const char *json, int expect_status, char **out)
+run_launch_with (const char *json, const char *option, int expect_status, char **out)
 {
   g_autofree char *prog = dp_test_build_path ("loader/dp-launch");
   g_autofree char *dir = g_dir_make_tmp ("rmpi-XXXXXX", NULL);
@@ -357,7 +600,7 @@ run_launch (const char *json, int expect_status, char **out)
 
   g_assert_true (g_file_set_contents (file, json, -1, &error));
   sp = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
-                         prog, "--rmpi", file, NULL);
+                         prog, "--rmpi", file, option, NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (sp, NULL, NULL, out, &err, &error);
   g_assert_no_error (error);
@@ -370,15 +613,30 @@ run_launch (const char *json, int expect_status, char **out)
 }
 
 static void
+run_launch (const char *json, int expect_status, char **out)
+{
+  run_launch_with (json, NULL, expect_status, out);
+}
+
+static void
 test_cli (void)
 {
-  g_autofree char *ok = NULL, *lost = NULL, *bad = NULL;
+  g_autofree char *ok = NULL, *lost = NULL, *bad = NULL, *hung = NULL, *timeout = NULL;
+  gint64 t0 = g_get_monotonic_time ();
 
   run_launch ("{\"defaults\": {\"host\": \"localhost\", \"plugin\": \"rmpi-places\", "
               "\"symbol\": \"scenario\", \"args\": \"mix\"}, "
               "\"ranks\": [{\"id\": 1}, {\"id\": 0, \"name\": \"first\"}, {\"id\": 2}]}", 0, &ok);
   g_assert_cmpstr (ok, ==, "{\"rank\": 0, \"result\": true}\n{\"rank\": 1, \"result\": true}\n"
                            "{\"rank\": 2, \"result\": true}\n");
+  /* --rmpi-timeout: four times what that job took (the whole process) */
+  timeout = g_strdup_printf ("--rmpi-timeout=%" G_GINT64_FORMAT,
+                             MAX (1, 4 * (g_get_monotonic_time () - t0) / 1000));
+  run_launch_with ("{\"defaults\": {\"host\": \"localhost\", \"plugin\": \"rmpi-places\", "
+                   "\"symbol\": \"scenario\", \"args\": \"hang\"}, "
+                   "\"ranks\": [{\"id\": 0}, {\"id\": 1}, {\"id\": 2}]}", timeout, 3, &hung);
+  g_assert_true (g_str_has_prefix (hung, "{\"error\": "));
+  g_assert_nonnull (strstr (hung, "did not finish within its timeout"));
   run_launch ("{\"defaults\": {\"host\": \"localhost\", \"plugin\": \"rmpi-places\", "
               "\"symbol\": \"scenario\", \"args\": \"lose-return\"}, "
               "\"ranks\": [{\"id\": 0}, {\"id\": 1}, {\"id\": 2}, {\"id\": 3}]}", 6, &lost);
@@ -469,6 +727,52 @@ test_map_reduce_lost (void)
   /* and the workers say so from then on */
   g_assert_null (dp_map_reduce (w, int_tasks (0, 2, 0), &mapper, &reducer, NULL, NULL, &error));
   g_assert_error (error, DP_ERROR, DP_ERROR_RANK_LOST);
+}
+
+/* A worker lost only through the heartbeat: its node stops (SIGSTOP) in
+ * the mapper; map-reduce fails naming it once the master's heartbeat
+ * timeout has passed (ten times a node's spawn measured here, at least
+ * 1 s), not sooner. */
+static void
+test_map_reduce_stopped (void)
+{
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpMapReduceWorkers) w = NULL;
+  DpPluginFunc mapper = { "rmpi-places", "pair_mapper" }, reducer = { "rmpi-places", "sum_reducer" };
+  g_autofree char *name = g_strdup_printf ("dp-test-stopped-%d", (int) getpid ());
+  g_autofree char *pidfile = g_build_filename (g_get_tmp_dir (), name, NULL);
+  g_autoptr(GSubprocess) guard = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) r = NULL;
+  const double interval = 0.05;
+  double timeout;
+  gint64 t0, t_end, pid, t_stop, spawn_us;
+
+  g_unlink (pidfile);
+  t0 = g_get_monotonic_time ();
+  {
+    g_autoptr(DpRemoteNode) probe G_GNUC_UNUSED = dp_test_spawn_node (router);
+  }
+  spawn_us = g_get_monotonic_time () - t0;
+  timeout = MAX (1.0, 10.0 * spawn_us / G_USEC_PER_SEC);
+  g_object_set (router, "heartbeat-interval", interval, "heartbeat-timeout", timeout, NULL);
+  w = workers_new (router, 2);
+
+  guard = guard_new (pidfile);
+  r = dp_map_reduce (w, int_tasks (0, 5, -2), &mapper, &reducer, NULL, NULL, &error);
+  t_end = g_get_monotonic_time ();
+  guard_end (guard);
+
+  read_stopped (pidfile, &pid, &t_stop);
+  g_assert_true (dp_test_wait_process_gone (pid, 10000));
+  g_unlink (pidfile);
+  g_test_message ("heartbeat timeout %.2f s; failed after %.2f s: %s", timeout,
+                  (t_end - t_stop) / 1e6, error ? error->message : "");
+  g_assert_null (r);
+  g_assert_error (error, DP_ERROR, DP_ERROR_RANK_LOST);
+  g_assert_nonnull (strstr (error->message, "worker mpw"));
+  g_assert_cmpint (t_end - t_stop, >=, (gint64) ((timeout - interval - 0.01) * G_USEC_PER_SEC));
+  g_assert_cmpint (t_end - t_stop, <=, (gint64) ((timeout + interval) * G_USEC_PER_SEC + 10 * spawn_us));
 }
 
 static void
@@ -567,19 +871,25 @@ main (int argc, char **argv)
     }
   g_test_add_data_func ("/rmpi/mix/3", GUINT_TO_POINTER (3), test_mix);
   g_test_add_data_func ("/rmpi/mix/6", GUINT_TO_POINTER (6), test_mix);
-  dp_test_add_func ("/rmpi/reductions", test_reductions);
+  g_test_add_data_func ("/rmpi/reductions/6", GUINT_TO_POINTER (6), test_reductions);
+  g_test_add_data_func ("/rmpi/reductions/4", GUINT_TO_POINTER (4), test_reductions);
+  g_test_add_data_func ("/rmpi/reductions/3", GUINT_TO_POINTER (3), test_reductions);
   dp_test_add_func ("/rmpi/reduce-values", test_reduce_values);
   dp_test_add_func ("/rmpi/alltoallv", test_alltoallv);
   dp_test_add_func ("/rmpi/split-duplicate-key", test_split_duplicate);
   dp_test_add_func ("/rmpi/recv-timeout", test_timeout);
   g_test_add_data_func ("/rmpi/lost/node-dies", "lose-exit", test_lost);
   g_test_add_data_func ("/rmpi/lost/place-returns", "lose-return", test_lost);
+  dp_test_add_func ("/rmpi/lost/heartbeat", test_lost_heartbeat);
+  dp_test_add_func ("/rmpi/launch-timeout", test_launch_timeout);
+  dp_test_add_func ("/rmpi/launch-cancel", test_launch_cancel);
   dp_test_add_func ("/rmpi/bad-config", test_bad_config);
   dp_test_add_func ("/rmpi/configs", test_configs);
   dp_test_add_func ("/rmpi/bad-symbol", test_bad_symbol);
   dp_test_add_func ("/rmpi/dp-launch", test_cli);
   dp_test_add_func ("/map-reduce/pairs", test_map_reduce_pairs);
   dp_test_add_func ("/map-reduce/worker-lost", test_map_reduce_lost);
+  dp_test_add_func ("/map-reduce/worker-stopped", test_map_reduce_stopped);
   dp_test_add_func ("/map-reduce/default-sorter", test_default_sorter);
   dp_test_add_func ("/map-reduce/wordcount", test_wordcount);
   return g_test_run ();

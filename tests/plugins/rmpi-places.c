@@ -1,6 +1,7 @@
 /* Ranks for tests/test-rmpi.c. Each runs the scenario named by its args
  * (a string) and gives what it saw to dp_rmpi_finish(). */
 #include <libdp/libdp.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -166,6 +167,45 @@ timeout (DpRmpiComm *comm, GError **error)
   return g_variant_new_boolean (TRUE);
 }
 
+/* "stop:DIR" (/rmpi/lost/heartbeat): after a barrier rank 1 writes DIR/pid
+ * ("PID TIME", its monotonic time) and stops its own node (SIGSTOP: its
+ * sockets stay open, only the heartbeats stop); every other rank waits
+ * for a message from rank 1 and writes DIR/rank-N ("CODE TIME MESSAGE")
+ * when that fails. None finishes: the launcher learns of the loss only from
+ * its own heartbeats. */
+static void
+stop_scenario (DpPlaceChannel *ch, DpRmpiComm *comm, const char *dir)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!dp_rmpi_barrier (comm, &error))
+    return;
+  if (dp_rmpi_id (comm) == 1)
+    {
+      g_autofree char *file = g_build_filename (dir, "pid", NULL);
+      g_autofree char *text = g_strdup_printf ("%d %" G_GINT64_FORMAT, (int) getpid (),
+                                               g_get_monotonic_time ());
+
+      if (g_file_set_contents (file, text, -1, NULL))
+        raise (SIGSTOP);   /* this thread stops before it returns */
+    }
+  else
+    {
+      g_autoptr(GVariant) m = dp_rmpi_recv (comm, 1, &error);
+      g_autofree char *file = g_strdup_printf ("%s/rank-%u", dir, dp_rmpi_id (comm));
+      g_autofree char *text = g_strdup_printf ("%d %" G_GINT64_FORMAT " %s",
+                                               m ? -1 : error->code, g_get_monotonic_time (),
+                                               m ? "a message came" : error->message);
+
+      g_file_set_contents (file, text, -1, NULL);
+    }
+  /* until the launcher stops the node */
+  g_clear_pointer (&error, g_error_free);
+  {
+    g_autoptr(GVariant) none = dp_place_channel_get (ch);
+  }
+}
+
 DP_PLACE_EXPORT void
 scenario (DpPlaceChannel *ch)
 {
@@ -206,6 +246,23 @@ scenario (DpPlaceChannel *ch)
         }
       result = g_variant_new ("(@ix)", sum, (g_get_monotonic_time () - t0) / 10);
     }
+  else if (g_str_has_prefix (what, "stop:"))
+    {
+      stop_scenario (ch, comm, what + 5);
+      return;
+    }
+  else if (strcmp (what, "hang") == 0)
+    {
+      /* the last rank never finishes (/rmpi/launch-timeout) */
+      if (!dp_rmpi_barrier (comm, &error))
+        return;
+      if (dp_rmpi_id (comm) == dp_rmpi_cnt (comm) - 1)
+        {
+          g_autoptr(GVariant) none = dp_place_channel_get (ch);
+          return;
+        }
+      result = g_variant_new_boolean (TRUE);
+    }
   else if (g_str_has_prefix (what, "lose-"))
     {
       /* "lose-exit" / "lose-return": rank 2 goes after the barrier (its
@@ -231,13 +288,26 @@ scenario (DpPlaceChannel *ch)
 /* ---- map-reduce (tests/test-rmpi.c /map-reduce/...) ---- */
 
 /* an int32 n -> [((n % 3, n % 2), 1), ((n % 3, n % 2), n)]; the task -1
- * ends the worker's node */
+ * ends the worker's node, -2 stops it */
 DP_PLACE_EXPORT GVariant *
 pair_mapper (GVariant *task, GError **error)
 {
   gint32 n = g_variant_get_int32 (task);
   GVariantBuilder b;
 
+  if (n == -2)
+    {
+      /* the worker's node stops (SIGSTOP): its sockets stay open, only
+       * its heartbeats stop; the test (our node's parent) finds its pid in
+       * TMPDIR/dp-test-stopped-<the test's pid> */
+      g_autofree char *name = g_strdup_printf ("dp-test-stopped-%d", (int) getppid ());
+      g_autofree char *file = g_build_filename (g_get_tmp_dir (), name, NULL);
+      g_autofree char *text = g_strdup_printf ("%d %" G_GINT64_FORMAT, (int) getpid (),
+                                               g_get_monotonic_time ());
+
+      if (g_file_set_contents (file, text, -1, NULL))
+        raise (SIGSTOP);   /* this thread stops before it returns */
+    }
   if (n < 0)
     _exit (4);
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a((ii)i)"));
