@@ -103,6 +103,36 @@ dp_rmpi_comm_init (DpRmpiComm *self)
 {
 }
 
+/* ---- messages between ranks ---- */
+
+/* (ctx, seq, <value>), built and taken apart child by child: no format
+ * string to parse on every message of a collective */
+static GVariant *
+envelope_new (guint32 ctx, guint32 seq, GVariant *value)
+{
+  GVariant *kids[3] = { g_variant_new_uint32 (ctx), g_variant_new_uint32 (seq),
+                        g_variant_new_variant (value) };
+
+  return g_variant_new_tuple (kids, 3);
+}
+
+static guint32
+envelope_u (GVariant *m, gsize i)
+{
+  g_autoptr(GVariant) x = g_variant_get_child_value (m, i);
+
+  return g_variant_get_uint32 (x);
+}
+
+/* the value inside an envelope (full) */
+static GVariant *
+envelope_value (GVariant *m)
+{
+  g_autoptr(GVariant) boxed = g_variant_get_child_value (m, 2);
+
+  return g_variant_get_variant (boxed);
+}
+
 /* ---- failure ---- */
 
 /* Records the first failure and tells every other rank (best effort):
@@ -124,8 +154,8 @@ fail (DpRmpiComm *self, const GError *why)
   for (guint i = 0; i < w->cnt; i++)
     if (w->peers[i])
       dp_place_channel_put (w->peers[i],
-                            g_variant_new ("(uuv)", CTX_ABORT, 0u,
-                                           g_variant_new ("(us)", w->id, w->failed->message)));
+                            envelope_new (CTX_ABORT, 0u,
+                                          g_variant_new ("(us)", w->id, w->failed->message)));
 }
 
 static gboolean
@@ -155,12 +185,13 @@ set_lost (GError **error, guint rank)
 
 /* ---- tagged messages ---- */
 
+
 static gboolean
 send_tagged (DpRmpiComm *self, guint dest, guint32 seq, GVariant *value, GError **error)
 {
   World *w = self->w;
   guint world_dest = self->ranks[dest];
-  GVariant *msg = g_variant_new ("(uuv)", self->ctx, seq, value);
+  GVariant *msg = envelope_new (self->ctx, seq, value);
 
   if (world_dest == w->id)
     {
@@ -200,16 +231,11 @@ take_pending (World *w, guint src, guint32 ctx, guint32 seq)
 {
   for (GList *l = w->pending[src].head; l; l = l->next)
     {
-      guint32 c, s;
-
-      g_variant_get (l->data, "(uuv)", &c, &s, NULL);
-      if (c == ctx && s == seq)
+      if (envelope_u (l->data, 0) == ctx && envelope_u (l->data, 1) == seq)
         {
           GVariant *m = l->data;
-          GVariant *v = g_variant_get_child_value (m, 2);
-          GVariant *inner = g_variant_get_variant (v);
+          GVariant *inner = envelope_value (m);
 
-          g_variant_unref (v);
           g_queue_delete_link (&w->pending[src], l);
           w->n_pending--;
           g_variant_unref (m);
@@ -242,20 +268,13 @@ check_others (World *w, guint world_src, GError **error)
         continue;
       while (w->n_pending < MAX_PENDING && (m = dp_place_channel_try_get (w->peers[i])) != NULL)
         {
-          if (g_variant_is_of_type (m, G_VARIANT_TYPE ("(uuv)")))
+          if (g_variant_is_of_type (m, G_VARIANT_TYPE ("(uuv)")) && envelope_u (m, 0) == CTX_ABORT)
             {
-              guint32 c;
+              g_autoptr(GVariant) inner = envelope_value (m);
 
-              g_variant_get_child (m, 0, "u", &c);
-              if (c == CTX_ABORT)
-                {
-                  g_autoptr(GVariant) boxed = g_variant_get_child_value (m, 2);
-                  g_autoptr(GVariant) inner = g_variant_get_variant (boxed);
-
-                  set_aborted (error, inner);
-                  g_variant_unref (m);
-                  return FALSE;
-                }
+              set_aborted (error, inner);
+              g_variant_unref (m);
+              return FALSE;
             }
           g_queue_push_tail (&w->pending[i], m);
           w->n_pending++;
@@ -324,14 +343,16 @@ recv_tagged (DpRmpiComm *self, guint src, guint32 seq, gint64 timeout_us, GError
                        g_variant_get_type_string (m));
           return NULL;
         }
-      g_variant_get (m, "(uuv)", &c, &s, &boxed);
+      c = envelope_u (m, 0);
+      s = envelope_u (m, 1);
       if (c == CTX_ABORT)
         {
+          boxed = envelope_value (m);
           set_aborted (error, boxed);
           return NULL;
         }
       if (c == self->ctx && s == seq)
-        return g_steal_pointer (&boxed);
+        return envelope_value (m);
       if (w->n_pending >= MAX_PENDING)
         {
           g_set_error (error, DP_ERROR, DP_ERROR_LIMIT,

@@ -530,13 +530,29 @@ test_bad_config (void)
     { "{\"defaults\": {\"plugin\": \"p\", \"host\": \"localhost\"}, \"ranks\": [{\"id\": 0}]}", "rank 0 has no symbol" },
     { "{\"defaults\": {\"plugin\": \"p\", \"symbol\": \"s\", \"host\": \"localhost\"}, \"ranks\": [{\"id\": 0, \"port\": 70000}]}", "port of rank 0" },
     { "{\"defaults\": {\"plugin\": \"p\", \"symbol\": \"s\", \"host\": \"localhost\"}, \"ranks\": [{\"id\": 0, \"name\": \"a\"}, {\"id\": 1, \"name\": \"a\"}]}", "two ranks are named 'a'" },
+    { "{\"defaults\": {\"symbol\": \"s\", \"host\": \"localhost\"}, \"ranks\": [{\"id\": 0}, {\"id\": 1, \"plugin\": \"p\"}]}", "rank 0 has no plugin" },
+    { "{\"defaults\": {\"plugin\": \"p\", \"symbol\": \"s\", \"host\": \"localhost\"}, \"ranks\": [{\"id\": \"0\"}]}", "the id of ranks[0]" },
+    { "{\"defaults\": {\"plugin\": \"p\", \"symbol\": \"s\", \"host\": \"localhost\"}, \"ranks\": [{\"name\": \"x\"}]}", "ranks[0] has no \"id\"" },
+    { "{\"defaults\": {\"plugin\": \"p\", \"symbol\": \"s\", \"host\": \"localhost\"}, \"ranks\": [7]}", "ranks[0] is not an object" },
+    { "{\"defaults\": [], \"ranks\": [{\"id\": 0}]}", "\"defaults\" is not an object" },
+    { "{\"defaults\": {\"plugin\": \"p\", \"symbol\": \"s\", \"host\": \"\"}, \"ranks\": [{\"id\": 0}]}", "rank 0 has no host" },
+    { "{\"defaults\": {\"plugin\": \"p\", \"symbol\": \"s\", \"host\": \"localhost\", \"port\": -1}, \"ranks\": [{\"id\": 0}]}", "port of rank 0" },
   };
   g_autoptr(DpNode) router = dp_test_new_router ();
+  /* the "node program" only leaves a mark that it was run */
+  g_autofree char *dir = g_dir_make_tmp ("rmpi-bad-XXXXXX", NULL);
+  g_autofree char *mark = g_build_filename (dir, "spawned", NULL);
+  g_autofree char *program = g_build_filename (dir, "node", NULL);
+  g_autofree char *script = g_strdup_printf ("#!/bin/sh\ntouch '%s'\nexit 1\n", mark);
+  g_autoptr(DpSpawnOptions) o = dp_spawn_options_new ();
 
+  g_assert_true (g_file_set_contents (program, script, -1, NULL));
+  g_assert_cmpint (g_chmod (program, 0700), ==, 0);
+  dp_spawn_options_set_node_path (o, program);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(GVariant) r = dp_rmpi_launch (router, cases[i].config, NULL, &error);
+      g_autoptr(GVariant) r = dp_rmpi_launch (router, cases[i].config, o, &error);
 
       g_assert_null (r);
       g_assert_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT);
@@ -545,6 +561,20 @@ test_bad_config (void)
       g_clear_error (&error);
       g_assert_false (dp_rmpi_check_config (cases[i].config, &error));
     }
+  /* nothing was spawned; a good config would have been */
+  g_assert_false (g_file_test (mark, G_FILE_TEST_EXISTS));
+  {
+    g_autofree char *good = config_for (1, "mix");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) r = dp_rmpi_launch (router, good, o, &error);
+
+    g_assert_null (r);
+    g_assert_nonnull (error);
+    g_assert_true (g_file_test (mark, G_FILE_TEST_EXISTS));
+  }
+  g_unlink (mark);
+  g_unlink (program);
+  g_rmdir (dir);
 }
 
 /* a rank whose place cannot start: an error naming it, every node stopped */
