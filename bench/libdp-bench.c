@@ -1,6 +1,6 @@
 /* libdp-bench: the benchmark workloads on libdp's public API
  *
- *   libdp-bench WORKLOAD      (W0 W1 W2 W2R W3 W4 W5 W6 W7 W8 W8R)
+ *   libdp-bench WORKLOAD      (W0 W1 W2 W2R W3 W3B W4 W5 W6 W7 W8 W8R)
  *
  * Prints one JSON line {"workload":..,"value":..,"unit":..,"ok":true,...}
  * and exits 0; a wrong result (count, byte total, value) exits 1. Nodes are
@@ -415,6 +415,43 @@ w3 (DpNode *node)
   report ("W3", n / (now_s () - t0), "msg/s", NULL);
 }
 
+/* W3B: W3 through the batch API: the master puts batches of 64
+ * (dp_remote_connection_put_many()), the place reads up to 64 at a time
+ * (the echo plugin's count_many, dp_place_channel_get_many()) */
+static void
+w3b (DpNode *node)
+{
+  g_autoptr(DpRemoteNode) remote = NULL;
+  g_autoptr(DpRemoteConnection) pl = start_place (node, &remote, "count_many");
+  const guint64 n = 200000;
+  char payload[65];
+  GVariant *batch[64];
+  g_autoptr(GVariant) r = NULL;
+  guint64 count = 0, bytes = 0;
+  double t0;
+
+  memset (payload, 'x', 64);
+  payload[64] = '\0';
+  t0 = now_s ();
+  for (guint64 i = 0; i < n; i += G_N_ELEMENTS (batch))
+    {
+      guint k = (guint) MIN ((guint64) G_N_ELEMENTS (batch), n - i);
+
+      for (guint j = 0; j < k; j++)
+        batch[j] = g_variant_new_string (payload);
+      if (!dp_remote_connection_put_many (pl, batch, k))
+        die ("W3B put", NULL);
+    }
+  dp_remote_connection_put (pl, g_variant_new_string ("count?"));
+  r = dp_remote_connection_get (pl);
+  if (r == NULL)
+    die ("W3B reply", NULL);
+  g_variant_get (r, "(tt)", &count, &bytes);
+  if (count != n)
+    die ("W3B count", NULL);
+  report ("W3B", n / (now_s () - t0), "msg/s", NULL);
+}
+
 static void
 w4 (DpNode *node)
 {
@@ -604,7 +641,7 @@ main (int argc, char **argv)
       plugin_dir = argv[i + 1];
   if (argc < 2)
     {
-      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W2R|W3|W4|W5|W6|W7|W8|W8R [--plugin-dir DIR]\n");
+      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W2R|W3|W3B|W4|W5|W6|W7|W8|W8R [--plugin-dir DIR]\n");
       return 2;
     }
   w = argv[1];
@@ -619,6 +656,7 @@ main (int argc, char **argv)
   else if (strcmp (w, "W2") == 0) w2 (node);
   else if (strcmp (w, "W2R") == 0) w2r (node);
   else if (strcmp (w, "W3") == 0) w3 (node);
+  else if (strcmp (w, "W3B") == 0) w3b (node);
   else if (strcmp (w, "W4") == 0) w4 (node);
   else if (strcmp (w, "W6") == 0) w6 (node);
   else if (strcmp (w, "W7") == 0) w7 (node);

@@ -119,6 +119,11 @@ gboolean      _dp_connection_send       (DpConnection *conn,
                                          guint32       channel,
                                          guint32       arg,
                                          GVariant     *payload);
+guint         _dp_connection_send_many  (DpConnection     *conn,
+                                         guint32           channel,
+                                         GVariant * const *msgs,
+                                         guint             n,
+                                         guint            *n_dropped);
 void          _dp_connection_close      (DpConnection *conn, const GError *reason);
 /* closes the connection: the peer sent frame @h, which only @who send */
 void          _dp_connection_reject_frame (DpConnection *conn, const DpFrameHeader *h,
