@@ -97,6 +97,10 @@ typedef struct {
   /* atomic: this side has put a message since it last got one, so an
    * answer may be on its way — the only case the receive spin is for */
   gint           awaiting;
+  /* atomic: the router context this inbox's reader leads while it waits
+   * (see inbox_pop_many()): a message or a close from another thread
+   * wakes that context */
+  GMainContext  *lead_ctx;
 } DpInbox;
 
 typedef struct {
@@ -113,6 +117,11 @@ typedef struct {
   /* under @out_lock[i]: side i leads to a node of the mesh (dp-mesh.c):
    * closing it sends CLOSE after its last DATA frame */
   gboolean        close_frame[2];
+  /* under @out_lock[i]: the router context of sink[i] as last looked up
+   * (a ref) and its shared loop (a ref, or NULL), for the reader of side
+   * i (see feeding_loop()) */
+  GMainContext   *lead_ctx[2];
+  DpSharedLoop   *lead_loop[2];
 } DpPipe;
 
 struct _DpPlaceChannel
@@ -212,6 +221,17 @@ inbox_reserve (DpInbox *box,
   box->head = 0;
 }
 
+/* A message or a close for @box from a thread that does not run the
+ * context its reader leads: that reader must look again */
+static inline void
+wake_leader (DpInbox *box)
+{
+  GMainContext *ctx = g_atomic_pointer_get (&box->lead_ctx);
+
+  if (G_UNLIKELY (ctx != NULL) && !g_main_context_is_owner (ctx))
+    g_main_context_wakeup (ctx);
+}
+
 /* With the lock held: appends @msg and @reply (taking them), wakes a
  * reader, releases the lock and then calls the notify hook */
 static void
@@ -236,6 +256,7 @@ inbox_append_unlock (DpInbox        *box,
   /* after the unlock: a reader woken under the lock would only wait for it */
   if (wake)
     g_cond_signal (&box->cond);
+  wake_leader (box);
 
   if (notify)
     notify (notify_data);
@@ -345,6 +366,7 @@ inbox_push_many (DpInbox         *box,
     g_cond_broadcast (&box->cond);
   else if (waiters)
     g_cond_signal (&box->cond);
+  wake_leader (box);
 
   if (notify)
     notify (notify_data);
@@ -371,6 +393,7 @@ inbox_close (DpInbox *box)
   notify = box->notify;
   notify_data = box->notify_data;
   g_mutex_unlock (&box->lock);
+  wake_leader (box);
   unstall_all (stalled);
   if (notify)
     notify (notify_data);
@@ -424,9 +447,18 @@ inbox_take_locked (DpInbox         *box,
 /* deadline: -1 = wait forever, 0 = don't wait, else monotonic end time.
  * With @n_more, the messages queued after the first one, up to @more_max,
  * are taken too, into @more (their reply channels dropped). */
+static gboolean
+inbox_has_news (gpointer data)
+{
+  DpInbox *box = data;
+
+  return g_atomic_int_get (&box->len) > 0 || g_atomic_int_get (&box->closed);
+}
+
 static GVariant *
 inbox_pop_many (DpInbox         *box,
                 gint64           deadline,
+                DpSharedLoop    *lead,
                 DpPlaceChannel **reply,
                 gboolean        *closed,
                 GVariant       **more,
@@ -445,7 +477,21 @@ inbox_pop_many (DpInbox         *box,
    * since it last got (a request out, its answer awaited) spins: a reader
    * that only reads (a consumer of a stream, a place waiting for its
    * first message) sleeps at once, leaving the CPU to whoever sends. */
-  if (deadline != 0 && g_atomic_int_get (&box->awaiting) && get_spin_us () > 0 &&
+  if (lead != NULL && deadline < 0 && !inbox_has_news (box))
+    {
+      /* Blocked on a channel a connection feeds: this thread runs the
+       * router's context itself until its message is there (see
+       * DpSharedLoop in dp-main-context.c) — the socket wakes this
+       * thread, not the router, which would then have to wake it. No
+       * spin: the thread that reads is the one that waits. */
+      gpointer place = _dp_place_suspend_thread ();
+
+      g_atomic_pointer_set (&box->lead_ctx, _dp_shared_loop_get_context (lead));
+      _dp_shared_loop_lead (lead, inbox_has_news, box);
+      g_atomic_pointer_set (&box->lead_ctx, NULL);
+      _dp_place_resume_thread (place);
+    }
+  else if (deadline != 0 && g_atomic_int_get (&box->awaiting) && get_spin_us () > 0 &&
       !g_atomic_int_get (&box->len) && !g_atomic_int_get (&box->closed) &&
       inbox_spin_wanted (box))
     {
@@ -502,7 +548,7 @@ inbox_pop (DpInbox         *box,
            DpPlaceChannel **reply,
            gboolean        *closed)
 {
-  return inbox_pop_many (box, deadline, reply, closed, NULL, 0, NULL);
+  return inbox_pop_many (box, deadline, NULL, reply, closed, NULL, 0, NULL);
 }
 
 static gboolean
@@ -549,6 +595,8 @@ pipe_unref (DpPipe *p)
       inbox_clear (&p->box[i]);
       g_mutex_clear (&p->out_lock[i]);
       g_clear_pointer (&p->sink[i], _dp_connection_unref);
+      g_clear_pointer (&p->lead_ctx[i], g_main_context_unref);
+      g_clear_pointer (&p->lead_loop[i], _dp_shared_loop_unref);
     }
   g_free (p);
 }
@@ -952,6 +1000,50 @@ _dp_place_channel_add_writable_watch (DpPlaceChannel *self,
   return watching;
 }
 
+/* The shared loop of the router whose connection feeds this end's inbox
+ * (a ref), or NULL: an end in process, or one held */
+static DpSharedLoop *
+feeding_loop (DpPlaceChannel *self)
+{
+  DpPipe *p = self->pipe;
+  guint i = self->side;
+  DpSharedLoop *sl = NULL;
+
+  g_mutex_lock (&p->out_lock[i]);
+  if (p->sink[i] != NULL)
+    {
+      GMainContext *ctx = _dp_connection_get_context (p->sink[i]);
+
+      if (ctx != p->lead_ctx[i])
+        {
+          g_clear_pointer (&p->lead_ctx[i], g_main_context_unref);
+          g_clear_pointer (&p->lead_loop[i], _dp_shared_loop_unref);
+          p->lead_ctx[i] = g_main_context_ref (ctx);
+          p->lead_loop[i] = _dp_shared_loop_lookup (ctx);
+        }
+      if (p->lead_loop[i])
+        sl = _dp_shared_loop_ref (p->lead_loop[i]);
+    }
+  g_mutex_unlock (&p->out_lock[i]);
+  return sl;
+}
+
+/* A blocking get: see inbox_pop_many() */
+static GVariant *
+get_blocking (DpPlaceChannel  *self,
+              DpPlaceChannel **reply,
+              GVariant       **more,
+              guint            more_max,
+              guint           *n_more)
+{
+  DpSharedLoop *lead = feeding_loop (self);
+  GVariant *msg = inbox_pop_many (&self->pipe->box[self->side], -1, lead, reply, NULL,
+                                  more, more_max, n_more);
+
+  g_clear_pointer (&lead, _dp_shared_loop_unref);
+  return msg;
+}
+
 /**
  * dp_place_channel_get:
  * @self: a #DpPlaceChannel
@@ -969,7 +1061,7 @@ dp_place_channel_get (DpPlaceChannel *self)
   g_return_val_if_fail (DP_IS_PLACE_CHANNEL (self), NULL);
   if (G_UNLIKELY (self->moved))
     return NULL;
-  return inbox_pop (&self->pipe->box[self->side], -1, NULL, NULL);
+  return get_blocking (self, NULL, NULL, 0, NULL);
 }
 
 /**
@@ -1015,8 +1107,7 @@ dp_place_channel_get_many (DpPlaceChannel  *self,
   g_return_val_if_fail (max_messages > 0, 0);
   if (G_UNLIKELY (self->moved))
     return 0;
-  messages[0] = inbox_pop_many (&self->pipe->box[self->side], -1, NULL, NULL,
-                                messages + 1, max_messages - 1, &n_more);
+  messages[0] = get_blocking (self, NULL, messages + 1, max_messages - 1, &n_more);
   return messages[0] != NULL ? 1 + n_more : 0;
 }
 
@@ -1049,7 +1140,7 @@ dp_place_channel_get_full (DpPlaceChannel  *self,
         *reply_channel = NULL;
       return NULL;
     }
-  msg = inbox_pop (&self->pipe->box[self->side], -1, &reply, NULL);
+  msg = get_blocking (self, &reply, NULL, 0, NULL);
   if (reply_channel)
     *reply_channel = reply ? reply : (msg ? g_object_ref (self) : NULL);
   else
