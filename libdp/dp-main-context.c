@@ -497,6 +497,28 @@ _dp_shared_loop_get_context (DpSharedLoop *sl)
   return sl->ctx;
 }
 
+/* Runs one iteration of the router's context as its owner. Between the
+ * router and a leader the context is briefly nobody's: a thread calling
+ * g_main_context_invoke() on it then runs its function there at once,
+ * owning the context meanwhile, so taking it may have to wait for that. */
+static void
+iterate_as_owner (GMainContext *ctx,
+                  gboolean    (*ready) (gpointer data),
+                  gpointer      data,
+                  gint         *quit)
+{
+  while (!g_main_context_acquire (ctx))
+    g_thread_yield ();
+  g_main_context_push_thread_default (ctx);
+  if (ready == NULL)
+    g_main_context_iteration (ctx, TRUE);
+  else
+    while (!ready (data) && !g_atomic_int_get (quit))
+      g_main_context_iteration (ctx, TRUE);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_release (ctx);
+}
+
 /* The router, with @lock held: lets readers lead until none has for a
  * grace period */
 static void
@@ -561,9 +583,7 @@ _dp_shared_loop_run (DpSharedLoop *sl)
           continue;
         }
       g_mutex_unlock (&sl->lock);
-      g_main_context_push_thread_default (sl->ctx);
-      g_main_context_iteration (sl->ctx, TRUE);
-      g_main_context_pop_thread_default (sl->ctx);
+      iterate_as_owner (sl->ctx, NULL, NULL, &sl->quit);
       g_mutex_lock (&sl->lock);
     }
   g_mutex_unlock (&sl->lock);
@@ -660,10 +680,7 @@ _dp_shared_loop_lead (DpSharedLoop *sl,
   sl->gen++;
   g_mutex_unlock (&sl->lock);
 
-  g_main_context_push_thread_default (sl->ctx);
-  while (!ready (data) && !g_atomic_int_get (&sl->quit))
-    g_main_context_iteration (sl->ctx, TRUE);
-  g_main_context_pop_thread_default (sl->ctx);
+  iterate_as_owner (sl->ctx, ready, data, &sl->quit);
 
   g_mutex_lock (&sl->lock);
   sl->inside = FALSE;
