@@ -1,6 +1,6 @@
 /* libdp-bench: the benchmark workloads on libdp's public API
  *
- *   libdp-bench WORKLOAD      (W0 W1 W2 W2R W3 W4 W5 W6 W7 W8 W8R)
+ *   libdp-bench WORKLOAD      (W0 W1 W2 W2R W3 W3B W4 W5 W6 W7 W8 W8R)
  *
  * Prints one JSON line {"workload":..,"value":..,"unit":..,"ok":true,...}
  * and exits 0; a wrong result (count, byte total, value) exits 1. Nodes are
@@ -394,30 +394,68 @@ w5 (DpNode *node)
   report ("W5", allreduce, "us/op", extra);
 }
 
+/* W3 and W3B: this many messages of 64 bytes (a string of 64 'x') */
+#define W3_N       ((guint64) 200000)
+#define W3_PAYLOAD "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+G_STATIC_ASSERT (sizeof W3_PAYLOAD == 64 + 1);
+
+/* The end of W3 and W3B: the place's count of the @n messages put since
+ * @t0 (asked for with "count?") is checked, and the rate reported */
+static void
+w3_report (DpRemoteConnection *pl,
+           const char         *workload,
+           guint64             n,
+           double              t0)
+{
+  g_autoptr(GVariant) r = NULL;
+  guint64 count = 0, bytes = 0;
+  char what[32];
+
+  dp_remote_connection_put (pl, g_variant_new_string ("count?"));
+  r = dp_remote_connection_get (pl);
+  g_snprintf (what, sizeof what, "%s reply", workload);
+  if (r == NULL)
+    die (what, NULL);
+  g_variant_get (r, "(tt)", &count, &bytes);
+  g_snprintf (what, sizeof what, "%s count", workload);
+  if (count != n)
+    die (what, NULL);
+  report (workload, n / (now_s () - t0), "msg/s", NULL);
+}
+
 static void
 w3 (DpNode *node)
 {
   g_autoptr(DpRemoteNode) remote = NULL;
   g_autoptr(DpRemoteConnection) pl = start_place (node, &remote, "count");
-  const guint64 n = 200000;
-  char payload[65];
-  g_autoptr(GVariant) r = NULL;
-  guint64 count = 0, bytes = 0;
-  double t0;
+  double t0 = now_s ();
 
-  memset (payload, 'x', 64);
-  payload[64] = '\0';
-  t0 = now_s ();
-  for (guint64 i = 0; i < n; i++)
-    dp_remote_connection_put (pl, g_variant_new_string (payload));
-  dp_remote_connection_put (pl, g_variant_new_string ("count?"));
-  r = dp_remote_connection_get (pl);
-  if (r == NULL)
-    die ("W3 reply", NULL);
-  g_variant_get (r, "(tt)", &count, &bytes);
-  if (count != n)
-    die ("W3 count", NULL);
-  report ("W3", n / (now_s () - t0), "msg/s", NULL);
+  for (guint64 i = 0; i < W3_N; i++)
+    dp_remote_connection_put (pl, g_variant_new_string (W3_PAYLOAD));
+  w3_report (pl, "W3", W3_N, t0);
+}
+
+/* W3B: W3 through the batch API: the master puts batches of 64
+ * (dp_remote_connection_put_many()), the place reads up to 64 at a time
+ * (the echo plugin's count_many, dp_place_channel_get_many()) */
+static void
+w3b (DpNode *node)
+{
+  g_autoptr(DpRemoteNode) remote = NULL;
+  g_autoptr(DpRemoteConnection) pl = start_place (node, &remote, "count_many");
+  GVariant *batch[64];
+  double t0 = now_s ();
+
+  for (guint64 i = 0; i < W3_N; i += G_N_ELEMENTS (batch))
+    {
+      guint k = (guint) MIN ((guint64) G_N_ELEMENTS (batch), W3_N - i);
+
+      for (guint j = 0; j < k; j++)
+        batch[j] = g_variant_new_string (W3_PAYLOAD);
+      if (!dp_remote_connection_put_many (pl, batch, k))
+        die ("W3B put", NULL);
+    }
+  w3_report (pl, "W3B", W3_N, t0);
 }
 
 static void
@@ -609,7 +647,7 @@ main (int argc, char **argv)
       plugin_dir = argv[i + 1];
   if (argc < 2)
     {
-      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W2R|W3|W4|W5|W6|W7|W8|W8R [--plugin-dir DIR]\n");
+      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W2R|W3|W3B|W4|W5|W6|W7|W8|W8R [--plugin-dir DIR]\n");
       return 2;
     }
   w = argv[1];
@@ -624,6 +662,7 @@ main (int argc, char **argv)
   else if (strcmp (w, "W2") == 0) w2 (node);
   else if (strcmp (w, "W2R") == 0) w2r (node);
   else if (strcmp (w, "W3") == 0) w3 (node);
+  else if (strcmp (w, "W3B") == 0) w3b (node);
   else if (strcmp (w, "W4") == 0) w4 (node);
   else if (strcmp (w, "W6") == 0) w6 (node);
   else if (strcmp (w, "W7") == 0) w7 (node);

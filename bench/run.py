@@ -5,7 +5,7 @@
                  [--quick] [--json FILE] [--timeout S]
 
 Normally started by bench/run.sh, which builds first. Every workload (W0 W1
-W2 W2C W2R W3 W4 W6 W7 W8 W8R) runs for every system (libdp, raw-tcp, zeromq;
+W2 W2C W2R W3 W3B W4 W6 W7 W8 W8R) runs for every system (libdp, raw-tcp, zeromq;
 the start-up ones W0 W1 W6 also for floor, raw-tcp linked like dp-node) N
 times (W2R, W2 as RPC calls through dp-codegen's stubs, W8, place to place
 across nodes, and W8R, W8 as RPC calls over the mesh, for libdp only)
@@ -40,9 +40,12 @@ import subprocess
 import sys
 import time
 
-WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W2R", "W3", "W4", "W5", "W6", "W7", "W8", "W8R"]
+WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W2R", "W3", "W3B", "W4", "W5", "W6", "W7", "W8", "W8R"]
 # a workload run by another one's program, under a load the harness makes
 PROGRAM_WORKLOAD = {"W2C": "W2"}
+# W3B is W3 through libdp's batch API (put_many/get_many); the baselines,
+# which have no such API to add, run their W3 beside it
+BASELINE_PROGRAM = {"W3B": "W3"}
 BUSY_LOOPS = {"W2C": 2}
 SYSTEMS = ["libdp", "raw-tcp", "floor", "zeromq", "ssh", "openmpi"]
 BASELINES = ["raw-tcp", "floor", "zeromq", "ssh", "openmpi"]
@@ -92,6 +95,7 @@ DESCRIPTION = {
     "W2C": ("W2 while two busy loops hold the cores", "us/rt"),
     "W2R": ("W2 as 10,000 RPCs (bank add, master → place)", "us/rt"),
     "W3": ("200,000 one-way 64-byte messages", "msg/s"),
+    "W3B": ("W3 in batches of 64 (put_many/get_many; baselines: their W3)", "msg/s"),
     "W4": ("256 one-way 4 MiB messages", "MB/s"),
     "W6": ("spawn 8 nodes at once, 1 reply each", "ms"),
     "W7": ("1,000 places on one node, 1 reply each", "ms"),
@@ -108,6 +112,8 @@ def command_for(system, workload, build):
     env = dict(os.environ)
     bench = os.path.join(build, "bench")
     workload = PROGRAM_WORKLOAD.get(workload, workload)
+    if system != "libdp":
+        workload = BASELINE_PROGRAM.get(workload, workload)
     if system == "ssh":
         if not ssh_available():
             return None
@@ -218,7 +224,10 @@ def run_one_loaded(system, workload, build, timeout):
     if result.get("ok") is not True:
         return None, "ok:false (%s)%s" % (result.get("error", "?"), (": " + tail) if tail else "")
     value = result.get("value")
-    if (result.get("workload") != PROGRAM_WORKLOAD.get(workload, workload) or result.get("system") != system
+    program = PROGRAM_WORKLOAD.get(workload, workload)
+    if system != "libdp":
+        program = BASELINE_PROGRAM.get(program, program)
+    if (result.get("workload") != program or result.get("system") != system
             or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0):
         return None, "unexpected result %s" % lines[-1]
     if result.get("unit") != DESCRIPTION[workload][1]:

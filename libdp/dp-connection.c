@@ -89,6 +89,7 @@
 #define STREAM_WRITE     (32 * 1024)   /* a streaming sender writes itself from this many bytes */
 #define STREAM_DELAY_US  100    /* the router writes what a stream left queued after this */
 #define BATCH_MAX        128    /* DATA frames handed to the owner at once */
+#define SEND_MANY_MAX    64     /* DATA frames queued at once by _dp_connection_send_many() */
 #define SIG_CACHE_MAX    32
 #define SHARE_MIN        (16 * 1024)   /* input read at once before payloads refer to it */
 #define HANDSHAKE_TIMEOUT_S 10
@@ -978,125 +979,123 @@ frame_fits (DpConnection *conn,
   return FALSE;
 }
 
-/**
- * _dp_connection_send: (skip)
- *
- * Queues one frame and writes it unless somebody else is writing; a
- * floating @payload is consumed. Safe from any thread. Returns FALSE when
- * the connection is closed, or when
- * the frame is over the largest one the peer accepts (a warning says so;
- * the connection stays up).
- */
-gboolean
-_dp_connection_send (DpConnection *conn,
-                     guint8        type,
-                     guint32       channel,
-                     guint32       arg,
-                     GVariant     *payload)
+/* One frame's body, as _dp_connection_send() and _dp_connection_send_many()
+ * queue it: the payload's type string and data (a large payload's data by
+ * reference, in @data) */
+typedef struct {
+  const char   *sig;
+  gsize         sig_len;
+  gsize         pad;
+  gsize         data_len;
+  const guint8 *data_ptr;
+  GBytes       *data;      /* owned: a payload over COPY_MAX */
+} FrameBody;
+
+/* Fills @b for @payload (or none). FALSE, with a warning, when the frame
+ * is over what the peer accepts (see frame_fits()). */
+static gboolean
+frame_body_init (DpConnection *conn,
+                 FrameBody    *b,
+                 guint8        type,
+                 guint32       channel,
+                 GVariant     *payload)
+{
+  memset (b, 0, sizeof *b);
+  if (payload)
+    {
+      b->sig = g_variant_get_type_string (payload);
+      b->sig_len = strlen (b->sig);
+      b->pad = _dp_frame_sig_padded (b->sig_len) - b->sig_len;
+      b->data_len = g_variant_get_size (payload);
+      if (b->data_len <= COPY_MAX)
+        b->data_ptr = g_variant_get_data (payload);    /* copied: no GBytes */
+      else
+        {
+          b->data = g_variant_get_data_as_bytes (payload);
+          b->data_ptr = g_bytes_get_data (b->data, &b->data_len);
+        }
+    }
+  if (G_UNLIKELY (!frame_fits (conn, type, channel, b->sig_len + b->pad + b->data_len)))
+    {
+      g_clear_pointer (&b->data, g_bytes_unref);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* With @out_lock held: appends one frame to @buf (the held, control or
+ * data queue): header, type string, padding and a copied payload in one
+ * append; a large payload is queued by reference after what is there.
+ * Takes @b's data. */
+static void
+queue_frame_locked (DpConnection *conn,
+                    GByteArray   *buf,
+                    gboolean      ctrl,
+                    guint8        type,
+                    guint32       channel,
+                    guint32       arg,
+                    FrameBody    *b)
 {
   guint8 header[DP_FRAME_HEADER_LEN];
   DpFrameHeader h = { 0 };
-  const char *sig = NULL;
-  gsize sig_len = 0, pad = 0, data_len = 0;
-  g_autoptr(GBytes) data = NULL;
-  const guint8 *data_ptr = NULL;
-  GByteArray *buf;
-  gboolean ctrl;
-  /* a floating payload is the frame's alone: it goes with it (a full
-   * reference is the caller's and stays so; only a floating one pays for
-   * the GVariant lock) */
-  g_autoptr(GVariant) sunk G_GNUC_UNUSED = payload && g_variant_is_floating (payload)
-                             ? g_variant_ref_sink (payload) : NULL;
+  gboolean by_ref = b->data_len > COPY_MAX && conn->out_ready && !ctrl;
+  gsize copied = by_ref ? 0 : b->data_len;
+  guint at = buf->len;
+  guint8 *p;
 
-  if (payload)
-    {
-      sig = g_variant_get_type_string (payload);
-      sig_len = strlen (sig);
-      pad = _dp_frame_sig_padded (sig_len) - sig_len;
-      data_len = g_variant_get_size (payload);
-      if (data_len <= COPY_MAX)
-        data_ptr = g_variant_get_data (payload);    /* copied below: no GBytes */
-      else
-        {
-          data = g_variant_get_data_as_bytes (payload);
-          data_ptr = g_bytes_get_data (data, &data_len);
-        }
-    }
-  if (G_UNLIKELY (!frame_fits (conn, type, channel, sig_len + pad + data_len)))
-    return FALSE;
-  h.body_len = (guint32) (sig_len + pad + data_len);
+  DP_ASSERT_LOCK_HELD (&conn->out_lock);
+  h.body_len = (guint32) (b->sig_len + b->pad + b->data_len);
   h.type = type;
-  h.sig_len = (guint16) sig_len;
+  h.sig_len = (guint16) b->sig_len;
   h.channel = channel;
   h.arg = arg;
   _dp_frame_header_pack (&h, header);
 
-  ctrl = type == DP_FRAME_PING || type == DP_FRAME_PONG || type == DP_FRAME_LOG;
-  _dp_mutex_lock (&conn->out_lock);
-  if (conn->out_closed)
-    {
-      g_mutex_unlock (&conn->out_lock);
-      return FALSE;
-    }
-  if (ctrl && type != DP_FRAME_LOG && conn->out_ready && conn->ctrl->len > 0)
-    {
-      /* a heartbeat is still unsent: another one would say nothing more */
-      g_mutex_unlock (&conn->out_lock);
-      return TRUE;
-    }
-  if (!conn->out_ready)
-    buf = conn->held;
-  else if (ctrl)
-    buf = conn->ctrl;
-  else
-    {
-      /* segments of at most SEG_MAX: control frames can go in between */
-      if (conn->tail->len >= SEG_MAX)
-        tail_to_segment_locked (conn);
-      buf = conn->tail;
-    }
   conn->out_queued += DP_FRAME_HEADER_LEN + h.body_len;
   if (conn->out_queued >= conn->out_limit && !conn->out_full)
     g_atomic_int_set (&conn->out_full, TRUE);
-  {
-    /* header, type string, padding and a copied payload: one append (a
-     * large payload is queued by reference after what is there) */
-    gboolean by_ref = data_len > COPY_MAX && conn->out_ready && !ctrl;
-    gsize copied = by_ref ? 0 : data_len;
-    guint at = buf->len;
-    guint8 *p;
 
-    g_byte_array_set_size (buf, at + sizeof header + sig_len + pad + copied);
-    p = buf->data + at;
-    memcpy (p, header, sizeof header);
-    p += sizeof header;
-    if (sig_len)
-      {
-        memcpy (p, sig, sig_len);
-        memset (p + sig_len, 0, pad);
-        p += sig_len + pad;
-      }
-    if (copied)
-      memcpy (p, data_ptr, copied);
-    if (by_ref)
-      {
-        tail_to_segment_locked (conn);
-        g_queue_push_tail (&conn->segs, SEG_CONT (g_steal_pointer (&data)));
-      }
-  }
-  /* While the peer answers what we send (request and reply) the frame is
-   * written at once, by this thread: the lowest latency. Once we are
-   * streaming (several frames with no answer) frames gather in the queue
-   * and go out together, in one system call per STREAM_WRITE bytes,
-   * written by the sender that fills it that far; what a stream leaves
-   * below that is written by the router at most STREAM_DELAY_US later
-   * (its flush re-arms itself while the stream goes on). So a stream
-   * costs neither a system call nor a wake-up of the router per frame
-   * (each one a context switch, and contended locks, when the router and
-   * the sender share the CPUs). Frames that come further apart than
-   * STREAM_DELAY_US are no stream, answered or not (one-way traffic such
-   * as RMPI's barrier and broadcast): each is written at once, as waiting
-   * would only add the router's wake-up to its latency. */
+  g_byte_array_set_size (buf, at + sizeof header + b->sig_len + b->pad + copied);
+  p = buf->data + at;
+  memcpy (p, header, sizeof header);
+  p += sizeof header;
+  if (b->sig_len)
+    {
+      memcpy (p, b->sig, b->sig_len);
+      memset (p + b->sig_len, 0, b->pad);
+      p += b->sig_len + b->pad;
+    }
+  if (copied)
+    memcpy (p, b->data_ptr, copied);
+  if (by_ref)
+    {
+      tail_to_segment_locked (conn);
+      g_queue_push_tail (&conn->segs, SEG_CONT (g_steal_pointer (&b->data)));
+    }
+  g_clear_pointer (&b->data, g_bytes_unref);
+}
+
+/* With @out_lock held, after @n_frames were queued: write them now, or
+ * leave them to the stream's writer.
+ *
+ * While the peer answers what we send (request and reply) the frame is
+ * written at once, by this thread: the lowest latency. Once we are
+ * streaming (several frames with no answer) frames gather in the queue
+ * and go out together, in one system call per STREAM_WRITE bytes,
+ * written by the sender that fills it that far; what a stream leaves
+ * below that is written by the router at most STREAM_DELAY_US later
+ * (its flush re-arms itself while the stream goes on). So a stream
+ * costs neither a system call nor a wake-up of the router per frame
+ * (each one a context switch, and contended locks, when the router and
+ * the sender share the CPUs). Frames that come further apart than
+ * STREAM_DELAY_US are no stream, answered or not (one-way traffic such
+ * as RMPI's barrier and broadcast): each is written at once, as waiting
+ * would only add the router's wake-up to its latency. */
+static void
+write_queued_locked (DpConnection *conn,
+                     guint         n_frames)
+{
+  DP_ASSERT_LOCK_HELD (&conn->out_lock);
   if (G_UNLIKELY (conn->corked_by != NULL) && conn->corked_by == g_thread_self ())
     conn->cork_queued = TRUE;   /* the router answers input: written once it is done */
   else if (conn->out_ready && !conn->writing && !conn->want_out)
@@ -1104,7 +1103,8 @@ _dp_connection_send (DpConnection *conn,
       gboolean sparse = FALSE;
 
       /* the clock is read only past STREAM_AFTER (not in request/reply) */
-      if (++conn->unanswered > STREAM_AFTER)
+      conn->unanswered += n_frames;
+      if (conn->unanswered > STREAM_AFTER)
         {
           gint64 now = g_get_monotonic_time ();
 
@@ -1121,8 +1121,132 @@ _dp_connection_send (DpConnection *conn,
       else
         conn->stream_active = TRUE;
     }
+}
+
+/**
+ * _dp_connection_send: (skip)
+ *
+ * Queues one frame and writes it unless somebody else is writing; a
+ * floating @payload is consumed. Safe from any thread. Returns FALSE when
+ * the connection is closed, or when
+ * the frame is over the largest one the peer accepts (a warning says so;
+ * the connection stays up).
+ */
+gboolean
+_dp_connection_send (DpConnection *conn,
+                     guint8        type,
+                     guint32       channel,
+                     guint32       arg,
+                     GVariant     *payload)
+{
+  FrameBody b;
+  GByteArray *buf;
+  gboolean ctrl;
+  /* a floating payload is the frame's alone: it goes with it (a full
+   * reference is the caller's and stays so; only a floating one pays for
+   * the GVariant lock) */
+  g_autoptr(GVariant) sunk G_GNUC_UNUSED = payload && g_variant_is_floating (payload)
+                             ? g_variant_ref_sink (payload) : NULL;
+
+  if (G_UNLIKELY (!frame_body_init (conn, &b, type, channel, payload)))
+    return FALSE;
+
+  ctrl = type == DP_FRAME_PING || type == DP_FRAME_PONG || type == DP_FRAME_LOG;
+  _dp_mutex_lock (&conn->out_lock);
+  if (conn->out_closed)
+    {
+      g_mutex_unlock (&conn->out_lock);
+      g_clear_pointer (&b.data, g_bytes_unref);
+      return FALSE;
+    }
+  if (ctrl && type != DP_FRAME_LOG && conn->out_ready && conn->ctrl->len > 0)
+    {
+      /* a heartbeat is still unsent: another one would say nothing more */
+      g_mutex_unlock (&conn->out_lock);
+      g_clear_pointer (&b.data, g_bytes_unref);
+      return TRUE;
+    }
+  if (!conn->out_ready)
+    buf = conn->held;
+  else if (ctrl)
+    buf = conn->ctrl;
+  else
+    {
+      /* segments of at most SEG_MAX: control frames can go in between */
+      if (conn->tail->len >= SEG_MAX)
+        tail_to_segment_locked (conn);
+      buf = conn->tail;
+    }
+  queue_frame_locked (conn, buf, ctrl, type, channel, arg, &b);
+  write_queued_locked (conn, 1);
   g_mutex_unlock (&conn->out_lock);
   return TRUE;
+}
+
+/**
+ * _dp_connection_send_many: (skip)
+ *
+ * Queues DATA frames for @channel, one per message of @msgs (references
+ * the caller keeps), up to SEND_MANY_MAX of them under one lock, and
+ * writes them as _dp_connection_send() would have written the last. The
+ * first is always queued; the others only while the output queue is below
+ * its limit (flow control: the caller waits for room,
+ * _dp_connection_wait_writable(), and sends the rest). Safe from any
+ * thread.
+ *
+ * Returns: how many of @msgs were taken (queued, or dropped with a warning
+ *   as over the peer's maximum frame size: @n_dropped counts those), or
+ *   0 when the connection is closed
+ */
+guint
+_dp_connection_send_many (DpConnection     *conn,
+                          guint32           channel,
+                          GVariant * const *msgs,
+                          guint             n,
+                          guint            *n_dropped)
+{
+  FrameBody b[SEND_MANY_MAX];
+  gboolean fits[SEND_MANY_MAX];
+  guint i, queued = 0;
+
+  n = MIN (n, SEND_MANY_MAX);
+  *n_dropped = 0;
+  /* the payloads' type strings, sizes and data (each takes the value's
+   * lock), and the warning for one over the peer's limit: not under ours */
+  for (i = 0; i < n; i++)
+    fits[i] = frame_body_init (conn, &b[i], DP_FRAME_DATA, channel, msgs[i]);
+
+  _dp_mutex_lock (&conn->out_lock);
+  for (i = 0; i < n; i++)
+    {
+      GByteArray *buf;
+
+      if (conn->out_closed || (i > 0 && conn->out_full))
+        break;
+      if (G_UNLIKELY (!fits[i]))
+        {
+          (*n_dropped)++;
+          continue;
+        }
+      if (!conn->out_ready)
+        buf = conn->held;
+      else
+        {
+          if (conn->tail->len >= SEG_MAX)
+            tail_to_segment_locked (conn);
+          buf = conn->tail;
+        }
+      queue_frame_locked (conn, buf, FALSE, DP_FRAME_DATA, channel, 0, &b[i]);
+      queued++;
+    }
+  if (queued > 0)
+    write_queued_locked (conn, queued);
+  if (i == 0 && conn->out_closed)
+    *n_dropped = 0;
+  g_mutex_unlock (&conn->out_lock);
+  for (guint j = i; j < n; j++)
+    g_clear_pointer (&b[j].data, g_bytes_unref);
+  return i;
 }
 
 /* ---- flow control ---- */

@@ -354,8 +354,26 @@ child_setup (gpointer data)
     _exit (1);
 }
 
+typedef struct {
+  GSubprocessLauncher *launcher;
+  const char * const  *argv;
+  GSubprocess         *process;
+  GError             **error;
+} SpawnCall;
+
+static void
+spawn_call (gpointer data)
+{
+  SpawnCall *c = data;
+
+  c->process = g_subprocess_launcher_spawnv (c->launcher, c->argv, c->error);
+}
+
+/* @ctx: the router's, whose own thread starts the child (its death signal
+ * is tied to that thread: see _dp_main_context_call_on_router_thread()) */
 static GSubprocess *
-spawn_child (const char * const  *plugin_dirs,
+spawn_child (GMainContext        *ctx,
+             const char * const  *plugin_dirs,
              int                  child_fd,
              GBytes              *secret,
              GError             **error)
@@ -381,7 +399,12 @@ spawn_child (const char * const  *plugin_dirs,
 
   g_subprocess_launcher_take_fd (launcher, child_fd, CHILD_FD);
   g_subprocess_launcher_set_child_setup (launcher, child_setup, GINT_TO_POINTER (getpid ()), NULL);
-  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, error);
+  {
+    SpawnCall call = { launcher, (const char * const *) argv->pdata, NULL, error };
+
+    _dp_main_context_call_on_router_thread (ctx, spawn_call, &call);
+    process = call.process;
+  }
   if (process == NULL)
     {
       g_prefix_error (error, "cannot start an isolated place: ");
@@ -450,7 +473,7 @@ _dp_isolated_place_start (DpConnection        *conn,
   self->symbol = g_strdup (symbol);
   self->on_exit = on_exit;
   self->on_exit_data = on_exit_data;
-  self->process = spawn_child (plugin_dirs, sv[1], secret, error);   /* takes sv[1] */
+  self->process = spawn_child (_dp_connection_get_context (conn), plugin_dirs, sv[1], secret, error);   /* takes sv[1] */
   if (self->process == NULL)
     return FALSE;
 

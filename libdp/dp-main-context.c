@@ -375,3 +375,318 @@ _dp_pending_tasks_clear (DpPendingTasks *pt)
 {
   g_warn_if_fail (g_queue_is_empty (&pt->tasks));
 }
+
+/* ---- a router context its readers may run (DpSharedLoop) ----
+ *
+ * A message that the router reads for a place (or for the master's end of
+ * one) costs two thread hops on top of the socket's wake-up: the router
+ * wakes to read it, then wakes the reader. A reader that is blocked in a
+ * get on a channel that a connection of this router feeds may instead run
+ * the router's context itself, as leader, until its message is there: then
+ * the socket wakes the thread that wants the message, which reads,
+ * delivers it into its own inbox and returns, as a raw socket's reader
+ * would (the connection's frame reader is the same code, run by whichever
+ * thread owns the router's context: one at a time, and every assertion of
+ * "the router's thread" is an assertion of owning that context).
+ *
+ * The router's thread steps aside when a reader asks (one wake-up), and
+ * takes its context back once nobody has led it for SHARED_GRACE_US: a
+ * reader in a request/reply loop comes back within that time and takes it
+ * again without waking anyone, so a round trip costs no hop at all. While
+ * a leader is in, the router looks every SHARED_GRACE_US whether it is
+ * still coming and going, and after SHARED_IDLE_CHECKS looks in which
+ * nobody came or went sleeps until the leader leaves (the leader wakes it
+ * then). So what a leader's absence can delay (timers, other connections,
+ * calls posted to the router) waits at most about two grace periods. */
+
+#define SHARED_GRACE_US     200
+#define SHARED_IDLE_CHECKS  8
+
+struct _DpSharedLoop
+{
+  gatomicrefcount ref;
+  GMainContext   *ctx;
+  GMutex          lock;
+  GCond           cond;          /* readers: the router stepped aside */
+  GCond           router_cond;   /* the router: a leader left, or quit */
+  /* under @lock */
+  gboolean        aside;         /* the router is not running its context */
+  gboolean        inside;        /* a reader leads (owns the context) */
+  guint           want;          /* readers waiting for the router to step aside */
+  guint           gen;           /* leaderships so far */
+  gboolean        deep;          /* the router sleeps until the leader leaves */
+  gint64          left_us;       /* when the last leader left */
+  GThread        *thread;        /* the router's own thread, once it runs */
+  GQueue          calls;         /* ThreadCall: for the router's own thread */
+  gint            quit;          /* atomic: the router is ending */
+};
+
+/* What must run on the router's own thread, whoever leads its context */
+typedef struct {
+  DpInvokeFunc func;
+  gpointer     data;
+  gboolean     done;
+} ThreadCall;
+
+static GMutex shared_loops_lock;
+static GHashTable *shared_loops;   /* GMainContext -> DpSharedLoop (no ref) */
+
+/* A shared loop for @ctx, found by _dp_shared_loop_lookup() until
+ * _dp_shared_loop_run() returns */
+DpSharedLoop *
+_dp_shared_loop_new (GMainContext *ctx)
+{
+  DpSharedLoop *sl = g_new0 (DpSharedLoop, 1);
+
+  g_atomic_ref_count_init (&sl->ref);
+  sl->ctx = g_main_context_ref (ctx);
+  g_mutex_init (&sl->lock);
+  g_cond_init (&sl->cond);
+  g_cond_init (&sl->router_cond);
+  g_mutex_lock (&shared_loops_lock);
+  if (shared_loops == NULL)
+    shared_loops = g_hash_table_new (NULL, NULL);
+  g_hash_table_insert (shared_loops, ctx, sl);
+  g_mutex_unlock (&shared_loops_lock);
+  return sl;
+}
+
+DpSharedLoop *
+_dp_shared_loop_ref (DpSharedLoop *sl)
+{
+  g_atomic_ref_count_inc (&sl->ref);
+  return sl;
+}
+
+void
+_dp_shared_loop_unref (DpSharedLoop *sl)
+{
+  if (!g_atomic_ref_count_dec (&sl->ref))
+    return;
+  g_mutex_lock (&shared_loops_lock);
+  if (shared_loops && g_hash_table_lookup (shared_loops, sl->ctx) == sl)
+    g_hash_table_remove (shared_loops, sl->ctx);
+  g_mutex_unlock (&shared_loops_lock);
+  g_main_context_unref (sl->ctx);
+  g_mutex_clear (&sl->lock);
+  g_cond_clear (&sl->cond);
+  g_cond_clear (&sl->router_cond);
+  g_free (sl);
+}
+
+/* The shared loop whose router runs @ctx (a ref), or NULL */
+DpSharedLoop *
+_dp_shared_loop_lookup (GMainContext *ctx)
+{
+  DpSharedLoop *sl = NULL;
+
+  g_mutex_lock (&shared_loops_lock);
+  if (shared_loops)
+    sl = g_hash_table_lookup (shared_loops, ctx);
+  if (sl && !g_atomic_int_get (&sl->quit))
+    _dp_shared_loop_ref (sl);
+  else
+    sl = NULL;
+  g_mutex_unlock (&shared_loops_lock);
+  return sl;
+}
+
+GMainContext *
+_dp_shared_loop_get_context (DpSharedLoop *sl)
+{
+  return sl->ctx;
+}
+
+/* Runs one iteration of the router's context as its owner. Between the
+ * router and a leader the context is briefly nobody's: a thread calling
+ * g_main_context_invoke() on it then runs its function there at once,
+ * owning the context meanwhile, so taking it may have to wait for that. */
+static void
+iterate_as_owner (GMainContext *ctx,
+                  gboolean    (*ready) (gpointer data),
+                  gpointer      data,
+                  gint         *quit)
+{
+  while (!g_main_context_acquire (ctx))
+    g_thread_yield ();
+  g_main_context_push_thread_default (ctx);
+  if (ready == NULL)
+    g_main_context_iteration (ctx, TRUE);
+  else
+    while (!ready (data) && !g_atomic_int_get (quit))
+      g_main_context_iteration (ctx, TRUE);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_release (ctx);
+}
+
+/* The router, with @lock held: lets readers lead until none has for a
+ * grace period */
+static void
+step_aside_locked (DpSharedLoop *sl)
+{
+  guint seen = sl->gen;
+  guint idle = 0;
+
+  sl->aside = TRUE;
+  g_cond_broadcast (&sl->cond);
+  while (!g_atomic_int_get (&sl->quit))
+    {
+      gint64 now = g_get_monotonic_time ();
+      ThreadCall *call = g_queue_pop_head (&sl->calls);
+
+      if (call != NULL)
+        {
+          g_mutex_unlock (&sl->lock);
+          call->func (call->data);
+          g_mutex_lock (&sl->lock);
+          call->done = TRUE;
+          g_cond_broadcast (&sl->cond);
+        }
+      else if (sl->inside)
+        {
+          if (sl->gen != seen)
+            {
+              seen = sl->gen;
+              idle = 0;
+            }
+          if (idle++ < SHARED_IDLE_CHECKS)
+            g_cond_wait_until (&sl->router_cond, &sl->lock, now + SHARED_GRACE_US);
+          else
+            {
+              /* a reader waiting long: sleep until it leaves */
+              sl->deep = TRUE;
+              g_cond_wait (&sl->router_cond, &sl->lock);
+              sl->deep = FALSE;
+            }
+        }
+      else if (sl->want > 0 || now < sl->left_us + SHARED_GRACE_US)
+        g_cond_wait_until (&sl->router_cond, &sl->lock,
+                           MAX (now, sl->left_us) + SHARED_GRACE_US);
+      else
+        break;
+    }
+  sl->aside = FALSE;
+}
+
+/* The router's thread: runs @sl's context until _dp_shared_loop_quit(),
+ * stepping aside while readers lead it */
+void
+_dp_shared_loop_run (DpSharedLoop *sl)
+{
+  g_mutex_lock (&sl->lock);
+  sl->thread = g_thread_self ();
+  while (!g_atomic_int_get (&sl->quit))
+    {
+      if (sl->want > 0)
+        {
+          step_aside_locked (sl);
+          continue;
+        }
+      g_mutex_unlock (&sl->lock);
+      iterate_as_owner (sl->ctx, NULL, NULL, &sl->quit);
+      g_mutex_lock (&sl->lock);
+    }
+  g_mutex_unlock (&sl->lock);
+  g_mutex_lock (&shared_loops_lock);
+  if (shared_loops && g_hash_table_lookup (shared_loops, sl->ctx) == sl)
+    g_hash_table_remove (shared_loops, sl->ctx);
+  g_mutex_unlock (&shared_loops_lock);
+}
+
+/* Router code: runs @func on the router's own thread, now — for what is
+ * bound to the thread that does it rather than to the context (a child
+ * started with PR_SET_PDEATHSIG dies with the thread that started it: a
+ * reader leading the context may end long before its node). From the
+ * router's own thread, or a context no shared loop runs, @func runs at
+ * once; from a reader that leads, the router's thread (stepped aside)
+ * runs it while the reader waits. */
+void
+_dp_main_context_call_on_router_thread (GMainContext *ctx,
+                                        DpInvokeFunc  func,
+                                        gpointer      data)
+{
+  DpSharedLoop *sl = _dp_shared_loop_lookup (ctx);
+  ThreadCall call = { func, data, FALSE };
+
+  if (sl == NULL)
+    {
+      func (data);
+      return;
+    }
+  g_mutex_lock (&sl->lock);
+  if (sl->thread == NULL || sl->thread == g_thread_self () || !sl->aside ||
+      g_atomic_int_get (&sl->quit))
+    {
+      g_mutex_unlock (&sl->lock);
+      _dp_shared_loop_unref (sl);
+      func (data);
+      return;
+    }
+  g_queue_push_tail (&sl->calls, &call);
+  g_cond_signal (&sl->router_cond);
+  while (!call.done && !g_atomic_int_get (&sl->quit))
+    g_cond_wait (&sl->cond, &sl->lock);
+  if (!call.done)
+    g_queue_remove (&sl->calls, &call);
+  g_mutex_unlock (&sl->lock);
+  _dp_shared_loop_unref (sl);
+  if (!call.done)
+    func (data);      /* the router is ending: here, then */
+}
+
+/* Any thread: _dp_shared_loop_run() returns (a leader leaves first) */
+void
+_dp_shared_loop_quit (DpSharedLoop *sl)
+{
+  g_mutex_lock (&sl->lock);
+  g_atomic_int_set (&sl->quit, TRUE);
+  g_cond_broadcast (&sl->cond);
+  g_cond_broadcast (&sl->router_cond);
+  g_mutex_unlock (&sl->lock);
+  g_main_context_wakeup (sl->ctx);
+}
+
+/* A reader blocked until @ready: leads the router's context until @ready
+ * returns TRUE (whoever makes it TRUE from another thread wakes the
+ * context: g_main_context_wakeup()). Returns FALSE at once, without
+ * waiting for @ready, when it cannot lead (another reader does, the
+ * router ends, or the caller owns the context already): the caller then
+ * waits as it would have. */
+gboolean
+_dp_shared_loop_lead (DpSharedLoop *sl,
+                      gboolean    (*ready) (gpointer data),
+                      gpointer      data)
+{
+  if (g_main_context_is_owner (sl->ctx))
+    return FALSE;
+  g_mutex_lock (&sl->lock);
+  if (!sl->aside && !sl->inside && !g_atomic_int_get (&sl->quit))
+    {
+      /* ask the router to step aside (it is in its poll, or busy) */
+      sl->want++;
+      g_mutex_unlock (&sl->lock);
+      g_main_context_wakeup (sl->ctx);
+      g_mutex_lock (&sl->lock);
+      while (!sl->aside && !g_atomic_int_get (&sl->quit) && !ready (data))
+        g_cond_wait (&sl->cond, &sl->lock);
+      sl->want--;
+    }
+  if (!sl->aside || sl->inside || g_atomic_int_get (&sl->quit) || ready (data))
+    {
+      g_mutex_unlock (&sl->lock);
+      return FALSE;
+    }
+  sl->inside = TRUE;
+  sl->gen++;
+  g_mutex_unlock (&sl->lock);
+
+  iterate_as_owner (sl->ctx, ready, data, &sl->quit);
+
+  g_mutex_lock (&sl->lock);
+  sl->inside = FALSE;
+  sl->left_us = g_get_monotonic_time ();
+  if (sl->deep || g_atomic_int_get (&sl->quit))
+    g_cond_signal (&sl->router_cond);
+  g_mutex_unlock (&sl->lock);
+  return TRUE;
+}

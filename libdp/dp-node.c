@@ -29,6 +29,7 @@ struct _DpNode
   GMainContext     *owner_context;      /* where signals are emitted */
   GMainContext     *router_context;
   GMainLoop        *router_loop;
+  DpSharedLoop     *router_shared;   /* runs router_context: the router's thread, or a reader */
   DpNodeServer     *server;             /* the server half; router thread only */
 
   /* owner context only (set in dispose) */
@@ -108,7 +109,9 @@ static GBytes *get_secret (DpNode *self, char **source, GError **error);
 gboolean
 _dp_node_in_router (DpNode *self)
 {
-  return g_thread_self () == self->router_thread;
+  /* the router's thread, or a reader leading its context for a while
+   * (see DpSharedLoop): whoever runs the router's context is the router */
+  return g_main_context_is_owner (self->router_context);
 }
 
 GMainContext *
@@ -150,12 +153,10 @@ router_thread_main (gpointer data)
   DpNode *self = data;
   /* The node may be finalized on this thread (its last reference dropped
    * by something the router runs): never touch @self after the loop. */
-  g_autoptr(GMainContext) context = g_main_context_ref (self->router_context);
-  g_autoptr(GMainLoop) loop = g_main_loop_ref (self->router_loop);
+  DpSharedLoop *shared = _dp_shared_loop_ref (self->router_shared);
 
-  g_main_context_push_thread_default (context);
-  g_main_loop_run (loop);
-  g_main_context_pop_thread_default (context);
+  _dp_shared_loop_run (shared);
+  _dp_shared_loop_unref (shared);
   return NULL;
 }
 
@@ -649,6 +650,7 @@ dp_node_dispose (GObject *object)
     {
       _dp_node_invoke_sync (self, shutdown_in_router, self);
       g_main_loop_quit (self->router_loop);
+      _dp_shared_loop_quit (self->router_shared);
       if (_dp_node_in_router (self))
         g_thread_unref (self->router_thread);
       else
@@ -665,6 +667,7 @@ dp_node_finalize (GObject *object)
 
   g_clear_pointer (&self->user_loop, g_main_loop_unref);
   g_main_loop_unref (self->router_loop);
+  _dp_shared_loop_unref (self->router_shared);
   g_main_context_unref (self->router_context);
   g_main_context_unref (self->owner_context);
   g_clear_pointer (&self->secret, g_bytes_unref);
@@ -1001,6 +1004,7 @@ dp_node_init (DpNode *self)
   self->owner_context = g_main_context_ref_thread_default ();
   self->router_context = g_main_context_new ();
   self->router_loop = g_main_loop_new (self->router_context, FALSE);
+  self->router_shared = _dp_shared_loop_new (self->router_context);
   self->plugin_dirs = g_ptr_array_new_with_free_func (g_free);
   self->max_frame = DP_DEFAULT_MAX_FRAME_SIZE;
   self->hb_interval = 2.0;

@@ -64,7 +64,15 @@ DP_AVAILABLE_IN_1_0
 gboolean  dp_place_channel_put        (DpPlaceChannel  *self,
                                        GVariant        *message);
 DP_AVAILABLE_IN_1_0
+gboolean  dp_place_channel_put_many   (DpPlaceChannel   *self,
+                                       GVariant * const *messages,
+                                       guint             n_messages);
+DP_AVAILABLE_IN_1_0
 GVariant *dp_place_channel_get        (DpPlaceChannel  *self);
+DP_AVAILABLE_IN_1_0
+guint     dp_place_channel_get_many   (DpPlaceChannel  *self,
+                                       GVariant       **messages,
+                                       guint            max_messages);
 DP_AVAILABLE_IN_1_0
 GVariant *dp_place_channel_get_full   (DpPlaceChannel  *self,
                                        DpPlaceChannel **reply_channel);

@@ -92,6 +92,25 @@ _dp_place_get_current_channel (void)
   return current_place ? current_place->child_end : NULL;
 }
 
+/* A place's thread that runs its node's router for a while (a reader
+ * leading the router's context, see DpSharedLoop) is no place meanwhile:
+ * what the router logs or does is not the place's. Returns what to give
+ * back to _dp_place_resume_thread(). */
+gpointer
+_dp_place_suspend_thread (void)
+{
+  DpPlace *place = current_place;
+
+  current_place = NULL;
+  return place;
+}
+
+void
+_dp_place_resume_thread (gpointer place)
+{
+  current_place = place;
+}
+
 /* ---- the crash handler: async-signal-safe code only ---- */
 
 static void

@@ -119,6 +119,11 @@ gboolean      _dp_connection_send       (DpConnection *conn,
                                          guint32       channel,
                                          guint32       arg,
                                          GVariant     *payload);
+guint         _dp_connection_send_many  (DpConnection     *conn,
+                                         guint32           channel,
+                                         GVariant * const *msgs,
+                                         guint             n,
+                                         guint            *n_dropped);
 void          _dp_connection_close      (DpConnection *conn, const GError *reason);
 /* closes the connection: the peer sent frame @h, which only @who send */
 void          _dp_connection_reject_frame (DpConnection *conn, const DpFrameHeader *h,
@@ -284,6 +289,8 @@ DpPlaceChannel *_dp_place_channel_attach (DpPlaceChannel *exported, DpConnection
 GLogLevelFlags _dp_severity_to_level    (const char *severity);
 /* the channel of the place running on this thread, or NULL */
 DpPlaceChannel *_dp_place_get_current_channel (void);
+gpointer        _dp_place_suspend_thread (void);
+void            _dp_place_resume_thread  (gpointer place);
 void            _dp_log_to_parent (DpPlaceChannel *ch,
                                    const char     *severity,
                                    const char     *text);
@@ -371,6 +378,24 @@ void  _dp_object_invoke (GMainContext *context, gpointer object,
  * context of the caller's. Returns the result (transfer full). */
 typedef void (*DpSyncStart) (gpointer data, GAsyncReadyCallback cb, gpointer user_data);
 GAsyncResult *_dp_run_sync (DpSyncStart start, gpointer data);
+
+/* A router context its blocked readers may run themselves (see
+ * dp-main-context.c): the router's thread runs it with _dp_shared_loop_run();
+ * a reader waiting for a message leads it with _dp_shared_loop_lead() */
+typedef struct _DpSharedLoop DpSharedLoop;
+DpSharedLoop *_dp_shared_loop_new         (GMainContext *ctx);
+DpSharedLoop *_dp_shared_loop_ref         (DpSharedLoop *sl);
+void          _dp_shared_loop_unref       (DpSharedLoop *sl);
+DpSharedLoop *_dp_shared_loop_lookup      (GMainContext *ctx);
+GMainContext *_dp_shared_loop_get_context (DpSharedLoop *sl);
+void          _dp_shared_loop_run         (DpSharedLoop *sl);
+void          _dp_shared_loop_quit        (DpSharedLoop *sl);
+gboolean      _dp_shared_loop_lead        (DpSharedLoop *sl,
+                                           gboolean    (*ready) (gpointer data),
+                                           gpointer      data);
+void          _dp_main_context_call_on_router_thread (GMainContext *ctx,
+                                                      DpInvokeFunc  func,
+                                                      gpointer      data);
 
 /* Tasks waiting for something an object will report (a message, a death),
  * in a list under the object's @lock. A task whose cancellable fires is

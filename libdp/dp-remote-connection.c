@@ -1115,6 +1115,39 @@ dp_remote_connection_put (DpRemoteConnection *self,
   return dp_place_channel_put (self->end, message);
 }
 
+/**
+ * dp_remote_connection_put_many:
+ * @self: a #DpRemoteConnection
+ * @messages: (array length=n_messages): the messages; floating references
+ *   are sunk
+ * @n_messages: how many
+ *
+ * Sends @messages to the place, in order: dp_place_channel_put_many() on
+ * the master's end (one lock and one write per batch of up to 64 instead
+ * of one each; the same flow control as dp_remote_connection_put()).
+ *
+ * ```c
+ * GVariant *batch[64];
+ *
+ * for (guint i = 0; i < G_N_ELEMENTS (batch); i++)
+ *   batch[i] = g_variant_new_string ("tick");
+ * dp_remote_connection_put_many (pl, batch, G_N_ELEMENTS (batch));
+ * ```
+ *
+ * Returns: %FALSE when the place has gone (the rest are dropped) or a
+ *   message was over the peer's maximum frame size
+ *
+ * Since: 1.0
+ */
+gboolean
+dp_remote_connection_put_many (DpRemoteConnection *self,
+                               GVariant * const   *messages,
+                               guint               n_messages)
+{
+  g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), FALSE);
+  return dp_place_channel_put_many (self->end, messages, n_messages);
+}
+
 /* ---- put without waiting (main loops) ---- */
 
 static void flush_pending_puts (DpRemoteConnection *self);
@@ -1283,6 +1316,38 @@ dp_remote_connection_get (DpRemoteConnection *self)
 {
   g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), NULL);
   return dp_place_channel_get (self->end);
+}
+
+/**
+ * dp_remote_connection_get_many:
+ * @self: a #DpRemoteConnection
+ * @messages: (out caller-allocates) (array length=max_messages): where the
+ *   messages go (transfer full, each)
+ * @max_messages: at most this many are taken
+ *
+ * Blocks until the place sends a message, then takes it and whatever else
+ * has arrived, up to @max_messages (dp_place_channel_get_many()).
+ *
+ * ```c
+ * GVariant *got[64];
+ * guint n = dp_remote_connection_get_many (pl, got, G_N_ELEMENTS (got));
+ *
+ * for (guint i = 0; i < n; i++)
+ *   g_variant_unref (got[i]);
+ * ```
+ *
+ * Returns: how many were stored: at least one, or 0 once the place has
+ *   gone and everything it sent has been read
+ *
+ * Since: 1.0
+ */
+guint
+dp_remote_connection_get_many (DpRemoteConnection *self,
+                               GVariant          **messages,
+                               guint               max_messages)
+{
+  g_return_val_if_fail (DP_IS_REMOTE_CONNECTION (self), 0);
+  return dp_place_channel_get_many (self->end, messages, max_messages);
 }
 
 /**

@@ -75,7 +75,15 @@ DP_AVAILABLE_IN_1_0
 gboolean     dp_remote_connection_put        (DpRemoteConnection *self,
                                               GVariant           *message);
 DP_AVAILABLE_IN_1_0
+gboolean     dp_remote_connection_put_many   (DpRemoteConnection *self,
+                                              GVariant * const   *messages,
+                                              guint               n_messages);
+DP_AVAILABLE_IN_1_0
 GVariant    *dp_remote_connection_get        (DpRemoteConnection *self);
+DP_AVAILABLE_IN_1_0
+guint        dp_remote_connection_get_many   (DpRemoteConnection *self,
+                                              GVariant          **messages,
+                                              guint               max_messages);
 DP_AVAILABLE_IN_1_0
 GVariant    *dp_remote_connection_get_timeout (DpRemoteConnection *self,
                                               gint64              timeout_us,

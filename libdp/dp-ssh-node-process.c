@@ -141,8 +141,20 @@ report (DpSshNodeProcess *self,
         Report           *r)
 {
   r->self = g_object_ref (self);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT,
-                              report_in_router, r, report_free);
+  /* always through an idle on the router's context, never inline: the
+   * context may be nobody's for a moment (a reader leading it has just
+   * left, see DpSharedLoop in dp-main-context.c), and
+   * g_main_context_invoke() would then run this on the worker itself,
+   * which joins the worker */
+  {
+    GSource *idle = g_idle_source_new ();
+
+    g_source_set_name (idle, "[libdp] ssh worker report");
+    g_source_set_priority (idle, G_PRIORITY_DEFAULT);
+    g_source_set_callback (idle, report_in_router, r, report_free);
+    g_source_attach (idle, self->context);
+    g_source_unref (idle);
+  }
 }
 
 static void

@@ -10,6 +10,8 @@ static const DpPluginPlace echo_places[] = {
     DP_PLUGIN_PLACE_FUNCTION, { NULL, NULL } },
   { "count", "counts messages and bytes; answers (tt) on \"count?\"",
     DP_PLUGIN_PLACE_FUNCTION, { NULL, NULL } },
+  { "count_many", "count, reading with dp_place_channel_get_many() (bench W3B)",
+    DP_PLUGIN_PLACE_FUNCTION, { NULL, NULL } },
   { "mesh_pinger", "round trips to a named place, direct or relayed (bench W8)",
     DP_PLUGIN_PLACE_FUNCTION, { NULL, NULL } },
   { NULL, NULL, 0, { NULL, NULL } }
@@ -46,6 +48,24 @@ echo_named (DpPlaceChannel *ch)
     }
 }
 
+/* one message for count and count_many: counted, or, "count?", answered */
+static void
+count_one (DpPlaceChannel *ch,
+           GVariant       *msg,
+           guint64        *n,
+           guint64        *bytes)
+{
+  if (g_variant_is_of_type (msg, G_VARIANT_TYPE_STRING) &&
+      g_strcmp0 (g_variant_get_string (msg, NULL), "count?") == 0)
+    dp_place_channel_put (ch, g_variant_new ("(tt)", *n, *bytes));
+  else
+    {
+      (*n)++;
+      *bytes += g_variant_get_size (msg);
+    }
+  g_variant_unref (msg);
+}
+
 /* count: counts messages and their bytes; answers (tt) count, bytes on
  * the message "count?" (a string) */
 DP_PLACE_EXPORT void
@@ -55,17 +75,21 @@ count (DpPlaceChannel *ch)
   guint64 n = 0, bytes = 0;
 
   while ((msg = dp_place_channel_get (ch)) != NULL)
-    {
-      if (g_variant_is_of_type (msg, G_VARIANT_TYPE_STRING) &&
-          g_strcmp0 (g_variant_get_string (msg, NULL), "count?") == 0)
-        dp_place_channel_put (ch, g_variant_new ("(tt)", n, bytes));
-      else
-        {
-          n++;
-          bytes += g_variant_get_size (msg);
-        }
-      g_variant_unref (msg);
-    }
+    count_one (ch, msg, &n, &bytes);
+}
+
+/* count_many: count, reading up to 64 messages at a time
+ * (dp_place_channel_get_many(): one lock per batch) */
+DP_PLACE_EXPORT void
+count_many (DpPlaceChannel *ch)
+{
+  GVariant *batch[64];
+  guint got;
+  guint64 n = 0, bytes = 0;
+
+  while ((got = dp_place_channel_get_many (ch, batch, G_N_ELEMENTS (batch))) > 0)
+    for (guint i = 0; i < got; i++)
+      count_one (ch, batch[i], &n, &bytes);
 }
 
 /* mesh_pinger: for the benchmark of the mesh (bench W8). Gets
