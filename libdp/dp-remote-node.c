@@ -333,19 +333,35 @@ emit_ready (gpointer object,
   g_signal_emit (object, signals[SIGNAL_READY], 0);
 }
 
-/* router thread */
+/* In the task's own context: the waiter's callback runs, and the task's
+ * last reference goes there (the idle's destroy notify) */
+static void
+return_dead (gpointer task)
+{
+  g_task_return_boolean (task, TRUE);
+}
+
 /* Completes the pending wait_for_die_async()s: the node is dead. With
- * @lock not held. */
+ * @lock not held; from the router thread (declare_dead) or the caller's
+ * (a wait added after the death).
+ *
+ * Each task is handed, with our reference, to its own context, where it
+ * is returned and released. The router thread never drops a task's last
+ * reference: a task holds its source object, so that could be the node's
+ * last reference too (the waiter's callback already ran and its owner let
+ * the node go), finalizing the node on the router thread in the middle of
+ * declare_dead or its caller — the use-after-free once seen when
+ * /async/wait-for-die released its node as soon as the waits completed.
+ * The tasks still on the list keep @self alive meanwhile, and an owner
+ * releasing the node on its side waits for the router in dispose. */
 static void
 complete_die_waits (DpRemoteNode *self)
 {
   GTask *task;
 
   while ((task = _dp_pending_task_pop (&self->die_tasks)) != NULL)
-    {
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
-    }
+    _dp_main_context_invoke (g_task_get_context (task), "[libdp] node died",
+                             return_dead, task, g_object_unref);
 }
 
 static void
@@ -384,8 +400,7 @@ declare_dead (DpRemoteNode *self)
   /* restart TRUE needs nobody's main loop: done from the router thread */
   if (restart_decision (self) == DP_RESTART_NOW)
     _dp_node_invoke (self->router, respawn_in_router, g_object_ref (self), g_object_unref);
-  /* last: a waiter's callback (in the owner's context) may drop the last
-   * reference to @self at once, and this thread holds none */
+  /* the waiters' callbacks run in their own contexts (complete_die_waits) */
   complete_die_waits (self);
 }
 
