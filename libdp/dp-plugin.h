@@ -103,7 +103,9 @@ typedef struct {
  * prints):
  *
  * |[<!-- language="C" -->
- * g_autoptr(GModule) module = g_module_open ("./counter.so", G_MODULE_BIND_LOCAL);
+ * #include <gmodule.h>
+ *
+ * GModule *module = g_module_open ("./counter.so", G_MODULE_BIND_LOCAL);
  * const DpPluginDesc *(*describe) (void) = NULL;
  *
  * if (module && g_module_symbol (module, DP_PLUGIN_DESCRIBE_SYMBOL, (gpointer *) &describe))
@@ -115,6 +117,8 @@ typedef struct {
  *     for (const DpPluginPlace *p = d->places; p && p->symbol; p++)
  *       g_print ("  %s: %s\n", p->symbol, p->description);
  *   }
+ * if (module)
+ *   g_module_close (module);
  * ]|
  *
  * Since: 1.0
