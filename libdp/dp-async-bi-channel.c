@@ -282,6 +282,8 @@ dp_async_bi_channel_class_init (DpAsyncBiChannelClass *klass)
    * How many unread messages this end holds; a put from the other end
    * while it holds that many fails with %DP_ERROR_LIMIT. Set with
    * dp_async_bi_channel_new_pair_full().
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_MESSAGES] =
     g_param_spec_uint ("max-messages", NULL, NULL, 1, G_MAXUINT,
@@ -293,6 +295,8 @@ dp_async_bi_channel_class_init (DpAsyncBiChannelClass *klass)
    * How many bytes of unread messages (their serialised sizes) this end
    * holds; a put from the other end while it holds that many fails with
    * %DP_ERROR_LIMIT. Set with dp_async_bi_channel_new_pair_full().
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_BYTES] =
     g_param_spec_uint64 ("max-bytes", NULL, NULL, 1, G_MAXSIZE,
@@ -308,6 +312,8 @@ dp_async_bi_channel_class_init (DpAsyncBiChannelClass *klass)
    * A message arrived; emitted in the thread-default main context of the
    * thread that made the pair, only while a handler is connected (the
    * handlers then take every message: get and try_get see none).
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_MESSAGE] =
     g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -319,6 +325,8 @@ dp_async_bi_channel_class_init (DpAsyncBiChannelClass *klass)
    * Nothing more can be got from this end: the pair is closed (by either
    * end) and every message sent before was taken (by ::message or a get).
    * Emitted once, in the same context as ::message.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_CLOSED] =
     g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -479,6 +487,8 @@ dp_async_bi_channel_get (DpAsyncBiChannel *self)
  * dp_async_bi_channel_try_get:
  * @self: a #DpAsyncBiChannel
  *
+ * Takes the next message that has arrived on this end without waiting.
+ *
  * Returns: (transfer full) (nullable): a queued message, or %NULL at once
  *
  * Since: 1.0
@@ -527,6 +537,9 @@ dp_async_bi_channel_close (DpAsyncBiChannel *self)
  * dp_async_bi_channel_is_closed:
  * @self: a #DpAsyncBiChannel
  *
+ * Whether this end is closed: the other end is gone and everything it sent
+ * has been got.
+ *
  * Returns: %TRUE when nothing more can be got from this end
  *
  * Since: 1.0
@@ -542,6 +555,9 @@ dp_async_bi_channel_is_closed (DpAsyncBiChannel *self)
  * dp_async_bi_channel_get_max_messages:
  * @self: a #DpAsyncBiChannel
  *
+ * How many messages this end holds at most before a put waits (the
+ * #DpAsyncBiChannel:max-messages property).
+ *
  * Returns: #DpAsyncBiChannel:max-messages
  *
  * Since: 1.0
@@ -556,6 +572,9 @@ dp_async_bi_channel_get_max_messages (DpAsyncBiChannel *self)
 /**
  * dp_async_bi_channel_get_max_bytes:
  * @self: a #DpAsyncBiChannel
+ *
+ * How many bytes of messages this end holds at most before a put waits
+ * (the #DpAsyncBiChannel:max-bytes property).
  *
  * Returns: #DpAsyncBiChannel:max-bytes
  *

@@ -54,6 +54,8 @@ dp_channel_get (DpChannel *self)
  * dp_channel_try_get:
  * @self: a #DpChannel
  *
+ * Takes the next message that has arrived without waiting.
+ *
  * Returns: (transfer full) (nullable): a queued message, or %NULL
  *
  * Since: 1.0

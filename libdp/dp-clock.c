@@ -33,6 +33,9 @@ ensure_scale (void)
 /**
  * dp_time_scale:
  *
+ * The libdp time scale: DP_TIME_SCALE from the environment, or what
+ * dp_set_time_scale() set, 1.0 by default.
+ *
  * Returns: how many times faster than real time libdp time runs
  *
  * Since: 1.0
@@ -63,6 +66,15 @@ dp_set_time_scale (gdouble new_scale)
 /**
  * dp_now:
  *
+ * The current libdp time: the monotonic clock in seconds, run
+ * DP_TIME_SCALE times faster (for tests of timeouts).
+ *
+ * |[<!-- language="C" -->
+ * gdouble t0 = dp_now ();
+ * dp_sleep (0.5);
+ * g_print ("%.1f libdp seconds\n", dp_now () - t0);
+ * ]|
+ *
  * Returns: libdp time in seconds, from an arbitrary origin
  *
  * Since: 1.0
@@ -78,6 +90,9 @@ dp_now (void)
  * dp_sleep:
  * @seconds: libdp seconds to sleep
  *
+ * Sleeps for @seconds of libdp time (scaled by DP_TIME_SCALE, see
+ * dp_now()).
+ *
  * Since: 1.0
  */
 void
@@ -91,6 +106,8 @@ dp_sleep (gdouble seconds)
 /**
  * dp_timeout_source_new:
  * @seconds: libdp seconds
+ *
+ * A timeout source counted in libdp time (see dp_now()).
  *
  * Returns: (transfer full): a #GSource that fires after @seconds of libdp
  *   time (and then every @seconds while its callback returns

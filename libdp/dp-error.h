@@ -18,6 +18,11 @@ G_BEGIN_DECLS
  *
  * The error domain of libdp. Errors in it use the #DpError codes.
  *
+ * |[<!-- language="C" -->
+ * if (node == NULL && g_error_matches (error, DP_ERROR, DP_ERROR_NODE_NOT_FOUND))
+ *   g_printerr ("install dp-node or set DP_NODE_PATH: %s\n", error->message);
+ * ]|
+ *
  * Since: 1.0
  */
 #define DP_ERROR (dp_error_quark ())
@@ -69,6 +74,18 @@ G_BEGIN_DECLS
  *
  * Error codes in the %DP_ERROR domain.
  *
+ * |[<!-- language="C" -->
+ * g_autoptr(GVariant) reply = dp_remote_connection_get_timeout (conn, G_USEC_PER_SEC, &error);
+ *
+ * if (reply == NULL)
+ *   switch (error->code)
+ *     {
+ *     case DP_ERROR_TIMED_OUT: g_print ("no reply yet\n"); break;
+ *     case DP_ERROR_CLOSED:    g_print ("the place has ended\n"); break;
+ *     default:                 g_printerr ("%s\n", error->message);
+ *     }
+ * ]|
+ *
  * Since: 1.0
  */
 typedef enum {
@@ -104,6 +121,15 @@ typedef enum {
   DP_ERROR_RANK_LOST,
 } DpError;
 
+/**
+ * dp_error_quark:
+ *
+ * The quark of the %DP_ERROR domain (use %DP_ERROR).
+ *
+ * Returns: the quark
+ *
+ * Since: 1.0
+ */
 DP_AVAILABLE_IN_1_0
 GQuark dp_error_quark (void);
 

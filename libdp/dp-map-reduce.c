@@ -80,6 +80,8 @@ number_of (GVariant *v, gboolean *is_double, gint64 *i, guint64 *u, gboolean *bi
  * variants by what they hold; numbers before strings before containers.
  *
  * Returns: <0, 0 or >0
+ *
+ * Since: 1.0
  */
 gint
 dp_map_reduce_default_sorter (GVariant *a,
@@ -451,6 +453,8 @@ answer (DpPlaceChannel *to, const char *what, GVariant *payload)
  * The seed's `map-reduce-worker`: the body of a map-reduce worker place
  * (exported as `map_reduce_worker` by the `dp-map-reduce` plugin). It
  * serves dp_map_reduce() until its channel closes.
+ *
+ * Since: 1.0
  */
 void
 dp_map_reduce_worker (DpPlaceChannel *channel)
@@ -595,6 +599,8 @@ dp_map_reduce_workers_init (DpMapReduceWorkers *self)
  *
  * Returns: (transfer full) (nullable): the workers; dropping the last
  *   reference stops their nodes
+ *
+ * Since: 1.0
  */
 DpMapReduceWorkers *
 dp_make_map_reduce_workers (DpNode           *router,
@@ -639,7 +645,11 @@ dp_make_map_reduce_workers (DpNode           *router,
  * dp_map_reduce_workers_get_count:
  * @workers: a #DpMapReduceWorkers
  *
+ * The number of workers made by dp_make_map_reduce_workers().
+ *
  * Returns: how many workers there are
+ *
+ * Since: 1.0
  */
 guint
 dp_map_reduce_workers_get_count (DpMapReduceWorkers *workers)
@@ -653,7 +663,12 @@ dp_map_reduce_workers_get_count (DpMapReduceWorkers *workers)
  * @workers: a #DpMapReduceWorkers
  * @i: a worker
  *
+ * The node worker @i runs on, for example to watch it with
+ * #DpRemoteNode::died.
+ *
  * Returns: (transfer none): worker @i's node
+ *
+ * Since: 1.0
  */
 DpRemoteNode *
 dp_map_reduce_workers_get_node (DpMapReduceWorkers *workers,
@@ -695,6 +710,8 @@ fn_variant (const DpPluginFunc *f)
  *
  * Returns: (transfer full) (nullable): an `a(vav)` (each key, sorted, with
  *   its values), or the outputer's result
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_map_reduce (DpMapReduceWorkers *workers,

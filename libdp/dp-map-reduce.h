@@ -23,8 +23,26 @@ G_BEGIN_DECLS
  *
  * A mapper, exported by a plugin: turns a task into key/value pairs.
  *
+ * |[<!-- language="C" -->
+ * // in a plugin: each word of a string task counts 1
+ * DP_PLACE_EXPORT GVariant *
+ * mapper (GVariant *task, GError **error)
+ * {
+ *   g_auto(GStrv) words = g_strsplit (g_variant_get_string (task, NULL), " ", -1);
+ *   GVariantBuilder b;
+ *
+ *   g_variant_builder_init (&b, G_VARIANT_TYPE ("a(si)"));
+ *   for (guint i = 0; words[i]; i++)
+ *     if (*words[i])
+ *       g_variant_builder_add (&b, "(si)", words[i], 1);
+ *   return g_variant_builder_end (&b);
+ * }
+ * ]|
+ *
  * Returns: (transfer full) (nullable): an array of 2-tuples (key, value),
  *   e.g. `a(si)` (floating is fine)
+ *
+ * Since: 1.0
  */
 typedef GVariant *(*DpMapperFunc)  (GVariant *task, GError **error);
 
@@ -38,7 +56,29 @@ typedef GVariant *(*DpMapperFunc)  (GVariant *task, GError **error);
  * their sum). It may be applied again to its own results, merged with
  * others.
  *
+ * |[<!-- language="C" -->
+ * // in a plugin: the values of a word become their sum
+ * DP_PLACE_EXPORT GVariant *
+ * reducer (GVariant *key, GVariant *values, GError **error)
+ * {
+ *   GVariantIter iter;
+ *   GVariant *v;
+ *   gint32 sum = 0;
+ *
+ *   g_variant_iter_init (&iter, values);
+ *   while (g_variant_iter_next (&iter, "v", &v))
+ *     {
+ *       sum += g_variant_get_int32 (v);
+ *       g_variant_unref (v);
+ *     }
+ *   v = g_variant_new_int32 (sum);
+ *   return g_variant_new_array (G_VARIANT_TYPE_INT32, &v, 1);
+ * }
+ * ]|
+ *
  * Returns: (transfer full) (nullable): the new values, an array
+ *
+ * Since: 1.0
  */
 typedef GVariant *(*DpReducerFunc) (GVariant *key, GVariant *values, GError **error);
 
@@ -48,8 +88,28 @@ typedef GVariant *(*DpReducerFunc) (GVariant *key, GVariant *values, GError **er
  * @b: a key
  *
  * Orders keys, like strcmp(); equal keys are grouped.
+ * dp_map_reduce_default_sorter() is used when none is given.
+ *
+ * |[<!-- language="C" -->
+ * // in a plugin: string keys, longest first
+ * DP_PLACE_EXPORT gint
+ * by_length (GVariant *a, GVariant *b)
+ * {
+ *   gsize la, lb;
+ *
+ *   g_variant_get_string (a, &la);
+ *   g_variant_get_string (b, &lb);
+ *   if (la != lb)
+ *     return la > lb ? -1 : 1;
+ *   return dp_map_reduce_default_sorter (a, b);
+ * }
+ *
+ * DpPluginFunc sorter = { "my-fns", "by_length" };   // for dp_map_reduce()
+ * ]|
  *
  * Returns: <0, 0 or >0
+ *
+ * Since: 1.0
  */
 typedef gint      (*DpSorterFunc)  (GVariant *a, GVariant *b);
 
@@ -60,7 +120,18 @@ typedef gint      (*DpSorterFunc)  (GVariant *a, GVariant *b);
  *
  * What dp_map_reduce() returns instead of @result, run on the master.
  *
+ * |[<!-- language="C" -->
+ * // in a plugin: the number of distinct keys instead of the pairs
+ * DP_PLACE_EXPORT GVariant *
+ * count_keys (GVariant *result, GError **error)
+ * {
+ *   return g_variant_new_uint64 (g_variant_n_children (result));
+ * }
+ * ]|
+ *
  * Returns: (transfer full) (nullable): anything
+ *
+ * Since: 1.0
  */
 typedef GVariant *(*DpOutputerFunc) (GVariant *result, GError **error);
 
@@ -70,6 +141,14 @@ typedef GVariant *(*DpOutputerFunc) (GVariant *result, GError **error);
  * @symbol: the function it exports
  *
  * Where a map-reduce function is: the seed's `(list MODULE 'symbol)`.
+ *
+ * |[<!-- language="C" -->
+ * // the "mapper" function exported by wordcount-fns.so on the nodes'
+ * // plugin path
+ * DpPluginFunc mapper = { "wordcount-fns", "mapper" };
+ * ]|
+ *
+ * Since: 1.0
  */
 typedef struct {
   const char *plugin;
@@ -96,6 +175,8 @@ typedef struct {
  * DpPluginFunc mapper = { "wordcount-fns", "mapper" }, reducer = { "wordcount-fns", "reducer" };
  * g_autoptr(GVariant) r = dp_map_reduce (w, tasks, &mapper, &reducer, NULL, NULL, &error);
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_MAP_REDUCE_WORKERS (dp_map_reduce_workers_get_type ())
 DP_AVAILABLE_IN_1_0

@@ -798,6 +798,8 @@ dp_node_class_init (DpNodeClass *klass)
    * Frames over this many bytes close the connection that sent them
    * (default %DP_DEFAULT_MAX_FRAME_SIZE). Whatever a frame's header claims,
    * the memory held for it grows only with the bytes that have arrived.
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_FRAME_SIZE] =
     g_param_spec_uint64 ("max-frame-size", NULL, NULL,
@@ -807,6 +809,8 @@ dp_node_class_init (DpNodeClass *klass)
    * DpNode:port:
    *
    * The TCP port the node listens on, 0 before dp_node_listen().
+   *
+   * Since: 1.0
    */
   properties[PROP_PORT] =
     g_param_spec_uint ("port", NULL, NULL, 0, G_MAXUINT16, 0,
@@ -817,6 +821,8 @@ dp_node_class_init (DpNodeClass *klass)
    * Every connection made or accepted from now on sends a heartbeat this
    * often (seconds of real time, not scaled by DP_TIME_SCALE; 0 turns
    * heartbeats off). Set before connecting.
+   *
+   * Since: 1.0
    */
   properties[PROP_HEARTBEAT_INTERVAL] =
     g_param_spec_double ("heartbeat-interval", NULL, NULL, 0, G_MAXDOUBLE, 2.0,
@@ -829,6 +835,8 @@ dp_node_class_init (DpNodeClass *klass)
    * without a TCP reset is noticed within this time (seconds of real time,
    * not scaled by DP_TIME_SCALE: a sped-up test still runs at the machine's
    * own pace). 0: never.
+   *
+   * Since: 1.0
    */
   properties[PROP_HEARTBEAT_TIMEOUT] =
     g_param_spec_double ("heartbeat-timeout", NULL, NULL, 0, G_MAXDOUBLE, 10.0,
@@ -840,6 +848,8 @@ dp_node_class_init (DpNodeClass *klass)
    * %DP_DEFAULT_MAX_PLACES). A request for one more fails with
    * %DP_ERROR_LIMIT, naming this limit; the requester sees it as its
    * launch error. Read when a request arrives.
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_PLACES] =
     g_param_spec_uint ("max-places", NULL, NULL, 1, G_MAXINT, DP_DEFAULT_MAX_PLACES,
@@ -851,6 +861,8 @@ dp_node_class_init (DpNodeClass *klass)
    * this node at once (default %DP_DEFAULT_MAX_PLACES_PER_CONNECTION);
    * beyond it a request fails with %DP_ERROR_LIMIT. Clients of named
    * places are not places.
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_PLACES_PER_CONNECTION] =
     g_param_spec_uint ("max-places-per-connection", NULL, NULL, 1, G_MAXINT,
@@ -864,6 +876,8 @@ dp_node_class_init (DpNodeClass *klass)
    * the refusals are logged at most every 10 s. A handshake ends within
    * 10 s, so a legitimate peer gets in once others have finished or timed
    * out. Connections that have authenticated do not count.
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_PENDING_CONNECTIONS] =
     g_param_spec_uint ("max-pending-connections", NULL, NULL, 1, G_MAXINT,
@@ -880,6 +894,8 @@ dp_node_class_init (DpNodeClass *klass)
    * whenever the queue is below the limit, so one larger than it still
    * passes. Control frames (heartbeats, log records, death notices) never
    * wait. Default %DP_DEFAULT_MAX_OUTPUT_QUEUE (8 MiB).
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_OUTPUT_QUEUE] =
     g_param_spec_uint64 ("max-output-queue", NULL, NULL, 1, G_MAXUINT64,
@@ -892,6 +908,8 @@ dp_node_class_init (DpNodeClass *klass)
    * fed by a connection made or accepted from now on holds before the
    * router stops reading that connection, until the reader has taken the
    * inbox down to half. Default %DP_DEFAULT_MAX_INBOX_SIZE (8 MiB).
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_INBOX_SIZE] =
     g_param_spec_uint64 ("max-inbox-size", NULL, NULL, 1, G_MAXUINT64,
@@ -902,6 +920,8 @@ dp_node_class_init (DpNodeClass *klass)
    *
    * As #DpNode:max-inbox-size, counted in messages. Default
    * %DP_DEFAULT_MAX_INBOX_MESSAGES (4096).
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_INBOX_MESSAGES] =
     g_param_spec_uint ("max-inbox-messages", NULL, NULL, 1, G_MAXUINT,
@@ -923,6 +943,8 @@ dp_node_class_init (DpNodeClass *klass)
    * g_object_set (router, "max-concurrent-spawns", 32,
    *               "max-concurrent-spawns-per-host", 4, NULL);
    * ```
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_CONCURRENT_SPAWNS] =
     g_param_spec_uint ("max-concurrent-spawns", NULL, NULL, 1, G_MAXINT,
@@ -936,6 +958,8 @@ dp_node_class_init (DpNodeClass *klass)
    * under OpenSSH's `MaxStartups` (10 unauthenticated connections before
    * sshd starts dropping new ones), so that spawning many nodes on one
    * host does not make its sshd refuse some of them.
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_CONCURRENT_SPAWNS_PER_HOST] =
     g_param_spec_uint ("max-concurrent-spawns-per-host", NULL, NULL, 1, G_MAXINT,
@@ -948,6 +972,8 @@ dp_node_class_init (DpNodeClass *klass)
    *
    * A master sent `node-send-exit`. dp-node exits; an embedding
    * application decides for itself.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_EXIT_REQUESTED] =
     g_signal_new ("exit-requested", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -960,6 +986,8 @@ dp_node_class_init (DpNodeClass *klass)
    * @detail: how it ended, in words
    *
    * A place on this node ended. The peer that started it has been told.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_PLACE_EXITED] =
     g_signal_new ("place-exited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -974,6 +1002,8 @@ dp_node_class_init (DpNodeClass *klass)
    * A connection was dropped because its peer failed the handshake or broke
    * the protocol (malformed or oversized frame). Nothing it sent was acted on
    * after that point; every other connection is unaffected.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_PEER_REJECTED] =
     g_signal_new ("peer-rejected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -990,6 +1020,8 @@ dp_node_class_init (DpNodeClass *klass)
    * `log-message` / `log-to-parent`). The record has also gone through GLib
    * structured logging with the fields `DP_NODE`, `DP_PLACE` and
    * `DP_SEVERITY`.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_LOG] =
     g_signal_new ("log", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -1311,6 +1343,9 @@ dp_node_serve_socket (DpNode   *self,
  * dp_node_get_port:
  * @self: a #DpNode
  *
+ * The TCP port the node listens on, once dp_node_listen() has bound it
+ * (the #DpNode:port property).
+ *
  * Returns: the port the node listens on, or 0
  *
  * Since: 1.0
@@ -1376,6 +1411,9 @@ dp_node_set_advertised_host (DpNode     *self,
  * dp_node_dup_advertised_host:
  * @self: a #DpNode
  *
+ * The host this node names itself by in the channel references it hands
+ * out.
+ *
  * Returns: (transfer full) (nullable): what dp_node_set_advertised_host()
  *   set, or %NULL
  *
@@ -1399,6 +1437,9 @@ dp_node_dup_advertised_host (DpNode *self)
  * @max_frame_size: the largest frame, in bytes, connections made or
  *   accepted from now on accept
  *
+ * Sets the largest frame the node accepts (the #DpNode:max-frame-size
+ * property); a larger frame closes the connection that sent it.
+ *
  * Since: 1.0
  */
 void
@@ -1417,6 +1458,9 @@ dp_node_set_max_frame_size (DpNode *self,
  * dp_node_get_max_frame_size:
  * @self: a #DpNode
  *
+ * The largest frame the node accepts on a connection (the #DpNode:max-
+ * frame-size property).
+ *
  * Returns: the largest frame accepted, in bytes
  *
  * Since: 1.0
@@ -1432,6 +1476,9 @@ dp_node_get_max_frame_size (DpNode *self)
  * dp_node_get_context:
  * @self: a #DpNode
  *
+ * The main context the node was made in: its signals are emitted there and
+ * its async calls complete there.
+ *
  * Returns: (transfer none): the main context signals are emitted in
  *
  * Since: 1.0
@@ -1446,6 +1493,9 @@ dp_node_get_context (DpNode *self)
 /**
  * dp_node_get_n_places:
  * @self: a #DpNode
+ *
+ * The number of places running on this node (its own places, not those of
+ * the nodes it started).
  *
  * Returns: how many places run on this node now
  *

@@ -99,6 +99,8 @@ G_BEGIN_DECLS
  *
  * The default of #DpNode:max-concurrent-spawns: node spawns a router has
  * under way at once.
+ *
+ * Since: 1.0
  */
 #define DP_DEFAULT_MAX_CONCURRENT_SPAWNS 64u
 
@@ -107,6 +109,8 @@ G_BEGIN_DECLS
  *
  * The default of #DpNode:max-concurrent-spawns-per-host: under OpenSSH's
  * default `MaxStartups` of 10.
+ *
+ * Since: 1.0
  */
 #define DP_DEFAULT_MAX_CONCURRENT_SPAWNS_PER_HOST 8u
 

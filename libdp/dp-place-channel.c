@@ -1155,6 +1155,8 @@ dp_place_channel_get_full (DpPlaceChannel  *self,
  * @closed: (out) (optional): set to %TRUE when %NULL is returned because the
  *   channel is closed rather than because the time ran out
  *
+ * Gets the next message, waiting at most @timeout_us.
+ *
  * Returns: (transfer full) (nullable): a message, or %NULL
  *
  * Since: 1.0
@@ -1178,6 +1180,8 @@ dp_place_channel_get_timeout (DpPlaceChannel *self,
 /**
  * dp_place_channel_try_get:
  * @self: a #DpPlaceChannel
+ *
+ * Takes the next message that has arrived on this end without waiting.
  *
  * Returns: (transfer full) (nullable): a queued message, or %NULL at once
  *
@@ -1222,6 +1226,9 @@ dp_place_channel_close (DpPlaceChannel *self)
 /**
  * dp_place_channel_is_closed:
  * @self: a #DpPlaceChannel
+ *
+ * Whether this end is closed: the other end is gone and everything it sent
+ * has been got.
  *
  * Returns: %TRUE when nothing more will arrive on this end
  *

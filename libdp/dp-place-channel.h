@@ -53,6 +53,21 @@ G_DECLARE_FINAL_TYPE (DpPlaceChannel, dp_place_channel, DP, PLACE_CHANNEL, GObje
  * The body of a place. It runs in a thread of its own; when it returns,
  * the place has exited and the other end of @channel sees it closed.
  *
+ * |[<!-- language="C" -->
+ * // echoes every message until the other end closes
+ * DP_PLACE_EXPORT void
+ * echo (DpPlaceChannel *ch)
+ * {
+ *   GVariant *msg;
+ *
+ *   while ((msg = dp_place_channel_get (ch)) != NULL)
+ *     {
+ *       dp_place_channel_put (ch, msg);
+ *       g_variant_unref (msg);
+ *     }
+ * }
+ * ]|
+ *
  * Since: 1.0
  */
 typedef void (*DpPlaceFunc) (DpPlaceChannel *channel);

@@ -455,6 +455,9 @@ dp_place_new_from_plugin (const char  *plugin,
  * dp_place_get_channel:
  * @self: a #DpPlace
  *
+ * The creator's end of the channel to the place: what is put there is got
+ * by the place.
+ *
  * Returns: (transfer none): the creator's end of the place's channel
  *
  * Since: 1.0
@@ -494,6 +497,8 @@ dp_place_wait (DpPlace *self)
  * dp_place_get_exit:
  * @self: a #DpPlace
  *
+ * How the place ended, or %DP_PLACE_EXIT_RUNNING while it runs.
+ *
  * Returns: how the place ended, or %DP_PLACE_EXIT_RUNNING
  *
  * Since: 1.0
@@ -514,6 +519,9 @@ dp_place_get_exit (DpPlace *self)
  * dp_place_get_exit_detail:
  * @self: a #DpPlace
  *
+ * A sentence on how the place ended (the error or the signal), for
+ * messages to a user.
+ *
  * Returns: (nullable): a sentence on how the place ended, once it has
  *
  * Since: 1.0
@@ -533,6 +541,8 @@ dp_place_get_exit_detail (DpPlace *self)
 /**
  * dp_place_exit_to_string:
  * @exit: a #DpPlaceExit
+ *
+ * A short name for @exit, for messages and logs.
  *
  * Returns: a short lower-case name for @exit ("returned", "crashed"…)
  *

@@ -28,6 +28,14 @@ G_BEGIN_DECLS
  *
  * How a place ended.
  *
+ * |[<!-- language="C" -->
+ * DpPlaceExit how = dp_remote_connection_wait (conn);
+ *
+ * if (how != DP_PLACE_EXIT_RETURNED)
+ *   g_printerr ("the place %s: %s\n", dp_place_exit_to_string (how),
+ *               dp_remote_connection_get_exit_detail (conn));
+ * ]|
+ *
  * Since: 1.0
  */
 typedef enum {
@@ -90,6 +98,28 @@ G_DECLARE_FINAL_TYPE (DpPlace, dp_place, DP, PLACE, GObject)
  * blocks delays only its place, one that crashes is its place's crash, and
  * one that returns %NULL (or a place it did not make with dp_place_new())
  * fails the launch.
+ *
+ * |[<!-- language="C" -->
+ * static void
+ * counter (DpPlaceChannel *ch)
+ * {
+ *   GVariant *msg;
+ *   guint n = 0;
+ *
+ *   while ((msg = dp_place_channel_get (ch)) != NULL)
+ *     {
+ *       dp_place_channel_put (ch, g_variant_new_uint32 (++n));
+ *       g_variant_unref (msg);
+ *     }
+ * }
+ *
+ * // the thunk: launched with DP_LAUNCH_THUNK
+ * DP_PLACE_EXPORT DpPlace *
+ * counter_thunk (void)
+ * {
+ *   return dp_place_new (counter);
+ * }
+ * ]|
  *
  * Returns: (transfer full) (nullable): the new place
  *

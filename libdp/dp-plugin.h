@@ -40,6 +40,14 @@ G_BEGIN_DECLS
  *
  * What a symbol listed in a plugin's place table is.
  *
+ * |[<!-- language="C" -->
+ * DP_PLACE_EXPORT void echo (DpPlaceChannel *ch);   // DP_PLUGIN_PLACE_FUNCTION
+ * DP_PLACE_EXPORT DpPlace *echo_thunk (void);       // DP_PLUGIN_PLACE_THUNK
+ *
+ * // the thunk is launched with DP_LAUNCH_THUNK
+ * conn = dp_remote_node_launch_place (node, "echo", "echo_thunk", DP_LAUNCH_THUNK, NULL);
+ * ]|
+ *
  * Since: 1.0
  */
 typedef enum {
@@ -55,6 +63,14 @@ typedef enum {
  *
  * One entry of the place table of DP_PLUGIN_DEFINE_WITH_PLACES(): what
  * `dp-inspect` lists. The table ends with an entry whose @symbol is %NULL.
+ *
+ * |[<!-- language="C" -->
+ * static const DpPluginPlace places[] = {
+ *   { "counter", "counts the messages it gets", DP_PLUGIN_PLACE_FUNCTION },
+ *   { NULL }
+ * };
+ * DP_PLUGIN_DEFINE_WITH_PLACES ("counter", "A counting place", "1.0", "MIT", places)
+ * ]|
  *
  * Since: 1.0
  */
@@ -82,6 +98,28 @@ typedef struct {
  * The optional descriptor of a plugin, emitted by DP_PLUGIN_DEFINE() or
  * DP_PLUGIN_DEFINE_WITH_PLACES(). When a plugin has one, the loader checks
  * it before it looks up any other symbol.
+ *
+ * Reading the descriptor of a plugin opened by hand (what `dp-inspect`
+ * prints):
+ *
+ * |[<!-- language="C" -->
+ * #include <gmodule.h>
+ *
+ * GModule *module = g_module_open ("./counter.so", G_MODULE_BIND_LOCAL);
+ * const DpPluginDesc *(*describe) (void) = NULL;
+ *
+ * if (module && g_module_symbol (module, DP_PLUGIN_DESCRIBE_SYMBOL, (gpointer *) &describe))
+ *   {
+ *     const DpPluginDesc *d = describe ();
+ *
+ *     g_print ("%s %s (ABI %d.%d): %s\n", d->name, d->version,
+ *              d->abi_major, d->abi_minor, d->description);
+ *     for (const DpPluginPlace *p = d->places; p && p->symbol; p++)
+ *       g_print ("  %s: %s\n", p->symbol, p->description);
+ *   }
+ * if (module)
+ *   g_module_close (module);
+ * ]|
  *
  * Since: 1.0
  */

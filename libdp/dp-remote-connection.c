@@ -380,6 +380,8 @@ dp_remote_connection_class_init (DpRemoteConnectionClass *klass)
    *
    * The place runs (or the named place was found). Emitted in the main
    * context the connection was made in.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_READY] =
     g_signal_new ("ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -392,6 +394,8 @@ dp_remote_connection_class_init (DpRemoteConnectionClass *klass)
    * A message from the place (the seed's `set-on-channel!`). While a handler
    * is connected, messages are emitted here instead of waiting for
    * dp_remote_connection_get().
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_MESSAGE] =
     g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -404,6 +408,8 @@ dp_remote_connection_class_init (DpRemoteConnectionClass *klass)
    *
    * The place ended, could not be started, or the node was lost. Emitted
    * after every message the place sent before.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_DIED] =
     g_signal_new ("died", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -415,6 +421,8 @@ dp_remote_connection_class_init (DpRemoteConnectionClass *klass)
    *
    * The place is being launched again (restart-on-exit). Messages put
    * meanwhile are queued and delivered to the new incarnation.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_RESTARTING] =
     g_signal_new ("restarting", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -425,6 +433,8 @@ dp_remote_connection_class_init (DpRemoteConnectionClass *klass)
    * @attempt: the restart's number
    *
    * The new incarnation of the place runs.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_RESTARTED] =
     g_signal_new ("restarted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -437,6 +447,8 @@ dp_remote_connection_class_init (DpRemoteConnectionClass *klass)
    * The place ended before it read @message and will not be restarted;
    * the node sent it back. Nothing is dropped without this signal and a
    * log line.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_UNDELIVERED] =
     g_signal_new ("undelivered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -1260,6 +1272,8 @@ dp_remote_connection_put_async (DpRemoteConnection  *self,
  * @result: the #GAsyncResult
  * @error: return location for a #GError
  *
+ * Finishes dp_remote_connection_put_async().
+ *
  * Returns: %TRUE when the message was queued on the connection; %FALSE
  *   with %DP_ERROR_CLOSED when the place has exited or the connection
  *   closed, or %G_IO_ERROR_CANCELLED
@@ -1356,6 +1370,8 @@ dp_remote_connection_get_many (DpRemoteConnection *self,
  * @timeout_us: how long to wait, in microseconds
  * @error: return location for a #GError
  *
+ * Gets the next message from the place, waiting at most @timeout_us.
+ *
  * Returns: (transfer full) (nullable): the message, or %NULL with
  *   %DP_ERROR_TIMED_OUT or %DP_ERROR_CLOSED
  *
@@ -1390,6 +1406,8 @@ dp_remote_connection_get_timeout (DpRemoteConnection  *self,
 /**
  * dp_remote_connection_try_get:
  * @self: a #DpRemoteConnection
+ *
+ * Takes the next message the place sent without waiting.
  *
  * Returns: (transfer full) (nullable): a message that has arrived, or %NULL
  *
@@ -1466,6 +1484,8 @@ dp_remote_connection_get_async (DpRemoteConnection  *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError (%G_IO_ERROR_CANCELLED)
  *
+ * Finishes dp_remote_connection_get_async().
+ *
  * Returns: (transfer full) (nullable): the message; %NULL without an error
  *   once the place has exited and everything it sent has been got
  *
@@ -1530,6 +1550,8 @@ dp_remote_connection_wait_async (DpRemoteConnection  *self,
  * @self: a #DpRemoteConnection
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError (%G_IO_ERROR_CANCELLED)
+ *
+ * Finishes dp_remote_connection_wait_async().
  *
  * Returns: how the place ended; %DP_PLACE_EXIT_RUNNING with @error set
  *   when the wait was cancelled
@@ -1641,6 +1663,8 @@ dp_remote_connection_to_variant_async (DpRemoteConnection  *self,
  * @self: a #DpRemoteConnection
  * @result: the result given to the callback
  * @error: return location for a #GError
+ *
+ * Finishes dp_remote_connection_to_variant_async().
  *
  * Returns: (transfer full) (nullable): the reference, or %NULL with @error
  *   set, as dp_remote_connection_to_variant()
@@ -1760,6 +1784,10 @@ dp_remote_connection_wait_ready (DpRemoteConnection  *self,
  * @callback: called when the place runs or failed to start
  * @user_data: data for @callback
  *
+ * Waits, without blocking, until the place runs or failed to start;
+ * @callback runs in the caller's thread-default main context. Finish with
+ * dp_remote_connection_wait_ready_finish().
+ *
  * Since: 1.0
  */
 void
@@ -1789,6 +1817,8 @@ dp_remote_connection_wait_ready_async (DpRemoteConnection  *self,
  * @self: a #DpRemoteConnection
  * @result: the #GAsyncResult
  * @error: return location for a #GError
+ *
+ * Finishes dp_remote_connection_wait_ready_async().
  *
  * Returns: %TRUE when the place runs
  *
@@ -1828,6 +1858,17 @@ dp_remote_connection_wait (DpRemoteConnection *self)
   return exit;
 }
 
+/**
+ * dp_remote_connection_get_state:
+ * @self: a #DpRemoteConnection
+ *
+ * Where the place is in its life (the #DpRemoteConnection:state property,
+ * notified in the owner's main context).
+ *
+ * Returns: the state
+ *
+ * Since: 1.0
+ */
 DpRemoteConnectionState
 dp_remote_connection_get_state (DpRemoteConnection *self)
 {
@@ -1840,6 +1881,16 @@ dp_remote_connection_get_state (DpRemoteConnection *self)
   return state;
 }
 
+/**
+ * dp_remote_connection_get_exit:
+ * @self: a #DpRemoteConnection
+ *
+ * How the place ended.
+ *
+ * Returns: the #DpPlaceExit, %DP_PLACE_EXIT_RUNNING until it has
+ *
+ * Since: 1.0
+ */
 DpPlaceExit
 dp_remote_connection_get_exit (DpRemoteConnection *self)
 {
@@ -1954,6 +2005,17 @@ dp_remote_connection_get_error (DpRemoteConnection *self)
   return error;
 }
 
+/**
+ * dp_remote_connection_get_symbol:
+ * @self: a #DpRemoteConnection
+ *
+ * The place's symbol (the place function or thunk in its plugin), or the
+ * name of a named place.
+ *
+ * Returns: the symbol
+ *
+ * Since: 1.0
+ */
 const char *
 dp_remote_connection_get_symbol (DpRemoteConnection *self)
 {
@@ -1961,6 +2023,17 @@ dp_remote_connection_get_symbol (DpRemoteConnection *self)
   return self->symbol;
 }
 
+/**
+ * dp_remote_connection_get_id:
+ * @self: a #DpRemoteConnection
+ *
+ * The channel id of the connection on its node connection (unique among
+ * the node's open channels; for logs).
+ *
+ * Returns: the id
+ *
+ * Since: 1.0
+ */
 guint32
 dp_remote_connection_get_id (DpRemoteConnection *self)
 {

@@ -23,6 +23,18 @@ G_BEGIN_DECLS
  *
  * Where a #DpRemoteConnection is in its life.
  *
+ * |[<!-- language="C" -->
+ * static void
+ * on_state (GObject *conn, GParamSpec *pspec, gpointer data)
+ * {
+ *   if (dp_remote_connection_get_state (DP_REMOTE_CONNECTION (conn)) == DP_REMOTE_CONNECTION_EXITED)
+ *     g_print ("the place ended: %s\n",
+ *              dp_remote_connection_get_exit_detail (DP_REMOTE_CONNECTION (conn)));
+ * }
+ *
+ * g_signal_connect (conn, "notify::state", G_CALLBACK (on_state), NULL);
+ * ]|
+ *
  * Since: 1.0
  */
 typedef enum {

@@ -213,8 +213,23 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
   properties[PROP_LAST_SEEN] =
     g_param_spec_double ("last-seen", NULL, NULL, -1, G_MAXDOUBLE, -1,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpRemoteNode:host:
+   *
+   * The host the node was spawned on or connected to, as given.
+   *
+   * Since: 1.0
+   */
   properties[PROP_HOST] =
     g_param_spec_string ("host", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpRemoteNode:port:
+   *
+   * The port the node listens on (the one it picked, for port 0); 0 until
+   * it is known.
+   *
+   * Since: 1.0
+   */
   properties[PROP_PORT] =
     g_param_spec_uint ("port", NULL, NULL, 0, G_MAXUINT16, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (G_OBJECT_CLASS (klass), N_PROPS, properties);
@@ -223,6 +238,8 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
    * DpRemoteNode::ready:
    *
    * The node runs and the connection to it is authenticated.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_READY] =
     g_signal_new ("ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -235,6 +252,8 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
    * The node process ended or the connection to it was lost. Every
    * #DpRemoteConnection of the node has emitted #DpRemoteConnection::died
    * with %DP_PLACE_EXIT_LOST before (unless its place had ended already).
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_DIED] =
     g_signal_new ("died", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -246,6 +265,8 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
    *
    * The node died and is being spawned again (restart-on-exit: see
    * dp_remote_node_set_restart()).
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_RESTARTING] =
     g_signal_new ("restarting", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -257,6 +278,8 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
    *
    * The node is up again and its places are being relaunched; each of their
    * #DpRemoteConnection emits #DpRemoteConnection::restarting.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_RESTARTED] =
     g_signal_new ("restarted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -269,6 +292,8 @@ dp_remote_node_class_init (DpRemoteNodeClass *klass)
    * Emitted for every line (besides what #DpSpawnOptions' output mode does
    * with it), in order with the node's other events: a place's output comes
    * before its connection's #DpRemoteConnection::died.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_OUTPUT] =
     g_signal_new ("output", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -333,19 +358,35 @@ emit_ready (gpointer object,
   g_signal_emit (object, signals[SIGNAL_READY], 0);
 }
 
-/* router thread */
+/* In the task's own context: the waiter's callback runs, and the task's
+ * last reference goes there (the idle's destroy notify) */
+static void
+return_dead (gpointer task)
+{
+  g_task_return_boolean (task, TRUE);
+}
+
 /* Completes the pending wait_for_die_async()s: the node is dead. With
- * @lock not held. */
+ * @lock not held; from the router thread (declare_dead) or the caller's
+ * (a wait added after the death).
+ *
+ * Each task is handed, with our reference, to its own context, where it
+ * is returned and released. The router thread never drops a task's last
+ * reference: a task holds its source object, so that could be the node's
+ * last reference too (the waiter's callback already ran and its owner let
+ * the node go), finalizing the node on the router thread in the middle of
+ * declare_dead or its caller — the use-after-free once seen when
+ * /async/wait-for-die released its node as soon as the waits completed.
+ * The tasks still on the list keep @self alive meanwhile, and an owner
+ * releasing the node on its side waits for the router in dispose. */
 static void
 complete_die_waits (DpRemoteNode *self)
 {
   GTask *task;
 
   while ((task = _dp_pending_task_pop (&self->die_tasks)) != NULL)
-    {
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
-    }
+    _dp_main_context_invoke (g_task_get_context (task), "[libdp] node died",
+                             return_dead, task, g_object_unref);
 }
 
 static void
@@ -384,8 +425,7 @@ declare_dead (DpRemoteNode *self)
   /* restart TRUE needs nobody's main loop: done from the router thread */
   if (restart_decision (self) == DP_RESTART_NOW)
     _dp_node_invoke (self->router, respawn_in_router, g_object_ref (self), g_object_unref);
-  /* last: a waiter's callback (in the owner's context) may drop the last
-   * reference to @self at once, and this thread holds none */
+  /* the waiters' callbacks run in their own contexts (complete_die_waits) */
   complete_die_waits (self);
 }
 
@@ -864,6 +904,8 @@ dp_remote_node_spawn_async (DpNode               *router,
  * @result: the #GAsyncResult
  * @error: return location for a #GError
  *
+ * Finishes dp_remote_node_spawn_async().
+ *
  * Returns: (transfer full) (nullable): the node
  *
  * Since: 1.0
@@ -971,6 +1013,8 @@ dp_remote_node_connect_async (DpNode              *router,
  * @result: the #GAsyncResult
  * @error: return location for a #GError
  *
+ * Finishes dp_remote_node_connect_async().
+ *
  * Returns: (transfer full) (nullable): the node
  *
  * Since: 1.0
@@ -989,6 +1033,10 @@ dp_remote_node_connect_finish (GAsyncResult  *result,
  * @port: the node's port
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
+ *
+ * Connects to a node that is already running (started by hand or by
+ * another master) and authenticates with the router's secret. Blocks; see
+ * dp_remote_node_connect_async().
  *
  * Returns: (transfer full) (nullable): the node
  *
@@ -1291,6 +1339,8 @@ dp_remote_node_set_restart_func (DpRemoteNode   *self,
  * dp_remote_node_get_restarts:
  * @self: a #DpRemoteNode
  *
+ * How many times the node was restarted under its restart policy.
+ *
  * Returns: how many times the node was restarted
  *
  * Since: 1.0
@@ -1388,6 +1438,8 @@ dp_remote_node_launch_place (DpRemoteNode  *self,
  * ]|
  *
  * Returns: (transfer full): the connection to the place
+ *
+ * Since: 1.0
  */
 DpRemoteConnection *
 dp_remote_node_launch_place_with_restarter (DpRemoteNode  *self,
@@ -1493,6 +1545,9 @@ dp_remote_node_list_places (DpRemoteNode  *self,
 /**
  * dp_remote_node_get_first_place:
  * @self: a #DpRemoteNode
+ *
+ * The place started with the node (dp_remote_node_spawn_with_place() or
+ * dp_spawn_node_with_place_at()), if any.
  *
  * Returns: (transfer none) (nullable): the first connection made through
  *   @self (`node-get-first-place`)
@@ -1685,6 +1740,8 @@ dp_remote_node_wait_for_die_async (DpRemoteNode        *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError (%G_IO_ERROR_CANCELLED)
  *
+ * Finishes dp_remote_node_wait_for_die_async().
+ *
  * Returns: %TRUE when the node is dead, %FALSE with @error when the wait
  *   was cancelled
  *
@@ -1699,6 +1756,17 @@ dp_remote_node_wait_for_die_finish (DpRemoteNode  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/**
+ * dp_remote_node_is_alive:
+ * @self: a #DpRemoteNode
+ *
+ * Whether the node is connected and running (a lost or exited node is
+ * not).
+ *
+ * Returns: %TRUE while it is
+ *
+ * Since: 1.0
+ */
 gboolean
 dp_remote_node_is_alive (DpRemoteNode *self)
 {
@@ -1711,6 +1779,17 @@ dp_remote_node_is_alive (DpRemoteNode *self)
   return alive;
 }
 
+/**
+ * dp_remote_node_get_host:
+ * @self: a #DpRemoteNode
+ *
+ * The host the node was spawned on or connected to, as given (the
+ * #DpRemoteNode:host property).
+ *
+ * Returns: the host
+ *
+ * Since: 1.0
+ */
 const char *
 dp_remote_node_get_host (DpRemoteNode *self)
 {
@@ -1729,6 +1808,8 @@ dp_remote_node_get_host (DpRemoteNode *self)
  *
  * Returns: (transfer full) (nullable): the address, or %NULL before the
  *   node was first reached
+ *
+ * Since: 1.0
  */
 char *
 dp_remote_node_dup_address (DpRemoteNode *self)
@@ -1745,6 +1826,8 @@ dp_remote_node_dup_address (DpRemoteNode *self)
 /**
  * dp_remote_node_get_port:
  * @self: a #DpRemoteNode
+ *
+ * The port the node listens on (the #DpRemoteNode:port property).
  *
  * Returns: the port the node listens on (the one it picked, for port 0)
  *
@@ -1765,6 +1848,8 @@ dp_remote_node_get_port (DpRemoteNode *self)
 /**
  * dp_remote_node_get_pid:
  * @self: a #DpRemoteNode
+ *
+ * The node process's id on its host (as its ready line said).
  *
  * Returns: the node's process id on its host, or 0 when not known
  *

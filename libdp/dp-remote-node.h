@@ -32,6 +32,14 @@ G_BEGIN_DECLS
  *
  * How a place is launched on a node.
  *
+ * |[<!-- language="C" -->
+ * // a thunk-made place, relaunched whenever it exits, in a process of its own
+ * g_autoptr(DpRemoteConnection) pl =
+ *   dp_remote_node_launch_place (node, "echo", "echo_thunk",
+ *                                DP_LAUNCH_THUNK | DP_LAUNCH_RESTART_ON_EXIT | DP_LAUNCH_ISOLATE,
+ *                                NULL);
+ * ]|
+ *
  * Since: 1.0
  */
 typedef enum {

@@ -233,6 +233,8 @@ dp_restarter_class_init (DpRestarterClass *klass)
    * DpRestarter:seconds:
    *
    * At most one restart per this many seconds.
+   *
+   * Since: 1.0
    */
   properties[PROP_SECONDS] =
     g_param_spec_double ("seconds", NULL, NULL, 0, G_MAXDOUBLE, 1,
@@ -241,6 +243,8 @@ dp_restarter_class_init (DpRestarterClass *klass)
    * DpRestarter:retry:
    *
    * How many restarts before giving up; -1 for no limit.
+   *
+   * Since: 1.0
    */
   properties[PROP_RETRY] =
     g_param_spec_int ("retry", NULL, NULL, -1, G_MAXINT, -1,
@@ -251,6 +255,8 @@ dp_restarter_class_init (DpRestarterClass *klass)
    * DpRestarter::final-fail:
    *
    * The policy gave up: the seed's `#:on-final-fail`.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_FINAL_FAIL] =
     g_signal_new ("final-fail", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -261,6 +267,8 @@ dp_restarter_class_init (DpRestarterClass *klass)
    * @attempt: the restart's number since the count was last reset
    *
    * A restart is being made now.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_RESTARTING] =
     g_signal_new ("restarting", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -279,6 +287,9 @@ dp_restarter_init (DpRestarter *self)
  * dp_restarter_new:
  * @seconds: at most one restart per @seconds
  * @retry: restarts before giving up, -1 for no limit
+ *
+ * Makes a restart policy for dp_remote_node_launch_place_with_restarter():
+ * a restart at most once per @seconds, @retry times at most.
  *
  * Returns: (transfer full): a new #DpRestarter
  *
@@ -318,6 +329,16 @@ dp_restart_every (gdouble    seconds,
   return self;
 }
 
+/**
+ * dp_restarter_get_seconds:
+ * @self: a #DpRestarter
+ *
+ * The least time between two restarts (the #DpRestarter:seconds property).
+ *
+ * Returns: the seconds
+ *
+ * Since: 1.0
+ */
 gdouble
 dp_restarter_get_seconds (DpRestarter *self)
 {
@@ -325,6 +346,16 @@ dp_restarter_get_seconds (DpRestarter *self)
   return self->seconds;
 }
 
+/**
+ * dp_restarter_get_retry:
+ * @self: a #DpRestarter
+ *
+ * How many restarts are allowed (the #DpRestarter:retry property).
+ *
+ * Returns: the number, -1 for no limit
+ *
+ * Since: 1.0
+ */
 gint
 dp_restarter_get_retry (DpRestarter *self)
 {
@@ -332,6 +363,16 @@ dp_restarter_get_retry (DpRestarter *self)
   return self->retry;
 }
 
+/**
+ * dp_restarter_get_retries:
+ * @self: a #DpRestarter
+ *
+ * How many restarts were made so far.
+ *
+ * Returns: the number
+ *
+ * Since: 1.0
+ */
 guint
 dp_restarter_get_retries (DpRestarter *self)
 {
@@ -339,6 +380,17 @@ dp_restarter_get_retries (DpRestarter *self)
   return self->retries;
 }
 
+/**
+ * dp_restarter_has_given_up:
+ * @self: a #DpRestarter
+ *
+ * Whether the restarter has used up its restarts (then
+ * #DpRestarter::final-fail was emitted).
+ *
+ * Returns: %TRUE once it has
+ *
+ * Since: 1.0
+ */
 gboolean
 dp_restarter_has_given_up (DpRestarter *self)
 {

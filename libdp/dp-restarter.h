@@ -48,6 +48,17 @@ G_DECLARE_FINAL_TYPE (DpRestarter, dp_restarter, DP, RESTARTER, GObject)
  *
  * Does one restart.
  *
+ * |[<!-- language="C" -->
+ * static void
+ * bring_back (guint attempt, gpointer node)
+ * {
+ *   g_print ("restart %u\n", attempt);
+ *   dp_remote_node_restart (node);
+ * }
+ *
+ * dp_remote_node_set_restart_func (node, bring_back, node, NULL);
+ * ]|
+ *
  * Since: 1.0
  */
 typedef void (*DpRestartFunc) (guint attempt, gpointer user_data);

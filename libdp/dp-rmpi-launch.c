@@ -260,6 +260,8 @@ parse_config (const char *config, GError **error)
  * plugin and a symbol, ports 0 .. 65535, distinct names, args that convert.
  *
  * Returns: %TRUE if dp_rmpi_launch() would accept it
+ *
+ * Since: 1.0
  */
 gboolean
 dp_rmpi_check_config (const char *config,
@@ -293,6 +295,8 @@ args_node (GVariant *args)
  * The seed's `rmpi-build-default-config`: the shared part of a config.
  *
  * Returns: (transfer full): a config (JSON) with these defaults and no ranks
+ *
+ * Since: 1.0
  */
 char *
 dp_rmpi_build_default_config (const char *plugin,
@@ -363,6 +367,8 @@ make_config (const char *defaults, const char * const *hosts, guint cnt, guint16
  * The seed's `rmpi-make-localhost-config`.
  *
  * Returns: (transfer full): @defaults with @cnt ranks on localhost
+ *
+ * Since: 1.0
  */
 char *
 dp_rmpi_make_localhost_config (const char *defaults,
@@ -384,6 +390,8 @@ dp_rmpi_make_localhost_config (const char *defaults,
  * The seed's `rmpi-make-remote-config`.
  *
  * Returns: (transfer full): @defaults with the ranks
+ *
+ * Since: 1.0
  */
 char *
 dp_rmpi_make_remote_config (const char         *defaults,
@@ -579,6 +587,8 @@ rank_is_done (GVariant *m)
  *
  * Returns: (transfer full) (nullable): an `av`: each rank's result as given
  *   to dp_rmpi_finish() (`()` for none), in rank order
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_launch (DpNode               *router,

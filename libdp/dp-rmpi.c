@@ -436,6 +436,8 @@ next_control (DpPlaceChannel *ch, GHashTable *hellos, DpPlaceChannel **reply, GE
  * launched with.
  *
  * Returns: (transfer full) (nullable): the world communicator
+ *
+ * Since: 1.0
  */
 DpRmpiComm *
 dp_rmpi_init (DpPlaceChannel *channel,
@@ -556,7 +558,11 @@ dp_rmpi_init (DpPlaceChannel *channel,
  * dp_rmpi_id:
  * @comm: a #DpRmpiComm
  *
+ * This rank's id in @comm, from 0 to dp_rmpi_cnt() - 1.
+ *
  * Returns: this rank's id in @comm (the seed's `rmpi-id`)
+ *
+ * Since: 1.0
  */
 guint
 dp_rmpi_id (DpRmpiComm *comm)
@@ -569,7 +575,11 @@ dp_rmpi_id (DpRmpiComm *comm)
  * dp_rmpi_cnt:
  * @comm: a #DpRmpiComm
  *
+ * The number of ranks in @comm.
+ *
  * Returns: how many ranks @comm has (the seed's `rmpi-cnt`)
+ *
+ * Since: 1.0
  */
 guint
 dp_rmpi_cnt (DpRmpiComm *comm)
@@ -582,8 +592,13 @@ dp_rmpi_cnt (DpRmpiComm *comm)
  * dp_rmpi_get_args:
  * @comm: a #DpRmpiComm
  *
+ * This rank's arguments, from the `args` of its entry in the launch
+ * config.
+ *
  * Returns: (transfer none): the rank's `args` from the launch config
  *   (converted from JSON)
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_get_args (DpRmpiComm *comm)
@@ -596,8 +611,13 @@ dp_rmpi_get_args (DpRmpiComm *comm)
  * dp_rmpi_get_config:
  * @comm: a #DpRmpiComm
  *
+ * The whole launch config, for a rank that reads more of it than its own
+ * `args`.
+ *
  * Returns: (transfer none): the launch config, as the JSON text the
  *   launcher read
+ *
+ * Since: 1.0
  */
 const char *
 dp_rmpi_get_config (DpRmpiComm *comm)
@@ -614,6 +634,8 @@ dp_rmpi_get_config (DpRmpiComm *comm)
  * Bounds every wait for another rank in every communicator of this rank
  * (a lost rank is noticed without it: its channel closes); a wait that
  * runs out fails with %DP_ERROR_TIMED_OUT.
+ *
+ * Since: 1.0
  */
 void
 dp_rmpi_set_timeout (DpRmpiComm *comm,
@@ -636,6 +658,8 @@ dp_rmpi_set_timeout (DpRmpiComm *comm,
  * the channel's bounded queue).
  *
  * Returns: %TRUE if sent; %DP_ERROR_RANK_LOST if @dest is gone
+ *
+ * Since: 1.0
  */
 gboolean
 dp_rmpi_send (DpRmpiComm *comm,
@@ -670,6 +694,8 @@ dp_rmpi_send (DpRmpiComm *comm,
  * %DP_ERROR_TIMED_OUT (and the communicator stays usable).
  *
  * Returns: (transfer full) (nullable): the value
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_recv_timeout (DpRmpiComm *comm,
@@ -710,6 +736,8 @@ dp_rmpi_recv_timeout (DpRmpiComm *comm,
  *
  * Returns: (transfer full) (nullable): the value, or %NULL with
  *   %DP_ERROR_RANK_LOST when @src is gone
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_recv (DpRmpiComm *comm,
@@ -747,6 +775,8 @@ dp_rmpi_recv (DpRmpiComm *comm,
  *
  * Returns: (transfer full) (nullable): the result; %DP_ERROR_INVALID_ARGUMENT
  *   for other types, or shapes that differ
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_reduce_values (DpRmpiOp   op,
@@ -929,6 +959,8 @@ bcast (DpRmpiComm *self, guint root, guint32 seq, GVariant *v, GError **error)
  * The seed's `rmpi-broadcast`, as a binomial tree (⌈log₂ cnt⌉ steps).
  *
  * Returns: (transfer full) (nullable): @root's value, on every rank
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_broadcast (DpRmpiComm *comm,
@@ -1039,6 +1071,8 @@ reduce_impl (DpRmpiComm *comm, guint root, const Reducer *r, GVariant *value, GE
  * Other ranks than @root get the value of their subtree, as the seed's do.
  *
  * Returns: (transfer full) (nullable): the total at @root
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_reduce (DpRmpiComm *comm,
@@ -1066,6 +1100,8 @@ dp_rmpi_reduce (DpRmpiComm *comm,
  * dp_rmpi_reduce() with a function of the caller's.
  *
  * Returns: (transfer full) (nullable): the total at @root
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_reduce_full (DpRmpiComm       *comm,
@@ -1207,6 +1243,8 @@ failed:
  * steps, plus two when cnt is not a power of two.
  *
  * Returns: (transfer full) (nullable): the total, on every rank
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_allreduce (DpRmpiComm *comm,
@@ -1232,6 +1270,8 @@ dp_rmpi_allreduce (DpRmpiComm *comm,
  * dp_rmpi_allreduce() with a function of the caller's.
  *
  * Returns: (transfer full) (nullable): the total, on every rank
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_allreduce_full (DpRmpiComm       *comm,
@@ -1258,6 +1298,8 @@ dp_rmpi_allreduce_full (DpRmpiComm       *comm,
  * them all.
  *
  * Returns: %TRUE once every rank has entered the barrier
+ *
+ * Since: 1.0
  */
 gboolean
 dp_rmpi_barrier (DpRmpiComm *comm,
@@ -1368,6 +1410,8 @@ gather_impl (DpRmpiComm *comm, guint root, guint32 seq, GVariant *value, GError 
  *
  * Returns: (transfer full) (nullable): at @root, an `av` of every rank's
  *   value in rank order; elsewhere an empty `av`
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_gather (DpRmpiComm *comm,
@@ -1399,6 +1443,8 @@ dp_rmpi_gather (DpRmpiComm *comm,
  *
  * Returns: (transfer full) (nullable): an `av` of every rank's value in
  *   rank order, on every rank
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_allgather (DpRmpiComm *comm,
@@ -1464,6 +1510,8 @@ alltoall_impl (DpRmpiComm *comm, guint32 seq, GVariant *out, GError **error)
  *
  * Returns: (transfer full) (nullable): an `av` whose element j is what
  *   rank j sent this rank
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_alltoall (DpRmpiComm *comm,
@@ -1506,6 +1554,8 @@ dp_rmpi_alltoall (DpRmpiComm *comm,
  *
  * Returns: (transfer full) (nullable): an array of @values' type: what
  *   every rank sent this one, in rank order
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_alltoallv (DpRmpiComm  *comm,
@@ -1579,6 +1629,8 @@ dp_rmpi_alltoallv (DpRmpiComm  *comm,
  *
  * The seed's `rmpi-partition`: @n items in dp_rmpi_cnt() contiguous
  * shares, the first n mod cnt ranks one item more.
+ *
+ * Since: 1.0
  */
 void
 dp_rmpi_partition (DpRmpiComm *comm,
@@ -1623,6 +1675,8 @@ by_key (gconstpointer a, gconstpointer b)
  * rank.
  *
  * Returns: (transfer full) (nullable): this rank's new communicator
+ *
+ * Since: 1.0
  */
 DpRmpiComm *
 dp_rmpi_comm_split (DpRmpiComm *comm,
@@ -1698,6 +1752,8 @@ dp_rmpi_comm_split (DpRmpiComm *comm,
  * On a communicator from dp_rmpi_comm_split() it does nothing.
  *
  * Returns: %TRUE if the launcher was told
+ *
+ * Since: 1.0
  */
 gboolean
 dp_rmpi_finish (DpRmpiComm *comm,

@@ -56,6 +56,8 @@ G_BEGIN_DECLS
  *   dp_rmpi_finish (comm, total, NULL);
  * }
  * ```
+ *
+ * Since: 1.0
  */
 #define DP_TYPE_RMPI_COMM (dp_rmpi_comm_get_type ())
 DP_AVAILABLE_IN_1_0
@@ -73,6 +75,14 @@ G_DECLARE_FINAL_TYPE (DpRmpiComm, dp_rmpi_comm, DP, RMPI_COMM, GObject)
  * The built-in reductions. They apply to numbers (any GVariant number type
  * and booleans, both values of the same type) and element by element to
  * arrays, tuples and variants of them (of the same shape).
+ *
+ * |[<!-- language="C" -->
+ * // in a rank: the largest of every rank's (count, seconds), element by element
+ * g_autoptr(GVariant) worst =
+ *   dp_rmpi_allreduce (comm, DP_RMPI_MAX, g_variant_new ("(ud)", count, seconds), &error);
+ * ]|
+ *
+ * Since: 1.0
  */
 typedef enum {
   DP_RMPI_SUM,
@@ -93,8 +103,24 @@ typedef enum {
  * A user reduction. It must be associative; it is always called with the
  * lower ranks' value first, so it need not be commutative.
  *
+ * |[<!-- language="C" -->
+ * // joins the ranks' strings in rank order
+ * static GVariant *
+ * concat (GVariant *a, GVariant *b, gpointer user_data, GError **error)
+ * {
+ *   g_autofree char *s = g_strconcat (g_variant_get_string (a, NULL),
+ *                                     g_variant_get_string (b, NULL), NULL);
+ *   return g_variant_new_string (s);
+ * }
+ *
+ * g_autoptr(GVariant) all =
+ *   dp_rmpi_allreduce_full (comm, concat, NULL, g_variant_new_string (mine), &error);
+ * ]|
+ *
  * Returns: (transfer full): the combined value (floating is fine), or
  *   %NULL with @error set
+ *
+ * Since: 1.0
  */
 typedef GVariant *(*DpRmpiReduceFunc) (GVariant  *a,
                                        GVariant  *b,

@@ -494,6 +494,9 @@ dp_supervise_place_at (DpRemoteNode  *node,
  * @node: a #DpRemoteNode
  * @name: the place's name
  *
+ * The seed's `connect-to-named-place`: the same as
+ * dp_remote_node_connect_to_named_place().
+ *
  * Returns: (transfer full): the connection
  *
  * Since: 1.0
@@ -522,6 +525,9 @@ dp_node_send_exit (DpRemoteNode *node)
 /**
  * dp_node_get_first_place:
  * @node: a #DpRemoteNode
+ *
+ * The seed's `node-get-first-place`: the place that was started with the
+ * node, if any (see dp_remote_node_get_first_place()).
  *
  * Returns: (transfer none) (nullable): the seed's `node-get-first-place`
  *

@@ -90,6 +90,14 @@ DpPlaceExit dp_distributed_place_wait (DpRemoteConnection *connection);
  *
  * One node for dp_spawn_nodes_join().
  *
+ * |[<!-- language="C" -->
+ * DpNodeDesc descs[] = {
+ *   { "localhost", 0, NULL },
+ *   { "alice@rack2", 0, NULL },
+ * };
+ * g_autoptr(GPtrArray) nodes = dp_spawn_nodes_join (router, descs, G_N_ELEMENTS (descs), &error);
+ * ]|
+ *
  * Since: 1.0
  */
 typedef struct {

@@ -227,6 +227,8 @@ serve_one (const DpRpcInterfaceInfo *info,
  * an unknown method, or with arguments that are not of the method's
  * @args_type, gets an error reply and the server serves on. Inside the
  * handlers dp_rpc_log_to_parent() logs to the root node.
+ *
+ * Since: 1.0
  */
 void
 dp_rpc_serve (DpPlaceChannel           *channel,
@@ -266,6 +268,8 @@ dp_rpc_serve (DpPlaceChannel           *channel,
  * ```c
  * dp_rpc_log_to_parent ("debug", "%s set to %" G_GINT64_FORMAT, key, value);
  * ```
+ *
+ * Since: 1.0
  */
 void
 dp_rpc_log_to_parent (const char *severity,
@@ -680,6 +684,8 @@ check_call_args (const char *method,
  *   on go to its next incarnation; the request of the failed call may still
  *   reach it when the dead one had not read it, and its answer is then
  *   dropped) or %G_IO_ERROR_CANCELLED
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rpc_call_sync (DpChannel           *channel,
@@ -833,6 +839,8 @@ async_cancelled (GCancellable *cancellable,
  * Calls @method without waiting: the asynchronous form of
  * dp_rpc_call_sync(). Get the result with dp_rpc_call_finish(). While
  * such calls are in flight a thread of libdp reads @channel.
+ *
+ * Since: 1.0
  */
 void
 dp_rpc_call_async (DpChannel           *channel,
@@ -946,8 +954,12 @@ dp_rpc_call_async (DpChannel           *channel,
  * @result: the #GAsyncResult
  * @error: return location for a #GError
  *
+ * Finishes dp_rpc_call_async().
+ *
  * Returns: (transfer full): the result, or %NULL with @error (as for
  *   dp_rpc_call_sync())
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rpc_call_finish (DpChannel     *channel,
@@ -970,6 +982,8 @@ dp_rpc_call_finish (DpChannel     *channel,
  * channel).
  *
  * Returns: %FALSE with %DP_ERROR_CLOSED when the channel has gone
+ *
+ * Since: 1.0
  */
 gboolean
 dp_rpc_cast (DpChannel   *channel,

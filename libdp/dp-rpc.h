@@ -86,8 +86,31 @@ G_BEGIN_DECLS
  * @error: return location for a #GError
  *
  * Unpacks @args, calls the method's handler and packs its result.
+ * `dp-codegen` writes one per method.
+ *
+ * |[<!-- language="C" -->
+ * // method "balance" (s) -> x of a server whose state is a GHashTable
+ * static gboolean
+ * dispatch_balance (gpointer state, GVariant *args, GVariant **out_result, GError **error)
+ * {
+ *   const char *who;
+ *   gint64 *amount;
+ *
+ *   g_variant_get (args, "(&s)", &who);
+ *   amount = g_hash_table_lookup (state, who);
+ *   if (amount == NULL)
+ *     {
+ *       g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT, "no account %s", who);
+ *       return FALSE;
+ *     }
+ *   *out_result = g_variant_new_int64 (*amount);
+ *   return TRUE;
+ * }
+ * ]|
  *
  * Returns: %FALSE with @error set when the handler failed
+ *
+ * Since: 1.0
  */
 typedef gboolean (*DpRpcDispatchFunc) (gpointer   state,
                                        GVariant  *args,
@@ -103,6 +126,15 @@ typedef gboolean (*DpRpcDispatchFunc) (gpointer   state,
  * @dispatch: calls its handler
  *
  * One method of a server.
+ *
+ * |[<!-- language="C" -->
+ * static const DpRpcMethodInfo methods[] = {
+ *   { "balance", "(s)", "x", dispatch_balance },   // a call: replies an int64
+ *   { "audit", "(s)", NULL, dispatch_audit },      // a cast: no reply
+ * };
+ * ]|
+ *
+ * Since: 1.0
  */
 typedef struct {
   const char        *name;
@@ -118,6 +150,20 @@ typedef struct {
  * @n_methods: how many
  *
  * What dp_rpc_serve() serves.
+ *
+ * |[<!-- language="C" -->
+ * static const DpRpcInterfaceInfo bank_info = { "bank", methods, G_N_ELEMENTS (methods) };
+ *
+ * DP_PLACE_EXPORT void
+ * bank (DpPlaceChannel *ch)
+ * {
+ *   g_autoptr(GHashTable) accounts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+ *
+ *   dp_rpc_serve (ch, &bank_info, accounts);   // returns when the channel closes
+ * }
+ * ]|
+ *
+ * Since: 1.0
  */
 typedef struct {
   const char            *name;

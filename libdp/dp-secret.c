@@ -76,6 +76,9 @@ dp_cookie_get_default_path (void)
  * @text: a secret as hexadecimal digits (surrounding white space is ignored)
  * @error: return location for a #GError
  *
+ * Parses a cluster secret written as hexadecimal digits (the cookie file's
+ * format).
+ *
  * Returns: (transfer full) (nullable): the secret's bytes
  *
  * Since: 1.0
@@ -114,6 +117,9 @@ dp_secret_parse (const char  *text,
 /**
  * dp_secret_to_string:
  * @secret: a secret
+ *
+ * Writes a cluster secret as hexadecimal digits (the cookie file's
+ * format).
  *
  * Returns: (transfer full): @secret as lower-case hexadecimal digits
  *

@@ -43,6 +43,16 @@ dp_spawn_options_new (void)
   return self;
 }
 
+/**
+ * dp_spawn_options_copy:
+ * @self: a #DpSpawnOptions
+ *
+ * Copies the options (the boxed type's copy function).
+ *
+ * Returns: (transfer full): a copy of @self
+ *
+ * Since: 1.0
+ */
 DpSpawnOptions *
 dp_spawn_options_copy (const DpSpawnOptions *self)
 {
@@ -62,6 +72,14 @@ dp_spawn_options_copy (const DpSpawnOptions *self)
   return copy;
 }
 
+/**
+ * dp_spawn_options_free:
+ * @self: (nullable): a #DpSpawnOptions
+ *
+ * Frees the options; %NULL is ignored.
+ *
+ * Since: 1.0
+ */
 void
 dp_spawn_options_free (DpSpawnOptions *self)
 {
@@ -76,12 +94,31 @@ dp_spawn_options_free (DpSpawnOptions *self)
   g_free (self);
 }
 
+/**
+ * dp_spawn_options_set_method:
+ * @self: a #DpSpawnOptions
+ * @method: local, ssh, or chosen by the host (%DP_SPAWN_AUTO, the default)
+ *
+ * Sets how the node is started.
+ *
+ * Since: 1.0
+ */
 void
 dp_spawn_options_set_method (DpSpawnOptions *self, DpSpawnMethod method)
 {
   self->method = method;
 }
 
+/**
+ * dp_spawn_options_get_method:
+ * @self: a #DpSpawnOptions
+ *
+ * How the node is started.
+ *
+ * Returns: the #DpSpawnMethod set
+ *
+ * Since: 1.0
+ */
 DpSpawnMethod
 dp_spawn_options_get_method (const DpSpawnOptions *self)
 {
@@ -105,6 +142,16 @@ dp_spawn_options_set_node_path (DpSpawnOptions *self, const char *node_path)
   self->node_path = g_strdup (node_path);
 }
 
+/**
+ * dp_spawn_options_get_node_path:
+ * @self: a #DpSpawnOptions
+ *
+ * The `dp-node` program set with dp_spawn_options_set_node_path().
+ *
+ * Returns: (nullable): the path, or %NULL for the default
+ *
+ * Since: 1.0
+ */
 const char *
 dp_spawn_options_get_node_path (const DpSpawnOptions *self)
 {
@@ -126,6 +173,17 @@ dp_spawn_options_add_plugin_dir (DpSpawnOptions *self, const char *dir)
   g_ptr_array_add (self->plugin_dirs, g_strdup (dir));
 }
 
+/**
+ * dp_spawn_options_get_plugin_dirs:
+ * @self: a #DpSpawnOptions
+ *
+ * The plugin directories added with dp_spawn_options_add_plugin_dir().
+ *
+ * Returns: (transfer none) (array zero-terminated=1): the directories, in
+ *   the order added
+ *
+ * Since: 1.0
+ */
 const char * const *
 dp_spawn_options_get_plugin_dirs (const DpSpawnOptions *self)
 {
@@ -138,6 +196,8 @@ dp_spawn_options_get_plugin_dirs (const DpSpawnOptions *self)
  * @address: (nullable): the address the node binds; default 127.0.0.1 for
  *   a local node, 0.0.0.0 for one on another host
  *
+ * Sets the address the spawned node binds.
+ *
  * Since: 1.0
  */
 void
@@ -147,18 +207,48 @@ dp_spawn_options_set_listen_address (DpSpawnOptions *self, const char *address)
   self->listen_address = g_strdup (address);
 }
 
+/**
+ * dp_spawn_options_get_listen_address:
+ * @self: a #DpSpawnOptions
+ *
+ * The address set with dp_spawn_options_set_listen_address().
+ *
+ * Returns: (nullable): the address, or %NULL for the default
+ *
+ * Since: 1.0
+ */
 const char *
 dp_spawn_options_get_listen_address (const DpSpawnOptions *self)
 {
   return self->listen_address;
 }
 
+/**
+ * dp_spawn_options_set_output:
+ * @self: a #DpSpawnOptions
+ * @output: where the node's standard output goes (default
+ *   %DP_SPAWN_OUTPUT_STDOUT)
+ *
+ * Sets where what the node's places print goes once the node is ready.
+ *
+ * Since: 1.0
+ */
 void
 dp_spawn_options_set_output (DpSpawnOptions *self, DpSpawnOutput output)
 {
   self->output = output;
 }
 
+/**
+ * dp_spawn_options_get_output:
+ * @self: a #DpSpawnOptions
+ *
+ * Where the node's standard output goes.
+ *
+ * Returns: the #DpSpawnOutput set
+ *
+ * Since: 1.0
+ */
 DpSpawnOutput
 dp_spawn_options_get_output (const DpSpawnOptions *self)
 {
@@ -170,6 +260,9 @@ dp_spawn_options_get_output (const DpSpawnOptions *self)
  * @self: options
  * @timeout_ms: how long a node may take to report ready
  *
+ * Sets how long a spawned node may take to report that it is ready before
+ * the spawn fails (default 30000: 30 s).
+ *
  * Since: 1.0
  */
 void
@@ -178,6 +271,16 @@ dp_spawn_options_set_ready_timeout (DpSpawnOptions *self, guint timeout_ms)
   self->ready_timeout_ms = timeout_ms;
 }
 
+/**
+ * dp_spawn_options_get_ready_timeout:
+ * @self: a #DpSpawnOptions
+ *
+ * How long a spawned node may take to report ready.
+ *
+ * Returns: the time in milliseconds
+ *
+ * Since: 1.0
+ */
 guint
 dp_spawn_options_get_ready_timeout (const DpSpawnOptions *self)
 {
@@ -199,12 +302,33 @@ dp_spawn_options_set_accept_new_host_key (DpSpawnOptions *self, gboolean accept)
   self->accept_new_host_key = accept;
 }
 
+/**
+ * dp_spawn_options_get_accept_new_host_key:
+ * @self: a #DpSpawnOptions
+ *
+ * Whether an ssh host key not yet in the known hosts is accepted (and
+ * added).
+ *
+ * Returns: %TRUE when it is
+ *
+ * Since: 1.0
+ */
 gboolean
 dp_spawn_options_get_accept_new_host_key (const DpSpawnOptions *self)
 {
   return self->accept_new_host_key;
 }
 
+/**
+ * dp_spawn_options_set_ssh_identity:
+ * @self: a #DpSpawnOptions
+ * @identity_file: (nullable): a private key file; %NULL for ssh's defaults
+ *   (the agent, `~/.ssh/id_*`)
+ *
+ * Sets the key an ssh spawn authenticates with.
+ *
+ * Since: 1.0
+ */
 void
 dp_spawn_options_set_ssh_identity (DpSpawnOptions *self, const char *identity_file)
 {
@@ -212,12 +336,32 @@ dp_spawn_options_set_ssh_identity (DpSpawnOptions *self, const char *identity_fi
   self->ssh_identity = g_strdup (identity_file);
 }
 
+/**
+ * dp_spawn_options_get_ssh_identity:
+ * @self: a #DpSpawnOptions
+ *
+ * The key file set with dp_spawn_options_set_ssh_identity().
+ *
+ * Returns: (nullable): the file, or %NULL
+ *
+ * Since: 1.0
+ */
 const char *
 dp_spawn_options_get_ssh_identity (const DpSpawnOptions *self)
 {
   return self->ssh_identity;
 }
 
+/**
+ * dp_spawn_options_set_ssh_known_hosts:
+ * @self: a #DpSpawnOptions
+ * @known_hosts_file: (nullable): a known hosts file; %NULL for
+ *   `~/.ssh/known_hosts`
+ *
+ * Sets the known hosts file an ssh spawn checks the host key against.
+ *
+ * Since: 1.0
+ */
 void
 dp_spawn_options_set_ssh_known_hosts (DpSpawnOptions *self, const char *known_hosts_file)
 {
@@ -225,12 +369,32 @@ dp_spawn_options_set_ssh_known_hosts (DpSpawnOptions *self, const char *known_ho
   self->ssh_known_hosts = g_strdup (known_hosts_file);
 }
 
+/**
+ * dp_spawn_options_get_ssh_known_hosts:
+ * @self: a #DpSpawnOptions
+ *
+ * The file set with dp_spawn_options_set_ssh_known_hosts().
+ *
+ * Returns: (nullable): the file, or %NULL
+ *
+ * Since: 1.0
+ */
 const char *
 dp_spawn_options_get_ssh_known_hosts (const DpSpawnOptions *self)
 {
   return self->ssh_known_hosts;
 }
 
+/**
+ * dp_spawn_options_set_ssh_config:
+ * @self: a #DpSpawnOptions
+ * @config_file: (nullable): an ssh config file (`Host` aliases, `User`,
+ *   `Port`, `IdentityFile`...); %NULL for `~/.ssh/config`
+ *
+ * Sets the ssh config file an ssh spawn reads.
+ *
+ * Since: 1.0
+ */
 void
 dp_spawn_options_set_ssh_config (DpSpawnOptions *self, const char *config_file)
 {
@@ -238,6 +402,16 @@ dp_spawn_options_set_ssh_config (DpSpawnOptions *self, const char *config_file)
   self->ssh_config = g_strdup (config_file);
 }
 
+/**
+ * dp_spawn_options_get_ssh_config:
+ * @self: a #DpSpawnOptions
+ *
+ * The file set with dp_spawn_options_set_ssh_config().
+ *
+ * Returns: (nullable): the file, or %NULL
+ *
+ * Since: 1.0
+ */
 const char *
 dp_spawn_options_get_ssh_config (const DpSpawnOptions *self)
 {

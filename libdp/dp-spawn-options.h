@@ -23,6 +23,14 @@ G_BEGIN_DECLS
  *
  * How a node process is started.
  *
+ * |[<!-- language="C" -->
+ * g_autoptr(DpSpawnOptions) o = dp_spawn_options_new ();
+ *
+ * // over ssh even on this machine (to test the ssh path)
+ * dp_spawn_options_set_method (o, DP_SPAWN_SSH);
+ * node = dp_remote_node_spawn (router, "localhost", 0, o, NULL, &error);
+ * ]|
+ *
  * Since: 1.0
  */
 typedef enum {
@@ -40,6 +48,14 @@ typedef enum {
  *
  * Where the standard output of a spawned node goes once it is ready. Its
  * standard error (the node's log) always goes to our log.
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr(DpSpawnOptions) o = dp_spawn_options_new ();
+ *
+ * // what the places print becomes log records naming the node
+ * dp_spawn_options_set_output (o, DP_SPAWN_OUTPUT_LOG);
+ * node = dp_remote_node_spawn (router, "rack1", 0, o, NULL, &error);
+ * ]|
  *
  * Since: 1.0
  */

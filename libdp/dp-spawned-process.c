@@ -92,6 +92,11 @@ dp_spawned_process_class_init (DpSpawnedProcessClass *klass)
    * @status: its exit status; 128 + N when killed by signal N; -1 when
    *   unknown (its ssh session was lost)
    * @reason: "exited with status 3", "was killed by signal 9 (Killed)", …
+   *
+   * The process ended (or its ssh session was lost). Emitted once, in the
+   * main context the process was spawned from.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_EXITED] =
     g_signal_new ("exited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
@@ -101,6 +106,11 @@ dp_spawned_process_class_init (DpSpawnedProcessClass *klass)
    * @process: the process
    * @fd: 1 for its standard output, 2 for its standard error
    * @line: a line it wrote (without the newline)
+   *
+   * The process wrote a line on its standard output or error. Emitted in
+   * the main context the process was spawned from.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_OUTPUT] =
     g_signal_new ("output", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
@@ -325,6 +335,8 @@ dp_spawned_process_spawn_async (DpNode               *router,
  * @error: return location for a #GError (%DP_ERROR_NODE_NOT_FOUND when the
  *   program does not exist, the ssh errors of dp_remote_node_spawn_async())
  *
+ * Finishes dp_spawned_process_spawn_async().
+ *
  * Returns: (transfer full) (nullable): the running process
  *
  * Since: 1.0
@@ -384,6 +396,16 @@ dp_supervise_process_at (DpNode               *router,
   return dp_spawned_process_spawn_finish (result, error);
 }
 
+/**
+ * dp_spawned_process_get_pid:
+ * @self: a #DpSpawnedProcess
+ *
+ * The process id on its host.
+ *
+ * Returns: the pid
+ *
+ * Since: 1.0
+ */
 gint64
 dp_spawned_process_get_pid (DpSpawnedProcess *self)
 {
@@ -396,6 +418,17 @@ dp_spawned_process_get_pid (DpSpawnedProcess *self)
   return pid;
 }
 
+/**
+ * dp_spawned_process_get_host:
+ * @self: a #DpSpawnedProcess
+ *
+ * The host the process runs on, as given to
+ * dp_spawned_process_spawn_async().
+ *
+ * Returns: the host
+ *
+ * Since: 1.0
+ */
 const char *
 dp_spawned_process_get_host (DpSpawnedProcess *self)
 {
@@ -403,6 +436,17 @@ dp_spawned_process_get_host (DpSpawnedProcess *self)
   return self->host;
 }
 
+/**
+ * dp_spawned_process_is_running:
+ * @self: a #DpSpawnedProcess
+ *
+ * Whether the process still runs (#DpSpawnedProcess::exited not yet
+ * emitted).
+ *
+ * Returns: %TRUE while it does
+ *
+ * Since: 1.0
+ */
 gboolean
 dp_spawned_process_is_running (DpSpawnedProcess *self)
 {
@@ -418,6 +462,8 @@ dp_spawned_process_is_running (DpSpawnedProcess *self)
 /**
  * dp_spawned_process_get_exit_status:
  * @self: a #DpSpawnedProcess
+ *
+ * The process's exit status.
  *
  * Returns: the exit status once it exited (128 + N after signal N), -1
  *   while it runs or when it is not known
@@ -439,6 +485,9 @@ dp_spawned_process_get_exit_status (DpSpawnedProcess *self)
 /**
  * dp_spawned_process_get_exit_reason:
  * @self: a #DpSpawnedProcess
+ *
+ * How the process ended, in words ("exited with status 3", "was killed by
+ * signal 9 (Killed)").
  *
  * Returns: (nullable): how it ended, %NULL while it runs
  *

@@ -253,6 +253,8 @@ dp_typed_channel_class_init (DpTypedChannelClass *klass)
    * DpTypedChannel:channel:
    *
    * The channel read from.
+   *
+   * Since: 1.0
    */
   properties[PROP_CHANNEL] =
     g_param_spec_object ("channel", NULL, NULL, DP_TYPE_CHANNEL,
@@ -261,6 +263,8 @@ dp_typed_channel_class_init (DpTypedChannelClass *klass)
    * DpTypedChannel:max-held:
    *
    * How many messages of other types are held back at most.
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_HELD] =
     g_param_spec_uint ("max-held", NULL, NULL, 1, G_MAXUINT, DP_TYPED_CHANNEL_DEFAULT_MAX_HELD,
@@ -303,6 +307,10 @@ dp_typed_channel_new (DpChannel *channel)
  * @channel: the channel to read from
  * @max_held: how many messages of other types are held back at most (at
  *   least 1)
+ *
+ * Makes a typed channel over @channel that holds back at most @max_held
+ * messages of other types (dp_typed_channel_new() uses
+ * %DP_TYPED_CHANNEL_DEFAULT_MAX_HELD).
  *
  * Returns: (transfer full): the typed channel
  *
@@ -480,6 +488,8 @@ dp_typed_channel_try_get (DpTypedChannel  *self,
  * dp_typed_channel_get_channel:
  * @self: a #DpTypedChannel
  *
+ * The channel this typed channel reads from.
+ *
  * Returns: (transfer none): the channel read from; puts go there directly
  *
  * Since: 1.0
@@ -495,6 +505,9 @@ dp_typed_channel_get_channel (DpTypedChannel *self)
  * dp_typed_channel_get_n_held:
  * @self: a #DpTypedChannel
  *
+ * How many messages of other types are held back now, waiting for a get of
+ * their type.
+ *
  * Returns: how many messages are held back now
  *
  * Since: 1.0
@@ -509,6 +522,9 @@ dp_typed_channel_get_n_held (DpTypedChannel *self)
 /**
  * dp_typed_channel_get_max_held:
  * @self: a #DpTypedChannel
+ *
+ * How many messages of other types are held back at most (the
+ * #DpTypedChannel:max-held property).
  *
  * Returns: #DpTypedChannel:max-held
  *

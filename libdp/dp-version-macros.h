@@ -32,6 +32,21 @@
  * place thunk (`DpPlace *fn (void)`) in a plugin so that the node can find
  * it by name, whatever visibility the plugin is compiled with.
  *
+ * |[<!-- language="C" -->
+ * #include <libdp/libdp.h>
+ *
+ * DP_PLUGIN_DEFINE ("hello", "says hello", "1.0", "MIT")
+ *
+ * // a place function: runs in its own thread on the node
+ * DP_PLACE_EXPORT void
+ * hello_place (DpPlaceChannel *ch)
+ * {
+ *   g_autoptr(GVariant) who = dp_place_channel_get (ch);
+ *
+ *   dp_place_channel_put (ch, g_variant_new_printf ("Hello, %s", g_variant_get_string (who, NULL)));
+ * }
+ * ]|
+ *
  * Since: 1.0
  */
 #ifdef __cplusplus
@@ -40,5 +55,28 @@
 # define DP_PLACE_EXPORT __attribute__((visibility ("default")))
 #endif
 
+/**
+ * DP_MAJOR_VERSION:
+ *
+ * The major version of the libdp API these headers declare (the 1 of
+ * `libdp-1.0`).
+ *
+ * |[<!-- language="C" -->
+ * #if DP_MAJOR_VERSION > 1 || (DP_MAJOR_VERSION == 1 && DP_MINOR_VERSION >= 0)
+ *   // the 1.0 API is there
+ * #endif
+ * ]|
+ *
+ * Since: 1.0
+ */
 #define DP_MAJOR_VERSION 1
+
+/**
+ * DP_MINOR_VERSION:
+ *
+ * The minor version of the libdp API these headers declare (the 0 of
+ * `libdp-1.0`); see %DP_MAJOR_VERSION.
+ *
+ * Since: 1.0
+ */
 #define DP_MINOR_VERSION 0

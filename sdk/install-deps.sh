@@ -18,7 +18,8 @@ packages=(
   python3                                # bench/run.py; the ssh and netns test fixtures
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0  # Dp-1.0.gir/typelib
   python3-gi                             # samples/python/ (run by the tests)
-  gi-docgen                              # -Ddocs=true: the API reference
+  gi-docgen                              # the API reference (-Ddocs=true) and its test
+  man-db groff-base                      # the man pages' tests (man -l, groff)
 )
 
 missing=()

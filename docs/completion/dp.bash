@@ -1,4 +1,4 @@
-# bash completion for dp-launch, dp-node and dp-inspect (libdp)
+# bash completion for dp-launch, dp-node, dp-inspect and dp-codegen (libdp)
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 # plugin names on the plugin path (DP_PLUGIN_PATH, the installed plugin
@@ -90,6 +90,24 @@ _dp_node()
     fi
 }
 
+_dp_codegen()
+{
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    COMPREPLY=()
+    case $prev in
+        --output-directory) COMPREPLY=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
+        --generate-c-code) return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "--generate-c-code --output-directory --help" -- "$cur"))
+        return
+    fi
+    # the description: a .json file
+    COMPREPLY=($(compgen -f -X '!*.json' -- "$cur") $(compgen -d -- "$cur"))
+    compopt -o filenames 2>/dev/null
+}
+
 complete -F _dp_launch dp-launch
 complete -F _dp_inspect dp-inspect
 complete -F _dp_node dp-node
+complete -F _dp_codegen dp-codegen

@@ -1,8 +1,9 @@
 #!/bin/bash
-# Completes dp-launch and dp-inspect command lines with dp.bash ($1) and
+# Completes dp-launch, dp-inspect and dp-codegen command lines with dp.bash ($1) and
 # checks the candidates: options, plugin names, the places of a plugin.
 set -u
 source "$1"
+codegen_dir=$(cd "$(dirname "$1")/../../sdk/template" && pwd)
 fail=0
 check() {   # check "WORDS..." EXPECTED-CANDIDATE
     local line=$1 want=$2
@@ -13,6 +14,7 @@ check() {   # check "WORDS..." EXPECTED-CANDIDATE
     case ${COMP_WORDS[0]} in
         dp-launch) _dp_launch ;;
         dp-inspect) _dp_inspect ;;
+        dp-codegen) _dp_codegen ;;
     esac
     if ! printf '%s\n' "${COMPREPLY[@]}" | grep -qx -- "$want"; then
         echo "not offered for '$line': $want (got: ${COMPREPLY[*]})"
@@ -25,4 +27,6 @@ check "dp-launch -v localhost:0 echo echo_" "echo_named"
 check "dp-launch localhost:0 echo mesh" "mesh_pinger"
 check "dp-inspect ec" "echo"
 check "dp-inspect --js" "--json"
+check "dp-codegen --gen" "--generate-c-code"
+check "dp-codegen --generate-c-code counter $codegen_dir/cou" "$codegen_dir/counter.json"
 exit $fail

@@ -10,7 +10,9 @@
 # From a build tree:
 #   meson devenv -C build python3 samples/python/cluster.py
 # (devenv sets GI_TYPELIB_PATH, LD_LIBRARY_PATH, DP_NODE_PATH and
-# DP_PLUGIN_PATH). Installed, nothing needs setting.
+# DP_PLUGIN_PATH). Installed, only the typelib's directory needs naming
+# when the prefix is not /usr (PyGObject looks under /usr/lib only):
+#   GI_TYPELIB_PATH=/usr/local/lib/x86_64-linux-gnu/girepository-1.0 python3 cluster.py
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import sys
