@@ -625,6 +625,8 @@ dp_rmpi_launch (DpNode               *router,
  * ```
  *
  * Returns: (transfer full) (nullable): as dp_rmpi_launch()
+ *
+ * Since: 1.0
  */
 GVariant *
 dp_rmpi_launch_full (DpNode               *router,

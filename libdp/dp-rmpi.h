@@ -237,6 +237,8 @@ GVariant   *dp_rmpi_reduce_values (DpRmpiOp    op,
  * How long a job launched by dp_rmpi_launch() may take, in milliseconds
  * (one hour); dp_rmpi_launch_full() and `dp-launch --rmpi-timeout` set
  * another.
+ *
+ * Since: 1.0
  */
 #define DP_RMPI_DEFAULT_TIMEOUT_MS 3600000u
 
