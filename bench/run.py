@@ -370,10 +370,12 @@ def write_results(path, out, started, info, command):
                started.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d (%H:%M UTC)"),
                info.get("nproc"), info.get("cpu", "?")),
            "", "```sh", command, "```", "",
-           "(bench/run.sh: every workload for every system, systems interleaved and their",
-           "order rotated per repetition; release build in `build-bench/`). The machine's",
-           "basic costs (bench/probe) are in the table's heading: compare a table from",
-           "another machine through them. Its output, as printed:", ""]
+           "(%s: the workloads for every system, systems interleaved and their" % (
+               "bench/run.sh, release build in `build-bench/`" if command.startswith("bench/run.sh")
+               else "bench/run.py"),
+           "order rotated per repetition). The machine's basic costs (bench/probe) are in",
+           "the table's heading: compare a table from another machine through them. Its",
+           "output, as printed:", ""]
     doc += [("#" + l) if l.startswith("#") else l for l in out]
     for block in kept:
         doc += [""] + block
