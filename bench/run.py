@@ -2,7 +2,7 @@
 """Run libdp's benchmark workloads for libdp and its two baselines, side by side.
 
     bench/run.py --build DIR [--reps N] [--workloads W2,W3] [--systems libdp,raw-tcp]
-                 [--quick] [--json FILE] [--timeout S]
+                 [--quick] [--json FILE] [--results FILE] [--timeout S]
 
 Normally started by bench/run.sh, which builds first. Every workload (W0 W1
 W2 W2C W2R W3 W3B W4 W6 W7 W8 W8R) runs for every system (libdp, raw-tcp, zeromq;
@@ -21,8 +21,12 @@ only. Each run is a fresh process printing one JSON line. Any run that
 reports ok:false, crashes, prints no result or times out makes the exit
 status 1 (the others still run and the table is still printed).
 
-Prints one table: per workload and system the median (min-max), and libdp's
-ratio to each baseline. --json FILE writes the same (with every sample).
+Prints one table, headed by the machine's basic costs (bench/probe: a null
+system call, a first touch of a fresh page, a thread wake-up): per workload
+and system the median (min-max), and libdp's ratio to each baseline.
+--json FILE writes the same (with every sample); --results FILE writes it in
+bench/RESULTS.md's form (`bench/run.sh --results bench/RESULTS.md` replaces
+that file with a run of this machine in one command).
 Python 3 standard library only.
 
 SPDX-License-Identifier: LGPL-2.1-or-later
@@ -346,6 +350,54 @@ def ratio_text(r, unit):
     return "%.2f× (%s)" % (r, verdict)
 
 
+# The hand-written sections of bench/RESULTS.md that a new run keeps (what
+# the baselines do); any other section after the table (the notes on the run
+# it replaces) is dropped, with a word on stderr: notes are written for a run.
+KEPT_SECTIONS = ("## What the baselines do",)
+
+
+def write_results(path, out, started, info, command):
+    """FILE in bench/RESULTS.md's form: a heading, how the run was made, the
+    table as printed (its headings one level down), then the kept sections of
+    the FILE there was."""
+    kept, dropped = [], []
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        old = ""
+    section = None
+    for line in old.splitlines():
+        if line.startswith("## "):
+            section = line.strip()
+            (kept if section in KEPT_SECTIONS else dropped).append([])
+        if section is None or not (kept or dropped):
+            continue
+        (kept if section in KEPT_SECTIONS else dropped)[-1].append(line)
+    doc = ["# Benchmark results", "",
+           "Measured %s on a %s-core machine (%s) with the one command" % (
+               started.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d (%H:%M UTC)"),
+               info.get("nproc"), info.get("cpu", "?")),
+           "", "```sh", command, "```", "",
+           "(%s: the workloads for every system, systems interleaved and their" % (
+               "bench/run.sh, release build in `build-bench/`" if command.startswith("bench/run.sh")
+               else "bench/run.py"),
+           "order rotated per repetition). The machine's basic costs (bench/probe) are in",
+           "the table's heading: compare a table from another machine through them. Its",
+           "output, as printed:", ""]
+    doc += [("#" + l) if l.startswith("#") else l for l in out]
+    for block in kept:
+        doc += [""] + block
+        while doc and doc[-1] == "":
+            doc.pop()
+    with open(path, "w") as f:
+        f.write("\n".join(doc) + "\n")
+    titles = [b[0] for b in dropped if b and not b[0].startswith("## libdp benchmarks")]
+    if titles:
+        print("run.py: %s written; dropped from it (they were about the run it replaces): %s"
+              % (path, ", ".join(titles)), file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", required=True, help="the meson build directory")
@@ -355,6 +407,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="one repetition (unless --reps)")
     ap.add_argument("--json", metavar="FILE", help="also write every sample, the medians and ratios here")
     ap.add_argument("--timeout", type=float, default=180, help="seconds per run (default 180)")
+    ap.add_argument("--results", metavar="FILE",
+                    help="also write FILE in bench/RESULTS.md's form: this run's table, then the "
+                         "hand-written sections of the FILE there was (see write_results)")
     args = ap.parse_args()
 
     reps = args.reps if args.reps is not None else (1 if args.quick else 5)
@@ -560,6 +615,8 @@ def main():
         for f in failures:
             out.append("- rep %d %s %s: %s" % (f["rep"], f["workload"], f["system"], f["error"]))
     print("\n".join(out))
+    if args.results:
+        write_results(args.results, out, started, info, command)
 
     if args.json:
         doc = {

@@ -3,9 +3,12 @@
 # in build-bench/), then run every workload for libdp, raw TCP and ZeroMQ
 # and print one table (bench/run.py).
 #
-#   bench/run.sh                       # 5 repetitions of W0 W1 W2 W2C W3 W4 W6 W7
+#   bench/run.sh                       # 5 repetitions of every workload (W0 W1 W1S W2 W2C
+#                                      # W2R W3 W4 W5 W6 W7 W8 W8R), the machine's costs on top
 #   bench/run.sh --quick               # 1 repetition
 #   bench/run.sh --reps 3 --workloads W2,W3 --json results.json
+#   bench/run.sh --results bench/RESULTS.md   # also rewrite bench/RESULTS.md with this run
+#                                      # (its "What the baselines do" is kept; notes dropped)
 #
 # LIBDP_BENCH_BUILD=DIR builds and runs in DIR instead of build-bench/.
 set -euo pipefail

@@ -15,8 +15,9 @@
  * an ssh config alias or an address; an IPv6 address with a port goes in
  * brackets.
  *
- * g_network_address_parse() splits the host from its ssh port (brackets,
- * unbracketed IPv6 literals); what it would take silently, or report only
+ * g_network_address_parse() splits the host from its ssh port where there
+ * are brackets or an unbracketed IPv6 literal ("host" and "host:sshport"
+ * are split here, as it would); what it would take silently, or report only
  * as "invalid", is checked first so that the error says what is wrong: an
  * empty user or host, an unbalanced bracket, a port that is missing, not a
  * number or out of range. Every error is DP_ERROR_INVALID_ARGUMENT and
@@ -123,18 +124,27 @@ read_address (const char  *whole,
   g_autoptr(GSocketConnectable) parsed = NULL;
   g_autoptr(GError) gio_error = NULL;
   const char *port = find_port (address);
-  guint16 unused;
 
-  if (port && !read_port (whole, port, "ssh port", 1, &unused, error))
+  if (port && !read_port (whole, port, "ssh port", 1, &spec->ssh_port, error))
     return FALSE;
-  parsed = g_network_address_parse (address, 0, &gio_error);
-  if (parsed == NULL)
+  if (strpbrk (address, "[]") == NULL && (port != NULL || strchr (address, ':') == NULL))
     {
-      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT, "'%s': %s", whole, gio_error->message);
-      return FALSE;
+      /* "host" or "host:sshport", the common case: nothing for GIO to
+       * tell apart, so no GNetworkAddress (whose class a node would
+       * otherwise initialise for its --listen alone) */
+      spec->host = port ? g_strndup (address, port - 1 - address) : g_strdup (address);
     }
-  spec->host = g_strdup (g_network_address_get_hostname (G_NETWORK_ADDRESS (parsed)));
-  spec->ssh_port = g_network_address_get_port (G_NETWORK_ADDRESS (parsed));
+  else
+    {
+      parsed = g_network_address_parse (address, 0, &gio_error);
+      if (parsed == NULL)
+        {
+          g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT, "'%s': %s", whole, gio_error->message);
+          return FALSE;
+        }
+      spec->host = g_strdup (g_network_address_get_hostname (G_NETWORK_ADDRESS (parsed)));
+      spec->ssh_port = g_network_address_get_port (G_NETWORK_ADDRESS (parsed));
+    }
   if (spec->host[0] == '\0')
     {
       g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT, "'%s': the host is empty", whole);

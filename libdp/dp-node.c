@@ -462,7 +462,7 @@ connected_cb (GObject      *source,
   g_autofree char *secret_source = NULL;
 
   DP_ASSERT_ROUTER_THREAD (self);
-  sconn = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
+  sconn = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
   if (sconn == NULL)
     {
       g_task_return_error (task, _dp_error_from_gio (error, NULL));
@@ -510,6 +510,19 @@ _dp_node_connect_async (DpNode                    *self,
    * proxy resolver also loads GIO's modules, libproxy among them where it
    * is installed: a cost on every master's first connection.) */
   g_socket_client_set_enable_proxy (client, FALSE);
+  if (g_hostname_is_ip_address (host))
+    {
+      /* an address (a local node's 127.0.0.1): nothing to resolve, so no
+       * GNetworkAddress to parse it and enumerate its one address */
+      g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string (host, port);
+
+      if (address != NULL)
+        {
+          g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (address), cancellable,
+                                         connected_cb, task);
+          return;
+        }
+    }
   g_socket_client_connect_to_host_async (client, host, port, cancellable, connected_cb, task);
 }
 

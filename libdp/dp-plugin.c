@@ -111,13 +111,12 @@ path_in_dirs (const char         *file,
   return FALSE;
 }
 
-/* The file lt_dlopenext() opens for @key on @dirs, if there is one: @key
- * itself when it has a directory (it was made canonical) or the ".so"
- * extension, else @key.so, in the first directory that has it. (libltdl
- * also tries libtool's ".la" archives first and, after the plugin path,
- * LTDL_LIBRARY_PATH, LD_LIBRARY_PATH and the system's directories: a
- * plugin is a ".so" on the plugin path, and whatever libltdl opens must be
- * the file found here.) */
+/* The file to open for @key on @dirs, if there is one: @key itself when
+ * it has a directory (it was made canonical), else @key (with the ".so"
+ * extension added when it has none) in the first directory that has it.
+ * (A plugin is a ".so" on the plugin path; libltdl is handed this file's
+ * path and opens exactly it, never libtool's ".la" archives nor anything
+ * on LTDL_LIBRARY_PATH, LD_LIBRARY_PATH or the system's directories.) */
 static char *
 find_plugin_file (const char         *key,
                   const char * const *dirs)
@@ -212,9 +211,10 @@ load_plugin_locked (const char         *key,
   if (now == NULL)
     return NULL;
 
-  if (strchr (key, G_DIR_SEPARATOR) == NULL)
-    lt_dlsetsearchpath (joined);
-  handle = lt_dlopenext (key);
+  /* the file found, by its path: libltdl searches nothing (a search would
+   * look for libtool's "echo.la" in every directory of the plugin path and
+   * the system's first, a failed open each) */
+  handle = lt_dlopen (found);
   info = handle ? lt_dlgetinfo (handle) : NULL;
   opened = info && info->filename ? canonical_path (info->filename) : NULL;
   if (handle == NULL || g_strcmp0 (opened, found) != 0)
