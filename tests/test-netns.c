@@ -265,6 +265,20 @@ cpu_time_us (void)
          ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
+/* how many entries /proc/self/@what has (fd: descriptors, task: threads) */
+static guint
+proc_self_count (const char *what)
+{
+  g_autofree char *path = g_build_filename ("/proc/self", what, NULL);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir))
+    n++;
+  return n;
+}
+
 /* The cluster every test shares, spawned on first use: one node alone
  * first (the unit of time), then NODES_PER_HOST on every host at once. */
 static Cluster *
@@ -273,6 +287,7 @@ cluster_get (void)
   g_autoptr(GError) error = NULL;
   gint64 t0, cpu0;
   gdouble max_rtt = 0;
+  guint fds0, threads0;
 
   if (cluster)
     return cluster;
@@ -316,6 +331,8 @@ cluster_get (void)
                                                           cluster->one_spawn_us / 1000));
 
   cluster->members = g_ptr_array_new_with_free_func (member_free);
+  fds0 = proc_self_count ("fd");
+  threads0 = proc_self_count ("task");
   cpu0 = cpu_time_us ();
   t0 = g_get_monotonic_time ();
   for (guint h = 0; h < cluster->n_hosts; h++)
@@ -349,11 +366,14 @@ cluster_get (void)
     max_rtt = MAX (max_rtt, dp_remote_node_get_rtt (((Member *) cluster->members->pdata[i])->node));
   g_test_message ("%u nodes on %u hosts spawned at once over ssh, all ready in %.0f ms; "
                   "one node alone (median): %.0f ms; the master's CPU time per spawn %.1f ms; "
+                  "per node up, the master holds %.1f descriptors and %.1f threads more; "
                   "heartbeat every %.1f s, timeout %.1f s; largest heartbeat round trip %.1f ms",
                   cluster->members->len, cluster->n_hosts, cluster->all_spawn_us / 1e3,
                   cluster->one_spawn_us / 1e3,
-                  cluster->all_spawn_cpu_us / 1e3 / cluster->members->len, HEARTBEAT_INTERVAL_S, cluster->hb_timeout,
-                  max_rtt * 1e3);
+                  cluster->all_spawn_cpu_us / 1e3 / cluster->members->len,
+                  ((gdouble) proc_self_count ("fd") - fds0) / cluster->members->len,
+                  ((gdouble) proc_self_count ("task") - threads0) / cluster->members->len,
+                  HEARTBEAT_INTERVAL_S, cluster->hb_timeout, max_rtt * 1e3);
   return cluster;
 }
 
