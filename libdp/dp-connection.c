@@ -1718,6 +1718,14 @@ become_ready (DpConnection *conn)
   g_mutex_unlock (&conn->out_lock);
 
   _dp_connection_set_heartbeat (conn, conn->hb_interval, conn->hb_timeout);
+  /* The first heartbeat goes at once, not an interval later: a server
+   * holds its peer to the timeout only once it has seen the peer's, so a
+   * link cut before then would never be noticed on the server's side */
+  if (conn->heartbeat)
+    {
+      conn->ping_sent_us = g_get_monotonic_time ();
+      _dp_connection_send (conn, DP_FRAME_PING, 0, ++conn->ping_seq, NULL);
+    }
   if (conn->handler && conn->handler->ready)
     conn->handler->ready (conn, conn->handler_data);
 }

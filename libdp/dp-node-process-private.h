@@ -50,6 +50,8 @@ struct _DpNodeProcessClass
 void          dp_node_process_launch_async  (DpNodeProcess        *self,
                                              GBytes               *secret,
                                              guint16               port,
+                                             gdouble               hb_interval,
+                                             gdouble               hb_timeout,
                                              const DpSpawnOptions *options,
                                              GCancellable         *cancellable,
                                              GAsyncReadyCallback   callback,

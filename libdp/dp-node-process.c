@@ -638,6 +638,8 @@ void
 dp_node_process_launch_async (DpNodeProcess        *self,
                               GBytes               *secret,
                               guint16               port,
+                              gdouble               hb_interval,
+                              gdouble               hb_timeout,
                               const DpSpawnOptions *options,
                               GCancellable         *cancellable,
                               GAsyncReadyCallback   callback,
@@ -665,6 +667,17 @@ dp_node_process_launch_async (DpNodeProcess        *self,
                          ? g_strdup_printf ("[%s]:%u", listen, port)
                          : g_strdup_printf ("%s:%u", listen, port));
   g_ptr_array_add (argv, g_strdup ("--secret-stdin"));
+  /* the master's heartbeats on the node's every connection, those to other
+   * nodes too: a host that stops answering is lost to them within the
+   * timeout the master holds it to (not the node's default) */
+  {
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+    g_ptr_array_add (argv, g_strdup ("--heartbeat-interval"));
+    g_ptr_array_add (argv, g_strdup (g_ascii_dtostr (buf, sizeof buf, hb_interval)));
+    g_ptr_array_add (argv, g_strdup ("--heartbeat-timeout"));
+    g_ptr_array_add (argv, g_strdup (g_ascii_dtostr (buf, sizeof buf, hb_timeout)));
+  }
   /* no --advertise: a node listening on a wildcard names itself in channel
    * references by the address this master reaches it at (an ssh alias
    * such as the spec's host may mean nothing to the other nodes) */

@@ -833,7 +833,9 @@ dp_node_class_init (DpNodeClass *klass)
    *
    * Every connection made or accepted from now on sends a heartbeat this
    * often (seconds of real time, not scaled by DP_TIME_SCALE; 0 turns
-   * heartbeats off). Set before connecting.
+   * heartbeats off). Set before connecting. A node spawned from now on
+   * gets it too (`dp-node --heartbeat-interval`), for its connections to
+   * other nodes as well.
    *
    * Since: 1.0
    */
@@ -847,7 +849,9 @@ dp_node_class_init (DpNodeClass *klass)
    * long is declared dead and closed: a frozen peer (SIGSTOP) or a link cut
    * without a TCP reset is noticed within this time (seconds of real time,
    * not scaled by DP_TIME_SCALE: a sped-up test still runs at the machine's
-   * own pace). 0: never.
+   * own pace). 0: never. A node spawned from now on gets it too
+   * (`dp-node --heartbeat-timeout`): the nodes find a host that stops
+   * answering within the same time as their master.
    *
    * Since: 1.0
    */

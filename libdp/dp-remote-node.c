@@ -809,8 +809,11 @@ start_spawn (gpointer data)
   DpRemoteNode *self = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) secret = dp_node_get_secret (self->router, &error);
+  gdouble hb_interval, hb_timeout;
 
   DP_ASSERT_ROUTER_THREAD (self->router);
+  g_object_get (self->router, "heartbeat-interval", &hb_interval,
+                "heartbeat-timeout", &hb_timeout, NULL);
   if (secret)
     self->process = _dp_node_process_new_for_host (self->host, self->options, &error);
   if (self->process == NULL)
@@ -820,7 +823,8 @@ start_spawn (gpointer data)
       g_object_unref (task);
       return;
     }
-  dp_node_process_launch_async (self->process, secret, self->requested_port, self->options,
+  dp_node_process_launch_async (self->process, secret, self->requested_port, hb_interval,
+                                hb_timeout, self->options,
                                 g_task_get_cancellable (task), launched_cb, task);
 }
 

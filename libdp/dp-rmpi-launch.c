@@ -573,8 +573,10 @@ rank_is_done (GVariant *m)
  *
  * A rank that ends before it finishes, or whose node is lost, is an error
  * (%DP_ERROR_RANK_LOST naming the rank), never a hang: the ranks waiting
- * on it fail (their channels to it close), every node is stopped, and the
- * first error heard is returned.
+ * on it fail (their channels to it close: within the heartbeat timeout for
+ * a host that stops answering, since spawned nodes take @router's), and
+ * are given one #DpNode:heartbeat-timeout to end; then every node is
+ * stopped, and the first error heard is returned.
  *
  * The whole job has a timeout, %DP_RMPI_DEFAULT_TIMEOUT_MS (one hour);
  * dp_rmpi_launch_full() sets another and takes a #GCancellable.
@@ -786,6 +788,31 @@ dp_rmpi_launch_full (DpNode               *router,
           failure = g_error_new (DP_ERROR, DP_ERROR_RANK_LOST, "rank %u: %s", rank, why);
         }
       /* anything else a rank puts on its channel is not for the launcher */
+    }
+
+  /* After the first failure the other ranks get one heartbeat timeout to
+   * end by themselves: those waiting on a rank lost with its host learn it
+   * from their own channels within that time (the nodes hold each other to
+   * the timeout their master gave them), fail with DP_ERROR_RANK_LOST
+   * naming it and tell the launcher; what still runs then is stopped. */
+  if (failure && ended < n)
+    {
+      gdouble hb_timeout = 0;
+      gint64 deadline;
+
+      g_object_get (router, "heartbeat-timeout", &hb_timeout, NULL);
+      deadline = g_get_monotonic_time () + (gint64) (hb_timeout * G_USEC_PER_SEC);
+      while (ended < n)
+        {
+          gint64 left = deadline - g_get_monotonic_time ();
+          DpWatchEvent *e = left > 0 ? g_async_queue_timeout_pop (events, (guint64) left) : NULL;
+
+          if (e == NULL)
+            break;
+          if (e->msg == NULL || rank_is_done (e->msg))
+            ended++;
+          _dp_watch_event_free (e);
+        }
     }
 
 stop:

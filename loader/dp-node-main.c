@@ -339,6 +339,7 @@ main (int argc, char **argv)
   gint place_host = -1;
   gint max_places = 0, max_places_per_conn = 0, max_pending = 0, max_inbox_messages = 0;
   gint64 max_output_queue = 0, max_inbox_size = 0;
+  gdouble hb_interval = -1, hb_timeout = -1;
   GOptionEntry entries[] = {
     { "place-host", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &place_host, "Serve an isolated place over the socket FD (started by a node)", "FD" },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen on ADDRESS:PORT (default 127.0.0.1:6340; port 0 picks a free one)", "ADDRESS:PORT" },
@@ -353,6 +354,8 @@ main (int argc, char **argv)
     { "max-output-queue", 0, 0, G_OPTION_ARG_INT64, &max_output_queue, "Bytes a connection queues for writing before a put waits (default 8 MiB)", "BYTES" },
     { "max-inbox-size", 0, 0, G_OPTION_ARG_INT64, &max_inbox_size, "Bytes a place's inbox holds before the node stops reading its connection (default 8 MiB)", "BYTES" },
     { "max-inbox-messages", 0, 0, G_OPTION_ARG_INT, &max_inbox_messages, "The same counted in messages (default 4096)", "N" },
+    { "heartbeat-interval", 0, 0, G_OPTION_ARG_DOUBLE, &hb_interval, "Send a heartbeat on every connection every SECONDS (default 2; 0: none). A master passes its own", "SECONDS" },
+    { "heartbeat-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &hb_timeout, "Drop a connection silent for SECONDS (default 10; 0: never). A master passes its own", "SECONDS" },
     { "daemon", 0, 0, G_OPTION_ARG_NONE, &daemon_mode, "Keep running when standard input closes", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -423,6 +426,10 @@ main (int argc, char **argv)
     g_object_set (node, "max-inbox-size", (guint64) max_inbox_size, NULL);
   if (max_inbox_messages > 0)
     g_object_set (node, "max-inbox-messages", (guint) max_inbox_messages, NULL);
+  if (hb_interval >= 0)
+    g_object_set (node, "heartbeat-interval", hb_interval, NULL);
+  if (hb_timeout >= 0)
+    g_object_set (node, "heartbeat-timeout", hb_timeout, NULL);
 
   if (place_host >= 0)
     {

@@ -16,8 +16,13 @@
 #include "dp-test-utils.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define NODES_PER_HOST 4
 #define HEARTBEAT_INTERVAL_S 0.2
@@ -260,6 +265,20 @@ cpu_time_us (void)
          ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
+/* how many entries /proc/self/@what has (fd: descriptors, task: threads) */
+static guint
+proc_self_count (const char *what)
+{
+  g_autofree char *path = g_build_filename ("/proc/self", what, NULL);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir))
+    n++;
+  return n;
+}
+
 /* The cluster every test shares, spawned on first use: one node alone
  * first (the unit of time), then NODES_PER_HOST on every host at once. */
 static Cluster *
@@ -268,6 +287,7 @@ cluster_get (void)
   g_autoptr(GError) error = NULL;
   gint64 t0, cpu0;
   gdouble max_rtt = 0;
+  guint fds0, threads0;
 
   if (cluster)
     return cluster;
@@ -311,6 +331,8 @@ cluster_get (void)
                                                           cluster->one_spawn_us / 1000));
 
   cluster->members = g_ptr_array_new_with_free_func (member_free);
+  fds0 = proc_self_count ("fd");
+  threads0 = proc_self_count ("task");
   cpu0 = cpu_time_us ();
   t0 = g_get_monotonic_time ();
   for (guint h = 0; h < cluster->n_hosts; h++)
@@ -344,11 +366,14 @@ cluster_get (void)
     max_rtt = MAX (max_rtt, dp_remote_node_get_rtt (((Member *) cluster->members->pdata[i])->node));
   g_test_message ("%u nodes on %u hosts spawned at once over ssh, all ready in %.0f ms; "
                   "one node alone (median): %.0f ms; the master's CPU time per spawn %.1f ms; "
+                  "per node up, the master holds %.1f descriptors and %.1f threads more; "
                   "heartbeat every %.1f s, timeout %.1f s; largest heartbeat round trip %.1f ms",
                   cluster->members->len, cluster->n_hosts, cluster->all_spawn_us / 1e3,
                   cluster->one_spawn_us / 1e3,
-                  cluster->all_spawn_cpu_us / 1e3 / cluster->members->len, HEARTBEAT_INTERVAL_S, cluster->hb_timeout,
-                  max_rtt * 1e3);
+                  cluster->all_spawn_cpu_us / 1e3 / cluster->members->len,
+                  ((gdouble) proc_self_count ("fd") - fds0) / cluster->members->len,
+                  ((gdouble) proc_self_count ("task") - threads0) / cluster->members->len,
+                  HEARTBEAT_INTERVAL_S, cluster->hb_timeout, max_rtt * 1e3);
   return cluster;
 }
 
@@ -399,16 +424,41 @@ total_deaths (GPtrArray *members)
   return n;
 }
 
+/* @dt after a cut, something only the heartbeat could find was found: not
+ * before the timeout (less the interval, when the last sign of life came),
+ * nor long after it */
+static void
+assert_heartbeat_found (gint64      dt,
+                        const char *what)
+{
+  gint64 hb_timeout_us = (gint64) (cluster->hb_timeout * G_USEC_PER_SEC);
+  gint64 hb_interval_us = (gint64) (HEARTBEAT_INTERVAL_S * G_USEC_PER_SEC);
+
+  /* the last sign of life came up to an interval before the cut, and the
+   * check runs every interval: the timeout, give or take an interval; and
+   * half the timeout more for a loaded machine's late timers */
+  if (dt < hb_timeout_us - 2 * hb_interval_us || dt > hb_timeout_us * 3 / 2 + hb_interval_us)
+    g_error ("%s %.0f ms after the cut: not within the heartbeat timeout (%.1f s, every %.1f s)",
+             what, dt / 1e3, cluster->hb_timeout, HEARTBEAT_INTERVAL_S);
+}
+
+/* what a test checks while hosts are cut off; @t0: when they were */
+typedef void (*WhileCut) (gpointer data,
+                          gint64   t0);
+
 /* Cuts hosts [@first, @first + @n) off with @cut, checks that their nodes
  * are declared lost by the heartbeat within its timeout while every other
- * node carries on, heals with @heal and checks that restart-on-exit brings
- * the lost nodes back, their places relaunched on the same connections.
- * Returns the time from the cut to the last of them declared lost. */
+ * node carries on, runs @while_cut (if any), heals with @heal and checks
+ * that restart-on-exit brings the lost nodes back, their places relaunched
+ * on the same connections. Returns the time from the cut to the last of
+ * them declared lost. */
 static gint64
 cut_and_heal (guint       first,
               guint       n,
               const char *cut,
-              const char *heal)
+              const char *heal,
+              WhileCut    while_cut,
+              gpointer    data)
 {
   g_autoptr(GPtrArray) lost = members_of (first, n, TRUE);
   g_autoptr(GPtrArray) others = members_of (first, n, FALSE);
@@ -417,8 +467,6 @@ cut_and_heal (guint       first,
   Count restarted = { lost, G_STRUCT_OFFSET (Member, restarts), 0 };
   guint others_deaths = total_deaths (others);
   gint64 t0, detect = 0;
-  gint64 hb_timeout_us = (gint64) (cluster->hb_timeout * G_USEC_PER_SEC);
-  gint64 hb_interval_us = (gint64) (HEARTBEAT_INTERVAL_S * G_USEC_PER_SEC);
 
   g_assert_cmpuint (lost->len, ==, n * NODES_PER_HOST);
   died.at_least = ((Member *) lost->pdata[0])->deaths + 1;
@@ -428,6 +476,15 @@ cut_and_heal (guint       first,
   for (guint h = first; h < first + n; h++)
     {
       g_autofree char *pattern = g_strdup_printf ("could not restart node %s *", cluster->hosts[h]);
+      dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, pattern);
+    }
+  /* and the nodes elsewhere with connections to theirs (an RMPI job's)
+   * drop them after the same timeout, and say so */
+  for (guint i = 0; i < lost->len; i += NODES_PER_HOST)
+    {
+      g_autofree char *address = dp_remote_node_dup_address (((Member *) lost->pdata[i])->node);
+      g_autofree char *pattern = g_strdup_printf ("node *: connection * closed: no sign of life "
+                                                  "from %s:* (heartbeat timeout)", address);
       dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, pattern);
     }
 
@@ -442,15 +499,14 @@ cut_and_heal (guint       first,
       g_assert_nonnull (strstr (m->reason, "heartbeat timeout"));
       g_assert_nonnull (strstr (m->reason, cluster->hosts[m->host]));
       detect = MAX (detect, m->died_at - t0);
-      /* not before the timeout (less the interval, when the last sign of
-       * life came), nor long after it */
-      g_assert_cmpint (m->died_at - t0, >=, hb_timeout_us - 2 * hb_interval_us);
-      g_assert_cmpint (m->died_at - t0, <=, 2 * hb_timeout_us + hb_interval_us);
+      assert_heartbeat_found (m->died_at - t0, "a node declared lost");
     }
 
   /* the rest carry on */
   fan_out (others, 1000);
   g_assert_cmpuint (total_deaths (others), ==, others_deaths);
+  if (while_cut)
+    while_cut (data, t0);
 
   netns_ctl (heal, hosts, n);
   wait_for (all_reached, &restarted, guard_us (), "restart of every node on the hosts back");
@@ -486,13 +542,217 @@ test_fan_out (void)
                   cluster->members->len, cluster->n_hosts, dt / 1e3);
 }
 
+/* ---- an RMPI job across a cut ---- */
+
+#define JOB_FIRST_HOST 1      /* its hosts: 1 .. JOB_HOSTS, the cut one among them */
+#define JOB_HOSTS 4
+#define JOB_RANKS_PER_HOST 2
+
+typedef struct {
+  char      *dir;             /* the FIFO "blocked", the ranks' "outcomes" */
+  char      *config;
+  guint      cut_first;       /* the ranks on the host cut off */
+  guint      cut_n;
+  int        fifo;
+  gboolean   blocked;         /* rank 0 said so on the FIFO */
+  GThread   *thread;          /* dp_rmpi_launch() blocks its caller */
+  gint       done;            /* atomic */
+  GVariant  *results;
+  GError    *error;
+  gint64     ended_at;
+} Job;
+
+static gpointer
+job_run (gpointer data)
+{
+  Job *job = data;
+  g_autoptr(GMainContext) ctx = g_main_context_new ();
+
+  g_main_context_push_thread_default (ctx);
+  job->results = dp_rmpi_launch (cluster->router, job->config, cluster->options, &job->error);
+  g_main_context_pop_thread_default (ctx);
+  job->ended_at = g_get_monotonic_time ();
+  g_atomic_int_set (&job->done, TRUE);
+  g_main_context_wakeup (NULL);
+  return NULL;
+}
+
+static gboolean
+job_fifo_readable (gint fd, GIOCondition cond, gpointer data)
+{
+  ((Job *) data)->blocked = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+job_blocked_or_done (gpointer data)
+{
+  Job *job = data;
+
+  return job->blocked || g_atomic_int_get (&job->done);
+}
+
+static gboolean
+job_done (gpointer data)
+{
+  return g_atomic_int_get (&((Job *) data)->done);
+}
+
+/* whether @message names ("rank N") a rank of [@first, @first + @n) */
+static gboolean
+names_rank_in (const char *message,
+               guint       first,
+               guint       n)
+{
+  for (const char *p = strstr (message, "rank "); p; p = strstr (p + 1, "rank "))
+    {
+      char *end;
+      guint64 r = g_ascii_strtoull (p + 5, &end, 10);
+
+      if (end != p + 5 && r >= first && r < first + n)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Starts a job of JOB_RANKS_PER_HOST ranks on each of JOB_HOSTS hosts, the
+ * ranks on host @cut_host waiting for what never comes and the others in
+ * an allreduce that needs them (rmpi-places.c wait_on_host); returns once
+ * every rank is wired and they are blocked */
+static Job *
+job_start (guint cut_host)
+{
+  Job *job = g_new0 (Job, 1);
+  g_autoptr(GPtrArray) hosts = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSource) readable = NULL;
+  g_autofree char *fifo = NULL;
+  g_autofree char *args = NULL;
+  g_autofree char *defaults = NULL;
+  const guint ranks = JOB_HOSTS * JOB_RANKS_PER_HOST;
+
+  g_assert_cmpuint (cut_host, >=, JOB_FIRST_HOST);
+  g_assert_cmpuint (cut_host, <, JOB_FIRST_HOST + JOB_HOSTS);
+  job->dir = g_dir_make_tmp ("dp-netns-rmpi-XXXXXX", &error);
+  g_assert_no_error (error);
+  fifo = g_build_filename (job->dir, "blocked", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  /* read and write: opening never waits, and no writer is not an end */
+  job->fifo = open (fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  g_assert_cmpint (job->fifo, >=, 0);
+  job->cut_first = (cut_host - JOB_FIRST_HOST) * JOB_RANKS_PER_HOST;
+  job->cut_n = JOB_RANKS_PER_HOST;
+  for (guint i = 0; i < ranks; i++)
+    g_ptr_array_add (hosts, cluster->hosts[JOB_FIRST_HOST + i / JOB_RANKS_PER_HOST]);
+  g_ptr_array_add (hosts, NULL);
+  args = g_strdup_printf ("%u %u %s", job->cut_first, job->cut_n, job->dir);
+  defaults = dp_rmpi_build_default_config ("rmpi-places", "wait_on_host", g_variant_new_string (args));
+  job->config = dp_rmpi_make_remote_config (defaults, (const char * const *) hosts->pdata, ranks,
+                                            0, "cut-rank-");
+
+  readable = g_unix_fd_source_new (job->fifo, G_IO_IN);
+  g_source_set_callback (readable, G_SOURCE_FUNC (job_fifo_readable), job, NULL);
+  g_source_attach (readable, NULL);
+  job->thread = g_thread_new ("rmpi-job", job_run, job);
+  wait_for (job_blocked_or_done, job, guard_us (), "RMPI job wired and blocked");
+  g_source_destroy (readable);
+  if (!job->blocked)
+    g_error ("the RMPI job ended before it was blocked: %s",
+             job->error ? job->error->message : "no error");
+  return job;
+}
+
+static void
+job_free (Job *job)
+{
+  g_autofree char *fifo = g_build_filename (job->dir, "blocked", NULL);
+  g_autofree char *outcomes = g_build_filename (job->dir, "outcomes", NULL);
+
+  if (job->thread)
+    g_thread_join (job->thread);
+  close (job->fifo);
+  g_unlink (fifo);
+  g_unlink (outcomes);
+  g_rmdir (job->dir);
+  g_free (job->dir);
+  g_free (job->config);
+  g_clear_pointer (&job->results, g_variant_unref);
+  g_clear_error (&job->error);
+  g_free (job);
+}
+
+/* while the host is cut: the launch and every rank on the other hosts end
+ * with DP_ERROR_RANK_LOST naming a rank on the cut host, found by the
+ * heartbeat, and nothing hangs */
+static void
+job_check_cut (gpointer data,
+               gint64   t0)
+{
+  Job *job = data;
+  const guint ranks = JOB_HOSTS * JOB_RANKS_PER_HOST;
+  g_autofree char *outcomes = g_build_filename (job->dir, "outcomes", NULL);
+  g_autofree char *text = NULL;
+  g_autofree gint64 *told = g_new0 (gint64, ranks);
+  g_auto(GStrv) lines = NULL;
+  gint64 last = 0;
+
+  wait_for (job_done, job, guard_us (), "end of the RMPI job");
+  g_thread_join (g_steal_pointer (&job->thread));
+  g_assert_null (job->results);
+  g_assert_error (job->error, DP_ERROR, DP_ERROR_RANK_LOST);
+  if (!names_rank_in (job->error->message, job->cut_first, job->cut_n))
+    g_error ("the launch's error names no rank of the host cut (%u..%u): %s",
+             job->cut_first, job->cut_first + job->cut_n - 1, job->error->message);
+  assert_heartbeat_found (job->ended_at - t0, "the RMPI launch ended");
+
+  /* every rank on the other hosts said why it ended */
+  g_assert_true (g_file_get_contents (outcomes, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] && *lines[i]; i++)
+    {
+      char *p = lines[i], *end;
+      guint64 id = g_ascii_strtoull (p, &end, 10);
+      gint64 code = g_ascii_strtoll (end, &end, 10);
+      gint64 at = g_ascii_strtoll (end, &end, 10);
+      const char *message = end + 1;
+
+      g_assert_cmpuint (id, <, ranks);
+      if (id >= job->cut_first && id < job->cut_first + job->cut_n)
+        continue;     /* cut off themselves: what they saw is not checked */
+      g_assert_cmpint (told[id], ==, 0);
+      if (code != DP_ERROR_RANK_LOST || !names_rank_in (message, job->cut_first, job->cut_n))
+        g_error ("rank %u did not end with DP_ERROR_RANK_LOST naming a rank of the host cut "
+                 "(%u..%u): code %" G_GINT64_FORMAT ", %s", (guint) id, job->cut_first,
+                 job->cut_first + job->cut_n - 1, code, message);
+      assert_heartbeat_found (at - t0, "an RMPI rank told of the loss");
+      told[id] = at;
+      last = MAX (last, at - t0);
+      g_test_message ("rank %u: %.0f ms: %s", (guint) id, (at - t0) / 1e3, message);
+    }
+  for (guint i = 0; i < ranks; i++)
+    if (told[i] == 0 && !(i >= job->cut_first && i < job->cut_first + job->cut_n))
+      g_error ("rank %u on a host not cut did not end with an error", i);
+  g_test_message ("rmpi across the cut: %u ranks on %u hosts; the %u on the other hosts "
+                  "told of the loss (DP_ERROR_RANK_LOST) within %.0f ms, the launch failed in "
+                  "%.0f ms: %s", ranks, JOB_HOSTS, ranks - job->cut_n, last / 1e3,
+                  (job->ended_at - t0) / 1e3, job->error->message);
+}
+
+/* One host's cable pulled: its nodes are declared lost within the
+ * heartbeat timeout, the others carry on, an RMPI job with ranks there
+ * fails on every other host with an error naming one of them (no hang);
+ * with the cable back, restart-on-exit brings the nodes back */
 static void
 test_link_down (void)
 {
+  const guint cut_host = 2;
   gint64 detect;
+  Job *job;
 
   cluster_get ();
-  detect = cut_and_heal (2, 1, "link-down", "link-up");
+  job = job_start (cut_host);
+  detect = cut_and_heal (cut_host, 1, "link-down", "link-up", job_check_cut, job);
+  job_free (job);
   g_test_message ("a link cut: its %u nodes declared lost in %.0f ms (heartbeat timeout %.1f s)",
                   NODES_PER_HOST, detect / 1e3, cluster->hb_timeout);
 }
@@ -503,7 +763,7 @@ test_partition (void)
   gint64 detect;
 
   cluster_get ();
-  detect = cut_and_heal (4, 4, "partition", "heal");
+  detect = cut_and_heal (4, 4, "partition", "heal", NULL, NULL);
   g_test_message ("4 hosts partitioned off: their %u nodes declared lost in %.0f ms",
                   4 * NODES_PER_HOST, detect / 1e3);
 }
@@ -651,6 +911,54 @@ test_mesh (void)
 
     g_assert_cmpstr (printed, ==, "('ok', <'echo:hello'>)");
   }
+  /* and with the master stopped (SIGSTOP: nothing it could relay moves),
+   * places on two more hosts keep exchanging over their channel */
+  {
+    Member *e = cluster->members->pdata[4 * NODES_PER_HOST];
+    Member *f = cluster->members->pdata[5 * NODES_PER_HOST];
+    g_autoptr(DpRemoteConnection) giver = dp_remote_node_launch_place (e->node, "mesh-places", "giver", 0, NULL);
+    g_autoptr(DpRemoteConnection) taker = dp_remote_node_launch_place (f->node, "mesh-places", "taker", 0, NULL);
+    g_autoptr(GVariant) given = NULL;
+    g_autoptr(GVariant) taken = NULL;
+    g_autoptr(GVariant) ready = NULL;
+    g_autoptr(GVariant) window = NULL;
+    g_autoptr(GVariant) boxed = NULL;
+    guint32 in_window;
+
+    given = dp_remote_connection_get_timeout (giver, guard_us (), &error);
+    g_assert_no_error (error);
+    g_variant_get (given, "(&sv)", &what, &boxed);
+    g_assert_cmpstr (what, ==, "ref");
+    g_assert_true (dp_remote_connection_put (taker, g_variant_new ("(sv)", "take", boxed)));
+    taken = dp_remote_connection_get_timeout (taker, guard_us (), &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_variant_get_type_string (taken), ==, "(s)");
+    ready = dp_remote_connection_get_timeout (giver, guard_us (), &error);
+    g_assert_no_error (error);
+    {
+      g_autofree char *printed = g_variant_print (ready, FALSE);
+
+      g_assert_cmpstr (printed, ==, "('ready', <true>)");
+    }
+    g_assert_true (dp_remote_connection_put (giver, g_variant_new ("(sx)", "stop-master",
+                                                                   (gint64) getpid ())));
+    window = dp_remote_connection_get_timeout (giver, guard_us (), &error);
+    g_assert_no_error (error);
+    g_variant_get (window, "(&sv)", &what, NULL);
+    g_assert_cmpstr (what, ==, "window");
+    {
+      g_autoptr(GVariant) n = g_variant_get_child_value (window, 1);
+      g_autoptr(GVariant) inner = g_variant_get_variant (n);
+
+      in_window = g_variant_get_uint32 (inner);
+    }
+    g_test_message ("mesh: %u round trips between %s and %s while the master was stopped (1 s)",
+                    in_window, cluster->hosts[e->host], cluster->hosts[f->host]);
+    g_assert_cmpuint (in_window, >, 0);
+    dp_remote_connection_close (giver);
+    dp_remote_connection_close (taker);
+  }
+
   dp_remote_connection_close (exporter);
   dp_remote_connection_close (redeemer);
   dp_remote_connection_close (ex);

@@ -3,6 +3,8 @@
 #include <libdp/libdp.h>
 #include <signal.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 DP_PLUGIN_DEFINE ("rmpi-places", "Ranks for libdp's RMPI tests", "1.0", "LGPL-2.1-or-later")
@@ -338,4 +340,64 @@ DP_PLACE_EXPORT GVariant *
 count_outputer (GVariant *result, GError **error)
 {
   return g_variant_new_uint32 ((guint32) g_variant_n_children (result));
+}
+
+/* ---- a host cut off (tests/test-netns.c /netns/link-down) ---- */
+
+/* args "FIRST N DIR": ranks FIRST .. FIRST+N-1 (those on the host to be
+ * cut) wait for a message from rank 0 that never comes; every other rank
+ * enters an allreduce, which cannot end without them. Once a barrier has
+ * passed (every rank wired), rank 0 writes a line to the FIFO DIR/blocked.
+ * Each rank whose wait fails appends "ID CODE MONOTONIC-US MESSAGE" to
+ * DIR/outcomes (one write each, so that the lines of ranks on many hosts
+ * never mix; CODE is -1 outside DP_ERROR) and returns: the launcher hears
+ * why from the communicator. */
+DP_PLACE_EXPORT void
+wait_on_host (DpPlaceChannel *ch)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRmpiComm) comm = dp_rmpi_init (ch, &error);
+  g_autoptr(GVariant) got = NULL;
+  g_autofree char *fifo = NULL;
+  g_autofree char *outcomes = NULL;
+  g_autofree char *line = NULL;
+  const char *args, *dir;
+  char *end;
+  guint first, n, id;
+  int fd;
+
+  if (comm == NULL)
+    return;
+  id = dp_rmpi_id (comm);
+  args = g_variant_get_string (dp_rmpi_get_args (comm), NULL);
+  first = (guint) strtoul (args, &end, 10);
+  n = (guint) strtoul (end, &end, 10);
+  dir = end + 1;
+  fifo = g_build_filename (dir, "blocked", NULL);
+  outcomes = g_build_filename (dir, "outcomes", NULL);
+
+  if (dp_rmpi_barrier (comm, &error))
+    {
+      if (id == 0 && (fd = open (fifo, O_WRONLY | O_NONBLOCK)) >= 0)
+        {
+          if (write (fd, "blocked\n", 8) != 8)
+            g_warning ("rank 0: cannot write %s", fifo);
+          close (fd);
+        }
+      if (id >= first && id < first + n)
+        got = dp_rmpi_recv (comm, 0, &error);
+      else
+        got = dp_rmpi_allreduce (comm, DP_RMPI_SUM, g_variant_new_int32 (1), &error);
+    }
+  if (got != NULL)
+    return;   /* not what is tested: the launcher says the rank never finished */
+  line = g_strdup_printf ("%u %d %" G_GINT64_FORMAT " %s\n", id,
+                          error->domain == DP_ERROR ? error->code : -1,
+                          g_get_monotonic_time (), error->message);
+  if ((fd = open (outcomes, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+    {
+      if (write (fd, line, strlen (line)) != (ssize_t) strlen (line))
+        g_warning ("rank %u: cannot write %s", id, outcomes);
+      close (fd);
+    }
 }
