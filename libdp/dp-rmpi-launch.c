@@ -798,13 +798,13 @@ dp_rmpi_launch_full (DpNode               *router,
   if (failure && ended < n)
     {
       gdouble hb_timeout = 0;
-      gint64 deadline;
+      gint64 grace_end;
 
       g_object_get (router, "heartbeat-timeout", &hb_timeout, NULL);
-      deadline = g_get_monotonic_time () + (gint64) (hb_timeout * G_USEC_PER_SEC);
+      grace_end = g_get_monotonic_time () + (gint64) (hb_timeout * G_USEC_PER_SEC);
       while (ended < n)
         {
-          gint64 left = deadline - g_get_monotonic_time ();
+          gint64 left = grace_end - g_get_monotonic_time ();
           DpWatchEvent *e = left > 0 ? g_async_queue_timeout_pop (events, (guint64) left) : NULL;
 
           if (e == NULL)

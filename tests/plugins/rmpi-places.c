@@ -172,9 +172,10 @@ timeout (DpRmpiComm *comm, GError **error)
 /* "stop:DIR" (/rmpi/lost/heartbeat): after a barrier rank 1 writes DIR/pid
  * ("PID TIME", its monotonic time) and stops its own node (SIGSTOP: its
  * sockets stay open, only the heartbeats stop); every other rank waits
- * for a message from rank 1 and writes DIR/rank-N ("CODE TIME MESSAGE")
- * when that fails. None finishes: the launcher learns of the loss only from
- * its own heartbeats. */
+ * for a message from rank 1, writes DIR/rank-N ("CODE TIME MESSAGE") when
+ * that fails and ends, as a rank does: its communicator tells the launcher
+ * why (rmpi-failed). Rank 1 never ends: the launcher learns of its loss
+ * only from its own heartbeats. */
 static void
 stop_scenario (DpPlaceChannel *ch, DpRmpiComm *comm, const char *dir)
 {
@@ -201,11 +202,6 @@ stop_scenario (DpPlaceChannel *ch, DpRmpiComm *comm, const char *dir)
 
       g_file_set_contents (file, text, -1, NULL);
     }
-  /* until the launcher stops the node */
-  g_clear_pointer (&error, g_error_free);
-  {
-    g_autoptr(GVariant) none = dp_place_channel_get (ch);
-  }
 }
 
 DP_PLACE_EXPORT void
