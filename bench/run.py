@@ -122,6 +122,7 @@ def command_for(system, workload, build):
         env["DP_PLUGIN_PATH"] = plugins
         # the build's ssh spawner (libdp loads it on the first ssh spawn)
         env["DP_SSH_MODULE"] = os.path.join(build, "libdp", "dp-ssh.so")
+        env["DP_TLS_MODULE"] = os.path.join(build, "libdp", "dp-tls.so")
         env["DP_BENCH_SERVERS_DIR"] = os.path.join(build, "samples", "servers")
         env["DP_BENCH_PLACES_DIR"] = bench   # bench-places.so (W8R)
         return [os.path.join(bench, "libdp-bench"), workload, "--plugin-dir", plugins], env

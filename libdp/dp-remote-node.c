@@ -769,6 +769,8 @@ start_spawn (gpointer data)
   DpRemoteNode *self = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) secret = dp_node_get_secret (self->router, &error);
+  g_autofree char *tls_line = NULL;
+  DpTlsMode mode;
 
   DP_ASSERT_ROUTER_THREAD (self->router);
   if (secret)
@@ -780,6 +782,28 @@ start_spawn (gpointer data)
       g_object_unref (task);
       return;
     }
+  /* TLS: the node gets the master's mode, and credentials when it may
+   * need them: TLS on, or a node on another host (dp-tls.c) */
+  mode = _dp_node_get_tls_mode (self->router);
+  if (mode == DP_TLS_ON ||
+      (mode == DP_TLS_AUTO && !_dp_host_spec_is_local (_dp_node_process_get_host_spec (self->process))))
+    {
+      g_autofree char *name = g_strdup_printf ("libdp node on %s", self->host);
+
+      tls_line = _dp_node_issue_tls_line (self->router, name, &error);
+      if (tls_line == NULL)
+        {
+          g_clear_object (&self->process);
+          _dp_node_spawn_done (self->router, self->host);
+          g_prefix_error (&error, "cannot give the node on %s its TLS credentials: ", self->host);
+          g_task_return_error (task, g_steal_pointer (&error));
+          g_object_unref (task);
+          return;
+        }
+    }
+  _dp_node_process_set_tls (self->process, mode, tls_line);
+  if (tls_line)
+    memset (tls_line, 0, strlen (tls_line));
   dp_node_process_launch_async (self->process, secret, self->requested_port, self->options,
                                 g_task_get_cancellable (task), launched_cb, task);
 }
