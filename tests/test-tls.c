@@ -485,11 +485,11 @@ int
 main (int argc, char **argv)
 {
   dp_test_init (&argc, &argv);
-  g_test_add_func ("/tls/binding", test_binding);
-  g_test_add_func ("/tls/peer", test_peer);
-  g_test_add_func ("/tls/mismatch", test_mismatch);
-  g_test_add_func ("/tls/plain-peer", test_plain_peer);
-  g_test_add_func ("/tls/bad-certificates", test_bad_certificates);
-  g_test_add_func ("/tls/flipped-byte", test_flipped_byte);
+  dp_test_add_func ("/tls/binding", test_binding);
+  dp_test_add_func ("/tls/peer", test_peer);
+  dp_test_add_func ("/tls/mismatch", test_mismatch);
+  dp_test_add_func ("/tls/plain-peer", test_plain_peer);
+  dp_test_add_func ("/tls/bad-certificates", test_bad_certificates);
+  dp_test_add_func ("/tls/flipped-byte", test_flipped_byte);
   return g_test_run ();
 }
