@@ -481,6 +481,24 @@ test_binding (void)
     }
 }
 
+/* dp-launch --tls=on: a node spawned with TLS on, its credentials made
+ * and handed over with no help; a wrong mode is a usage error. */
+static void
+test_dp_launch (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  const char *args[] = { "--tls=on", "--no-stdin", "-m", "\"over tls\"", "localhost:0", "echo", "echo", NULL };
+  const char *bad[] = { "--tls=maybe", "localhost:0", "echo", "echo", NULL };
+
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", args, NULL, NULL, &out, &err), ==, 0);
+  g_assert_cmpstr (out, ==, "\"over tls\"\n");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (dp_test_run_tool ("loader/dp-launch", bad, NULL, NULL, &out, &err), ==, 2);
+  g_assert_nonnull (strstr (err, "--tls wants auto, on or off"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -491,5 +509,6 @@ main (int argc, char **argv)
   dp_test_add_func ("/tls/plain-peer", test_plain_peer);
   dp_test_add_func ("/tls/bad-certificates", test_bad_certificates);
   dp_test_add_func ("/tls/flipped-byte", test_flipped_byte);
+  dp_test_add_func ("/tls/dp-launch", test_dp_launch);
   return g_test_run ();
 }

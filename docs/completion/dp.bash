@@ -37,10 +37,11 @@ _dp_launch()
         --node-path|--cookie-file|--ssh-identity|--ssh-known-hosts|--ssh-config|--hosts|-H)
             COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
         --message|-m|--named|-n|--attach|-a|--signature|-s|--ready-timeout) return ;;
+        --tls) COMPREPLY=($(compgen -W "auto on off" -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "--message --named --thunk --isolate --connect --attach --no-wait
-            --local --ssh --node-path --plugin-dir --cookie-file --signature --no-stdin
+            --local --ssh --node-path --plugin-dir --cookie-file --tls --signature --no-stdin
             --ready-timeout --accept-new-host-key --ssh-identity --ssh-known-hosts --ssh-config
             --hosts --list --log-json --events-json --verbose --version --help" -- "$cur"))
         return
@@ -49,7 +50,7 @@ _dp_launch()
     local i n=0 args=()
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            --message|-m|--named|-n|--attach|-a|--signature|-s|--ready-timeout|--plugin-dir|-P|\
+            --message|-m|--named|-n|--attach|-a|--signature|-s|--ready-timeout|--plugin-dir|-P|--tls|\
             --node-path|--cookie-file|--ssh-identity|--ssh-known-hosts|--ssh-config|--hosts|-H) ((i++)) ;;
             -*) ;;
             *) args+=("${words[i]}"); ((n++)) ;;
