@@ -513,7 +513,8 @@ read_again (DpConnection *conn)
 }
 
 /* Router thread. Up to @len bytes: > 0 read, 0 the peer closed, -1 with
- * errno (EAGAIN: nothing now; EPROTO: TLS failed, @io_error says why). */
+ * errno (EAGAIN: nothing now; EPROTO: TLS failed, ECONNRESET: the socket
+ * did; @io_error says why). */
 static gssize
 conn_read (DpConnection *conn,
            guint8       *buf,
@@ -533,7 +534,9 @@ conn_read (DpConnection *conn,
     {
       g_free (conn->io_error);
       conn->io_error = g_strdup (error->message);
-      errno = EPROTO;
+      /* TLS itself failed (a record that fails its authentication: bytes
+       * altered in flight), or the socket did (a reset: the peer went) */
+      errno = error->domain == G_TLS_ERROR ? EPROTO : ECONNRESET;
     }
   g_error_free (error);
   return -1;
@@ -2190,7 +2193,7 @@ handle_input_rounds (DpConnection *conn)
             }
         }
 
-      if (n <= 0 && conn->tin && conn->state == STATE_HANDSHAKE &&
+      if (n <= 0 && conn->tin && conn->state == STATE_HANDSHAKE && conn->role == DP_CONNECTION_CLIENT &&
           (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)))
         {
           /* TLS 1.3: the client's handshake ends before the server has
@@ -2220,7 +2223,7 @@ handle_input_rounds (DpConnection *conn)
       close_with (conn, g_error_new (DP_ERROR, errno == EPROTO ? DP_ERROR_PROTOCOL
                                                                : DP_ERROR_CONNECTION_CLOSED,
                                      "reading from %s failed: %s", conn->peer,
-                                     errno == EPROTO && conn->io_error
+                                     conn->tin && conn->io_error
                                      ? conn->io_error : g_strerror (errno)));
       return;
     }
