@@ -732,11 +732,15 @@ test_tls (void)
 
   address = dp_remote_node_dup_address (m->node);
   g_object_set (plain, "tls", DP_TLS_OFF, NULL);
+  /* the node says why, in its log (which its master shows) */
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                      "*does not speak TLS, which this side requires on this connection*");
   node = dp_remote_node_connect (plain, address, dp_remote_node_get_port (m->node), NULL, &error);
   g_assert_null (node);
   g_assert_error (error, DP_ERROR, DP_ERROR_AUTH_FAILED);
   g_assert_nonnull (strstr (error->message, "requires TLS on this connection, which this side has off"));
   g_assert_true (dp_remote_node_is_alive (m->node));
+  g_clear_error (&error);
   {
     g_autoptr(GVariant) back = NULL;
 
