@@ -477,6 +477,8 @@ test_binding (void)
       {
         GTlsProtocolVersion v = g_tls_connection_get_protocol_version (G_TLS_CONNECTION (tc));
         g_assert_cmpint (v, ==, G_TLS_PROTOCOL_VERSION_TLS_1_3);
+        g_autofree char *suite = g_tls_connection_get_ciphersuite_name (G_TLS_CONNECTION (tc));
+        g_test_message ("TLS 1.3, %s", suite);
       }
     }
 }
