@@ -225,17 +225,6 @@ pair_connect (Pair *p, gboolean proxy, GError **error)
   return dp_remote_node_connect (p->master, "127.0.0.1", port, NULL, error);
 }
 
-static DpRemoteConnection *
-launch_echo (DpRemoteNode *node)
-{
-  g_autoptr(GError) error = NULL;
-  DpRemoteConnection *rc = dp_remote_node_launch_place (node, "echo", "echo", 0, NULL);
-
-  g_assert_true (dp_remote_connection_wait_ready (rc, NULL, &error));
-  g_assert_no_error (error);
-  return rc;
-}
-
 /* TLS on over loopback, credentials made with no help (the CA next to the
  * test's cookie): messages go and come back, and a proxy in between sees
  * none of them in the clear; with TLS off it does (the control). */
@@ -250,7 +239,7 @@ test_peer (void)
       g_autoptr(DpRemoteConnection) rc = NULL;
 
       g_assert_no_error (error);
-      rc = launch_echo (node);
+      rc = dp_test_launch_ready (node, "echo", "echo");
       dp_test_assert_echoes (rc, "a secret message 0123456789");
       g_assert_cmpint (proxy_saw (p.proxy, "a secret message 0123456789"), ==, !tls);
       g_assert_cmpint (proxy_saw (p.proxy, "echo"), ==, !tls);
@@ -280,7 +269,7 @@ test_mismatch (void)
     g_autoptr(DpRemoteConnection) rc = NULL;
 
     g_assert_no_error (error);
-    rc = launch_echo (node);
+    rc = dp_test_launch_ready (node, "echo", "echo");
     dp_test_assert_echoes (rc, "plain on loopback");
     g_assert_true (proxy_saw (p.proxy, "plain on loopback"));
     g_clear_object (&rc);
@@ -402,7 +391,7 @@ test_flipped_byte (void)
   g_autoptr(GVariant) reply = NULL;
 
   g_assert_no_error (error);
-  rc = launch_echo (node);
+  rc = dp_test_launch_ready (node, "echo", "echo");
   dp_test_assert_echoes (rc, "before");
   dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING, "*reading from*failed*");
   dp_test_allow_log ("Dp", G_LOG_LEVEL_WARNING, "*");
