@@ -33,15 +33,15 @@ _dp_launch()
     _init_completion 2>/dev/null || { cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
     COMPREPLY=()
     case $prev in
+        --tls) COMPREPLY=($(compgen -W "auto on off" -- "$cur")); return ;;
         --plugin-dir|-P) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --node-path|--cookie-file|--ssh-identity|--ssh-known-hosts|--ssh-config|--hosts|-H)
             COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
         --message|-m|--named|-n|--attach|-a|--signature|-s|--ready-timeout) return ;;
-        --tls) COMPREPLY=($(compgen -W "auto on off" -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--message --named --thunk --isolate --connect --attach --no-wait
-            --local --ssh --node-path --plugin-dir --cookie-file --tls --signature --no-stdin
+        COMPREPLY=($(compgen -W "--message --named --thunk --isolate --connect --attach --no-wait --tls
+            --local --ssh --node-path --plugin-dir --cookie-file --signature --no-stdin
             --ready-timeout --accept-new-host-key --ssh-identity --ssh-known-hosts --ssh-config
             --hosts --list --log-json --events-json --verbose --version --help" -- "$cur"))
         return
@@ -50,8 +50,9 @@ _dp_launch()
     local i n=0 args=()
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            --message|-m|--named|-n|--attach|-a|--signature|-s|--ready-timeout|--plugin-dir|-P|--tls|\
+            --message|-m|--named|-n|--attach|-a|--signature|-s|--ready-timeout|--plugin-dir|-P|\
             --node-path|--cookie-file|--ssh-identity|--ssh-known-hosts|--ssh-config|--hosts|-H) ((i++)) ;;
+            --tls) ((i++)) ;;
             -*) ;;
             *) args+=("${words[i]}"); ((n++)) ;;
         esac
