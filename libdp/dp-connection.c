@@ -83,13 +83,12 @@
  * session's channel binding (tls-exporter, RFC 9266) mixed into the MAC,
  * so that a relay holding two TLS sessions cannot pass one side's proof
  * on to the other. TLS reads return at most one record (16 KiB) and may
- * leave decrypted bytes buffered that the socket's poll does not report
- * (a record larger than the room left): the reader reads on after a full
- * record or a full buffer (TLS_MORE()), and when it leaves early (its
- * bounded rounds, a stall) it comes back through the source's ready time
- * instead of the poll. Bytes altered in flight fail the record's
- * authentication: the read fails and the connection closes; nothing of the
- * record is delivered.
+ * leave bytes in the session that the socket's poll does not report: the
+ * reader reads on until the stream would block (TLS_MORE()), and when it
+ * leaves early (its bounded rounds, a stall) it comes back through the
+ * source's ready time instead of the poll. Bytes altered in flight fail
+ * the record's authentication: the read fails and the connection closes;
+ * nothing of the record is delivered.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -118,13 +117,11 @@
 #define HANDSHAKE_TIMEOUT_S 10
 #define SEG_MAX          (64 * 1024)   /* data queue segments: where control frames may go in */
 #define TLS_RECORD       (16 * 1024)   /* a TLS record's payload: what one TLS write takes */
-/* A TLS read returns one record's bytes at most, and GnuTLS reads a record
- * from the socket exactly (its header, then its body): once a read has
- * returned less than there was room for, the session holds nothing more
- * and the socket's poll is right again, as without TLS — unless the record
- * was a full one, the sign of a stream, where reading on saves a trip
- * through the poll. */
-#define TLS_MORE(conn, n) ((conn)->tin != NULL && (gsize) (n) == TLS_RECORD)
+/* A TLS read returns one record's bytes at most, and the session may hold
+ * more (read from the socket with it) that the socket's poll does not
+ * report: with TLS the reader reads on until the stream would block,
+ * whatever a read returned. */
+#define TLS_MORE(conn, n) ((conn)->tin != NULL)
 #define CTRL_MAX         (256 * 1024)  /* a place's log records wait beyond this */
 /* a segment of the data queue that starts inside a frame (a large payload
  * queued by reference): control frames cannot go in before it */
