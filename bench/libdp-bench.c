@@ -1,6 +1,9 @@
 /* libdp-bench: the benchmark workloads on libdp's public API
  *
- *   libdp-bench WORKLOAD      (W0 W1 W2 W2R W3 W3B W4 W5 W6 W7 W8 W8R)
+ *   libdp-bench WORKLOAD      (W0 W1 W2 W2R W3 W3B W4 W2T W3T W4T W5 W6 W7 W8 W8R)
+ *
+ * W2T, W3T and W4T are W2, W3 and W4 with TLS on (DpNode:tls, over
+ * loopback; credentials from the CA next to the cookie).
  *
  * Prints one JSON line {"workload":..,"value":..,"unit":..,"ok":true,...}
  * and exits 0; a wrong result (count, byte total, value) exits 1. Nodes are
@@ -51,11 +54,14 @@ options (void)
   return o;
 }
 
+/* "T" for W2T, W3T, W4T: the workload with TLS on */
+static const char *suffix = "";
+
 static void
 report (const char *w, double value, const char *unit, const char *extra)
 {
-  printf ("{\"workload\":\"%s\",\"system\":\"libdp\",\"value\":%.6g,\"unit\":\"%s\",\"ok\":true%s%s}\n",
-          w, value, unit, extra ? "," : "", extra ? extra : "");
+  printf ("{\"workload\":\"%s%s\",\"system\":\"libdp\",\"value\":%.6g,\"unit\":\"%s\",\"ok\":true%s%s}\n",
+          w, suffix, value, unit, extra ? "," : "", extra ? extra : "");
 }
 
 static DpRemoteConnection *
@@ -647,7 +653,8 @@ main (int argc, char **argv)
       plugin_dir = argv[i + 1];
   if (argc < 2)
     {
-      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W2R|W3|W3B|W4|W5|W6|W7|W8|W8R [--plugin-dir DIR]\n");
+      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W2R|W3|W3B|W4|W2T|W3T|W4T|W5|W6|W7|W8|W8R [--plugin-dir DIR]
+");
       return 2;
     }
   w = argv[1];
@@ -657,6 +664,14 @@ main (int argc, char **argv)
       return 0;
     }
   node = dp_node_new ();
+  if (strcmp (w, "W2T") == 0 || strcmp (w, "W3T") == 0 || strcmp (w, "W4T") == 0)
+    {
+      /* TLS on over loopback: the credentials from the CA next to the
+       * cookie, the node's handed over on its standard input */
+      g_object_set (node, "tls", DP_TLS_ON, NULL);
+      suffix = "T";
+      w = w[1] == '2' ? "W2" : w[1] == '3' ? "W3" : "W4";
+    }
   if (strcmp (w, "W1") == 0) w1 (node);
   else if (strcmp (w, "W1S") == 0) w1s (node);
   else if (strcmp (w, "W2") == 0) w2 (node);

@@ -15,7 +15,9 @@ all alike. W2C is W2 run while two busy loops (child processes of this
 script, started before that run and killed after it, whatever happens) hold
 the cores, the same for every system. W8 is libdp's alone: a place's round
 trips to a place on another node, directly node to node and relayed through
-the master, both in each run. W5 (RMPI allreduce, barrier and broadcast
+the master, both in each run. W2T, W3T and W4T are libdp's W2, W3 and W4
+with TLS on (over loopback), compared with the baselines' plain W2, W3 and
+W4 of the same run. W5 (RMPI allreduce, barrier and broadcast
 with 4 ranks) runs for libdp and Open MPI over TCP (mpirun, btl tcp,self)
 only. Each run is a fresh process printing one JSON line. Any run that
 reports ok:false, crashes, prints no result or times out makes the exit
@@ -44,7 +46,11 @@ import subprocess
 import sys
 import time
 
-WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W2R", "W3", "W3B", "W4", "W5", "W6", "W7", "W8", "W8R"]
+WORKLOADS = ["W0", "W1", "W1S", "W2", "W2C", "W2R", "W3", "W3B", "W4", "W2T", "W3T", "W4T", "W5", "W6", "W7",
+             "W8", "W8R"]
+# W2, W3 and W4 with TLS on (DpNode:tls, over loopback): libdp only; their
+# ratios are over the baselines' plain W2, W3, W4 of the same run
+TLS_BASE = {"W2T": "W2", "W3T": "W3", "W4T": "W4"}
 # a workload run by another one's program, under a load the harness makes
 PROGRAM_WORKLOAD = {"W2C": "W2"}
 # W3B is W3 through libdp's batch API (put_many/get_many); the baselines,
@@ -75,6 +81,8 @@ def applies(system, workload):
         return system == "libdp"   # an RPC over libdp's stubs; compare with W2
     if workload == "W5":
         return system in ("libdp", "openmpi")
+    if workload in TLS_BASE:
+        return system == "libdp"
     if system == "openmpi":
         return False
     if workload == "W1S":
@@ -101,6 +109,9 @@ DESCRIPTION = {
     "W3": ("200,000 one-way 64-byte messages", "msg/s"),
     "W3B": ("W3 in batches of 64 (put_many/get_many; baselines: their W3)", "msg/s"),
     "W4": ("256 one-way 4 MiB messages", "MB/s"),
+    "W2T": ("W2 with TLS on (loopback)", "us/rt"),
+    "W3T": ("W3 with TLS on (loopback)", "msg/s"),
+    "W4T": ("W4 with TLS on (loopback)", "MB/s"),
     "W6": ("spawn 8 nodes at once, 1 reply each", "ms"),
     "W7": ("1,000 places on one node, 1 reply each", "ms"),
     "W5": ("RMPI allreduce of one double, 4 ranks (barrier, broadcast: below)", "us/op"),
@@ -132,6 +143,7 @@ def command_for(system, workload, build):
         env["DP_PLUGIN_PATH"] = plugins
         # the build's ssh spawner (libdp loads it on the first ssh spawn)
         env["DP_SSH_MODULE"] = os.path.join(build, "libdp", "dp-ssh.so")
+        env["DP_TLS_MODULE"] = os.path.join(build, "libdp", "dp-tls.so")
         env["DP_BENCH_SERVERS_DIR"] = os.path.join(build, "samples", "servers")
         env["DP_BENCH_PLACES_DIR"] = bench   # bench-places.so (W8R)
         return [os.path.join(bench, "libdp-bench"), workload, "--plugin-dir", plugins], env
@@ -494,6 +506,8 @@ def main():
         lib = per.get("libdp", {}).get("median")
         for b in BASELINES:
             base = per.get(b, {}).get("median")
+            if w in TLS_BASE and TLS_BASE[w] in samples and samples[TLS_BASE[w]].get(b):
+                base = statistics.median(samples[TLS_BASE[w]][b])
             if lib is not None and base:
                 ratios[b] = lib / base
         summary[w] = {"description": DESCRIPTION[w][0], "unit": unit,
@@ -560,6 +574,20 @@ def main():
     out.append("↓ a time, lower is better; ↑ a rate, higher is better. libdp ÷ baseline is libdp's median")
     out.append("over the baseline's: for a time, how many times longer libdp takes (above 1× = slower);")
     out.append("for a rate, libdp's rate as a fraction of the baseline's (below 1× = slower).")
+    tls_cost = []
+    for w, bw in TLS_BASE.items():
+        if w in workloads and bw in workloads and "libdp" in present:
+            on = summary[w]["systems"]["libdp"]["median"]
+            off = summary[bw]["systems"]["libdp"]["median"]
+            if on and off:
+                better_high = summary[w]["unit"] in HIGHER_IS_BETTER
+                tls_cost.append("%s %.2f× (%s ÷ %s%s)" % (w, off / on if better_high else on / off, w, bw,
+                                                          ", rates inverted" if better_high else ""))
+    if tls_cost:
+        out.append("")
+        out.append("TLS cost, libdp with TLS on over the same with it off, in time (above 1× = slower): "
+                   + "; ".join(tls_cost) + ". Goals: W2T at most 1.5× W2; W4T at least 0.5× raw TCP's W4"
+                   " (the raw-tcp column of the W4T row).")
     if "W7" in workloads:
         rss = []
         for s in present:

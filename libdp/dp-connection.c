@@ -67,6 +67,29 @@
  * and the error on either side names where its secret came from (a cookie
  * file, standard input), which is what a user has to look at.
  *
+ * TLS (dp-tls.c says when and with which credentials). The bytes go
+ * through one of two byte movers and nothing else changes: conn_read()
+ * and conn_writev() call recv()/sendmsg() on the socket, or, once the TLS
+ * handshake has completed, read and write the GTlsConnection's pollable
+ * streams, which move the same bytes, encrypted, over the same socket. The
+ * frame reader, the writer, the queues and the flow control are the same.
+ * The HELLO is the preamble both sides send in the clear: its TLS flag
+ * says whether the side will speak TLS, and a side that finds the peer's
+ * flag different from its own closes with an error that says which side
+ * has TLS off. With TLS, the socket's watch is removed while GIO runs the
+ * handshake (in its own thread; the handshake timeout still runs), the
+ * peer's certificate is checked against the cluster's CA (mutual TLS),
+ * and the proofs of the secret are then exchanged inside TLS with the
+ * session's channel binding (tls-exporter, RFC 9266) mixed into the MAC,
+ * so that a relay holding two TLS sessions cannot pass one side's proof
+ * on to the other. TLS reads return at most one record (16 KiB) and may
+ * leave bytes in the session that the socket's poll does not report: the
+ * reader reads on until the stream would block (TLS_MORE()), and when it
+ * leaves early (its bounded rounds, a stall) it comes back through the
+ * source's ready time instead of the poll. Bytes altered in flight fail
+ * the record's authentication: the read fails and the connection closes;
+ * nothing of the record is delivered.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-private.h"
@@ -94,6 +117,12 @@
 #define SHARE_MIN        (16 * 1024)   /* input read at once before payloads refer to it */
 #define HANDSHAKE_TIMEOUT_S 10
 #define SEG_MAX          (64 * 1024)   /* data queue segments: where control frames may go in */
+#define TLS_RECORD       (16 * 1024)   /* a TLS record's payload: what one TLS write takes */
+/* A TLS read returns one record's bytes at most, and the session may hold
+ * more (read from the socket with it) that the socket's poll does not
+ * report: with TLS the reader reads on until the stream would block,
+ * whatever a read returned. */
+#define TLS_MORE(conn, n) ((conn)->tin != NULL)
 #define CTRL_MAX         (256 * 1024)  /* a place's log records wait beyond this */
 /* a segment of the data queue that starts inside a frame (a large payload
  * queued by reference): control frames cannot go in before it */
@@ -237,6 +266,20 @@ struct _DpConnection
   GMutex                     chan_lock;
   GHashTable                *channels;       /* id -> DpChannelEntry */
   gint                       next_id;
+
+  /* TLS: @tls set before _dp_connection_start() (NULL: plain TCP); the
+   * rest router thread only, but @tout, set under @out_lock before the
+   * proofs are sent, is read by the writer (out_lock publishes it) */
+  DpTls                     *tls;
+  GTlsConnection            *tconn;          /* once the handshake started */
+  GCancellable              *tls_cancel;
+  GPollableInputStream      *tin;            /* once it completed */
+  GPollableOutputStream     *tout;
+  GBytes                    *binding;        /* channel binding data, in the proofs */
+  char                      *tls_refusal;    /* why the peer's certificate was refused */
+  char                      *io_error;       /* why the last TLS read failed */
+  guint8                    *tls_wbuf;       /* small segments gathered into one record */
+  gboolean                   tls_more;       /* decrypted input may be left: read again */
 };
 
 typedef struct {
@@ -387,6 +430,14 @@ conn_source_dispatch (GSource     *source,
   GIOCondition revents = conn->fd_tag ? g_source_query_unix_fd (source, conn->fd_tag) : 0;
 
   _dp_connection_ref (conn);
+  if (G_UNLIKELY (conn->tls_more))
+    {
+      /* decrypted bytes left in the TLS session (see the header) */
+      conn->tls_more = FALSE;
+      g_source_set_ready_time (source, -1);
+      if (conn->state != STATE_CLOSED && !conn->in_paused && conn->fd_tag)
+        revents |= G_IO_IN;
+    }
   if (revents & G_IO_OUT)
     handle_output (conn);
   if (conn->state != STATE_CLOSED && conn->in_paused && (revents & G_IO_ERR))
@@ -455,6 +506,93 @@ flush_source_dispatch (GSource     *source,
 static GSourceFuncs flush_source_funcs = {
   NULL, NULL, flush_source_dispatch, conn_source_finalize, NULL, NULL,
 };
+
+/* ---- byte I/O: the socket, or the TLS session over it ---- */
+
+/* Router thread: come back to read what the TLS session may hold. */
+static void
+read_again (DpConnection *conn)
+{
+  conn->tls_more = TRUE;
+  if (conn->source)
+    g_source_set_ready_time (conn->source, 0);
+}
+
+/* Router thread. Up to @len bytes: > 0 read, 0 the peer closed, -1 with
+ * errno (EAGAIN: nothing now; EPROTO: TLS failed, ECONNRESET: the socket
+ * did; @io_error says why). */
+static gssize
+conn_read (DpConnection *conn,
+           guint8       *buf,
+           gsize         len)
+{
+  GError *error = NULL;
+  gssize n;
+
+  if (conn->tin == NULL)
+    return recv (conn->fd, buf, len, MSG_DONTWAIT);
+  n = g_pollable_input_stream_read_nonblocking (conn->tin, buf, len, NULL, &error);
+  if (n >= 0)
+    return n;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    errno = EAGAIN;
+  else
+    {
+      g_free (conn->io_error);
+      conn->io_error = g_strdup (error->message);
+      /* TLS itself failed (a record that fails its authentication: bytes
+       * altered in flight), or the socket did (a reset: the peer went) */
+      errno = error->domain == G_TLS_ERROR ? EPROTO : ECONNRESET;
+    }
+  g_error_free (error);
+  return -1;
+}
+
+/* The writer (one thread at a time, out_lock not held): as sendmsg().
+ * With TLS, one record: the first vector if it fills one, else what fits
+ * gathered; after EAGAIN the next call starts with the same bytes, as the
+ * TLS library wants (it sends the record it had made). */
+static gssize
+conn_writev (DpConnection *conn,
+             struct iovec *iov,
+             gsize         n_iov)
+{
+  GError *error = NULL;
+  const guint8 *data;
+  gsize len = 0;
+  gssize n;
+
+  if (conn->tout == NULL)
+    {
+      struct msghdr msg = { 0 };
+
+      msg.msg_iov = iov;
+      msg.msg_iovlen = n_iov;
+      return sendmsg (conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+  if (iov[0].iov_len >= TLS_RECORD || n_iov == 1)
+    {
+      data = iov[0].iov_base;
+      len = MIN (iov[0].iov_len, (gsize) TLS_RECORD);
+    }
+  else
+    {
+      for (gsize i = 0; i < n_iov && len < TLS_RECORD; i++)
+        {
+          gsize take = MIN (iov[i].iov_len, TLS_RECORD - len);
+
+          memcpy (conn->tls_wbuf + len, iov[i].iov_base, take);
+          len += take;
+        }
+      data = conn->tls_wbuf;
+    }
+  n = g_pollable_output_stream_write_nonblocking (conn->tout, data, len, NULL, &error);
+  if (n >= 0)
+    return n;
+  errno = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) ? EAGAIN : EPIPE;
+  g_error_free (error);
+  return -1;
+}
 
 /* ---- life cycle ---- */
 
@@ -533,6 +671,13 @@ _dp_connection_unref (DpConnection *conn)
 {
   if (!g_atomic_ref_count_dec (&conn->ref))
     return;
+  g_clear_object (&conn->tconn);
+  g_clear_object (&conn->tls_cancel);
+  g_clear_pointer (&conn->tls, _dp_tls_unref);
+  g_clear_pointer (&conn->binding, g_bytes_unref);
+  g_free (conn->tls_refusal);
+  g_free (conn->io_error);
+  g_free (conn->tls_wbuf);
   g_clear_object (&conn->sconn);
   g_main_context_unref (conn->context);
   g_bytes_unref (conn->secret);
@@ -620,7 +765,18 @@ _dp_connection_start (DpConnection *conn)
 
   _dp_wire_hello_build (hello, conn->own_nonce);
   _dp_wire_hello_set_max_frame (hello, conn->max_frame);
+  _dp_wire_hello_set_flags (hello, conn->tls ? DP_HELLO_FLAG_TLS : 0);
   send_raw (conn, hello, sizeof hello);
+}
+
+/* Before _dp_connection_start(): speak TLS with these credentials. */
+void
+_dp_connection_set_tls (DpConnection *conn,
+                        DpTls        *tls)
+{
+  g_return_if_fail (conn->source == NULL);
+  g_clear_pointer (&conn->tls, _dp_tls_unref);
+  conn->tls = tls ? _dp_tls_ref (tls) : NULL;
 }
 
 void
@@ -718,6 +874,9 @@ close_with (DpConnection *conn,
       g_source_destroy (conn->heartbeat);
       g_clear_pointer (&conn->heartbeat, g_source_unref);
     }
+  if (conn->tls_cancel)
+    g_cancellable_cancel (conn->tls_cancel);
+  /* the socket itself: a TLS close would wait to send close_notify */
   g_io_stream_close (G_IO_STREAM (conn->sconn), NULL, NULL);
 
   _dp_connection_ref (conn);
@@ -848,7 +1007,6 @@ flush_locked (DpConnection *conn)
   conn->writing = TRUE;
   while (!conn->out_closed)
     {
-      struct msghdr msg = { 0 };
       gsize n_iov = 0;
       gssize n;
       GList *l;
@@ -882,11 +1040,8 @@ flush_locked (DpConnection *conn)
           iov[n_iov].iov_len = size - off;
           n_iov++;
         }
-      msg.msg_iov = iov;
-      msg.msg_iovlen = n_iov;
-
       g_mutex_unlock (&conn->out_lock);
-      n = sendmsg (conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      n = conn_writev (conn, iov, n_iov);
       _dp_mutex_lock (&conn->out_lock);
 
       if (n < 0)
@@ -1356,6 +1511,8 @@ resume_in_router (gpointer data)
           conn->hup_while_paused = FALSE;
         }
       update_poll (conn);
+      if (conn->tin)
+        read_again (conn);   /* what the TLS session holds is not polled */
     }
 }
 
@@ -1760,6 +1917,140 @@ refuse (DpConnection *conn)
                                  conn->peer, conn->secret_source));
 }
 
+/* The proof of the secret a client sends first, over the session's
+ * channel binding when it is TLS. */
+static void
+send_client_proof (DpConnection *conn)
+{
+  guint8 proof[DP_AUTH_LEN];
+
+  _dp_wire_auth_compute_bound (conn->secret, 'C', conn->peer_nonce, conn->own_nonce,
+                               conn->binding, proof);
+  send_raw (conn, proof, sizeof proof);
+}
+
+/* The HELLOs' TLS flags: both on, or both off. Closes the connection
+ * (FALSE) otherwise, saying which side has TLS off. */
+static gboolean
+tls_agree (DpConnection *conn,
+           guint         peer_flags)
+{
+  gboolean peer_tls = (peer_flags & DP_HELLO_FLAG_TLS) != 0;
+
+  if (peer_tls == (conn->tls != NULL))
+    return TRUE;
+  close_with (conn, g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
+                                 conn->tls
+                                 ? "%s does not speak TLS, which this side requires on this "
+                                   "connection: the peer has TLS off (DpNode:tls, --tls) or is "
+                                   "a libdp without TLS"
+                                 : "%s requires TLS on this connection, which this side has "
+                                   "off (DpNode:tls, --tls)", conn->peer));
+  return FALSE;
+}
+
+/* GIO found the peer's certificate not trusted (it knows no CA: the
+ * connection has no database): it is if the cluster's CA issued it and it
+ * is valid now. Emitted during the handshake, which holds a reference. */
+static gboolean
+tls_accept_certificate (GTlsConnection       *tconn,
+                        GTlsCertificate      *peer_cert,
+                        GTlsCertificateFlags  errors,
+                        gpointer              data)
+{
+  DpConnection *conn = data;
+  char *why = NULL;
+
+  if (_dp_tls_check_peer (conn->tls, peer_cert, &why))
+    return TRUE;
+  g_free (conn->tls_refusal);
+  conn->tls_refusal = why;
+  return FALSE;
+}
+
+static void
+tls_handshake_done (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      data)
+{
+  DpConnection *conn = data;
+  GError *error = NULL;
+  gboolean ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error);
+  g_autoptr(GByteArray) binding = NULL;
+
+  g_signal_handlers_disconnect_by_data (source, conn);
+  if (conn->state == STATE_CLOSED)
+    ;
+  else if (!ok)
+    close_with (conn, conn->tls_refusal
+                      ? g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
+                                     "TLS with %s refused: %s", conn->peer, conn->tls_refusal)
+                      : g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
+                                     "TLS handshake with %s failed: %s (a node refuses a "
+                                     "certificate its cluster's CA did not issue, or one that "
+                                     "expired: do both sides use the same cluster CA?)",
+                                     conn->peer, error->message));
+  else if (binding = g_byte_array_new (),
+           !g_tls_connection_get_channel_binding_data (conn->tconn, DP_TLS_BINDING, binding, &error))
+    close_with (conn, g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
+                                   "TLS with %s: no channel binding: %s", conn->peer,
+                                   error->message));
+  else
+    {
+      conn->binding = g_byte_array_free_to_bytes (g_steal_pointer (&binding));
+      _dp_mutex_lock (&conn->out_lock);
+      conn->tls_wbuf = g_malloc (TLS_RECORD);
+      conn->tin = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (G_IO_STREAM (conn->tconn)));
+      conn->tout = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (G_IO_STREAM (conn->tconn)));
+      g_mutex_unlock (&conn->out_lock);
+      conn->fd_tag = g_source_add_unix_fd (conn->source, conn->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+      if (conn->role == DP_CONNECTION_CLIENT)
+        send_client_proof (conn);
+      read_again (conn);   /* the peer's proof may already be in the session */
+    }
+  g_clear_error (&error);
+  _dp_connection_unref (conn);
+}
+
+/* After the HELLOs, both with the TLS flag: GIO's TLS over the socket,
+ * which is not watched until the handshake is done. */
+static void
+tls_start (DpConnection *conn)
+{
+  GError *error = NULL;
+  GIOStream *tstream;
+
+  DP_ASSERT_OWNER_CONTEXT (conn->context);
+  g_source_remove_unix_fd (conn->source, conn->fd_tag);
+  conn->fd_tag = NULL;
+  if (conn->role == DP_CONNECTION_SERVER)
+    tstream = g_tls_server_connection_new (G_IO_STREAM (conn->sconn),
+                                           _dp_tls_get_certificate (conn->tls), &error);
+  else
+    tstream = g_tls_client_connection_new (G_IO_STREAM (conn->sconn), NULL, &error);
+  if (tstream == NULL)
+    {
+      close_with (conn, g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
+                                     "cannot speak TLS with %s: %s (is glib-networking "
+                                     "installed?)", conn->peer, error->message));
+      g_error_free (error);
+      return;
+    }
+  conn->tconn = G_TLS_CONNECTION (tstream);
+  if (conn->role == DP_CONNECTION_SERVER)
+    g_object_set (tstream, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED, NULL);
+  else
+    g_tls_connection_set_certificate (conn->tconn, _dp_tls_get_certificate (conn->tls));
+  /* no system CAs: only the cluster's, in tls_accept_certificate() */
+  g_tls_connection_set_database (conn->tconn, NULL);
+  /* the frames say where a stream ends; the socket is closed, not TLS */
+  g_tls_connection_set_require_close_notify (conn->tconn, FALSE);
+  g_signal_connect (conn->tconn, "accept-certificate", G_CALLBACK (tls_accept_certificate), conn);
+  conn->tls_cancel = g_cancellable_new ();
+  g_tls_connection_handshake_async (conn->tconn, G_PRIORITY_DEFAULT, conn->tls_cancel,
+                                    tls_handshake_done, _dp_connection_ref (conn));
+}
+
 /* Returns the number of bytes used, or 0 when more are needed; closes the
  * connection on a failed handshake. */
 static gsize
@@ -1781,12 +2072,12 @@ handle_handshake (DpConnection *conn,
         }
       conn->got_hello = TRUE;
       g_atomic_int_set (&conn->peer_max_frame, (guint) _dp_wire_hello_get_max_frame (data));
-      if (conn->role == DP_CONNECTION_CLIENT)
-        {
-          guint8 proof[DP_AUTH_LEN];
-          _dp_wire_auth_compute (conn->secret, 'C', conn->peer_nonce, conn->own_nonce, proof);
-          send_raw (conn, proof, sizeof proof);
-        }
+      if (!tls_agree (conn, _dp_wire_hello_get_flags (data)))
+        return 0;
+      if (conn->tls)
+        tls_start (conn);   /* the client's proof follows the TLS handshake */
+      else if (conn->role == DP_CONNECTION_CLIENT)
+        send_client_proof (conn);
       return DP_HELLO_LEN;
     }
 
@@ -1802,15 +2093,18 @@ handle_handshake (DpConnection *conn,
     {
       guint8 proof[DP_AUTH_LEN];
 
-      if (!_dp_wire_auth_verify (conn->secret, 'C', conn->own_nonce, conn->peer_nonce, data))
+      if (!_dp_wire_auth_verify_bound (conn->secret, 'C', conn->own_nonce, conn->peer_nonce,
+                                       conn->binding, data))
         {
           refuse (conn);
           return 0;
         }
-      _dp_wire_auth_compute (conn->secret, 'S', conn->peer_nonce, conn->own_nonce, proof);
+      _dp_wire_auth_compute_bound (conn->secret, 'S', conn->peer_nonce, conn->own_nonce,
+                                   conn->binding, proof);
       send_raw (conn, proof, sizeof proof);
     }
-  else if (!_dp_wire_auth_verify (conn->secret, 'S', conn->own_nonce, conn->peer_nonce, data))
+  else if (!_dp_wire_auth_verify_bound (conn->secret, 'S', conn->own_nonce, conn->peer_nonce,
+                                        conn->binding, data))
     {
       refuse (conn);
       return 0;
@@ -1838,7 +2132,11 @@ process_input (DpConnection *conn)
 
       if (conn->state == STATE_HANDSHAKE)
         {
-          gsize used = handle_handshake (conn, conn->in + pos, avail);
+          gsize used;
+
+          if (conn->tconn && conn->tin == NULL)
+            break;   /* the TLS handshake runs */
+          used = handle_handshake (conn, conn->in + pos, avail);
           if (used == 0)
             break;
           pos += used;
@@ -1972,12 +2270,14 @@ handle_input_rounds (DpConnection *conn)
 
       if (input_stalled (conn))
         return;
+      if (conn->tconn && conn->tin == NULL)
+        return;   /* the TLS handshake reads the socket now */
 
       if (conn->big)
         {
           gsize room = big_room (conn);
 
-          n = recv (conn->fd, conn->big_buf + conn->big_have, room, MSG_DONTWAIT);
+          n = conn_read (conn, conn->big_buf + conn->big_have, room);
           if (n > 0)
             {
               g_autoptr(GBytes) body = NULL;
@@ -1997,8 +2297,8 @@ handle_input_rounds (DpConnection *conn)
                 }
               /* less than there was room for: the socket is empty (the
                * poll, level-triggered, reports what comes next), so no
-               * read that would only say EAGAIN */
-              if ((gsize) n < room)
+               * read that would only say EAGAIN; see TLS_MORE() */
+              if ((gsize) n < room && !TLS_MORE (conn, n))
                 return;
               continue;
             }
@@ -2012,19 +2312,36 @@ handle_input_rounds (DpConnection *conn)
             }
           gsize room = conn->in_cap - conn->in_len;
 
-          n = recv (conn->fd, conn->in + conn->in_len, room, MSG_DONTWAIT);
+          /* a side that will speak TLS reads the HELLO and not a byte
+           * more: what follows it is the TLS handshake's */
+          if (conn->tls && !conn->got_hello)
+            room = MIN (room, DP_HELLO_LEN - conn->in_len);
+          n = conn_read (conn, conn->in + conn->in_len, room);
           if (n > 0)
             {
               conn->last_seen_us = g_get_monotonic_time ();
               conn->in_len += (gsize) n;
               process_input (conn);
-              if ((gsize) n < room)
+              if ((gsize) n < room && !TLS_MORE (conn, n))
                 return;
               /* a frame header may have announced a big frame */
               continue;
             }
         }
 
+      if (n <= 0 && conn->tin && conn->state == STATE_HANDSHAKE && conn->role == DP_CONNECTION_CLIENT &&
+          (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)))
+        {
+          /* TLS 1.3: the client's handshake ends before the server has
+           * checked the client's certificate */
+          close_with (conn, g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
+                                         "TLS handshake with %s failed: it closed the "
+                                         "connection (%s): it refused this side's certificate? "
+                                         "(a node refuses a certificate its cluster's CA did not "
+                                         "issue, or one that expired)", conn->peer,
+                                         n == 0 ? "end of stream" : conn->io_error));
+          return;
+        }
       if (n == 0)
         {
           close_with (conn, g_error_new (DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
@@ -2037,11 +2354,18 @@ handle_input_rounds (DpConnection *conn)
         continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         return;
-      close_with (conn, g_error_new (DP_ERROR, DP_ERROR_CONNECTION_CLOSED,
-                                     "reading from %s failed: %s",
-                                     conn->peer, g_strerror (errno)));
+      /* a TLS record that fails its authentication (altered in flight) is
+       * the peer's stream broken, not a connection that merely ended */
+      close_with (conn, g_error_new (DP_ERROR, errno == EPROTO ? DP_ERROR_PROTOCOL
+                                                               : DP_ERROR_CONNECTION_CLOSED,
+                                     "reading from %s failed: %s", conn->peer,
+                                     conn->tin && conn->io_error
+                                     ? conn->io_error : g_strerror (errno)));
       return;
     }
+  /* rounds used up: TLS may hold input the poll does not report */
+  if (conn->tin && conn->state != STATE_CLOSED)
+    read_again (conn);
 }
 
 /* ---- channel table ---- */

@@ -113,6 +113,8 @@ DpNodeProcess *_dp_node_process_new_for_host (const char           *host,
                                               const DpSpawnOptions *options,
                                               GError              **error);
 const DpHostSpec *_dp_node_process_get_host_spec (DpNodeProcess *self);
+/* before launching: --tls, and the TLS credentials line for stdin (dp-tls.c) */
+void _dp_node_process_set_tls (DpNodeProcess *self, DpTlsMode mode, const char *line);
 const char   *_dp_node_process_get_address  (DpNodeProcess *self);
 
 /* The backends (only _dp_node_process_new_for_host() makes them); the

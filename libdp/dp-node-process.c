@@ -29,6 +29,8 @@ typedef struct {
   DpHostSpec       *spec;         /* its parts */
   DpSpawnOptions   *options;
   GBytes           *secret;
+  DpTlsMode         tls_mode;     /* the master's, for --tls */
+  char             *tls_line;     /* credentials after the secret (--tls-stdin), or NULL */
   GCancellable     *cancellable;
 
   GOutputStream    *stdin_pipe;
@@ -83,6 +85,9 @@ dp_node_process_finalize (GObject *object)
   g_clear_pointer (&priv->spec, _dp_host_spec_free);
   g_clear_pointer (&priv->options, dp_spawn_options_free);
   g_clear_pointer (&priv->secret, g_bytes_unref);
+  if (priv->tls_line)
+    memset (priv->tls_line, 0, strlen (priv->tls_line));
+  g_clear_pointer (&priv->tls_line, g_free);
   g_clear_object (&priv->cancellable);
   g_clear_object (&priv->stdin_pipe);
   g_clear_object (&priv->out_stream);
@@ -678,6 +683,10 @@ dp_node_process_launch_async (DpNodeProcess        *self,
     g_ptr_array_add (argv, g_strdup ("--heartbeat-timeout"));
     g_ptr_array_add (argv, g_strdup (g_ascii_dtostr (buf, sizeof buf, hb_timeout)));
   }
+  if (priv->tls_mode != DP_TLS_AUTO)
+    g_ptr_array_add (argv, g_strdup (priv->tls_mode == DP_TLS_ON ? "--tls=on" : "--tls=off"));
+  if (priv->tls_line)
+    g_ptr_array_add (argv, g_strdup ("--tls-stdin"));   /* the line itself goes on stdin */
   /* no --advertise: a node listening on a wildcard names itself in channel
    * references by the address this master reaches it at (an ssh alias
    * such as the spec's host may mean nothing to the other nodes) */
@@ -814,6 +823,32 @@ dp_node_process_take_streams (DpNodeProcess *self,
                       priv->host, error->message);
   memset (line, 0, strlen (line));
   memset (hex, 0, strlen (hex));
+  /* the node's TLS certificate and key, and the CA's certificate: a line
+   * of a few KiB, into a pipe that holds 64 KiB */
+  if (priv->tls_line && error == NULL &&
+      (!g_output_stream_write_all (priv->stdin_pipe, priv->tls_line, strlen (priv->tls_line),
+                                   NULL, NULL, &error) ||
+       !g_output_stream_flush (priv->stdin_pipe, NULL, &error)))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                      "MESSAGE", "could not hand the TLS credentials to the node on %s: %s",
+                      priv->host, error->message);
+  if (priv->tls_line)
+    memset (priv->tls_line, 0, strlen (priv->tls_line));
+  g_clear_pointer (&priv->tls_line, g_free);
+}
+
+/* Before launching: the --tls the node gets, and the credentials line
+ * written after the secret (NULL: none, the node has no TLS credentials) */
+void
+_dp_node_process_set_tls (DpNodeProcess *self,
+                          DpTlsMode      mode,
+                          const char    *line)
+{
+  DpNodeProcessPrivate *priv = PRIV (self);
+
+  priv->tls_mode = mode;
+  g_free (priv->tls_line);
+  priv->tls_line = g_strdup (line);
 }
 
 void

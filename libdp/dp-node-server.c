@@ -1120,6 +1120,7 @@ _dp_node_server_adopt (DpNodeServer      *self,
   g_autoptr(GError) error = NULL;
   g_autofree char *secret_source = NULL;
   g_autoptr(GBytes) secret = self->hooks->get_secret (self->node, &secret_source, &error);
+  g_autoptr(DpTls) tls = NULL;
   DpConnection *conn;
   gsize max_frame;
   gdouble hb_interval, hb_timeout;
@@ -1133,9 +1134,20 @@ _dp_node_server_adopt (DpNodeServer      *self,
                         "MESSAGE", "refusing a connection: %s", error->message);
       return;
     }
+  if (self->hooks->get_tls)
+    {
+      tls = self->hooks->get_tls (self->node, sconn, &error);
+      if (tls == NULL && error != NULL)
+        {
+          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                            "MESSAGE", "refusing a connection: %s", error->message);
+          return;
+        }
+    }
   self->hooks->accept_params (self->node, &max_frame, &hb_interval, &hb_timeout);
   conn = _dp_connection_new (sconn, DP_CONNECTION_SERVER, secret, secret_source, max_frame,
                              self->router_context, &server_handler, self);
+  _dp_connection_set_tls (conn, tls);
   g_ptr_array_add (self->conns, conn);
   g_hash_table_add (self->pending, conn);
   _dp_connection_set_heartbeat (conn, hb_interval, hb_timeout);

@@ -21,6 +21,9 @@
  */
 #include "dp-private.h"
 
+#include <string.h>
+#include <unistd.h>
+
 struct _DpNode
 {
   GObject           parent_instance;
@@ -43,6 +46,10 @@ struct _DpNode
   char             *secret_source;      /* where it came from, for error messages */
   GPtrArray        *plugin_dirs;        /* char*, NULL-terminated on use */
   char             *advertised_host;    /* in channel references (dp-mesh.c), or NULL */
+  char             *cookie_path;        /* the cookie the secret came from (NULL: the default) */
+  gboolean          cookie_secret;      /* the secret came from a cookie file */
+  DpTls            *tls;                /* this node's TLS credentials, set or made */
+  char             *ca_pem;             /* a master's cluster CA (certificate and key) */
 
   /* set by the application, read by the router when a connection is made
    * or accepted: not locked (a word each; set them before connecting) */
@@ -55,6 +62,7 @@ struct _DpNode
   gsize             max_output_queue;
   gsize             max_inbox_size;
   guint             max_inbox_messages;
+  DpTlsMode         tls_mode;           /* DpNode:tls */
   /* spawn pacing: the limits (same rule: read when a spawn starts) */
   guint             max_spawns;
   guint             max_spawns_per_host;
@@ -86,6 +94,7 @@ enum {
   PROP_MAX_INBOX_MESSAGES,
   PROP_MAX_CONCURRENT_SPAWNS,
   PROP_MAX_CONCURRENT_SPAWNS_PER_HOST,
+  PROP_TLS,
   N_PROPS
 };
 
@@ -335,6 +344,14 @@ server_flow_params (GObject *node,
   *max_inbox_messages = self->max_inbox_messages;
 }
 
+static DpTls *
+server_get_tls (GObject           *node,
+                GSocketConnection *sconn,
+                GError           **error)
+{
+  return _dp_node_tls_for (DP_NODE (node), sconn, error);
+}
+
 static const DpNodeServerHooks server_hooks = {
   server_get_secret,
   server_lookup_plugin,
@@ -345,6 +362,7 @@ static const DpNodeServerHooks server_hooks = {
   server_dup_plugin_dirs,
   server_get_limits,
   .flow_params = server_flow_params,
+  .get_tls = server_get_tls,
 };
 
 /* ---- client side (a master) ---- */
@@ -460,6 +478,7 @@ connected_cb (GObject      *source,
   g_autoptr(GSocketConnection) sconn = NULL;
   g_autoptr(GBytes) secret = NULL;
   g_autofree char *secret_source = NULL;
+  g_autoptr(DpTls) tls = NULL;
 
   DP_ASSERT_ROUTER_THREAD (self);
   sconn = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
@@ -476,8 +495,16 @@ connected_cb (GObject      *source,
       g_object_unref (task);
       return;
     }
+  tls = _dp_node_tls_for (self, sconn, &error);
+  if (tls == NULL && error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
   op->conn = _dp_connection_new (sconn, DP_CONNECTION_CLIENT, secret, secret_source, self->max_frame,
                                  self->router_context, &connect_handler, task);
+  _dp_connection_set_tls (op->conn, tls);
   _dp_connection_set_heartbeat (op->conn, self->hb_interval, self->hb_timeout);
   _dp_connection_set_flow (op->conn, self->max_output_queue, self->max_inbox_size,
                            self->max_inbox_messages);
@@ -686,6 +713,11 @@ dp_node_finalize (GObject *object)
   g_clear_pointer (&self->secret, g_bytes_unref);
   g_free (self->secret_source);
   g_free (self->advertised_host);
+  g_free (self->cookie_path);
+  g_clear_pointer (&self->tls, _dp_tls_unref);
+  if (self->ca_pem)
+    memset (self->ca_pem, 0, strlen (self->ca_pem));
+  g_free (self->ca_pem);
   g_ptr_array_unref (self->plugin_dirs);
   _dp_node_server_free (self->server);
   /* a waiting spawn holds its DpRemoteNode, which holds this node: none
@@ -742,6 +774,9 @@ dp_node_get_property (GObject    *object,
     case PROP_MAX_CONCURRENT_SPAWNS_PER_HOST:
       g_value_set_uint (value, self->max_spawns_per_host);
       break;
+    case PROP_TLS:
+      g_value_set_enum (value, self->tls_mode);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -789,6 +824,9 @@ dp_node_set_property (GObject      *object,
       break;
     case PROP_MAX_CONCURRENT_SPAWNS_PER_HOST:
       self->max_spawns_per_host = g_value_get_uint (value);
+      break;
+    case PROP_TLS:
+      self->tls_mode = g_value_get_enum (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -982,6 +1020,24 @@ dp_node_class_init (DpNodeClass *klass)
     g_param_spec_uint ("max-concurrent-spawns-per-host", NULL, NULL, 1, G_MAXINT,
                        DP_DEFAULT_MAX_CONCURRENT_SPAWNS_PER_HOST,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DpNode:tls:
+   *
+   * Whether this node's connections speak TLS (#DpTlsMode): by default
+   * (%DP_TLS_AUTO) every connection to or from a peer that is not on a
+   * loopback address does; %DP_TLS_OFF turns it off for loopback-only
+   * clusters, %DP_TLS_ON turns it on for loopback too. The nodes a master
+   * spawns get its setting (`dp-node --tls`). The credentials are made
+   * with no help: see dp_node_set_tls_credentials(). Set it before the
+   * node listens or connects.
+   *
+   * |[<!-- language="C" -->
+   * g_object_set (node, "tls", DP_TLS_OFF, NULL);
+   * ]|
+   */
+  properties[PROP_TLS] =
+    g_param_spec_enum ("tls", NULL, NULL, DP_TYPE_TLS_MODE, DP_TLS_AUTO,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1119,6 +1175,7 @@ dp_node_set_secret_full (DpNode     *self,
   g_return_if_fail (secret != NULL && g_bytes_get_size (secret) >= DP_SECRET_MIN_LEN);
   g_mutex_lock (&self->lock);
   g_clear_pointer (&self->secret, g_bytes_unref);
+  self->cookie_secret = FALSE;
   self->secret = g_bytes_ref (secret);
   g_free (self->secret_source);
   self->secret_source = g_strdup (source ? source : "a secret set by the application");
@@ -1176,6 +1233,11 @@ dp_node_load_cookie (DpNode      *self,
     return FALSE;
   source = cookie_source (path);
   dp_node_set_secret_full (self, secret, source);
+  g_mutex_lock (&self->lock);
+  g_free (self->cookie_path);
+  self->cookie_path = g_strdup (path);
+  self->cookie_secret = TRUE;
+  g_mutex_unlock (&self->lock);
   return TRUE;
 }
 
@@ -1193,7 +1255,10 @@ get_secret (DpNode  *self,
     {
       self->secret = dp_cookie_load (NULL, TRUE, error);
       if (self->secret)
-        self->secret_source = cookie_source (NULL);
+        {
+          self->secret_source = cookie_source (NULL);
+          self->cookie_secret = TRUE;
+        }
     }
   secret = self->secret ? g_bytes_ref (self->secret) : NULL;
   if (source)
@@ -1549,4 +1614,139 @@ _dp_node_get_user_loop (DpNode *self)
   if (self->user_loop == NULL)
     self->user_loop = g_main_loop_new (self->owner_context, FALSE);
   return self->user_loop;
+}
+
+/* ---- TLS credentials (dp-tls.c) ---- */
+
+/**
+ * dp_node_set_tls_credentials:
+ * @self: a #DpNode
+ * @certificate: this node's certificate, with its private key
+ * @ca: the cluster CA's certificate: peers must have one it issued
+ *
+ * The credentials this node's TLS connections use (see #DpNode:tls).
+ * Usually there is no need: a master makes the cluster's CA next to its
+ * cookie file on first use (`COOKIE.tls-ca`, mode 0600) and issues itself
+ * a certificate, and hands each node it spawns one over the node's
+ * standard input; a node started by hand issues its own from the CA in
+ * its cookie directory, or is given files (`dp-node --tls-cert --tls-key
+ * --tls-ca`). Set them before the node listens or connects.
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr(GTlsCertificate) cert =
+ *   g_tls_certificate_new_from_files ("node.pem", "node.key", &error);
+ * g_autoptr(GTlsCertificate) ca = g_tls_certificate_new_from_file ("ca.pem", &error);
+ * dp_node_set_tls_credentials (node, cert, ca);
+ * ]|
+ *
+ * Since: 1.0
+ */
+void
+dp_node_set_tls_credentials (DpNode          *self,
+                             GTlsCertificate *certificate,
+                             GTlsCertificate *ca)
+{
+  g_return_if_fail (DP_IS_NODE (self));
+  g_return_if_fail (G_IS_TLS_CERTIFICATE (certificate));
+  g_return_if_fail (G_IS_TLS_CERTIFICATE (ca));
+  g_mutex_lock (&self->lock);
+  g_clear_pointer (&self->tls, _dp_tls_unref);
+  self->tls = _dp_tls_new (certificate, ca);
+  g_mutex_unlock (&self->lock);
+}
+
+/* With @lock held: the cluster CA of a node whose secret is a cookie's */
+static const char *
+ca_locked (DpNode  *self,
+           GError **error)
+{
+  DP_ASSERT_LOCK_HELD (&self->lock);
+  if (self->ca_pem == NULL && !self->cookie_secret)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_AUTH_FAILED,
+                   "this node has no TLS credentials: its secret is not a cookie file's "
+                   "(%s), so it has no cluster CA next to one; its master hands them over "
+                   "when it spawns it with TLS on, or give them (dp_node_set_tls_credentials(), "
+                   "dp-node --tls-cert --tls-key --tls-ca)",
+                   self->secret_source ? self->secret_source : "none yet");
+      return NULL;
+    }
+  if (self->ca_pem == NULL)
+    self->ca_pem = _dp_tls_load_ca (self->cookie_path, TRUE, error);
+  return self->ca_pem;
+}
+
+/* This node's credentials: set, or issued from the cluster CA next to its
+ * cookie (made on first use). Any thread. */
+static DpTls *
+get_tls (DpNode  *self,
+         GError **error)
+{
+  DpTls *tls = NULL;
+
+  g_mutex_lock (&self->lock);
+  if (self->tls == NULL)
+    {
+      const char *ca = ca_locked (self, error);
+      g_autofree char *name = g_strdup_printf ("libdp node %s pid %d", g_get_host_name (),
+                                               (int) getpid ());
+
+      if (ca)
+        self->tls = _dp_tls_new_issued (ca, name, error);
+    }
+  if (self->tls)
+    tls = _dp_tls_ref (self->tls);
+  g_mutex_unlock (&self->lock);
+  return tls;
+}
+
+/* The credentials for a connection on @sconn when DpNode:tls wants TLS on
+ * it; NULL without @error when it does not. */
+DpTls *
+_dp_node_tls_for (DpNode             *self,
+                  GSocketConnection  *sconn,
+                  GError            **error)
+{
+  DpTls *tls;
+
+  if (!_dp_tls_mode_wants (self->tls_mode, sconn))
+    return NULL;
+  tls = get_tls (self, error);
+  if (tls == NULL)
+    g_prefix_error (error, "TLS is on for this connection (DpNode:tls) but ");
+  return tls;
+}
+
+DpTlsMode
+_dp_node_get_tls_mode (DpNode *self)
+{
+  return self->tls_mode;
+}
+
+/* A spawned node's credentials, for its standard input: a certificate for
+ * @name from the cluster CA (_dp_tls_line_build()). */
+char *
+_dp_node_issue_tls_line (DpNode      *self,
+                         const char  *name,
+                         GError     **error)
+{
+  g_autofree char *ca = NULL;
+  g_autofree char *ca_cert = NULL;
+  g_autofree char *pem = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  char *line;
+
+  g_mutex_lock (&self->lock);
+  ca = g_strdup (ca_locked (self, error));
+  g_mutex_unlock (&self->lock);
+  if (ca == NULL)
+    return NULL;
+  pem = _dp_tls_issue (ca, name, now - 3600, now + 365 * 86400, error);
+  if (pem == NULL)
+    return NULL;
+  ca_cert = _dp_tls_pem_certificate (ca);
+  line = _dp_tls_line_build (pem, ca_cert ? ca_cert : "");
+  memset (pem, 0, strlen (pem));
+  memset (ca, 0, strlen (ca));
+  return line;
 }

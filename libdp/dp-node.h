@@ -15,6 +15,31 @@
 G_BEGIN_DECLS
 
 /**
+ * DpTlsMode:
+ * @DP_TLS_AUTO: TLS on every connection whose peer is not on a loopback
+ *   address (the default)
+ * @DP_TLS_OFF: no TLS: every connection is plain TCP (for loopback-only
+ *   clusters where the last microseconds matter)
+ * @DP_TLS_ON: TLS on every connection, loopback included
+ *
+ * Whether a node's connections speak TLS (#DpNode:tls). Both ends of a
+ * connection must agree: a node that wants TLS on a connection refuses a
+ * peer that does not, and the other way round, with %DP_ERROR_AUTH_FAILED
+ * naming the side that has it off.
+ *
+ * |[<!-- language="C" -->
+ * g_object_set (node, "tls", DP_TLS_ON, NULL);   // also over loopback
+ * ]|
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  DP_TLS_AUTO,
+  DP_TLS_OFF,
+  DP_TLS_ON,
+} DpTlsMode;
+
+/**
  * DP_DEFAULT_ROUTER_PORT:
  *
  * The seed's `DEFAULT-ROUTER-PORT`.
@@ -167,6 +192,10 @@ void          dp_node_set_secret_full     (DpNode       *self,
                                            const char   *source);
 DP_AVAILABLE_IN_1_0
 char         *dp_node_dup_secret_source   (DpNode       *self);
+DP_AVAILABLE_IN_1_0
+void          dp_node_set_tls_credentials (DpNode          *self,
+                                           GTlsCertificate *certificate,
+                                           GTlsCertificate *ca);
 DP_AVAILABLE_IN_1_0
 gboolean      dp_node_load_cookie         (DpNode       *self,
                                            const char   *path,

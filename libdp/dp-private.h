@@ -6,6 +6,7 @@
 
 #include "libdp.h"
 #include "dp-host-private.h"   /* host strings (dp-host.c), shared with loader/ */
+#include "dp-tls-private.h"    /* TLS credentials (dp-tls.c), shared with loader/ */
 
 G_BEGIN_DECLS
 
@@ -73,10 +74,22 @@ gboolean  _dp_wire_auth_verify    (GBytes *secret, char role,
                                    const guint8 verifier_nonce[DP_NONCE_LEN],
                                    const guint8 prover_nonce[DP_NONCE_LEN],
                                    const guint8 proof[DP_AUTH_LEN]);
+#define DP_HELLO_FLAG_TLS 0x0001   /* the sender speaks TLS on this connection */
+void      _dp_wire_hello_set_flags (guint8 hello[DP_HELLO_LEN], guint flags);
+guint     _dp_wire_hello_get_flags (const guint8 hello[DP_HELLO_LEN]);
+void      _dp_wire_auth_compute_bound (GBytes *secret, char role,
+                                       const guint8 peer_nonce[DP_NONCE_LEN],
+                                       const guint8 own_nonce[DP_NONCE_LEN],
+                                       GBytes *binding, guint8 out[DP_AUTH_LEN]);
+gboolean  _dp_wire_auth_verify_bound  (GBytes *secret, char role,
+                                       const guint8 verifier_nonce[DP_NONCE_LEN],
+                                       const guint8 prover_nonce[DP_NONCE_LEN],
+                                       GBytes *binding, const guint8 proof[DP_AUTH_LEN]);
 void      _dp_wire_refusal_build  (guint8 out[DP_REFUSAL_LEN]);
 gboolean  _dp_wire_refusal_match  (const guint8 *in, gsize len);
 /* dp-secret.c: getrandom(2); aborts the process when it gives nothing */
 void      _dp_random_bytes        (guint8 *buf, gsize len);
+
 
 /* ------------------------------------------------------------------ *
  * Connections (dp-connection.c): the one frame reader and writer      *
@@ -114,6 +127,8 @@ DpConnection *_dp_connection_new        (GSocketConnection *sconn,
 DpConnection *_dp_connection_ref        (DpConnection *conn);
 void          _dp_connection_unref      (DpConnection *conn);
 void          _dp_connection_start      (DpConnection *conn);
+/* before _dp_connection_start(): TLS with these credentials */
+void          _dp_connection_set_tls    (DpConnection *conn, DpTls *tls);
 gboolean      _dp_connection_send       (DpConnection *conn,
                                          guint8        type,
                                          guint32       channel,
@@ -446,6 +461,9 @@ typedef struct {
   void     (*get_limits)     (GObject *node, DpServerLimits *limits);
   void     (*flow_params)    (GObject *node, gsize *max_output_queue,
                               gsize *max_inbox_size, guint *max_inbox_messages);
+  /* optional: TLS credentials for an accepted connection, NULL (no error)
+   * when it is plain TCP */
+  DpTls   *(*get_tls)        (GObject *node, GSocketConnection *sconn, GError **error);
 } DpNodeServerHooks;
 
 DpNodeServer *_dp_node_server_new      (GObject *node, GMainContext *router_context,
@@ -545,6 +563,12 @@ DpConnection *_dp_node_connect_finish     (DpNode *self, GAsyncResult *result, G
 void          _dp_node_spawn_when_allowed (DpNode *self, const char *host,
                                            DpInvokeFunc start, gpointer data);
 void          _dp_node_spawn_done         (DpNode *self, const char *host);
+/* TLS (dp-node.c): a connection's credentials when DpNode:tls wants TLS on
+ * it (NULL, no error, when not); the mode; a spawned node's credentials
+ * line for its standard input */
+DpTls        *_dp_node_tls_for            (DpNode *self, GSocketConnection *sconn, GError **error);
+DpTlsMode     _dp_node_get_tls_mode       (DpNode *self);
+char         *_dp_node_issue_tls_line     (DpNode *self, const char *name, GError **error);
 /* router thread: a log record from a place on a node this one started */
 void          _dp_node_peer_log           (DpNode *self, const char *from_node, const char *place,
                                            const char *severity, const char *message);

@@ -810,6 +810,8 @@ start_spawn (gpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) secret = dp_node_get_secret (self->router, &error);
   gdouble hb_interval, hb_timeout;
+  g_autofree char *tls_line = NULL;
+  DpTlsMode mode;
 
   DP_ASSERT_ROUTER_THREAD (self->router);
   g_object_get (self->router, "heartbeat-interval", &hb_interval,
@@ -823,6 +825,37 @@ start_spawn (gpointer data)
       g_object_unref (task);
       return;
     }
+  /* TLS: the node gets the master's mode, and credentials when it may
+   * need them: TLS on, or a node on another host (dp-tls.c) */
+  mode = _dp_node_get_tls_mode (self->router);
+  if (mode == DP_TLS_ON ||
+      (mode == DP_TLS_AUTO && !_dp_host_spec_is_local (_dp_node_process_get_host_spec (self->process))))
+    {
+      g_autofree char *name = g_strdup_printf ("libdp node on %s", self->host);
+
+      tls_line = _dp_node_issue_tls_line (self->router, name, &error);
+      if (tls_line == NULL && mode == DP_TLS_AUTO)
+        {
+          /* it may never need them (a host reached over loopback): a
+           * connection that does says so (dp-tls.c) */
+          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                            "MESSAGE", "the node on %s gets no TLS credentials: %s",
+                            self->host, error->message);
+          g_clear_error (&error);
+        }
+      else if (tls_line == NULL)
+        {
+          g_clear_object (&self->process);
+          _dp_node_spawn_done (self->router, self->host);
+          g_prefix_error (&error, "cannot give the node on %s its TLS credentials: ", self->host);
+          g_task_return_error (task, g_steal_pointer (&error));
+          g_object_unref (task);
+          return;
+        }
+    }
+  _dp_node_process_set_tls (self->process, mode, tls_line);
+  if (tls_line)
+    memset (tls_line, 0, strlen (tls_line));
   dp_node_process_launch_async (self->process, secret, self->requested_port, hb_interval,
                                 hb_timeout, self->options,
                                 g_task_get_cancellable (task), launched_cb, task);

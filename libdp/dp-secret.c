@@ -258,3 +258,84 @@ dp_cookie_load (const char  *path,
     return secret;
   }
 }
+
+/* ---- the cluster CA next to the cookie (dp-tls.c) ---- */
+
+char *
+_dp_tls_ca_path (const char *cookie_path)
+{
+  g_autofree char *default_path = cookie_path ? NULL : dp_cookie_get_default_path ();
+
+  return g_strconcat (cookie_path ? cookie_path : default_path, ".tls-ca", NULL);
+}
+
+/* The CA's certificate and key, PEM. Made on first use when @create, with
+ * the cookie's rules: the directory (0700) made if needed, the file 0600,
+ * written whole under a temporary name and then linked into place, so that
+ * two masters making it at once both end with the one that was linked
+ * first. Refused, as the cookie is, when others can read it. */
+char *
+_dp_tls_load_ca (const char  *cookie_path,
+                 gboolean     create,
+                 GError     **error)
+{
+  g_autofree char *path = _dp_tls_ca_path (cookie_path);
+  g_autofree char *dir = g_path_get_dirname (path);
+  char *contents = NULL;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *pem = NULL;
+      g_autofree char *tmp = NULL;
+      gboolean ok;
+      int fd;
+
+      if (!create)
+        {
+          g_set_error (error, DP_ERROR, DP_ERROR_COOKIE,
+                       "the cluster's TLS CA %s does not exist (a master makes it on first "
+                       "use)", path);
+          return NULL;
+        }
+      if (g_mkdir_with_parents (dir, 0700) != 0)
+        {
+          g_set_error (error, DP_ERROR, DP_ERROR_COOKIE,
+                       "cannot create %s: %s", dir, g_strerror (errno));
+          return NULL;
+        }
+      if (!check_mode (dir, TRUE, error))
+        return NULL;
+      pem = _dp_tls_make_ca_pem (error);
+      if (pem == NULL)
+        return NULL;
+      tmp = g_strconcat (path, ".XXXXXX", NULL);
+      fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
+      if (fd < 0)
+        {
+          g_set_error (error, DP_ERROR, DP_ERROR_COOKIE,
+                       "cannot create %s: %s", tmp, g_strerror (errno));
+          return NULL;
+        }
+      ok = write (fd, pem, strlen (pem)) == (gssize) strlen (pem);
+      ok = close (fd) == 0 && ok;
+      memset (pem, 0, strlen (pem));
+      if (ok && link (tmp, path) == 0)
+        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                          "MESSAGE", "created the cluster's TLS CA %s", path);
+      else if (!ok || errno != EEXIST)
+        {
+          g_set_error (error, DP_ERROR, DP_ERROR_COOKIE,
+                       "cannot create the cluster's TLS CA %s: %s", path,
+                       ok ? g_strerror (errno) : "write failed");
+          g_unlink (tmp);
+          return NULL;
+        }
+      /* else another master made it meanwhile: use theirs */
+      g_unlink (tmp);
+    }
+  if (!check_mode (dir, TRUE, error) || !check_mode (path, FALSE, error))
+    return NULL;
+  if (!g_file_get_contents (path, &contents, NULL, error))
+    return NULL;
+  return contents;
+}

@@ -300,6 +300,9 @@ _dp_wire_decode_payload (const char *sig,
 /* Handshake.
  *
  *   both sides:  HELLO = magic (8) | u16 version | u16 flags | u32 max frame | nonce (32)
+ *   with TLS:    (both HELLOs have DP_HELLO_FLAG_TLS) the TLS handshake, then the rest
+ *                inside TLS, the proofs over "libdp-auth-tls-1" and the session's
+ *                channel binding data after the nonces (dp-connection.c)
  *   client:      AUTH  = HMAC-SHA256 (secret, "libdp-auth-1" 'C' server_nonce client_nonce)
  *   server:      checks it; only then AUTH = HMAC-SHA256 (secret, ... 'S' client_nonce server_nonce);
  *                if it is wrong, REFUSED instead, and closes
@@ -372,6 +375,28 @@ _dp_wire_hello_get_max_frame (const guint8 hello[DP_HELLO_LEN])
   return GUINT32_FROM_BE (be32);
 }
 
+/* The HELLO's flags: DP_HELLO_FLAG_TLS, the sender will speak TLS. The
+ * word was reserved and zero: a peer from before TLS says "no TLS". Not
+ * authenticated: a flag flipped in flight only makes the two sides
+ * disagree, and each closes the connection. */
+void
+_dp_wire_hello_set_flags (guint8 hello[DP_HELLO_LEN],
+                          guint  flags)
+{
+  guint16 be16 = GUINT16_TO_BE ((guint16) flags);
+
+  memcpy (hello + DP_WIRE_MAGIC_LEN + 2, &be16, 2);
+}
+
+guint
+_dp_wire_hello_get_flags (const guint8 hello[DP_HELLO_LEN])
+{
+  guint16 be16;
+
+  memcpy (&be16, hello + DP_WIRE_MAGIC_LEN + 2, 2);
+  return GUINT16_FROM_BE (be16);
+}
+
 gboolean
 _dp_wire_hello_parse (const guint8  in[DP_HELLO_LEN],
                       guint8        nonce_out[DP_NONCE_LEN],
@@ -399,6 +424,40 @@ _dp_wire_hello_parse (const guint8  in[DP_HELLO_LEN],
   return TRUE;
 }
 
+/* @binding: the TLS session's channel binding data, or NULL without TLS
+ * (then the proof is the one libdp always sent). */
+void
+_dp_wire_auth_compute_bound (GBytes       *secret,
+                             char          role,
+                             const guint8  peer_nonce[DP_NONCE_LEN],
+                             const guint8  own_nonce[DP_NONCE_LEN],
+                             GBytes       *binding,
+                             guint8        out[DP_AUTH_LEN])
+{
+  g_autoptr(GHmac) hmac = NULL;
+  gsize key_len = 0;
+  const guint8 *key = g_bytes_get_data (secret, &key_len);
+  gsize digest_len = DP_AUTH_LEN;
+  const char *label = binding ? "libdp-auth-tls-1" : "libdp-auth-1";
+
+  hmac = g_hmac_new (G_CHECKSUM_SHA256, key, key_len);
+  g_hmac_update (hmac, (const guchar *) label, strlen (label));
+  g_hmac_update (hmac, (const guchar *) &role, 1);
+  g_hmac_update (hmac, peer_nonce, DP_NONCE_LEN);
+  g_hmac_update (hmac, own_nonce, DP_NONCE_LEN);
+  if (binding)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (binding, &len);
+      guint8 be32[4] = { (guint8) (len >> 24), (guint8) (len >> 16), (guint8) (len >> 8), (guint8) len };
+
+      g_hmac_update (hmac, be32, 4);
+      g_hmac_update (hmac, data, len);
+    }
+  g_hmac_get_digest (hmac, out, &digest_len);
+  g_assert (digest_len == DP_AUTH_LEN);
+}
+
 void
 _dp_wire_auth_compute (GBytes       *secret,
                        char          role,
@@ -406,19 +465,7 @@ _dp_wire_auth_compute (GBytes       *secret,
                        const guint8  own_nonce[DP_NONCE_LEN],
                        guint8        out[DP_AUTH_LEN])
 {
-  g_autoptr(GHmac) hmac = NULL;
-  gsize key_len = 0;
-  const guint8 *key = g_bytes_get_data (secret, &key_len);
-  gsize digest_len = DP_AUTH_LEN;
-  static const char label[] = "libdp-auth-1";
-
-  hmac = g_hmac_new (G_CHECKSUM_SHA256, key, key_len);
-  g_hmac_update (hmac, (const guchar *) label, sizeof label - 1);
-  g_hmac_update (hmac, (const guchar *) &role, 1);
-  g_hmac_update (hmac, peer_nonce, DP_NONCE_LEN);
-  g_hmac_update (hmac, own_nonce, DP_NONCE_LEN);
-  g_hmac_get_digest (hmac, out, &digest_len);
-  g_assert (digest_len == DP_AUTH_LEN);
+  _dp_wire_auth_compute_bound (secret, role, peer_nonce, own_nonce, NULL, out);
 }
 
 gboolean
@@ -428,11 +475,22 @@ _dp_wire_auth_verify (GBytes       *secret,
                       const guint8  prover_nonce[DP_NONCE_LEN],
                       const guint8  proof[DP_AUTH_LEN])
 {
+  return _dp_wire_auth_verify_bound (secret, role, verifier_nonce, prover_nonce, NULL, proof);
+}
+
+gboolean
+_dp_wire_auth_verify_bound (GBytes       *secret,
+                            char          role,
+                            const guint8  verifier_nonce[DP_NONCE_LEN],
+                            const guint8  prover_nonce[DP_NONCE_LEN],
+                            GBytes       *binding,
+                            const guint8  proof[DP_AUTH_LEN])
+{
   guint8 expected[DP_AUTH_LEN];
   guint8 diff = 0;
 
   /* The prover computed HMAC (role, its peer's nonce = ours, its own). */
-  _dp_wire_auth_compute (secret, role, verifier_nonce, prover_nonce, expected);
+  _dp_wire_auth_compute_bound (secret, role, verifier_nonce, prover_nonce, binding, expected);
   for (gsize i = 0; i < DP_AUTH_LEN; i++)
     diff |= expected[i] ^ proof[i];
   return diff == 0;

@@ -554,6 +554,7 @@ typedef struct {
   gboolean  isolate;
   char     *named, *attach, *node_path, *cookie_file, *identity, *known_hosts, *ssh_config;
   char     *rmpi;
+  char     *tls;                    /* --tls: auto, on, off */
   char     *hosts_file;
   GPtrArray *hosts;                 /* --hosts: DpHostsEntry */
   const DpHostsEntry *entry;        /* HOST named a host of the file */
@@ -568,6 +569,7 @@ options_clear (Options *o)
   g_free (o->named);
   g_free (o->attach);
   g_free (o->rmpi);
+  g_free (o->tls);
   g_free (o->node_path);
   g_free (o->cookie_file);
   g_free (o->identity);
@@ -661,6 +663,7 @@ parse_command_line (Options  *o,
     { "node-path", 0, 0, G_OPTION_ARG_FILENAME, &o->node_path, "The dp-node program on the node's host", "PATH" },
     { "plugin-dir", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &o->plugin_dirs, "Let the node load plugins from DIR (repeatable)", "DIR" },
     { "cookie-file", 0, 0, G_OPTION_ARG_FILENAME, &o->cookie_file, "Cookie file with the cluster secret", "FILE" },
+    { "tls", 0, 0, G_OPTION_ARG_STRING, &o->tls, "TLS on the cluster's connections: auto (the default: with peers not on loopback), on (loopback too), off", "MODE" },
     { "signature", 's', 0, G_OPTION_ARG_STRING, &signature, "Parse input as this GVariant type instead of inferring one", "TYPE" },
     { "no-stdin", 0, 0, G_OPTION_ARG_NONE, &o->no_stdin, "Do not read standard input: send the --message's, then close", NULL },
     { "ready-timeout", 0, 0, G_OPTION_ARG_INT, &o->ready_timeout, "How long a node may take to start, in ms (default 30000)", "MS" },
@@ -946,6 +949,21 @@ main (int argc, char **argv)
     {
       say ("%s\n", error->message);
       return EXIT_NODE;
+    }
+  if (o.tls)
+    {
+      DpTlsMode mode = DP_TLS_AUTO;
+
+      if (g_strcmp0 (o.tls, "on") == 0)
+        mode = DP_TLS_ON;
+      else if (g_strcmp0 (o.tls, "off") == 0)
+        mode = DP_TLS_OFF;
+      else if (g_strcmp0 (o.tls, "auto") != 0)
+        {
+          say ("--tls wants auto, on or off, got '%s'\n", o.tls);
+          return EXIT_USAGE;
+        }
+      g_object_set (router, "tls", mode, NULL);
     }
 
   opts = spawn_options_new (&o);

@@ -40,6 +40,7 @@
 
 #include <libdp/libdp.h>
 #include "dp-host-private.h"
+#include "dp-tls-private.h"
 
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -189,9 +190,11 @@ stdin_read_cb (GObject *source, GAsyncResult *result, gpointer data)
                                    NULL, stdin_read_cb, NULL);
 }
 
-/* Reads one line from fd 0 without buffering past it. */
+/* Reads one line (at most @max bytes) from fd 0 without buffering past it. */
 static char *
-read_secret_line (GError **error)
+read_stdin_line (gsize        max,
+                 const char  *what,
+                 GError     **error)
 {
   GString *s = g_string_new (NULL);
 
@@ -199,7 +202,7 @@ read_secret_line (GError **error)
     {
       char c;
       ssize_t n = read (STDIN_FILENO, &c, 1);
-      if (n == 1 && c != '\n' && s->len < 4096)
+      if (n == 1 && c != '\n' && s->len < max)
         {
           g_string_append_c (s, c);
           continue;
@@ -208,8 +211,7 @@ read_secret_line (GError **error)
         continue;
       if (n == 1 || (n == 0 && s->len > 0))
         break;
-      g_set_error (error, DP_ERROR, DP_ERROR_COOKIE,
-                   "no secret on standard input (--secret-stdin)");
+      g_set_error (error, DP_ERROR, DP_ERROR_COOKIE, "no %s on standard input", what);
       g_string_free (s, TRUE);
       return NULL;
     }
@@ -288,7 +290,7 @@ load_secret (DpNode      *node,
 
   if (!from_stdin)
     return dp_node_load_cookie (node, cookie_file, error);
-  line = read_secret_line (error);
+  line = read_stdin_line (4096, "secret (--secret-stdin)", error);
   if (line == NULL)
     return FALSE;
   secret = dp_secret_parse (line, error);
@@ -296,6 +298,60 @@ load_secret (DpNode      *node,
   if (secret == NULL)
     return FALSE;
   dp_node_set_secret_full (node, secret, "the secret given on standard input");
+  return TRUE;
+}
+
+/* TLS credentials: the line after the secret on standard input (its
+ * master's), or files given by hand; neither: the node issues its own from
+ * the CA next to its cookie when a connection needs TLS (dp-tls.c). */
+static gboolean
+load_tls (DpNode      *node,
+          const char  *mode_text,
+          gboolean     from_stdin,
+          const char  *cert_file,
+          const char  *key_file,
+          const char  *ca_file,
+          GError     **error)
+{
+  DpTlsMode mode = DP_TLS_AUTO;
+
+  if (mode_text && !_dp_tls_mode_parse (mode_text, &mode, error))
+    return FALSE;
+  g_object_set (node, "tls", mode, NULL);
+  if (from_stdin)
+    {
+      g_autofree char *line = read_stdin_line (64 * 1024, "TLS credentials (--tls-stdin)", error);
+      g_autoptr(DpTls) tls = NULL;
+
+      if (line == NULL)
+        return FALSE;
+      tls = _dp_tls_line_parse (line, error);
+      memset (line, 0, strlen (line));
+      if (tls == NULL)
+        return FALSE;
+      dp_node_set_tls_credentials (node, _dp_tls_get_certificate (tls), _dp_tls_get_ca (tls));
+    }
+  else if (cert_file || key_file || ca_file)
+    {
+      g_autoptr(GTlsCertificate) cert = NULL;
+      g_autoptr(GTlsCertificate) ca = NULL;
+
+      if (!cert_file || !key_file || !ca_file)
+        {
+          g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                       "--tls-cert, --tls-key and --tls-ca go together");
+          return FALSE;
+        }
+      cert = g_tls_certificate_new_from_files (cert_file, key_file, error);
+      if (cert)
+        ca = g_tls_certificate_new_from_file (ca_file, error);
+      if (ca == NULL)
+        {
+          g_prefix_error (error, "TLS credentials: ");
+          return FALSE;
+        }
+      dp_node_set_tls_credentials (node, cert, ca);
+    }
   return TRUE;
 }
 
@@ -333,6 +389,11 @@ main (int argc, char **argv)
   g_autofree char *listen = NULL;
   g_autofree char *advertise = NULL;
   g_autofree char *cookie_file = NULL;
+  g_autofree char *tls_mode = NULL;
+  g_autofree char *tls_cert = NULL;
+  g_autofree char *tls_key = NULL;
+  g_autofree char *tls_ca = NULL;
+  gboolean tls_stdin = FALSE;
   g_auto(GStrv) plugin_dirs = NULL;
   gboolean secret_stdin = FALSE, daemon_mode = FALSE, verbose = FALSE, version = FALSE;
   gint64 max_frame = 0;
@@ -345,6 +406,11 @@ main (int argc, char **argv)
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Listen on ADDRESS:PORT (default 127.0.0.1:6340; port 0 picks a free one)", "ADDRESS:PORT" },
     { "secret-stdin", 0, 0, G_OPTION_ARG_NONE, &secret_stdin, "Read the cluster secret from the first line of standard input", NULL },
     { "cookie-file", 0, 0, G_OPTION_ARG_FILENAME, &cookie_file, "Cookie file with the secret (default $DP_COOKIE_FILE or ~/.config/libdp/cookie)", "FILE" },
+    { "tls", 0, 0, G_OPTION_ARG_STRING, &tls_mode, "TLS on connections: auto (the default: with peers not on loopback), on, off", "MODE" },
+    { "tls-stdin", 0, 0, G_OPTION_ARG_NONE, &tls_stdin, "Read TLS credentials from the line after the secret on standard input (as a master hands them over)", NULL },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "This node's TLS certificate (PEM; default: issued from the CA next to the cookie file)", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "Its private key (PEM)", "FILE" },
+    { "tls-ca", 0, 0, G_OPTION_ARG_FILENAME, &tls_ca, "The cluster CA's certificate (PEM): peers must have one it issued", "FILE" },
     { "plugin-dir", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &plugin_dirs, "Also load plugins from DIR (repeatable; $DP_PLUGIN_PATH is used too)", "DIR" },
     { "max-frame-size", 0, 0, G_OPTION_ARG_INT64, &max_frame, "Drop connections that send frames over BYTES (default 64 MiB)", "BYTES" },
     { "advertise", 0, 0, G_OPTION_ARG_STRING, &advertise, "Name this host as HOST in channel references other nodes dial (default: the --listen address, or the host name for a wildcard)", "HOST" },
@@ -402,7 +468,8 @@ main (int argc, char **argv)
     }
 
   node = dp_node_new ();
-  if (!load_secret (node, secret_stdin, cookie_file, &error))
+  if (!load_secret (node, secret_stdin, cookie_file, &error) ||
+      !load_tls (node, tls_mode, tls_stdin, tls_cert, tls_key, tls_ca, &error))
     {
       g_printerr ("dp-node: %s\n", error->message);
       return 1;

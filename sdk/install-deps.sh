@@ -9,6 +9,8 @@ set -euo pipefail
 packages=(
   build-essential meson ninja-build pkg-config
   libglib2.0-dev libjson-glib-dev libltdl-dev libssh-dev
+  glib-networking                        # GIO's TLS backend (GnuTLS): TLS on node connections
+  libgnutls28-dev                        # dp-tls.so: the cluster CA and node certificates
   openssh-server openssh-client          # the tests start their own sshd on loopback
   iproute2                               # the netns suite: namespaces, veths, bridges (ip)
   libzmq3-dev                            # the ZeroMQ baseline in bench/

@@ -210,6 +210,19 @@ dp_test_spawn_node (DpNode *router)
   return node;
 }
 
+DpRemoteConnection *
+dp_test_launch_ready (DpRemoteNode *node,
+                      const char   *plugin,
+                      const char   *symbol)
+{
+  g_autoptr(GError) error = NULL;
+  DpRemoteConnection *rc = dp_remote_node_launch_place (node, plugin, symbol, 0, NULL);
+
+  g_assert_true (dp_remote_connection_wait_ready (rc, NULL, &error));
+  g_assert_no_error (error);
+  return rc;
+}
+
 gboolean
 dp_test_wait_process_gone (gint64 pid,
                            int    timeout_ms)

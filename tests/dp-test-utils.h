@@ -45,6 +45,10 @@ int           dp_test_run_tool           (const char         *tool,
 DpNode       *dp_test_new_router         (void);
 /* A dp-node process on localhost, any free port, ready and alive. */
 DpRemoteNode *dp_test_spawn_node         (DpNode     *router);
+/* @plugin:@symbol launched on @node (no name, no flags), ready. */
+DpRemoteConnection *dp_test_launch_ready (DpRemoteNode *node,
+                                          const char   *plugin,
+                                          const char   *symbol);
 
 /* A field of /proc/PID/status in KiB ("VmRSS", "VmSize"); @pid 0: this
  * process */

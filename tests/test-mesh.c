@@ -22,6 +22,35 @@ setup (Fixture *f, gconstpointer data)
   f->c = dp_test_spawn_node (f->router);
 }
 
+/* The same with TLS on (also over loopback): the master's credentials are
+ * made from the CA next to the test's cookie, each node's are issued by
+ * the master and handed over on its standard input, and the nodes speak
+ * TLS to each other too (a node with TLS on refuses a plain peer). A node
+ * never loads the certificate issuer (dp-tls.so): only GIO's TLS. */
+static void
+setup_tls (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->router = dp_node_new ();
+  g_assert_true (dp_node_load_cookie (f->router, NULL, &error));
+  g_assert_no_error (error);
+  g_object_set (f->router, "tls", DP_TLS_ON, NULL);
+  f->a = dp_test_spawn_node (f->router);
+  f->b = dp_test_spawn_node (f->router);
+  f->c = dp_test_spawn_node (f->router);
+  for (int i = 0; i < 3; i++)
+    {
+      DpRemoteNode *n = i == 0 ? f->a : i == 1 ? f->b : f->c;
+      g_autofree char *path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/maps",
+                                               dp_remote_node_get_pid (n));
+      g_autofree char *maps = NULL;
+
+      g_assert_true (g_file_get_contents (path, &maps, NULL, NULL));
+      g_assert_null (strstr (maps, "dp-tls.so"));
+    }
+}
+
 static void
 teardown (Fixture *f, gconstpointer data)
 {
@@ -434,6 +463,8 @@ main (int argc, char **argv)
   dp_test_init (&argc, &argv);
   g_test_add ("/mesh/connect", Fixture, NULL, setup, test_connect, teardown);
   g_test_add ("/mesh/pass-channel", Fixture, NULL, setup, test_pass_channel, teardown);
+  g_test_add ("/mesh/tls/connect", Fixture, NULL, setup_tls, test_connect, teardown);
+  g_test_add ("/mesh/tls/pass-channel", Fixture, NULL, setup_tls, test_pass_channel, teardown);
   g_test_add ("/mesh/named-place-ends", Fixture, NULL, setup, test_named_place_ends, teardown);
   g_test_add ("/mesh/peer-death", Fixture, NULL, setup, test_peer_death, teardown);
   g_test_add ("/mesh/wrong-secret", Fixture, NULL, setup, test_wrong_secret, teardown);

@@ -281,6 +281,20 @@ proc_self_count (const char *what)
 
 /* The cluster every test shares, spawned on first use: one node alone
  * first (the unit of time), then NODES_PER_HOST on every host at once. */
+/* A master with the test's cookie: between these hosts (not loopback) its
+ * connections and its nodes' speak TLS by default, with credentials made
+ * from the CA next to the cookie (see /netns/tls) */
+static DpNode *
+netns_router (void)
+{
+  DpNode *router = dp_node_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (dp_node_load_cookie (router, NULL, &error));
+  g_assert_no_error (error);
+  return router;
+}
+
 static Cluster *
 cluster_get (void)
 {
@@ -292,7 +306,7 @@ cluster_get (void)
   if (cluster)
     return cluster;
   cluster = g_new0 (Cluster, 1);
-  cluster->router = dp_test_new_router ();
+  cluster->router = netns_router ();
   cluster->options = ssh_options ();
   cluster->hosts = g_strsplit (env ("DP_TEST_NETNS_HOSTS"), " ", -1);
   cluster->n_hosts = g_strv_length (cluster->hosts);
@@ -999,11 +1013,57 @@ test_sshd_killed (void)
 }
 
 
+/* TLS between hosts, by default (DpNode:tls auto, addresses that are not
+ * loopback): the cluster's nodes were handed their certificates on their
+ * standard input (their command line says only --tls-stdin) and speak TLS
+ * with the master and with each other (/netns/mesh); a master with TLS off
+ * is refused by a node, with an error that says so, and the node serves
+ * on. */
+static void
+test_tls (void)
+{
+  Member *m;
+  g_autoptr(DpNode) plain = netns_router ();
+  g_autoptr(DpRemoteNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *cmdline = NULL;
+  gsize len = 0;
+
+  cluster_get ();
+  m = cluster->members->pdata[0];
+  path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/cmdline", dp_remote_node_get_pid (m->node));
+  g_assert_true (g_file_get_contents (path, &cmdline, &len, NULL));
+  g_assert_nonnull (memmem (cmdline, len, "--tls-stdin", 11));
+  g_assert_null (memmem (cmdline, len, "BEGIN", 5));
+
+  address = dp_remote_node_dup_address (m->node);
+  g_object_set (plain, "tls", DP_TLS_OFF, NULL);
+  /* the node says why, in its log (which its master shows) */
+  dp_test_expect_log ("Dp", G_LOG_LEVEL_WARNING,
+                      "*does not speak TLS, which this side requires on this connection*");
+  node = dp_remote_node_connect (plain, address, dp_remote_node_get_port (m->node), NULL, &error);
+  g_assert_null (node);
+  g_assert_error (error, DP_ERROR, DP_ERROR_AUTH_FAILED);
+  g_assert_nonnull (strstr (error->message, "requires TLS on this connection, which this side has off"));
+  g_assert_true (dp_remote_node_is_alive (m->node));
+  g_clear_error (&error);
+  {
+    g_autoptr(GVariant) back = NULL;
+
+    g_assert_true (dp_remote_connection_put (m->echo, g_variant_new_string ("over TLS")));
+    back = dp_remote_connection_get_timeout (m->echo, guard_us (), &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_variant_get_string (back, NULL), ==, "over TLS");
+  }
+}
+
 /* DpNode:max-concurrent-spawns and -per-host, over ssh */
 static void
 test_paced_spawns (void)
 {
-  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(DpNode) router = netns_router ();
   g_autoptr(GPtrArray) members = g_ptr_array_new_with_free_func (member_free);
   DpTestSpawnWatch *w;
   const guint n_hosts = 4, per_host = 3, limit = 3;
@@ -1047,6 +1107,7 @@ main (int argc, char **argv)
   dp_test_add_func ("/netns/fan-out", test_fan_out);
   dp_test_add_func ("/netns/rmpi", test_rmpi);
   dp_test_add_func ("/netns/mesh", test_mesh);
+  dp_test_add_func ("/netns/tls", test_tls);
   dp_test_add_func ("/netns/paced-spawns", test_paced_spawns);
   dp_test_add_func ("/netns/link-down", test_link_down);
   dp_test_add_func ("/netns/partition", test_partition);

@@ -1323,12 +1323,7 @@ expect_limit (DpRemoteNode *node, const char *mentions)
 static DpRemoteConnection *
 launch_on (DpRemoteNode *node)
 {
-  g_autoptr(GError) error = NULL;
-  DpRemoteConnection *rc = dp_remote_node_launch_place (node, "echo", "echo", 0, NULL);
-
-  g_assert_true (dp_remote_connection_wait_ready (rc, NULL, &error));
-  g_assert_no_error (error);
-  return rc;
+  return dp_test_launch_ready (node, "echo", "echo");
 }
 
 /* max-places-per-connection, then max-places: the request over a limit

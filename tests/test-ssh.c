@@ -139,6 +139,42 @@ test_concurrent (void)
     }
 }
 
+/* TLS on (over loopback too): the nodes' certificates, issued by the
+ * master, go over the ssh channel on their standard input after the
+ * secret; the command line only says --tls-stdin. */
+static void
+test_tls (void)
+{
+  g_autoptr(DpNode) router = dp_node_new ();
+  g_autoptr(DpSpawnOptions) o = ssh_options (NULL, NULL);
+  g_autofree char *target = ssh_target (TRUE);
+  g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (dp_node_load_cookie (router, NULL, &error));
+  g_assert_no_error (error);
+  g_object_set (router, "tls", DP_TLS_ON, NULL);
+  for (int i = 0; i < 2; i++)
+    dp_remote_node_spawn_async (router, target, 0, o, NULL, spawned_cb, nodes);
+  while (nodes->len < 2)
+    g_main_context_iteration (NULL, TRUE);
+  for (guint i = 0; i < 2; i++)
+    {
+      DpRemoteNode *n = nodes->pdata[i];
+      g_autofree char *path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/cmdline",
+                                               dp_remote_node_get_pid (n));
+      g_autofree char *cmdline = NULL;
+      gsize len = 0;
+
+      g_assert_true (dp_remote_node_is_alive (n));
+      assert_echo (n, (gint32) i + 100);
+      g_assert_true (g_file_get_contents (path, &cmdline, &len, NULL));
+      g_assert_nonnull (memmem (cmdline, len, "--tls-stdin", 11));
+      g_assert_nonnull (memmem (cmdline, len, "--tls=on", 8));
+      g_assert_null (memmem (cmdline, len, "BEGIN", 5));
+    }
+}
+
 static void
 test_host_key_unknown (void)
 {
@@ -516,6 +552,7 @@ main (int argc, char **argv)
   dp_test_add_func ("/ssh/hello-world", test_hello_world);
   dp_test_add_func ("/ssh/dp-launch", test_dp_launch);
   dp_test_add_func ("/ssh/concurrent", test_concurrent);
+  dp_test_add_func ("/ssh/tls", test_tls);
   dp_test_add_func ("/ssh/host-key-unknown", test_host_key_unknown);
   dp_test_add_func ("/ssh/host-key-changed", test_host_key_changed);
   dp_test_add_func ("/ssh/auth-failed", test_auth_failed);

@@ -33,13 +33,14 @@ _dp_launch()
     _init_completion 2>/dev/null || { cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
     COMPREPLY=()
     case $prev in
+        --tls) COMPREPLY=($(compgen -W "auto on off" -- "$cur")); return ;;
         --plugin-dir|-P) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --rmpi|--node-path|--cookie-file|--ssh-identity|--ssh-known-hosts|--ssh-config|--hosts|-H)
             COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
         --message|-m|--named|-n|--attach|-a|--signature|-s|--ready-timeout|--rmpi-timeout) return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--message --named --thunk --isolate --connect --attach --no-wait
+        COMPREPLY=($(compgen -W "--message --named --thunk --isolate --connect --attach --no-wait --tls
             --local --ssh --node-path --plugin-dir --cookie-file --signature --no-stdin
             --ready-timeout --rmpi --rmpi-timeout --accept-new-host-key --ssh-identity --ssh-known-hosts --ssh-config
             --hosts --list --log-json --events-json --verbose --version --help" -- "$cur"))
@@ -51,6 +52,7 @@ _dp_launch()
         case ${words[i]} in
             --message|-m|--named|-n|--attach|-a|--signature|-s|--ready-timeout|--rmpi-timeout|--rmpi|--plugin-dir|-P|\
             --node-path|--cookie-file|--ssh-identity|--ssh-known-hosts|--ssh-config|--hosts|-H) ((i++)) ;;
+            --tls) ((i++)) ;;
             -*) ;;
             *) args+=("${words[i]}"); ((n++)) ;;
         esac

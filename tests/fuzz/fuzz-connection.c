@@ -12,6 +12,11 @@
  *   bits 2-4  how the bytes are written: all at once, or in pieces of 1 to
  *             509 bytes with the connection reading each before the next,
  *             so that frames are cut everywhere
+ *   bit 5     1: the connection speaks TLS (credentials below): the HELLO's
+ *             TLS flag is checked, and with bit 1 this side sends a HELLO
+ *             with the flag, so that the rest is the TLS handshake's input
+ *             (the TLS handshake entry: the ClientHello or ServerHello a
+ *             peer sends, read by GIO's TLS backend)
  *
  * Then this side shuts its end for writing, and the context is iterated
  * until the connection has closed (the peer's EOF closes it, if nothing
@@ -38,7 +43,41 @@
 enum {
   MODE_CLIENT       = 1 << 0,
   MODE_AUTHENTICATE = 1 << 1,
+  MODE_TLS          = 1 << 5,
 };
+
+/* A CA and a certificate it issued (valid until 2056), made for the
+ * fuzzer with dp-tls.so: test credentials, used nowhere else. */
+static const char fuzz_ca[] =
+  "-----BEGIN CERTIFICATE-----\n"
+  "MIIBdDCCARmgAwIBAgIQV7DLMFynhamLuYuMtZ47qTAKBggqhkjOPQQDAjAYMRYw\n"
+  "FAYDVQQDEw1saWJkcCBmdXp6IENBMB4XDTI2MTIwMTAxMDkyN1oXDTQ2MTEyNjAy\n"
+  "MDkyN1owGDEWMBQGA1UEAxMNbGliZHAgZnV6eiBDQTBZMBMGByqGSM49AgEGCCqG\n"
+  "SM49AwEHA0IABMvrfCeiEyZU/mmeEn+MzHkqHIJXYgiytG54qEdGrKVGtHdQySbB\n"
+  "IhoLhViD54wGQPXwl+Ovo6dlTh7yTcjnodqjRTBDMB0GA1UdDgQWBBS1tpDBS2kf\n"
+  "cBDXYHlG9aFznw8DzDASBgNVHRMBAf8ECDAGAQH/AgEAMA4GA1UdDwEB/wQEAwIB\n"
+  "hjAKBggqhkjOPQQDAgNJADBGAiEAq65T5ygPjMKsHiYCoM3R/5N0UHCfPud77lhk\n"
+  "kbvr9PgCIQD8R4K7u5HnSW9hhWK2pNx6CLWyccYfC7hpt/aUqOkxdw==\n"
+  "-----END CERTIFICATE-----\n";
+static const char fuzz_cert[] =
+  "-----BEGIN CERTIFICATE-----\n"
+  "MIIBsDCCAVegAwIBAgIQeVU+fq7qh9dx2nBjhM7MjjAKBggqhkjOPQQDAjAYMRYw\n"
+  "FAYDVQQDEw1saWJkcCBmdXp6IENBMCAXDTI2MTEzMDAyMDkyN1oYDzIwNTYxMTIz\n"
+  "MDIwOTI3WjAaMRgwFgYDVQQDEw9saWJkcCBmdXp6IG5vZGUwWTATBgcqhkjOPQIB\n"
+  "BggqhkjOPQMBBwNCAAQ2+1VCBtovGo31QY4qsJ3PR+PSctyE9kF2/OSjVan4eojz\n"
+  "PRQlv9aBIWxVQp3xyY8C8fD6TiKnYMNK0I6VEoMho38wfTAdBgNVHQ4EFgQUIxav\n"
+  "qw5UaZnaRVr40r44rQwhnf4wHwYDVR0jBBgwFoAUtbaQwUtpH3AQ12B5RvWhc58P\n"
+  "A8wwDAYDVR0TAQH/BAIwADAOBgNVHQ8BAf8EBAMCB4AwHQYDVR0lBBYwFAYIKwYB\n"
+  "BQUHAwEGCCsGAQUFBwMCMAoGCCqGSM49BAMCA0cAMEQCIFxnUI+z+bjsxI4Auf1D\n"
+  "8Z4klQTicUrTd0iLSNFGbZz5AiABSA8IERXzGbuE8s/5deDgoySttmfiBFPWRYmn\n"
+  "HN94TQ==\n"
+  "-----END CERTIFICATE-----\n"
+  "-----BEGIN PRIVATE KEY-----\n"
+  "MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQgTuJEjkJbssA8LwwZ\n"
+  "hqRoZ3DflIaJW3B/VNT4seGZK86gCgYIKoZIzj0DAQehRANCAAQ2+1VCBtovGo31\n"
+  "QY4qsJ3PR+PSctyE9kF2/OSjVan4eojzPRQlv9aBIWxVQp3xyY8C8fD6TiKnYMNK\n"
+  "0I6VEoMh\n"
+  "-----END PRIVATE KEY-----\n";
 #define MODE_PIECE(mode) (((mode) >> 2) & 7)
 
 static const gsize piece_sizes[8] = { 0, 1, 3, 8, 16, 47, 100, 509 };
@@ -52,6 +91,7 @@ typedef struct {
 
 static GMainContext *context;
 static GBytes       *secret;
+static DpTls        *tls;
 static gboolean      verbose;   /* DP_FUZZ_VERBOSE: what each input did */
 
 static void
@@ -194,6 +234,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
       context = g_main_context_new ();
       g_main_context_push_thread_default (context);
       secret = fuzz_secret ();
+      tls = _dp_tls_new_from_pem (fuzz_cert, fuzz_ca, NULL);
+      g_assert (tls != NULL);
       verbose = g_getenv ("DP_FUZZ_VERBOSE") != NULL;
     }
   if (size == 0)
@@ -212,9 +254,22 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
                              (mode & MODE_CLIENT) ? DP_CONNECTION_CLIENT : DP_CONNECTION_SERVER,
                              secret, "the fuzzer's secret", FUZZ_MAX_FRAME, context,
                              &handler, &rec);
+  if (mode & MODE_TLS)
+    _dp_connection_set_tls (conn, tls);
   _dp_connection_start (conn);
 
-  if (mode & MODE_AUTHENTICATE)
+  if ((mode & MODE_AUTHENTICATE) && (mode & MODE_TLS))
+    {
+      guint8 conn_nonce[DP_NONCE_LEN];
+      guint8 hello[DP_HELLO_LEN];
+
+      /* a HELLO that agrees: what follows goes to the TLS handshake */
+      read_hello (fds[1], conn_nonce);
+      _dp_wire_hello_build (hello, own_nonce);
+      _dp_wire_hello_set_flags (hello, DP_HELLO_FLAG_TLS);
+      write_all (fds[1], hello, sizeof hello, &rec);
+    }
+  else if (mode & MODE_AUTHENTICATE)
     {
       guint8 conn_nonce[DP_NONCE_LEN];
       guint8 hello[DP_HELLO_LEN];
