@@ -653,8 +653,7 @@ main (int argc, char **argv)
       plugin_dir = argv[i + 1];
   if (argc < 2)
     {
-      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W2R|W3|W3B|W4|W2T|W3T|W4T|W5|W6|W7|W8|W8R [--plugin-dir DIR]
-");
+      fprintf (stderr, "usage: libdp-bench W0|W1|W1S|W2|W2R|W3|W3B|W4|W2T|W3T|W4T|W5|W6|W7|W8|W8R [--plugin-dir DIR]\n");
       return 2;
     }
   w = argv[1];
