@@ -96,6 +96,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <netinet/in.h>
@@ -1779,6 +1780,22 @@ dispatch_frame (DpConnection        *conn,
   return dispatch_payload (conn, h, payload);
 }
 
+/* Bytes wait in the socket that this thread has not read yet: the peer
+ * spoke. A router kept from running (a starved CPU, a long dispatch) may
+ * run its overdue heartbeat check before the read of what came
+ * meanwhile: the silence is its own, not the peer's. One poll(2), only
+ * when a timeout would be declared. */
+static gboolean
+input_waiting (DpConnection *conn)
+{
+  struct pollfd p = { .fd = conn->fd, .events = POLLIN };
+
+  if (conn->fd < 0 || poll (&p, 1, 0) <= 0 || (p.revents & POLLIN) == 0)
+    return FALSE;
+  conn->last_seen_us = g_get_monotonic_time ();
+  return TRUE;
+}
+
 static gboolean
 heartbeat_cb (gpointer data)
 {
@@ -1803,7 +1820,7 @@ heartbeat_cb (gpointer data)
   /* A server only holds a peer to a timeout once the peer has shown it
    * sends heartbeats itself. */
   if (conn->hb_timeout > 0 && (conn->role == DP_CONNECTION_CLIENT || conn->peer_pings) &&
-      now - conn->last_seen_us > timeout_us)
+      now - conn->last_seen_us > timeout_us && !input_waiting (conn))
     {
       close_with (conn, g_error_new (DP_ERROR, DP_ERROR_TIMED_OUT,
                                      "no sign of life from %s for %.1f s (heartbeat timeout)",

@@ -1034,6 +1034,8 @@ dp_node_class_init (DpNodeClass *klass)
    * |[<!-- language="C" -->
    * g_object_set (node, "tls", DP_TLS_OFF, NULL);
    * ]|
+   *
+   * Since: 1.0
    */
   properties[PROP_TLS] =
     g_param_spec_enum ("tls", NULL, NULL, DP_TYPE_TLS_MODE, DP_TLS_AUTO,
