@@ -41,7 +41,16 @@ sshd_prepare() {
 
 sshd_write_config() {
   local file=$1 port=$2 address=$3 host_key=$4 pid_file=$5 authorized=$6
+  local home
   shift 6
+  # The sessions' HOME is an empty directory of this run: bash, started by
+  # sshd for the node's command, reads ~/.bashrc, and the invoking user's
+  # may do anything there (pyenv's init takes a lock that a session
+  # killed by a test, e.g. a netns host torn down, leaves behind: every
+  # later session then waits on it and no node starts). The nodes need
+  # nothing from HOME: secret and credentials come over stdin.
+  home=$(dirname "$file")/session-home
+  mkdir -p "$home"
   {
     cat <<EOF
 Port $port
@@ -59,6 +68,7 @@ PrintMotd no
 LogLevel INFO
 MaxStartups 64
 MaxSessions 64
+SetEnv HOME=$home
 EOF
     local line
     for line in "$@"; do echo "$line"; done
