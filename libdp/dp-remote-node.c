@@ -801,6 +801,99 @@ launched_cb (GObject      *source,
                           g_task_get_cancellable (task), connected_cb, task);
 }
 
+/* A spawned node's TLS credentials are issued on a thread of their own: a
+ * key and a certificate cost milliseconds (tens under a sanitizer), and
+ * the router that would pay them for 64 nodes at once sent no heartbeat
+ * meanwhile (its other nodes dropped it: /netns/rmpi under ASan). */
+typedef struct {
+  GTask  *task;    /* (owned) the spawn */
+  char   *name;    /* the certificate's name */
+  char   *line;    /* (nullable) the credentials line, wiped when freed */
+  GError *error;
+} IssueCall;
+
+static void
+issue_call_free (gpointer data)
+{
+  IssueCall *ic = data;
+
+  if (ic->line)
+    memset (ic->line, 0, strlen (ic->line));
+  g_free (ic->line);
+  g_free (ic->name);
+  g_clear_error (&ic->error);
+  g_clear_object (&ic->task);
+  g_free (ic);
+}
+
+/* router thread: the process exists; @tls_line (nullable) goes on its stdin */
+static void
+launch_process (GTask      *task,
+                DpTlsMode   mode,
+                const char *tls_line)
+{
+  DpRemoteNode *self = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) secret = dp_node_get_secret (self->router, &error);
+  gdouble hb_interval, hb_timeout;
+
+  DP_ASSERT_ROUTER_THREAD (self->router);
+  if (secret == NULL)
+    {
+      g_clear_object (&self->process);
+      _dp_node_spawn_done (self->router, self->host);
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  g_object_get (self->router, "heartbeat-interval", &hb_interval,
+                "heartbeat-timeout", &hb_timeout, NULL);
+  _dp_node_process_set_tls (self->process, mode, tls_line);
+  dp_node_process_launch_async (self->process, secret, self->requested_port, hb_interval,
+                                hb_timeout, self->options,
+                                g_task_get_cancellable (task), launched_cb, task);
+}
+
+/* router thread: the credentials were issued, or not */
+static void
+issued (gpointer data)
+{
+  IssueCall *ic = data;
+  DpRemoteNode *self = g_task_get_task_data (ic->task);
+  DpTlsMode mode = _dp_node_get_tls_mode (self->router);
+
+  DP_ASSERT_ROUTER_THREAD (self->router);
+  if (ic->line == NULL && mode == DP_TLS_AUTO)
+    {
+      /* it may never need them (a host reached over loopback): a
+       * connection that does says so (dp-tls.c) */
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
+                        "MESSAGE", "the node on %s gets no TLS credentials: %s",
+                        self->host, ic->error->message);
+    }
+  else if (ic->line == NULL)
+    {
+      g_clear_object (&self->process);
+      _dp_node_spawn_done (self->router, self->host);
+      g_prefix_error (&ic->error, "cannot give the node on %s its TLS credentials: ", self->host);
+      g_task_return_error (ic->task, g_steal_pointer (&ic->error));
+      return;   /* issue_call_free drops the task */
+    }
+  launch_process (g_steal_pointer (&ic->task), mode, ic->line);
+}
+
+/* its own thread */
+static gpointer
+issue_thread (gpointer data)
+{
+  IssueCall *ic = data;
+  DpRemoteNode *self = g_task_get_task_data (ic->task);
+
+  ic->line = _dp_node_issue_tls_line (self->router, ic->name, &ic->error);
+  _dp_node_invoke (self->router, issued, ic, issue_call_free);
+  return NULL;
+}
+
 /* router thread, once the spawn limits let it (spawn_in_router) */
 static void
 start_spawn (gpointer data)
@@ -809,13 +902,9 @@ start_spawn (gpointer data)
   DpRemoteNode *self = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) secret = dp_node_get_secret (self->router, &error);
-  gdouble hb_interval, hb_timeout;
-  g_autofree char *tls_line = NULL;
   DpTlsMode mode;
 
   DP_ASSERT_ROUTER_THREAD (self->router);
-  g_object_get (self->router, "heartbeat-interval", &hb_interval,
-                "heartbeat-timeout", &hb_timeout, NULL);
   if (secret)
     self->process = _dp_node_process_new_for_host (self->host, self->options, &error);
   if (self->process == NULL)
@@ -831,34 +920,14 @@ start_spawn (gpointer data)
   if (mode == DP_TLS_ON ||
       (mode == DP_TLS_AUTO && !_dp_host_spec_is_local (_dp_node_process_get_host_spec (self->process))))
     {
-      g_autofree char *name = g_strdup_printf ("libdp node on %s", self->host);
+      IssueCall *ic = g_new0 (IssueCall, 1);
 
-      tls_line = _dp_node_issue_tls_line (self->router, name, &error);
-      if (tls_line == NULL && mode == DP_TLS_AUTO)
-        {
-          /* it may never need them (a host reached over loopback): a
-           * connection that does says so (dp-tls.c) */
-          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
-                            "MESSAGE", "the node on %s gets no TLS credentials: %s",
-                            self->host, error->message);
-          g_clear_error (&error);
-        }
-      else if (tls_line == NULL)
-        {
-          g_clear_object (&self->process);
-          _dp_node_spawn_done (self->router, self->host);
-          g_prefix_error (&error, "cannot give the node on %s its TLS credentials: ", self->host);
-          g_task_return_error (task, g_steal_pointer (&error));
-          g_object_unref (task);
-          return;
-        }
+      ic->task = task;
+      ic->name = g_strdup_printf ("libdp node on %s", self->host);
+      g_thread_unref (g_thread_new ("dp-tls-issue", issue_thread, ic));
+      return;
     }
-  _dp_node_process_set_tls (self->process, mode, tls_line);
-  if (tls_line)
-    memset (tls_line, 0, strlen (tls_line));
-  dp_node_process_launch_async (self->process, secret, self->requested_port, hb_interval,
-                                hb_timeout, self->options,
-                                g_task_get_cancellable (task), launched_cb, task);
+  launch_process (task, mode, NULL);
 }
 
 /* router thread: a spawn or a restart, paced by DpNode:max-concurrent-spawns
