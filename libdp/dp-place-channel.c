@@ -1036,9 +1036,11 @@ get_blocking (DpPlaceChannel  *self,
               guint            more_max,
               guint           *n_more)
 {
-  DpSharedLoop *lead = feeding_loop (self);
-  GVariant *msg = inbox_pop_many (&self->pipe->box[self->side], -1, lead, reply, NULL,
-                                  more, more_max, n_more);
+  DpInbox *box = &self->pipe->box[self->side];
+  /* a message already queued (a stream) is taken at once: the router's
+   * loop, and the lock and refs that finding it takes, only for a wait */
+  DpSharedLoop *lead = inbox_has_news (box) ? NULL : feeding_loop (self);
+  GVariant *msg = inbox_pop_many (box, -1, lead, reply, NULL, more, more_max, n_more);
 
   g_clear_pointer (&lead, _dp_shared_loop_unref);
   return msg;

@@ -212,33 +212,46 @@ utf8_no_nul (const char *s,
   return i == len || g_utf8_validate_len (s + i, len - i, NULL);
 }
 
-/* Whether @data is a value of the basic type @type in normal form, by the
- * rules g_variant_is_normal_form() applies to it: 1 yes, 0 no, -1 not a
- * type decided here (a container). The common small messages (a string,
- * a number) are so checked without building a value first, then loaded
- * as trusted: GVariant's own check would take the value's lock and make
- * its serialised form once more to find the same. */
+/* The serialised size of every value of the basic type @c, or 0: a type
+ * of variable size ('s', 'o', 'g'), or not a basic type */
+static gsize
+basic_fixed_size (char c)
+{
+  switch (c)
+    {
+    case 'b': case 'y':
+      return 1;
+    case 'n': case 'q':
+      return 2;
+    case 'i': case 'u': case 'h':
+      return 4;
+    case 'x': case 't': case 'd':
+      return 8;
+    default:
+      return 0;
+    }
+}
+
+/* Whether the @size bytes at @d are a value of the basic type @type in
+ * normal form, by the rules g_variant_is_normal_form() applies to it: 1
+ * yes, 0 no, -1 not a type decided here (a container). The common small
+ * messages (a string, a number) are so checked without building a value
+ * first, then loaded as trusted: GVariant's own check would take the
+ * value's lock and make its serialised form once more to find the same. */
 static int
 basic_is_normal (const GVariantType *type,
-                 GBytes             *data)
+                 const guint8       *d,
+                 gsize               size)
 {
-  gsize size;
-  const guint8 *d = g_bytes_get_data (data, &size);
+  /* a basic type's string is its one character (a container's starts
+   * with another one): no need to ask GLib for the length, which checks
+   * the whole type string on each call */
+  char c = *(const char *) g_variant_type_peek_string (type);
 
-  if (g_variant_type_get_string_length (type) != 1)
-    return -1;
-  switch (*(const char *) g_variant_type_peek_string (type))
+  switch (c)
     {
     case 'b':
       return size == 1 && d[0] < 2;
-    case 'y':
-      return size == 1;
-    case 'n': case 'q':
-      return size == 2;
-    case 'i': case 'u': case 'h':
-      return size == 4;
-    case 'x': case 't': case 'd':
-      return size == 8;
     case 's':
       /* nul-terminated, no nul inside, UTF-8 */
       return size > 0 && d[size - 1] == '\0' && utf8_no_nul ((const char *) d, size - 1);
@@ -249,7 +262,7 @@ basic_is_normal (const GVariantType *type,
       return size > 0 && d[size - 1] == '\0' && memchr (d, '\0', size - 1) == NULL &&
              g_variant_is_signature ((const char *) d);
     default:
-      return -1;
+      return basic_fixed_size (c) != 0 ? size == basic_fixed_size (c) : -1;
     }
 }
 
@@ -260,7 +273,9 @@ _dp_wire_load_payload (const GVariantType  *type,
                        GBytes              *data,
                        GError             **error)
 {
-  int basic = basic_is_normal (type, data);
+  gsize size;
+  const guint8 *d = g_bytes_get_data (data, &size);
+  int basic = basic_is_normal (type, d, size);
   GVariant *value;
 
   /* a new floating value nobody else has seen: taking its reference needs
@@ -269,7 +284,7 @@ _dp_wire_load_payload (const GVariantType  *type,
     return g_variant_take_ref (g_variant_new_from_bytes (type, data, TRUE));
   value = g_variant_take_ref (g_variant_new_from_bytes (type, data, FALSE));
   if (basic == 0 ||
-      (g_bytes_get_size (data) <= DP_NORMAL_FORM_CHECK_MAX &&
+      (size <= DP_NORMAL_FORM_CHECK_MAX &&
        !fixed_array_is_normal (type, value) &&
        !g_variant_is_normal_form (value)))
     {
