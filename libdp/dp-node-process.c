@@ -640,7 +640,8 @@ ready_timed_out (gpointer user_data)
 /* While a node starts (milliseconds: its program is loaded and linked),
  * the router sets up, once per process, the types that the node's ready
  * line and the connection to it will need: a master's first JsonParser,
- * GSocket, GInetSocketAddress and GTcpConnection cost ~0.3 M instructions
+ * GSocket, GInetSocketAddress and GTcpConnection (and DpRemoteConnection,
+ * for the first place) cost ~0.4 M instructions
  * of class set-up that were otherwise paid after the ready line, on the
  * way to the node. An idle of low priority: whatever else the router has
  * to do comes first. */
@@ -650,6 +651,7 @@ warm_up (gpointer data)
   const GType types[] = {
     JSON_TYPE_PARSER, G_TYPE_INET_ADDRESS, G_TYPE_INET_SOCKET_ADDRESS, G_TYPE_SOCKET,
     G_TYPE_TCP_CONNECTION,
+    DP_TYPE_REMOTE_CONNECTION,   /* the place a spawn is often followed by */
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (types); i++)
