@@ -205,7 +205,7 @@ read_stdin_line (gsize        max,
     stdin_ahead = g_byte_array_new ();
   for (;;)
     {
-      guint8 *nl = memchr (stdin_ahead->data, '\n', stdin_ahead->len);
+      guint8 *nl = stdin_ahead->len ? memchr (stdin_ahead->data, '\n', stdin_ahead->len) : NULL;
       ssize_t n;
 
       if (nl != NULL || stdin_ahead->len > max)
