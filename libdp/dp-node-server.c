@@ -1117,32 +1117,33 @@ _dp_node_server_dup_listen_address (DpNodeServer *self)
   return g_strdup (g_atomic_pointer_get (&self->listen_address));
 }
 
-/* router thread: the listening socket is readable; accepts every
- * connection queued (it is non-blocking) */
+/* router thread: the listening socket is readable. One connection per
+ * dispatch, as GSocketService accepted them: the source fires again while
+ * more wait, and timers (heartbeats) and the connections already there
+ * get their turn between two (64 peers connecting at once with TLS each
+ * start a handshake). */
 static gboolean
 on_incoming (GSocket      *socket,
              GIOCondition  condition,
              gpointer      user_data)
 {
   DpNodeServer *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) accepted = NULL;
+  g_autoptr(GSocketConnection) sconn = NULL;
 
   DP_ASSERT_OWNER_CONTEXT (self->router_context);
-  for (;;)
+  accepted = g_socket_accept (socket, NULL, &error);
+  if (accepted == NULL)
     {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GSocket) accepted = g_socket_accept (socket, NULL, &error);
-      g_autoptr(GSocketConnection) sconn = NULL;
-
-      if (accepted == NULL)
-        {
-          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-            g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                              "MESSAGE", "cannot accept a connection: %s", error->message);
-          return G_SOURCE_CONTINUE;
-        }
-      sconn = g_socket_connection_factory_create_connection (accepted);
-      _dp_node_server_adopt (self, sconn);
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                          "MESSAGE", "cannot accept a connection: %s", error->message);
+      return G_SOURCE_CONTINUE;
     }
+  sconn = g_socket_connection_factory_create_connection (accepted);
+  _dp_node_server_adopt (self, sconn);
+  return G_SOURCE_CONTINUE;
 }
 
 void
@@ -1304,7 +1305,7 @@ arm_accept (gpointer data)
       return G_SOURCE_REMOVE;
     }
   self->listen_fd = -1;
-  g_socket_set_blocking (self->listen_socket, FALSE);   /* accept until EAGAIN */
+  g_socket_set_blocking (self->listen_socket, FALSE);   /* accept never waits */
   self->accept_source = g_socket_create_source (self->listen_socket, G_IO_IN, NULL);
   g_source_set_static_name (self->accept_source, "[libdp] accept");
   g_source_set_callback (self->accept_source, G_SOURCE_FUNC (on_incoming), self, NULL);
