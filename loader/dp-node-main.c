@@ -42,9 +42,7 @@
 #include "dp-host-private.h"
 #include "dp-tls-private.h"
 
-#include <gio/gunixinputstream.h>
 #include <glib-unix.h>
-#include <json-glib/json-glib.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -173,49 +171,81 @@ on_exit_requested (DpNode *node, gpointer data)
   quit ("a master asked it to exit");
 }
 
-static void
-stdin_read_cb (GObject *source, GAsyncResult *result, gpointer data)
+/* Standard input after the lines read at start-up: a plain fd watch (no
+ * GUnixInputStream and GTask, whose first use costs a type set-up and
+ * GTask's thread pool); its end is the master's. */
+static gboolean
+stdin_readable (gint          fd,
+                GIOCondition  condition,
+                gpointer      data)
 {
-  g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GError) error = NULL;
+  char buf[4096];
+  ssize_t n = read (fd, buf, sizeof buf);
 
-  bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
-  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
-    {
-      quit ("its standard input closed");
-      return;
-    }
-  /* Nothing is read from the control channel after the secret yet. */
-  g_input_stream_read_bytes_async (G_INPUT_STREAM (source), 4096, G_PRIORITY_DEFAULT,
-                                   NULL, stdin_read_cb, NULL);
+  if (n > 0 || (n < 0 && (errno == EINTR || errno == EAGAIN)))
+    return G_SOURCE_CONTINUE;   /* nothing is read from it after the secret yet */
+  quit ("its standard input closed");
+  return G_SOURCE_REMOVE;
 }
 
-/* Reads one line (at most @max bytes) from fd 0 without buffering past it. */
+/* What was read from fd 0 past the lines returned so far */
+static GByteArray *stdin_ahead;
+
+/* Reads one line (at most @max bytes) from fd 0, a block at a time (a
+ * byte at a time took one system call per byte of the secret); what comes
+ * after it stays for the next call. */
 static char *
 read_stdin_line (gsize        max,
                  const char  *what,
                  GError     **error)
 {
-  GString *s = g_string_new (NULL);
+  char buf[4096];
 
+  if (stdin_ahead == NULL)
+    stdin_ahead = g_byte_array_new ();
   for (;;)
     {
-      char c;
-      ssize_t n = read (STDIN_FILENO, &c, 1);
-      if (n == 1 && c != '\n' && s->len < max)
+      guint8 *nl = stdin_ahead->len ? memchr (stdin_ahead->data, '\n', stdin_ahead->len) : NULL;
+      ssize_t n;
+
+      if (nl != NULL || stdin_ahead->len > max)
         {
-          g_string_append_c (s, c);
-          continue;
+          gsize len = nl ? (gsize) (nl - stdin_ahead->data) : stdin_ahead->len;
+          char *line;
+
+          if (len > max)
+            {
+              g_set_error (error, DP_ERROR, DP_ERROR_COOKIE,
+                           "the %s on standard input is longer than %" G_GSIZE_FORMAT " bytes",
+                           what, max);
+              return NULL;
+            }
+          line = g_strndup ((const char *) stdin_ahead->data, len);
+          memset (stdin_ahead->data, 0, len);
+          g_byte_array_remove_range (stdin_ahead, 0, nl ? len + 1 : len);
+          return line;
         }
+      n = read (STDIN_FILENO, buf, sizeof buf);
       if (n < 0 && errno == EINTR)
         continue;
-      if (n == 1 || (n == 0 && s->len > 0))
-        break;
+      if (n > 0)
+        {
+          g_byte_array_append (stdin_ahead, (const guint8 *) buf, (guint) n);
+          memset (buf, 0, (gsize) n);
+          continue;
+        }
+      if (n == 0 && stdin_ahead->len > 0)
+        {
+          /* a last line without its newline */
+          char *line = g_strndup ((const char *) stdin_ahead->data, stdin_ahead->len);
+
+          memset (stdin_ahead->data, 0, stdin_ahead->len);
+          g_byte_array_set_size (stdin_ahead, 0);
+          return line;
+        }
       g_set_error (error, DP_ERROR, DP_ERROR_COOKIE, "no %s on standard input", what);
-      g_string_free (s, TRUE);
       return NULL;
     }
-  return g_string_free (s, FALSE);
 }
 
 /* A master starts its nodes with posix_spawn() and leaves its other
@@ -355,31 +385,14 @@ load_tls (DpNode      *node,
   return TRUE;
 }
 
-/* The one line a spawner waits for (dp-node-process.c reads it). */
+/* The one line a spawner waits for (dp-node-process.c reads it): numbers
+ * and the version, nothing to escape, so printed as it is (a JsonBuilder
+ * and a JsonGenerator cost their type set-up on a node's way to ready) */
 static void
 print_ready_line (DpNode *node)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "dp-node");
-  json_builder_add_string_value (b, "ready");
-  json_builder_set_member_name (b, "port");
-  json_builder_add_int_value (b, dp_node_get_port (node));
-  json_builder_set_member_name (b, "pid");
-  json_builder_add_int_value (b, getpid ());
-  json_builder_set_member_name (b, "version");
-  json_builder_add_string_value (b, DP_PROJECT_VERSION);
-  json_builder_set_member_name (b, "protocol");
-  json_builder_add_int_value (b, 1);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  text = json_generator_to_data (gen, NULL);
-  printf ("%s\n", text);
+  printf ("{\"dp-node\":\"ready\",\"port\":%u,\"pid\":%ld,\"version\":\"%s\",\"protocol\":1}\n",
+          (unsigned) dp_node_get_port (node), (long) getpid (), DP_PROJECT_VERSION);
   fflush (stdout);
 }
 
@@ -432,7 +445,6 @@ main (int argc, char **argv)
   g_autoptr(DpNode) node = NULL;
   g_autofree char *addr = NULL;
   guint16 port = DP_DEFAULT_ROUTER_PORT;
-  g_autoptr(GInputStream) in = NULL;
 
   setlocale (LC_ALL, "");
   setvbuf (stdout, NULL, _IOLBF, 0);
@@ -519,10 +531,7 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGINT, on_signal, (gpointer) "SIGINT");
   install_stop_deadline ();
   if (!daemon_mode)
-    {
-      in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
-      g_input_stream_read_bytes_async (in, 4096, G_PRIORITY_DEFAULT, NULL, stdin_read_cb, NULL);
-    }
+    g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, stdin_readable, NULL);
 
   if (place_host < 0)
     {

@@ -1191,6 +1191,102 @@ test_dp_node_limit_options (void)
   g_assert_null (strstr (node_err, "this connection has started 1 places"));
 }
 
+/* dp-node reads its secret a block at a time: a secret that arrives with
+ * more after it in one write is still the first line (the master is then
+ * let in, its places run), a line longer than a secret can be is refused
+ * with a reason, and a port that is taken is named in the error. */
+static void
+test_dp_node_standard_input (void)
+{
+  g_autofree char *node_path = dp_test_build_path ("loader/dp-node");
+  g_autoptr(DpNode) router = dp_test_new_router ();
+  g_autoptr(GBytes) secret = dp_node_get_secret (router, NULL);
+  g_autofree char *hex = dp_secret_to_string (secret);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  guint16 port;
+
+  {
+    /* the secret, and more, in one write */
+    g_autoptr(GSubprocessLauncher) nl = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                                    G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                    G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_autoptr(GSubprocess) node = g_subprocess_launcher_spawn (nl, &error, node_path, "--listen",
+                                                               "127.0.0.1:0", "--secret-stdin", NULL);
+    g_autofree char *lines = g_strconcat (hex, "\nnot read by the node\n", NULL);
+    g_autoptr(DpRemoteNode) rn = NULL;
+    g_autoptr(DpRemoteConnection) pl = NULL;
+    g_autoptr(GVariant) r = NULL;
+
+    g_assert_no_error (error);
+    g_output_stream_write_all (g_subprocess_get_stdin_pipe (node), lines, strlen (lines), NULL, NULL, &error);
+    g_assert_no_error (error);
+    port = read_node_port (node);
+    rn = dp_remote_node_connect (router, "127.0.0.1", port, NULL, &error);
+    g_assert_no_error (error);
+    pl = dp_remote_node_launch_place (rn, "echo", "echo", 0, NULL);
+    dp_remote_connection_put (pl, g_variant_new_string ("let in"));
+    r = dp_remote_connection_get (pl);
+    g_assert_nonnull (r);
+    g_assert_cmpstr (g_variant_get_string (r, NULL), ==, "let in");
+
+    {
+      /* a second node on the same port: taken, and said so */
+      g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", port);
+      g_autoptr(GSubprocess) second = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                        G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                                        G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                                                        node_path, "--listen", listen,
+                                                        "--secret-stdin", NULL);
+      g_autofree char *secret_line = g_strconcat (hex, "\n", NULL);
+      g_autofree char *want = g_strdup_printf ("dp-node: cannot listen on %s: ", listen);
+
+      g_assert_no_error (error);
+      g_subprocess_communicate_utf8 (second, secret_line, NULL, NULL, &err, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_subprocess_get_exit_status (second), ==, 1);
+      g_assert_true (g_str_has_prefix (err, want));
+      g_clear_pointer (&err, g_free);
+    }
+
+    g_clear_object (&pl);
+    g_clear_object (&rn);
+    g_subprocess_communicate_utf8 (node, NULL, NULL, NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (g_subprocess_get_exit_status (node), ==, 0);
+  }
+  {
+    /* a first line longer than the 4096 bytes a secret may take */
+    g_autoptr(GSubprocess) node = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                    G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                                    G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                                                    node_path, "--listen", "127.0.0.1:0",
+                                                    "--secret-stdin", NULL);
+    g_autofree char *long_line = g_strnfill (5000, 'a');
+
+    g_assert_no_error (error);
+    g_subprocess_communicate_utf8 (node, long_line, NULL, NULL, &err, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (g_subprocess_get_exit_status (node), ==, 1);
+    g_assert_cmpstr (err, ==, "dp-node: the secret (--secret-stdin) on standard input is longer than 4096 bytes\n");
+    g_clear_pointer (&err, g_free);
+  }
+  {
+    /* no line at all */
+    g_autoptr(GSubprocess) node = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                    G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                                    G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                                                    node_path, "--listen", "127.0.0.1:0",
+                                                    "--secret-stdin", NULL);
+
+    g_assert_no_error (error);
+    g_subprocess_communicate_utf8 (node, "", NULL, NULL, &err, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (g_subprocess_get_exit_status (node), ==, 1);
+    g_assert_cmpstr (err, ==, "dp-node: no secret (--secret-stdin) on standard input\n");
+  }
+}
+
 static void
 test_hello_world (void)
 {
@@ -1924,6 +2020,7 @@ main (int argc, char **argv)
   dp_test_add_func ("/cluster/dp-launch-json", test_dp_launch_json);
   dp_test_add_func ("/cluster/dp-launch-confined", test_dp_launch_confined);
   dp_test_add_func ("/cluster/dp-node-limit-options", test_dp_node_limit_options);
+  dp_test_add_func ("/cluster/dp-node-standard-input", test_dp_node_standard_input);
   dp_test_add_func ("/cluster/dp-launch-odd-values", test_dp_launch_odd_values);
   dp_test_add_func ("/cluster/versions", test_versions);
   dp_test_add_func ("/cluster/dp-launch-wrong-cookie", test_dp_launch_wrong_cookie);
