@@ -477,17 +477,18 @@ inbox_pop_many (DpInbox         *box,
    * since it last got (a request out, its answer awaited) spins: a reader
    * that only reads (a consumer of a stream, a place waiting for its
    * first message) sleeps at once, leaving the CPU to whoever sends. */
-  if (lead != NULL && deadline < 0 && !inbox_has_news (box))
+  if (lead != NULL && deadline != 0 && !inbox_has_news (box))
     {
       /* Blocked on a channel a connection feeds: this thread runs the
-       * router's context itself until its message is there (see
-       * DpSharedLoop in dp-main-context.c) — the socket wakes this
-       * thread, not the router, which would then have to wake it. No
-       * spin: the thread that reads is the one that waits. */
+       * router's context itself until its message is there or its
+       * deadline has passed (see DpSharedLoop in dp-main-context.c) — the
+       * socket wakes this thread, not the router, which would then have
+       * to wake it. No spin: the thread that reads is the one that
+       * waits. */
       gpointer place = _dp_place_suspend_thread ();
 
       g_atomic_pointer_set (&box->lead_ctx, _dp_shared_loop_get_context (lead));
-      _dp_shared_loop_lead (lead, inbox_has_news, box);
+      _dp_shared_loop_lead (lead, inbox_has_news, box, deadline);
       g_atomic_pointer_set (&box->lead_ctx, NULL);
       _dp_place_resume_thread (place);
     }
@@ -1173,8 +1174,16 @@ dp_place_channel_get_timeout (DpPlaceChannel *self,
         *closed = TRUE;
       return NULL;
     }
-  return inbox_pop (&self->pipe->box[self->side],
-                    g_get_monotonic_time () + MAX (timeout_us, 1), NULL, closed);
+  {
+    /* blocked as a get is: leading the router that feeds this end */
+    DpSharedLoop *lead = feeding_loop (self);
+    GVariant *msg = inbox_pop_many (&self->pipe->box[self->side],
+                                    g_get_monotonic_time () + MAX (timeout_us, 1), lead, NULL,
+                                    closed, NULL, 0, NULL);
+
+    g_clear_pointer (&lead, _dp_shared_loop_unref);
+    return msg;
+  }
 }
 
 /**
