@@ -562,9 +562,13 @@ iterate_as_owner (GMainContext *ctx,
       GPollFD *fds = NULL;
       gint n_alloc = 0;
 
-      while (!ready (data) && !g_atomic_int_get (quit) &&
-             (deadline < 0 || g_get_monotonic_time () < deadline))
+      /* at least once: whoever leads serves the context, even when its
+       * deadline has passed by the time it leads (the poll does not wait
+       * then) */
+      do
         iterate_until (ctx, deadline, &fds, &n_alloc);
+      while (!ready (data) && !g_atomic_int_get (quit) &&
+             (deadline < 0 || g_get_monotonic_time () < deadline));
       g_free (fds);
     }
   g_main_context_pop_thread_default (ctx);

@@ -51,6 +51,10 @@ get_spin_us (void)
   return spin_us;
 }
 
+/* The shortest timed get that leads the router's context (see
+ * inbox_pop_many()) */
+#define LEAD_MIN_US  1000
+
 /* The spin's credit (DpInbox.spin_credit): a spin that finds a message
  * earns SPIN_HIT, one that ends empty-handed costs 1, so spinning goes on
  * while more than about one in SPIN_HIT + 1 pays; at 0 the receiver sleeps
@@ -1175,8 +1179,10 @@ dp_place_channel_get_timeout (DpPlaceChannel *self,
       return NULL;
     }
   {
-    /* blocked as a get is: leading the router that feeds this end */
-    DpSharedLoop *lead = feeding_loop (self);
+    /* a wait of some length leads the router that feeds this end, as a
+     * get does; a shorter one is not worth the router's stepping aside
+     * (a wake-up, and a wait for it), nor is a look (timeout 0) */
+    DpSharedLoop *lead = timeout_us >= LEAD_MIN_US ? feeding_loop (self) : NULL;
     GVariant *msg = inbox_pop_many (&self->pipe->box[self->side],
                                     g_get_monotonic_time () + MAX (timeout_us, 1), lead, NULL,
                                     closed, NULL, 0, NULL);
