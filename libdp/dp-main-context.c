@@ -390,17 +390,24 @@ _dp_pending_tasks_clear (DpPendingTasks *pt)
  * "the router's thread" is an assertion of owning that context).
  *
  * The router's thread steps aside when a reader asks (one wake-up), and
- * takes its context back once nobody has led it for SHARED_GRACE_US: a
+ * takes its context back once nobody has led it for a grace period: a
  * reader in a request/reply loop comes back within that time and takes it
  * again without waking anyone, so a round trip costs no hop at all. While
- * a leader is in, the router looks every SHARED_GRACE_US whether it is
- * still coming and going, and after SHARED_IDLE_CHECKS looks in which
- * nobody came or went sleeps until the leader leaves (the leader wakes it
- * then). So what a leader's absence can delay (timers, other connections,
- * calls posted to the router) waits at most about two grace periods. */
+ * a leader is in, the router looks every grace period whether it is still
+ * coming and going, and after SHARED_IDLE_CHECKS looks in which nobody
+ * came or went sleeps until the leader leaves (the leader wakes it then).
+ * The grace period starts at SHARED_GRACE_US and doubles, up to
+ * SHARED_GRACE_MAX_US, at each look that finds readers still taking turns
+ * (RMPI's ranks lead for every receive of a collective: the router's
+ * looks, each a wake-up of a thread that has nothing to do, were a third
+ * of their context switches); it starts over when the router takes its
+ * context back. So what a leader's absence can delay (timers, other
+ * connections, calls posted to the router) waits at most about two
+ * grace periods, SHARED_GRACE_US after a lone leader's turn. */
 
-#define SHARED_GRACE_US     200
-#define SHARED_IDLE_CHECKS  8
+#define SHARED_GRACE_US      200
+#define SHARED_GRACE_MAX_US  1600
+#define SHARED_IDLE_CHECKS   8
 
 struct _DpSharedLoop
 {
@@ -497,15 +504,53 @@ _dp_shared_loop_get_context (DpSharedLoop *sl)
   return sl->ctx;
 }
 
-/* Runs one iteration of the router's context as its owner. Between the
- * router and a leader the context is briefly nobody's: a thread calling
- * g_main_context_invoke() on it then runs its function there at once,
- * owning the context meanwhile, so taking it may have to wait for that. */
+/* One iteration of @ctx (owned by the caller), as
+ * g_main_context_iteration (ctx, TRUE) does, but waiting in the poll no
+ * later than @deadline (monotonic time, -1: no limit). @fds is the
+ * caller's buffer for the context's poll records (grown as needed,
+ * freed by the caller). */
+static void
+iterate_until (GMainContext  *ctx,
+               gint64         deadline,
+               GPollFD      **fds,
+               gint          *n_alloc)
+{
+  gint max_priority, timeout, n;
+  GPollFunc poll_func;
+
+  g_main_context_prepare (ctx, &max_priority);
+  while ((n = g_main_context_query (ctx, max_priority, &timeout, *fds, *n_alloc)) > *n_alloc)
+    {
+      *n_alloc = n;
+      *fds = g_renew (GPollFD, *fds, n);
+    }
+  if (deadline >= 0)
+    {
+      /* the poll counts in milliseconds: round up, never spin on 0 */
+      gint64 left_ms = (deadline - g_get_monotonic_time () + 999) / 1000;
+
+      left_ms = CLAMP (left_ms, 0, G_MAXINT);
+      if (timeout < 0 || timeout > left_ms)
+        timeout = (gint) left_ms;
+    }
+  poll_func = g_main_context_get_poll_func (ctx);
+  poll_func (*fds, (guint) n, timeout);
+  if (g_main_context_check (ctx, max_priority, *fds, n))
+    g_main_context_dispatch (ctx);
+}
+
+/* Runs one iteration of the router's context as its owner (@ready NULL),
+ * or iterations until @ready, the router's end or @deadline (monotonic
+ * time, -1: none). Between the router and a leader the context is
+ * briefly nobody's: a thread calling g_main_context_invoke() on it then
+ * runs its function there at once, owning the context meanwhile, so
+ * taking it may have to wait for that. */
 static void
 iterate_as_owner (GMainContext *ctx,
                   gboolean    (*ready) (gpointer data),
                   gpointer      data,
-                  gint         *quit)
+                  gint         *quit,
+                  gint64        deadline)
 {
   while (!g_main_context_acquire (ctx))
     g_thread_yield ();
@@ -513,8 +558,19 @@ iterate_as_owner (GMainContext *ctx,
   if (ready == NULL)
     g_main_context_iteration (ctx, TRUE);
   else
-    while (!ready (data) && !g_atomic_int_get (quit))
-      g_main_context_iteration (ctx, TRUE);
+    {
+      GPollFD *fds = NULL;
+      gint n_alloc = 0;
+
+      /* at least once: whoever leads serves the context, even when its
+       * deadline has passed by the time it leads (the poll does not wait
+       * then) */
+      do
+        iterate_until (ctx, deadline, &fds, &n_alloc);
+      while (!ready (data) && !g_atomic_int_get (quit) &&
+             (deadline < 0 || g_get_monotonic_time () < deadline));
+      g_free (fds);
+    }
   g_main_context_pop_thread_default (ctx);
   g_main_context_release (ctx);
 }
@@ -526,6 +582,7 @@ step_aside_locked (DpSharedLoop *sl)
 {
   guint seen = sl->gen;
   guint idle = 0;
+  gint64 grace = SHARED_GRACE_US;
 
   sl->aside = TRUE;
   g_cond_broadcast (&sl->cond);
@@ -546,11 +603,14 @@ step_aside_locked (DpSharedLoop *sl)
         {
           if (sl->gen != seen)
             {
+              /* readers take turns: look less often */
+              if (idle > 0)
+                grace = MIN (grace * 2, SHARED_GRACE_MAX_US);
               seen = sl->gen;
               idle = 0;
             }
           if (idle++ < SHARED_IDLE_CHECKS)
-            g_cond_wait_until (&sl->router_cond, &sl->lock, now + SHARED_GRACE_US);
+            g_cond_wait_until (&sl->router_cond, &sl->lock, now + grace);
           else
             {
               /* a reader waiting long: sleep until it leaves */
@@ -559,9 +619,8 @@ step_aside_locked (DpSharedLoop *sl)
               sl->deep = FALSE;
             }
         }
-      else if (sl->want > 0 || now < sl->left_us + SHARED_GRACE_US)
-        g_cond_wait_until (&sl->router_cond, &sl->lock,
-                           MAX (now, sl->left_us) + SHARED_GRACE_US);
+      else if (sl->want > 0 || now < sl->left_us + grace)
+        g_cond_wait_until (&sl->router_cond, &sl->lock, MAX (now, sl->left_us) + grace);
       else
         break;
     }
@@ -583,7 +642,7 @@ _dp_shared_loop_run (DpSharedLoop *sl)
           continue;
         }
       g_mutex_unlock (&sl->lock);
-      iterate_as_owner (sl->ctx, NULL, NULL, &sl->quit);
+      iterate_as_owner (sl->ctx, NULL, NULL, &sl->quit, -1);
       g_mutex_lock (&sl->lock);
     }
   g_mutex_unlock (&sl->lock);
@@ -648,14 +707,16 @@ _dp_shared_loop_quit (DpSharedLoop *sl)
 
 /* A reader blocked until @ready: leads the router's context until @ready
  * returns TRUE (whoever makes it TRUE from another thread wakes the
- * context: g_main_context_wakeup()). Returns FALSE at once, without
- * waiting for @ready, when it cannot lead (another reader does, the
- * router ends, or the caller owns the context already): the caller then
- * waits as it would have. */
+ * context: g_main_context_wakeup()) or @deadline (monotonic time; -1:
+ * none) has passed. Returns FALSE at once, without waiting for @ready,
+ * when it cannot lead (another reader does, the router ends, or the
+ * caller owns the context already): the caller then waits as it would
+ * have. */
 gboolean
 _dp_shared_loop_lead (DpSharedLoop *sl,
                       gboolean    (*ready) (gpointer data),
-                      gpointer      data)
+                      gpointer      data,
+                      gint64        deadline)
 {
   if (g_main_context_is_owner (sl->ctx))
     return FALSE;
@@ -680,7 +741,7 @@ _dp_shared_loop_lead (DpSharedLoop *sl,
   sl->gen++;
   g_mutex_unlock (&sl->lock);
 
-  iterate_as_owner (sl->ctx, ready, data, &sl->quit);
+  iterate_as_owner (sl->ctx, ready, data, &sl->quit, deadline);
 
   g_mutex_lock (&sl->lock);
   sl->inside = FALSE;

@@ -51,6 +51,10 @@ get_spin_us (void)
   return spin_us;
 }
 
+/* The shortest timed get that leads the router's context (see
+ * inbox_pop_many()) */
+#define LEAD_MIN_US  1000
+
 /* The spin's credit (DpInbox.spin_credit): a spin that finds a message
  * earns SPIN_HIT, one that ends empty-handed costs 1, so spinning goes on
  * while more than about one in SPIN_HIT + 1 pays; at 0 the receiver sleeps
@@ -477,17 +481,18 @@ inbox_pop_many (DpInbox         *box,
    * since it last got (a request out, its answer awaited) spins: a reader
    * that only reads (a consumer of a stream, a place waiting for its
    * first message) sleeps at once, leaving the CPU to whoever sends. */
-  if (lead != NULL && deadline < 0 && !inbox_has_news (box))
+  if (lead != NULL && deadline != 0 && !inbox_has_news (box))
     {
       /* Blocked on a channel a connection feeds: this thread runs the
-       * router's context itself until its message is there (see
-       * DpSharedLoop in dp-main-context.c) — the socket wakes this
-       * thread, not the router, which would then have to wake it. No
-       * spin: the thread that reads is the one that waits. */
+       * router's context itself until its message is there or its
+       * deadline has passed (see DpSharedLoop in dp-main-context.c) — the
+       * socket wakes this thread, not the router, which would then have
+       * to wake it. No spin: the thread that reads is the one that
+       * waits. */
       gpointer place = _dp_place_suspend_thread ();
 
       g_atomic_pointer_set (&box->lead_ctx, _dp_shared_loop_get_context (lead));
-      _dp_shared_loop_lead (lead, inbox_has_news, box);
+      _dp_shared_loop_lead (lead, inbox_has_news, box, deadline);
       g_atomic_pointer_set (&box->lead_ctx, NULL);
       _dp_place_resume_thread (place);
     }
@@ -1175,8 +1180,18 @@ dp_place_channel_get_timeout (DpPlaceChannel *self,
         *closed = TRUE;
       return NULL;
     }
-  return inbox_pop (&self->pipe->box[self->side],
-                    g_get_monotonic_time () + MAX (timeout_us, 1), NULL, closed);
+  {
+    /* a wait of some length leads the router that feeds this end, as a
+     * get does; a shorter one is not worth the router's stepping aside
+     * (a wake-up, and a wait for it), nor is a look (timeout 0) */
+    DpSharedLoop *lead = timeout_us >= LEAD_MIN_US ? feeding_loop (self) : NULL;
+    GVariant *msg = inbox_pop_many (&self->pipe->box[self->side],
+                                    g_get_monotonic_time () + MAX (timeout_us, 1), lead, NULL,
+                                    closed, NULL, 0, NULL);
+
+    g_clear_pointer (&lead, _dp_shared_loop_unref);
+    return msg;
+  }
 }
 
 /**

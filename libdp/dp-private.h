@@ -407,7 +407,8 @@ void          _dp_shared_loop_run         (DpSharedLoop *sl);
 void          _dp_shared_loop_quit        (DpSharedLoop *sl);
 gboolean      _dp_shared_loop_lead        (DpSharedLoop *sl,
                                            gboolean    (*ready) (gpointer data),
-                                           gpointer      data);
+                                           gpointer      data,
+                                           gint64        deadline);
 void          _dp_main_context_call_on_router_thread (GMainContext *ctx,
                                                       DpInvokeFunc  func,
                                                       gpointer      data);
