@@ -1790,22 +1790,52 @@ input_waiting (DpConnection *conn)
 {
   struct pollfd p = { .fd = conn->fd, .events = POLLIN };
 
-  if (conn->fd < 0 || poll (&p, 1, 0) <= 0 || (p.revents & POLLIN) == 0)
+  /* with TLS, what the session holds already (read, not yet handed over)
+   * is not in the socket any more */
+  if (!conn->tls_more &&
+      (conn->fd < 0 || poll (&p, 1, 0) <= 0 || (p.revents & POLLIN) == 0))
     return FALSE;
   conn->last_seen_us = g_get_monotonic_time ();
   return TRUE;
 }
+
+/* The heartbeats of a process fire together, at the multiples of their
+ * interval on the monotonic clock, rather than each an interval after its
+ * connection became ready: a node of a 64-rank mesh wakes once an interval
+ * to send its PINGs, not 63 times, and their PONGs come back together.
+ * Each wake-up polls every socket of the router; in a mesh those wake-ups
+ * were most of what heartbeats cost. Real time: a liveness check measures
+ * real processes, so DP_TIME_SCALE does not shorten it. */
+static gint64
+heartbeat_next (gint64  now,
+                gdouble interval)
+{
+  gint64 step = MAX ((gint64) 1000, (gint64) (interval * G_USEC_PER_SEC));
+
+  return (now / step + 1) * step;
+}
+
+static gboolean
+heartbeat_source_dispatch (GSource     *source,
+                           GSourceFunc  callback,
+                           gpointer     data)
+{
+  return callback (data);
+}
+
+static GSourceFuncs heartbeat_source_funcs = {
+  .dispatch = heartbeat_source_dispatch,
+};
 
 static gboolean
 heartbeat_cb (gpointer data)
 {
   DpConnection *conn = data;
   gint64 now = g_get_monotonic_time ();
-  /* real time: a liveness check measures real processes, so
-   * DP_TIME_SCALE does not shorten it */
   gint64 timeout_us = (gint64) (conn->hb_timeout * G_USEC_PER_SEC);
 
   DP_ASSERT_OWNER_CONTEXT (conn->context);
+  g_source_set_ready_time (conn->heartbeat, heartbeat_next (now, conn->hb_interval));
   /* While we do not read, the peer's heartbeats wait in our socket: its
    * silence is ours (see the header) */
   if (conn->in_paused)
@@ -1827,6 +1857,16 @@ heartbeat_cb (gpointer data)
                                      conn->peer, (now - conn->last_seen_us) / 1e6));
       return G_SOURCE_REMOVE;
     }
+  /* The side that accepted the connection answers the peer's PINGs and
+   * sends none of its own while they come (one an interval at least): our
+   * PONG tells the peer we live, its PING tells us it does. One PING and
+   * one PONG an interval on a connection, not two of each: in a mesh every
+   * record is a wake-up of a router somewhere, and twice as many kept two
+   * cores busy. A peer that pings less often than we would, or not at
+   * all, still gets ours. */
+  if (conn->role == DP_CONNECTION_SERVER && conn->peer_pings &&
+      now - conn->last_seen_us < (gint64) (conn->hb_interval * G_USEC_PER_SEC))
+    return G_SOURCE_CONTINUE;
   conn->ping_sent_us = now;
   _dp_connection_send (conn, DP_FRAME_PING, 0, ++conn->ping_seq, NULL);
   return G_SOURCE_CONTINUE;
@@ -1850,7 +1890,16 @@ _dp_connection_set_heartbeat (DpConnection *conn,
     }
   if (conn->state == STATE_READY && interval > 0)
     {
-      conn->heartbeat = g_timeout_source_new ((guint) MAX (1, interval * 1000.0 + 0.5));
+      conn->heartbeat = g_source_new (&heartbeat_source_funcs, sizeof (GSource));
+      g_source_set_static_name (conn->heartbeat, "[libdp] heartbeat");
+      g_source_set_ready_time (conn->heartbeat,
+                               heartbeat_next (g_get_monotonic_time (), interval));
+      /* before the connections' input: a router that gets the CPU back
+       * after a wait sends its overdue heartbeats first, in an iteration
+       * of their own, rather than after reading and dispatching all that
+       * came meanwhile (the check of the peer's silence counts what waits
+       * unread: input_waiting()) */
+      g_source_set_priority (conn->heartbeat, G_PRIORITY_HIGH);
       g_source_set_callback (conn->heartbeat, heartbeat_cb, conn, NULL);
       g_source_attach (conn->heartbeat, conn->context);
     }
@@ -2035,16 +2084,31 @@ static void
 tls_start (DpConnection *conn)
 {
   GError *error = NULL;
+  GTlsBackend *backend;
   GIOStream *tstream;
 
   DP_ASSERT_OWNER_CONTEXT (conn->context);
   g_source_remove_unix_fd (conn->source, conn->fd_tag);
   conn->fd_tag = NULL;
+  /* No system CAs: only the cluster's, in tls_accept_certificate(). The
+   * database is NULL from construction on: a connection made with the
+   * default one (g_tls_client_connection_new() and the server's) parses
+   * the whole system trust store as it is made (about 150 certificates:
+   * 17 ms of CPU, 57 ms on AddressSanitizer's allocator) only to have it
+   * replaced — on this thread, for every connection: a node dialling its
+   * 63 peers of an RMPI job spent seconds in it, heartbeats waiting. */
+  backend = g_tls_backend_get_default ();
   if (conn->role == DP_CONNECTION_SERVER)
-    tstream = g_tls_server_connection_new (G_IO_STREAM (conn->sconn),
-                                           _dp_tls_get_certificate (conn->tls), &error);
+    tstream = g_initable_new (g_tls_backend_get_server_connection_type (backend), NULL, &error,
+                              "base-io-stream", conn->sconn,
+                              "certificate", _dp_tls_get_certificate (conn->tls),
+                              "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED,
+                              "database", NULL, NULL);
   else
-    tstream = g_tls_client_connection_new (G_IO_STREAM (conn->sconn), NULL, &error);
+    tstream = g_initable_new (g_tls_backend_get_client_connection_type (backend), NULL, &error,
+                              "base-io-stream", conn->sconn,
+                              "certificate", _dp_tls_get_certificate (conn->tls),
+                              "database", NULL, NULL);
   if (tstream == NULL)
     {
       close_with (conn, g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
@@ -2054,12 +2118,6 @@ tls_start (DpConnection *conn)
       return;
     }
   conn->tconn = G_TLS_CONNECTION (tstream);
-  if (conn->role == DP_CONNECTION_SERVER)
-    g_object_set (tstream, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED, NULL);
-  else
-    g_tls_connection_set_certificate (conn->tconn, _dp_tls_get_certificate (conn->tls));
-  /* no system CAs: only the cluster's, in tls_accept_certificate() */
-  g_tls_connection_set_database (conn->tconn, NULL);
   /* the frames say where a stream ends; the socket is closed, not TLS */
   g_tls_connection_set_require_close_notify (conn->tconn, FALSE);
   g_signal_connect (conn->tconn, "accept-certificate", G_CALLBACK (tls_accept_certificate), conn);
