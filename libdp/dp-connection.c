@@ -1796,13 +1796,6 @@ input_waiting (DpConnection *conn)
   return TRUE;
 }
 
-/* The heartbeats of a process fire together, at the multiples of their
- * interval on the monotonic clock, rather than each an interval after its
- * connection became ready: a node of a 64-rank mesh wakes once an interval
- * to send its PINGs, not 63 times, and their PONGs come back together.
- * Each wake-up polls every socket of the router; in a mesh those wake-ups
- * were most of what heartbeats cost. Real time: a liveness check measures
- * real processes, so DP_TIME_SCALE does not shorten it. */
 /* What a process spends on heartbeats is bounded: it sends at most
  * HEARTBEATS_MAX_PER_S PINGs a second. With more connections than its
  * interval allows, each connection's interval stretches — never beyond a
@@ -1830,9 +1823,16 @@ heartbeat_stop (DpConnection *conn)
     return;
   g_source_destroy (conn->heartbeat);
   g_clear_pointer (&conn->heartbeat, g_source_unref);
-  g_atomic_int_dec_and_test (&heartbeat_conns);
+  g_atomic_int_add (&heartbeat_conns, -1);
 }
 
+/* The heartbeats of a process fire together, at the multiples of their
+ * interval on the monotonic clock, rather than each an interval after its
+ * connection became ready: a node of a 64-rank mesh wakes once an interval
+ * to send its PINGs, not 63 times, and their PONGs come back together.
+ * Each wake-up polls every socket of the router; in a mesh those wake-ups
+ * were most of what heartbeats cost. Real time: a liveness check measures
+ * real processes, so DP_TIME_SCALE does not shorten it. */
 static gint64
 heartbeat_next (gint64  now,
                 gdouble interval)
