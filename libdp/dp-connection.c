@@ -419,6 +419,7 @@ pool_lend (BigPool *pool,
 static void handle_input  (DpConnection *conn);
 static void handle_output (DpConnection *conn);
 static void close_with    (DpConnection *conn, GError *error);
+static void heartbeat_stop (DpConnection *conn);
 static void update_poll   (DpConnection *conn);
 
 /* ---- GSource on the socket ---- */
@@ -876,11 +877,7 @@ close_with (DpConnection *conn,
       g_source_destroy (conn->flush_source);
       g_clear_pointer (&conn->flush_source, g_source_unref);
     }
-  if (conn->heartbeat)
-    {
-      g_source_destroy (conn->heartbeat);
-      g_clear_pointer (&conn->heartbeat, g_source_unref);
-    }
+  heartbeat_stop (conn);
   if (conn->tls_cancel)
     g_cancellable_cancel (conn->tls_cancel);
   /* the socket itself: a TLS close would wait to send close_notify */
@@ -1827,22 +1824,82 @@ input_waiting (DpConnection *conn)
 {
   struct pollfd p = { .fd = conn->fd, .events = POLLIN };
 
-  if (conn->fd < 0 || poll (&p, 1, 0) <= 0 || (p.revents & POLLIN) == 0)
+  /* with TLS, what the session holds already (read, not yet handed over)
+   * is not in the socket any more */
+  if (!conn->tls_more &&
+      (conn->fd < 0 || poll (&p, 1, 0) <= 0 || (p.revents & POLLIN) == 0))
     return FALSE;
   conn->last_seen_us = g_get_monotonic_time ();
   return TRUE;
 }
+
+/* What a process spends on heartbeats is bounded: it sends at most
+ * HEARTBEATS_MAX_PER_S PINGs a second. With more connections than its
+ * interval allows, each connection's interval stretches — never beyond a
+ * quarter of its timeout, so a dead peer is still found within the timeout
+ * and a quarter. A master of 128 nodes, or a rank of a 64-rank mesh, at
+ * the netns suite's 0.2 s / 2 s pings every 0.5 s: at 0.2 s, 2,016 mesh
+ * connections under ASan left two cores no time for anything else. */
+#define HEARTBEATS_MAX_PER_S 100
+static gint heartbeat_conns;   /* atomic: connections with a heartbeat timer */
+
+static gdouble
+heartbeat_interval (DpConnection *conn)
+{
+  gdouble spread = g_atomic_int_get (&heartbeat_conns) / (gdouble) HEARTBEATS_MAX_PER_S;
+
+  if (conn->hb_timeout <= 0 || spread <= conn->hb_interval)
+    return conn->hb_interval;
+  return MAX (conn->hb_interval, MIN (spread, conn->hb_timeout / 4));
+}
+
+static void
+heartbeat_stop (DpConnection *conn)
+{
+  if (conn->heartbeat == NULL)
+    return;
+  g_source_destroy (conn->heartbeat);
+  g_clear_pointer (&conn->heartbeat, g_source_unref);
+  g_atomic_int_add (&heartbeat_conns, -1);
+}
+
+/* The heartbeats of a process fire together, at the multiples of their
+ * interval on the monotonic clock, rather than each an interval after its
+ * connection became ready: a node of a 64-rank mesh wakes once an interval
+ * to send its PINGs, not 63 times, and their PONGs come back together.
+ * Each wake-up polls every socket of the router; in a mesh those wake-ups
+ * were most of what heartbeats cost. Real time: a liveness check measures
+ * real processes, so DP_TIME_SCALE does not shorten it. */
+static gint64
+heartbeat_next (gint64  now,
+                gdouble interval)
+{
+  gint64 step = MAX ((gint64) 1000, (gint64) (interval * G_USEC_PER_SEC));
+
+  return (now / step + 1) * step;
+}
+
+static gboolean
+heartbeat_source_dispatch (GSource     *source,
+                           GSourceFunc  callback,
+                           gpointer     data)
+{
+  return callback (data);
+}
+
+static GSourceFuncs heartbeat_source_funcs = {
+  .dispatch = heartbeat_source_dispatch,
+};
 
 static gboolean
 heartbeat_cb (gpointer data)
 {
   DpConnection *conn = data;
   gint64 now = g_get_monotonic_time ();
-  /* real time: a liveness check measures real processes, so
-   * DP_TIME_SCALE does not shorten it */
   gint64 timeout_us = (gint64) (conn->hb_timeout * G_USEC_PER_SEC);
 
   DP_ASSERT_OWNER_CONTEXT (conn->context);
+  g_source_set_ready_time (conn->heartbeat, heartbeat_next (now, heartbeat_interval (conn)));
   /* While we do not read, the peer's heartbeats wait in our socket: its
    * silence is ours (see the header) */
   if (conn->in_paused)
@@ -1864,6 +1921,17 @@ heartbeat_cb (gpointer data)
                                      conn->peer, (now - conn->last_seen_us) / 1e6));
       return G_SOURCE_REMOVE;
     }
+  /* The side that accepted the connection answers the peer's PINGs and
+   * sends none of its own while they come (one an interval at least): our
+   * PONG tells the peer we live, its PING tells us it does. One PING and
+   * one PONG an interval on a connection, not two of each: in a mesh every
+   * record is a wake-up of a router somewhere, and twice as many kept two
+   * cores busy. A peer that pings less often than we would, or not at
+   * all, still gets ours. */
+  if (conn->role == DP_CONNECTION_SERVER && conn->peer_pings &&
+      now - conn->last_seen_us <
+        (gint64) (MAX (heartbeat_interval (conn), conn->hb_timeout / 4) * G_USEC_PER_SEC))
+    return G_SOURCE_CONTINUE;
   conn->ping_sent_us = now;
   _dp_connection_send (conn, DP_FRAME_PING, 0, ++conn->ping_seq, NULL);
   return G_SOURCE_CONTINUE;
@@ -1880,14 +1948,20 @@ _dp_connection_set_heartbeat (DpConnection *conn,
   DP_ASSERT_OWNER_CONTEXT (conn->context);
   conn->hb_interval = interval;
   conn->hb_timeout = timeout;
-  if (conn->heartbeat)
-    {
-      g_source_destroy (conn->heartbeat);
-      g_clear_pointer (&conn->heartbeat, g_source_unref);
-    }
+  heartbeat_stop (conn);
   if (conn->state == STATE_READY && interval > 0)
     {
-      conn->heartbeat = g_timeout_source_new ((guint) MAX (1, interval * 1000.0 + 0.5));
+      g_atomic_int_inc (&heartbeat_conns);
+      conn->heartbeat = g_source_new (&heartbeat_source_funcs, sizeof (GSource));
+      g_source_set_static_name (conn->heartbeat, "[libdp] heartbeat");
+      g_source_set_ready_time (conn->heartbeat,
+                               heartbeat_next (g_get_monotonic_time (), heartbeat_interval (conn)));
+      /* before the connections' input: a router that gets the CPU back
+       * after a wait sends its overdue heartbeats first, in an iteration
+       * of their own, rather than after reading and dispatching all that
+       * came meanwhile (the check of the peer's silence counts what waits
+       * unread: input_waiting()) */
+      g_source_set_priority (conn->heartbeat, G_PRIORITY_HIGH);
       g_source_set_callback (conn->heartbeat, heartbeat_cb, conn, NULL);
       g_source_attach (conn->heartbeat, conn->context);
     }
@@ -2072,16 +2146,31 @@ static void
 tls_start (DpConnection *conn)
 {
   GError *error = NULL;
+  GTlsBackend *backend;
   GIOStream *tstream;
 
   DP_ASSERT_OWNER_CONTEXT (conn->context);
   g_source_remove_unix_fd (conn->source, conn->fd_tag);
   conn->fd_tag = NULL;
+  /* No system CAs: only the cluster's, in tls_accept_certificate(). The
+   * database is NULL from construction on: a connection made with the
+   * default one (g_tls_client_connection_new() and the server's) parses
+   * the whole system trust store as it is made (about 150 certificates:
+   * 17 ms of CPU, 57 ms on AddressSanitizer's allocator) only to have it
+   * replaced — on this thread, for every connection: a node dialling its
+   * 63 peers of an RMPI job spent seconds in it, heartbeats waiting. */
+  backend = g_tls_backend_get_default ();
   if (conn->role == DP_CONNECTION_SERVER)
-    tstream = g_tls_server_connection_new (G_IO_STREAM (conn->sconn),
-                                           _dp_tls_get_certificate (conn->tls), &error);
+    tstream = g_initable_new (g_tls_backend_get_server_connection_type (backend), NULL, &error,
+                              "base-io-stream", conn->sconn,
+                              "certificate", _dp_tls_get_certificate (conn->tls),
+                              "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED,
+                              "database", NULL, NULL);
   else
-    tstream = g_tls_client_connection_new (G_IO_STREAM (conn->sconn), NULL, &error);
+    tstream = g_initable_new (g_tls_backend_get_client_connection_type (backend), NULL, &error,
+                              "base-io-stream", conn->sconn,
+                              "certificate", _dp_tls_get_certificate (conn->tls),
+                              "database", NULL, NULL);
   if (tstream == NULL)
     {
       close_with (conn, g_error_new (DP_ERROR, DP_ERROR_AUTH_FAILED,
@@ -2091,12 +2180,6 @@ tls_start (DpConnection *conn)
       return;
     }
   conn->tconn = G_TLS_CONNECTION (tstream);
-  if (conn->role == DP_CONNECTION_SERVER)
-    g_object_set (tstream, "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED, NULL);
-  else
-    g_tls_connection_set_certificate (conn->tconn, _dp_tls_get_certificate (conn->tls));
-  /* no system CAs: only the cluster's, in tls_accept_certificate() */
-  g_tls_connection_set_database (conn->tconn, NULL);
   /* the frames say where a stream ends; the socket is closed, not TLS */
   g_tls_connection_set_require_close_notify (conn->tconn, FALSE);
   g_signal_connect (conn->tconn, "accept-certificate", G_CALLBACK (tls_accept_certificate), conn);

@@ -963,7 +963,10 @@ dp_node_class_init (DpNodeClass *klass)
    * often (seconds of real time, not scaled by DP_TIME_SCALE; 0 turns
    * heartbeats off). Set before connecting. A node spawned from now on
    * gets it too (`dp-node --heartbeat-interval`), for its connections to
-   * other nodes as well.
+   * other nodes as well. The side that dialled pings and the other
+   * answers; and a process sends at most 100 heartbeats a second: with
+   * more connections than the interval allows, the interval stretches, up
+   * to a quarter of #DpNode:heartbeat-timeout.
    *
    * Since: 1.0
    */
