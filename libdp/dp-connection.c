@@ -284,6 +284,11 @@ struct _DpConnection
   GCancellable              *tls_cancel;
   GPollableInputStream      *tin;            /* once it completed */
   GPollableOutputStream     *tout;
+  /* the reader and the writer use the TLS session one at a time, each
+   * for one record: GnuTLS allows a send and a receive at once, but keeps
+   * the transport's errno (what glib-networking's pull and push functions
+   * report, EAGAIN) in the session, one for both directions */
+  GMutex                     tls_lock;
   GBytes                    *binding;        /* channel binding data, in the proofs */
   char                      *tls_refusal;    /* why the peer's certificate was refused */
   char                      *io_error;       /* why the last TLS read failed */
@@ -537,8 +542,11 @@ tls_read_once (DpConnection *conn,
                gsize         len)
 {
   GError *error = NULL;
-  gssize n = g_pollable_input_stream_read_nonblocking (conn->tin, buf, len, NULL, &error);
+  gssize n;
 
+  g_mutex_lock (&conn->tls_lock);
+  n = g_pollable_input_stream_read_nonblocking (conn->tin, buf, len, NULL, &error);
+  g_mutex_unlock (&conn->tls_lock);
   if (n >= 0)
     return n;
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -665,7 +673,9 @@ conn_writev (DpConnection *conn,
         }
       if (!_dp_tls_transport_has_room (conn->ttransport, len))
         break;
+      g_mutex_lock (&conn->tls_lock);
       n = g_pollable_output_stream_write_nonblocking (conn->tout, data, len, NULL, &error);
+      g_mutex_unlock (&conn->tls_lock);
       if (n < 0)
         break;
       total += (gsize) n;
@@ -735,6 +745,7 @@ _dp_connection_new (GSocketConnection         *sconn,
   conn->in_pool = big_pool_new ();
   g_mutex_init (&conn->out_lock);
   g_mutex_init (&conn->chan_lock);
+  g_mutex_init (&conn->tls_lock);
   g_queue_init (&conn->segs);
   conn->tail = g_byte_array_sized_new (4096);
   conn->held = g_byte_array_new ();
@@ -812,6 +823,7 @@ _dp_connection_unref (DpConnection *conn)
   g_hash_table_unref (conn->channels);
   g_mutex_clear (&conn->out_lock);
   g_mutex_clear (&conn->chan_lock);
+  g_mutex_clear (&conn->tls_lock);
   g_free (conn);
 }
 

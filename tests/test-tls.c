@@ -39,6 +39,8 @@ relay (int from, int to, Proxy *px, gboolean record)
   guint8 buf[64 * 1024];
   ssize_t n = read (from, buf, px->slow ? 512 : sizeof buf);
 
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return TRUE;
   if (n <= 0)
     return FALSE;
   if (record)
@@ -52,9 +54,21 @@ relay (int from, int to, Proxy *px, gboolean record)
       g_byte_array_append (px->seen, buf, (guint) n);
       g_mutex_unlock (&px->lock);
     }
+  /* GSocket's descriptors are non-blocking: a full socket says EAGAIN,
+   * and the rest of the chunk waits for room (dropping it cut the stream
+   * in the middle of a TLS record) */
   for (ssize_t off = 0; off < n;)
     {
       ssize_t w = write (to, buf + off, (size_t) (n - off));
+
+      if (w < 0 && (errno == EAGAIN || errno == EINTR))
+        {
+          struct pollfd room = { to, POLLOUT, 0 };
+
+          if (poll (&room, 1, -1) < 0 && errno != EINTR)
+            return FALSE;
+          continue;
+        }
       if (w <= 0)
         return FALSE;
       off += w;
