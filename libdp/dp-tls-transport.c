@@ -36,8 +36,8 @@
 
 /* ---- input: read ahead ---- */
 
-#define DP_TYPE_TLS_IN (dp_tls_in_get_type ())
-G_DECLARE_FINAL_TYPE (DpTlsIn, dp_tls_in, DP, TLS_IN, GInputStream)
+#define DP_TYPE_TLS_IN (_dp_tls_in_get_type ())
+G_DECLARE_FINAL_TYPE (DpTlsIn, _dp_tls_in, DP, TLS_IN, GInputStream)
 
 struct _DpTlsIn {
   GInputStream          parent;
@@ -49,7 +49,7 @@ struct _DpTlsIn {
 
 static void dp_tls_in_pollable_init (GPollableInputStreamInterface *iface);
 
-G_DEFINE_TYPE_WITH_CODE (DpTlsIn, dp_tls_in, G_TYPE_INPUT_STREAM,
+G_DEFINE_TYPE_WITH_CODE (DpTlsIn, _dp_tls_in, G_TYPE_INPUT_STREAM,
                          G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
                                                 dp_tls_in_pollable_init))
 
@@ -65,8 +65,12 @@ tls_in_read (DpTlsIn      *self,
 
   if (self->pos == self->len)
     {
-      gssize n = g_pollable_stream_read (G_INPUT_STREAM (self->base), self->buf, READ_AHEAD,
-                                         blocking, cancellable, error);
+      gssize n;
+
+      if (self->buf == NULL)
+        self->buf = g_malloc (READ_AHEAD);   /* on first use */
+      n = g_pollable_stream_read (G_INPUT_STREAM (self->base), self->buf, READ_AHEAD,
+                              blocking, cancellable, error);
 
       if (n <= 0)
         return n;
@@ -140,7 +144,7 @@ dp_tls_in_finalize (GObject *object)
 
   g_clear_object (&self->base);
   g_free (self->buf);
-  G_OBJECT_CLASS (dp_tls_in_parent_class)->finalize (object);
+  G_OBJECT_CLASS (_dp_tls_in_parent_class)->finalize (object);
 }
 
 static void
@@ -153,7 +157,7 @@ dp_tls_in_pollable_init (GPollableInputStreamInterface *iface)
 }
 
 static void
-dp_tls_in_class_init (DpTlsInClass *klass)
+_dp_tls_in_class_init (DpTlsInClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = dp_tls_in_finalize;
   G_INPUT_STREAM_CLASS (klass)->read_fn = dp_tls_in_read;
@@ -161,15 +165,14 @@ dp_tls_in_class_init (DpTlsInClass *klass)
 }
 
 static void
-dp_tls_in_init (DpTlsIn *self)
+_dp_tls_in_init (G_GNUC_UNUSED DpTlsIn *self)
 {
-  self->buf = g_malloc (READ_AHEAD);
 }
 
 /* ---- output: batches ---- */
 
-#define DP_TYPE_TLS_OUT (dp_tls_out_get_type ())
-G_DECLARE_FINAL_TYPE (DpTlsOut, dp_tls_out, DP, TLS_OUT, GOutputStream)
+#define DP_TYPE_TLS_OUT (_dp_tls_out_get_type ())
+G_DECLARE_FINAL_TYPE (DpTlsOut, _dp_tls_out, DP, TLS_OUT, GOutputStream)
 
 /* @lock: the writer and the TLS session's reader (which may answer the
  * peer, e.g. an alert) both write here */
@@ -184,7 +187,7 @@ struct _DpTlsOut {
 
 static void dp_tls_out_pollable_init (GPollableOutputStreamInterface *iface);
 
-G_DEFINE_TYPE_WITH_CODE (DpTlsOut, dp_tls_out, G_TYPE_OUTPUT_STREAM,
+G_DEFINE_TYPE_WITH_CODE (DpTlsOut, _dp_tls_out, G_TYPE_OUTPUT_STREAM,
                          G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_OUTPUT_STREAM,
                                                 dp_tls_out_pollable_init))
 
@@ -229,6 +232,8 @@ tls_out_write (DpTlsOut     *self,
         }
       if (self->len + count <= WRITE_KEEP)
         {
+          if (self->buf == NULL)
+            self->buf = g_malloc (WRITE_KEEP);   /* on first use */
           memcpy (self->buf + self->len, buffer, count);
           self->len += count;
           g_mutex_unlock (&self->lock);
@@ -311,7 +316,7 @@ dp_tls_out_finalize (GObject *object)
   g_clear_object (&self->base);
   g_free (self->buf);
   g_mutex_clear (&self->lock);
-  G_OBJECT_CLASS (dp_tls_out_parent_class)->finalize (object);
+  G_OBJECT_CLASS (_dp_tls_out_parent_class)->finalize (object);
 }
 
 static void
@@ -324,7 +329,7 @@ dp_tls_out_pollable_init (GPollableOutputStreamInterface *iface)
 }
 
 static void
-dp_tls_out_class_init (DpTlsOutClass *klass)
+_dp_tls_out_class_init (DpTlsOutClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = dp_tls_out_finalize;
   G_OUTPUT_STREAM_CLASS (klass)->write_fn = dp_tls_out_write;
@@ -332,10 +337,9 @@ dp_tls_out_class_init (DpTlsOutClass *klass)
 }
 
 static void
-dp_tls_out_init (DpTlsOut *self)
+_dp_tls_out_init (DpTlsOut *self)
 {
   g_mutex_init (&self->lock);
-  self->buf = g_malloc (WRITE_KEEP);
 }
 
 /* ---- the transport ---- */
