@@ -82,17 +82,25 @@
  * and the proofs of the secret are then exchanged inside TLS with the
  * session's channel binding (tls-exporter, RFC 9266) mixed into the MAC,
  * so that a relay holding two TLS sessions cannot pass one side's proof
- * on to the other. TLS reads return at most one record (16 KiB) and may
- * leave bytes in the session that the socket's poll does not report: the
- * reader reads on until the stream would block (TLS_MORE()), and when it
- * leaves early (its bounded rounds, a stall) it comes back through the
- * source's ready time instead of the poll. Bytes altered in flight fail
- * the record's authentication: the read fails and the connection closes;
- * nothing of the record is delivered.
+ * on to the other. The session runs over a DpTlsTransport
+ * (dp-tls-transport.c), not the socket's own stream: it reads the socket
+ * ahead, up to 256 KiB at a time, and keeps the records of one
+ * conn_writev() (up to 256 KiB of payload) to send them with one system
+ * call; conn_writev() sends what the socket did not take before anything
+ * else, and the writer comes back for it on POLLOUT even with nothing
+ * queued. conn_read() reads records until the buffer is full or the
+ * session has none left without a new poll; the session may keep bytes
+ * that the socket's poll does not report: the reader reads on unless
+ * conn_read() found it drained (TLS_MORE()), and when it leaves early
+ * (its bounded rounds, a stall) it comes back through the source's ready
+ * time instead of the poll. Bytes altered in flight fail the record's
+ * authentication: the read fails and the connection closes; nothing of
+ * the record is delivered.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dp-private.h"
+#include "dp-tls-transport-private.h"
 
 #include <errno.h>
 #include <string.h>
@@ -119,11 +127,10 @@
 #define HANDSHAKE_TIMEOUT_S 10
 #define SEG_MAX          (64 * 1024)   /* data queue segments: where control frames may go in */
 #define TLS_RECORD       (16 * 1024)   /* a TLS record's payload: what one TLS write takes */
-/* A TLS read returns one record's bytes at most, and the session may hold
- * more (read from the socket with it) that the socket's poll does not
- * report: with TLS the reader reads on until the stream would block,
- * whatever a read returned. */
-#define TLS_MORE(conn, n) ((conn)->tin != NULL)
+/* The TLS session may hold input (read ahead from the socket) that the
+ * socket's poll does not report: with TLS the reader reads on after a
+ * short read unless conn_read() found the session drained. */
+#define TLS_MORE(conn, n) ((conn)->tin != NULL && !(conn)->tls_drained)
 #define CTRL_MAX         (256 * 1024)  /* a place's log records wait beyond this */
 /* a segment of the data queue that starts inside a frame (a large payload
  * queued by reference): control frames cannot go in before it */
@@ -274,14 +281,22 @@ struct _DpConnection
    * proofs are sent, is read by the writer (out_lock publishes it) */
   DpTls                     *tls;
   GTlsConnection            *tconn;          /* once the handshake started */
+  DpTlsTransport            *ttransport;     /* the stream tconn runs over */
   GCancellable              *tls_cancel;
   GPollableInputStream      *tin;            /* once it completed */
   GPollableOutputStream     *tout;
+  /* the reader and the writer use the TLS session one at a time, each
+   * for one record: GnuTLS allows a send and a receive at once, but keeps
+   * the transport's errno (what glib-networking's pull and push functions
+   * report, EAGAIN) in the session, one for both directions */
+  GMutex                     tls_lock;
   GBytes                    *binding;        /* channel binding data, in the proofs */
   char                      *tls_refusal;    /* why the peer's certificate was refused */
   char                      *io_error;       /* why the last TLS read failed */
   guint8                    *tls_wbuf;       /* small segments gathered into one record */
   gboolean                   tls_more;       /* decrypted input may be left: read again */
+  gboolean                   tls_drained;    /* the last conn_read() left none (TLS_MORE()) */
+  int                        tls_read_errno; /* what the next conn_read() returns (0: none) */
 };
 
 typedef struct {
@@ -526,20 +541,19 @@ read_again (DpConnection *conn)
     g_source_set_ready_time (conn->source, 0);
 }
 
-/* Router thread. Up to @len bytes: > 0 read, 0 the peer closed, -1 with
- * errno (EAGAIN: nothing now; EPROTO: TLS failed, ECONNRESET: the socket
- * did; @io_error says why). */
+/* Router thread: one read of the TLS session (one record's bytes at
+ * most), as conn_read(). */
 static gssize
-conn_read (DpConnection *conn,
-           guint8       *buf,
-           gsize         len)
+tls_read_once (DpConnection *conn,
+               guint8       *buf,
+               gsize         len)
 {
   GError *error = NULL;
   gssize n;
 
-  if (conn->tin == NULL)
-    return recv (conn->fd, buf, len, MSG_DONTWAIT);
+  g_mutex_lock (&conn->tls_lock);
   n = g_pollable_input_stream_read_nonblocking (conn->tin, buf, len, NULL, &error);
+  g_mutex_unlock (&conn->tls_lock);
   if (n >= 0)
     return n;
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -556,19 +570,74 @@ conn_read (DpConnection *conn,
   return -1;
 }
 
+/* Router thread. Up to @len bytes: > 0 read, 0 the peer closed, -1 with
+ * errno (EAGAIN: nothing now; EPROTO: TLS failed, ECONNRESET: the socket
+ * did; @io_error says why). With TLS, as many records as fit, until the
+ * session has no more without a new poll (tls_drained); an end or an
+ * error after some records is kept for the next call. */
+static gssize
+conn_read (DpConnection *conn,
+           guint8       *buf,
+           gsize         len)
+{
+  gsize got = 0;
+
+  if (conn->tin == NULL)
+    return recv (conn->fd, buf, len, MSG_DONTWAIT);
+  if (G_UNLIKELY (conn->tls_read_errno != 0))
+    {
+      int kept = conn->tls_read_errno;
+
+      conn->tls_read_errno = 0;
+      if (kept < 0)
+        return 0;
+      errno = kept;
+      return -1;
+    }
+  conn->tls_drained = FALSE;
+  while (got < len)
+    {
+      gssize n = tls_read_once (conn, buf + got, len - got);
+
+      if (n > 0)
+        {
+          got += (gsize) n;
+          /* less than asked: the record is used up; if nothing was read
+           * ahead, the next one needs the socket's poll first */
+          if (got < len && _dp_tls_transport_drained (conn->ttransport))
+            {
+              conn->tls_drained = TRUE;
+              break;
+            }
+          continue;
+        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        conn->tls_drained = TRUE;
+      else if (got > 0)
+        conn->tls_read_errno = n == 0 ? -1 : errno;
+      if (got == 0)
+        return n;
+      break;
+    }
+  return (gssize) got;
+}
+
 /* The writer (one thread at a time, out_lock not held): as sendmsg().
- * With TLS, one record: the first vector if it fills one, else what fits
- * gathered; after EAGAIN the next call starts with the same bytes, as the
- * TLS library wants (it sends the record it had made). */
+ * With TLS, records of up to 16 KiB: a vector that fills one on its own,
+ * or what fits gathered; up to DP_TLS_TRANSPORT_BATCH of them, kept by
+ * the transport and sent at once. What the socket did not take is sent
+ * before anything else (EAGAIN until it is; @iov may be empty to send
+ * only that). After EAGAIN on a record the next call starts with the same
+ * bytes, as the TLS library wants (it sends the record it had made). */
 static gssize
 conn_writev (DpConnection *conn,
              struct iovec *iov,
              gsize         n_iov)
 {
   GError *error = NULL;
-  const guint8 *data;
-  gsize len = 0;
-  gssize n;
+  gsize total = 0, i = 0, off = 0;
 
   if (conn->tout == NULL)
     {
@@ -578,25 +647,73 @@ conn_writev (DpConnection *conn,
       msg.msg_iovlen = n_iov;
       return sendmsg (conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
-  if (iov[0].iov_len >= TLS_RECORD || n_iov == 1)
+  if (!_dp_tls_transport_flush (conn->ttransport, &error))
+    goto failed;
+  _dp_tls_transport_begin_batch (conn->ttransport);
+  while (i < n_iov && total < DP_TLS_TRANSPORT_BATCH)
     {
-      data = iov[0].iov_base;
-      len = MIN (iov[0].iov_len, (gsize) TLS_RECORD);
-    }
-  else
-    {
-      for (gsize i = 0; i < n_iov && len < TLS_RECORD; i++)
-        {
-          gsize take = MIN (iov[i].iov_len, TLS_RECORD - len);
+      const guint8 *data;
+      gsize len = 0;
+      gssize n;
 
-          memcpy (conn->tls_wbuf + len, iov[i].iov_base, take);
-          len += take;
+      if (off == iov[i].iov_len)
+        {
+          i++;
+          off = 0;
+          continue;
         }
-      data = conn->tls_wbuf;
+      if (iov[i].iov_len - off >= TLS_RECORD || i == n_iov - 1)
+        {
+          data = (const guint8 *) iov[i].iov_base + off;
+          len = MIN (iov[i].iov_len - off, (gsize) TLS_RECORD);
+        }
+      else
+        {
+          for (gsize j = i, o = off; j < n_iov && len < TLS_RECORD; j++, o = 0)
+            {
+              gsize take = MIN (iov[j].iov_len - o, TLS_RECORD - len);
+
+              memcpy (conn->tls_wbuf + len, (const guint8 *) iov[j].iov_base + o, take);
+              len += take;
+            }
+          data = conn->tls_wbuf;
+        }
+      if (!_dp_tls_transport_has_room (conn->ttransport, len))
+        break;
+      g_mutex_lock (&conn->tls_lock);
+      n = g_pollable_output_stream_write_nonblocking (conn->tout, data, len, NULL, &error);
+      g_mutex_unlock (&conn->tls_lock);
+      if (n < 0)
+        break;
+      total += (gsize) n;
+      /* past the bytes written */
+      for (gsize left = (gsize) n; left > 0;)
+        {
+          gsize take = MIN (left, iov[i].iov_len - off);
+
+          off += take;
+          left -= take;
+          if (off == iov[i].iov_len && left > 0)
+            {
+              i++;
+              off = 0;
+            }
+        }
+      if ((gsize) n < len)
+        break;
     }
-  n = g_pollable_output_stream_write_nonblocking (conn->tout, data, len, NULL, &error);
-  if (n >= 0)
-    return n;
+  _dp_tls_transport_end_batch (conn->ttransport);
+  if (total == 0 && error != NULL)
+    goto failed;
+  g_clear_error (&error);   /* a later record's: the next call meets it again */
+  /* what the socket does not take now is sent first next time */
+  if (!_dp_tls_transport_flush (conn->ttransport, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    goto failed;
+  g_clear_error (&error);
+  return (gssize) total;
+
+failed:
   errno = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) ? EAGAIN : EPIPE;
   g_error_free (error);
   return -1;
@@ -635,6 +752,7 @@ _dp_connection_new (GSocketConnection         *sconn,
   conn->in_pool = big_pool_new ();
   g_mutex_init (&conn->out_lock);
   g_mutex_init (&conn->chan_lock);
+  g_mutex_init (&conn->tls_lock);
   g_queue_init (&conn->segs);
   conn->tail = g_byte_array_sized_new (4096);
   conn->held = g_byte_array_new ();
@@ -680,6 +798,7 @@ _dp_connection_unref (DpConnection *conn)
   if (!g_atomic_ref_count_dec (&conn->ref))
     return;
   g_clear_object (&conn->tconn);
+  g_clear_object (&conn->ttransport);
   g_clear_object (&conn->tls_cancel);
   g_clear_pointer (&conn->tls, _dp_tls_unref);
   g_clear_pointer (&conn->binding, g_bytes_unref);
@@ -711,6 +830,7 @@ _dp_connection_unref (DpConnection *conn)
   g_hash_table_unref (conn->channels);
   g_mutex_clear (&conn->out_lock);
   g_mutex_clear (&conn->chan_lock);
+  g_mutex_clear (&conn->tls_lock);
   g_free (conn);
 }
 
@@ -1026,7 +1146,9 @@ flush_locked (DpConnection *conn)
           if (conn->out_waiters)
             g_cond_broadcast (&conn->out_cond);   /* log records waiting for room */
         }
-      if (conn->segs.length == 0)
+      /* with TLS, records the socket did not take may be left to send */
+      if (conn->segs.length == 0 &&
+          (conn->tout == NULL || !_dp_tls_transport_pending (conn->ttransport)))
         break;
 
       for (l = conn->segs.head; l && n_iov < MAX_IOV; l = l->next)
@@ -2159,16 +2281,19 @@ tls_start (DpConnection *conn)
    * 17 ms of CPU, 57 ms on AddressSanitizer's allocator) only to have it
    * replaced — on this thread, for every connection: a node dialling its
    * 63 peers of an RMPI job spent seconds in it, heartbeats waiting. */
+  /* the session runs over the transport (reads ahead, batches writes:
+   * dp-tls-transport.c), which runs over the socket */
+  conn->ttransport = _dp_tls_transport_new (G_IO_STREAM (conn->sconn));
   backend = g_tls_backend_get_default ();
   if (conn->role == DP_CONNECTION_SERVER)
     tstream = g_initable_new (g_tls_backend_get_server_connection_type (backend), NULL, &error,
-                              "base-io-stream", conn->sconn,
+                              "base-io-stream", conn->ttransport,
                               "certificate", _dp_tls_get_certificate (conn->tls),
                               "authentication-mode", G_TLS_AUTHENTICATION_REQUIRED,
                               "database", NULL, NULL);
   else
     tstream = g_initable_new (g_tls_backend_get_client_connection_type (backend), NULL, &error,
-                              "base-io-stream", conn->sconn,
+                              "base-io-stream", conn->ttransport,
                               "certificate", _dp_tls_get_certificate (conn->tls),
                               "database", NULL, NULL);
   if (tstream == NULL)

@@ -2,7 +2,7 @@
  *
  * Most tests run two DpNodes in this process, as test-peer.c does, with
  * DpNode:tls on over loopback; some put a proxy of their own between
- * them (a thread relaying bytes: it records them, or flips one in flight).
+ * them (threads relaying bytes: they record them, or flip one in flight).
  * /tls/cluster spawns dp-node processes with TLS on: the credentials go
  * over their standard input, and two of them talk directly (the mesh).
  *
@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
-/* ---- a proxy: one connection, relayed by a thread ---- */
+/* ---- a proxy: one connection, relayed by two threads ---- */
 
 typedef struct {
   GSocketListener *listener;
@@ -29,6 +29,7 @@ typedef struct {
   GByteArray      *seen;        /* client -> server bytes, under @lock */
   gint             flip;        /* atomic: flip a byte of the next client -> server chunk */
   gint             flipped;     /* atomic: it did */
+  gboolean         slow;        /* set before it starts: reads of 512 bytes */
   int              stop[2];     /* a pipe: the test ends the relay */
 } Proxy;
 
@@ -36,8 +37,10 @@ static gboolean
 relay (int from, int to, Proxy *px, gboolean record)
 {
   guint8 buf[64 * 1024];
-  ssize_t n = read (from, buf, sizeof buf);
+  ssize_t n = read (from, buf, px->slow ? 512 : sizeof buf);
 
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return TRUE;
   if (n <= 0)
     return FALSE;
   if (record)
@@ -51,14 +54,61 @@ relay (int from, int to, Proxy *px, gboolean record)
       g_byte_array_append (px->seen, buf, (guint) n);
       g_mutex_unlock (&px->lock);
     }
+  /* GSocket's descriptors are non-blocking: a full socket says EAGAIN,
+   * and the rest of the chunk waits for room (dropping it cut the stream
+   * in the middle of a TLS record) */
   for (ssize_t off = 0; off < n;)
     {
       ssize_t w = write (to, buf + off, (size_t) (n - off));
+
+      if (w < 0 && (errno == EAGAIN || errno == EINTR))
+        {
+          struct pollfd room = { to, POLLOUT, 0 };
+
+          if (poll (&room, 1, -1) < 0 && errno != EINTR)
+            return FALSE;
+          continue;
+        }
       if (w <= 0)
         return FALSE;
       off += w;
     }
   return TRUE;
+}
+
+/* One direction of the relay, until either end or the stop pipe says
+ * so; each direction has a thread of its own, so that a write that waits
+ * for one peer to read never keeps the other direction from moving. */
+typedef struct {
+  Proxy   *px;
+  int      from, to;
+  gboolean record;
+} Pump;
+
+static gpointer
+pump_thread (gpointer data)
+{
+  Pump *pump = data;
+
+  for (;;)
+    {
+      struct pollfd fds[2] = { { pump->from, POLLIN, 0 }, { pump->px->stop[0], POLLIN, 0 } };
+
+      if (poll (fds, 2, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          break;
+        }
+      if (fds[1].revents)
+        break;
+      if (fds[0].revents && !relay (pump->from, pump->to, pump->px, pump->record))
+        break;
+    }
+  /* the other direction ends too */
+  shutdown (pump->from, SHUT_RDWR);
+  shutdown (pump->to, SHUT_RDWR);
+  return NULL;
 }
 
 static gpointer
@@ -69,6 +119,8 @@ proxy_thread (gpointer data)
   g_autoptr(GSocketConnection) out = NULL;
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GError) error = NULL;
+  Pump up = { px, -1, -1, TRUE }, down = { px, -1, -1, FALSE };
+  GThread *up_thread;
   int a, b;
 
   in = g_socket_listener_accept (px->listener, NULL, NULL, &error);
@@ -79,30 +131,16 @@ proxy_thread (gpointer data)
   b = g_socket_get_fd (g_socket_connection_get_socket (out));
   g_socket_set_blocking (g_socket_connection_get_socket (in), TRUE);
   g_socket_set_blocking (g_socket_connection_get_socket (out), TRUE);
-  for (;;)
-    {
-      struct pollfd fds[3] = { { a, POLLIN, 0 }, { b, POLLIN, 0 }, { px->stop[0], POLLIN, 0 } };
-
-      if (poll (fds, 3, -1) < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          break;
-        }
-      if (fds[2].revents)
-        break;
-      if (fds[0].revents && !relay (a, b, px, TRUE))
-        break;
-      if (fds[1].revents && !relay (b, a, px, FALSE))
-        break;
-    }
-  shutdown (a, SHUT_RDWR);
-  shutdown (b, SHUT_RDWR);
+  up.from = down.to = a;
+  up.to = down.from = b;
+  up_thread = g_thread_new ("tls-test-proxy-up", pump_thread, &up);
+  pump_thread (&down);
+  g_thread_join (up_thread);
   return NULL;
 }
 
 static Proxy *
-proxy_new (guint16 upstream)
+proxy_new (guint16 upstream, gboolean slow)
 {
   Proxy *px = g_new0 (Proxy, 1);
   g_autoptr(GError) error = NULL;
@@ -113,6 +151,7 @@ proxy_new (guint16 upstream)
   g_assert_no_error (error);
   g_mutex_init (&px->lock);
   px->seen = g_byte_array_new ();
+  px->slow = slow;
   g_assert_cmpint (pipe (px->stop), ==, 0);
   px->thread = g_thread_new ("tls-test-proxy", proxy_thread, px);
   return px;
@@ -174,6 +213,7 @@ typedef struct {
   DpNode       *server;
   DpNode       *master;
   Proxy        *proxy;
+  gboolean      slow_proxy;   /* pair_connect()'s proxy relays slowly */
 } Pair;
 
 /* a node with the test's cookie (DP_COOKIE_FILE): its TLS credentials
@@ -219,7 +259,7 @@ pair_connect (Pair *p, gboolean proxy, GError **error)
   port = dp_node_get_port (p->server);
   if (proxy)
     {
-      p->proxy = proxy_new (port);
+      p->proxy = proxy_new (port, p->slow_proxy);
       port = p->proxy->port;
     }
   return dp_remote_node_connect (p->master, "127.0.0.1", port, NULL, error);
@@ -254,6 +294,72 @@ test_peer (void)
     g_assert_cmpint (g_stat (ca, &st), ==, 0);
     g_assert_cmpint (st.st_mode & 077, ==, 0);
   }
+}
+
+/* Big messages and small ones, mixed, both ways through TLS with a proxy
+ * in between that relays slowly (so that the senders' sockets fill and
+ * what the TLS transport keeps waits for room: dp-tls-transport.c):
+ * every one comes back whole and in order. A thread sends them while the
+ * test reads the echoes. */
+static const gsize bulk_sizes[] = { 1, 5, 16383, 16384, 16385, 3 * 1024 * 1024 + 7, 100,
+                                    262143, 262144, 262145, 1 << 20, 42,
+                                    4 * 1024 * 1024, 3, 4 * 1024 * 1024 - 1 };
+
+typedef struct {
+  DpRemoteConnection *rc;
+  GPtrArray          *sent;
+} Bulk;
+
+static gpointer
+bulk_sender (gpointer data)
+{
+  Bulk *b = data;
+
+  for (guint i = 0; i < b->sent->len; i++)
+    g_assert_true (dp_remote_connection_put (b->rc, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
+                                                                              b->sent->pdata[i], TRUE)));
+  return NULL;
+}
+
+static void
+test_bulk (void)
+{
+  Pair p = { new_node (DP_TLS_ON), new_node (DP_TLS_ON), NULL, TRUE };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DpRemoteNode) node = pair_connect (&p, TRUE, &error);
+  g_autoptr(DpRemoteConnection) rc = NULL;
+  g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (18);
+  Bulk b;
+  GThread *sender;
+
+  g_assert_no_error (error);
+  rc = dp_test_launch_ready (node, "echo", "echo");
+  for (gsize i = 0; i < G_N_ELEMENTS (bulk_sizes); i++)
+    {
+      guint8 *data = g_malloc (bulk_sizes[i]);
+
+      for (gsize j = 0; j < bulk_sizes[i]; j++)
+        data[j] = (guint8) g_rand_int (rand);
+      g_ptr_array_add (sent, g_bytes_new_take (data, bulk_sizes[i]));
+    }
+  b.rc = rc;
+  b.sent = sent;
+  sender = g_thread_new ("bulk-sender", bulk_sender, &b);
+  for (gsize i = 0; i < G_N_ELEMENTS (bulk_sizes); i++)
+    {
+      g_autoptr(GVariant) r = dp_remote_connection_get (rc);
+      g_autoptr(GBytes) got = NULL;
+
+      g_assert_nonnull (r);
+      got = g_variant_get_data_as_bytes (r);
+      g_assert_cmpuint (g_bytes_get_size (got), ==, bulk_sizes[i]);
+      g_assert_true (g_bytes_equal (got, sent->pdata[i]));
+    }
+  g_thread_join (sender);
+  g_clear_object (&rc);
+  g_clear_object (&node);
+  pair_free (&p);
 }
 
 /* Without the switch: TLS is off over loopback (AUTO), and the two
@@ -496,6 +602,7 @@ main (int argc, char **argv)
   dp_test_init (&argc, &argv);
   dp_test_add_func ("/tls/binding", test_binding);
   dp_test_add_func ("/tls/peer", test_peer);
+  dp_test_add_func ("/tls/bulk", test_bulk);
   dp_test_add_func ("/tls/mismatch", test_mismatch);
   dp_test_add_func ("/tls/plain-peer", test_plain_peer);
   dp_test_add_func ("/tls/bad-certificates", test_bad_certificates);
