@@ -637,46 +637,6 @@ ready_timed_out (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* While a node starts (milliseconds: its program is loaded and linked),
- * the router sets up, once per process, the types that the node's ready
- * line and the connection to it will need: a master's first JsonParser,
- * GSocket, GInetSocketAddress and GTcpConnection (and DpRemoteConnection,
- * for the first place) cost ~0.4 M instructions
- * of class set-up that were otherwise paid after the ready line, on the
- * way to the node. An idle of low priority: whatever else the router has
- * to do comes first. */
-static gboolean
-warm_up (gpointer data)
-{
-  const GType types[] = {
-    JSON_TYPE_PARSER, G_TYPE_INET_ADDRESS, G_TYPE_INET_SOCKET_ADDRESS, G_TYPE_SOCKET,
-    G_TYPE_TCP_CONNECTION,
-    DP_TYPE_REMOTE_CONNECTION,   /* the place a spawn is often followed by */
-  };
-
-  for (gsize i = 0; i < G_N_ELEMENTS (types); i++)
-    g_type_class_unref (g_type_class_ref (types[i]));
-  return G_SOURCE_REMOVE;
-}
-
-static void
-warm_up_once (void)
-{
-  static gsize done;
-
-  if (g_once_init_enter (&done))
-    {
-      GSource *idle = g_idle_source_new ();
-
-      g_source_set_priority (idle, G_PRIORITY_LOW);
-      g_source_set_static_name (idle, "[libdp] warm up for a node's ready line");
-      g_source_set_callback (idle, warm_up, NULL, NULL);
-      g_source_attach (idle, g_main_context_get_thread_default ());
-      g_source_unref (idle);
-      g_once_init_leave (&done, 1);
-    }
-}
-
 /* ---- API ---- */
 
 void
@@ -747,7 +707,6 @@ dp_node_process_launch_async (DpNodeProcess        *self,
 
   DP_NODE_PROCESS_GET_CLASS (self)->start (self, (const char * const *) argv->pdata,
                                            priv->cancellable);
-  warm_up_once ();
 }
 
 /* Runs any program (supervise-process-at): @argv as given, through

@@ -1310,20 +1310,6 @@ arm_accept (gpointer data)
   g_source_set_static_name (self->accept_source, "[libdp] accept");
   g_source_set_callback (self->accept_source, G_SOURCE_FUNC (on_incoming), self, NULL);
   g_source_attach (self->accept_source, self->router_context);
-  /* the classes the first connection needs (its GSocket, its
-   * GSocketConnection, its peer's address), set up while the master reads
-   * the ready line and connects: ~0.3 M instructions otherwise paid once
-   * it is there */
-  {
-    const GType types[] = {
-      g_socket_connection_factory_lookup_type (g_socket_get_family (self->listen_socket),
-                                               G_SOCKET_TYPE_STREAM, 0),
-      G_TYPE_INET_ADDRESS, G_TYPE_INET_SOCKET_ADDRESS,
-    };
-
-    for (gsize i = 0; i < G_N_ELEMENTS (types); i++)
-      g_type_class_unref (g_type_class_ref (types[i]));
-  }
   return G_SOURCE_REMOVE;
 }
 

@@ -21,6 +21,7 @@
  */
 #include "dp-private.h"
 
+#include <json-glib/json-glib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -927,6 +928,27 @@ static void
 dp_node_class_init (DpNodeClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  /* The classes a router thread sets up on first use — a node's first
+   * accepted or dialled connection (its GSocket, GTcpConnection and peer
+   * address), a master's first ready line (JsonParser) and first place
+   * (DpRemoteConnection) — are set up here, on the thread making the
+   * first DpNode, before any router thread runs. Set up on a router
+   * thread while another thread sets up GIO classes of its own, GLib
+   * (2.74) can deadlock: one thread in g_type_class_ref() waits on a
+   * get_type() the other is inside, which waits for the class lock the
+   * first holds (seen: a test's GSocketService against a node's first
+   * GSocket). */
+  {
+    const GType types[] = {
+      G_TYPE_SOCKET, G_TYPE_SOCKET_ADDRESS, G_TYPE_INET_ADDRESS, G_TYPE_INET_SOCKET_ADDRESS,
+      G_TYPE_SOCKET_CONNECTION, G_TYPE_TCP_CONNECTION, JSON_TYPE_PARSER,
+      DP_TYPE_REMOTE_CONNECTION,
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (types); i++)
+      g_type_class_unref (g_type_class_ref (types[i]));
+  }
 
   object_class->dispose = dp_node_dispose;
   object_class->finalize = dp_node_finalize;

@@ -32,11 +32,32 @@ check (int          ret,
   return FALSE;
 }
 
+/* GnuTLS started for this module's own use, once. glib-networking builds
+ * GnuTLS with its implicit start-up skipped and starts it itself, lazily,
+ * on whichever thread first needs TLS; an issuing thread that got there
+ * first, or meanwhile, was told "An error has been detected in the library
+ * and cannot continue operations". gnutls_global_init() is counted and
+ * serialised, so it is safe beside glib-networking's own. */
+static gboolean
+gnutls_ready (GError **error)
+{
+  static gsize done;
+  static int ret;
+
+  if (g_once_init_enter (&done))
+    {
+      ret = gnutls_global_init ();
+      g_once_init_leave (&done, 1);
+    }
+  return check (ret, "starting GnuTLS", error);
+}
+
 static gboolean
 new_key (gnutls_x509_privkey_t *key,
          GError               **error)
 {
-  return check (gnutls_x509_privkey_init (key), "a key", error) &&
+  return gnutls_ready (error) &&
+         check (gnutls_x509_privkey_init (key), "a key", error) &&
          check (gnutls_x509_privkey_generate (*key, GNUTLS_PK_ECDSA,
                                               GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0),
                 "making a key", error);
@@ -131,7 +152,8 @@ issue (const char  *ca_pem,
   size_t id_len = sizeof id;
   char *out = NULL;
 
-  if (check (gnutls_x509_crt_init (&ca), "a certificate", error) &&
+  if (gnutls_ready (error) &&
+      check (gnutls_x509_crt_init (&ca), "a certificate", error) &&
       check (gnutls_x509_crt_import (ca, &in, GNUTLS_X509_FMT_PEM), "reading the CA", error) &&
       check (gnutls_x509_privkey_init (&ca_key), "a key", error) &&
       check (gnutls_x509_privkey_import2 (ca_key, &in, GNUTLS_X509_FMT_PEM, NULL, 0),
