@@ -1036,6 +1036,46 @@ test_crash_ends_node (Peer *p, gconstpointer data)
   g_test_trap_assert_stderr ("*error: crash pid=* channel=* signal=6: place crash crashed: killed by signal 6 (SIGABRT)*");
 }
 
+/* A node's router thread and the application's own thread both set up GIO
+ * classes for the first time at once: GLib 2.74 could deadlock there (a
+ * GSocketService's class set-up on this thread waiting on a get_type()
+ * the router was inside, which waited for the class lock this thread
+ * held), so the classes a router needs are set up when the first DpNode
+ * is made. Each run is a fresh process (classes are set up once per
+ * process); a deadlock is a run that never ends. */
+static void
+test_first_classes_two_threads (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(DpNode) node = dp_node_new ();
+      g_autoptr(GSocketService) service = NULL;
+      g_autoptr(GSocketClient) client = NULL;
+      g_autoptr(GSocketConnection) conn = NULL;
+
+      g_assert_true (dp_node_listen (node, "127.0.0.1", 0, &error));
+      g_assert_no_error (error);
+      /* while the router starts accepting */
+      service = g_socket_service_new ();
+      g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (service), NULL, &error);
+      g_assert_no_error (error);
+      client = g_socket_client_new ();
+      conn = g_socket_client_connect_to_host (client, "127.0.0.1", dp_node_get_port (node),
+                                              NULL, &error);
+      g_assert_no_error (error);
+      dp_node_shutdown (node);
+      return;
+    }
+  /* 20 fresh processes, each with a minute (the work is milliseconds;
+   * the bound only turns a deadlock into a failure) */
+  for (guint i = 0; i < 20; i++)
+    {
+      g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+    }
+}
+
 /* An isolated place's crash is only that place's death, in this process
  * too: the node (this process) and its other places serve on */
 static void
@@ -1573,6 +1613,7 @@ main (int argc, char **argv)
   dp_test_init (&argc, &argv);
 #define ADD(path, fn) g_test_add (path, Peer, NULL, setup, fn, teardown)
   ADD ("/peer/handshake/ok", test_handshake_ok);
+  g_test_add_func ("/peer/first-classes-two-threads", test_first_classes_two_threads);
   ADD ("/peer/handshake/wrong-secret", test_handshake_wrong_secret);
   ADD ("/peer/place/echo-values", test_echo_values);
   g_test_add ("/peer/place/large-message", Peer, &no_heartbeat, setup, test_large_message, teardown);
