@@ -18,18 +18,7 @@
  */
 #include "dp-private.h"
 
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdio.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-/* connections the kernel queues before they are accepted: GSocketListener's
- * default, which this file used before it listened by itself */
-#define LISTEN_BACKLOG 10
-
-static void stop_listening (DpNodeServer *self);
 
 struct _DpNodeServer
 {
@@ -51,10 +40,7 @@ struct _DpNodeServer
   DpMesh                  *mesh;
 
   /* router thread only */
-  int                      listen_fd;       /* -1 until listening; then owned by listen_socket */
-  GSocket                 *listen_socket;   /* NULL until accepting (arm_accept) */
-  GSource                 *accept_source;
-  GSource                 *arm_source;      /* the idle that starts accepting */
+  GSocketService          *service;
   GPtrArray               *conns;           /* DpConnection accepted */
   GHashTable              *named;           /* char* -> NamedPlace */
   GHashTable              *running;         /* PlaceRecord* / IsolatedRecord* -> a{sv} (listing) */
@@ -1117,33 +1103,14 @@ _dp_node_server_dup_listen_address (DpNodeServer *self)
   return g_strdup (g_atomic_pointer_get (&self->listen_address));
 }
 
-/* router thread: the listening socket is readable. One connection per
- * dispatch, as GSocketService accepted them: the source fires again while
- * more wait, and timers (heartbeats) and the connections already there
- * get their turn between two (64 peers connecting at once with TLS each
- * start a handshake). */
 static gboolean
-on_incoming (GSocket      *socket,
-             GIOCondition  condition,
-             gpointer      user_data)
+on_incoming (GSocketService    *service,
+             GSocketConnection *sconn,
+             GObject           *source_object,
+             gpointer           user_data)
 {
-  DpNodeServer *self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) accepted = NULL;
-  g_autoptr(GSocketConnection) sconn = NULL;
-
-  DP_ASSERT_OWNER_CONTEXT (self->router_context);
-  accepted = g_socket_accept (socket, NULL, &error);
-  if (accepted == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                          "MESSAGE", "cannot accept a connection: %s", error->message);
-      return G_SOURCE_CONTINUE;
-    }
-  sconn = g_socket_connection_factory_create_connection (accepted);
-  _dp_node_server_adopt (self, sconn);
-  return G_SOURCE_CONTINUE;
+  _dp_node_server_adopt (user_data, sconn);
+  return TRUE;
 }
 
 void
@@ -1213,7 +1180,6 @@ _dp_node_server_new (GObject                 *node,
   self->places_of = g_hash_table_new (NULL, NULL);
   self->pending = g_hash_table_new (NULL, NULL);
   self->mesh = _dp_mesh_new (node, self, router_context);
-  self->listen_fd = -1;
   return self;
 }
 
@@ -1221,7 +1187,7 @@ _dp_node_server_new (GObject                 *node,
 void
 _dp_node_server_free (DpNodeServer *self)
 {
-  stop_listening (self);
+  g_clear_object (&self->service);
   g_ptr_array_unref (self->conns);
   g_hash_table_unref (self->named);
   g_hash_table_unref (self->running);
@@ -1235,130 +1201,42 @@ _dp_node_server_free (DpNodeServer *self)
   g_free (self);
 }
 
-/* The listening socket is made with plain socket(), bind() and listen()
- * and its port reported before any GObject is made for it: a node's first
- * GSocket, GSocketService and GTask cost ~0.5 M instructions of type
- * set-up (and GTask's thread pool a thread), which stood between a
- * spawned node's start and its ready line. The socket is then wrapped and
- * watched by arm_accept, an idle that runs right after: a connection that
- * comes first waits in the kernel's queue. (No GSocketService: one plain
- * source accepts, with no GTask per connection.) */
-static int
-bind_and_listen (const char  *address,
-                 guint16      port,
-                 guint16     *bound_port,
-                 GError     **error)
-{
-  struct addrinfo hints = { 0 };
-  struct addrinfo *ai = NULL;
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  char service[8];
-  int fd, one = 1, saved;
-
-  hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_protocol = IPPROTO_TCP;
-  g_snprintf (service, sizeof service, "%u", port);
-  if (getaddrinfo (address, service, &hints, &ai) != 0 || ai == NULL)
-    {
-      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
-                   "'%s' is not an IP address to listen on", address);
-      return -1;
-    }
-  fd = socket (ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP);
-  if (fd < 0 ||
-      setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-      bind (fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-      listen (fd, LISTEN_BACKLOG) < 0 ||
-      getsockname (fd, (struct sockaddr *) &ss, &len) < 0)
-    {
-      saved = errno;
-      if (fd >= 0)
-        close (fd);
-      freeaddrinfo (ai);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "cannot listen on %s:%u: %s", address, port, g_strerror (saved));
-      return -1;
-    }
-  freeaddrinfo (ai);
-  *bound_port = ss.ss_family == AF_INET6 ? g_ntohs (((struct sockaddr_in6 *) &ss)->sin6_port)
-                                         : g_ntohs (((struct sockaddr_in *) &ss)->sin_port);
-  return fd;
-}
-
-/* router thread, an idle after _dp_node_server_listen() */
-static gboolean
-arm_accept (gpointer data)
-{
-  DpNodeServer *self = data;
-  g_autoptr(GError) error = NULL;
-
-  DP_ASSERT_OWNER_CONTEXT (self->router_context);
-  g_clear_pointer (&self->arm_source, g_source_unref);
-  self->listen_socket = g_socket_new_from_fd (self->listen_fd, &error);
-  if (self->listen_socket == NULL)
-    {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL,
-                        "MESSAGE", "cannot accept connections on port %u: %s",
-                        _dp_node_server_get_port (self), error->message);
-      return G_SOURCE_REMOVE;
-    }
-  self->listen_fd = -1;
-  g_socket_set_blocking (self->listen_socket, FALSE);   /* accept never waits */
-  self->accept_source = g_socket_create_source (self->listen_socket, G_IO_IN, NULL);
-  g_source_set_static_name (self->accept_source, "[libdp] accept");
-  g_source_set_callback (self->accept_source, G_SOURCE_FUNC (on_incoming), self, NULL);
-  g_source_attach (self->accept_source, self->router_context);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-stop_listening (DpNodeServer *self)
-{
-  if (self->arm_source)
-    {
-      g_source_destroy (self->arm_source);
-      g_clear_pointer (&self->arm_source, g_source_unref);
-    }
-  if (self->accept_source)
-    {
-      g_source_destroy (self->accept_source);
-      g_clear_pointer (&self->accept_source, g_source_unref);
-    }
-  if (self->listen_socket)
-    g_socket_close (self->listen_socket, NULL);
-  g_clear_object (&self->listen_socket);
-  if (self->listen_fd >= 0)
-    close (self->listen_fd);
-  self->listen_fd = -1;
-}
-
 gboolean
 _dp_node_server_listen (DpNodeServer  *self,
                         const char    *address,
                         guint16        port,
                         GError       **error)
 {
-  guint16 bound = 0;
+  g_autoptr(GSocketAddress) addr = NULL;
+  g_autoptr(GSocketAddress) effective = NULL;
 
   DP_ASSERT_OWNER_CONTEXT (self->router_context);
-  if (self->listen_fd >= 0 || self->listen_socket != NULL)
+  if (self->service != NULL)
     {
       g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
                    "the node already listens on port %u", _dp_node_server_get_port (self));
       return FALSE;
     }
-  self->listen_fd = bind_and_listen (address, port, &bound, error);
-  if (self->listen_fd < 0)
-    return FALSE;
+  addr = g_inet_socket_address_new_from_string (address, port);
+  if (addr == NULL)
+    {
+      g_set_error (error, DP_ERROR, DP_ERROR_INVALID_ARGUMENT,
+                   "'%s' is not an IP address to listen on", address);
+      return FALSE;
+    }
+  self->service = g_socket_service_new ();
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), addr,
+                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                      NULL, &effective, error))
+    {
+      g_prefix_error (error, "cannot listen on %s:%u: ", address, port);
+      g_clear_object (&self->service);
+      return FALSE;
+    }
   g_atomic_pointer_set (&self->listen_address, g_strdup (address));
-  g_atomic_int_set (&self->port, bound);
-  self->arm_source = g_idle_source_new ();
-  g_source_set_priority (self->arm_source, G_PRIORITY_HIGH);
-  g_source_set_static_name (self->arm_source, "[libdp] arm accept");
-  g_source_set_callback (self->arm_source, arm_accept, self, NULL);
-  g_source_attach (self->arm_source, self->router_context);
+  g_atomic_int_set (&self->port, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
+  g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
+  g_socket_service_start (self->service);
   return TRUE;
 }
 
@@ -1372,7 +1250,12 @@ _dp_node_server_shutdown (DpNodeServer *self)
     return;
   self->shut_down = TRUE;
   _dp_mesh_shutdown (self->mesh);
-  stop_listening (self);
+  if (self->service)
+    {
+      g_socket_service_stop (self->service);
+      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+      g_clear_object (&self->service);
+    }
   while (self->conns->len > 0)
     {
       DpConnection *conn = _dp_connection_ref (self->conns->pdata[0]);

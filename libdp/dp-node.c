@@ -422,25 +422,16 @@ _dp_node_peer_log (DpNode     *self,
   _dp_object_invoke (self->owner_context, self, emit_log, lr, log_record_free);
 }
 
-/* how long connecting to a node may take */
-#define CONNECT_TIMEOUT_S 30
-
 typedef struct {
   const DpConnectionHandler *handler;
   gpointer                   handler_data;
   DpConnection              *conn;
   GTask                     *task;
-  GSource                   *source;   /* a numeric address's connect() under way */
 } ConnectOp;
 
 static void
 connect_op_free (ConnectOp *op)
 {
-  if (op->source)
-    {
-      g_source_destroy (op->source);
-      g_source_unref (op->source);
-    }
   g_clear_pointer (&op->conn, _dp_connection_unref);
   g_free (op);
 }
@@ -476,19 +467,28 @@ static const DpConnectionHandler connect_handler = {
   connect_ready, NULL, connect_closed,
 };
 
-/* router thread: the TCP connection is there; the handshake begins */
 static void
-start_connection (GTask             *task,
-                  GSocketConnection *sconn)
+connected_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
 {
+  GTask *task = user_data;
   DpNode *self = g_task_get_source_object (task);
   ConnectOp *op = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) sconn = NULL;
   g_autoptr(GBytes) secret = NULL;
   g_autofree char *secret_source = NULL;
   g_autoptr(DpTls) tls = NULL;
 
   DP_ASSERT_ROUTER_THREAD (self);
+  sconn = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (sconn == NULL)
+    {
+      g_task_return_error (task, _dp_error_from_gio (error, NULL));
+      g_object_unref (task);
+      return;
+    }
   secret = get_secret (self, &secret_source, &error);
   if (secret == NULL)
     {
@@ -512,97 +512,6 @@ start_connection (GTask             *task,
   _dp_connection_start (op->conn);
 }
 
-static void
-connect_failed (GTask        *task,
-                const GError *error)
-{
-  g_task_return_error (task, _dp_error_from_gio (error, NULL));
-  g_object_unref (task);
-}
-
-/* router thread: a host name's connection (GSocketClient) */
-static void
-connected_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  GTask *task = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketConnection) sconn = NULL;
-
-  sconn = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
-  if (sconn == NULL)
-    connect_failed (task, error);
-  else
-    start_connection (task, sconn);
-}
-
-/* router thread: a numeric address's connect() finished (or timed out, or
- * was cancelled) */
-static gboolean
-socket_connected (GSocket      *socket,
-                  GIOCondition  condition,
-                  gpointer      user_data)
-{
-  GTask *task = user_data;
-  ConnectOp *op = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketConnection) sconn = NULL;
-
-  g_clear_pointer (&op->source, g_source_unref);   /* removed as this returns */
-  if (g_cancellable_set_error_if_cancelled (g_task_get_cancellable (task), &error) ||
-      !g_socket_check_connect_result (socket, &error))
-    connect_failed (task, error);
-  else
-    {
-      sconn = g_socket_connection_factory_create_connection (socket);
-      start_connection (task, sconn);
-    }
-  return G_SOURCE_REMOVE;
-}
-
-/* router thread: connect() to an address, a plain non-blocking GSocket
- * watched by a source. GSocketClient's machinery (an address enumerator,
- * a GTask and a GCancellable per attempt, its events) cost ~0.25 M
- * instructions on each spawn's way to its node, for a single address
- * there is nothing to enumerate or race. The socket keeps the client's
- * 30 s timeout, as GSocketClient's did. */
-static void
-connect_address (DpNode         *self,
-                 GTask          *task,
-                 GSocketAddress *address)
-{
-  ConnectOp *op = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = NULL;
-
-  socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
-                         G_SOCKET_PROTOCOL_TCP, &error);
-  if (socket == NULL)
-    {
-      connect_failed (task, error);
-      return;
-    }
-  g_socket_set_blocking (socket, FALSE);
-  g_socket_set_timeout (socket, CONNECT_TIMEOUT_S);
-  if (g_socket_connect (socket, address, g_task_get_cancellable (task), &error))
-    {
-      g_autoptr(GSocketConnection) sconn = g_socket_connection_factory_create_connection (socket);
-
-      start_connection (task, sconn);
-      return;
-    }
-  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING))
-    {
-      connect_failed (task, error);
-      return;
-    }
-  op->source = g_socket_create_source (socket, G_IO_OUT, g_task_get_cancellable (task));
-  g_source_set_static_name (op->source, "[libdp] connect");
-  g_source_set_callback (op->source, G_SOURCE_FUNC (socket_connected), task, NULL);
-  g_source_attach (op->source, self->router_context);
-}
-
 /* Call in the router thread. */
 void
 _dp_node_connect_async (DpNode                    *self,
@@ -616,31 +525,32 @@ _dp_node_connect_async (DpNode                    *self,
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   ConnectOp *op = g_new0 (ConnectOp, 1);
-  g_autoptr(GSocketClient) client = NULL;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
 
   DP_ASSERT_ROUTER_THREAD (self);
   g_task_set_source_tag (task, _dp_node_connect_async);
   op->handler = handler;
   op->handler_data = handler_data;
   g_task_set_task_data (task, op, (GDestroyNotify) connect_op_free);
-  if (g_hostname_is_ip_address (host))
-    {
-      /* an address (a local node's 127.0.0.1): nothing to resolve */
-      g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string (host, port);
-
-      if (address != NULL)
-        {
-          connect_address (self, task, address);
-          return;
-        }
-    }
-  client = g_socket_client_new ();
-  g_socket_client_set_timeout (client, CONNECT_TIMEOUT_S);
+  g_socket_client_set_timeout (client, 30);
   /* A node is reached directly, as the seed's tcp-connect does: never
    * through an HTTP or SOCKS proxy of the desktop's settings. (Asking the
    * proxy resolver also loads GIO's modules, libproxy among them where it
    * is installed: a cost on every master's first connection.) */
   g_socket_client_set_enable_proxy (client, FALSE);
+  if (g_hostname_is_ip_address (host))
+    {
+      /* an address (a local node's 127.0.0.1): nothing to resolve, so no
+       * GNetworkAddress to parse it and enumerate its one address */
+      g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string (host, port);
+
+      if (address != NULL)
+        {
+          g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (address), cancellable,
+                                         connected_cb, task);
+          return;
+        }
+    }
   g_socket_client_connect_to_host_async (client, host, port, cancellable, connected_cb, task);
 }
 
@@ -933,7 +843,8 @@ dp_node_class_init (DpNodeClass *klass)
    * accepted or dialled connection (its GSocket, GTcpConnection and peer
    * address), a master's first ready line (JsonParser) and first place
    * (DpRemoteConnection) — are set up here, on the thread making the
-   * first DpNode, before any router thread runs. Set up on a router
+   * first DpNode, before any router thread runs (and the GSocketService
+   * and GSocketClient a router listens and dials with). Set up on a router
    * thread while another thread sets up GIO classes of its own, GLib
    * (2.74) can deadlock: one thread in g_type_class_ref() waits on a
    * get_type() the other is inside, which waits for the class lock the
@@ -942,8 +853,8 @@ dp_node_class_init (DpNodeClass *klass)
   {
     const GType types[] = {
       G_TYPE_SOCKET, G_TYPE_SOCKET_ADDRESS, G_TYPE_INET_ADDRESS, G_TYPE_INET_SOCKET_ADDRESS,
-      G_TYPE_SOCKET_CONNECTION, G_TYPE_TCP_CONNECTION, JSON_TYPE_PARSER,
-      DP_TYPE_REMOTE_CONNECTION,
+      G_TYPE_SOCKET_CONNECTION, G_TYPE_TCP_CONNECTION, G_TYPE_SOCKET_SERVICE,
+      G_TYPE_SOCKET_CLIENT, G_TYPE_TASK, JSON_TYPE_PARSER, DP_TYPE_REMOTE_CONNECTION,
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (types); i++)
