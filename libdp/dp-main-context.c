@@ -507,13 +507,15 @@ _dp_shared_loop_get_context (DpSharedLoop *sl)
 /* One iteration of @ctx (owned by the caller), as
  * g_main_context_iteration (ctx, TRUE) does, but waiting in the poll no
  * later than @deadline (monotonic time, -1: no limit). @fds is the
- * caller's buffer for the context's poll records (grown as needed,
- * freed by the caller). */
+ * caller's buffer for the context's poll records: @on_stack, the
+ * caller's, until more are needed (then allocated, freed by the caller):
+ * a leader leads for every blocked get, and a router polls a few fds. */
 static void
 iterate_until (GMainContext  *ctx,
                gint64         deadline,
                GPollFD      **fds,
-               gint          *n_alloc)
+               gint          *n_alloc,
+               GPollFD       *on_stack)
 {
   gint max_priority, timeout, n;
   GPollFunc poll_func;
@@ -522,7 +524,10 @@ iterate_until (GMainContext  *ctx,
   while ((n = g_main_context_query (ctx, max_priority, &timeout, *fds, *n_alloc)) > *n_alloc)
     {
       *n_alloc = n;
-      *fds = g_renew (GPollFD, *fds, n);
+      if (*fds == on_stack)
+        *fds = g_new (GPollFD, n);
+      else
+        *fds = g_renew (GPollFD, *fds, n);
     }
   if (deadline >= 0)
     {
@@ -559,17 +564,19 @@ iterate_as_owner (GMainContext *ctx,
     g_main_context_iteration (ctx, TRUE);
   else
     {
-      GPollFD *fds = NULL;
-      gint n_alloc = 0;
+      GPollFD on_stack[16];
+      GPollFD *fds = on_stack;
+      gint n_alloc = G_N_ELEMENTS (on_stack);
 
       /* at least once: whoever leads serves the context, even when its
        * deadline has passed by the time it leads (the poll does not wait
        * then) */
       do
-        iterate_until (ctx, deadline, &fds, &n_alloc);
+        iterate_until (ctx, deadline, &fds, &n_alloc, on_stack);
       while (!ready (data) && !g_atomic_int_get (quit) &&
              (deadline < 0 || g_get_monotonic_time () < deadline));
-      g_free (fds);
+      if (fds != on_stack)
+        g_free (fds);
     }
   g_main_context_pop_thread_default (ctx);
   g_main_context_release (ctx);
