@@ -188,6 +188,9 @@ stdin_readable (gint          fd,
   return G_SOURCE_REMOVE;
 }
 
+/* The longest line read from fd 0 (the TLS credentials) */
+#define STDIN_LINE_MAX (64 * 1024)
+
 /* What was read from fd 0 past the lines returned so far */
 static GByteArray *stdin_ahead;
 
@@ -201,8 +204,12 @@ read_stdin_line (gsize        max,
 {
   char buf[4096];
 
+  /* sized once for the longest line and a block past it: growing would
+   * leave copies of the secret in memory given back (what is read is
+   * zeroed once used) */
   if (stdin_ahead == NULL)
-    stdin_ahead = g_byte_array_new ();
+    stdin_ahead = g_byte_array_sized_new (STDIN_LINE_MAX + sizeof buf + 1);
+  g_return_val_if_fail (max <= STDIN_LINE_MAX, NULL);
   for (;;)
     {
       guint8 *nl = stdin_ahead->len ? memchr (stdin_ahead->data, '\n', stdin_ahead->len) : NULL;
@@ -350,7 +357,7 @@ load_tls (DpNode      *node,
   g_object_set (node, "tls", mode, NULL);
   if (from_stdin)
     {
-      g_autofree char *line = read_stdin_line (64 * 1024, "TLS credentials (--tls-stdin)", error);
+      g_autofree char *line = read_stdin_line (STDIN_LINE_MAX, "TLS credentials (--tls-stdin)", error);
       g_autoptr(DpTls) tls = NULL;
 
       if (line == NULL)
